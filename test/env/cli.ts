@@ -1,0 +1,107 @@
+/**
+ * The local environment by hand: `npm run env -- up | down | status | kubeconfig | provision`.
+ * The integration suites use the same code (test/env/global-setup.ts).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { cacheRoot } from "./cache.js";
+import { provisionBinaries, startEnvironment, type EnvironmentInfo } from "./environment.js";
+import { PrerequisiteError } from "./errors.js";
+import { isAlive, stopPid } from "./processes.js";
+import { consoleSteps } from "./steps.js";
+
+interface State {
+  info: EnvironmentInfo;
+  processes: { name: string; pid: number; logFile: string }[];
+}
+
+const usage = `usage: npm run env -- <command>
+
+  up          provision (first use only) and start etcd, kube-apiserver, kube-controller-manager and redis-server
+  down        stop them and delete the instance's data
+  status      show whether each process runs
+  kubeconfig  print the path of the admin kubeconfig (export KUBECONFIG=$(npm run -s env -- kubeconfig))
+  provision   only build or download the binaries into the cache (${cacheRoot()})
+`;
+
+const instanceDir = join(cacheRoot(), "run", "local");
+const stateFile = join(instanceDir, "state.json");
+
+function readState(): State | undefined {
+  if (!existsSync(stateFile)) return undefined;
+  return JSON.parse(readFileSync(stateFile, "utf8")) as State;
+}
+
+async function up(): Promise<void> {
+  const existing = readState();
+  if (existing && existing.processes.every((p) => isAlive(p.pid))) {
+    process.stdout.write(`already up; KUBECONFIG=${existing.info.kubeconfig}\n`);
+    return;
+  }
+  if (existing) await down();
+  const steps = consoleSteps();
+  const env = await startEnvironment({ dir: instanceDir, steps, keepAlive: true, kubeconfig: process.env.KUBECONFIG });
+  const state: State = { info: env.info, processes: env.processes.map((p) => ({ name: p.name, pid: p.pid, logFile: p.logFile })) };
+  await writeFile(stateFile, JSON.stringify(state, null, 2));
+  process.stdout.write(`up; KUBECONFIG=${env.info.kubeconfig} REDIS_URL=${env.info.redisUrl}\n`);
+}
+
+async function down(): Promise<void> {
+  const state = readState();
+  if (state) {
+    for (const proc of [...state.processes].reverse()) await stopPid(proc.pid);
+  }
+  await rm(instanceDir, { recursive: true, force: true });
+  process.stdout.write("down\n");
+}
+
+function status(): void {
+  const state = readState();
+  if (!state) {
+    process.stdout.write("not running (npm run env -- up)\n");
+    process.exitCode = 3;
+    return;
+  }
+  for (const proc of state.processes) {
+    process.stdout.write(`${proc.name.padEnd(24)} pid ${String(proc.pid).padEnd(8)} ${isAlive(proc.pid) ? "running" : "NOT RUNNING"}  log ${proc.logFile}\n`);
+  }
+  process.stdout.write(`kubeconfig ${state.info.kubeconfig}\nredis      ${state.info.redisUrl}\n`);
+  if (!state.processes.every((p) => isAlive(p.pid))) process.exitCode = 3;
+}
+
+function kubeconfig(): void {
+  const state = readState();
+  if (!state) throw new PrerequisiteError("the local environment is not running", "run `npm run env -- up` first");
+  process.stdout.write(`${state.info.kubeconfig}\n`);
+}
+
+async function main(command: string | undefined): Promise<void> {
+  switch (command) {
+    case "up":
+      return up();
+    case "down":
+      return down();
+    case "status":
+      return status();
+    case "kubeconfig":
+      return kubeconfig();
+    case "provision": {
+      const { binaries } = await provisionBinaries(consoleSteps(), !process.env.KUBECONFIG);
+      process.stdout.write(`${JSON.stringify(binaries, null, 2)}\n`);
+      return;
+    }
+    default:
+      process.stderr.write(usage);
+      process.exitCode = command === undefined || command === "help" || command === "--help" ? 0 : 2;
+  }
+}
+
+main(process.argv[2]).catch((error: unknown) => {
+  if (error instanceof PrerequisiteError) {
+    process.stderr.write(`env: ${error.oneLine()}\n`);
+  } else {
+    process.stderr.write(`env: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+  process.exitCode = 1;
+});

