@@ -1,0 +1,95 @@
+import { z } from "zod";
+import { stringify } from "yaml";
+import { group, kind, plural, policySpec, version } from "./v1alpha1/policy.js";
+import { policyStatus } from "./v1alpha1/status.js";
+
+type JsonSchema = Record<string, unknown>;
+
+/** Keywords zod emits that a Kubernetes structural schema does not allow or need. */
+const droppedKeywords = new Set(["$schema", "propertyNames", "id"]);
+const forbiddenKeywords = ["anyOf", "oneOf", "allOf", "not", "$ref", "definitions", "$defs"];
+
+/**
+ * Turns zod's OpenAPI 3.0 output into a Kubernetes structural schema: every node typed,
+ * no `additionalProperties: false` (the API server prunes unknown fields instead), no
+ * combinators or references.
+ */
+export function toStructural(schema: JsonSchema, path = "spec"): JsonSchema {
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (droppedKeywords.has(key)) continue;
+    if (forbiddenKeywords.includes(key)) throw new Error(`${path}: ${key} is not allowed in a structural schema; model it with optional fields and a CEL rule`);
+    if (key === "additionalProperties" && value === false) continue;
+    if (key === "properties") {
+      const properties: JsonSchema = {};
+      for (const [name, child] of Object.entries(value as Record<string, JsonSchema>)) properties[name] = toStructural(child, `${path}.${name}`);
+      out.properties = properties;
+    } else if (key === "items" || (key === "additionalProperties" && typeof value === "object")) {
+      out[key] = toStructural(value as JsonSchema, `${path}[]`);
+    } else {
+      out[key] = value;
+    }
+  }
+  if (typeof out.type !== "string") throw new Error(`${path}: has no type; a structural schema types every node`);
+  return out;
+}
+
+function openApi(schema: z.ZodType, path: string): JsonSchema {
+  return toStructural(z.toJSONSchema(schema, { target: "openapi-3.0", io: "input", unrepresentable: "throw" }), path);
+}
+
+const conditionStatus = (type: string): string => `.status.conditions[?(@.type=="${type}")].status`;
+
+/** The CustomResourceDefinition of APISecurityPolicy, generated from the zod schema. */
+export function apiSecurityPolicyCrd(): JsonSchema {
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: {
+      name: `${plural}.${group}`,
+      labels: { "app.kubernetes.io/name": "bulwark", "app.kubernetes.io/component": "crd" },
+    },
+    spec: {
+      group,
+      names: { kind, listKind: `${kind}List`, plural, singular: "apisecuritypolicy", shortNames: ["asp"], categories: ["bulwark"] },
+      scope: "Namespaced",
+      versions: [
+        {
+          name: version,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: "Targets", type: "string", description: "Services or pod selector the policy applies to.", jsonPath: ".spec.targetRefs[*].name" },
+            { name: "Accepted", type: "string", description: "Whether the policy is valid and governs its targets.", jsonPath: conditionStatus("Accepted") },
+            { name: "Programmed", type: "string", description: "Sidecars running this generation, out of all.", jsonPath: ".status.sidecars" },
+            { name: "Ready", type: "string", description: "Accepted, references resolved and programmed.", jsonPath: conditionStatus("Ready") },
+            { name: "Reason", type: "string", priority: 1, description: "Why the policy is (not) ready.", jsonPath: `.status.conditions[?(@.type=="Ready")].reason` },
+            { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: "object",
+              description:
+                "APISecurityPolicy declares what a mobile app's backend API needs — token authentication and sender constraints, per-route rules, ownership checks, rate limits, TLS and mobile practices — and Bulwark enforces it in the Envoy sidecar of every targeted pod.",
+              required: ["spec"],
+              properties: {
+                apiVersion: { type: "string", description: "APIVersion of this object: bulwark.dev/v1alpha1." },
+                kind: { type: "string", description: "Kind of this object: APISecurityPolicy." },
+                metadata: { type: "object" },
+                spec: openApi(policySpec, "spec"),
+                status: openApi(policyStatus, "status"),
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+export const crdFile = `crds/${group}_${plural}.yaml`;
+
+export function renderCrdYaml(): string {
+  return `# Generated from operator/api/v1alpha1 by \`npm run generate\`; do not edit.\n${stringify(apiSecurityPolicyCrd(), { lineWidth: 0 })}`;
+}

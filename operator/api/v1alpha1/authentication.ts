@@ -1,0 +1,153 @@
+import { z } from "zod";
+import { boundedDuration, claimName, dnsLabel, httpHeaderName, httpsOrHttpUrl, jwksSecretRef } from "./common.js";
+import { patternString, withRules } from "./validation.js";
+
+export const jwksSource = withRules(
+  z
+    .object({
+      remote: z
+        .object({
+          uri: httpsOrHttpUrl("URL of the JSON Web Key Set, fetched by the sidecar and by bulwark authz."),
+          cacheDuration: boundedDuration({ description: "How long fetched keys are cached before they are fetched again.", min: "30s", max: "24h" }).default("5m"),
+        })
+        .strict()
+        .meta({ description: "Keys fetched from the issuer's JWKS endpoint." })
+        .optional(),
+      secretRef: jwksSecretRef.optional(),
+    })
+    .strict(),
+  "Where the signing keys come from: exactly one of remote or secretRef.",
+  [
+    {
+      cel: "has(self.remote) != has(self.secretRef)",
+      message: "set exactly one of remote or secretRef",
+      holds: (v) => (v.remote !== undefined) !== (v.secretRef !== undefined),
+    },
+  ],
+);
+
+const audiences = z
+  .array(patternString({ pattern: /^\S+$/, maxLength: 256, message: "must be a non-empty audience without spaces", description: "An accepted audience." }))
+  .min(1)
+  .max(16)
+  .meta({
+    description: "Accepted values of the token's `aud` claim; a token must carry at least one of them. Required, so a token minted for another API is never accepted.",
+    "x-kubernetes-list-type": "set",
+  });
+
+export const jwtProvider = z
+  .object({
+    name: dnsLabel("Name of the provider, unique within the policy; used in generated names and refusal reasons."),
+    issuer: patternString({ pattern: /^\S+$/, maxLength: 512, message: "must be the issuer identifier (the `iss` claim), without spaces", description: "Required value of the token's `iss` claim." }),
+    audiences,
+    jwks: jwksSource,
+    maxTokenAge: boundedDuration({
+      description:
+        "Refuse tokens whose lifetime (exp - iat) is longer than this, whatever `exp` says: short-lived tokens limit what a stolen token is worth. Tokens must then carry `iat`. At most 24h.",
+      min: "1m",
+      max: "24h",
+    }).optional(),
+    clockSkew: boundedDuration({ description: "Tolerance applied to `exp`, `nbf` and `iat` for clocks that disagree. At most 5m.", min: "0s", max: "5m" }).default("60s"),
+    claimsToHeaders: z
+      .array(
+        z
+          .object({
+            claim: claimName("Top-level claim of the verified token."),
+            header: httpHeaderName("Request header the backend receives the claim in; any value the client sent in it is replaced."),
+          })
+          .strict()
+          .meta({ description: "Copy one claim of the verified token into a request header." }),
+      )
+      .max(16)
+      .optional()
+      .meta({ description: "Claims copied into request headers for the backend.", "x-kubernetes-list-type": "atomic" }),
+  })
+  .strict()
+  .meta({ description: "An issuer of access tokens (JWT) that the backend accepts." });
+
+export const senderConstraint = withRules(
+  z
+    .object({
+      dpop: z
+        .object({
+          required: z.boolean().default(true).describe("Refuse access tokens that are not bound to a DPoP key (RFC 9449) or come without a valid proof."),
+          maxProofAge: boundedDuration({ description: "How old a proof's `iat` may be.", min: "1s", max: "5m" }).default("60s"),
+          algorithms: z
+            .array(z.enum(["ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256"]))
+            .min(1)
+            .max(8)
+            .default(["ES256", "EdDSA", "PS256"])
+            .meta({ description: "Signature algorithms accepted for proofs.", "x-kubernetes-list-type": "set" }),
+          requireNonce: z.boolean().default(false).describe("Require a server-issued nonce in every proof (RFC 9449 section 8)."),
+        })
+        .strict()
+        .meta({ description: "Demonstrating Proof of Possession (RFC 9449): every request carries a proof signed by the key the token is bound to (cnf.jkt)." })
+        .optional(),
+      mtls: z
+        .object({
+          required: z.boolean().default(true).describe("Refuse tokens whose cnf.x5t#S256 does not match the client certificate of the connection."),
+        })
+        .strict()
+        .meta({ description: "Certificate-bound access tokens (RFC 8705)." })
+        .optional(),
+    })
+    .strict(),
+  "Binds access tokens to a key the client holds, so a stolen token is useless without it. Applies to every rule that authenticates.",
+  [
+    {
+      cel: "!(has(self.dpop) && self.dpop.required && has(self.mtls) && self.mtls.required)",
+      message: "dpop and mtls cannot both be required: a token is bound either to a DPoP key (cnf.jkt) or to a certificate (cnf.x5t#S256)",
+      holds: (v) => !(v.dpop?.required === true && v.mtls?.required === true),
+    },
+  ],
+);
+
+export const appAttestation = z
+  .object({
+    header: httpHeaderName("Request header that carries the integrity token.").default("X-App-Attestation"),
+    issuer: patternString({ pattern: /^\S+$/, maxLength: 512, message: "must be the attestation issuer identifier, without spaces", description: "Required `iss` of the integrity token." }),
+    jwks: jwksSource,
+    audiences,
+    appIds: z
+      .array(patternString({ pattern: /^\S+$/, maxLength: 256, message: "must be an app id without spaces", description: "An app id." }))
+      .min(1)
+      .max(32)
+      .meta({ description: "App ids (the token's `sub`) of the genuine builds allowed to call.", "x-kubernetes-list-type": "set" }),
+    maxTokenAge: boundedDuration({ description: "How old an integrity token may be (from its `iat`).", min: "10s", max: "24h" }).default("1h"),
+  })
+  .strict()
+  .meta({ description: "App attestation: a signed integrity token (a JWT, e.g. Firebase App Check) proving the request comes from a genuine build of the app." });
+
+export const authentication = z
+    .object({
+      jwt: withRules(
+        z
+          .object({
+            providers: z
+              .array(jwtProvider)
+              .min(1)
+              .max(8)
+              .meta({ description: "Issuers whose tokens are accepted; a token is checked against the provider whose issuer it names.", "x-kubernetes-list-type": "atomic" }),
+            senderConstraint: senderConstraint.optional(),
+          })
+          .strict(),
+        "Access tokens (JWT) in the Authorization header.",
+        [
+          {
+            cel: "self.providers.all(p, self.providers.exists_one(q, q.name == p.name))",
+            message: "provider names must be unique",
+            fieldPath: ".providers",
+            holds: (v) => new Set(v.providers.map((p) => p.name)).size === v.providers.length,
+          },
+          {
+            cel: "self.providers.all(p, self.providers.exists_one(q, q.issuer == p.issuer))",
+            message: "each issuer may appear in one provider only",
+            fieldPath: ".providers",
+            holds: (v) => new Set(v.providers.map((p) => p.issuer)).size === v.providers.length,
+          },
+        ],
+      ).optional(),
+      appAttestation: appAttestation.optional(),
+    })
+    .strict()
+    .meta({ description: "How callers prove who they are and that they run a genuine app." });

@@ -1,0 +1,107 @@
+import { z } from "zod";
+import { patternString, withRules } from "./validation.js";
+
+/** A Go-style duration in whole hours, minutes and seconds: 30s, 5m, 1h30m. */
+export const durationPattern = /^([0-9]{1,4}h)?([0-9]{1,4}m)?([0-9]{1,5}s)?$/;
+
+/** Seconds in a duration string that matches durationPattern. */
+export function durationSeconds(value: string): number {
+  const match = durationPattern.exec(value);
+  if (!match || value === "") return Number.NaN;
+  return Number(match[1]?.slice(0, -1) ?? 0) * 3600 + Number(match[2]?.slice(0, -1) ?? 0) * 60 + Number(match[3]?.slice(0, -1) ?? 0);
+}
+
+/**
+ * A duration bounded by `min` and `max` (Go duration strings), checked by the API server with
+ * CEL's duration() and by zod with the same bounds.
+ */
+export function boundedDuration(options: { description: string; min: string; max: string }): z.ZodString {
+  const { min, max } = options;
+  const allowed = `must be a duration between ${min} and ${max}, written like 30s, 15m or 1h30m`;
+  const base = z.string().max(24);
+  return withRules(base, options.description, [
+    {
+      cel: `self != "" && self.matches(r"${durationPattern.source}") && duration(self) >= duration("${min}") && duration(self) <= duration("${max}")`,
+      message: allowed,
+      holds: (v) => v !== "" && durationPattern.test(v) && durationSeconds(v) >= durationSeconds(min) && durationSeconds(v) <= durationSeconds(max),
+    },
+  ]);
+}
+
+/** A DNS label (RFC 1123): what Kubernetes accepts as a Service name, and what Bulwark uses in generated names. */
+export function dnsLabel(description: string): z.ZodString {
+  return patternString({
+    pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+    maxLength: 63,
+    message: "must be a lowercase DNS label: a-z, 0-9 and '-', starting and ending with a letter or digit, at most 63 characters",
+    description,
+  });
+}
+
+export const httpHeaderName = (description: string): z.ZodString =>
+  patternString({
+    pattern: /^[A-Za-z0-9][A-Za-z0-9-]*$/,
+    maxLength: 64,
+    message: "must be an HTTP header name: letters, digits and '-', at most 64 characters",
+    description,
+  });
+
+export const claimNamePattern = /^[A-Za-z_][A-Za-z0-9_:/.-]*$/;
+
+export const claimName = (description: string): z.ZodString =>
+  patternString({
+    pattern: claimNamePattern,
+    maxLength: 128,
+    message: "must be a JWT claim name: a letter or '_' followed by letters, digits and _ : / . -, at most 128 characters",
+    description,
+  });
+
+export const httpsOrHttpUrl = (description: string): z.ZodString =>
+  patternString({
+    pattern: /^https?:\/\/[^\s/?#]+([/?#][^\s]*)?$/,
+    maxLength: 2048,
+    message: "must be an absolute http:// or https:// URL",
+    description,
+  });
+
+/** A calendar date, YYYY-MM-DD (UTC); ISO dates compare correctly as strings. */
+export const calendarDate = (description: string): z.ZodString =>
+  patternString({
+    pattern: /^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/,
+    maxLength: 10,
+    message: "must be a date written YYYY-MM-DD",
+    description,
+  });
+
+/** MAJOR.MINOR.PATCH without pre-release or build metadata: the version an app build reports. */
+export const appVersion = (description: string): z.ZodString =>
+  patternString({
+    pattern: /^(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})$/,
+    maxLength: 20,
+    message: "must be a semantic version MAJOR.MINOR.PATCH such as 4.2.0 (numbers without leading zeros)",
+    description,
+  });
+
+/** A DNS subdomain (RFC 1123): what Kubernetes accepts as the name of most objects, Secrets included. */
+export function dnsSubdomain(description: string): z.ZodString {
+  return patternString({
+    pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    maxLength: 253,
+    message: "must be a lowercase DNS subdomain: a-z, 0-9, '-' and '.', starting and ending with a letter or digit, at most 253 characters",
+    description,
+  });
+}
+
+/** Reference to a key of a Secret (in the policy's namespace) that holds a JSON Web Key Set. */
+export const jwksSecretRef = z
+  .object({
+    name: dnsSubdomain("Name of the Secret, in the policy's namespace."),
+    key: patternString({
+      pattern: /^[-._a-zA-Z0-9]+$/,
+      maxLength: 253,
+      message: "must be a Secret data key: letters, digits, '-', '_' and '.'",
+      description: "Key in the Secret's data that holds the value.",
+    }).default("jwks.json"),
+  })
+  .strict()
+  .meta({ description: "A key of a Secret in the policy's namespace whose value is a JSON Web Key Set (RFC 7517)." });

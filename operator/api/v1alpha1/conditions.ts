@@ -1,0 +1,50 @@
+/**
+ * Condition types and reasons of APISecurityPolicy status. Ready summarises the others for
+ * kstatus (Flux, Argo CD): with observedGeneration equal to metadata.generation and Ready=True
+ * the policy is Current; Ready=False means in progress or failed, with the reason of the first
+ * condition that is not True.
+ */
+export const ConditionType = {
+  /** The spec is valid and the policy governs its targets (it did not lose them to an older policy). */
+  Accepted: "Accepted",
+  /** Every object the policy refers to (Services, Secrets with keys) exists and is usable. */
+  ResolvedRefs: "ResolvedRefs",
+  /** Every sidecar of the targets runs the configuration of this generation (ACKed by Envoy). */
+  Programmed: "Programmed",
+  /** Accepted, ResolvedRefs and Programmed are all True. */
+  Ready: "Ready",
+} as const;
+export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
+
+export const AcceptedReason = {
+  Accepted: "Accepted",
+  /** The spec breaks a rule only the operator can check. */
+  Invalid: "Invalid",
+  /** An older policy already governs one of the targets; the message names it. */
+  Conflicted: "Conflicted",
+} as const;
+
+export const ResolvedRefsReason = {
+  ResolvedRefs: "ResolvedRefs",
+  TargetNotFound: "TargetNotFound",
+  SecretNotFound: "SecretNotFound",
+  /** The Secret exists but its key is missing or does not hold a valid JWKS. */
+  InvalidSecret: "InvalidSecret",
+} as const;
+
+export const ProgrammedReason = {
+  Programmed: "Programmed",
+  /** Sidecars have not yet acknowledged this generation. */
+  Pending: "Pending",
+  /** A sidecar rejected the configuration (NACK); the message carries Envoy's error. */
+  Rejected: "Rejected",
+  /** The targets have no sidecars (yet); nothing to program. */
+  NoSidecars: "NoSidecars",
+} as const;
+
+export const ReadyReason = {
+  Ready: "Ready",
+  ...AcceptedReason,
+  ...ResolvedRefsReason,
+  ...ProgrammedReason,
+} as const;

@@ -1,0 +1,101 @@
+import { z } from "zod";
+import { authentication } from "./authentication.js";
+import { mobile } from "./mobile.js";
+import { rule } from "./rule.js";
+import { policyStatus } from "./status.js";
+import { podSelector, targetRef } from "./targets.js";
+import { tls } from "./tls.js";
+import { withRules } from "./validation.js";
+
+export const group = "bulwark.dev";
+export const version = "v1alpha1";
+export const apiVersion = `${group}/${version}`;
+export const kind = "APISecurityPolicy";
+export const plural = "apisecuritypolicies";
+
+export const policySpec = withRules(
+  z
+    .object({
+      targetRefs: withRules(
+        z.array(targetRef).min(1).max(16),
+        {
+          description: "Services whose pods' sidecars enforce the policy. Set targetRefs or podSelector, not both.",
+          "x-kubernetes-list-type": "map",
+          "x-kubernetes-list-map-keys": ["kind", "name"],
+        },
+        [
+          {
+            cel: "self.all(t, self.exists_one(o, o.kind == t.kind && o.name == t.name))",
+            message: "each target may be listed once",
+            holds: (v) => new Set(v.map((t) => `${t.kind}/${t.name}`)).size === v.length,
+          },
+        ],
+      ).optional(),
+      podSelector: podSelector.optional(),
+      authentication: authentication.optional(),
+      rules: z
+        .array(rule)
+        .max(32)
+        .optional()
+        .meta({ description: "Ordered rules; the first whose match fits a request applies, and defaultAction covers requests no rule matches.", "x-kubernetes-list-type": "atomic" }),
+      defaultAction: z.enum(["Deny", "Allow"]).default("Deny").describe("What happens to requests no rule matches: Deny (404, so unlisted shadow endpoints are not reachable) or Allow."),
+      tls: tls.optional(),
+      mobile: mobile.optional(),
+    })
+    .strict(),
+  "What the backend needs: which workloads, how callers authenticate, per-route rules, TLS and mobile practices.",
+  [
+    {
+      cel: "has(self.targetRefs) != has(self.podSelector)",
+      message: "set exactly one of targetRefs or podSelector",
+      holds: (v) => (v.targetRefs !== undefined) !== (v.podSelector !== undefined),
+    },
+    {
+      cel: "!has(self.rules) || self.rules.all(r, self.rules.exists_one(o, o.name == r.name))",
+      message: "rule names must be unique",
+      fieldPath: ".rules",
+      holds: (v) => v.rules === undefined || new Set(v.rules.map((r) => r.name)).size === v.rules.length,
+    },
+    {
+      cel: "!has(self.rules) || self.rules.all(r, r.authentication == 'None') || (has(self.authentication) && has(self.authentication.jwt))",
+      message: "rules with authentication Required or Optional (Required is the default) need spec.authentication.jwt; set authentication: None on public rules",
+      fieldPath: ".rules",
+      holds: (v) => (v.rules ?? []).every((r) => r.authentication === "None") || v.authentication?.jwt !== undefined,
+    },
+    {
+      cel: "!has(self.rules) || !self.rules.exists(r, r.requireAppAttestation) || (has(self.authentication) && has(self.authentication.appAttestation))",
+      message: "rules with requireAppAttestation need spec.authentication.appAttestation",
+      fieldPath: ".rules",
+      holds: (v) => !(v.rules ?? []).some((r) => r.requireAppAttestation) || v.authentication?.appAttestation !== undefined,
+    },
+  ],
+);
+
+export const objectMeta = z
+  .object({
+    name: z.string(),
+    namespace: z.string().default("default"),
+    uid: z.string().optional(),
+    generation: z.number().int().optional(),
+    resourceVersion: z.string().optional(),
+    creationTimestamp: z.union([z.string(), z.date()]).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  })
+  .loose();
+
+export const apiSecurityPolicy = z
+  .object({
+    apiVersion: z.literal(apiVersion),
+    kind: z.literal(kind),
+    metadata: objectMeta,
+    spec: policySpec,
+    status: policyStatus.optional(),
+  })
+  .strict();
+
+export type APISecurityPolicy = z.output<typeof apiSecurityPolicy>;
+export type APISecurityPolicyInput = z.input<typeof apiSecurityPolicy>;
+export type PolicySpec = z.output<typeof policySpec>;
+export type PolicyStatus = z.output<typeof policyStatus>;
+export type Rule = PolicySpec extends { rules?: (infer R)[] } ? R : never;

@@ -1,0 +1,170 @@
+import { z } from "zod";
+import { claimName, claimNamePattern, dnsLabel } from "./common.js";
+import { rateLimit } from "./rate-limit.js";
+import { patternString, withRules } from "./validation.js";
+
+export const httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+
+/** A URL path without query: /v1/login. */
+export const pathPattern = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
+/** Segments that are literal or a whole-segment variable: /v1/users/{userId}/orders/{orderId}. */
+export const pathTemplatePattern = /^(\/([A-Za-z0-9._~!$&'()*+,;=:@%-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+\/?$/;
+const templateVariable = /\{[A-Za-z_][A-Za-z0-9_]*\}/g;
+
+/** The variable names of a valid path template, in order. */
+export function templateVariables(template: string): string[] {
+  return [...template.matchAll(templateVariable)].map((m) => m[0].slice(1, -1));
+}
+
+const requestMatch = withRules(
+  z
+    .object({
+      methods: z
+        .array(z.enum(httpMethods))
+        .min(1)
+        .max(httpMethods.length)
+        .optional()
+        .meta({ description: "HTTP methods the rule applies to; any method when absent.", "x-kubernetes-list-type": "set" }),
+      path: patternString({ pattern: pathPattern, maxLength: 256, message: "must be an absolute URL path such as /v1/login (no query string)", description: "Exact path." }).optional(),
+      pathPrefix: patternString({ pattern: pathPattern, maxLength: 256, message: "must be an absolute URL path prefix such as /v1/images/", description: "Path prefix; `/v1/images/` matches everything below it." }).optional(),
+      pathTemplate: patternString({
+        pattern: pathTemplatePattern,
+        maxLength: 128,
+        message: "must be a path template such as /v1/users/{userId}/orders/{orderId}: each {variable} fills a whole segment, braces closed, names of letters, digits and _",
+        description: "Path with whole-segment variables, e.g. /v1/users/{userId}; variables can be used by ownership and rate-limit keys.",
+      }).optional(),
+    })
+    .strict(),
+  "Which requests the rule applies to: methods and exactly one of path, pathPrefix or pathTemplate.",
+  [
+    {
+      cel: "[has(self.path), has(self.pathPrefix), has(self.pathTemplate)].filter(x, x).size() == 1",
+      message: "set exactly one of path, pathPrefix or pathTemplate",
+      holds: (v) => [v.path, v.pathPrefix, v.pathTemplate].filter((x) => x !== undefined).length === 1,
+    },
+    {
+      operatorOnly: "a CEL check of repeated variables exceeds the API server's cost budget for 32 rules",
+      message: "pathTemplate variables must have distinct names",
+      fieldPath: ".pathTemplate",
+      holds: (v) => v.pathTemplate === undefined || new Set(templateVariables(v.pathTemplate)).size === templateVariables(v.pathTemplate).length,
+    },
+  ],
+);
+
+const scopeToken = patternString({
+  pattern: /^[!#-[\]-~]+$/,
+  maxLength: 128,
+  message: "must be an OAuth scope token: printable ASCII without spaces, quotes or backslashes",
+  description: "A scope.",
+});
+
+const requirements = z
+  .object({
+    scopes: z
+      .array(scopeToken)
+      .min(1)
+      .max(16)
+      .optional()
+      .meta({
+        description: "Scopes the token must carry, all of them (in the space-separated `scope` claim or the `scp` array).",
+        "x-kubernetes-list-type": "set",
+      }),
+    claims: withRules(
+      z.record(z.string().max(128), z.array(z.string().max(256)).min(1).max(16).meta({ description: "Accepted values; one must match.", "x-kubernetes-list-type": "set" })),
+      {
+        description: "Claims the token must carry, each with one of the listed values (a claim that is an array matches when it contains one of them).",
+        maxProperties: 8,
+      },
+      [
+        {
+          cel: `self.all(k, k.matches(r"${claimNamePattern.source}"))`,
+          message: "claim names must start with a letter or '_' and contain letters, digits and _ : / . -",
+          holds: (v) => Object.keys(v).every((k) => claimNamePattern.test(k)),
+        },
+        { message: "at most 8 claims", holds: (v) => Object.keys(v).length <= 8 },
+      ],
+    ).optional(),
+  })
+  .strict()
+  .meta({ description: "What a verified token must carry for the rule to allow the request; 403 otherwise." });
+
+export const ownership = z
+  .object({
+    pathParam: patternString({
+      pattern: /^[A-Za-z_][A-Za-z0-9_]*$/,
+      maxLength: 64,
+      message: "must be the name of a variable of match.pathTemplate",
+      description: "Variable of match.pathTemplate that names the owner of the object, e.g. userId.",
+    }),
+    claim: claimName("Claim of the verified token that must equal the path parameter, e.g. sub.").default("sub"),
+  })
+  .strict()
+  .meta({
+    description:
+      "Object-level authorization (against BOLA): the request is allowed only when the path parameter equals the caller's claim. A refusal is 403 and never reveals whether the object exists.",
+  });
+
+export const rule = withRules(
+  z
+    .object({
+      name: dnsLabel("Name of the rule, unique within the policy; used in generated names, metrics and refusal reasons."),
+      match: requestMatch,
+      authentication: z
+        .enum(["Required", "Optional", "None"])
+        .default("Required")
+        .describe("Required: a valid token is needed (401 otherwise). Optional: anonymous callers pass, but a token that is present must be valid. None: tokens are not checked."),
+      require: requirements.optional(),
+      ownership: ownership.optional(),
+      requireAppAttestation: z.boolean().default(false).describe("Require a valid app integrity token (spec.authentication.appAttestation) on this route."),
+      maxRequestBytes: z.number().int().min(1).max(67_108_864).optional().describe("Largest request body accepted, in bytes (at most 64 MiB); 413 above it."),
+      rateLimits: z
+        .array(rateLimit)
+        .min(1)
+        .max(4)
+        .optional()
+        .meta({ description: "Request budgets; a request is refused with 429 when any of them is spent.", "x-kubernetes-list-type": "atomic" }),
+    })
+    .strict(),
+  "One rule; the first rule whose match fits the request applies.",
+  [
+    {
+      cel: "!has(self.require) || self.authentication != 'None'",
+      message: "require needs authentication Required or Optional: scopes and claims come from a verified token",
+      fieldPath: ".require",
+      holds: (v) => v.require === undefined || v.authentication !== "None",
+    },
+    {
+      cel: "!has(self.ownership) || self.authentication == 'Required'",
+      message: "ownership needs authentication Required: the owner is compared with a claim of a verified token",
+      fieldPath: ".ownership",
+      holds: (v) => v.ownership === undefined || v.authentication === "Required",
+    },
+    {
+      cel: "!has(self.ownership) || (has(self.match.pathTemplate) && self.match.pathTemplate.contains('{' + self.ownership.pathParam + '}'))",
+      message: "ownership.pathParam must name a {variable} of match.pathTemplate",
+      fieldPath: ".ownership.pathParam",
+      holds: (v) => v.ownership === undefined || (v.match.pathTemplate !== undefined && v.match.pathTemplate.includes(`{${v.ownership.pathParam}}`)),
+    },
+    {
+      cel: "!has(self.rateLimits) || self.rateLimits.all(l, !has(l.key) || l.key.all(k, !k.startsWith('pathParam:') || (has(self.match.pathTemplate) && self.match.pathTemplate.contains('{' + k.substring(10) + '}'))))",
+      message: "a rate-limit key pathParam:<name> must name a {variable} of match.pathTemplate",
+      fieldPath: ".rateLimits",
+      holds: (v) =>
+        (v.rateLimits ?? []).every((l) =>
+          (l.key ?? []).every((k) => !k.startsWith("pathParam:") || (v.match.pathTemplate !== undefined && v.match.pathTemplate.includes(`{${k.slice(10)}}`))),
+        ),
+    },
+    {
+      cel: "!has(self.rateLimits) || self.authentication != 'None' || self.rateLimits.all(l, !has(l.key) || l.key.all(k, !k.startsWith('claim:')))",
+      message: "a rate-limit key claim:<name> needs authentication Required or Optional: claims come from a verified token",
+      fieldPath: ".rateLimits",
+      holds: (v) => v.authentication !== "None" || (v.rateLimits ?? []).every((l) => (l.key ?? []).every((k) => !k.startsWith("claim:"))),
+    },
+    {
+      cel: "!has(self.rateLimits) || self.rateLimits.all(l, self.rateLimits.exists_one(o, o.name == l.name))",
+      message: "rate-limit names must be unique within a rule",
+      fieldPath: ".rateLimits",
+      holds: (v) => v.rateLimits === undefined || new Set(v.rateLimits.map((l) => l.name)).size === v.rateLimits.length,
+    },
+  ],
+);
