@@ -1,0 +1,193 @@
+/**
+ * The IR: one plain-data description per protected workload, the contract between operator/
+ * (which builds it from Kubernetes objects) and envoy/ (which turns it into Envoy resources),
+ * and the source of the authz and ratelimit services' configuration.
+ *
+ * No Kubernetes or protobuf types here; every value is JSON-serialisable and every name is
+ * traceable to its source (`apisecuritypolicy/<ns>/<name>/rule/<rule>`).
+ */
+
+/** Settings of the installation, not of any policy: where Bulwark's own services are. */
+export interface TranslationSettings {
+  /** bulwark authz (ext_authz gRPC). */
+  authz: ServiceAddress & { timeoutMs: number };
+  /** bulwark ratelimit (RateLimitService gRPC). */
+  ratelimit: ServiceAddress & { timeoutMs: number };
+  /** Rate-limit domain sent with every descriptor. */
+  rateLimitDomain: string;
+}
+
+export interface ServiceAddress {
+  host: string;
+  port: number;
+}
+
+export interface IR {
+  /** Sorted by name. */
+  workloads: WorkloadIR[];
+}
+
+/** Pods with identical sidecar configuration: governed by the same policy, same ports. */
+export interface WorkloadIR {
+  /** `apisecuritypolicy/<ns>/<name>/port/<inbound>` or `passthrough/<ns>/port/<inbound>` for pods no policy governs. */
+  name: string;
+  namespace: string;
+  /** The governing policy; absent for pass-through workloads. */
+  policy?: PolicyRef;
+  /** Sidecars (pods) that run this configuration, sorted: `<pod>.<namespace>` = Envoy node id. */
+  sidecars: string[];
+  listener: ListenerIR;
+  /** The application container, reached over loopback. */
+  app: { port: number };
+  /** JWT providers, sorted by name. */
+  jwtProviders: JwtProviderIR[];
+  /** Routes in match order; the last one is the default action's catch-all. */
+  routes: RouteIR[];
+  compression?: CompressionIR;
+  /** Workload-wide app-version gate (enforced by authz on every route that has `authz`). */
+  minAppVersion?: MinAppVersionIR;
+  /** App attestation settings, when the policy declares them. */
+  appAttestation?: AppAttestationIR;
+  /** Sender constraint applied on routes that authenticate. */
+  senderConstraint?: SenderConstraintIR;
+}
+
+export interface PolicyRef {
+  namespace: string;
+  name: string;
+  generation: number;
+}
+
+export interface ListenerIR {
+  /** Port the sidecar listens on (what the Service's targetPort reaches). */
+  port: number;
+  tls?: { minVersion: "TLSv1.2" | "TLSv1.3"; mtls: "Disabled" | "Permissive" | "Strict" };
+}
+
+export type JwksIR =
+  | { kind: "remote"; uri: string; cacheSeconds: number; /** Cluster that reaches the JWKS host. */ cluster: UpstreamHostIR }
+  /** Keys from a Secret, inlined; `{"keys":[]}` when the Secret is missing, so tokens fail closed. */
+  | { kind: "inline"; jwks: string };
+
+/** A host reached by URL (JWKS endpoints). */
+export interface UpstreamHostIR {
+  /** `jwks/<host>/<port>`, shared by providers that use the same host. */
+  name: string;
+  host: string;
+  port: number;
+  tls: boolean;
+}
+
+export interface JwtProviderIR {
+  /** `apisecuritypolicy/<ns>/<name>/jwt/<provider>` */
+  name: string;
+  issuer: string;
+  audiences: string[];
+  jwks: JwksIR;
+  /** Maximum exp - iat; tokens must carry iat when set. */
+  maxLifetimeSeconds?: number;
+  clockSkewSeconds: number;
+  claimsToHeaders: { claim: string; header: string }[];
+  /** Authorization scheme the token arrives with: DPoP when DPoP is required, else Bearer (both when DPoP is optional). */
+  schemes: ("Bearer" | "DPoP")[];
+}
+
+export type PathMatchIR = { kind: "exact"; path: string } | { kind: "prefix"; prefix: string } | { kind: "template"; template: string; variables: string[] };
+
+export interface RouteIR {
+  /** `apisecuritypolicy/<ns>/<name>/rule/<rule>`, `.../default` for the catch-all, with `/deprecation/<i>` when split for a deprecation window. */
+  name: string;
+  match: {
+    path: PathMatchIR;
+    /** Empty: any method. */
+    methods: string[];
+    /**
+     * Also require the request path to start with this prefix (a `:path` header matcher with
+     * string_match prefix). Used to split a rule's route where only part of it falls under a
+     * deprecation window.
+     */
+    pathPrefixGuard?: string;
+  };
+  action: RouteActionIR;
+}
+
+export type RouteActionIR =
+  /** Forward to the app after the checks below. */
+  | { kind: "forward"; checks: RouteChecksIR; responseHeaders: { name: string; value: string }[] }
+  /** Answer directly (default Deny: 404; after sunset: 410). */
+  | { kind: "respond"; status: number; body: string; responseHeaders: { name: string; value: string }[] };
+
+export interface RouteChecksIR {
+  authentication: "Required" | "Optional" | "None";
+  /** Scopes and claims checked by Envoy RBAC on the verified payload. */
+  require?: { scopes: string[]; claims: { name: string; values: string[] }[] };
+  /** Checks only bulwark authz can make; absent when the route needs none (ext_authz disabled there). */
+  authz?: AuthzChecksIR;
+  maxRequestBytes?: number;
+  localRateLimit?: LocalRateLimitIR;
+  globalRateLimits: GlobalRateLimitIR[];
+}
+
+export interface AuthzChecksIR {
+  dpop: boolean;
+  certificateBound: boolean;
+  appAttestation: boolean;
+  ownership?: { pathParam: string; claim: string; template: string };
+  minAppVersion: boolean;
+}
+
+export interface SenderConstraintIR {
+  dpop?: { required: boolean; maxProofAgeSeconds: number; algorithms: string[]; requireNonce: boolean };
+  mtls?: { required: boolean };
+}
+
+export interface AppAttestationIR {
+  header: string;
+  issuer: string;
+  audiences: string[];
+  appIds: string[];
+  jwks: JwksIR;
+  maxTokenAgeSeconds: number;
+}
+
+export interface MinAppVersionIR {
+  header: string;
+  platformHeader: string;
+  minimum: string;
+  /** Sorted by platform. */
+  platforms: { platform: string; minimum: string }[];
+}
+
+export interface CompressionIR {
+  /** In order of preference. */
+  algorithms: ("brotli" | "gzip")[];
+  minBytes: number;
+}
+
+export interface LocalRateLimitIR {
+  /** `apisecuritypolicy/<ns>/<name>/rule/<rule>/ratelimit/<limit>` */
+  name: string;
+  requests: number;
+  windowSeconds: number;
+  shadow: boolean;
+  responseHeaders: boolean;
+}
+
+export type RateLimitKeyPartIR =
+  | { kind: "clientIP" }
+  | { kind: "header"; header: string }
+  | { kind: "claim"; claim: string }
+  | { kind: "pathParam"; param: string; template: string };
+
+export interface GlobalRateLimitIR {
+  /** `apisecuritypolicy/<ns>/<name>/rule/<rule>/ratelimit/<limit>`; also the descriptor's first entry. */
+  name: string;
+  key: RateLimitKeyPartIR[];
+  requests: number;
+  windowSeconds: number;
+  shadow: boolean;
+  failureMode: "Allow" | "Deny";
+  responseHeaders: boolean;
+  /** Only responses with these codes spend the budget; absent: every request does. */
+  countedResponseCodes?: number[];
+}
