@@ -1,0 +1,74 @@
+import { durationSeconds } from "../api/v1alpha1/common.js";
+import type { PolicySpec } from "../api/v1alpha1/policy.js";
+import { EMPTY_JWKS } from "../resolve/jwks.js";
+import { compareStrings } from "./names.js";
+import type { AppAttestationIR, JwksIR, JwtProviderIR, SenderConstraintIR } from "./types.js";
+
+type Authentication = NonNullable<PolicySpec["authentication"]>;
+type JwksSpec = NonNullable<Authentication["appAttestation"]>["jwks"];
+
+/** The JWKS of a provider: remote (with the cluster that reaches its host) or inline from a Secret. */
+export function buildJwks(jwks: JwksSpec, inline: string | undefined): JwksIR {
+  if (jwks.remote) {
+    const url = new URL(jwks.remote.uri);
+    const tls = url.protocol === "https:";
+    const port = url.port ? Number(url.port) : tls ? 443 : 80;
+    return {
+      kind: "remote",
+      uri: jwks.remote.uri,
+      cacheSeconds: durationSeconds(jwks.remote.cacheDuration),
+      cluster: { name: `jwks/${url.hostname}/${port}`, host: url.hostname, port, tls },
+    };
+  }
+  return { kind: "inline", jwks: inline ?? EMPTY_JWKS };
+}
+
+export function buildSenderConstraint(authentication: Authentication | undefined): SenderConstraintIR | undefined {
+  const constraint = authentication?.jwt?.senderConstraint;
+  if (!constraint || (!constraint.dpop && !constraint.mtls)) return undefined;
+  return {
+    ...(constraint.dpop
+      ? {
+          dpop: {
+            required: constraint.dpop.required,
+            maxProofAgeSeconds: durationSeconds(constraint.dpop.maxProofAge),
+            algorithms: [...constraint.dpop.algorithms].sort(compareStrings),
+            requireNonce: constraint.dpop.requireNonce,
+          },
+        }
+      : {}),
+    ...(constraint.mtls ? { mtls: { required: constraint.mtls.required } } : {}),
+  };
+}
+
+export function buildJwtProviders(options: { policy: string; authentication: Authentication | undefined; inlineJwks: Record<string, string> }): JwtProviderIR[] {
+  const jwt = options.authentication?.jwt;
+  if (!jwt) return [];
+  const dpop = jwt.senderConstraint?.dpop;
+  const schemes: JwtProviderIR["schemes"] = dpop ? (dpop.required ? ["DPoP"] : ["Bearer", "DPoP"]) : ["Bearer"];
+  return jwt.providers
+    .map((p) => ({
+      name: `${options.policy}/jwt/${p.name}`,
+      issuer: p.issuer,
+      audiences: [...p.audiences].sort(compareStrings),
+      jwks: buildJwks(p.jwks, options.inlineJwks[`jwt/${p.name}`]),
+      ...(p.maxTokenAge ? { maxLifetimeSeconds: durationSeconds(p.maxTokenAge) } : {}),
+      clockSkewSeconds: durationSeconds(p.clockSkew),
+      claimsToHeaders: (p.claimsToHeaders ?? []).map((c) => ({ claim: c.claim, header: c.header.toLowerCase() })),
+      schemes,
+    }))
+    .sort((a, b) => compareStrings(a.name, b.name));
+}
+
+export function buildAppAttestation(authentication: Authentication | undefined, inlineJwks: Record<string, string>): AppAttestationIR | undefined {
+  const attestation = authentication?.appAttestation;
+  if (!attestation) return undefined;
+  return {
+    header: attestation.header.toLowerCase(),
+    issuer: attestation.issuer,
+    audiences: [...attestation.audiences].sort(compareStrings),
+    appIds: [...attestation.appIds].sort(compareStrings),
+    jwks: buildJwks(attestation.jwks, inlineJwks.appAttestation),
+    maxTokenAgeSeconds: durationSeconds(attestation.maxTokenAge),
+  };
+}

@@ -1,0 +1,121 @@
+import type { PolicySpec, Rule } from "../api/v1alpha1/policy.js";
+import { templateVariables } from "../api/v1alpha1/rule.js";
+import { buildRateLimits } from "./build-rate-limits.js";
+import { coveredBy, overlapsPartly, type DeprecationWindow } from "./deprecations.js";
+import { compareStrings, ruleName } from "./names.js";
+import type { AuthzChecksIR, PathMatchIR, RouteChecksIR, RouteIR } from "./types.js";
+
+interface RouteContext {
+  policy: string;
+  spec: PolicySpec;
+  windows: DeprecationWindow[];
+}
+
+function pathMatch(rule: Rule): PathMatchIR {
+  if (rule.match.path !== undefined) return { kind: "exact", path: rule.match.path };
+  if (rule.match.pathPrefix !== undefined) return { kind: "prefix", prefix: rule.match.pathPrefix };
+  const template = rule.match.pathTemplate ?? "/";
+  return { kind: "template", template, variables: templateVariables(template) };
+}
+
+function authzChecks(rule: Rule | undefined, ctx: RouteContext, authentication: RouteChecksIR["authentication"]): AuthzChecksIR | undefined {
+  const constraint = ctx.spec.authentication?.jwt?.senderConstraint;
+  const authenticates = authentication !== "None";
+  const checks: AuthzChecksIR = {
+    dpop: authenticates && constraint?.dpop !== undefined,
+    certificateBound: authenticates && constraint?.mtls !== undefined,
+    appAttestation: rule?.requireAppAttestation ?? false,
+    ...(rule?.ownership && rule.match.pathTemplate ? { ownership: { ...rule.ownership, template: rule.match.pathTemplate } } : {}),
+    minAppVersion: ctx.spec.mobile?.minAppVersion !== undefined,
+  };
+  const needed = checks.dpop || checks.certificateBound || checks.appAttestation || checks.ownership !== undefined || checks.minAppVersion;
+  return needed ? checks : undefined;
+}
+
+function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR {
+  const limits = buildRateLimits(rule, name);
+  const authz = authzChecks(rule, ctx, rule.authentication);
+  const require = rule.require
+    ? {
+        scopes: [...(rule.require.scopes ?? [])].sort(compareStrings),
+        claims: Object.entries(rule.require.claims ?? {})
+          .sort(([a], [b]) => compareStrings(a, b))
+          .map(([claim, values]) => ({ name: claim, values: [...values].sort(compareStrings) })),
+      }
+    : undefined;
+  return {
+    authentication: rule.authentication,
+    ...(require ? { require } : {}),
+    ...(authz ? { authz } : {}),
+    ...(rule.maxRequestBytes !== undefined ? { maxRequestBytes: rule.maxRequestBytes } : {}),
+    ...(limits.local ? { localRateLimit: limits.local } : {}),
+    globalRateLimits: limits.global,
+  };
+}
+
+/** One forward route, split where part of it falls under a deprecation window. */
+function forwardRoutes(base: { name: string; path: PathMatchIR; methods: string[]; checks: RouteChecksIR }, windows: DeprecationWindow[]): RouteIR[] {
+  const active = windows.filter((w) => !w.sunset);
+  const routes: RouteIR[] = [];
+  for (const window of active) {
+    if (!overlapsPartly(base.path, window.pathPrefix)) continue;
+    // Inside the window, the most specific window that covers its prefix supplies the headers.
+    routes.push({
+      name: `${base.name}/deprecation/${window.index}`,
+      match: { path: base.path, methods: base.methods, pathPrefixGuard: window.pathPrefix },
+      action: { kind: "forward", checks: base.checks, responseHeaders: window.headers },
+    });
+  }
+  const covering = active.find((w) => coveredBy(base.path, w.pathPrefix));
+  routes.push({
+    name: base.name,
+    match: { path: base.path, methods: base.methods },
+    action: { kind: "forward", checks: base.checks, responseHeaders: covering?.headers ?? [] },
+  });
+  return routes;
+}
+
+function sunsetRoutes(ctx: RouteContext): RouteIR[] {
+  return ctx.windows
+    .filter((w) => w.sunset)
+    .map((w) => ({
+      name: `${ctx.policy}/deprecation/${w.index}/sunset`,
+      match: { path: { kind: "prefix", prefix: w.pathPrefix }, methods: [] },
+      action: {
+        kind: "respond",
+        status: 410,
+        body: JSON.stringify({ error: "gone", message: `This API was retired on ${w.sunsetHttpDate}.`, ...(w.link ? { link: w.link } : {}) }),
+        responseHeaders: [{ name: "sunset", value: w.sunsetHttpDate }, ...(w.link ? [{ name: "link", value: `<${w.link}>; rel="sunset"; type="text/html"` }] : [])],
+      },
+    }));
+}
+
+function defaultRoutes(ctx: RouteContext): RouteIR[] {
+  const name = `${ctx.policy}/default`;
+  const everything: PathMatchIR = { kind: "prefix", prefix: "/" };
+  if (ctx.spec.defaultAction === "Deny") {
+    return [
+      {
+        name,
+        match: { path: everything, methods: [] },
+        action: { kind: "respond", status: 404, body: JSON.stringify({ error: "not_found" }), responseHeaders: [] },
+      },
+    ];
+  }
+  const authz = authzChecks(undefined, ctx, "None");
+  const checks: RouteChecksIR = { authentication: "None", ...(authz ? { authz } : {}), globalRateLimits: [] };
+  return forwardRoutes({ name, path: everything, methods: [], checks }, ctx.windows);
+}
+
+/**
+ * The routes of a policy in match order: retired prefixes (410) first, then each rule —
+ * split where a deprecation window covers part of it — then the default action's catch-all.
+ */
+export function buildRoutes(policy: string, spec: PolicySpec, windows: DeprecationWindow[]): RouteIR[] {
+  const ctx: RouteContext = { policy, spec, windows };
+  const rules = (spec.rules ?? []).flatMap((rule) => {
+    const name = ruleName(policy, rule.name);
+    return forwardRoutes({ name, path: pathMatch(rule), methods: [...(rule.match.methods ?? [])].sort(compareStrings), checks: ruleChecks(rule, name, ctx) }, windows);
+  });
+  return [...sunsetRoutes(ctx), ...rules, ...defaultRoutes(ctx)];
+}

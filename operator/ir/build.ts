@@ -1,0 +1,68 @@
+import type { Resolution, ResolvedPolicy } from "../resolve/resolve.js";
+import { buildAppAttestation, buildJwtProviders, buildSenderConstraint } from "./build-jwt.js";
+import { buildRoutes } from "./build-routes.js";
+import { deprecationWindows } from "./deprecations.js";
+import { compareStrings, policyName, workloadName } from "./names.js";
+import type { IR, WorkloadIR } from "./types.js";
+
+function policyWorkloads(resolved: ResolvedPolicy, now: string): WorkloadIR[] {
+  const policy = resolved.policy;
+  if (!policy) return [];
+  const spec = policy.spec;
+  const source = policyName(resolved.namespace, resolved.name);
+  const routes = buildRoutes(source, spec, deprecationWindows(spec.mobile?.deprecations, now));
+  const jwtProviders = buildJwtProviders({ policy: source, authentication: spec.authentication, inlineJwks: resolved.inlineJwks });
+  const appAttestation = buildAppAttestation(spec.authentication, resolved.inlineJwks);
+  const senderConstraint = buildSenderConstraint(spec.authentication);
+  const minAppVersion = spec.mobile?.minAppVersion;
+  return resolved.governed.map((group) => ({
+    name: workloadName({ policy: source, namespace: resolved.namespace, ...group.ports }),
+    namespace: resolved.namespace,
+    policy: { namespace: resolved.namespace, name: resolved.name, generation: resolved.generation },
+    sidecars: group.sidecars,
+    listener: { port: group.ports.sidecarPort, ...(spec.tls ? { tls: { minVersion: spec.tls.minVersion, mtls: spec.tls.mtls } } : {}) },
+    app: { port: group.ports.appPort },
+    jwtProviders,
+    routes,
+    ...(spec.mobile?.compression ? { compression: { algorithms: [...spec.mobile.compression.algorithms], minBytes: spec.mobile.compression.minBytes } } : {}),
+    ...(minAppVersion
+      ? {
+          minAppVersion: {
+            header: minAppVersion.header.toLowerCase(),
+            platformHeader: minAppVersion.platformHeader.toLowerCase(),
+            minimum: minAppVersion.minimum,
+            platforms: Object.entries(minAppVersion.platforms ?? {})
+              .sort(([a], [b]) => compareStrings(a, b))
+              .map(([platform, minimum]) => ({ platform, minimum })),
+          },
+        }
+      : {}),
+    ...(appAttestation ? { appAttestation } : {}),
+    ...(senderConstraint ? { senderConstraint } : {}),
+  }));
+}
+
+/** The IR of every sidecar: one workload per governing policy and port pair, plus pass-through ones. */
+export function buildIR(resolution: Resolution): IR {
+  const workloads = [
+    ...resolution.policies.flatMap((p) => policyWorkloads(p, resolution.now)),
+    ...resolution.passthrough.map(
+      (group): WorkloadIR => ({
+        name: workloadName({ namespace: group.namespace, ...group.ports }),
+        namespace: group.namespace,
+        sidecars: group.sidecars,
+        listener: { port: group.ports.sidecarPort },
+        app: { port: group.ports.appPort },
+        jwtProviders: [],
+        routes: [
+          {
+            name: `passthrough/${group.namespace}/default`,
+            match: { path: { kind: "prefix", prefix: "/" }, methods: [] },
+            action: { kind: "forward", checks: { authentication: "None", globalRateLimits: [] }, responseHeaders: [] },
+          },
+        ],
+      }),
+    ),
+  ];
+  return { workloads: workloads.sort((a, b) => compareStrings(a.name, b.name)) };
+}

@@ -1,0 +1,41 @@
+import { createLocalJWKSet, type JSONWebKeySet } from "jose";
+import { ResolvedRefsReason } from "../api/v1alpha1/conditions.js";
+import { namespaceOf, type SecretObject } from "./objects.js";
+
+/** An empty key set: every token fails verification, so a broken reference fails closed. */
+export const EMPTY_JWKS = '{"keys":[]}';
+
+export type JwksFromSecret = { ok: true; jwks: string } | { ok: false; reason: string; message: string };
+
+function secretValue(secret: SecretObject, key: string): string | undefined {
+  const fromString = secret.stringData?.[key];
+  if (fromString !== undefined) return fromString;
+  const encoded = secret.data?.[key];
+  return encoded === undefined ? undefined : Buffer.from(encoded, "base64").toString("utf8");
+}
+
+/** Reads and checks a JSON Web Key Set from a Secret of the policy's namespace. */
+export function jwksFromSecret(options: { secrets: readonly SecretObject[]; namespace: string; name: string; key: string; usedBy: string }): JwksFromSecret {
+  const { secrets, namespace, name, key, usedBy } = options;
+  const secret = secrets.find((s) => s.metadata.name === name && namespaceOf(s.metadata) === namespace);
+  if (!secret) {
+    return { ok: false, reason: ResolvedRefsReason.SecretNotFound, message: `Secret ${namespace}/${name} (JWKS of ${usedBy}) not found; its tokens are refused until it exists` };
+  }
+  const value = secretValue(secret, key);
+  if (value === undefined) {
+    return { ok: false, reason: ResolvedRefsReason.InvalidSecret, message: `Secret ${namespace}/${name} has no key ${key} (JWKS of ${usedBy}); its tokens are refused` };
+  }
+  try {
+    const parsed = JSON.parse(value) as JSONWebKeySet;
+    createLocalJWKSet(parsed); // throws when it is not a JSON Web Key Set
+    if (!Array.isArray(parsed.keys) || parsed.keys.length === 0) throw new Error("it has no keys");
+    return { ok: true, jwks: JSON.stringify({ keys: parsed.keys }) };
+  } catch (error) {
+    const why = error instanceof Error ? error.message : "unreadable";
+    return {
+      ok: false,
+      reason: ResolvedRefsReason.InvalidSecret,
+      message: `Secret ${namespace}/${name} key ${key} is not a JSON Web Key Set (${why}) (JWKS of ${usedBy}); its tokens are refused`,
+    };
+  }
+}

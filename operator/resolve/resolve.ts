@@ -1,0 +1,246 @@
+import type { z } from "zod";
+import { AcceptedReason, ResolvedRefsReason } from "../api/v1alpha1/conditions.js";
+import { apiSecurityPolicy, type APISecurityPolicy } from "../api/v1alpha1/policy.js";
+import { accepted, notResolved, type ConditionData } from "./conditions.js";
+import { EMPTY_JWKS, jwksFromSecret } from "./jwks.js";
+import { creationTime, namespaceOf, objectKey, sidecarNodeId, type ObjectMeta, type PodObject, type TranslationInput } from "./objects.js";
+import { selectPods, sidecarPorts, type SidecarPorts } from "./sidecars.js";
+
+export interface TargetResolution {
+  kind: string;
+  name: string;
+  /** Sidecars (node ids) of the target that this policy governs. */
+  sidecars: string[];
+  /** Sidecars of the target governed by an older policy instead. */
+  lostTo: { policy: string; sidecars: string[] }[];
+}
+
+export interface SidecarGroup {
+  ports: SidecarPorts;
+  /** Node ids, sorted. */
+  sidecars: string[];
+}
+
+export interface ResolvedPolicy {
+  namespace: string;
+  name: string;
+  generation: number;
+  /** The validated spec with defaults; absent when the policy is invalid. */
+  policy?: APISecurityPolicy;
+  accepted: ConditionData;
+  resolvedRefs: ConditionData;
+  targets: TargetResolution[];
+  /** Sidecars this policy governs, grouped by ports (one workload each). */
+  governed: SidecarGroup[];
+  /** Sidecars of an invalid policy: they keep their last good configuration. */
+  held: string[];
+  /** Resolved JWKS per provider name (`jwt/<name>` or `appAttestation`), inline JSON. */
+  inlineJwks: Record<string, string>;
+}
+
+export interface Resolution {
+  /** Sorted by namespace/name. */
+  policies: ResolvedPolicy[];
+  /** Sidecars no policy governs, grouped by namespace and ports: they pass traffic through. */
+  passthrough: (SidecarGroup & { namespace: string })[];
+  now: string;
+}
+
+interface Candidate {
+  meta: ObjectMeta;
+  key: string;
+  raw: unknown;
+  parsed?: APISecurityPolicy;
+  issues?: string;
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length ? issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "") : "object"}: ${issue.message}`)
+    .join("; ");
+}
+
+function candidateOf(raw: unknown): Candidate | undefined {
+  const meta = (raw as { metadata?: ObjectMeta } | null)?.metadata;
+  if (!meta || typeof meta.name !== "string") return undefined;
+  const result = apiSecurityPolicy.safeParse(raw);
+  const key = objectKey(meta);
+  return result.success ? { meta, key, raw, parsed: result.data } : { meta, key, raw, issues: formatIssues(result.error) };
+}
+
+/** The oldest policy first; ties broken by namespace/name, so the order never depends on input order. */
+function byAge(a: Candidate, b: Candidate): number {
+  const ta = creationTime(a.meta);
+  const tb = creationTime(b.meta);
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
+function groupByPorts(pods: readonly PodObject[]): SidecarGroup[] {
+  const groups = new Map<string, SidecarGroup>();
+  for (const pod of pods) {
+    const ports = sidecarPorts(pod);
+    if (!ports) continue;
+    const id = `${ports.sidecarPort}-${ports.appPort}`;
+    const group = groups.get(id) ?? { ports, sidecars: [] };
+    group.sidecars.push(sidecarNodeId(pod));
+    groups.set(id, group);
+  }
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, g]) => ({ ports: g.ports, sidecars: [...g.sidecars].sort() }));
+}
+
+interface TargetPods {
+  kind: string;
+  name: string;
+  pods: PodObject[];
+  missing?: string;
+}
+
+function targetPods(policy: APISecurityPolicy, input: TranslationInput): TargetPods[] {
+  const namespace = namespaceOf(policy.metadata);
+  const withSidecar = input.pods.filter((p) => sidecarPorts(p) !== undefined);
+  if (policy.spec.podSelector) {
+    const labels = Object.entries(policy.spec.podSelector.matchLabels)
+      .map(([k, v]) => `${k}=${v}`)
+      .sort()
+      .join(",");
+    return [{ kind: "PodSelector", name: labels, pods: selectPods(withSidecar, namespace, policy.spec.podSelector.matchLabels) }];
+  }
+  return (policy.spec.targetRefs ?? []).map((ref) => {
+    const service = input.services.find((s) => s.metadata.name === ref.name && namespaceOf(s.metadata) === namespace);
+    if (!service) return { kind: ref.kind, name: ref.name, pods: [], missing: `Service ${namespace}/${ref.name} not found` };
+    return { kind: ref.kind, name: ref.name, pods: selectPods(withSidecar, namespace, service.spec?.selector ?? {}) };
+  });
+}
+
+function resolveJwks(policy: APISecurityPolicy, input: TranslationInput): { inline: Record<string, string>; problems: { reason: string; message: string }[] } {
+  const namespace = namespaceOf(policy.metadata);
+  const inline: Record<string, string> = {};
+  const problems: { reason: string; message: string }[] = [];
+  const sources: { id: string; usedBy: string; ref?: { name: string; key: string } }[] = [
+    ...(policy.spec.authentication?.jwt?.providers ?? []).map((p) => ({ id: `jwt/${p.name}`, usedBy: `JWT provider ${p.name}`, ...(p.jwks.secretRef ? { ref: p.jwks.secretRef } : {}) })),
+  ];
+  const attestation = policy.spec.authentication?.appAttestation;
+  if (attestation) sources.push({ id: "appAttestation", usedBy: "app attestation", ...(attestation.jwks.secretRef ? { ref: attestation.jwks.secretRef } : {}) });
+  for (const source of sources) {
+    if (!source.ref) continue;
+    const result = jwksFromSecret({ secrets: input.secrets, namespace, name: source.ref.name, key: source.ref.key, usedBy: source.usedBy });
+    if (result.ok) {
+      inline[source.id] = result.jwks;
+    } else {
+      inline[source.id] = EMPTY_JWKS;
+      problems.push({ reason: result.reason, message: result.message });
+    }
+  }
+  return { inline, problems };
+}
+
+/**
+ * Decides which policy governs which sidecar — the oldest policy wins a pod that several
+ * policies select — checks every reference, and produces each policy's Accepted and
+ * ResolvedRefs conditions as data. Pure: the same input gives the same output.
+ */
+export function resolvePolicies(input: TranslationInput): Resolution {
+  const candidates = input.policies.map(candidateOf).filter((c): c is Candidate => c !== undefined);
+  const ordered = [...candidates].sort(byAge);
+  const owner = new Map<string, string>(); // sidecar node id → policy key
+  const results: ResolvedPolicy[] = [];
+
+  for (const candidate of ordered) {
+    const namespace = namespaceOf(candidate.meta);
+    const base = { namespace, name: candidate.meta.name, generation: candidate.meta.generation ?? 0 };
+    if (!candidate.parsed) {
+      results.push({
+        ...base,
+        accepted: { status: "False", reason: AcceptedReason.Invalid, message: `The policy is invalid: ${candidate.issues ?? "unknown error"}` },
+        resolvedRefs: { status: "False", reason: AcceptedReason.Invalid, message: "References are not resolved for an invalid policy." },
+        targets: [],
+        governed: [],
+        held: [],
+        inlineJwks: {},
+      });
+      continue;
+    }
+    const policy = candidate.parsed;
+    const problems: { reason: string; message: string }[] = [];
+    const targets: TargetResolution[] = [];
+    const mine: PodObject[] = [];
+    for (const target of targetPods(policy, input)) {
+      if (target.missing) problems.push({ reason: ResolvedRefsReason.TargetNotFound, message: target.missing });
+      const lost = new Map<string, string[]>();
+      const sidecars: string[] = [];
+      for (const pod of target.pods) {
+        const id = sidecarNodeId(pod);
+        const current = owner.get(id);
+        if (current === undefined || current === candidate.key) {
+          owner.set(id, candidate.key);
+          sidecars.push(id);
+          if (!mine.includes(pod)) mine.push(pod);
+        } else {
+          lost.set(current, [...(lost.get(current) ?? []), id]);
+        }
+      }
+      targets.push({
+        kind: target.kind,
+        name: target.name,
+        sidecars,
+        lostTo: [...lost.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, s]) => ({ policy: p, sidecars: s })),
+      });
+    }
+    const jwks = resolveJwks(policy, input);
+    problems.push(...jwks.problems);
+    const conflicts = targets.flatMap((t) => t.lostTo.map((l) => `${l.sidecars.length} sidecar(s) of ${t.kind} ${t.name} are governed by the older policy ${l.policy}`));
+    results.push({
+      ...base,
+      policy,
+      accepted: conflicts.length
+        ? { status: "False", reason: AcceptedReason.Conflicted, message: `${conflicts.join("; ")}; this policy governs ${mine.length} other sidecar(s).` }
+        : accepted(),
+      resolvedRefs: notResolved(problems),
+      targets,
+      governed: groupByPorts(mine),
+      held: [],
+      inlineJwks: jwks.inline,
+    });
+  }
+
+  // Pods selected only by invalid policies keep their last good configuration.
+  for (const result of results) {
+    if (result.policy) continue;
+    const candidate = candidates.find((c) => c.key === `${result.namespace}/${result.name}`);
+    const raw = candidate?.raw as { spec?: { targetRefs?: { name?: string }[]; podSelector?: { matchLabels?: Record<string, string> } } } | undefined;
+    const selectors: Record<string, string>[] = [];
+    for (const ref of raw?.spec?.targetRefs ?? []) {
+      const service = input.services.find((s) => s.metadata.name === ref.name && namespaceOf(s.metadata) === result.namespace);
+      if (service?.spec?.selector) selectors.push(service.spec.selector);
+    }
+    if (raw?.spec?.podSelector?.matchLabels) selectors.push(raw.spec.podSelector.matchLabels);
+    const held = new Set<string>();
+    for (const selector of selectors) {
+      for (const pod of selectPods(input.pods, result.namespace, selector)) {
+        const id = sidecarNodeId(pod);
+        if (sidecarPorts(pod) && !owner.has(id)) held.add(id);
+      }
+    }
+    result.held = [...held].sort();
+    for (const id of held) owner.set(id, `${result.namespace}/${result.name}`);
+    if (held.size > 0) result.accepted.message += ` ${held.size} sidecar(s) keep their last good configuration.`;
+  }
+
+  const passthroughPods = input.pods.filter((p) => sidecarPorts(p) && !owner.has(sidecarNodeId(p)));
+  const byNamespace = new Map<string, PodObject[]>();
+  for (const pod of passthroughPods) byNamespace.set(namespaceOf(pod.metadata), [...(byNamespace.get(namespaceOf(pod.metadata)) ?? []), pod]);
+  const passthrough = [...byNamespace.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .flatMap(([namespace, pods]) => groupByPorts(pods).map((g) => ({ namespace, ...g })));
+
+  results.sort((a, b) => {
+    const ka = `${a.namespace}/${a.name}`;
+    const kb = `${b.namespace}/${b.name}`;
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  });
+  return { policies: results, passthrough, now: input.now };
+}
