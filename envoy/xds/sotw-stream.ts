@@ -1,0 +1,113 @@
+import type { DiscoveryRequest, DiscoveryResponse } from "./ads-protocol.js";
+import type { SnapshotCache } from "./cache.js";
+import type { Snapshot, XdsResource } from "./snapshot.js";
+import { isWildcardType, pushOrder, type TypeUrl } from "./type-urls.js";
+
+interface TypeState {
+  wildcard: boolean;
+  names: string[];
+  lastNonce?: string;
+  /** `<version> <names>` of the last response, so the same thing is never sent twice in a row. */
+  lastSentKey?: string;
+  lastSentVersion?: string;
+  /** A version the sidecar rejected: not sent again until the snapshot changes. */
+  nackedVersion?: string;
+}
+
+export class ProtocolError extends Error {}
+
+/**
+ * One state-of-the-world ADS stream: answers requests from the sidecar's snapshot, records
+ * ACKs and NACKs, and pushes snapshot changes in dependency order.
+ */
+export class SotwStream {
+  private nodeId: string | undefined;
+  private readonly types = new Map<TypeUrl, TypeState>();
+  private unwatch: (() => void) | undefined;
+  private nonce = 0;
+
+  constructor(
+    private readonly cache: SnapshotCache,
+    private readonly send: (response: DiscoveryResponse) => void,
+    private readonly supported: ReadonlySet<string>,
+  ) {}
+
+  get node(): string | undefined {
+    return this.nodeId;
+  }
+
+  onRequest(request: DiscoveryRequest): void {
+    const nodeId = this.identify(request);
+    const typeUrl = request.type_url ?? "";
+    if (!this.supported.has(typeUrl)) return; // types Bulwark does not serve are left unanswered
+    const type = typeUrl as TypeUrl;
+    const names = [...(request.resource_names ?? [])].sort();
+    let state = this.types.get(type);
+    if (!state) {
+      state = { wildcard: false, names: [] };
+      this.types.set(type, state);
+    }
+    if (request.response_nonce) {
+      if (request.response_nonce !== state.lastNonce) return; // stale: a newer response is on its way
+      if (request.error_detail) {
+        state.nackedVersion = state.lastSentVersion;
+        this.cache.recordNack(nodeId, type, state.lastSentVersion ?? "", request.error_detail.message ?? "rejected without a message");
+      } else {
+        this.cache.recordAck(nodeId, type, request.version_info ?? "");
+      }
+    }
+    state.names = names.filter((n) => n !== "*");
+    state.wildcard = isWildcardType(type) && (names.length === 0 || names.includes("*"));
+    const snapshot = this.cache.getSnapshot(nodeId);
+    if (snapshot) this.respond(type, state, snapshot, request.response_nonce ? undefined : request.version_info);
+  }
+
+  private identify(request: DiscoveryRequest): string {
+    if (this.nodeId) return this.nodeId;
+    const id = request.node?.id;
+    if (!id) throw new ProtocolError("the first request of a stream must carry node.id");
+    this.nodeId = id;
+    this.cache.streamOpened(id);
+    this.unwatch = this.cache.watch(id, (snapshot) => this.push(snapshot));
+    return id;
+  }
+
+  private push(snapshot: Snapshot): void {
+    for (const type of pushOrder) {
+      const state = this.types.get(type);
+      if (state) this.respond(type, state, snapshot, undefined);
+    }
+  }
+
+  private respond(type: TypeUrl, state: TypeState, snapshot: Snapshot, clientVersion: string | undefined): void {
+    const nodeId = this.nodeId;
+    if (!nodeId) return;
+    const version = snapshot.typeVersions.get(type) ?? "";
+    const byName = snapshot.resources.get(type) ?? new Map<string, XdsResource>();
+    const selected = state.wildcard ? [...byName.values()] : state.names.flatMap((n) => byName.get(n) ?? []);
+    if (!state.wildcard && state.names.length === 0) return;
+    const key = `${version} ${state.wildcard ? "*" : state.names.join(",")}`;
+    if (key === state.lastSentKey) return;
+    // A new stream of a sidecar that already runs this version (a restarted server): nothing to send.
+    if (clientVersion !== undefined && clientVersion === version && state.lastSentKey === undefined) {
+      state.lastSentKey = key;
+      state.lastSentVersion = version;
+      this.cache.recordAck(nodeId, type, version);
+      return;
+    }
+    if (version === state.nackedVersion) return;
+    this.nonce += 1;
+    state.lastNonce = String(this.nonce);
+    state.lastSentKey = key;
+    state.lastSentVersion = version;
+    this.cache.recordSent(nodeId, type, version);
+    this.send({ version_info: version, type_url: type, nonce: state.lastNonce, resources: selected.map((r) => ({ type_url: type, value: r.body })) });
+  }
+
+  close(): void {
+    this.unwatch?.();
+    this.unwatch = undefined;
+    if (this.nodeId) this.cache.streamClosed(this.nodeId);
+    this.nodeId = undefined;
+  }
+}

@@ -1,0 +1,163 @@
+import { describe, expect, it } from "vitest";
+import type { DeltaDiscoveryResponse, DiscoveryResponse } from "./ads-protocol.js";
+import { SnapshotCache } from "./cache.js";
+import { DeltaStream } from "./delta-stream.js";
+import { makeSnapshot, type ResourceInput } from "./snapshot.js";
+import { SotwStream } from "./sotw-stream.js";
+import { TypeUrl } from "./type-urls.js";
+
+const supported = new Set<string>(Object.values(TypeUrl));
+const node = { id: "shop-1.shop" };
+
+function resources(routeBody: string): ResourceInput[] {
+  return [
+    { typeUrl: TypeUrl.Cluster, name: "app", body: Buffer.from("cluster-app"), references: [{ typeUrl: TypeUrl.Endpoints, name: "app" }] },
+    { typeUrl: TypeUrl.Endpoints, name: "app", body: Buffer.from("endpoints-app") },
+    { typeUrl: TypeUrl.Listener, name: "inbound", body: Buffer.from("listener"), references: [{ typeUrl: TypeUrl.Route, name: "inbound" }] },
+    { typeUrl: TypeUrl.Route, name: "inbound", body: Buffer.from(routeBody) },
+  ];
+}
+
+describe("snapshots", () => {
+  it("version by content, independent of order, and refuse dangling references", () => {
+    const a = makeSnapshot(resources("r1"));
+    const b = makeSnapshot([...resources("r1")].reverse());
+    expect(a.version).toBe(b.version);
+    expect(makeSnapshot(resources("r2")).typeVersions.get(TypeUrl.Listener)).toBe(a.typeVersions.get(TypeUrl.Listener));
+    expect(makeSnapshot(resources("r2")).typeVersions.get(TypeUrl.Route)).not.toBe(a.typeVersions.get(TypeUrl.Route));
+    const cache = new SnapshotCache();
+    const result = cache.setSnapshot(node.id, makeSnapshot(resources("r1").filter((r) => r.typeUrl !== TypeUrl.Route)));
+    expect(result).toEqual({ ok: false, problems: ["LDS inbound refers to RDS inbound, which the snapshot does not have"] });
+    expect(cache.getSnapshot(node.id)).toBeUndefined();
+  });
+});
+
+describe("state-of-the-world stream", () => {
+  function open(cache: SnapshotCache): { stream: SotwStream; sent: DiscoveryResponse[] } {
+    const sent: DiscoveryResponse[] = [];
+    return { stream: new SotwStream(cache, (r) => sent.push(r), supported), sent };
+  }
+
+  it("answers once a snapshot exists, records ACKs, and does not resend a NACKed version", () => {
+    const cache = new SnapshotCache();
+    const { stream, sent } = open(cache);
+    const nacks: string[] = [];
+    cache.onNack((e) => nacks.push(`${e.typeUrl} ${e.error}`));
+    stream.onRequest({ node, type_url: TypeUrl.Cluster });
+    stream.onRequest({ type_url: TypeUrl.Listener });
+    expect(sent).toEqual([]);
+    cache.setSnapshot(node.id, makeSnapshot(resources("r1")));
+    expect(sent.map((r) => r.type_url)).toEqual([TypeUrl.Cluster, TypeUrl.Listener]);
+    const [cds, lds] = sent;
+    stream.onRequest({ type_url: TypeUrl.Cluster, version_info: cds?.version_info, response_nonce: cds?.nonce });
+    stream.onRequest({ type_url: TypeUrl.Listener, version_info: lds?.version_info, response_nonce: lds?.nonce });
+    stream.onRequest({ type_url: TypeUrl.Endpoints, resource_names: ["app"] });
+    const eds = sent[2];
+    stream.onRequest({ type_url: TypeUrl.Endpoints, resource_names: ["app"], version_info: eds?.version_info, response_nonce: eds?.nonce });
+    sent.splice(2, 1);
+    stream.onRequest({ type_url: TypeUrl.Route, resource_names: ["inbound"] });
+    const rds = sent[2];
+    expect(rds?.resources.map((r) => r.value.toString())).toEqual(["r1"]);
+    stream.onRequest({ type_url: TypeUrl.Route, resource_names: ["inbound"], version_info: rds?.version_info, response_nonce: rds?.nonce });
+
+    cache.setSnapshot(node.id, makeSnapshot(resources("bad")));
+    const bad = sent[3];
+    expect(bad?.resources.map((r) => r.value.toString())).toEqual(["bad"]);
+    stream.onRequest({ type_url: TypeUrl.Route, resource_names: ["inbound"], version_info: rds?.version_info, response_nonce: bad?.nonce, error_detail: { message: "route: unknown field" } });
+    expect(nacks).toEqual([`${TypeUrl.Route} route: unknown field`]);
+    const status = cache.statusInfo(node.id);
+    expect(status.types.RDS).toMatchObject({ ackedVersion: rds?.version_info, nack: { version: bad?.version_info, error: "route: unknown field" } });
+    expect(cache.isInSync(node.id)).toBe(false);
+    // The same request again (Envoy repeats its last good version) must not bring the rejected version back.
+    stream.onRequest({ type_url: TypeUrl.Route, resource_names: ["inbound"], version_info: rds?.version_info });
+    expect(sent).toHaveLength(4);
+
+    cache.setSnapshot(node.id, makeSnapshot(resources("fixed")));
+    const fixed = sent[4];
+    expect(fixed?.resources.map((r) => r.value.toString())).toEqual(["fixed"]);
+    stream.onRequest({ type_url: TypeUrl.Route, resource_names: ["inbound"], version_info: fixed?.version_info, response_nonce: fixed?.nonce });
+    expect(cache.statusInfo(node.id).types.RDS?.nack).toBeUndefined();
+    expect(cache.isInSync(node.id)).toBe(true);
+  });
+
+  it("sends nothing to a reconnecting sidecar that already runs the current versions", () => {
+    const cache = new SnapshotCache();
+    const snapshot = makeSnapshot(resources("r1"));
+    cache.setSnapshot(node.id, snapshot);
+    const { stream, sent } = open(cache);
+    stream.onRequest({ node, type_url: TypeUrl.Cluster, version_info: snapshot.typeVersions.get(TypeUrl.Cluster) });
+    stream.onRequest({ type_url: TypeUrl.Route, resource_names: ["inbound"], version_info: snapshot.typeVersions.get(TypeUrl.Route) });
+    expect(sent).toEqual([]);
+    stream.onRequest({ type_url: TypeUrl.Listener, version_info: "stale" });
+    expect(sent.map((r) => r.type_url)).toEqual([TypeUrl.Listener]);
+  });
+
+  it("pushes a change in dependency order: clusters, endpoints, listeners, routes", () => {
+    const cache = new SnapshotCache();
+    cache.setSnapshot(node.id, makeSnapshot(resources("r1")));
+    const { stream, sent } = open(cache);
+    stream.onRequest({ node, type_url: TypeUrl.Route, resource_names: ["inbound"] });
+    stream.onRequest({ type_url: TypeUrl.Listener });
+    stream.onRequest({ type_url: TypeUrl.Endpoints, resource_names: ["app"] });
+    stream.onRequest({ type_url: TypeUrl.Cluster });
+    sent.length = 0;
+    const changed = resources("r2").map((r) => ({ ...r, body: Buffer.concat([r.body, Buffer.from("+")]) }));
+    cache.setSnapshot(node.id, makeSnapshot(changed));
+    expect(sent.map((r) => r.type_url)).toEqual([TypeUrl.Cluster, TypeUrl.Endpoints, TypeUrl.Listener, TypeUrl.Route]);
+  });
+
+  it("refuses a stream whose first request has no node id", () => {
+    const { stream } = open(new SnapshotCache());
+    expect(() => stream.onRequest({ type_url: TypeUrl.Cluster })).toThrow("node.id");
+  });
+});
+
+describe("delta stream", () => {
+  function open(cache: SnapshotCache): { stream: DeltaStream; sent: DeltaDiscoveryResponse[] } {
+    const sent: DeltaDiscoveryResponse[] = [];
+    return { stream: new DeltaStream(cache, (r) => sent.push(r), supported), sent };
+  }
+
+  it("sends only what changed, removals, and nothing the sidecar already has", () => {
+    const cache = new SnapshotCache();
+    const first = makeSnapshot(resources("r1"));
+    cache.setSnapshot(node.id, first);
+    const { stream, sent } = open(cache);
+    stream.onRequest({ node, type_url: TypeUrl.Cluster });
+    expect(sent[0]?.resources.map((r) => r.name)).toEqual(["app"]);
+    stream.onRequest({ type_url: TypeUrl.Cluster, response_nonce: sent[0]?.nonce });
+    expect(cache.statusInfo(node.id).types.CDS?.ackedVersion).toBe(first.typeVersions.get(TypeUrl.Cluster));
+
+    stream.onRequest({ type_url: TypeUrl.Route, resource_names_subscribe: ["inbound"] });
+    expect(sent[1]?.resources.map((r) => r.resource.value.toString())).toEqual(["r1"]);
+    cache.setSnapshot(node.id, makeSnapshot(resources("r2")));
+    expect(sent.slice(2).map((r) => `${r.type_url} ${r.resources.map((x) => x.name).join()}`)).toEqual([`${TypeUrl.Route} inbound`]);
+
+    const withoutApp = resources("r2").filter((r) => r.name !== "app");
+    cache.setSnapshot(node.id, makeSnapshot(withoutApp));
+    expect(sent.at(-1)).toMatchObject({ type_url: TypeUrl.Cluster, removed_resources: ["app"], resources: [] });
+  });
+
+  it("gives a reconnecting sidecar nothing when its initial versions match", () => {
+    const cache = new SnapshotCache();
+    const snapshot = makeSnapshot(resources("r1"));
+    cache.setSnapshot(node.id, snapshot);
+    const { stream, sent } = open(cache);
+    const versions: Record<string, string> = {};
+    for (const [name, r] of snapshot.resources.get(TypeUrl.Cluster) ?? []) versions[name] = r.version;
+    stream.onRequest({ node, type_url: TypeUrl.Cluster, initial_resource_versions: versions });
+    expect(sent).toEqual([]);
+    expect(cache.statusInfo(node.id).types.CDS?.ackedVersion).toBe(snapshot.typeVersions.get(TypeUrl.Cluster));
+  });
+
+  it("records a NACK and does not resend the rejected resource", () => {
+    const cache = new SnapshotCache();
+    cache.setSnapshot(node.id, makeSnapshot(resources("r1")));
+    const { stream, sent } = open(cache);
+    stream.onRequest({ node, type_url: TypeUrl.Route, resource_names_subscribe: ["inbound"] });
+    stream.onRequest({ type_url: TypeUrl.Route, response_nonce: sent[0]?.nonce, error_detail: { message: "bad route" } });
+    expect(cache.statusInfo(node.id).types.RDS?.nack?.error).toBe("bad route");
+    stream.onRequest({ type_url: TypeUrl.Route });
+    expect(sent).toHaveLength(1);
+  });
+});
