@@ -1,0 +1,242 @@
+import type { KubeConfig } from "@kubernetes/client-node";
+import { performance } from "node:perf_hooks";
+import type { Logger } from "pino";
+import type { XdsServer } from "../../envoy/xds/server.js";
+import type { Snapshot } from "../../envoy/xds/snapshot.js";
+import { shortTypeName } from "../../envoy/xds/type-urls.js";
+import { AcceptedReason, ProgrammedReason } from "../api/v1alpha1/conditions.js";
+import type { PolicyStatus } from "../api/v1alpha1/policy.js";
+import { nextSunset } from "../ir/deprecations.js";
+import type { WorkloadIR } from "../ir/types.js";
+import type { ObjectMeta } from "../resolve/objects.js";
+import { translate, type Translation } from "../translate/translate.js";
+import type { LeaderElector } from "./leader-election.js";
+import type { ControllerMetrics } from "./metrics.js";
+import { ObjectStore } from "./object-store.js";
+import { desiredStatus, stableJson, type SidecarObservation } from "./policy-status.js";
+import { StatusWriter } from "./status-writer.js";
+
+export interface ControllerOptions {
+  kc: KubeConfig;
+  xds: XdsServer;
+  elector: LeaderElector;
+  metrics: ControllerMetrics;
+  log: Logger;
+  /** Encodes a workload's Envoy resources into a snapshot (pure). */
+  buildSnapshot: (workload: WorkloadIR) => Snapshot;
+  /** Coalesce bursts of events into one reconcile. */
+  debounceMs?: number;
+  clock?: () => Date;
+}
+
+interface RunningConfig {
+  policyKey?: string;
+  generation?: number;
+}
+
+/**
+ * Watches objects, runs the pure translation on change, feeds the snapshot cache (only sidecars
+ * whose output changed get a push), and — as leader — writes status that reflects what the
+ * sidecars acknowledged.
+ */
+export class Controller {
+  private readonly store: ObjectStore;
+  private readonly writer: StatusWriter;
+  private readonly clock: () => Date;
+  private readonly snapshotMemo = new Map<string, Snapshot>();
+  private readonly running = new Map<string, RunningConfig>();
+  private readonly pushedAt = new Map<string, number>();
+  private readonly reported = new Map<string, string>();
+  private last: Translation | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private sunsetTimer: NodeJS.Timeout | undefined;
+  private busy: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private reconciles = 0;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.clock = options.clock ?? ((): Date => new Date());
+    this.store = new ObjectStore(options.kc, () => this.schedule(), options.log);
+    this.writer = new StatusWriter(options.kc, options.log, options.metrics);
+    const cache = options.xds.cache;
+    cache.onAck((event) => {
+      options.metrics.acks.inc({ type: shortTypeName(event.typeUrl) });
+      const pushed = this.pushedAt.get(event.nodeId);
+      if (pushed !== undefined && cache.isInSync(event.nodeId)) {
+        options.metrics.pushSeconds.observe((performance.now() - pushed) / 1000);
+        this.pushedAt.delete(event.nodeId);
+        this.scheduleStatus();
+      }
+    });
+    cache.onNack((event) => {
+      options.metrics.nacks.inc({ type: shortTypeName(event.typeUrl) });
+      options.log.warn({ sidecar: event.nodeId, type: shortTypeName(event.typeUrl), error: event.error }, "sidecar rejected its configuration");
+      this.scheduleStatus();
+    });
+    cache.onConnection(() => {
+      options.metrics.connectedSidecars.set(cache.connectedSidecars());
+      this.scheduleStatus();
+    });
+    options.elector.onChange((leader) => {
+      options.metrics.leader.set(leader ? 1 : 0);
+      if (leader) this.scheduleStatus();
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.store.start();
+    this.schedule();
+  }
+
+  isSynced(): boolean {
+    return this.store.isSynced() && this.reconciles > 0;
+  }
+
+  /** Runs `work` after whatever runs now: reconciles never overlap. */
+  private serialized(work: () => Promise<void> | void): void {
+    this.busy = this.busy.then(work).catch((error: unknown) => {
+      this.options.log.error({ err: error instanceof Error ? (error.stack ?? error.message) : String(error) }, "reconcile failed; the previous snapshots stay in place");
+    });
+  }
+
+  schedule(): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.serialized(() => this.reconcile());
+    }, this.options.debounceMs ?? 10);
+  }
+
+  private scheduleStatus(): void {
+    if (this.stopped || this.statusTimer) return;
+    this.statusTimer = setTimeout(() => {
+      this.statusTimer = undefined;
+      this.serialized(() => this.writeStatuses());
+    }, 20);
+  }
+
+  private snapshotFor(workload: WorkloadIR): Snapshot {
+    const { sidecars: _sidecars, ...content } = workload;
+    const key = stableJson(content);
+    let snapshot = this.snapshotMemo.get(key);
+    if (!snapshot) {
+      snapshot = this.options.buildSnapshot(workload);
+      this.snapshotMemo.set(key, snapshot);
+    }
+    return snapshot;
+  }
+
+  private async reconcile(): Promise<void> {
+    const started = performance.now();
+    const now = this.clock();
+    const input = this.store.snapshot(now.toISOString());
+    const translation = translate(input);
+    const cache = this.options.xds.cache;
+    const wanted = new Set<string>();
+    const usedKeys = new Set<string>();
+    for (const workload of translation.ir.workloads) {
+      const snapshot = this.snapshotFor(workload);
+      const { sidecars: _s, ...content } = workload;
+      usedKeys.add(stableJson(content));
+      for (const nodeId of workload.sidecars) {
+        wanted.add(nodeId);
+        const result = cache.setSnapshot(nodeId, snapshot);
+        if (!result.ok) {
+          this.options.log.error({ sidecar: nodeId, problems: result.problems }, "refusing an inconsistent snapshot; the sidecar keeps its previous one");
+          continue;
+        }
+        if (result.changed) {
+          this.options.metrics.snapshotUpdates.inc();
+          this.pushedAt.set(nodeId, performance.now());
+        }
+        this.running.set(nodeId, workload.policy ? { policyKey: `${workload.policy.namespace}/${workload.policy.name}`, generation: workload.policy.generation } : {});
+      }
+    }
+    const held = new Set(translation.resolution.policies.flatMap((p) => p.held));
+    for (const nodeId of cache.nodeIds()) {
+      if (!wanted.has(nodeId) && !held.has(nodeId) && cache.getSnapshot(nodeId)) {
+        cache.clearSnapshot(nodeId);
+        this.running.delete(nodeId);
+      }
+    }
+    for (const key of this.snapshotMemo.keys()) if (!usedKeys.has(key)) this.snapshotMemo.delete(key);
+    this.last = translation;
+    this.reconciles += 1;
+    this.options.metrics.reconcileSeconds.observe((performance.now() - started) / 1000);
+    this.scheduleSunset(input.policies, now);
+    await this.writeStatuses();
+  }
+
+  private scheduleSunset(policies: unknown[], now: Date): void {
+    if (this.sunsetTimer) clearTimeout(this.sunsetTimer);
+    const next = policies
+      .map((p) => nextSunset((p as { spec?: { mobile?: { deprecations?: { sunsetAt: string; deprecatedAt: string; pathPrefix: string }[] } } }).spec?.mobile?.deprecations, now.toISOString()))
+      .filter((t): t is string => t !== undefined)
+      .sort()[0];
+    if (!next) return;
+    const delay = Math.min(new Date(next).getTime() - now.getTime() + 1000, 2_147_000_000);
+    this.sunsetTimer = setTimeout(() => this.schedule(), delay);
+    this.sunsetTimer.unref();
+  }
+
+  private observation(): SidecarObservation {
+    const cache = this.options.xds.cache;
+    return {
+      runningGeneration: (nodeId, policyKey): number | undefined => {
+        const config = this.running.get(nodeId);
+        return config?.policyKey === policyKey && cache.isInSync(nodeId) ? config.generation : undefined;
+      },
+      rejection: (nodeId): string | undefined => {
+        const types = cache.statusInfo(nodeId).types;
+        for (const state of Object.values(types)) if (state.nack) return state.nack.error;
+        return undefined;
+      },
+    };
+  }
+
+  private async writeStatuses(): Promise<void> {
+    if (!this.options.elector.isLeader() || !this.last) return;
+    const observe = this.observation();
+    const now = this.clock().toISOString().replace(/\.\d{3}Z$/, "Z");
+    const raw = new Map<string, { metadata: ObjectMeta; status?: PolicyStatus }>();
+    for (const p of this.store.snapshot(now).policies) {
+      const object = p as { metadata: ObjectMeta; status?: PolicyStatus };
+      raw.set(`${object.metadata.namespace ?? "default"}/${object.metadata.name}`, object);
+    }
+    await Promise.all(
+      this.last.resolution.policies.map(async (resolved) => {
+        const key = `${resolved.namespace}/${resolved.name}`;
+        const object = raw.get(key);
+        if (!object || (object.metadata.generation ?? 0) !== resolved.generation) return; // changed meanwhile; the next reconcile covers it
+        const desired = desiredStatus(resolved, observe, object.status, now);
+        const ref = { namespace: resolved.namespace, name: resolved.name, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) };
+        await this.writer.write(ref, object.status, desired);
+        await this.recordEvents(key, ref, desired);
+      }),
+    );
+  }
+
+  /** One Event per change of what the policy's status says (accepted, rejected, programmed, NACKed). */
+  private async recordEvents(key: string, ref: { namespace: string; name: string; uid?: string }, status: PolicyStatus): Promise<void> {
+    const accepted = status.conditions?.find((c) => c.type === "Accepted");
+    const programmed = status.conditions?.find((c) => c.type === "Programmed");
+    const signature = `${status.observedGeneration ?? 0}/${accepted?.reason ?? ""}/${programmed?.reason ?? ""}`;
+    if (this.reported.get(key) === signature) return;
+    this.reported.set(key, signature);
+    if (accepted && accepted.reason !== AcceptedReason.Accepted) {
+      await this.writer.event(ref, "Warning", accepted.reason, accepted.message);
+      return;
+    }
+    if (programmed?.reason === ProgrammedReason.Rejected) await this.writer.event(ref, "Warning", "Rejected", programmed.message);
+    else if (programmed?.reason === ProgrammedReason.Programmed) await this.writer.event(ref, "Normal", "Programmed", programmed.message);
+    else if (accepted) await this.writer.event(ref, "Normal", "Accepted", `Generation ${status.observedGeneration ?? 0} accepted; programming its sidecars.`);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of [this.timer, this.statusTimer, this.sunsetTimer]) if (t) clearTimeout(t);
+    await this.store.stop();
+    await this.busy;
+  }
+}

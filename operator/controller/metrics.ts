@@ -1,0 +1,28 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** The controller's Prometheus metrics. */
+export class ControllerMetrics {
+  readonly registry = new Registry();
+  readonly reconcileSeconds = new Histogram({
+    name: "bulwark_reconcile_duration_seconds",
+    help: "Time to translate all objects and update the snapshots.",
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly pushSeconds = new Histogram({
+    name: "bulwark_xds_push_to_ack_seconds",
+    help: "Time from a new snapshot for a sidecar to its acknowledgement of every type.",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly connectedSidecars = new Gauge({ name: "bulwark_xds_connected_sidecars", help: "Sidecars with an open ADS stream.", registers: [this.registry] });
+  readonly acks = new Counter({ name: "bulwark_xds_acks_total", help: "Configurations acknowledged by sidecars.", labelNames: ["type"], registers: [this.registry] });
+  readonly nacks = new Counter({ name: "bulwark_xds_nacks_total", help: "Configurations rejected by sidecars.", labelNames: ["type"], registers: [this.registry] });
+  readonly snapshotUpdates = new Counter({ name: "bulwark_snapshot_updates_total", help: "Sidecar snapshots replaced because their content changed.", registers: [this.registry] });
+  readonly statusWrites = new Counter({ name: "bulwark_status_writes_total", help: "Policy status writes.", labelNames: ["result"], registers: [this.registry] });
+  readonly leader = new Gauge({ name: "bulwark_leader", help: "1 when this replica holds the leader Lease.", registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

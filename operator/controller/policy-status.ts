@@ -1,0 +1,84 @@
+import { ConditionType, ProgrammedReason, ReadyReason } from "../api/v1alpha1/conditions.js";
+import type { PolicyStatus } from "../api/v1alpha1/policy.js";
+import type { ConditionData } from "../resolve/conditions.js";
+import type { ResolvedPolicy } from "../resolve/resolve.js";
+
+/** What the xDS side knows about one sidecar. */
+export interface SidecarObservation {
+  /** The policy generation the sidecar runs (acknowledged every type of its snapshot), if any. */
+  runningGeneration(nodeId: string, policyKey: string): number | undefined;
+  /** Envoy's error when the sidecar rejected its current configuration. */
+  rejection(nodeId: string): string | undefined;
+}
+
+type Condition = NonNullable<PolicyStatus["conditions"]>[number];
+
+function programmed(resolved: ResolvedPolicy, observe: SidecarObservation): ConditionData & { running: Map<string, number> } {
+  const key = `${resolved.namespace}/${resolved.name}`;
+  const sidecars = [...new Set(resolved.targets.flatMap((t) => t.sidecars))].sort();
+  const running = new Map<string, number>();
+  for (const id of sidecars) if (observe.runningGeneration(id, key) === resolved.generation) running.set(id, resolved.generation);
+  if (!resolved.policy) return { status: "False", reason: ReadyReason.Invalid, message: "An invalid policy is not programmed.", running };
+  if (sidecars.length === 0) {
+    return { status: "True", reason: ProgrammedReason.NoSidecars, message: "No sidecars serve the targets yet; they get this policy when they join.", running };
+  }
+  const rejected = sidecars.flatMap((id) => {
+    const error = observe.rejection(id);
+    return error ? [`${id}: ${error}`] : [];
+  });
+  if (rejected.length > 0) {
+    return { status: "False", reason: ProgrammedReason.Rejected, message: `Envoy rejected the configuration of generation ${resolved.generation} on ${rejected.length}/${sidecars.length} sidecars and keeps the last good one: ${rejected.slice(0, 3).join("; ")}`, running };
+  }
+  const summary = `${running.size}/${sidecars.length} sidecars run generation ${resolved.generation}`;
+  return running.size === sidecars.length
+    ? { status: "True", reason: ProgrammedReason.Programmed, message: `${summary}.`, running }
+    : { status: "False", reason: ProgrammedReason.Pending, message: `${summary}; waiting for the others to acknowledge.`, running };
+}
+
+function condition(type: string, data: ConditionData, generation: number, previous: readonly Condition[] | undefined, now: string): Condition {
+  const before = previous?.find((c) => c.type === type);
+  const lastTransitionTime = before && before.status === data.status ? before.lastTransitionTime : now;
+  return { type, status: data.status, reason: data.reason, message: data.message, observedGeneration: generation, lastTransitionTime };
+}
+
+/**
+ * The status a policy should have: Accepted and ResolvedRefs from translation, Programmed from
+ * what the sidecars acknowledged, Ready summarising them for kstatus. Transition times are kept
+ * while a condition's status does not change, so an unchanged status is byte-identical.
+ */
+export function desiredStatus(resolved: ResolvedPolicy, observe: SidecarObservation, previous: PolicyStatus | undefined, now: string): PolicyStatus {
+  const generation = resolved.generation;
+  const prog = programmed(resolved, observe);
+  const parts: [string, ConditionData][] = [
+    [ConditionType.Accepted, resolved.accepted],
+    [ConditionType.ResolvedRefs, resolved.resolvedRefs],
+    [ConditionType.Programmed, { status: prog.status, reason: prog.reason, message: prog.message }],
+  ];
+  const failing = parts.find(([, c]) => c.status !== "True");
+  const ready: ConditionData = failing
+    ? { status: "False", reason: failing[1].reason, message: failing[1].message }
+    : { status: "True", reason: ReadyReason.Ready, message: "The policy is enforced by every sidecar of its targets." };
+  const previousConditions = previous?.conditions;
+  const total = new Set(resolved.targets.flatMap((t) => t.sidecars)).size;
+  return {
+    observedGeneration: generation,
+    conditions: [...parts, [ConditionType.Ready, ready] as [string, ConditionData]].map(([type, data]) => condition(type, data, generation, previousConditions, now)),
+    targets: resolved.targets.map((t) => ({ kind: t.kind, name: t.name, sidecars: t.sidecars.length, programmed: t.sidecars.filter((s) => prog.running.has(s)).length })),
+    sidecars: `${prog.running.size}/${total}`,
+  };
+}
+
+/** Equal apart from transition times: writing it would change nothing a reader cares about. */
+export function sameStatus(a: PolicyStatus | undefined, b: PolicyStatus): boolean {
+  const strip = (s: PolicyStatus | undefined): string => stableJson({ ...s, conditions: s?.conditions?.map(({ lastTransitionTime: _t, ...rest }) => rest) });
+  return strip(a) === strip(b);
+}
+
+/** JSON with object keys sorted, so equal values give equal text whatever their key order. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
