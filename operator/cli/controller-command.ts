@@ -1,0 +1,118 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { sidecarSnapshot } from "../../envoy/xds/sidecar-snapshot.js";
+import { XdsServer } from "../../envoy/xds/server.js";
+import { buildSidecarResources } from "../../envoy/translate/sidecar.js";
+import { Controller } from "../controller/controller.js";
+import { startHttpServer } from "../controller/http-server.js";
+import { LeaderElector } from "../controller/leader-election.js";
+import { ControllerMetrics } from "../controller/metrics.js";
+import type { TranslationSettings } from "../ir/types.js";
+import { parseAddress, UsageError } from "./usage.js";
+
+export const controllerHelp = `usage: bulwark controller [flags]
+
+Watches APISecurityPolicy, Service, Pod, Secret and Namespace objects and serves each Envoy
+sidecar its configuration over xDS (ADS, state of the world and delta). The leader (a Lease)
+writes policy status; every replica serves xDS.
+
+flags (environment variable in brackets):
+  --kubeconfig PATH          kubeconfig to use [KUBECONFIG]; in-cluster configuration when unset
+  --xds-address HOST:PORT    where sidecars connect for xDS [BULWARK_XDS_ADDRESS] (default 0.0.0.0:18000)
+  --http-address HOST:PORT   /healthz, /readyz and /metrics [BULWARK_HTTP_ADDRESS] (default 0.0.0.0:8080)
+  --authz-address HOST:PORT  bulwark authz, for routes that need it [BULWARK_AUTHZ_ADDRESS] (default 127.0.0.1:9191)
+  --ratelimit-address HOST:PORT  bulwark ratelimit [BULWARK_RATELIMIT_ADDRESS] (default 127.0.0.1:8089)
+  --lease-namespace NS       namespace of the leader-election Lease [POD_NAMESPACE] (default bulwark-system)
+  --lease-name NAME          name of the Lease [BULWARK_LEASE_NAME] (default bulwark-controller)
+  --identity ID              this replica's identity in the Lease [POD_NAME] (default hostname-pid)
+  --log-level LEVEL          trace, debug, info, warn, error [BULWARK_LOG_LEVEL] (default info)
+  -h, --help                 this text
+`;
+
+function flag(values: Record<string, string | boolean | undefined>, name: string, env: string, fallback: string): string {
+  const v = values[name];
+  return typeof v === "string" ? v : (process.env[env] ?? fallback);
+}
+
+/** Runs the controller until SIGTERM or SIGINT; resolves with the exit code. */
+export async function runController(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      kubeconfig: { type: "string" },
+      "xds-address": { type: "string" },
+      "http-address": { type: "string" },
+      "authz-address": { type: "string" },
+      "ratelimit-address": { type: "string" },
+      "lease-namespace": { type: "string" },
+      "lease-name": { type: "string" },
+      identity: { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(controllerHelp);
+    return 0;
+  }
+  const levels = ["trace", "debug", "info", "warn", "error"];
+  const level = flag(values, "log-level", "BULWARK_LOG_LEVEL", "info");
+  if (!levels.includes(level)) throw new UsageError(`--log-level ${level} is not one of ${levels.join(", ")}`);
+  const log = pino({ level, base: { component: "controller" } });
+  const xdsAddress = parseAddress(flag(values, "xds-address", "BULWARK_XDS_ADDRESS", "0.0.0.0:18000"), "--xds-address");
+  const httpAddress = parseAddress(flag(values, "http-address", "BULWARK_HTTP_ADDRESS", "0.0.0.0:8080"), "--http-address");
+  const authz = parseAddress(flag(values, "authz-address", "BULWARK_AUTHZ_ADDRESS", "127.0.0.1:9191"), "--authz-address");
+  const ratelimit = parseAddress(flag(values, "ratelimit-address", "BULWARK_RATELIMIT_ADDRESS", "127.0.0.1:8089"), "--ratelimit-address");
+  const settings: TranslationSettings = { authz: { ...authz, timeoutMs: 250 }, ratelimit: { ...ratelimit, timeoutMs: 100 }, rateLimitDomain: "bulwark" };
+
+  const kc = new KubeConfig();
+  const kubeconfig = typeof values.kubeconfig === "string" ? values.kubeconfig : process.env.KUBECONFIG;
+  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else kc.loadFromCluster();
+
+  const metrics = new ControllerMetrics();
+  const xds = new XdsServer({ host: xdsAddress.host, port: xdsAddress.port, log: (m) => log.warn(m) });
+  const elector = new LeaderElector(
+    kc,
+    {
+      namespace: flag(values, "lease-namespace", "POD_NAMESPACE", "bulwark-system"),
+      name: flag(values, "lease-name", "BULWARK_LEASE_NAME", "bulwark-controller"),
+      identity: flag(values, "identity", "POD_NAME", `${hostname()}-${process.pid}`),
+      leaseDurationSeconds: 15,
+      renewEverySeconds: 5,
+    },
+    log,
+  );
+  const controller = new Controller({ kc, xds, elector, metrics, log, buildSnapshot: (workload) => sidecarSnapshot(buildSidecarResources(workload, settings)) });
+
+  const xdsPort = await xds.start();
+  let alive = true;
+  const http = await startHttpServer({
+    host: httpAddress.host,
+    port: httpAddress.port,
+    registry: metrics.registry,
+    checks: { live: () => alive, ready: () => controller.isSynced() && xds.port !== undefined },
+  });
+  await controller.start();
+  elector.start();
+  log.info({ xds: `${xdsAddress.host}:${xdsPort}`, http: `${httpAddress.host}:${httpAddress.port}` }, "controller started");
+
+  return new Promise((resolve) => {
+    const shutdown = (signal: string): void => {
+      log.info({ signal }, "shutting down");
+      alive = false;
+      void (async (): Promise<void> => {
+        await controller.stop();
+        await elector.stop();
+        await xds.stop(1000);
+        await new Promise((r) => http.close(r));
+        resolve(0);
+      })();
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+  });
+}

@@ -1,0 +1,42 @@
+/** The `bulwark` executable: one package, subcommands. */
+import { runController } from "./controller-command.js";
+import { runRender } from "./render-command.js";
+import { UsageError } from "./usage.js";
+
+const help = `usage: bulwark <command> [flags]
+
+commands:
+  controller   watch policies and serve every sidecar its Envoy configuration over xDS
+  render       print the Envoy configuration a set of Kubernetes objects produces (offline)
+
+Run 'bulwark <command> --help' for a command's flags.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "controller":
+      return runController(rest);
+    case "render":
+      return runRender(rest);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(help);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command ${command}; commands: controller, render`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const usage = error instanceof UsageError || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"));
+    process.stderr.write(`bulwark: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = usage ? 2 : 1;
+  },
+);

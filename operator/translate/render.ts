@@ -1,0 +1,68 @@
+import { stringify } from "yaml";
+import { buildSidecarResources } from "../../envoy/translate/sidecar.js";
+import type { SidecarResources } from "../../envoy/translate/resources.js";
+import type { IR, TranslationSettings } from "../ir/types.js";
+import type { TranslationInput } from "../resolve/objects.js";
+import type { Resolution } from "../resolve/resolve.js";
+import { translate } from "./translate.js";
+
+/** Where bulwark authz and ratelimit listen when nothing else is said. */
+export const defaultSettings: TranslationSettings = {
+  authz: { host: "127.0.0.1", port: 9191, timeoutMs: 250 },
+  ratelimit: { host: "127.0.0.1", port: 8089, timeoutMs: 100 },
+  rateLimitDomain: "bulwark",
+};
+
+export interface RenderedWorkload {
+  workload: string;
+  sidecars: string[];
+  resources: SidecarResources;
+}
+
+export interface Rendered {
+  resolution: Resolution;
+  ir: IR;
+  workloads: RenderedWorkload[];
+}
+
+/** The whole offline pipeline: objects → resolution → IR → Envoy resources per workload. Pure. */
+export function render(input: TranslationInput, settings: TranslationSettings = defaultSettings): Rendered {
+  const { resolution, ir } = translate(input);
+  return {
+    resolution,
+    ir,
+    workloads: ir.workloads.map((w) => ({ workload: w.name, sidecars: w.sidecars, resources: buildSidecarResources(w, settings) })),
+  };
+}
+
+/** Policy conditions as translation decides them (Programmed depends on the sidecars, so it is not here). */
+export function statusSummary(resolution: Resolution): unknown[] {
+  return resolution.policies.map((p) => ({
+    policy: `${p.namespace}/${p.name}`,
+    generation: p.generation,
+    accepted: p.accepted,
+    resolvedRefs: p.resolvedRefs,
+    targets: p.targets,
+    ...(p.held.length ? { heldAtLastGoodConfiguration: p.held } : {}),
+  }));
+}
+
+export const xdsFiles = ["listeners", "routes", "clusters", "endpoints", "secrets"] as const;
+
+function yaml(value: unknown): string {
+  return stringify(value, { lineWidth: 0, sortMapEntries: false });
+}
+
+/** The golden files of a render: status, IR, and one file per xDS type. */
+export function renderFiles(rendered: Rendered): Record<string, string> {
+  const files: Record<string, string> = {
+    "status.yaml": yaml(statusSummary(rendered.resolution)),
+    "ir.yaml": yaml(rendered.ir),
+  };
+  for (const type of xdsFiles) {
+    files[`${type}.yaml`] = yaml(
+      rendered.workloads.map((w) => ({ workload: w.workload, sidecars: w.sidecars, resources: w.resources[type].map((r) => r.resource) })),
+    );
+  }
+  return files;
+}
