@@ -1,4 +1,4 @@
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
+import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 
 export interface LeaderElectionOptions {
@@ -65,8 +65,8 @@ export class LeaderElector {
     return {
       holderIdentity: this.options.identity,
       leaseDurationSeconds: this.options.leaseDurationSeconds,
-      acquireTime: acquired ?? now,
-      renewTime: now,
+      acquireTime: new V1MicroTime((acquired ?? now).getTime()),
+      renewTime: new V1MicroTime(now.getTime()),
       leaseTransitions: transitions,
     };
   }
@@ -116,7 +116,7 @@ export class LeaderElector {
     try {
       const lease = await this.api.readNamespacedLease({ name, namespace });
       if (lease.spec?.holderIdentity === this.options.identity) {
-        await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: "", renewTime: new Date(0) } } });
+        await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: "", renewTime: new V1MicroTime(0) } } });
       }
     } catch (error) {
       this.log.warn({ err: error instanceof Error ? error.message : String(error) }, "could not release the lease");
