@@ -1,0 +1,73 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import protobuf from "protobufjs";
+
+/**
+ * The Envoy API files Bulwark's resources use; their imports pull in the rest. The
+ * @grpc/grpc-js-xds tree is a subset of the Envoy API, so the whole tree cannot be loaded.
+ */
+const ENTRY_FILES = [
+  "envoy/config/bootstrap/v3/bootstrap.proto",
+  "envoy/config/cluster/v3/cluster.proto",
+  "envoy/config/endpoint/v3/endpoint.proto",
+  "envoy/config/listener/v3/listener.proto",
+  "envoy/config/route/v3/route.proto",
+  "envoy/extensions/compression/brotli/compressor/v3/brotli.proto",
+  "envoy/extensions/compression/gzip/compressor/v3/gzip.proto",
+  "envoy/extensions/filters/http/buffer/v3/buffer.proto",
+  "envoy/extensions/filters/http/compressor/v3/compressor.proto",
+  "envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto",
+  "envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto",
+  "envoy/extensions/filters/http/jwt_authn/v3/config.proto",
+  "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto",
+  "envoy/extensions/filters/http/ratelimit/v3/rate_limit.proto",
+  "envoy/extensions/filters/http/rbac/v3/rbac.proto",
+  "envoy/extensions/filters/http/router/v3/router.proto",
+  "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto",
+  "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
+  "envoy/extensions/path/match/uri_template/v3/uri_template_match.proto",
+  "envoy/extensions/transport_sockets/tls/v3/secret.proto",
+  "envoy/extensions/transport_sockets/tls/v3/tls.proto",
+  "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
+  "envoy/service/discovery/v3/discovery.proto",
+];
+
+/** Include directories: the trees @grpc/grpc-js-xds ships, then protobufjs's own google/protobuf files. */
+function includeDirectories(): string[] {
+  const require = createRequire(import.meta.url);
+  const xds = dirname(require.resolve("@grpc/grpc-js-xds/package.json"));
+  const protobufjs = dirname(require.resolve("protobufjs/package.json"));
+  return [...["envoy-api", "xds", "googleapis", "protoc-gen-validate"].map((tree) => join(xds, "deps", tree)), protobufjs];
+}
+
+let root: protobuf.Root | undefined;
+
+/** The Envoy API, loaded once on first use. */
+export function envoyProtoRoot(): protobuf.Root {
+  if (root) return root;
+  const dirs = includeDirectories();
+  const loaded = new protobuf.Root();
+  loaded.resolvePath = (_origin: string, target: string): string => {
+    for (const dir of dirs) {
+      const candidate = join(dir, target);
+      if (existsSync(candidate)) return candidate;
+    }
+    throw new Error(`Envoy API proto ${target} is not in ${dirs.join(", ")}`);
+  };
+  loaded.loadSync(ENTRY_FILES, { keepCase: true });
+  loaded.resolveAll();
+  root = loaded;
+  return root;
+}
+
+/** The message type a type URL (`type.googleapis.com/<full name>`) names, or undefined. */
+export function messageTypeOf(typeUrl: string): protobuf.Type | undefined {
+  const name = typeUrl.slice(typeUrl.lastIndexOf("/") + 1);
+  if (name === "") return undefined;
+  try {
+    return envoyProtoRoot().lookupType(name);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,81 @@
+import type { JsonObject } from "../../json.js";
+import type { GlobalRateLimitIR, RateLimitKeyPartIR, TranslationSettings, WorkloadIR } from "../../../operator/ir/types.js";
+import { grpcServiceCluster } from "../clusters.js";
+import { allForwardChecks, durationFromMs, forwardChecks } from "../common.js";
+import { NAMES } from "../resources.js";
+import { TYPE } from "../type-urls.js";
+import { httpFilter, type HttpFilterFeature } from "./feature.js";
+import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY } from "./jwt-authn.js";
+
+type FailureMode = GlobalRateLimitIR["failureMode"];
+
+/**
+ * One ratelimit filter per failure mode, each on its own stage: a route's limit is sent by the
+ * filter whose behaviour when bulwark ratelimit cannot answer is the limit's failure mode.
+ */
+const STAGES: Record<FailureMode, { name: string; stage: number; failureModeDeny: boolean; statPrefix: string }> = {
+  Allow: { name: "envoy.filters.http.ratelimit.allow_on_failure", stage: 0, failureModeDeny: false, statPrefix: "allow_on_failure" },
+  Deny: { name: "envoy.filters.http.ratelimit.deny_on_failure", stage: 1, failureModeDeny: true, statPrefix: "deny_on_failure" },
+};
+
+function globalLimits(workload: WorkloadIR): GlobalRateLimitIR[] {
+  return allForwardChecks(workload).flatMap((c) => c.globalRateLimits);
+}
+
+export function buildRateLimitFilter(mode: FailureMode, options: { settings: TranslationSettings; responseHeaders: boolean }): JsonObject {
+  const stage = STAGES[mode];
+  return httpFilter(stage.name, {
+    "@type": TYPE.rateLimit,
+    domain: options.settings.rateLimitDomain,
+    stage: stage.stage,
+    failure_mode_deny: stage.failureModeDeny,
+    timeout: durationFromMs(options.settings.ratelimit.timeoutMs),
+    stat_prefix: stage.statPrefix,
+    rate_limit_service: { grpc_service: { envoy_grpc: { cluster_name: NAMES.ratelimitCluster } }, transport_api_version: "V3" },
+    // Headers appear only for descriptors the service reports a limit for: it reports one for limits that want headers.
+    ...(options.responseHeaders ? { enable_x_ratelimit_headers: "DRAFT_VERSION_03" } : {}),
+  });
+}
+
+function keyAction(part: RateLimitKeyPartIR): JsonObject {
+  switch (part.kind) {
+    case "clientIP":
+      return { remote_address: {} };
+    case "header":
+      return { request_headers: { header_name: part.header, descriptor_key: `header:${part.header}`, skip_if_absent: true } };
+    case "claim":
+      return {
+        metadata: {
+          descriptor_key: `claim:${part.claim}`,
+          metadata_key: { key: JWT_AUTHN_FILTER, path: [{ key: JWT_PAYLOAD_KEY }, { key: part.claim }] },
+          source: "DYNAMIC",
+          skip_if_absent: true,
+        },
+      };
+    case "pathParam":
+      // The service extracts the parameter from the path with the template.
+      return { request_headers: { header_name: ":path", descriptor_key: `pathParam:${part.param}` } };
+  }
+}
+
+/** The route's descriptor for one limit: the limit's name, then each part of its key. */
+export function buildRateLimitDescriptor(limit: GlobalRateLimitIR): JsonObject {
+  return {
+    stage: STAGES[limit.failureMode].stage,
+    actions: [{ generic_key: { descriptor_key: "limit", descriptor_value: limit.name } }, ...limit.key.map(keyAction)],
+  };
+}
+
+export const globalRateLimit: HttpFilterFeature = {
+  httpFilters: (ctx) => {
+    const limits = globalLimits(ctx.workload);
+    return (["Allow", "Deny"] as const)
+      .filter((mode) => limits.some((l) => l.failureMode === mode))
+      .map((mode) => buildRateLimitFilter(mode, { settings: ctx.settings, responseHeaders: limits.some((l) => l.failureMode === mode && l.responseHeaders) }));
+  },
+  routeAction: (route): JsonObject => {
+    const limits = forwardChecks(route)?.globalRateLimits ?? [];
+    return limits.length > 0 ? { rate_limits: limits.map(buildRateLimitDescriptor) } : {};
+  },
+  clusters: (ctx) => [grpcServiceCluster(NAMES.ratelimitCluster, ctx.settings.ratelimit)],
+};

@@ -1,0 +1,69 @@
+import type { JsonObject } from "../../json.js";
+import type { RouteChecksIR, RouteIR } from "../../../operator/ir/types.js";
+import { allForwardChecks, escapeRegex, forwardChecks } from "../common.js";
+import { TYPE } from "../type-urls.js";
+import { httpFilter, type HttpFilterFeature } from "./feature.js";
+import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY } from "./jwt-authn.js";
+
+export const RBAC_FILTER = "envoy.filters.http.rbac";
+
+type Requirement = NonNullable<RouteChecksIR["require"]>;
+
+/** A principal matching the verified JWT payload's `claim` with a ValueMatcher. */
+function payload(claim: string, value: JsonObject): JsonObject {
+  return { metadata: { filter: JWT_AUTHN_FILTER, path: [{ key: JWT_PAYLOAD_KEY }, { key: claim }], value } };
+}
+
+function anyOf(ids: JsonObject[]): JsonObject {
+  return ids.length === 1 && ids[0] ? ids[0] : { or_ids: { ids } };
+}
+
+/** The scope is one of the space-separated words of `scope` (RFC 8693), or an element of the `scp` array. */
+function scopePrincipal(scope: string): JsonObject {
+  return anyOf([
+    payload("scope", { string_match: { safe_regex: { regex: `^(.* )?${escapeRegex(scope)}( .*)?$` } } }),
+    payload("scp", { list_match: { one_of: { string_match: { exact: scope } } } }),
+  ]);
+}
+
+/** Matchers for a claim equal to `value`: as a string, an element of an array, or the boolean or number it spells. */
+function claimValueMatchers(value: string): JsonObject[] {
+  const matchers: JsonObject[] = [{ string_match: { exact: value } }];
+  if (value === "true" || value === "false") matchers.push({ bool_match: value === "true" });
+  else if (/^-?\d+(\.\d+)?$/.test(value)) matchers.push({ double_match: { exact: Number(value) } });
+  return matchers.flatMap((m) => [m, { list_match: { one_of: m } }]);
+}
+
+function claimPrincipal(claim: { name: string; values: string[] }): JsonObject {
+  return anyOf(claim.values.flatMap((v) => claimValueMatchers(v).map((m) => payload(claim.name, m))));
+}
+
+function requirementPrincipals(require: Requirement): JsonObject[] {
+  return [...require.scopes.map(scopePrincipal), ...require.claims.filter((c) => c.values.length > 0).map(claimPrincipal)];
+}
+
+/** The route's RBAC policy: every scope and every claim, on the verified payload; undefined when nothing is required. */
+export function buildRbacPerRoute(route: RouteIR): JsonObject | undefined {
+  const require = forwardChecks(route)?.require;
+  const principals = require ? requirementPrincipals(require) : [];
+  if (principals.length === 0) return undefined;
+  return {
+    "@type": TYPE.rbacPerRoute,
+    rbac: {
+      rules: {
+        action: "ALLOW",
+        policies: { [route.name]: { permissions: [{ any: true }], principals: [{ and_ids: { ids: principals } }] } },
+      },
+    },
+  };
+}
+
+export const rbac: HttpFilterFeature = {
+  // Without rules the filter allows everything; routes with requirements carry their own policy.
+  httpFilters: (ctx) =>
+    allForwardChecks(ctx.workload).some((c) => c.require && requirementPrincipals(c.require).length > 0) ? [httpFilter(RBAC_FILTER, { "@type": TYPE.rbac })] : [],
+  perRouteConfig: (route): Record<string, JsonObject> => {
+    const config = buildRbacPerRoute(route);
+    return config ? { [RBAC_FILTER]: config } : {};
+  },
+};

@@ -1,0 +1,31 @@
+/** Type URLs of the Envoy messages Bulwark emits. */
+const prefix = "type.googleapis.com/";
+
+export const TYPE = {
+  listener: `${prefix}envoy.config.listener.v3.Listener`,
+  routeConfiguration: `${prefix}envoy.config.route.v3.RouteConfiguration`,
+  cluster: `${prefix}envoy.config.cluster.v3.Cluster`,
+  clusterLoadAssignment: `${prefix}envoy.config.endpoint.v3.ClusterLoadAssignment`,
+  secret: `${prefix}envoy.extensions.transport_sockets.tls.v3.Secret`,
+  httpConnectionManager: `${prefix}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
+  downstreamTlsContext: `${prefix}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,
+  upstreamTlsContext: `${prefix}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
+  tlsInspector: `${prefix}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`,
+  httpProtocolOptions: `${prefix}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
+  uriTemplateMatch: `${prefix}envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig`,
+  headerMutation: `${prefix}envoy.extensions.filters.http.header_mutation.v3.HeaderMutation`,
+  jwtAuthentication: `${prefix}envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`,
+  jwtPerRoute: `${prefix}envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig`,
+  rbac: `${prefix}envoy.extensions.filters.http.rbac.v3.RBAC`,
+  rbacPerRoute: `${prefix}envoy.extensions.filters.http.rbac.v3.RBACPerRoute`,
+  extAuthz: `${prefix}envoy.extensions.filters.http.ext_authz.v3.ExtAuthz`,
+  extAuthzPerRoute: `${prefix}envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute`,
+  localRateLimit: `${prefix}envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit`,
+  rateLimit: `${prefix}envoy.extensions.filters.http.ratelimit.v3.RateLimit`,
+  buffer: `${prefix}envoy.extensions.filters.http.buffer.v3.Buffer`,
+  bufferPerRoute: `${prefix}envoy.extensions.filters.http.buffer.v3.BufferPerRoute`,
+  compressor: `${prefix}envoy.extensions.filters.http.compressor.v3.Compressor`,
+  brotli: `${prefix}envoy.extensions.compression.brotli.compressor.v3.Brotli`,
+  gzip: `${prefix}envoy.extensions.compression.gzip.compressor.v3.Gzip`,
+  router: `${prefix}envoy.extensions.filters.http.router.v3.Router`,
+} as const;
