@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { boundedDuration, claimName, dnsLabel, httpHeaderName, httpsOrHttpUrl, jwksSecretRef } from "./common.js";
-import { patternString, withRules } from "./validation.js";
+import { boundedDuration, claimName, dnsLabel, httpHeaderName, httpsOrHttpUrl, jwksSecretRef, visibleAscii } from "./common.js";
+import { patternString, setList, withRules } from "./validation.js";
 
 export const jwksSource = withRules(
   z
@@ -26,19 +26,16 @@ export const jwksSource = withRules(
   ],
 );
 
-const audiences = z
-  .array(patternString({ pattern: /^\S+$/, maxLength: 256, message: "must be a non-empty audience without spaces", description: "An accepted audience." }))
-  .min(1)
-  .max(16)
-  .meta({
-    description: "Accepted values of the token's `aud` claim; a token must carry at least one of them. Required, so a token minted for another API is never accepted.",
-    "x-kubernetes-list-type": "set",
-  });
+const audiences = setList(patternString({ pattern: visibleAscii, maxLength: 256, message: "must be a non-empty audience: printable ASCII without spaces", description: "An accepted audience." }), {
+  min: 1,
+  max: 16,
+  description: "Accepted values of the token's `aud` claim; a token must carry at least one of them. Required, so a token minted for another API is never accepted.",
+});
 
 export const jwtProvider = z
   .object({
     name: dnsLabel("Name of the provider, unique within the policy; used in generated names and refusal reasons."),
-    issuer: patternString({ pattern: /^\S+$/, maxLength: 512, message: "must be the issuer identifier (the `iss` claim), without spaces", description: "Required value of the token's `iss` claim." }),
+    issuer: patternString({ pattern: visibleAscii, maxLength: 512, message: "must be the issuer identifier (the `iss` claim): printable ASCII without spaces", description: "Required value of the token's `iss` claim." }),
     audiences,
     jwks: jwksSource,
     maxTokenAge: boundedDuration({
@@ -72,12 +69,11 @@ export const senderConstraint = withRules(
         .object({
           required: z.boolean().default(true).describe("Refuse access tokens that are not bound to a DPoP key (RFC 9449) or come without a valid proof."),
           maxProofAge: boundedDuration({ description: "How old a proof's `iat` may be.", min: "1s", max: "5m" }).default("60s"),
-          algorithms: z
-            .array(z.enum(["ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256"]))
-            .min(1)
-            .max(8)
-            .default(["ES256", "EdDSA", "PS256"])
-            .meta({ description: "Signature algorithms accepted for proofs.", "x-kubernetes-list-type": "set" }),
+          algorithms: setList(z.enum(["ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256"]).describe("A JWS algorithm (RFC 7518, RFC 8037)."), {
+            min: 1,
+            max: 8,
+            description: "Signature algorithms accepted for proofs.",
+          }).default(["ES256", "EdDSA", "PS256"]),
           requireNonce: z.boolean().default(false).describe("Require a server-issued nonce in every proof (RFC 9449 section 8)."),
         })
         .strict()
@@ -105,14 +101,14 @@ export const senderConstraint = withRules(
 export const appAttestation = z
   .object({
     header: httpHeaderName("Request header that carries the integrity token.").default("X-App-Attestation"),
-    issuer: patternString({ pattern: /^\S+$/, maxLength: 512, message: "must be the attestation issuer identifier, without spaces", description: "Required `iss` of the integrity token." }),
+    issuer: patternString({ pattern: visibleAscii, maxLength: 512, message: "must be the attestation issuer identifier: printable ASCII without spaces", description: "Required `iss` of the integrity token." }),
     jwks: jwksSource,
     audiences,
-    appIds: z
-      .array(patternString({ pattern: /^\S+$/, maxLength: 256, message: "must be an app id without spaces", description: "An app id." }))
-      .min(1)
-      .max(32)
-      .meta({ description: "App ids (the token's `sub`) of the genuine builds allowed to call.", "x-kubernetes-list-type": "set" }),
+    appIds: setList(patternString({ pattern: visibleAscii, maxLength: 256, message: "must be an app id: printable ASCII without spaces", description: "An app id." }), {
+      min: 1,
+      max: 32,
+      description: "App ids (the token's `sub`) of the genuine builds allowed to call.",
+    }),
     maxTokenAge: boundedDuration({ description: "How old an integrity token may be (from its `iat`).", min: "10s", max: "24h" }).default("1h"),
   })
   .strict()

@@ -56,22 +56,40 @@ export const claimName = (description: string): z.ZodString =>
     description,
   });
 
+/** One or more printable ASCII characters, no spaces: issuers, audiences, app ids. */
+export const visibleAscii = /^[!-~]+$/;
+
 export const httpsOrHttpUrl = (description: string): z.ZodString =>
   patternString({
-    pattern: /^https?:\/\/[^\s/?#]+([/?#][^\s]*)?$/,
+    // Printable ASCII without spaces; the authority ends at the first /, ? or #.
+    pattern: /^https?:\/\/[!$-.0->@-~]+([/?#][!-~]*)?$/,
     maxLength: 2048,
     message: "must be an absolute http:// or https:// URL",
     description,
   });
 
-/** A calendar date, YYYY-MM-DD (UTC); ISO dates compare correctly as strings. */
-export const calendarDate = (description: string): z.ZodString =>
-  patternString({
-    pattern: /^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/,
-    maxLength: 10,
-    message: "must be a date written YYYY-MM-DD",
-    description,
-  });
+/** YYYY-MM-DD with the days each month has (February 29 is checked against leap years separately). */
+const datePattern = /^[0-9]{4}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31|02-29)$/;
+
+function isLeapYear(year: number): boolean {
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+}
+
+/**
+ * A calendar date, YYYY-MM-DD (UTC), that exists: no February 30, no February 29 outside leap
+ * years (JavaScript's Date would silently roll those over into March). ISO dates compare
+ * correctly as strings.
+ */
+export const calendarDate = (description: string): z.ZodString => {
+  const year = "int(self.substring(0, 4))";
+  return withRules(z.string().max(10), description, [
+    {
+      cel: `self.matches(r"${datePattern.source}") && (!self.endsWith("-02-29") || (${year} % 4 == 0 && (${year} % 100 != 0 || ${year} % 400 == 0)))`,
+      message: "must be a date written YYYY-MM-DD that exists in the calendar",
+      holds: (v) => datePattern.test(v) && (!v.endsWith("-02-29") || isLeapYear(Number(v.slice(0, 4)))),
+    },
+  ]);
+};
 
 /** MAJOR.MINOR.PATCH without pre-release or build metadata: the version an app build reports. */
 export const appVersion = (description: string): z.ZodString =>

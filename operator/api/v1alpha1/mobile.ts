@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { appVersion, calendarDate, httpHeaderName, httpsOrHttpUrl } from "./common.js";
 import { pathPattern } from "./rule.js";
-import { patternString, withRules } from "./validation.js";
+import { patternString, setList, withRules } from "./validation.js";
 
 const platformName = /^[a-z][a-z0-9-]{0,31}$/;
 
@@ -31,12 +31,11 @@ export const minAppVersion = z
 
 export const compression = z
   .object({
-    algorithms: z
-      .array(z.enum(["brotli", "gzip"]))
-      .min(1)
-      .max(2)
-      .default(["brotli", "gzip"])
-      .meta({ description: "Response encodings offered, in order of preference, to clients that accept them.", "x-kubernetes-list-type": "set" }),
+    algorithms: setList(z.enum(["brotli", "gzip"]).describe("A content coding: brotli (br) or gzip."), {
+      min: 1,
+      max: 2,
+      description: "Response encodings offered, in order of preference, to clients that accept them.",
+    }).default(["brotli", "gzip"]),
     minBytes: z.number().int().min(0).max(10_485_760).default(1024).describe("Responses smaller than this are sent uncompressed."),
   })
   .strict()

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { boundedDuration, dnsLabel } from "./common.js";
-import { withRules } from "./validation.js";
+import { setList, withRules } from "./validation.js";
 
 /** `clientIP`, `header:<name>`, `claim:<name>` or `pathParam:<name>`. */
 export const rateLimitKeyPattern = /^(clientIP|header:[A-Za-z0-9][A-Za-z0-9-]{0,63}|claim:[A-Za-z_][A-Za-z0-9_:/.-]{0,127}|pathParam:[A-Za-z_][A-Za-z0-9_]{0,63})$/;
@@ -42,11 +42,11 @@ export const rateLimit = withRules(
         ),
       counts: z
         .object({
-          responseCodes: z
-            .array(z.number().int().min(100).max(599))
-            .min(1)
-            .max(16)
-            .meta({ description: "Only responses with these status codes spend the budget, e.g. [401, 403] on a login route.", "x-kubernetes-list-type": "set" }),
+          responseCodes: setList(z.number().int().min(100).max(599).describe("An HTTP status code."), {
+            min: 1,
+            max: 16,
+            description: "Only responses with these status codes spend the budget, e.g. [401, 403] on a login route.",
+          }),
         })
         .strict()
         .meta({

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { claimName, claimNamePattern, dnsLabel } from "./common.js";
 import { rateLimit } from "./rate-limit.js";
-import { patternString, withRules } from "./validation.js";
+import { patternString, setList, withRules } from "./validation.js";
 
 export const httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
@@ -19,12 +19,7 @@ export function templateVariables(template: string): string[] {
 const requestMatch = withRules(
   z
     .object({
-      methods: z
-        .array(z.enum(httpMethods))
-        .min(1)
-        .max(httpMethods.length)
-        .optional()
-        .meta({ description: "HTTP methods the rule applies to; any method when absent.", "x-kubernetes-list-type": "set" }),
+      methods: setList(z.enum(httpMethods).describe("An HTTP method."), { min: 1, max: httpMethods.length, description: "HTTP methods the rule applies to; any method when absent." }).optional(),
       path: patternString({ pattern: pathPattern, maxLength: 256, message: "must be an absolute URL path such as /v1/login (no query string)", description: "Exact path." }).optional(),
       pathPrefix: patternString({ pattern: pathPattern, maxLength: 256, message: "must be an absolute URL path prefix such as /v1/images/", description: "Path prefix; `/v1/images/` matches everything below it." }).optional(),
       pathTemplate: patternString({
@@ -60,26 +55,23 @@ const scopeToken = patternString({
 
 const requirements = z
   .object({
-    scopes: z
-      .array(scopeToken)
-      .min(1)
-      .max(16)
-      .optional()
-      .meta({
-        description: "Scopes the token must carry, all of them (in the space-separated `scope` claim or the `scp` array).",
-        "x-kubernetes-list-type": "set",
-      }),
+    scopes: setList(scopeToken, {
+      min: 1,
+      max: 16,
+      description: "Scopes the token must carry, all of them (in the space-separated `scope` claim or the `scp` array).",
+    }).optional(),
     claims: withRules(
-      z.record(z.string().max(128), z.array(z.string().max(256)).min(1).max(16).meta({ description: "Accepted values; one must match.", "x-kubernetes-list-type": "set" })),
+      // The key's length is part of the rule below: the API server has no keyword for the length of a map key.
+      z.record(z.string(), setList(z.string().max(256).describe("A value of the claim."), { min: 1, max: 16, description: "Accepted values; one must match." })),
       {
         description: "Claims the token must carry, each with one of the listed values (a claim that is an array matches when it contains one of them).",
         maxProperties: 8,
       },
       [
         {
-          cel: `self.all(k, k.matches(r"${claimNamePattern.source}"))`,
-          message: "claim names must start with a letter or '_' and contain letters, digits and _ : / . -",
-          holds: (v) => Object.keys(v).every((k) => claimNamePattern.test(k)),
+          cel: `self.all(k, k.size() <= 128 && k.matches(r"${claimNamePattern.source}"))`,
+          message: "claim names must start with a letter or '_' and contain letters, digits and _ : / . -, at most 128 characters",
+          holds: (v) => Object.keys(v).every((k) => k.length <= 128 && claimNamePattern.test(k)),
         },
         { message: "at most 8 claims", holds: (v) => Object.keys(v).length <= 8 },
       ],

@@ -10,13 +10,17 @@ export const targetRef = z
   .strict()
   .meta({ description: "A workload whose sidecars enforce the policy." });
 
-const labelKey = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+/** An optional DNS-subdomain prefix and a slash, then a name of at most 63 characters. */
+const labelKey = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** The longest prefix of a label key (a DNS subdomain), before the slash. */
+const maxLabelPrefixLength = 253;
 const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 export const podSelector = withRules(
   z
     .object({
-      matchLabels: z.record(z.string().max(317), z.string().max(63)).meta({ description: "Labels a pod must carry, all of them.", minProperties: 1, maxProperties: 16 }),
+      // The key's length is part of the rule below: the API server has no keyword for the length of a map key.
+      matchLabels: z.record(z.string(), z.string().max(63).describe("Value the label must have.")).meta({ description: "Labels a pod must carry, all of them.", minProperties: 1, maxProperties: 16 }),
     })
     .strict(),
   "Pods in the policy's namespace whose labels include all of matchLabels.",
@@ -27,10 +31,10 @@ export const podSelector = withRules(
       holds: (v) => Object.keys(v.matchLabels).length >= 1 && Object.keys(v.matchLabels).length <= 16,
     },
     {
-      cel: `self.matchLabels.all(k, k.matches(r"${labelKey.source}") && self.matchLabels[k].matches(r"${labelValue.source}"))`,
+      cel: `self.matchLabels.all(k, k.matches(r"${labelKey.source}") && (!k.contains("/") || k.indexOf("/") <= ${maxLabelPrefixLength}) && self.matchLabels[k].matches(r"${labelValue.source}"))`,
       message: "matchLabels must hold valid Kubernetes label keys and values",
       fieldPath: ".matchLabels",
-      holds: (v) => Object.entries(v.matchLabels).every(([k, value]) => labelKey.test(k) && labelValue.test(value)),
+      holds: (v) => Object.entries(v.matchLabels).every(([k, value]) => labelKey.test(k) && (!k.includes("/") || k.indexOf("/") <= maxLabelPrefixLength) && labelValue.test(value)),
     },
   ],
 );

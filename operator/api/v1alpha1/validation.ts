@@ -63,6 +63,9 @@ export function withRules<S extends z.ZodType>(schema: S, meta: SchemaMeta, rule
 export function patternString(options: { pattern: RegExp; message: string; maxLength: number; description: string }): z.ZodString {
   const source = options.pattern.source;
   if (source.includes('"')) throw new Error(`pattern ${source} cannot contain a double quote`);
+  if (options.pattern.flags !== "") throw new Error(`pattern ${source} cannot have flags: CEL's matches() has none`);
+  // RE2's \s is ASCII whitespace, JavaScript's includes Unicode spaces such as U+00A0: they would disagree.
+  if (/\\[sS]/.test(source)) throw new Error(`pattern ${source} cannot use \\s or \\S: RE2 and JavaScript disagree on them; spell the class out`);
   return z
     .string()
     .max(options.maxLength)
@@ -72,4 +75,15 @@ export function patternString(options: { pattern: RegExp; message: string; maxLe
       description: options.description,
       "x-kubernetes-validations": [{ rule: `self.matches(r"${source}")`, message: options.message }],
     });
+}
+
+/**
+ * A list the API server treats as a set (`x-kubernetes-list-type: set`, which refuses a value
+ * listed twice); zod refuses duplicates too, with no CEL rule since the list type enforces it.
+ */
+export function setList<S extends z.ZodType>(item: S, options: { min?: number; max: number; description: string }): z.ZodArray<S> {
+  const list = z.array(item).max(options.max);
+  return withRules(options.min === undefined ? list : list.min(options.min), { description: options.description, "x-kubernetes-list-type": "set" }, [
+    { message: "must not list a value twice", holds: (values) => new Set(values).size === values.length },
+  ]);
 }
