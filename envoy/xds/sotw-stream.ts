@@ -10,8 +10,12 @@ interface TypeState {
   /** `<version> <names>` of the last response, so the same thing is never sent twice in a row. */
   lastSentKey?: string;
   lastSentVersion?: string;
-  /** A version the sidecar rejected: not sent again until the snapshot changes. */
-  nackedVersion?: string;
+  /**
+   * `<version> <names>` the sidecar rejected since the version last changed: not sent again
+   * (no resend loop), while a new subscription at the same version is still answered and a
+   * version that comes back after another one is sent (and rejected, and reported) again.
+   */
+  nackedKeys: Set<string>;
 }
 
 export class ProtocolError extends Error {}
@@ -44,13 +48,13 @@ export class SotwStream {
     const names = [...(request.resource_names ?? [])].sort();
     let state = this.types.get(type);
     if (!state) {
-      state = { wildcard: false, names: [] };
+      state = { wildcard: false, names: [], nackedKeys: new Set() };
       this.types.set(type, state);
     }
     if (request.response_nonce) {
       if (request.response_nonce !== state.lastNonce) return; // stale: a newer response is on its way
       if (request.error_detail) {
-        state.nackedVersion = state.lastSentVersion;
+        if (state.lastSentKey !== undefined) state.nackedKeys.add(state.lastSentKey);
         this.cache.recordNack(nodeId, type, state.lastSentVersion ?? "", request.error_detail.message ?? "rejected without a message");
       } else {
         this.cache.recordAck(nodeId, type, request.version_info ?? "");
@@ -95,7 +99,8 @@ export class SotwStream {
       this.cache.recordAck(nodeId, type, version);
       return;
     }
-    if (version === state.nackedVersion) return;
+    if (state.nackedKeys.has(key)) return;
+    if (version !== state.lastSentVersion) state.nackedKeys.clear();
     this.nonce += 1;
     state.lastNonce = String(this.nonce);
     state.lastSentKey = key;

@@ -106,6 +106,52 @@ describe("state-of-the-world stream", () => {
     expect(sent.map((r) => r.type_url)).toEqual([TypeUrl.Cluster, TypeUrl.Endpoints, TypeUrl.Listener, TypeUrl.Route]);
   });
 
+  it("answers a new subscription at a version whose earlier response was rejected", () => {
+    const cache = new SnapshotCache();
+    const withTwoClusters: ResourceInput[] = [
+      ...resources("r1"),
+      { typeUrl: TypeUrl.Cluster, name: "other", body: Buffer.from("cluster-other"), references: [{ typeUrl: TypeUrl.Endpoints, name: "other" }] },
+      { typeUrl: TypeUrl.Endpoints, name: "other", body: Buffer.from("endpoints-other") },
+    ];
+    cache.setSnapshot(node.id, makeSnapshot(withTwoClusters));
+    const { stream, sent } = open(cache);
+    stream.onRequest({ node, type_url: TypeUrl.Endpoints, resource_names: ["app"] });
+    const rejected = sent[0];
+    stream.onRequest({ type_url: TypeUrl.Endpoints, resource_names: ["app"], response_nonce: rejected?.nonce, error_detail: { message: "bad endpoints" } });
+    expect(sent).toHaveLength(1);
+    // The sidecar now also needs the endpoints of "other" (same snapshot, same type version): it must get them.
+    stream.onRequest({ type_url: TypeUrl.Endpoints, resource_names: ["app", "other"] });
+    expect(sent).toHaveLength(2);
+    expect(sent[1]?.resources.map((r) => r.value.toString())).toEqual(["endpoints-app", "endpoints-other"]);
+    // And the same subscription again is not answered twice.
+    stream.onRequest({ type_url: TypeUrl.Endpoints, resource_names: ["app", "other"], response_nonce: sent[1]?.nonce, error_detail: { message: "bad endpoints" } });
+    stream.onRequest({ type_url: TypeUrl.Endpoints, resource_names: ["app", "other"] });
+    expect(sent).toHaveLength(2);
+  });
+
+  it("sends a rejected version again, once, when it comes back after another version", () => {
+    const cache = new SnapshotCache();
+    const nacks: string[] = [];
+    cache.onNack((e) => nacks.push(e.version));
+    const { stream, sent } = open(cache);
+    stream.onRequest({ node, type_url: TypeUrl.Route, resource_names: ["inbound"] });
+    const bad = makeSnapshot(resources("bad"));
+    cache.setSnapshot(node.id, bad);
+    stream.onRequest({ type_url: TypeUrl.Route, resource_names: ["inbound"], response_nonce: sent[0]?.nonce, error_detail: { message: "bad route" } });
+    cache.setSnapshot(node.id, makeSnapshot(resources("good")));
+    stream.onRequest({ type_url: TypeUrl.Route, resource_names: ["inbound"], version_info: sent[1]?.version_info, response_nonce: sent[1]?.nonce });
+    expect(cache.statusInfo(node.id).types.RDS).toEqual({ sentVersion: sent[1]?.version_info, ackedVersion: sent[1]?.version_info });
+    // The controller goes back to the rejected content: the sidecar must be asked again, so its status tells the truth.
+    cache.setSnapshot(node.id, bad);
+    expect(sent).toHaveLength(3);
+    expect(sent[2]?.version_info).toBe(bad.typeVersions.get(TypeUrl.Route));
+    stream.onRequest({ type_url: TypeUrl.Route, resource_names: ["inbound"], version_info: sent[1]?.version_info, response_nonce: sent[2]?.nonce, error_detail: { message: "bad route" } });
+    expect(nacks).toEqual([bad.typeVersions.get(TypeUrl.Route), bad.typeVersions.get(TypeUrl.Route)]);
+    expect(cache.statusInfo(node.id).types.RDS?.nack?.version).toBe(bad.typeVersions.get(TypeUrl.Route));
+    stream.onRequest({ type_url: TypeUrl.Route, resource_names: ["inbound"], version_info: sent[1]?.version_info });
+    expect(sent).toHaveLength(3);
+  });
+
   it("refuses a stream whose first request has no node id", () => {
     const { stream } = open(new SnapshotCache());
     expect(() => stream.onRequest({ type_url: TypeUrl.Cluster })).toThrow("node.id");
