@@ -1,0 +1,207 @@
+/**
+ * `npm run demo`: the whole product on this machine. Brings up a real Kubernetes API server,
+ * installs the CRD, runs `bulwark controller`, starts a sample mobile backend behind two real
+ * Envoy sidecars registered as Pods of a Service, applies the demo policy and the examples,
+ * and plays a scripted mobile client against it — then tears everything down.
+ */
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { createServer, request, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
+import { sidecarArgs, sidecarBootstrap } from "../envoy/xds/bootstrap.js";
+import { startEnvironment, type RunningEnvironment } from "../test/env/environment.js";
+import { exec } from "../test/env/exec.js";
+import { PrerequisiteError } from "../test/env/errors.js";
+import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../test/env/processes.js";
+import { consoleSteps } from "../test/env/steps.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const namespace = "bulwark-demo";
+const steps = consoleSteps("demo");
+const cleanups: (() => Promise<void>)[] = [];
+
+function httpOk(port: number, path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host: "127.0.0.1", port, path, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on("error", () => resolve(false));
+    req.on("timeout", () => req.destroy());
+    req.end();
+  });
+}
+
+async function sampleBackend(name: string): Promise<{ port: number; server: Server }> {
+  const port = await freePort();
+  const server = createServer((req, res) => {
+    const body = JSON.stringify({ servedBy: name, path: req.url, user: req.headers["x-user-id"] ?? null, items: Array.from({ length: 20 }, (_, i) => `item-${i}`) });
+    res.writeHead(200, { "content-type": "application/json" }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  cleanups.push(() => new Promise((resolve) => server.close(() => resolve())));
+  return { port, server };
+}
+
+interface Sidecar {
+  pod: string;
+  port: number;
+  proc: ManagedProcess;
+}
+
+async function startSidecar(options: { dir: string; envoy: string; pod: string; port: number; xdsPort: number }): Promise<Sidecar> {
+  const port = options.port;
+  const adminPort = await freePort();
+  const bootstrap = sidecarBootstrap({ node: { id: `${options.pod}.${namespace}`, cluster: `${namespace}/mobile-shop` }, xds: { host: "127.0.0.1", port: options.xdsPort }, admin: { port: adminPort } });
+  const config = join(options.dir, `${options.pod}.yaml`);
+  await writeFile(config, stringify(bootstrap));
+  const proc = startProcess({ name: `envoy ${options.pod}`, command: options.envoy, args: [...sidecarArgs(config), "--log-level", "error"], logFile: join(options.dir, `${options.pod}.log`) });
+  cleanups.push(() => proc.stop());
+  await waitUntilReady(proc, () => httpOk(adminPort, "/ready"), 30_000);
+  return { pod: options.pod, port, proc };
+}
+
+interface Row {
+  step: string;
+  request: string;
+  status: number;
+  why: string;
+}
+
+async function call(port: number, path: string, token?: string): Promise<{ status: number; why: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { "accept-encoding": "br, gzip", ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+  const text = await response.text();
+  const headers = ["deprecation", "sunset", "content-encoding", "x-envoy-ratelimited"].filter((h) => response.headers.has(h)).map((h) => `${h}: ${response.headers.get(h) ?? ""}`);
+  let why = text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  if (response.status === 200) why = `backend answered${headers.length ? ` (${headers.join(", ")})` : ""}`;
+  else if (headers.length) why = `${why} (${headers.join(", ")})`;
+  return { status: response.status, why: why.replace(/\s+/g, " ").trim() };
+}
+
+function printTable(rows: Row[]): void {
+  const width = (key: keyof Row): number => Math.max(key.length, ...rows.map((r) => String(r[key]).length));
+  const cols: (keyof Row)[] = ["step", "request", "status", "why"];
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(width(cols[i] ?? "why"))).join("  ");
+  process.stdout.write(`\n${line(cols.map((c) => c.toUpperCase()))}\n`);
+  for (const r of rows) process.stdout.write(`${line(cols.map((c) => String(r[c])))}\n`);
+  process.stdout.write("\n");
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "bulwark-demo-"));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const env: RunningEnvironment = await startEnvironment({ dir: join(dir, "env"), steps, keepAlive: false, kubeconfig: process.env.KUBECONFIG });
+  cleanups.push(() => env.stop());
+  const kubectl = (args: string[]): Promise<unknown> => exec(env.info.binaries.kubectl, ["--kubeconfig", env.info.kubeconfig, ...args], { missingFix: "run `npm run env -- provision`" });
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.info.kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
+
+  await steps.step("install the APISecurityPolicy CRD", async () => {
+    await kubectl(["apply", "--server-side", "--force-conflicts", "-f", join(root, "crds")]);
+    await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd/apisecuritypolicies.bulwark.dev"]);
+  });
+
+  const xdsPort = await freePort();
+  const httpPort = await freePort();
+  await steps.step(`start bulwark controller (xDS on 127.0.0.1:${xdsPort})`, async () => {
+    await kubectl(["create", "namespace", "bulwark-system"]).catch(() => undefined);
+    const controller = startProcess({
+      name: "bulwark controller",
+      command: process.execPath,
+      args: ["--import", "tsx", join(root, "operator/cli/main.ts"), "controller", "--kubeconfig", env.info.kubeconfig, "--xds-address", `127.0.0.1:${xdsPort}`, "--http-address", `127.0.0.1:${httpPort}`, "--lease-namespace", "bulwark-system"],
+      logFile: join(dir, "controller.log"),
+    });
+    cleanups.push(() => controller.stop());
+    await waitUntilReady(controller, () => httpOk(httpPort, "/readyz"), 60_000);
+  });
+
+  const { privateKey, publicKey } = await generateKeyPair("ES256");
+  const jwk = { ...(await exportJWK(publicKey)), kid: "demo-1", alg: "ES256", use: "sig" };
+  const sidecars: Sidecar[] = [];
+  await steps.step("start the sample backend behind two Envoy sidecars, registered as Pods of Service mobile-shop", async () => {
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    await core.createNamespacedSecret({ namespace, body: { metadata: { name: "demo-idp-jwks" }, stringData: { "jwks.json": JSON.stringify({ keys: [jwk] }) } } });
+    await core.createNamespacedService({ namespace, body: { metadata: { name: "mobile-shop" }, spec: { selector: { app: "mobile-shop" }, ports: [{ port: 80, targetPort: 15006 }] } } });
+    for (const pod of ["mobile-shop-a", "mobile-shop-b"]) {
+      const app = await sampleBackend(pod);
+      const sidecarPort = await freePort();
+      // The Pod first: the controller then has the sidecar's configuration ready when Envoy asks for it.
+      await core.createNamespacedPod({
+        namespace,
+        body: {
+          metadata: { name: pod, labels: { app: "mobile-shop" }, annotations: { "bulwark.dev/sidecar-port": String(sidecarPort), "bulwark.dev/app-port": String(app.port) } },
+          spec: { containers: [{ name: "app", image: "registry.invalid/mobile-shop:demo" }] },
+        },
+      });
+      sidecars.push(await startSidecar({ dir, envoy: env.info.binaries.envoy, pod, port: sidecarPort, xdsPort }));
+    }
+  });
+
+  await steps.step("apply the examples (examples/*.yaml) and the demo policy, and wait until both sidecars run it", async () => {
+    await core.createNamespace({ body: { metadata: { name: "bulwark-examples" } } });
+    for (const file of (await readdir(join(root, "examples"))).filter((f) => f.endsWith(".yaml")).sort()) {
+      await kubectl(["apply", "-n", "bulwark-examples", "-f", join(root, "examples", file)]);
+    }
+    await kubectl(["apply", "-f", join(root, "scripts/demo/policy.yaml")]);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const policy = (await custom.getNamespacedCustomObject({ group: "bulwark.dev", version: "v1alpha1", namespace, plural: "apisecuritypolicies", name: "mobile-shop" })) as {
+        status?: { sidecars?: string; conditions?: { type: string; status: string; message: string }[] };
+      };
+      const ready = policy.status?.conditions?.find((c) => c.type === "Ready");
+      if (ready?.status === "True") break;
+      if (Date.now() > deadline) throw new Error(`the demo policy did not become Ready: ${ready?.message ?? "no status"}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+  const { stdout } = (await kubectl(["get", "apisecuritypolicies", "--all-namespaces"])) as { stdout: string };
+  process.stdout.write(`\n$ kubectl get apisecuritypolicies --all-namespaces\n${stdout}`);
+
+  const now = Math.floor(Date.now() / 1000);
+  const token = (claims: Record<string, unknown>, issuedAt: number, ttl: number): Promise<string> =>
+    new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "demo-1" }).setIssuer("https://id.demo.bulwark.dev/").setAudience("mobile-shop").setSubject("user-42").setIssuedAt(issuedAt).setExpirationTime(issuedAt + ttl).sign(privateKey);
+  const good = await token({ scope: "orders:read profile" }, now, 600);
+  const expired = await token({ scope: "orders:read" }, now - 1200, 600);
+  const noScope = await token({ scope: "profile" }, now, 600);
+  const longLived = await token({ scope: "orders:read" }, now, 86_400);
+
+  const script: { step: string; path: string; token?: string }[] = [
+    { step: "browse the catalog, no account", path: "/v1/catalog/shoes" },
+    { step: "open orders without signing in", path: "/v1/orders" },
+    { step: "open orders with an expired token", path: "/v1/orders", token: expired },
+    { step: "open orders with a day-long token", path: "/v1/orders", token: longLived },
+    { step: "open orders, token without the scope", path: "/v1/orders", token: noScope },
+    { step: "open orders, signed in", path: "/v1/orders", token: good },
+    ...Array.from({ length: 7 }, (_, i) => ({ step: `image ${i + 1} (scraper, one sidecar)`, path: `/v1/images/${i}.jpg` })),
+    { step: "probe a shadow endpoint", path: "/internal/debug" },
+    { step: "old app on the retired v0 API", path: "/v0/catalog" },
+  ];
+  const rows: Row[] = [];
+  for (const [i, s] of script.entries()) {
+    const sidecar = s.path.startsWith("/v1/images/") ? sidecars[0] : sidecars[i % sidecars.length];
+    if (!sidecar) throw new Error("no sidecar");
+    const result = await call(sidecar.port, s.path, s.token);
+    rows.push({ step: s.step, request: `GET ${s.path} via ${sidecar.pod}`, status: result.status, why: result.why });
+  }
+  printTable(rows);
+}
+
+async function teardown(): Promise<void> {
+  await steps.step("tear everything down", async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  });
+}
+
+main()
+  .then(teardown)
+  .catch(async (error: unknown) => {
+    process.stderr.write(`demo: ${error instanceof PrerequisiteError ? error.oneLine() : error instanceof Error ? error.message : String(error)}\n`);
+    await teardown();
+    process.exitCode = 1;
+  });
