@@ -111,7 +111,7 @@ export const shopWorkload: WorkloadIR = {
       { path: { kind: "template", template: "/v2/orders/{orderId}", variables: ["orderId"] }, methods: ["GET"] },
       checks({
         authentication: "Required",
-        require: { scopes: ["orders:read"], claims: [{ name: "tier", values: ["gold", "silver"] }, { name: "email_verified", values: ["true"] }] },
+        require: { scopes: ["orders:read"], claims: [{ name: "email_verified", values: ["true"] }, { name: "tier", values: ["gold", "silver"] }] },
         authz: { dpop: true, certificateBound: true, appAttestation: false, ownership: { pathParam: "orderId", claim: "sub", template: "/v2/orders/{orderId}" }, minAppVersion: true },
         localRateLimit: { name: `${SHOP}/rule/get-order/ratelimit/burst`, requests: 100, windowSeconds: 1, shadow: false, responseHeaders: true },
         globalRateLimits: [
