@@ -1,6 +1,6 @@
 import { durationSeconds } from "../api/v1alpha1/common.js";
 import type { PolicySpec } from "../api/v1alpha1/policy.js";
-import { EMPTY_JWKS } from "../resolve/jwks.js";
+import { UNUSABLE_JWKS } from "../resolve/jwks.js";
 import { compareStrings } from "./names.js";
 import type { AppAttestationIR, JwksIR, JwtProviderIR, SenderConstraintIR } from "./types.js";
 
@@ -20,7 +20,7 @@ export function buildJwks(jwks: JwksSpec, inline: string | undefined): JwksIR {
       cluster: { name: `jwks/${url.hostname}/${port}`, host: url.hostname, port, tls },
     };
   }
-  return { kind: "inline", jwks: inline ?? EMPTY_JWKS };
+  return { kind: "inline", jwks: inline ?? UNUSABLE_JWKS };
 }
 
 export function buildSenderConstraint(authentication: Authentication | undefined): SenderConstraintIR | undefined {

@@ -66,7 +66,7 @@ export interface ListenerIR {
 
 export type JwksIR =
   | { kind: "remote"; uri: string; cacheSeconds: number; /** Cluster that reaches the JWKS host. */ cluster: UpstreamHostIR }
-  /** Keys from a Secret, inlined; `{"keys":[]}` when the Secret is missing, so tokens fail closed. */
+  /** Keys from a Secret, inlined; a key set nobody can sign for when the Secret is missing or broken, so tokens fail closed. */
   | { kind: "inline"; jwks: string };
 
 /** A host reached by URL (JWKS endpoints). */

@@ -2,8 +2,24 @@ import { createLocalJWKSet, type JSONWebKeySet } from "jose";
 import { ResolvedRefsReason } from "../api/v1alpha1/conditions.js";
 import { namespaceOf, type SecretObject } from "./objects.js";
 
-/** An empty key set: every token fails verification, so a broken reference fails closed. */
-export const EMPTY_JWKS = '{"keys":[]}';
+/**
+ * The key set used when a JWKS reference is broken: one P-256 public key whose private key was
+ * discarded when it was generated, so no token verifies and the route fails closed. (Envoy
+ * refuses an empty key set outright, which would reject the whole sidecar configuration.)
+ */
+export const UNUSABLE_JWKS = JSON.stringify({
+  keys: [
+    {
+      kty: "EC",
+      crv: "P-256",
+      kid: "bulwark-unavailable",
+      use: "sig",
+      alg: "ES256",
+      x: "-vHV8-wEzSWxa72yMKDjpFX_QXcYctzjdsUiIoau7Zg",
+      y: "fZNqtU9pDRd0gcN56jV_ygnAQY69n_161ylDoSZpIxY",
+    },
+  ],
+});
 
 export type JwksFromSecret = { ok: true; jwks: string } | { ok: false; reason: string; message: string };
 

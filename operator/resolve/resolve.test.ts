@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { jwksSecret, jwtAuthentication, policy, service, sidecarPod } from "../testdata/objects.js";
 import type { TranslationInput } from "./objects.js";
 import { resolvePolicies } from "./resolve.js";
+import { UNUSABLE_JWKS } from "./jwks.js";
 
 const now = "2026-11-25T12:00:00Z";
 
@@ -58,9 +59,9 @@ describe("resolvePolicies", () => {
     expect(byName.a?.resolvedRefs.status).toBe("True");
     expect(JSON.parse(byName.a?.inlineJwks["jwt/idp"] ?? "{}")).toMatchObject({ keys: [{ kty: "EC" }] });
     expect(byName.b?.resolvedRefs).toMatchObject({ status: "False", reason: "SecretNotFound" });
-    expect(byName.b?.inlineJwks["jwt/idp"]).toBe('{"keys":[]}');
+    expect(byName.b?.inlineJwks["jwt/idp"]).toBe(UNUSABLE_JWKS);
     expect(byName.c?.resolvedRefs).toMatchObject({ status: "False", reason: "InvalidSecret" });
-    expect(byName.c?.inlineJwks["jwt/idp"]).toBe('{"keys":[]}');
+    expect(byName.c?.inlineJwks["jwt/idp"]).toBe(UNUSABLE_JWKS);
   });
 
   it("marks an invalid policy Accepted=False and holds its sidecars at their last good configuration", () => {

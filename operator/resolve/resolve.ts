@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { AcceptedReason, ResolvedRefsReason } from "../api/v1alpha1/conditions.js";
 import { apiSecurityPolicy, type APISecurityPolicy } from "../api/v1alpha1/policy.js";
 import { accepted, notResolved, type ConditionData } from "./conditions.js";
-import { EMPTY_JWKS, jwksFromSecret } from "./jwks.js";
+import { UNUSABLE_JWKS, jwksFromSecret } from "./jwks.js";
 import { creationTime, namespaceOf, objectKey, sidecarNodeId, type ObjectMeta, type PodObject, type TranslationInput } from "./objects.js";
 import { selectPods, sidecarPorts, type SidecarPorts } from "./sidecars.js";
 
@@ -131,7 +131,7 @@ function resolveJwks(policy: APISecurityPolicy, input: TranslationInput): { inli
     if (result.ok) {
       inline[source.id] = result.jwks;
     } else {
-      inline[source.id] = EMPTY_JWKS;
+      inline[source.id] = UNUSABLE_JWKS;
       problems.push({ reason: result.reason, message: result.message });
     }
   }

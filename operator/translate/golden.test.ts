@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { goldenCases, goldenDir, goldenNow } from "./golden-cases.js";
 import { readObjects } from "./read-objects.js";
 import { render, renderFiles } from "./render.js";
 
@@ -11,16 +11,7 @@ import { render, renderFiles } from "./render.js";
  * operator/translate/golden.test.ts` rewrites them and deletes stale outputs; every output is
  * also checked by the real Envoy (test/integration/translate/golden-envoy.test.ts).
  */
-export const goldenDir = join(dirname(fileURLToPath(import.meta.url)), "..", "testdata", "translate");
-export const goldenNow = "2026-11-25T12:00:00Z";
 const update = process.env.UPDATE_GOLDEN === "1";
-
-export function goldenCases(): string[] {
-  return readdirSync(goldenDir)
-    .filter((f) => f.endsWith(".in.yaml"))
-    .map((f) => f.slice(0, -".in.yaml".length))
-    .sort();
-}
 
 function renderCase(name: string): Record<string, string> {
   const path = join(goldenDir, `${name}.in.yaml`);

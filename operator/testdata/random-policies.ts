@@ -1,0 +1,143 @@
+/** Random valid APISecurityPolicies (fast-check), for property tests and benchmarks. */
+import fc from "fast-check";
+import type { TranslationInput } from "../resolve/objects.js";
+import { policy, service, sidecarPod } from "./objects.js";
+
+const durations = ["1s", "30s", "1m", "5m", "15m", "1h", "24h"];
+const templates: { template: string; vars: string[] }[] = [
+  { template: "/v1/users/{userId}/orders/{orderId}", vars: ["userId", "orderId"] },
+  { template: "/v1/accounts/{accountId}", vars: ["accountId"] },
+  { template: "/v2/{tenant}/items/{itemId}/", vars: ["tenant", "itemId"] },
+];
+
+interface Shape {
+  providers: number;
+  sender: "none" | "dpop" | "mtls";
+  attestation: boolean;
+}
+
+function ruleArbitrary(index: number, shape: Shape): fc.Arbitrary<Record<string, unknown>> {
+  const auth = shape.providers > 0 ? fc.constantFrom("Required", "Optional", "None") : fc.constant("None");
+  return fc
+    .record({
+      kind: fc.constantFrom("path", "pathPrefix", "pathTemplate"),
+      segment: fc.constantFrom("orders", "images", "login", "catalog", "v1/x"),
+      template: fc.constantFrom(...templates),
+      methods: fc.subarray(["GET", "POST", "PUT", "DELETE"], { minLength: 0, maxLength: 3 }),
+      authentication: auth,
+      scopes: fc.subarray(["orders:read", "orders:write", "admin"], { minLength: 0, maxLength: 2 }),
+      claim: fc.option(fc.constantFrom("role", "tenant"), { nil: undefined }),
+      ownership: fc.boolean(),
+      attest: fc.boolean(),
+      maxRequestBytes: fc.option(fc.integer({ min: 1, max: 67_108_864 }), { nil: undefined }),
+      global: fc.option(
+        fc.record({
+          requests: fc.integer({ min: 1, max: 100_000 }),
+          per: fc.constantFrom(...durations),
+          keys: fc.subarray(["clientIP", "header:x-device-id", "claim:sub", "pathParam"], { minLength: 1, maxLength: 3 }),
+          counts: fc.boolean(),
+          mode: fc.constantFrom("Enforce", "Shadow"),
+          failureMode: fc.constantFrom("Allow", "Deny"),
+          responseHeaders: fc.constantFrom("Standard", "None"),
+        }),
+        { nil: undefined },
+      ),
+      local: fc.option(fc.record({ requests: fc.integer({ min: 1, max: 10_000 }), per: fc.constantFrom(...durations), mode: fc.constantFrom("Enforce", "Shadow") }), { nil: undefined }),
+    })
+    .map((r) => {
+      const match: Record<string, unknown> =
+        r.kind === "path" ? { path: `/${r.segment}` } : r.kind === "pathPrefix" ? { pathPrefix: `/${r.segment}/` } : { pathTemplate: r.template.template };
+      if (r.methods.length) match.methods = r.methods;
+      const rule: Record<string, unknown> = { name: `r${index}`, match, authentication: r.authentication };
+      const authenticated = r.authentication !== "None";
+      if (authenticated && (r.scopes.length || r.claim)) {
+        rule.require = { ...(r.scopes.length ? { scopes: r.scopes } : {}), ...(r.claim ? { claims: { [r.claim]: ["a", "b"] } } : {}) };
+      }
+      const vars = r.kind === "pathTemplate" ? r.template.vars : [];
+      if (r.ownership && r.authentication === "Required" && vars[0]) rule.ownership = { pathParam: vars[0] };
+      if (r.attest && shape.attestation) rule.requireAppAttestation = true;
+      if (r.maxRequestBytes !== undefined) rule.maxRequestBytes = r.maxRequestBytes;
+      const limits: Record<string, unknown>[] = [];
+      if (r.global) {
+        const key = r.global.keys
+          .map((k) => (k === "pathParam" ? (vars[0] ? `pathParam:${vars[0]}` : "clientIP") : k))
+          .filter((k) => authenticated || !k.startsWith("claim:"));
+        const unique = [...new Set(key.length ? key : ["clientIP"])];
+        limits.push({
+          name: "g",
+          key: unique,
+          limit: { requests: r.global.requests, per: r.global.per },
+          ...(r.global.counts ? { counts: { responseCodes: [401, 403] } } : {}),
+          mode: r.global.mode,
+          failureMode: r.global.failureMode,
+          responseHeaders: r.global.responseHeaders,
+        });
+      }
+      if (r.local) limits.push({ name: "l", scope: "Local", limit: { requests: r.local.requests, per: r.local.per }, mode: r.local.mode });
+      if (limits.length) rule.rateLimits = limits;
+      return rule;
+    });
+}
+
+/** A random policy spec that the schema accepts (callers still parse it, to be sure). */
+export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
+  .record({ providers: fc.integer({ min: 0, max: 2 }), sender: fc.constantFrom<Shape["sender"]>("none", "dpop", "mtls"), attestation: fc.boolean() })
+  .chain((shape) =>
+    fc
+      .record({
+        ruleCount: fc.integer({ min: 0, max: 6 }),
+        remote: fc.boolean(),
+        maxTokenAge: fc.option(fc.constantFrom("5m", "30m", "24h"), { nil: undefined }),
+        defaultAction: fc.constantFrom("Deny", "Allow"),
+        tls: fc.option(fc.record({ minVersion: fc.constantFrom("TLSv1.2", "TLSv1.3"), mtls: fc.constantFrom("Disabled", "Permissive", "Strict") }), { nil: undefined }),
+        minAppVersion: fc.boolean(),
+        compression: fc.option(fc.subarray(["brotli", "gzip"], { minLength: 1 }), { nil: undefined }),
+        deprecation: fc.option(fc.record({ prefix: fc.constantFrom("/v1/", "/v2/", "/"), sunsetYear: fc.integer({ min: 2025, max: 2030 }) }), { nil: undefined }),
+      })
+      .chain((p) =>
+        fc.tuple(...Array.from({ length: p.ruleCount }, (_, i) => ruleArbitrary(i, shape))).map((rules) => {
+          const providers = Array.from({ length: shape.providers }, (_, i) => ({
+            name: `idp${i}`,
+            issuer: `https://id${i}.example.com/`,
+            audiences: ["api"],
+            jwks: p.remote ? { remote: { uri: `https://id${i}.example.com/jwks` } } : { secretRef: { name: `jwks-${i}` } },
+            ...(p.maxTokenAge ? { maxTokenAge: p.maxTokenAge } : {}),
+            claimsToHeaders: [{ claim: "sub", header: "x-user" }],
+          }));
+          const authentication: Record<string, unknown> = {};
+          if (providers.length) {
+            authentication.jwt = {
+              providers,
+              ...(shape.sender === "dpop" ? { senderConstraint: { dpop: { required: true } } } : shape.sender === "mtls" ? { senderConstraint: { mtls: { required: true } } } : {}),
+            };
+          }
+          if (shape.attestation) {
+            authentication.appAttestation = { issuer: "https://attest.example.com/", jwks: { remote: { uri: "https://attest.example.com/jwks" } }, audiences: ["projects/1"], appIds: ["app"] };
+          }
+          const mobile: Record<string, unknown> = {};
+          if (p.minAppVersion) mobile.minAppVersion = { minimum: "4.2.0", platforms: { ios: "4.3.0" } };
+          if (p.compression) mobile.compression = { algorithms: p.compression };
+          if (p.deprecation) mobile.deprecations = [{ pathPrefix: p.deprecation.prefix, deprecatedAt: `${p.deprecation.sunsetYear - 1}-06-01`, sunsetAt: `${p.deprecation.sunsetYear}-01-01` }];
+          return {
+            ...(Object.keys(authentication).length ? { authentication } : {}),
+            ...(rules.length ? { rules } : {}),
+            defaultAction: p.defaultAction,
+            ...(p.tls ? { tls: p.tls } : {}),
+            ...(Object.keys(mobile).length ? { mobile } : {}),
+          };
+        }),
+      ),
+  );
+
+/** A translation input: one Service with one sidecar pod, governed by a policy with `spec`. */
+export function inputFor(spec: Record<string, unknown>, index = 0): TranslationInput {
+  const name = `svc-${index}`;
+  return {
+    policies: [policy({ name: `p-${index}`, created: "2026-01-01T00:00:00Z", spec: { targetRefs: [{ kind: "Service", name }], ...spec } })],
+    services: [service("shop", name, { app: name })],
+    pods: [sidecarPod("shop", `${name}-pod`, { app: name })],
+    secrets: [],
+    namespaces: [],
+    now: "2026-11-25T12:00:00Z",
+  };
+}
