@@ -320,3 +320,45 @@ export function servingWorkload(ports: { listener: number; app: number }): Workl
     ],
   };
 }
+
+const AUTH = "apisecuritypolicy/demo/auth";
+
+/**
+ * A workload that verifies tokens signed by the keys in `jwks` (issuer `https://issuer.test`,
+ * audience `demo`, at most one hour of lifetime, Bearer or DPoP scheme, `sub` copied to
+ * `x-user-id`): `/orders` needs scope `orders:read` and tier gold or platinum, `/me` any valid
+ * token, `/public/` a valid token or none, `/open` no token check at all, everything else 404.
+ */
+export function authServingWorkload(ports: { listener: number; app: number }, jwks: string): WorkloadIR {
+  return {
+    name: `${AUTH}/ports/${ports.listener}-${ports.app}`,
+    namespace: "demo",
+    policy: { namespace: "demo", name: "auth", generation: 1 },
+    sidecars: ["auth-0.demo"],
+    listener: { port: ports.listener },
+    app: { port: ports.app },
+    jwtProviders: [
+      {
+        name: `${AUTH}/jwt/test-issuer`,
+        issuer: "https://issuer.test",
+        audiences: ["demo"],
+        jwks: { kind: "inline", jwks },
+        maxLifetimeSeconds: 3600,
+        clockSkewSeconds: 5,
+        claimsToHeaders: [{ claim: "sub", header: "x-user-id" }],
+        schemes: ["Bearer", "DPoP"],
+      },
+    ],
+    routes: [
+      forward(
+        `${AUTH}/rule/orders`,
+        { path: { kind: "exact", path: "/orders" }, methods: ["GET"] },
+        checks({ authentication: "Required", require: { scopes: ["orders:read"], claims: [{ name: "tier", values: ["gold", "platinum"] }] } }),
+      ),
+      forward(`${AUTH}/rule/me`, { path: { kind: "exact", path: "/me" }, methods: [] }, checks({ authentication: "Required" })),
+      forward(`${AUTH}/rule/public`, { path: { kind: "prefix", prefix: "/public/" }, methods: [] }, checks({ authentication: "Optional" })),
+      forward(`${AUTH}/rule/open`, { path: { kind: "exact", path: "/open" }, methods: [] }, checks({ authentication: "None" })),
+      notFound(AUTH),
+    ],
+  };
+}

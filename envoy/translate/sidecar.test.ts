@@ -92,7 +92,6 @@ describe("buildSidecarResources", () => {
 
   it("chains the filters in enforcement order", () => {
     expect(filterNames(build(shopWorkload))).toEqual([
-      "envoy.filters.http.header_mutation",
       "envoy.filters.http.jwt_authn",
       "envoy.filters.http.rbac",
       "envoy.filters.http.ext_authz",
@@ -188,11 +187,12 @@ describe("buildSidecarResources", () => {
     expect(partner.max_lifetime).toBeUndefined();
   });
 
-  it("strips client-sent claim headers before the JWT filter", () => {
-    expect(httpFilter(build(shopWorkload), "envoy.filters.http.header_mutation")).toEqual({
-      "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
-      mutations: { request_mutations: [{ remove: "x-tenant" }, { remove: "x-user-id" }] },
-    });
+  it("keeps jwt_authn where no route authenticates, so that it still reserves the claim headers", () => {
+    const open = build({ ...shopWorkload, routes: shopWorkload.routes.filter((r) => r.action.kind === "respond" || r.action.checks.authentication === "None") });
+    const jwt = httpFilter(open, "envoy.filters.http.jwt_authn");
+    expect(Object.keys(obj(jwt.providers ?? null))).toEqual([`${SHOP}/jwt/auth-server`, `${SHOP}/jwt/partner`]);
+    expect(jwt.requirement_map).toBeUndefined();
+    expect(routes(open).map((r) => at(perFilter(r), "envoy.filters.http.jwt_authn", "disabled"))).toEqual([true, true, true]);
   });
 
   it("requires every scope and claim on the verified payload with a per-route RBAC policy", () => {

@@ -13,7 +13,6 @@ export const TYPE = {
   tlsInspector: `${prefix}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`,
   httpProtocolOptions: `${prefix}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
   uriTemplateMatch: `${prefix}envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig`,
-  headerMutation: `${prefix}envoy.extensions.filters.http.header_mutation.v3.HeaderMutation`,
   jwtAuthentication: `${prefix}envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`,
   jwtPerRoute: `${prefix}envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig`,
   rbac: `${prefix}envoy.extensions.filters.http.rbac.v3.RBAC`,

@@ -50,16 +50,21 @@ function authenticatingModes(workload: WorkloadIR): Authenticating[] {
   return (["Required", "Optional"] as const).filter((mode) => modes.has(mode));
 }
 
-/** The JWT authentication filter: one requirement per authentication mode, selected by name on each route. */
+/**
+ * The JWT authentication filter: one requirement per authentication mode, selected by name on
+ * each route. Present whenever the workload has providers, even if no route authenticates:
+ * jwt_authn reserves the `claim_to_headers` headers, removing any value a client sent, on every
+ * route (disabled ones included), so the app never sees a forged claim.
+ */
 export function buildJwtAuthnFilter(workload: WorkloadIR): JsonObject | undefined {
   const modes = authenticatingModes(workload);
-  if (modes.length === 0) return undefined;
-  if (workload.jwtProviders.length === 0) throw new Error(`workload ${workload.name}: routes require authentication but it has no JWT providers`);
+  if (modes.length > 0 && workload.jwtProviders.length === 0) throw new Error(`workload ${workload.name}: routes require authentication but it has no JWT providers`);
+  if (workload.jwtProviders.length === 0) return undefined;
   const providers: JsonObject = {};
   for (const p of workload.jwtProviders) providers[p.name] = provider(p);
   const requirementMap: JsonObject = {};
   for (const mode of modes) requirementMap[REQUIREMENT_NAMES[mode]] = requirement(mode, workload.jwtProviders);
-  return httpFilter(JWT_AUTHN_FILTER, { "@type": TYPE.jwtAuthentication, providers, requirement_map: requirementMap });
+  return httpFilter(JWT_AUTHN_FILTER, { "@type": TYPE.jwtAuthentication, providers, ...(modes.length > 0 ? { requirement_map: requirementMap } : {}) });
 }
 
 function jwtPerRoute(route: RouteIR): JsonObject {

@@ -1,5 +1,4 @@
 import { buffer } from "./buffer.js";
-import { claimHeaderSanitizer } from "./claim-headers.js";
 import { compressor } from "./compressor.js";
 import { extAuthz } from "./ext-authz.js";
 import type { HttpFilterFeature } from "./feature.js";
@@ -10,12 +9,11 @@ import { rbac } from "./rbac.js";
 import { router } from "./router.js";
 
 /**
- * The HTTP filter chain, in order: verified identity first (claim headers cleared, then JWT),
+ * The HTTP filter chain, in order: verified identity first (JWT),
  * then what the identity may do (RBAC, bulwark authz), then how much (local and global limits),
  * request size, response compression, and the router.
  */
 export const HTTP_FILTER_FEATURES: readonly HttpFilterFeature[] = [
-  claimHeaderSanitizer,
   jwtAuthn,
   rbac,
   extAuthz,
