@@ -3,7 +3,7 @@ import { AcceptedReason, ResolvedRefsReason } from "../api/v1alpha1/conditions.j
 import { apiSecurityPolicy, type APISecurityPolicy } from "../api/v1alpha1/policy.js";
 import { accepted, notResolved, type ConditionData } from "./conditions.js";
 import { UNUSABLE_JWKS, jwksFromSecret } from "./jwks.js";
-import { creationTime, namespaceOf, objectKey, sidecarNodeId, type ObjectMeta, type PodObject, type TranslationInput } from "./objects.js";
+import { creationTime, namespaceOf, objectKey, sidecarNodeId, type ObjectMeta, type PodObject, type ServiceObject, type TranslationInput } from "./objects.js";
 import { selectPods, sidecarPorts, type SidecarPorts } from "./sidecars.js";
 
 export interface TargetResolution {
@@ -99,20 +99,45 @@ interface TargetPods {
   missing?: string;
 }
 
-function targetPods(policy: APISecurityPolicy, input: TranslationInput): TargetPods[] {
+/** Pods with a sidecar by namespace, and selections already made: computed once per translation. */
+class SidecarPodIndex {
+  private readonly byNamespace = new Map<string, PodObject[]>();
+  private readonly selections = new Map<string, PodObject[]>();
+
+  constructor(pods: readonly PodObject[]) {
+    for (const pod of pods) {
+      if (sidecarPorts(pod) === undefined) continue;
+      const ns = namespaceOf(pod.metadata);
+      const list = this.byNamespace.get(ns) ?? [];
+      list.push(pod);
+      this.byNamespace.set(ns, list);
+    }
+  }
+
+  select(namespace: string, selector: Record<string, string>): PodObject[] {
+    const key = `${namespace}\u0000${JSON.stringify(Object.entries(selector).sort(([a], [b]) => (a < b ? -1 : 1)))}`;
+    let pods = this.selections.get(key);
+    if (!pods) {
+      pods = selectPods(this.byNamespace.get(namespace) ?? [], namespace, selector);
+      this.selections.set(key, pods);
+    }
+    return pods;
+  }
+}
+
+function targetPods(policy: APISecurityPolicy, podIndex: SidecarPodIndex, services: ReadonlyMap<string, ServiceObject>): TargetPods[] {
   const namespace = namespaceOf(policy.metadata);
-  const withSidecar = input.pods.filter((p) => sidecarPorts(p) !== undefined);
   if (policy.spec.podSelector) {
     const labels = Object.entries(policy.spec.podSelector.matchLabels)
       .map(([k, v]) => `${k}=${v}`)
       .sort()
       .join(",");
-    return [{ kind: "PodSelector", name: labels, pods: selectPods(withSidecar, namespace, policy.spec.podSelector.matchLabels) }];
+    return [{ kind: "PodSelector", name: labels, pods: podIndex.select(namespace, policy.spec.podSelector.matchLabels) }];
   }
   return (policy.spec.targetRefs ?? []).map((ref) => {
-    const service = input.services.find((s) => s.metadata.name === ref.name && namespaceOf(s.metadata) === namespace);
+    const service = services.get(`${namespace}/${ref.name}`);
     if (!service) return { kind: ref.kind, name: ref.name, pods: [], missing: `Service ${namespace}/${ref.name} not found` };
-    return { kind: ref.kind, name: ref.name, pods: selectPods(withSidecar, namespace, service.spec?.selector ?? {}) };
+    return { kind: ref.kind, name: ref.name, pods: podIndex.select(namespace, service.spec?.selector ?? {}) };
   });
 }
 
@@ -147,6 +172,8 @@ export function resolvePolicies(input: TranslationInput): Resolution {
   const candidates = input.policies.map(candidateOf).filter((c): c is Candidate => c !== undefined);
   const ordered = [...candidates].sort(byAge);
   const owner = new Map<string, string>(); // sidecar node id → policy key
+  const podIndex = new SidecarPodIndex(input.pods);
+  const servicesByKey = new Map(input.services.map((s) => [objectKey(s.metadata), s]));
   const results: ResolvedPolicy[] = [];
 
   for (const candidate of ordered) {
@@ -168,7 +195,7 @@ export function resolvePolicies(input: TranslationInput): Resolution {
     const problems: { reason: string; message: string }[] = [];
     const targets: TargetResolution[] = [];
     const mine: PodObject[] = [];
-    for (const target of targetPods(policy, input)) {
+    for (const target of targetPods(policy, podIndex, servicesByKey)) {
       if (target.missing) problems.push({ reason: ResolvedRefsReason.TargetNotFound, message: target.missing });
       const lost = new Map<string, string[]>();
       const sidecars: string[] = [];
