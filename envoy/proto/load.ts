@@ -61,13 +61,18 @@ export function envoyProtoRoot(): protobuf.Root {
   return root;
 }
 
+const typesByUrl = new Map<string, protobuf.Type | undefined>();
+
 /** The message type a type URL (`type.googleapis.com/<full name>`) names, or undefined. */
 export function messageTypeOf(typeUrl: string): protobuf.Type | undefined {
+  if (typesByUrl.has(typeUrl)) return typesByUrl.get(typeUrl);
   const name = typeUrl.slice(typeUrl.lastIndexOf("/") + 1);
-  if (name === "") return undefined;
+  let type: protobuf.Type | undefined;
   try {
-    return envoyProtoRoot().lookupType(name);
+    type = name === "" ? undefined : envoyProtoRoot().lookupType(name);
   } catch {
-    return undefined;
+    type = undefined;
   }
+  typesByUrl.set(typeUrl, type);
+  return type;
 }

@@ -24,11 +24,30 @@ export class ProtoJsonError extends Error {
  * protobufjs Any wrapper to encode.
  */
 export function protobufObjectOf(type: protobuf.Type, json: JsonValue, path: string): unknown {
-  const special = WELL_KNOWN[type.fullName];
-  if (special) return special(json, path);
-  const wrapped = WRAPPER_SCALARS[type.fullName];
-  if (wrapped) return { value: scalar(wrapped, json, path) };
+  const mapping = jsonMappingOf(type);
+  if (mapping.kind === "special") return mapping.convert(json, path);
+  if (mapping.kind === "wrapper") return { value: scalar(mapping.scalar, json, path) };
   return fieldsOf(type, json, path);
+}
+
+type JsonMapping =
+  | { kind: "special"; convert: (json: JsonValue, path: string) => Record<string, unknown>; nullable: boolean }
+  | { kind: "wrapper"; scalar: string }
+  | { kind: "message" };
+
+/** protobufjs computes `fullName` on every read, so each type's JSON mapping is looked up once. */
+const mappings = new WeakMap<protobuf.Type, JsonMapping>();
+
+function jsonMappingOf(type: protobuf.Type): JsonMapping {
+  let mapping = mappings.get(type);
+  if (!mapping) {
+    const name = type.fullName;
+    const special = WELL_KNOWN[name];
+    const wrapped = WRAPPER_SCALARS[name];
+    mapping = special ? { kind: "special", convert: special, nullable: name === ".google.protobuf.Value" } : wrapped ? { kind: "wrapper", scalar: wrapped } : { kind: "message" };
+    mappings.set(type, mapping);
+  }
+  return mapping;
 }
 
 /** An Any in proto3-JSON form (`{"@type": url, ...fields}`) as `{"@type": url, ...converted fields}`. */
@@ -38,10 +57,10 @@ export function anyObjectOf(json: JsonValue, path: string): { type: protobuf.Typ
   if (typeof typeUrl !== "string") throw new ProtoJsonError(fieldPath(path, "@type"), "missing: an Any needs the type URL of its message");
   const type = messageTypeOf(typeUrl);
   if (!type) throw new ProtoJsonError(fieldPath(path, "@type"), `unknown message type ${typeUrl}`);
-  if (type.fullName === ".google.protobuf.Any") throw new ProtoJsonError(path, "an Any inside an Any is not supported");
-  const special = WELL_KNOWN[type.fullName] !== undefined || WRAPPER_SCALARS[type.fullName] !== undefined;
+  const mapping = jsonMappingOf(type);
+  if (mapping.kind === "special" && mapping.convert === WELL_KNOWN[".google.protobuf.Any"]) throw new ProtoJsonError(path, "an Any inside an Any is not supported");
   // Well-known types with their own JSON mapping sit under "value" inside an Any.
-  const inner = special ? (rest.value ?? null) : rest;
+  const inner = mapping.kind !== "message" ? (rest.value ?? null) : rest;
   const converted = protobufObjectOf(type, inner, path);
   return { type, object: { "@type": typeUrl, ...(converted as Record<string, unknown>) } };
 }
@@ -61,7 +80,7 @@ function fieldsOf(type: protobuf.Type, json: JsonValue, path: string): Record<st
     const at = fieldPath(path, key);
     const field = type.fields[key];
     if (!field) throw new ProtoJsonError(at, `unknown field of ${type.fullName.slice(1)}`);
-    if (value === null && field.resolvedType?.fullName !== ".google.protobuf.Value") continue;
+    if (value === null && !acceptsNull(field)) continue;
     if (field.partOf) {
       const other = oneofs.get(field.partOf.name);
       if (other !== undefined) throw new ProtoJsonError(at, `${other} is already set: both belong to oneof ${field.partOf.name}`);
@@ -70,6 +89,15 @@ function fieldsOf(type: protobuf.Type, json: JsonValue, path: string): Record<st
     out[key] = fieldValue(field, value, at);
   }
   return out;
+}
+
+/** JSON null is a value only for google.protobuf.Value and NullValue; elsewhere it means "not set". */
+function acceptsNull(field: protobuf.Field): boolean {
+  const type = field.resolvedType;
+  if (type instanceof protobuf.Enum) return type.fullName === ".google.protobuf.NullValue";
+  if (!(type instanceof protobuf.Type)) return false;
+  const mapping = jsonMappingOf(type);
+  return mapping.kind === "special" && mapping.nullable;
 }
 
 function fieldValue(field: protobuf.Field, value: JsonValue, path: string): unknown {
@@ -92,10 +120,7 @@ function fieldValue(field: protobuf.Field, value: JsonValue, path: string): unkn
 
 function singleValue(field: protobuf.Field, value: JsonValue, path: string): unknown {
   const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type) {
-    if (resolved.fullName === ".google.protobuf.Any") return anyObjectOf(value, path).object;
-    return protobufObjectOf(resolved, value, path);
-  }
+  if (resolved instanceof protobuf.Type) return protobufObjectOf(resolved, value, path);
   if (resolved instanceof protobuf.Enum) return enumValue(resolved, value, path);
   return scalar(field.type, value, path);
 }
