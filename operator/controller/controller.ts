@@ -14,6 +14,7 @@ import type { LeaderElector } from "./leader-election.js";
 import type { ControllerMetrics } from "./metrics.js";
 import { ObjectStore } from "./object-store.js";
 import { desiredStatus, stableJson, type SidecarObservation } from "./policy-status.js";
+import { SidecarReports, type SidecarReport } from "./sidecar-reports.js";
 import { StatusWriter } from "./status-writer.js";
 
 export interface ControllerOptions {
@@ -26,6 +27,8 @@ export interface ControllerOptions {
   buildSnapshot: (workload: WorkloadIR) => Snapshot;
   /** Coalesce bursts of events into one reconcile. */
   debounceMs?: number;
+  /** Shares what the sidecars run between replicas (default: records next to the elector's Lease). */
+  reports?: SidecarReports;
   clock?: () => Date;
 }
 
@@ -42,6 +45,8 @@ interface RunningConfig {
 export class Controller {
   private readonly store: ObjectStore;
   private readonly writer: StatusWriter;
+  private readonly reports: SidecarReports;
+  private lastGarbageCollection = 0;
   private readonly clock: () => Date;
   private readonly snapshotMemo = new Map<string, Snapshot>();
   private readonly running = new Map<string, RunningConfig>();
@@ -59,9 +64,13 @@ export class Controller {
     this.clock = options.clock ?? ((): Date => new Date());
     this.store = new ObjectStore(options.kc, () => this.schedule(), options.log);
     this.writer = new StatusWriter(options.kc, options.log, options.metrics);
+    const lease = options.elector.lease;
+    this.reports = options.reports ?? new SidecarReports(options.kc, { namespace: lease.namespace, leaseName: lease.name, identity: lease.identity }, options.log);
+    this.reports.onChange(() => this.scheduleStatus());
     const cache = options.xds.cache;
     cache.onAck((event) => {
       options.metrics.acks.inc({ type: shortTypeName(event.typeUrl) });
+      this.reports.schedule();
       const pushed = this.pushedAt.get(event.nodeId);
       if (pushed !== undefined && cache.isInSync(event.nodeId)) {
         options.metrics.pushSeconds.observe((performance.now() - pushed) / 1000);
@@ -71,11 +80,13 @@ export class Controller {
     });
     cache.onNack((event) => {
       options.metrics.nacks.inc({ type: shortTypeName(event.typeUrl) });
+      this.reports.schedule();
       options.log.warn({ sidecar: event.nodeId, type: shortTypeName(event.typeUrl), error: event.error }, "sidecar rejected its configuration");
       this.scheduleStatus();
     });
     cache.onConnection(() => {
       options.metrics.connectedSidecars.set(cache.connectedSidecars());
+      this.reports.schedule();
       this.scheduleStatus();
     });
     options.elector.onChange((leader) => {
@@ -85,7 +96,8 @@ export class Controller {
   }
 
   async start(): Promise<void> {
-    await this.store.start();
+    // The reports first: a restarted leader must know what its sidecars ran before it writes status.
+    await Promise.all([this.store.start(), this.reports.start(() => this.ownReports())]);
     this.schedule();
   }
 
@@ -161,6 +173,8 @@ export class Controller {
       }
     }
     for (const key of this.snapshotMemo.keys()) if (!usedKeys.has(key)) this.snapshotMemo.delete(key);
+    this.reports.retain(new Set([...wanted, ...held]));
+    this.reports.schedule();
     this.last = translation;
     this.reconciles += 1;
     this.options.metrics.reconcileSeconds.observe((performance.now() - started) / 1000);
@@ -180,23 +194,69 @@ export class Controller {
     this.sunsetTimer.unref();
   }
 
-  private observation(): SidecarObservation {
+  /** What this replica knows about a sidecar; undefined when it never heard from it. */
+  private ownReport(nodeId: string): SidecarReport | undefined {
     const cache = this.options.xds.cache;
+    const info = cache.statusInfo(nodeId);
+    const types = Object.values(info.types);
+    if (types.length === 0 && info.streams === 0) return undefined;
+    const nack = types.find((t) => t.nack)?.nack?.error;
+    const config = cache.isInSync(nodeId) ? this.running.get(nodeId) : undefined;
+    return {
+      ...(config?.policyKey !== undefined ? { policy: config.policyKey } : {}),
+      ...(config?.generation !== undefined ? { generation: config.generation } : {}),
+      ...(nack !== undefined ? { nack } : {}),
+      connected: info.streams > 0,
+    };
+  }
+
+  /** This replica's reports, for the other replicas (and for its own next start). */
+  private ownReports(): Map<string, SidecarReport> {
+    const out = new Map<string, SidecarReport>();
+    for (const nodeId of this.options.xds.cache.nodeIds()) {
+      const report = this.ownReport(nodeId);
+      if (report) out.set(nodeId, report);
+    }
+    return out;
+  }
+
+  /**
+   * What a sidecar runs, as well as any replica knows it: this replica's word when the sidecar is
+   * connected here and settled (ACKed or NACKed); else that of a replica it is connected to; else
+   * what this replica saw last; else what this identity saw before a restart; else the newest
+   * word of any replica.
+   */
+  private report(nodeId: string): SidecarReport | undefined {
+    const own = this.ownReport(nodeId);
+    const settled = (r: SidecarReport | undefined): boolean => r !== undefined && (this.options.xds.cache.isInSync(nodeId) || r.nack !== undefined);
+    if (own && settled(own)) {
+      this.reports.forget(nodeId);
+      if (own.connected) return own;
+    }
+    const inherited = this.reports.inheritedReport(nodeId);
+    if (own?.connected) return inherited ?? own; // reconnecting after a restart, or a push not yet ACKed
+    const remote = this.reports.fromOthers(nodeId);
+    if (remote?.connected) return remote;
+    if (own && settled(own)) return own;
+    return inherited ?? remote ?? own;
+  }
+
+  private observation(): SidecarObservation {
     return {
       runningGeneration: (nodeId, policyKey): number | undefined => {
-        const config = this.running.get(nodeId);
-        return config?.policyKey === policyKey && cache.isInSync(nodeId) ? config.generation : undefined;
+        const report = this.report(nodeId);
+        return report?.policy === policyKey ? report.generation : undefined;
       },
-      rejection: (nodeId): string | undefined => {
-        const types = cache.statusInfo(nodeId).types;
-        for (const state of Object.values(types)) if (state.nack) return state.nack.error;
-        return undefined;
-      },
+      rejection: (nodeId): string | undefined => this.report(nodeId)?.nack,
     };
   }
 
   private async writeStatuses(): Promise<void> {
     if (!this.options.elector.isLeader() || !this.last) return;
+    if (Date.now() - this.lastGarbageCollection > 600_000) {
+      this.lastGarbageCollection = Date.now();
+      await this.reports.collectGarbage(3600);
+    }
     const observe = this.observation();
     const now = this.clock().toISOString().replace(/\.\d{3}Z$/, "Z");
     const raw = new Map<string, { metadata: ObjectMeta; status?: PolicyStatus }>();
@@ -211,6 +271,8 @@ export class Controller {
         if (!object || (object.metadata.generation ?? 0) !== resolved.generation) return; // changed meanwhile; the next reconcile covers it
         const desired = desiredStatus(resolved, observe, object.status, now);
         const ref = { namespace: resolved.namespace, name: resolved.name, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) };
+        // What the status already says was announced (by this replica before a restart, or by the previous leader).
+        if (!this.reported.has(key) && object.status) this.reported.set(key, eventSignature(object.status));
         await this.writer.write(ref, object.status, desired);
         await this.recordEvents(key, ref, desired);
       }),
@@ -221,7 +283,7 @@ export class Controller {
   private async recordEvents(key: string, ref: { namespace: string; name: string; uid?: string }, status: PolicyStatus): Promise<void> {
     const accepted = status.conditions?.find((c) => c.type === "Accepted");
     const programmed = status.conditions?.find((c) => c.type === "Programmed");
-    const signature = `${status.observedGeneration ?? 0}/${accepted?.reason ?? ""}/${programmed?.reason ?? ""}`;
+    const signature = eventSignature(status);
     if (this.reported.get(key) === signature) return;
     this.reported.set(key, signature);
     if (accepted && accepted.reason !== AcceptedReason.Accepted) {
@@ -238,5 +300,13 @@ export class Controller {
     for (const t of [this.timer, this.statusTimer, this.sunsetTimer]) if (t) clearTimeout(t);
     await this.store.stop();
     await this.busy;
+    await this.reports.stop();
   }
+}
+
+/** What an Event announces about a status: its generation and the reasons of Accepted and Programmed. */
+function eventSignature(status: PolicyStatus): string {
+  const accepted = status.conditions?.find((c) => c.type === "Accepted");
+  const programmed = status.conditions?.find((c) => c.type === "Programmed");
+  return `${status.observedGeneration ?? 0}/${accepted?.reason ?? ""}/${programmed?.reason ?? ""}`;
 }

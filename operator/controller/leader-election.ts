@@ -36,6 +36,11 @@ export class LeaderElector {
     return this.leader;
   }
 
+  /** Where the Lease is and who this replica is in it. */
+  get lease(): { namespace: string; name: string; identity: string } {
+    return { namespace: this.options.namespace, name: this.options.name, identity: this.options.identity };
+  }
+
   onChange(listener: (leader: boolean) => void): void {
     this.listeners.add(listener);
   }
