@@ -44,7 +44,7 @@ export const jwtProvider = z
       min: "1m",
       max: "24h",
     }).optional(),
-    clockSkew: boundedDuration({ description: "Tolerance applied to `exp`, `nbf` and `iat` for clocks that disagree. At most 5m.", min: "0s", max: "5m" }).default("60s"),
+    clockSkew: boundedDuration({ description: "Tolerance applied to `exp`, `nbf` and `iat` for clocks that disagree, from 1s to 5m (Envoy reads 0 as its default of 60s, so 0 is not offered).", min: "1s", max: "5m" }).default("60s"),
     claimsToHeaders: z
       .array(
         z
