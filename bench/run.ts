@@ -1,0 +1,19 @@
+import type { Benchmark } from "./benchmark.js";
+import { xdsPush } from "./xds-push.js";
+
+/** Every benchmark, run one after the other by `npm run bench`. Add new ones to this list. */
+const benchmarks: Benchmark[] = [xdsPush];
+
+async function main(): Promise<void> {
+  for (const benchmark of benchmarks) {
+    console.log(`\n== ${benchmark.name} ==`);
+    const started = Date.now();
+    await benchmark.run();
+    console.log(`(${benchmark.name}: ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
