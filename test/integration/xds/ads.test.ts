@@ -75,13 +75,21 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
   }
 
   it("connects, acknowledges every type and serves traffic from the pushed snapshot", async () => {
+    // The sidecar starts first (as a pod's would, before the controller has translated its policies) and waits.
+    sidecar = await startSidecar({ envoyBinary: testEnvironment().binaries.envoy, nodeId, xdsPort, delta, waitReady: false });
+    await until(() => cache.statusInfo(nodeId).streams === 1, "the sidecar's ADS stream");
+    expect(cache.sent).toEqual([]);
+    expect(cache.isInSync(nodeId)).toBe(false);
+
     good = sidecarSnapshot(base);
     goodFixture = base;
     expect(cache.setSnapshot(nodeId, good)).toEqual({ ok: true, changed: true });
-    expect(cache.isInSync(nodeId)).toBe(false);
-
-    sidecar = await startSidecar({ envoyBinary: testEnvironment().binaries.envoy, nodeId, xdsPort, delta });
     await until(() => cache.isInSync(nodeId), "the sidecar to acknowledge its snapshot");
+    // Clusters and endpoints went out before the listener and routes that use them.
+    const firstOfType = (type: TypeUrl): number => cache.sent.findIndex((s) => s.typeUrl === type);
+    expect(firstOfType(TypeUrl.Cluster)).toBeLessThan(firstOfType(TypeUrl.Listener));
+    expect(firstOfType(TypeUrl.Endpoints)).toBeLessThan(firstOfType(TypeUrl.Route));
+    await until(async () => (await get(base.listenerPort, "/").catch(() => undefined))?.status === 200, "the listener to serve");
 
     const status = cache.statusInfo(nodeId);
     expect(status.streams).toBe(1);
