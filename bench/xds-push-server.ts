@@ -285,6 +285,8 @@ function reply(message: ScenarioMessage): Promise<void> {
 
 const raw = process.env.BULWARK_BENCH_SCENARIO;
 if (raw) {
+  // Stopped by the benchmark (timeout) or the user: exit normally, so the Envoys started here are killed too.
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => process.exit(1));
   runScenario(JSON.parse(raw) as Scenario)
     .then((result) => reply({ kind: "result", result }))
     .catch((error: unknown) => reply({ kind: "error", message: error instanceof Error ? (error.stack ?? error.message) : String(error) }))

@@ -52,7 +52,8 @@ function runInServerProcess(scenario: Scenario): Promise<ScenarioResult> {
       fn();
     };
     const timer = setTimeout(() => {
-      child.kill("SIGKILL");
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), 5000).unref();
       settle(() => reject(new Error(`scenario ${describe(scenario)} did not finish within ${SCENARIO_TIMEOUT_MS / 1000} s`)));
     }, SCENARIO_TIMEOUT_MS);
     child.on("message", (message: ScenarioMessage) => {
@@ -117,7 +118,8 @@ async function run(): Promise<void> {
       "Each sidecar has its own snapshot: 1 listener (HTTP connection manager, RDS), 1 route configuration with 22 routes, 1 EDS cluster, 1 ClusterLoadAssignment. Each push changes that sidecar's route configuration and endpoints (2 types); latency = setSnapshot to the server receiving the ACK of both.",
       "push p50/p99: every sidecar's snapshot changed once per round, setSnapshot called for all sidecars back to back; round = first setSnapshot to last ACK.",
       "updates/s: closed loop for the throughput phase, each sidecar given its next snapshot as soon as it acknowledged the last; counts setSnapshot calls fully acknowledged.",
-      "RSS per sidecar = (server RSS with N sidecars connected and in sync - RSS of the started server without snapshots) / N, i.e. its snapshot plus its connection and stream.",
+      "RSS per sidecar = (server RSS with N sidecars connected and in sync - RSS of the started server without snapshots) / N, i.e. its snapshot plus its connection and stream. Meaningful from 100 sidecars up; for 1 and 10 it is dominated by allocations the server makes once (first HTTP/2 session, buffers).",
+      "load = the machine's 1-minute load average when the scenario started: other work on the machine (parallel test suites) inflates latency and lowers throughput.",
     ],
     results,
   };
