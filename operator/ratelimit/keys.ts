@@ -1,0 +1,71 @@
+import { createHash } from "node:crypto";
+import type { GlobalRateLimitIR, RateLimitKeyPartIR } from "../ir/types.js";
+
+/** The descriptor entry key Envoy sends for a key part (see envoy/translate/filters/global-ratelimit.ts). */
+export function descriptorKey(part: RateLimitKeyPartIR): string {
+  switch (part.kind) {
+    case "clientIP":
+      return "remote_address";
+    case "header":
+      return `header:${part.header}`;
+    case "claim":
+      return `claim:${part.claim}`;
+    case "pathParam":
+      return `pathParam:${part.param}`;
+  }
+}
+
+const templates = new Map<string, { regex: RegExp; variables: string[] }>();
+
+/**
+ * An Envoy URI template (`/v1/users/{userId}/orders`, `{name=*}`, `{name=**}`, `*`, `**`) as a
+ * regular expression with one group per variable.
+ */
+export function compileTemplate(template: string): { regex: RegExp; variables: string[] } {
+  const cached = templates.get(template);
+  if (cached) return cached;
+  const variables: string[] = [];
+  let source = "";
+  const token = /\{([A-Za-z_][A-Za-z0-9_]*)(?:=([^}]*))?\}|\*\*|\*|[^{*]+/g;
+  for (const m of template.matchAll(token)) {
+    if (m[1] !== undefined) {
+      variables.push(m[1]);
+      source += m[2] === "**" ? "(.*)" : "([^/]*)";
+    } else if (m[0] === "**") source += ".*";
+    else if (m[0] === "*") source += "[^/]*";
+    else source += m[0].replace(/[\\^$.|?+()[\]{}]/g, (c) => `\\${c}`);
+  }
+  const compiled = { regex: new RegExp(`^${source}$`), variables };
+  templates.set(template, compiled);
+  return compiled;
+}
+
+/** The value of `param` in `path` (query string ignored); "" when the path does not match. */
+export function pathParam(path: string, template: string, param: string): string {
+  const bare = path.split(/[?#]/, 1)[0] ?? "";
+  const { regex, variables } = compileTemplate(template);
+  const m = regex.exec(bare);
+  const i = variables.indexOf(param);
+  return m && i >= 0 ? (m[i + 1] ?? "") : "";
+}
+
+/**
+ * The values of a limit's key parts from what Envoy sent, in key order. A part Envoy left out
+ * (header or claim absent) counts under "", as the API documents.
+ */
+export function keyValues(limit: GlobalRateLimitIR, entries: ReadonlyMap<string, string>): string[] {
+  return limit.key.map((part) => {
+    const raw = entries.get(descriptorKey(part)) ?? "";
+    return part.kind === "pathParam" ? pathParam(raw, part.template, part.param) : raw;
+  });
+}
+
+/**
+ * The counter key of one budget. The hash tag `{…}` holds the whole identity (limit, window,
+ * key values), so both window counters of a budget land in the same Redis Cluster slot and one
+ * script can touch them; budgets spread evenly over slots.
+ */
+export function budgetKey(limit: GlobalRateLimitIR, values: readonly string[]): string {
+  const digest = createHash("sha256").update([limit.name, String(limit.windowSeconds), ...values].join("\u0000")).digest("base64url").slice(0, 22);
+  return `bulwark:rl:{${digest}}`;
+}

@@ -1,0 +1,88 @@
+import { Redis, type RedisOptions } from "ioredis";
+import type { CountRequest, CountResult, CounterStore } from "./store.js";
+import { windowPosition } from "./window.js";
+
+/**
+ * Reads both window counters and spends in one step, so concurrent replicas never overspend.
+ * The arithmetic is window.ts's (usedInWindow, fits), in the same floating-point order.
+ * KEYS: current window, previous window (same hash tag, same slot).
+ * ARGV: cost, limit, window ms, elapsed ms, mode ("take" spends only when it fits, "add" always).
+ */
+const COUNT_SCRIPT = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local prev = tonumber(redis.call('GET', KEYS[2]) or '0')
+local cost = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local w = tonumber(ARGV[3])
+local e = tonumber(ARGV[4])
+local spend = ARGV[5] == 'add' and cost > 0
+if ARGV[5] == 'take' and cost > 0 then
+  spend = cur + math.floor(prev * (w - e) / w) + cost <= limit
+end
+if spend then
+  cur = redis.call('INCRBY', KEYS[1], cost)
+  redis.call('PEXPIRE', KEYS[1], 2 * w)
+  return {cur, prev, 1}
+end
+return {cur, prev, 0}
+`;
+
+type CountCommand = (current: string, previous: string, cost: number, limit: number, windowMs: number, elapsedMs: number, mode: "take" | "add") => Promise<[number, number, number]>;
+
+export interface RedisStoreOptions {
+  url: string;
+  /** A command that takes longer fails (and the caller falls back); default 50 ms. */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * Counters in Redis, shared by every replica: one script call (one round trip) per budget,
+ * commands of concurrent decisions pipelined on one connection (ioredis auto-pipelining).
+ * Fails fast while disconnected (no offline queue) and reconnects by itself.
+ */
+export class RedisStore implements CounterStore {
+  readonly redis: Redis;
+
+  constructor(options: RedisStoreOptions) {
+    const redisOptions: RedisOptions = {
+      enableAutoPipelining: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeoutMs ?? 50,
+      retryStrategy: (times) => Math.min(times * 100, 1000),
+      lazyConnect: false,
+    };
+    this.redis = new Redis(options.url, redisOptions);
+    // Errors surface on the commands; the connection's own errors would otherwise be unhandled.
+    this.redis.on("error", () => undefined);
+    this.redis.defineCommand("bulwarkCount", { numberOfKeys: 2, lua: COUNT_SCRIPT });
+  }
+
+  /** True while connected; commands are refused immediately otherwise. */
+  get ready(): boolean {
+    return this.redis.status === "ready";
+  }
+
+  private count(request: CountRequest, mode: "take" | "add"): Promise<[number, number, number]> {
+    const position = windowPosition(request.nowMs, request.windowMs);
+    const command = (this.redis as unknown as { bulwarkCount: CountCommand }).bulwarkCount.bind(this.redis);
+    return command(`${request.key}:${position.index}`, `${request.key}:${position.index - 1}`, request.cost, request.limit, request.windowMs, position.elapsedMs, mode);
+  }
+
+  async take(request: CountRequest): Promise<CountResult> {
+    const [current, previous, spent] = await this.count(request, "take");
+    return { current, previous, spent: spent === 1 };
+  }
+
+  async add(request: Omit<CountRequest, "limit">): Promise<void> {
+    await this.count({ ...request, limit: 0 }, "add");
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+}

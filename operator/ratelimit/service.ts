@@ -1,0 +1,173 @@
+import { Server, ServerCredentials, status, type sendUnaryData, type ServerDuplexStream, type ServerReadableStream, type ServerUnaryCall } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { Counter, Gauge, Registry } from "prom-client";
+import { decide, type Decision } from "./decide.js";
+import type { LimitIndex } from "./limits.js";
+import { countOutcome, type Outcome } from "./outcomes.js";
+import {
+  ratelimitServices,
+  structToJson,
+  type HttpAccessLogEntryMessage,
+  type RateLimitRequestMessage,
+  type RateLimitResponseMessage,
+  type StreamAccessLogsMessage,
+} from "./protocol.js";
+import type { CounterStore } from "./store.js";
+
+const JWT_AUTHN_FILTER = "envoy.filters.http.jwt_authn";
+const JWT_PAYLOAD_KEY = "jwt_payload";
+
+export class RateLimitMetrics {
+  readonly decisions: Counter<"limit" | "result">;
+  readonly outcomes: Counter<"limit">;
+  readonly degraded: Gauge;
+
+  constructor(readonly registry: Registry = new Registry()) {
+    this.decisions = new Counter({
+      name: "bulwark_ratelimit_decisions_total",
+      help: "Descriptors decided, by limit and result (ok, over_limit, shadow_over_limit: refused in Shadow mode, only reported).",
+      labelNames: ["limit", "result"],
+      registers: [registry],
+    });
+    this.outcomes = new Counter({ name: "bulwark_ratelimit_outcomes_counted_total", help: "Responses that spent an outcome-aware budget.", labelNames: ["limit"], registers: [registry] });
+    this.degraded = new Gauge({ name: "bulwark_ratelimit_store_degraded", help: "1 while counting per replica in memory because Redis is unavailable.", registers: [registry] });
+  }
+}
+
+export interface RateLimitServiceOptions {
+  store: CounterStore;
+  /** The current limits (from the latest translation). */
+  limits: () => LimitIndex;
+  domain: string;
+  log: Logger;
+  metrics?: RateLimitMetrics;
+  now?: () => number;
+}
+
+/** The finished request an access-log entry describes. */
+export function outcomeOf(entry: HttpAccessLogEntryMessage): Outcome | undefined {
+  const common = entry.common_properties;
+  const code = entry.response?.response_code?.value;
+  if (!common?.route_name || code === undefined) return undefined;
+  return {
+    routeName: common.route_name,
+    responseCode: code,
+    clientAddress: common.downstream_remote_address?.socket_address?.address ?? "",
+    requestHeaders: new Map(Object.entries(entry.request?.request_headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+    path: entry.request?.path ?? "",
+    claims: (structToJson(common.metadata?.filter_metadata?.[JWT_AUTHN_FILTER])[JWT_PAYLOAD_KEY] ?? {}) as Record<string, unknown>,
+  };
+}
+
+export function responseMessage(decision: Decision): RateLimitResponseMessage {
+  return {
+    overall_code: decision.code,
+    statuses: decision.descriptors.map((d) => ({
+      code: d.code,
+      ...(d.limit ? { limit_remaining: d.remaining, duration_until_reset: { seconds: d.resetSeconds } } : {}),
+    })),
+    response_headers_to_add: decision.responseHeaders,
+  };
+}
+
+/**
+ * bulwark ratelimit's gRPC face: RateLimitService/ShouldRateLimit (a thin adapter over decide())
+ * and AccessLogService/StreamAccessLogs, through which sidecars report finished requests of
+ * routes with outcome-aware budgets (countOutcome()).
+ */
+export class RateLimitGrpcService {
+  private server: Server | undefined;
+  readonly metrics: RateLimitMetrics;
+  /** Access-log entries received and budgets they spent (for tests and diagnostics). */
+  readonly stats = { decisions: 0, outcomesReceived: 0, outcomesCounted: 0 };
+  private readonly now: () => number;
+
+  constructor(private readonly options: RateLimitServiceOptions) {
+    this.metrics = options.metrics ?? new RateLimitMetrics();
+    this.now = options.now ?? Date.now;
+  }
+
+  async shouldRateLimit(request: RateLimitRequestMessage): Promise<RateLimitResponseMessage> {
+    const descriptors = (request.descriptors ?? []).map((d) => ({ entries: (d.entries ?? []).map((e) => ({ key: e.key ?? "", value: e.value ?? "" })) }));
+    if ((request.domain ?? "") !== this.options.domain) {
+      this.options.log.warn({ domain: request.domain }, "rate-limit request for another domain; allowed");
+      return { overall_code: "OK", statuses: descriptors.map(() => ({ code: "OK" })), response_headers_to_add: [] };
+    }
+    const decision = await decide({ descriptors, hitsAddend: request.hits_addend ?? 0 }, this.options.limits(), this.options.store, this.now());
+    this.stats.decisions++;
+    for (const d of decision.descriptors) {
+      if (!d.limit) {
+        if (d.limitName !== undefined) this.options.log.warn({ limit: d.limitName }, "descriptor names a limit this replica does not know; allowed");
+        continue;
+      }
+      const result = !d.exceeded ? "ok" : d.code === "OVER_LIMIT" ? "over_limit" : "shadow_over_limit";
+      this.metrics.decisions.inc({ limit: d.limit.name, result });
+      if (result === "shadow_over_limit") this.options.log.info({ limit: d.limit.name, key: d.key }, "shadow limit exceeded; request allowed");
+    }
+    return responseMessage(decision);
+  }
+
+  async recordAccessLogs(message: StreamAccessLogsMessage): Promise<void> {
+    for (const entry of message.http_logs?.log_entry ?? []) {
+      const outcome = outcomeOf(entry);
+      if (!outcome) continue;
+      this.stats.outcomesReceived++;
+      const spent = await countOutcome(outcome, this.options.limits(), this.options.store, this.now());
+      for (const limit of spent) this.metrics.outcomes.inc({ limit });
+      this.stats.outcomesCounted += spent.length;
+    }
+  }
+
+  /** Listens on host:port (0: a free port); resolves with the port. */
+  async start(host: string, port: number): Promise<number> {
+    const server = new Server();
+    const { rateLimit, accessLog } = ratelimitServices();
+    server.addService(rateLimit, {
+      ShouldRateLimit: (call: ServerUnaryCall<RateLimitRequestMessage, RateLimitResponseMessage>, callback: sendUnaryData<RateLimitResponseMessage>): void => {
+        this.shouldRateLimit(call.request).then(
+          (response) => callback(null, response),
+          (error: unknown) => {
+            this.options.log.error({ err: error instanceof Error ? error.message : String(error) }, "rate-limit decision failed");
+            callback({ code: status.UNAVAILABLE, details: "rate-limit decision failed" });
+          },
+        );
+      },
+    });
+    server.addService(accessLog, {
+      StreamAccessLogs: (call: ServerReadableStream<StreamAccessLogsMessage, unknown> | ServerDuplexStream<StreamAccessLogsMessage, unknown>, callback: sendUnaryData<unknown>): void => {
+        // Entries of one stream are counted in order; a failure is logged and the stream goes on.
+        let chain = Promise.resolve();
+        call.on("data", (message: StreamAccessLogsMessage) => {
+          chain = chain.then(() =>
+            this.recordAccessLogs(message).catch((error: unknown) => this.options.log.warn({ err: error instanceof Error ? error.message : String(error) }, "outcome not counted")),
+          );
+        });
+        call.on("end", () => {
+          void chain.then(() => callback(null, {}));
+        });
+        call.on("error", () => undefined);
+      },
+    });
+    const bound = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p)));
+    });
+    this.server = server;
+    return bound;
+  }
+
+  async stop(graceMs = 1000): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, graceMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
