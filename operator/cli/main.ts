@@ -1,5 +1,6 @@
 /** The `bulwark` executable: one package, subcommands. */
 import { runController } from "./controller-command.js";
+import { runRatelimit } from "./ratelimit-command.js";
 import { runRender } from "./render-command.js";
 import { UsageError } from "./usage.js";
 
@@ -7,6 +8,7 @@ const help = `usage: bulwark <command> [flags]
 
 commands:
   controller   watch policies and serve every sidecar its Envoy configuration over xDS
+  ratelimit    serve Envoy global rate limits and outcome-aware budgets (RateLimitService, AccessLogService)
   render       print the Envoy configuration a set of Kubernetes objects produces (offline)
 
 Run 'bulwark <command> --help' for a command's flags.
@@ -17,6 +19,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "controller":
       return runController(rest);
+    case "ratelimit":
+      return runRatelimit(rest);
     case "render":
       return runRender(rest);
     case undefined:
@@ -26,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(help);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command ${command}; commands: controller, render`);
+      throw new UsageError(`unknown command ${command}; commands: controller, ratelimit, render`);
   }
 }
 

@@ -21,6 +21,8 @@ export class RateLimitMetrics {
   readonly decisions: Counter<"limit" | "result">;
   readonly outcomes: Counter<"limit">;
   readonly degraded: Gauge;
+  /** Read when /metrics is scraped: whether the store counts per replica in memory. */
+  isDegraded: () => boolean = () => false;
 
   constructor(readonly registry: Registry = new Registry()) {
     this.decisions = new Counter({
@@ -30,7 +32,15 @@ export class RateLimitMetrics {
       registers: [registry],
     });
     this.outcomes = new Counter({ name: "bulwark_ratelimit_outcomes_counted_total", help: "Responses that spent an outcome-aware budget.", labelNames: ["limit"], registers: [registry] });
-    this.degraded = new Gauge({ name: "bulwark_ratelimit_store_degraded", help: "1 while counting per replica in memory because Redis is unavailable.", registers: [registry] });
+    const degraded = (): boolean => this.isDegraded();
+    this.degraded = new Gauge({
+      name: "bulwark_ratelimit_store_degraded",
+      help: "1 while counting per replica in memory because Redis is unavailable.",
+      registers: [registry],
+      collect(): void {
+        this.set(degraded() ? 1 : 0);
+      },
+    });
   }
 }
 

@@ -1,0 +1,67 @@
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { ObjectStore } from "../controller/object-store.js";
+import type { TranslationInput } from "../resolve/objects.js";
+import { translate } from "../translate/translate.js";
+import { emptyLimitIndex, indexLimits, type LimitIndex } from "./limits.js";
+
+/** The limits of one set of objects: the same translation the controller runs for the sidecars. */
+export function limitsOf(input: TranslationInput): LimitIndex {
+  return indexLimits(translate(input).ir);
+}
+
+/**
+ * Watches the objects translation needs and keeps the limits of the latest translation.
+ * Changes are coalesced (one translation per burst of events).
+ */
+export class KubernetesLimitSource {
+  private index: LimitIndex = emptyLimitIndex;
+  private readonly store: ObjectStore;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly log: Logger,
+    private readonly debounceMs = 100,
+  ) {
+    this.store = new ObjectStore(kc, () => this.schedule(), log);
+  }
+
+  current(): LimitIndex {
+    return this.index;
+  }
+
+  isSynced(): boolean {
+    return this.store.isSynced();
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.refresh();
+    }, this.debounceMs);
+  }
+
+  private refresh(): void {
+    try {
+      const index = limitsOf(this.store.snapshot(new Date().toISOString()));
+      if (index.byName.size !== this.index.byName.size) this.log.info({ limits: index.byName.size }, "rate limits updated");
+      this.index = index;
+    } catch (error) {
+      // A system error keeps the previous limits in place.
+      this.log.error({ err: error instanceof Error ? error.message : String(error) }, "translation failed; keeping the previous limits");
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.store.start();
+    this.refresh();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.store.stop();
+  }
+}
