@@ -1,4 +1,5 @@
 /** The `bulwark` executable: one package, subcommands. */
+import { runAuthz } from "./authz-command.js";
 import { runController } from "./controller-command.js";
 import { runRatelimit } from "./ratelimit-command.js";
 import { runRender } from "./render-command.js";
@@ -7,6 +8,7 @@ import { UsageError } from "./usage.js";
 const help = `usage: bulwark <command> [flags]
 
 commands:
+  authz        serve Envoy ext_authz: DPoP, certificate-bound tokens, attestation, ownership, app versions
   controller   watch policies and serve every sidecar its Envoy configuration over xDS
   ratelimit    serve Envoy global rate limits and outcome-aware budgets (RateLimitService, AccessLogService)
   render       print the Envoy configuration a set of Kubernetes objects produces (offline)
@@ -17,6 +19,8 @@ Run 'bulwark <command> --help' for a command's flags.
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case "authz":
+      return runAuthz(rest);
     case "controller":
       return runController(rest);
     case "ratelimit":
@@ -30,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(help);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command ${command}; commands: controller, ratelimit, render`);
+      throw new UsageError(`unknown command ${command}; commands: authz, controller, ratelimit, render`);
   }
 }
 

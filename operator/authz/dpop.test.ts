@@ -1,0 +1,198 @@
+import { SignJWT } from "jose";
+import { beforeAll, describe, expect, it } from "vitest";
+import { DpopKey, TestIssuer } from "../../test/support/authz-client.js";
+import type { Decision } from "./decision.js";
+import { accessTokenHash, checkDpop, normaliseHtu, requestHtu, type DpopConfig, type DpopDeps } from "./dpop.js";
+import { DpopNonces } from "./dpop-nonce.js";
+import { MemoryReplayStore } from "./replay-store.js";
+import type { AuthzRequest } from "./request.js";
+
+const config: DpopConfig = { required: true, maxProofAgeSeconds: 60, algorithms: ["ES256", "EdDSA", "PS256"], requireNonce: false };
+const URI = "https://api.example.com/v1/users/alice/orders";
+
+function deps(overrides: Partial<DpopDeps> = {}): DpopDeps {
+  return { now: Date.now, replay: new MemoryReplayStore(), nonces: new DpopNonces({ secret: "0123456789abcdef0123" }), ...overrides };
+}
+
+function reason(decision: Decision | undefined): string {
+  if (decision === undefined) return "allowed";
+  return decision.allowed ? "allowed" : decision.reason;
+}
+
+describe("DPoP proofs (RFC 9449)", () => {
+  let key: DpopKey;
+  let other: DpopKey;
+  let issuer: TestIssuer;
+  let token: string;
+  let payload: Record<string, unknown>;
+
+  beforeAll(async () => {
+    key = await DpopKey.generate("ES256");
+    other = await DpopKey.generate("ES256");
+    issuer = await TestIssuer.create("https://id.example.com/");
+    payload = { sub: "alice", cnf: { jkt: key.jkt } };
+    token = await issuer.sign(payload, { audience: "shop" });
+  });
+
+  function request(proof: string | undefined, extra: Partial<AuthzRequest> = {}): AuthzRequest {
+    return {
+      method: "GET",
+      scheme: "https",
+      host: "api.example.com",
+      path: "/v1/users/alice/orders?page=2",
+      headers: { authorization: `DPoP ${token}`, ...(proof !== undefined ? { dpop: proof } : {}) },
+      jwtPayload: payload,
+      ...extra,
+    };
+  }
+
+  it("accepts a valid proof, and refuses the same proof a second time", async () => {
+    const proof = await key.proof({ htm: "GET", htu: URI, accessToken: token });
+    const d = deps();
+    expect(reason(await checkDpop(request(proof), config, d))).toBe("allowed");
+    expect(reason(await checkDpop(request(proof), config, d))).toBe("dpop_proof_replayed");
+  });
+
+  it("normalises htu: case of scheme and host, default port, percent-encoding, query and fragment", async () => {
+    expect(normaliseHtu("HTTPS://API.Example.com:443/v1/users/%61lice/orders?x=1#f")).toBe("https://api.example.com/v1/users/alice/orders");
+    expect(normaliseHtu("https://api.example.com/a%2fb")).toBe("https://api.example.com/a%2Fb");
+    expect(normaliseHtu("ftp://x/")).toBeUndefined();
+    expect(requestHtu({ scheme: "https", host: "api.example.com:443", path: "/v1/users/alice/orders?q" })).toBe(URI);
+    const proof = await key.proof({ htm: "GET", htu: "HTTPS://API.EXAMPLE.COM:443/v1/users/%61lice/orders#x", accessToken: token });
+    expect(reason(await checkDpop(request(proof), config, deps()))).toBe("allowed");
+  });
+
+  it("computes ath as base64url SHA-256 of the token", () => {
+    expect(accessTokenHash("abc")).toBe("ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+  });
+
+  const cases: [string, () => Promise<{ req: AuthzRequest; cfg?: DpopConfig }>, string][] = [
+    ["no proof", () => Promise.resolve({ req: request(undefined) }), "dpop_proof_missing"],
+    ["two proofs", async () => ({ req: request(`${await key.proof({ htm: "GET", htu: URI, accessToken: token })},${await key.proof({ htm: "GET", htu: URI, accessToken: token })}`) }), "dpop_proof_multiple"],
+    ["an oversized proof", () => Promise.resolve({ req: request("a".repeat(9000)) }), "dpop_proof_oversized"],
+    ["garbage", () => Promise.resolve({ req: request("not-a-jwt") }), "dpop_proof_malformed"],
+    ["another method", async () => ({ req: request(await key.proof({ htm: "POST", htu: URI, accessToken: token })) }), "dpop_proof_htm"],
+    ["a lower-case method", async () => ({ req: request(await key.proof({ htm: "get", htu: URI, accessToken: token })) }), "dpop_proof_htm"],
+    ["another URI", async () => ({ req: request(await key.proof({ htm: "GET", htu: "https://api.example.com/v1/users/bob/orders", accessToken: token })) }), "dpop_proof_htu"],
+    ["another host", async () => ({ req: request(await key.proof({ htm: "GET", htu: "https://evil.example.com/v1/users/alice/orders", accessToken: token })) }), "dpop_proof_htu"],
+    ["another scheme", async () => ({ req: request(await key.proof({ htm: "GET", htu: "http://api.example.com/v1/users/alice/orders", accessToken: token })) }), "dpop_proof_htu"],
+    ["a relative htu", async () => ({ req: request(await key.proof({ htm: "GET", htu: "/v1/users/alice/orders", accessToken: token })) }), "dpop_proof_htu"],
+    ["a stale iat", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, iat: Math.floor(Date.now() / 1000) - 120 })) }), "dpop_proof_iat"],
+    ["an iat in the future", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, iat: Math.floor(Date.now() / 1000) + 60 })) }), "dpop_proof_iat"],
+    ["a wrong ath", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: "another-token" })) }), "dpop_proof_ath"],
+    ["no ath", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI })) }), "dpop_proof_ath"],
+    ["another key than the token's binding", async () => ({ req: request(await other.proof({ htm: "GET", htu: URI, accessToken: token })) }), "dpop_key_mismatch"],
+    ["typ JWT", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, typ: "JWT" })) }), "dpop_proof_typ"],
+    ["no jti", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, omit: ["jti"] })) }), "dpop_proof_claims"],
+    ["no iat", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, omit: ["iat"] })) }), "dpop_proof_claims"],
+    ["no htu", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, omit: ["htu"] })) }), "dpop_proof_claims"],
+    ["an iat as a string", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, claims: { iat: "now" } })) }), "dpop_proof_claims"],
+    [
+      "an algorithm the policy does not allow",
+      async () => {
+        const rsa = await DpopKey.generate("RS256");
+        return { req: request(await rsa.proof({ htm: "GET", htu: URI, accessToken: token })) };
+      },
+      "dpop_proof_alg",
+    ],
+    [
+      "alg none",
+      () => {
+        const header = Buffer.from(JSON.stringify({ alg: "none", typ: "dpop+jwt", jwk: key.publicJwk })).toString("base64url");
+        const body = Buffer.from(JSON.stringify({ jti: "x", htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000) })).toString("base64url");
+        return Promise.resolve({ req: request(`${header}.${body}.`) });
+      },
+      "dpop_proof_alg",
+    ],
+    [
+      "HS256 with the public key as secret",
+      async () => {
+        const proof = await new SignJWT({ jti: "x", htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000) })
+          .setProtectedHeader({ alg: "HS256", typ: "dpop+jwt", jwk: key.publicJwk })
+          .sign(new TextEncoder().encode(JSON.stringify(key.publicJwk)));
+        return { req: request(proof), cfg: { ...config, algorithms: [...config.algorithms, "HS256"] } };
+      },
+      "dpop_proof_malformed",
+    ],
+    ["a tampered payload", async () => {
+      const [h, , s] = (await key.proof({ htm: "GET", htu: URI, accessToken: token })).split(".");
+      const forged = Buffer.from(JSON.stringify({ jti: "y", htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000), ath: accessTokenHash(token) })).toString("base64url");
+      return { req: request(`${h}.${forged}.${s}`) };
+    }, "dpop_proof_signature"],
+    ["a signature by another key under this jwk", async () => ({ req: request(await other.proof({ htm: "GET", htu: URI, accessToken: token, jwk: key.publicJwk })) }), "dpop_proof_signature"],
+    ["a private key in jwk", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, jwk: { ...key.publicJwk, d: "AAAA" } })) }), "dpop_proof_private_key"],
+    ["no jwk", async () => {
+      const proof = await new SignJWT({ jti: "x", htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000) }).setProtectedHeader({ alg: "ES256", typ: "dpop+jwt" }).sign(key.privateKey);
+      return { req: request(proof) };
+    }, "dpop_proof_malformed"],
+    ["a DPoP-bound token under the Bearer scheme", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token }), { headers: { authorization: `Bearer ${token}`, dpop: await key.proof({ htm: "GET", htu: URI, accessToken: token }) } }) }), "dpop_bound_token_as_bearer"],
+    ["an unbound token where DPoP is required", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token }), { jwtPayload: { sub: "alice" } }) }), "dpop_token_not_bound"],
+    ["a token Envoy did not verify", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token }), { jwtPayload: undefined }) }), "token_missing"],
+    ["a malformed Authorization header", () => Promise.resolve({ req: request(undefined, { headers: { authorization: "DPoP a b" } }) }), "token_malformed"],
+    ["no nonce where one is required", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token })), cfg: { ...config, requireNonce: true } }), "dpop_nonce_required"],
+    ["a forged nonce", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, nonce: "abc.xyz" })), cfg: { ...config, requireNonce: true } }), "dpop_nonce_required"],
+  ];
+
+  it.each(cases)("refuses %s", async (_name, make, expected) => {
+    const { req, cfg } = await make();
+    const decision = await checkDpop(req, cfg ?? config, deps());
+    expect(reason(decision)).toBe(expected);
+    if (decision && !decision.allowed) {
+      expect(decision.status).toBe(401);
+      const challenge = decision.headers.find((h) => h.name === "www-authenticate")?.value ?? "";
+      expect(challenge).toMatch(/^DPoP error="(invalid_dpop_proof|invalid_token|use_dpop_nonce)"/);
+      expect(decision.headers).toContainEqual({ name: "x-bulwark-reason", value: expected });
+      expect(decision.body).not.toContain(token);
+    }
+  });
+
+  it("says invalid_dpop_proof for a bad proof and use_dpop_nonce with a fresh nonce", async () => {
+    const bad = await checkDpop(request(await key.proof({ htm: "POST", htu: URI, accessToken: token })), config, deps());
+    expect(bad && !bad.allowed && bad.headers.find((h) => h.name === "www-authenticate")?.value).toMatch(/^DPoP error="invalid_dpop_proof"/);
+    const d = deps();
+    const noNonce = await checkDpop(request(await key.proof({ htm: "GET", htu: URI, accessToken: token })), { ...config, requireNonce: true }, d);
+    const nonce = noNonce && !noNonce.allowed ? noNonce.headers.find((h) => h.name === "dpop-nonce")?.value : undefined;
+    expect(noNonce && !noNonce.allowed && noNonce.headers.find((h) => h.name === "www-authenticate")?.value).toMatch(/^DPoP error="use_dpop_nonce"/);
+    expect(nonce).toBeDefined();
+    const ok = await checkDpop(request(await key.proof({ htm: "GET", htu: URI, accessToken: token, nonce })), { ...config, requireNonce: true }, d);
+    expect(reason(ok)).toBe("allowed");
+  });
+
+  it("refuses a nonce from two slots ago", () => {
+    let now = Date.now();
+    const nonces = new DpopNonces({ secret: "0123456789abcdef0123", slotSeconds: 60, now: () => now });
+    const old = nonces.current();
+    now += 61_000;
+    expect(nonces.isValid(old)).toBe(true);
+    now += 60_000;
+    expect(nonces.isValid(old)).toBe(false);
+    expect(new DpopNonces({ secret: "another-secret-of-20b" }).isValid(nonces.current())).toBe(false);
+  });
+
+  it("lets an unbound token pass when DPoP is optional, and still checks a bound one", async () => {
+    const optional = { ...config, required: false };
+    expect(reason(await checkDpop(request(undefined, { jwtPayload: { sub: "alice" }, headers: { authorization: `Bearer ${token}` } }), optional, deps()))).toBe("allowed");
+    expect(reason(await checkDpop(request(undefined), optional, deps()))).toBe("dpop_proof_missing");
+    expect(reason(await checkDpop(request(undefined, { jwtPayload: undefined, headers: {} }), config, deps()))).toBe("allowed");
+  });
+
+  it("refuses a replay across replicas that share the store, and fails closed when the store is down", async () => {
+    const shared = new MemoryReplayStore();
+    const proof = await key.proof({ htm: "GET", htu: URI, accessToken: token });
+    expect(reason(await checkDpop(request(proof), config, deps({ replay: shared })))).toBe("allowed");
+    expect(reason(await checkDpop(request(proof), config, deps({ replay: shared })))).toBe("dpop_proof_replayed");
+    const down = { firstUse: (): Promise<boolean> => Promise.reject(new Error("ECONNREFUSED")), close: (): Promise<void> => Promise.resolve() };
+    const decision = await checkDpop(request(await key.proof({ htm: "GET", htu: URI, accessToken: token })), config, deps({ replay: down }));
+    expect(decision && !decision.allowed && [decision.status, decision.reason]).toEqual([503, "replay_store_unavailable"]);
+  });
+
+  it("accepts EdDSA and PS256 proofs when allowed", async () => {
+    for (const alg of ["EdDSA", "PS256"]) {
+      const k = await DpopKey.generate(alg);
+      const t = await issuer.sign({ sub: "alice", cnf: { jkt: k.jkt } }, { audience: "shop" });
+      const req = request(await k.proof({ htm: "GET", htu: URI, accessToken: t }), { headers: { authorization: `DPoP ${t}` }, jwtPayload: { sub: "alice", cnf: { jkt: k.jkt } } });
+      req.headers = { ...req.headers, dpop: await k.proof({ htm: "GET", htu: URI, accessToken: t }) };
+      expect(reason(await checkDpop(req, config, deps())), alg).toBe("allowed");
+    }
+  });
+});

@@ -1,0 +1,179 @@
+import { loadPackageDefinition, Server, ServerCredentials, status as grpcStatus, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import type { Logger } from "pino";
+import { envoyProtoIncludeDirs } from "../../envoy/xds/ads-protocol.js";
+import { check, type CheckDeps } from "./check.js";
+import type { RouteTableHolder } from "./config.js";
+import type { Decision, Header } from "./decision.js";
+import type { AuthzRequest } from "./request.js";
+
+/** The context extension Envoy sends with the route's name (envoy/translate/filters/ext-authz.ts). */
+export const ROUTE_CONTEXT_KEY = "bulwark.dev/route";
+const JWT_AUTHN_NAMESPACE = "envoy.filters.http.jwt_authn";
+const JWT_PAYLOAD_KEY = "jwt_payload";
+const GRPC_OK = 0;
+const GRPC_PERMISSION_DENIED = 7;
+
+let definition: ServiceDefinition | undefined;
+
+/** envoy.service.auth.v3.Authorization, loaded once from the Envoy API protos. */
+export function authorizationService(): ServiceDefinition {
+  if (definition) return definition;
+  const packageDefinition = loadSync("envoy/service/auth/v3/external_auth.proto", {
+    includeDirs: envoyProtoIncludeDirs(),
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: false,
+    oneofs: true,
+  });
+  const loaded = loadPackageDefinition(packageDefinition) as unknown as { envoy: { service: { auth: { v3: { Authorization: { service: ServiceDefinition } } } } } };
+  definition = loaded.envoy.service.auth.v3.Authorization.service;
+  return definition;
+}
+
+/** google.protobuf.Value as proto-loader decodes it (oneofs: true) → plain JSON. */
+interface ProtoValue {
+  kind?: string;
+  null_value?: unknown;
+  number_value?: number;
+  string_value?: string;
+  bool_value?: boolean;
+  struct_value?: ProtoStruct;
+  list_value?: { values?: ProtoValue[] };
+}
+interface ProtoStruct {
+  fields?: Record<string, ProtoValue>;
+}
+
+export function valueToJson(value: ProtoValue | undefined): unknown {
+  switch (value?.kind) {
+    case "number_value":
+      return value.number_value;
+    case "string_value":
+      return value.string_value;
+    case "bool_value":
+      return value.bool_value;
+    case "struct_value":
+      return structToJson(value.struct_value);
+    case "list_value":
+      return (value.list_value?.values ?? []).map(valueToJson);
+    default:
+      return null;
+  }
+}
+
+export function structToJson(struct: ProtoStruct | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(struct?.fields ?? {})) out[k] = valueToJson(v);
+  return out;
+}
+
+export interface CheckRequestMessage {
+  attributes?: {
+    source?: { certificate?: string };
+    request?: { http?: { method?: string; headers?: Record<string, string>; path?: string; host?: string; scheme?: string } };
+    context_extensions?: Record<string, string>;
+    metadata_context?: { filter_metadata?: Record<string, ProtoStruct> };
+  };
+}
+
+/** CheckRequest → what the checks read. A certificate that cannot be URL-decoded is dropped (binding checks then refuse). */
+export function toAuthzRequest(message: CheckRequestMessage): AuthzRequest {
+  const attributes = message.attributes ?? {};
+  const http = attributes.request?.http ?? {};
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(http.headers ?? {})) headers[k.toLowerCase()] = v;
+  const jwt = attributes.metadata_context?.filter_metadata?.[JWT_AUTHN_NAMESPACE]?.fields?.[JWT_PAYLOAD_KEY];
+  const payload = jwt?.kind === "struct_value" ? structToJson(jwt.struct_value) : undefined;
+  let peerCertificate: string | undefined;
+  const encoded = attributes.source?.certificate;
+  if (encoded) {
+    try {
+      peerCertificate = decodeURIComponent(encoded);
+    } catch {
+      peerCertificate = undefined;
+    }
+  }
+  const route = attributes.context_extensions?.[ROUTE_CONTEXT_KEY];
+  return {
+    ...(route !== undefined ? { route } : {}),
+    method: http.method ?? "",
+    scheme: http.scheme ?? "",
+    host: http.host ?? headers[":authority"] ?? "",
+    path: http.path ?? "",
+    headers,
+    ...(payload ? { jwtPayload: payload } : {}),
+    ...(peerCertificate ? { peerCertificate } : {}),
+  };
+}
+
+function headerOptions(headers: Header[]): { header: { key: string; value: string } }[] {
+  return headers.map((h) => ({ header: { key: h.name, value: h.value } }));
+}
+
+export function toCheckResponse(decision: Decision): Record<string, unknown> {
+  if (decision.allowed) return { status: { code: GRPC_OK }, ok_response: { response_headers_to_add: headerOptions(decision.responseHeaders) } };
+  return {
+    status: { code: GRPC_PERMISSION_DENIED, message: decision.reason },
+    denied_response: { status: { code: decision.status }, headers: headerOptions(decision.headers), body: decision.body },
+  };
+}
+
+export interface AuthzServerOptions {
+  host: string;
+  port: number;
+  tables: RouteTableHolder;
+  deps: CheckDeps;
+  log: Logger;
+}
+
+/** The ext_authz gRPC service: a thin adapter over `check`. */
+export class AuthzServer {
+  private readonly server = new Server();
+  port: number | undefined;
+
+  constructor(private readonly options: AuthzServerOptions) {
+    this.server.addService(authorizationService(), { Check: this.handle.bind(this) });
+  }
+
+  private handle(call: ServerUnaryCall<CheckRequestMessage, unknown>, callback: sendUnaryData<unknown>): void {
+    const request = toAuthzRequest(call.request);
+    // One table per request: a swap during the decision does not split it.
+    const table = this.options.tables.current();
+    check(request, table, this.options.deps).then(
+      (decision) => {
+        if (!decision.allowed) this.options.log.info({ route: request.route, method: request.method, status: decision.status, reason: decision.reason }, "refused");
+        callback(null, toCheckResponse(decision));
+      },
+      (error: unknown) => {
+        this.options.log.error({ route: request.route, err: error instanceof Error ? error.message : String(error) }, "check failed");
+        callback({ code: grpcStatus.INTERNAL, details: "check failed" });
+      },
+    );
+  }
+
+  start(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`${this.options.host}:${this.options.port}`, ServerCredentials.createInsecure(), (error, port) => {
+        if (error) return reject(error);
+        this.port = port;
+        resolve(port);
+      });
+    });
+  }
+
+  /** Finishes calls in flight for up to graceMs, then cancels the rest. */
+  stop(graceMs = 1000): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

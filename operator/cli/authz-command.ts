@@ -1,0 +1,120 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import { pino, type Logger } from "pino";
+import { RouteTableHolder } from "../authz/config.js";
+import { DpopNonces } from "../authz/dpop-nonce.js";
+import { KeySets } from "../authz/keys.js";
+import { MemoryReplayStore, RedisReplayStore, type ReplayStore } from "../authz/replay-store.js";
+import { AuthzServer } from "../authz/service.js";
+import { applyTranslation, KubernetesRouteSource } from "../authz/source.js";
+import { readObjects } from "../translate/read-objects.js";
+import { parseAddress, UsageError } from "./usage.js";
+
+export const authzHelp = `usage: bulwark authz [flags]
+
+Serves envoy.service.auth.v3.Authorization (Envoy ext_authz over gRPC) for the routes whose
+policies need more than Envoy can check: DPoP (RFC 9449), certificate-bound tokens (RFC 8705),
+app attestation, object ownership and minimum app versions. Its configuration comes from the same
+translation as the sidecars': it watches Kubernetes itself (or reads files with -f) and swaps its
+route table atomically; it keeps its last configuration when the controller or the API server is
+gone.
+
+flags (environment variable in brackets):
+  --kubeconfig PATH          kubeconfig to use [KUBECONFIG]; in-cluster configuration when unset
+  -f, --filename PATH        read objects from files or directories instead of watching Kubernetes (repeatable)
+  --address HOST:PORT        where Envoy calls Check [BULWARK_AUTHZ_ADDRESS] (default 0.0.0.0:9191)
+  --redis-url URL            DPoP replay cache shared by replicas [BULWARK_REDIS_URL]; in memory when unset (one replica only)
+  --dpop-nonce-secret S      secret for DPoP server nonces, the same on every replica [BULWARK_DPOP_NONCE_SECRET]; random when unset
+  --log-level LEVEL          trace, debug, info, warn, error [BULWARK_LOG_LEVEL] (default info)
+  -h, --help                 this text
+`;
+
+function flag(values: Record<string, unknown>, name: string, env: string): string | undefined {
+  const v = values[name];
+  return typeof v === "string" ? v : process.env[env];
+}
+
+async function filesOf(path: string): Promise<string[]> {
+  if (!(await stat(path)).isDirectory()) return [path];
+  return (await readdir(path))
+    .filter((f) => /\.ya?ml$|\.json$/.test(f))
+    .sort()
+    .map((f) => join(path, f));
+}
+
+async function loadFiles(paths: string[], tables: RouteTableHolder, log: Logger): Promise<void> {
+  const files = await Promise.all((await Promise.all(paths.map(filesOf))).flat().map(async (path) => ({ path, text: await readFile(path, "utf8") })));
+  const { input, problems } = readObjects(files);
+  if (problems.length > 0) throw new UsageError(`cannot read the objects: ${JSON.stringify(problems)}`);
+  if (applyTranslation({ ...input, now: new Date().toISOString() }, tables, log) === undefined) throw new Error("the objects do not translate");
+}
+
+/** Runs bulwark authz until SIGTERM or SIGINT; resolves with the exit code. */
+export async function runAuthz(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      kubeconfig: { type: "string" },
+      filename: { type: "string", short: "f", multiple: true },
+      address: { type: "string" },
+      "redis-url": { type: "string" },
+      "dpop-nonce-secret": { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(authzHelp);
+    return 0;
+  }
+  const levels = ["trace", "debug", "info", "warn", "error"];
+  const level = flag(values, "log-level", "BULWARK_LOG_LEVEL") ?? "info";
+  if (!levels.includes(level)) throw new UsageError(`--log-level ${level} is not one of ${levels.join(", ")}`);
+  const log = pino({ level, base: { component: "authz" } });
+  const address = parseAddress(flag(values, "address", "BULWARK_AUTHZ_ADDRESS") ?? "0.0.0.0:9191", "--address");
+  const redisUrl = flag(values, "redis-url", "BULWARK_REDIS_URL");
+  const secret = flag(values, "dpop-nonce-secret", "BULWARK_DPOP_NONCE_SECRET");
+
+  const tables = new RouteTableHolder();
+  const replay: ReplayStore = redisUrl ? new RedisReplayStore(new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false })) : new MemoryReplayStore();
+  const keySets = new KeySets({ onError: (uri, error) => log.warn({ uri, err: error instanceof Error ? error.message : String(error) }, "JWKS fetch failed; keeping the last good keys") });
+  const server = new AuthzServer({
+    host: address.host,
+    port: address.port,
+    tables,
+    deps: { now: Date.now, replay, nonces: new DpopNonces(secret !== undefined ? { secret } : {}), keys: keySets.keys },
+    log,
+  });
+
+  let source: KubernetesRouteSource | undefined;
+  if (values.filename && values.filename.length > 0) {
+    await loadFiles(values.filename, tables, log);
+  } else {
+    const kc = new KubeConfig();
+    const kubeconfig = flag(values, "kubeconfig", "KUBECONFIG");
+    if (kubeconfig) kc.loadFromFile(kubeconfig);
+    else kc.loadFromCluster();
+    source = new KubernetesRouteSource(kc, tables, log);
+    await source.start();
+  }
+  const port = await server.start();
+  log.info({ address: `${address.host}:${port}`, replay: redisUrl ? "redis" : "memory", version: tables.current()?.version }, "authz started");
+
+  return new Promise((resolve) => {
+    const shutdown = (signal: string): void => {
+      log.info({ signal }, "shutting down");
+      void (async (): Promise<void> => {
+        await server.stop(2000);
+        await source?.stop();
+        await replay.close();
+        resolve(0);
+      })();
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+  });
+}
