@@ -13,6 +13,7 @@ const ENTRY_FILES = [
   "envoy/config/endpoint/v3/endpoint.proto",
   "envoy/config/listener/v3/listener.proto",
   "envoy/config/route/v3/route.proto",
+  "envoy/extensions/access_loggers/grpc/v3/als.proto",
   "envoy/extensions/compression/brotli/compressor/v3/brotli.proto",
   "envoy/extensions/compression/gzip/compressor/v3/gzip.proto",
   "envoy/extensions/filters/http/buffer/v3/buffer.proto",

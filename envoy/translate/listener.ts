@@ -1,12 +1,13 @@
 import type { JsonObject } from "../json.js";
 import type { WorkloadIR } from "../../operator/ir/types.js";
 import { adsConfigSource, socketAddress } from "./common.js";
+import { buildOutcomeAccessLog } from "./filters/outcome-log.js";
 import { NAMES } from "./resources.js";
 import { tlsTransportSocket } from "./tls.js";
 import { TYPE } from "./type-urls.js";
 
 /** The connection manager: routes over RDS from the controller, filters in chain order. */
-export function buildHttpConnectionManager(httpFilters: readonly JsonObject[]): JsonObject {
+export function buildHttpConnectionManager(httpFilters: readonly JsonObject[], accessLog: readonly JsonObject[] = []): JsonObject {
   return {
     name: "envoy.filters.network.http_connection_manager",
     typed_config: {
@@ -19,6 +20,7 @@ export function buildHttpConnectionManager(httpFilters: readonly JsonObject[]): 
       path_with_escaped_slashes_action: "UNESCAPE_AND_REDIRECT",
       rds: { route_config_name: NAMES.routeConfiguration, config_source: adsConfigSource() },
       http_filters: [...httpFilters],
+      ...(accessLog.length > 0 ? { access_log: [...accessLog] } : {}),
     },
   };
 }
@@ -43,6 +45,6 @@ export function buildListener(workload: WorkloadIR, httpFilters: readonly JsonOb
     name: NAMES.listener,
     address: socketAddress("0.0.0.0", workload.listener.port),
     ...(permissive ? { listener_filters: [{ name: "envoy.filters.listener.tls_inspector", typed_config: { "@type": TYPE.tlsInspector } }] } : {}),
-    filter_chains: filterChains(workload, buildHttpConnectionManager(httpFilters)),
+    filter_chains: filterChains(workload, buildHttpConnectionManager(httpFilters, buildOutcomeAccessLog(workload))),
   };
 }
