@@ -96,7 +96,8 @@ function table(results: readonly ScenarioResult[]): string {
 async function run(): Promise<void> {
   const quick = process.env.BENCH_XDS_QUICK === "1";
   const envoyBinary = (await provisionEnvoy()).envoy;
-  const envoyVersion = (await exec(envoyBinary, ["--version"], { missingFix: "" })).stdout.trim().split("\n").pop() ?? "";
+  const versionOutput = (await exec(envoyBinary, ["--version"], { missingFix: "" })).stdout;
+  const envoyVersion = /version: (\S+)/.exec(versionOutput)?.[1] ?? versionOutput.trim();
   const scenarios: Scenario[] = (quick ? QUICK : FULL).flatMap((plan) => [false, true].map((delta) => ({ ...plan, delta, envoyBinary })));
   const results: ScenarioResult[] = [];
   for (const scenario of scenarios) {
