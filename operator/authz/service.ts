@@ -32,10 +32,18 @@ export function authorizationService(): ServiceDefinition {
   return definition;
 }
 
-/** google.protobuf.Value as proto-loader decodes it (oneofs: true) → plain JSON. */
+/**
+ * google.protobuf.Value as proto-loader decodes it (oneofs: true). protobufjs ships its own
+ * copy of the well-known types with camelCase field names, whatever keepCase says; both
+ * spellings are read.
+ */
 interface ProtoValue {
   kind?: string;
-  null_value?: unknown;
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: ProtoStruct;
+  listValue?: { values?: ProtoValue[] };
   number_value?: number;
   string_value?: string;
   bool_value?: boolean;
@@ -48,16 +56,21 @@ interface ProtoStruct {
 
 export function valueToJson(value: ProtoValue | undefined): unknown {
   switch (value?.kind) {
+    case "numberValue":
     case "number_value":
-      return value.number_value;
+      return value.numberValue ?? value.number_value;
+    case "stringValue":
     case "string_value":
-      return value.string_value;
+      return value.stringValue ?? value.string_value;
+    case "boolValue":
     case "bool_value":
-      return value.bool_value;
+      return value.boolValue ?? value.bool_value;
+    case "structValue":
     case "struct_value":
-      return structToJson(value.struct_value);
+      return structToJson(value.structValue ?? value.struct_value);
+    case "listValue":
     case "list_value":
-      return (value.list_value?.values ?? []).map(valueToJson);
+      return ((value.listValue ?? value.list_value)?.values ?? []).map(valueToJson);
     default:
       return null;
   }
@@ -85,7 +98,7 @@ export function toAuthzRequest(message: CheckRequestMessage): AuthzRequest {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(http.headers ?? {})) headers[k.toLowerCase()] = v;
   const jwt = attributes.metadata_context?.filter_metadata?.[JWT_AUTHN_NAMESPACE]?.fields?.[JWT_PAYLOAD_KEY];
-  const payload = jwt?.kind === "struct_value" ? structToJson(jwt.struct_value) : undefined;
+  const payload = jwt?.kind === "structValue" || jwt?.kind === "struct_value" ? structToJson(jwt.structValue ?? jwt.struct_value) : undefined;
   let peerCertificate: string | undefined;
   const encoded = attributes.source?.certificate;
   if (encoded) {
