@@ -1,8 +1,9 @@
+import { authzCheck } from "./authz-check.js";
 import type { Benchmark } from "./benchmark.js";
 import { xdsPush } from "./xds-push.js";
 
 /** Every benchmark, run one after the other by `npm run bench`. Add new ones to this list. */
-const benchmarks: Benchmark[] = [xdsPush];
+const benchmarks: Benchmark[] = [xdsPush, authzCheck];
 
 async function main(): Promise<void> {
   for (const benchmark of benchmarks) {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors, jwtVerify, type JWK, type ProtectedHeaderParameters } from "jose";
+import { calculateJwkThumbprint, decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK, type ProtectedHeaderParameters } from "jose";
 import type { SenderConstraintIR } from "../ir/types.js";
 import { allow, refuse, type Decision, type Header, type RefusalReason } from "./decision.js";
 import type { DpopNonces } from "./dpop-nonce.js";
@@ -15,6 +15,33 @@ export interface DpopDeps {
   nonces: DpopNonces;
   /** Tolerance for proofs dated slightly in the future. */
   clockSkewSeconds?: number;
+}
+
+/**
+ * Imported proof keys and their thumbprints, by algorithm and JWK: an app signs every proof with
+ * the same key, so importing it once per client saves most of a check's cost. Bounded; the
+ * oldest entries go first.
+ */
+const proofKeys = new Map<string, Promise<{ key: CryptoKey; jkt: string }>>();
+const PROOF_KEY_CACHE_SIZE = 10_000;
+
+function proofKey(jwk: JWK, alg: string): Promise<{ key: CryptoKey; jkt: string }> {
+  const id = `${alg} ${JSON.stringify(jwk)}`;
+  let entry = proofKeys.get(id);
+  if (!entry) {
+    entry = (async (): Promise<{ key: CryptoKey; jkt: string }> => {
+      const key = await importJWK(jwk, alg);
+      if (!(typeof key === "object" && "type" in key && key.type === "public")) throw new errors.JWKInvalid("the proof key must be a public key");
+      return { key, jkt: await calculateJwkThumbprint(jwk, "sha256") };
+    })();
+    entry.catch(() => proofKeys.delete(id));
+    proofKeys.set(id, entry);
+    if (proofKeys.size > PROOF_KEY_CACHE_SIZE) {
+      const oldest = proofKeys.keys().next().value;
+      if (oldest !== undefined) proofKeys.delete(oldest);
+    }
+  }
+  return entry;
 }
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
@@ -100,7 +127,7 @@ function proofClaims(payload: Record<string, unknown>): ProofClaims | undefined 
 }
 
 /** Verifies the proof's signature with the public key it embeds, after checking the header. */
-async function verifyProof(proof: string, config: DpopConfig, now: number): Promise<{ header: ProtectedHeaderParameters; payload: Record<string, unknown> } | Decision> {
+async function verifyProof(proof: string, config: DpopConfig, now: number): Promise<{ header: ProtectedHeaderParameters; payload: Record<string, unknown>; jkt: string } | Decision> {
   let header: ProtectedHeaderParameters;
   try {
     header = decodeProtectedHeader(proof);
@@ -113,8 +140,9 @@ async function verifyProof(proof: string, config: DpopConfig, now: number): Prom
   if (typeof jwk !== "object" || jwk === null) return proofRefusal(config, "dpop_proof_malformed", "no jwk header");
   if (PRIVATE_MEMBERS.some((m) => m in jwk)) return proofRefusal(config, "dpop_proof_private_key", "jwk must be a public key");
   try {
-    const { payload } = await jwtVerify(proof, EmbeddedJWK, { typ: "dpop+jwt", algorithms: config.algorithms, currentDate: new Date(now) });
-    return { header, payload: payload };
+    const { key, jkt } = await proofKey(jwk, header.alg);
+    const { payload } = await jwtVerify(proof, key, { typ: "dpop+jwt", algorithms: config.algorithms, currentDate: new Date(now) });
+    return { header, payload, jkt };
   } catch (error) {
     if (error instanceof errors.JWSSignatureVerificationFailed) return proofRefusal(config, "dpop_proof_signature", "signature does not verify");
     if (error instanceof errors.JWTExpired) return proofRefusal(config, "dpop_proof_iat", "proof has expired");
@@ -165,8 +193,7 @@ export async function checkDpop(request: AuthzRequest, config: DpopConfig, deps:
     nonceHeaders.push({ name: "dpop-nonce", value: deps.nonces.current() });
   }
   if (claims.ath !== accessTokenHash(authorization.token)) return proofRefusal(config, "dpop_proof_ath", "ath does not match the access token");
-  const thumbprint = await calculateJwkThumbprint(verified.header.jwk as JWK, "sha256");
-  if (thumbprint !== jkt) return tokenRefusal(config, "dpop_key_mismatch", "proof key does not match the token binding");
+  if (verified.jkt !== jkt) return tokenRefusal(config, "dpop_key_mismatch", "proof key does not match the token binding");
 
   const ttlMs = (config.maxProofAgeSeconds + skew) * 1000;
   let first: boolean;
