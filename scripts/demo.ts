@@ -8,6 +8,7 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { createServer, request, type Server } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +34,16 @@ function httpOk(port: number, path: string): Promise<boolean> {
     req.on("error", () => resolve(false));
     req.on("timeout", () => req.destroy());
     req.end();
+  });
+}
+
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on("error", () => resolve(false));
   });
 }
 
@@ -72,13 +83,18 @@ interface Row {
   why: string;
 }
 
-async function call(port: number, path: string, token?: string): Promise<{ status: number; why: string }> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { "accept-encoding": "br, gzip", ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+async function call(port: number, path: string, token?: string, app = { platform: "ios", version: "4.3.1" }): Promise<{ status: number; why: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+    headers: { "accept-encoding": "br, gzip", "x-app-platform": app.platform, "x-app-version": app.version, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  });
   const text = await response.text();
-  const headers = ["deprecation", "sunset", "content-encoding", "x-envoy-ratelimited"].filter((h) => response.headers.has(h)).map((h) => `${h}: ${response.headers.get(h) ?? ""}`);
-  let why = text.length > 60 ? `${text.slice(0, 57)}...` : text;
-  if (response.status === 200) why = `backend answered${headers.length ? ` (${headers.join(", ")})` : ""}`;
-  else if (headers.length) why = `${why} (${headers.join(", ")})`;
+  const notes = [
+    response.headers.has("deprecation") ? `Deprecation+Sunset ${response.headers.get("sunset")?.slice(5, 16) ?? ""}` : "",
+    response.headers.get("content-encoding") ? `${response.headers.get("content-encoding") ?? ""}-compressed` : "",
+    response.headers.get("x-bulwark-reason") ? `reason ${response.headers.get("x-bulwark-reason") ?? ""}` : "",
+  ].filter((n) => n !== "");
+  const body = text.length > 56 ? `${text.slice(0, 53)}...` : text;
+  const why = response.status === 200 ? `backend answered${notes.length ? ` (${notes.join(", ")})` : ""}` : `${body}${notes.length ? ` (${notes.join(", ")})` : ""}`;
   return { status: response.status, why: why.replace(/\s+/g, " ").trim() };
 }
 
@@ -108,12 +124,23 @@ async function main(): Promise<void> {
 
   const xdsPort = await freePort();
   const httpPort = await freePort();
+  const authzPort = await freePort();
+  await steps.step(`start bulwark authz (ext_authz on 127.0.0.1:${authzPort}, DPoP replay cache in Redis)`, async () => {
+    const authz = startProcess({
+      name: "bulwark authz",
+      command: process.execPath,
+      args: ["--import", "tsx", join(root, "operator/cli/main.ts"), "authz", "--kubeconfig", env.info.kubeconfig, "--address", `127.0.0.1:${authzPort}`, "--redis-url", env.info.redisUrl],
+      logFile: join(dir, "authz.log"),
+    });
+    cleanups.push(() => authz.stop());
+    await waitUntilReady(authz, () => tcpOpen(authzPort), 60_000);
+  });
   await steps.step(`start bulwark controller (xDS on 127.0.0.1:${xdsPort})`, async () => {
     await kubectl(["create", "namespace", "bulwark-system"]).catch(() => undefined);
     const controller = startProcess({
       name: "bulwark controller",
       command: process.execPath,
-      args: ["--import", "tsx", join(root, "operator/cli/main.ts"), "controller", "--kubeconfig", env.info.kubeconfig, "--xds-address", `127.0.0.1:${xdsPort}`, "--http-address", `127.0.0.1:${httpPort}`, "--lease-namespace", "bulwark-system"],
+      args: ["--import", "tsx", join(root, "operator/cli/main.ts"), "controller", "--kubeconfig", env.info.kubeconfig, "--xds-address", `127.0.0.1:${xdsPort}`, "--http-address", `127.0.0.1:${httpPort}`, "--authz-address", `127.0.0.1:${authzPort}`, "--lease-namespace", "bulwark-system"],
       logFile: join(dir, "controller.log"),
     });
     cleanups.push(() => controller.stop());
@@ -171,8 +198,18 @@ async function main(): Promise<void> {
   const noScope = await token({ scope: "profile" }, now, 600);
   const longLived = await token({ scope: "orders:read" }, now, 86_400);
 
-  const script: { step: string; path: string; token?: string }[] = [
+  // bulwark authz reads the same translation; wait until it has the demo's routes.
+  const first = sidecars[0];
+  if (!first) throw new Error("no sidecar");
+  for (const deadline = Date.now() + 30_000; (await call(first.port, "/v1/catalog/warmup")).status === 503; ) {
+    if (Date.now() > deadline) throw new Error("bulwark authz did not get the demo policy's routes within 30 s");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  const script: { step: string; path: string; token?: string; app?: { platform: string; version: string } }[] = [
     { step: "browse the catalog, no account", path: "/v1/catalog/shoes" },
+    { step: "same, from an outdated iOS build 4.2.9", path: "/v1/catalog/shoes", app: { platform: "ios", version: "4.2.9" } },
+    { step: "same, from Android 4.2.0", path: "/v1/catalog/shoes", app: { platform: "android", version: "4.2.0" } },
     { step: "open orders without signing in", path: "/v1/orders" },
     { step: "open orders with an expired token", path: "/v1/orders", token: expired },
     { step: "open orders with a day-long token", path: "/v1/orders", token: longLived },
@@ -186,8 +223,8 @@ async function main(): Promise<void> {
   for (const [i, s] of script.entries()) {
     const sidecar = s.path.startsWith("/v1/images/") ? sidecars[0] : sidecars[i % sidecars.length];
     if (!sidecar) throw new Error("no sidecar");
-    const result = await call(sidecar.port, s.path, s.token);
-    rows.push({ step: s.step, request: `GET ${s.path} via ${sidecar.pod}`, status: result.status, why: result.why });
+    const result = await call(sidecar.port, s.path, s.token, s.app);
+    rows.push({ step: s.step, request: `GET ${s.path} via ${sidecar.pod}${s.app ? ` (${s.app.platform} ${s.app.version})` : ""}`, status: result.status, why: result.why });
   }
   printTable(rows);
 }
