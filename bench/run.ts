@@ -1,9 +1,10 @@
 import { authzCheck } from "./authz-check.js";
 import type { Benchmark } from "./benchmark.js";
+import { controllerApply } from "./controller-apply.js";
 import { xdsPush } from "./xds-push.js";
 
 /** Every benchmark, run one after the other by `npm run bench`. Add new ones to this list. */
-const benchmarks: Benchmark[] = [xdsPush, authzCheck];
+const benchmarks: Benchmark[] = [xdsPush, authzCheck, controllerApply];
 
 async function main(): Promise<void> {
   for (const benchmark of benchmarks) {

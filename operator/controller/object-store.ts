@@ -13,6 +13,37 @@ import type { NamespaceObject, PodObject, SecretObject, ServiceObject, Translati
 
 type Kind = "policies" | "services" | "pods" | "secrets" | "namespaces";
 
+interface Meta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  deletionTimestamp?: unknown;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/**
+ * What translation reads of an object: an update that leaves it unchanged (a policy's status
+ * written by the controller itself, a pod's conditions, a Service's load-balancer status) does
+ * not need a reconcile. Secrets and namespaces: any change.
+ */
+export function relevantContent(kind: Kind, object: KubernetesObject): string {
+  const meta = (object.metadata ?? {}) as Meta;
+  const common = [meta.uid, meta.labels, meta.annotations, meta.deletionTimestamp !== undefined && meta.deletionTimestamp !== null];
+  switch (kind) {
+    case "policies":
+      return JSON.stringify([...common, meta.generation]);
+    case "pods":
+      return JSON.stringify([...common, (object as { status?: { phase?: string } }).status?.phase]);
+    case "services":
+      return JSON.stringify([...common, (object as { spec?: unknown }).spec]);
+    default:
+      return meta.resourceVersion ?? JSON.stringify(common);
+  }
+}
+
 /**
  * Watches the objects translation reads, keeps them in memory (list + watch, restarted after
  * errors and expired resource versions), and calls `onChange` after every event.
@@ -20,6 +51,8 @@ type Kind = "policies" | "services" | "pods" | "secrets" | "namespaces";
 export class ObjectStore {
   private readonly watches = new Map<Kind, ListWatch<KubernetesObject>>();
   private readonly synced = new Set<Kind>();
+  private readonly seen = new Map<Kind, Map<string, string>>();
+  private listed = false;
   private stopped = false;
 
   constructor(
@@ -45,9 +78,20 @@ export class ObjectStore {
       (Object.keys(lists) as Kind[]).map(async (kind) => {
         const { path, list } = lists[kind];
         const informer = new ListWatch<KubernetesObject>(path, new Watch(this.kc), list, false);
-        for (const verb of ["add", "update", "delete"] as const) informer.on(verb, () => this.onChange(kind));
-        informer.on("connect", () => {
-          this.synced.add(kind);
+        const seen = new Map<string, string>();
+        this.seen.set(kind, seen);
+        const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
+        const changed = (o: KubernetesObject): void => {
+          const content = relevantContent(kind, o);
+          const key = keyOf(o);
+          if (seen.get(key) === content) return;
+          seen.set(key, content);
+          this.onChange(kind);
+        };
+        informer.on("add", changed);
+        informer.on("update", changed);
+        informer.on("delete", (o) => {
+          seen.delete(keyOf(o));
           this.onChange(kind);
         });
         informer.on("error", (error: unknown) => {
@@ -55,19 +99,33 @@ export class ObjectStore {
           if (this.stopped) return;
           this.log.warn({ kind, err: error instanceof Error ? error.message : String(error) }, "watch failed; restarting it");
           setTimeout(() => {
-            if (!this.stopped) informer.start().catch((e: unknown) => this.log.warn({ kind, err: String(e) }, "watch restart failed"));
+            if (this.stopped) return;
+            informer.start().then(
+              () => {
+                this.synced.add(kind);
+                this.onChange(kind);
+              },
+              (e: unknown) => this.log.warn({ kind, err: String(e) }, "watch restart failed"),
+            );
           }, 1000).unref();
         });
         this.watches.set(kind, informer);
+        // Resolves once the list is in the cache and the watch is open ("connect" fires before the list).
         await informer.start();
         this.synced.add(kind);
       }),
     );
+    this.listed = true;
   }
 
-  /** True once every watch listed its objects. */
+  /** True once every kind was listed: before that, a translation would miss objects (a policy not yet listed = a sidecar left unprotected). */
+  isListed(): boolean {
+    return this.listed;
+  }
+
+  /** True once every watch listed its objects and none is failing now. */
   isSynced(): boolean {
-    return this.synced.size === 5;
+    return this.listed && this.synced.size === 5;
   }
 
   private items<T>(kind: Kind): T[] {
