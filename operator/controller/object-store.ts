@@ -29,16 +29,16 @@ interface Meta {
  * written by the controller itself, a pod's conditions, a Service's load-balancer status) does
  * not need a reconcile. Secrets and namespaces: any change.
  */
-export function relevantContent(kind: Kind, object: KubernetesObject): string {
+export function relevantContent(kind: Kind, object: KubernetesObject & { spec?: unknown; status?: unknown }): string {
   const meta = (object.metadata ?? {}) as Meta;
   const common = [meta.uid, meta.labels, meta.annotations, meta.deletionTimestamp !== undefined && meta.deletionTimestamp !== null];
   switch (kind) {
     case "policies":
       return JSON.stringify([...common, meta.generation]);
     case "pods":
-      return JSON.stringify([...common, (object as { status?: { phase?: string } }).status?.phase]);
+      return JSON.stringify([...common, (object.status as { phase?: string } | undefined)?.phase]);
     case "services":
-      return JSON.stringify([...common, (object as { spec?: unknown }).spec]);
+      return JSON.stringify([...common, object.spec]);
     default:
       return meta.resourceVersion ?? JSON.stringify(common);
   }
