@@ -1,10 +1,11 @@
 import { authzCheck } from "./authz-check.js";
 import type { Benchmark } from "./benchmark.js";
 import { controllerApply } from "./controller-apply.js";
+import { ratelimitDecide } from "./ratelimit-decide.js";
 import { xdsPush } from "./xds-push.js";
 
 /** Every benchmark, run one after the other by `npm run bench`. Add new ones to this list. */
-const benchmarks: Benchmark[] = [xdsPush, authzCheck, controllerApply];
+const benchmarks: Benchmark[] = [xdsPush, authzCheck, controllerApply, ratelimitDecide];
 
 async function main(): Promise<void> {
   for (const benchmark of benchmarks) {
