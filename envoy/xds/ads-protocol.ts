@@ -66,22 +66,26 @@ export interface DeltaDiscoveryResponse {
   nonce: string;
 }
 
-let definition: ServiceDefinition | undefined;
+const loaded = new Map<string, ServiceDefinition>();
 
-/** The AggregatedDiscoveryService definition, loaded once from the Envoy API protos. */
+/**
+ * A gRPC service of the Envoy API (e.g. `envoy.service.auth.v3.Authorization` from
+ * `envoy/service/auth/v3/external_auth.proto`), loaded once with @grpc/proto-loader from the
+ * protos @grpc/grpc-js-xds ships.
+ */
+export function envoyGrpcService(protoFile: string, serviceName: string, options: { longs?: typeof Number | typeof String } = {}): ServiceDefinition {
+  const cached = loaded.get(serviceName);
+  if (cached) return cached;
+  const packageDefinition = loadSync(protoFile, { includeDirs: envoyProtoIncludeDirs(), keepCase: true, longs: options.longs ?? String, enums: String, defaults: false, oneofs: true });
+  let node: unknown = loadPackageDefinition(packageDefinition);
+  for (const part of serviceName.split(".")) node = (node as Record<string, unknown> | undefined)?.[part];
+  const service = (node as { service?: ServiceDefinition } | undefined)?.service;
+  if (!service) throw new Error(`${protoFile} does not define the gRPC service ${serviceName}`);
+  loaded.set(serviceName, service);
+  return service;
+}
+
+/** The AggregatedDiscoveryService definition. */
 export function aggregatedDiscoveryService(): ServiceDefinition {
-  if (definition) return definition;
-  const packageDefinition = loadSync("envoy/service/discovery/v3/ads.proto", {
-    includeDirs: envoyProtoIncludeDirs(),
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: false,
-    oneofs: true,
-  });
-  const loaded = loadPackageDefinition(packageDefinition) as unknown as {
-    envoy: { service: { discovery: { v3: { AggregatedDiscoveryService: { service: ServiceDefinition } } } } };
-  };
-  definition = loaded.envoy.service.discovery.v3.AggregatedDiscoveryService.service;
-  return definition;
+  return envoyGrpcService("envoy/service/discovery/v3/ads.proto", "envoy.service.discovery.v3.AggregatedDiscoveryService");
 }

@@ -1,7 +1,6 @@
-import { loadPackageDefinition, Server, ServerCredentials, status as grpcStatus, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
+import { Server, ServerCredentials, status as grpcStatus, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { envoyProtoIncludeDirs } from "../../envoy/xds/ads-protocol.js";
+import { envoyGrpcService } from "../../envoy/xds/ads-protocol.js";
 import { check, type CheckDeps } from "./check.js";
 import type { RouteTableHolder } from "./config.js";
 import type { Decision, Header } from "./decision.js";
@@ -14,22 +13,9 @@ const JWT_PAYLOAD_KEY = "jwt_payload";
 const GRPC_OK = 0;
 const GRPC_PERMISSION_DENIED = 7;
 
-let definition: ServiceDefinition | undefined;
-
 /** envoy.service.auth.v3.Authorization, loaded once from the Envoy API protos. */
 export function authorizationService(): ServiceDefinition {
-  if (definition) return definition;
-  const packageDefinition = loadSync("envoy/service/auth/v3/external_auth.proto", {
-    includeDirs: envoyProtoIncludeDirs(),
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: false,
-    oneofs: true,
-  });
-  const loaded = loadPackageDefinition(packageDefinition) as unknown as { envoy: { service: { auth: { v3: { Authorization: { service: ServiceDefinition } } } } } };
-  definition = loaded.envoy.service.auth.v3.Authorization.service;
-  return definition;
+  return envoyGrpcService("envoy/service/auth/v3/external_auth.proto", "envoy.service.auth.v3.Authorization");
 }
 
 /**

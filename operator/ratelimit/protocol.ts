@@ -1,6 +1,5 @@
-import { loadPackageDefinition, type ServiceDefinition } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { envoyProtoIncludeDirs } from "../../envoy/xds/ads-protocol.js";
+import type { ServiceDefinition } from "@grpc/grpc-js";
+import { envoyGrpcService } from "../../envoy/xds/ads-protocol.js";
 
 /** The messages as @grpc/proto-loader gives them (keepCase, oneofs, no defaults). */
 export interface RateLimitRequestMessage {
@@ -51,23 +50,12 @@ export interface StreamAccessLogsMessage {
   http_logs?: { log_entry?: HttpAccessLogEntryMessage[] };
 }
 
-const options = { keepCase: true, longs: Number, enums: String, defaults: false, oneofs: true } as const;
-
-let services: { rateLimit: ServiceDefinition; accessLog: ServiceDefinition } | undefined;
-
-type Grpc = Record<string, Record<string, Record<string, Record<string, Record<string, { service: ServiceDefinition }>>>>>;
-
 /** RateLimitService and AccessLogService, loaded once from the Envoy API protos. */
 export function ratelimitServices(): { rateLimit: ServiceDefinition; accessLog: ServiceDefinition } {
-  if (services) return services;
-  const definition = loadSync(["envoy/service/ratelimit/v3/rls.proto", "envoy/service/accesslog/v3/als.proto"], { ...options, includeDirs: envoyProtoIncludeDirs() });
-  const pkg = loadPackageDefinition(definition) as unknown as Grpc;
-  const service = pkg.envoy?.service;
-  const rateLimit = service?.ratelimit?.v3?.RateLimitService?.service;
-  const accessLog = service?.accesslog?.v3?.AccessLogService?.service;
-  if (!rateLimit || !accessLog) throw new Error("the Envoy API protos lack RateLimitService or AccessLogService");
-  services = { rateLimit, accessLog };
-  return services;
+  return {
+    rateLimit: envoyGrpcService("envoy/service/ratelimit/v3/rls.proto", "envoy.service.ratelimit.v3.RateLimitService", { longs: Number }),
+    accessLog: envoyGrpcService("envoy/service/accesslog/v3/als.proto", "envoy.service.accesslog.v3.AccessLogService", { longs: Number }),
+  };
 }
 
 /** A google.protobuf.Struct as plain JSON values. */
