@@ -2,13 +2,18 @@ import { authzCheck } from "./authz-check.js";
 import type { Benchmark } from "./benchmark.js";
 import { controllerApply } from "./controller-apply.js";
 import { ratelimitDecide } from "./ratelimit-decide.js";
+import { translate } from "./translate.js";
 import { xdsPush } from "./xds-push.js";
 
 /** Every benchmark, run one after the other by `npm run bench`. Add new ones to this list. */
-const benchmarks: Benchmark[] = [xdsPush, authzCheck, controllerApply, ratelimitDecide];
+const benchmarks: Benchmark[] = [translate, xdsPush, authzCheck, controllerApply, ratelimitDecide];
 
 async function main(): Promise<void> {
-  for (const benchmark of benchmarks) {
+  // `npm run bench -- translate xds-push` runs only those.
+  const only = process.argv.slice(2);
+  const unknown = only.filter((name) => !benchmarks.some((b) => b.name === name));
+  if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(", ")}; known: ${benchmarks.map((b) => b.name).join(", ")}`);
+  for (const benchmark of benchmarks.filter((b) => only.length === 0 || only.includes(b.name))) {
     console.log(`\n== ${benchmark.name} ==`);
     const started = Date.now();
     await benchmark.run();

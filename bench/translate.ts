@@ -10,6 +10,7 @@ import type { TranslationInput } from "../operator/resolve/objects.js";
 import { policy, service, sidecarPod } from "../operator/testdata/objects.js";
 import { policySpecArbitrary } from "../operator/testdata/random-policies.js";
 import { render } from "../operator/translate/render.js";
+import type { Benchmark } from "./benchmark.js";
 
 export interface TranslateBenchRow {
   policies: number;
@@ -72,6 +73,8 @@ export function runTranslateBench(): TranslateBenchRow[] {
   return rows;
 }
 
+export const translate: Benchmark = { name: "translate", run: translateBench };
+
 export async function translateBench(): Promise<void> {
   const rows = runTranslateBench();
   process.stdout.write("\ntranslation (resolve → IR → Envoy resources) and snapshot encoding, 1 process, this machine\n");
@@ -85,4 +88,3 @@ export async function translateBench(): Promise<void> {
   await writeFile(new URL("./results/translate.json", import.meta.url), `${JSON.stringify({ node: process.version, rows }, null, 2)}\n`);
 }
 
-if (import.meta.url === `file://${process.argv[1] ?? ""}`) await translateBench();
