@@ -10,6 +10,10 @@ import { startHttpServer } from "../controller/http-server.js";
 import { LeaderElector } from "../controller/leader-election.js";
 import { ControllerMetrics } from "../controller/metrics.js";
 import type { TranslationSettings } from "../ir/types.js";
+import { loadOrCreateCa } from "../identity/ca-secret.js";
+import { DEFAULT_ROTATION, parseDuration } from "../identity/rotation.js";
+import { isTrustDomain } from "../identity/spiffe.js";
+import { WorkloadCertificates } from "../identity/workload-certificates.js";
 import { parseAddress, UsageError } from "./usage.js";
 
 export const controllerHelp = `usage: bulwark controller [flags]
@@ -27,6 +31,14 @@ flags (environment variable in brackets):
   --lease-namespace NS       namespace of the leader-election Lease [POD_NAMESPACE] (default bulwark-system)
   --lease-name NAME          name of the Lease [BULWARK_LEASE_NAME] (default bulwark-controller)
   --identity ID              this replica's identity in the Lease [POD_NAME] (default hostname-pid)
+  --trust-domain NAME        SPIFFE trust domain of workload certificates [BULWARK_TRUST_DOMAIN] (default cluster.local)
+  --ca-secret NAME           Secret (kubernetes.io/tls: tls.crt, tls.key, optional ca.crt) holding the workload CA
+                             [BULWARK_CA_SECRET] (default bulwark-workload-ca)
+  --ca-secret-namespace NS   its namespace [BULWARK_CA_SECRET_NAMESPACE] (default: the Lease's namespace)
+  --ca-secret-create BOOL    generate a root and create the Secret when it is missing; false when you or
+                             cert-manager supply it [BULWARK_CA_SECRET_CREATE] (default true)
+  --workload-cert-lifetime D lifetime of workload certificates (e.g. 24h, 90m); renewed after 2/3 of it
+                             [BULWARK_WORKLOAD_CERT_LIFETIME] (default 24h)
   --log-level LEVEL          trace, debug, info, warn, error [BULWARK_LOG_LEVEL] (default info)
   -h, --help                 this text
 `;
@@ -50,6 +62,11 @@ export async function runController(argv: string[]): Promise<number> {
       "lease-name": { type: "string" },
       identity: { type: "string" },
       "log-level": { type: "string" },
+      "trust-domain": { type: "string" },
+      "ca-secret": { type: "string" },
+      "ca-secret-namespace": { type: "string" },
+      "ca-secret-create": { type: "string" },
+      "workload-cert-lifetime": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -68,6 +85,15 @@ export async function runController(argv: string[]): Promise<number> {
   const ratelimit = parseAddress(flag(values, "ratelimit-address", "BULWARK_RATELIMIT_ADDRESS", "127.0.0.1:8089"), "--ratelimit-address");
   const settings: TranslationSettings = { authz: { ...authz, timeoutMs: 250 }, ratelimit: { ...ratelimit, timeoutMs: 100 }, rateLimitDomain: "bulwark" };
 
+  const trustDomain = flag(values, "trust-domain", "BULWARK_TRUST_DOMAIN", "cluster.local");
+  if (!isTrustDomain(trustDomain)) throw new UsageError(`--trust-domain ${trustDomain} is not a trust domain (lowercase letters, digits, dots, dashes, underscores)`);
+  const lifetimeText = flag(values, "workload-cert-lifetime", "BULWARK_WORKLOAD_CERT_LIFETIME", "24h");
+  const lifetimeMs = parseDuration(lifetimeText);
+  if (lifetimeMs === undefined || lifetimeMs < 10_000) throw new UsageError(`--workload-cert-lifetime ${lifetimeText} is not a duration of at least 10s (e.g. 24h, 90m)`);
+  const createText = flag(values, "ca-secret-create", "BULWARK_CA_SECRET_CREATE", "true");
+  if (createText !== "true" && createText !== "false") throw new UsageError(`--ca-secret-create ${createText} is not true or false`);
+  const leaseNamespace = flag(values, "lease-namespace", "POD_NAMESPACE", "bulwark-system");
+
   const kc = new KubeConfig();
   const kubeconfig = typeof values.kubeconfig === "string" ? values.kubeconfig : process.env.KUBECONFIG;
   if (kubeconfig) kc.loadFromFile(kubeconfig);
@@ -78,7 +104,7 @@ export async function runController(argv: string[]): Promise<number> {
   const elector = new LeaderElector(
     kc,
     {
-      namespace: flag(values, "lease-namespace", "POD_NAMESPACE", "bulwark-system"),
+      namespace: leaseNamespace,
       name: flag(values, "lease-name", "BULWARK_LEASE_NAME", "bulwark-controller"),
       identity: flag(values, "identity", "POD_NAME", `${hostname()}-${process.pid}`),
       leaseDurationSeconds: 15,
@@ -86,7 +112,22 @@ export async function runController(argv: string[]): Promise<number> {
     },
     log,
   );
-  const controller = new Controller({ kc, xds, elector, metrics, log, buildSnapshot: (workload) => sidecarSnapshot(buildSidecarResources(workload, settings)) });
+  const ca = await loadOrCreateCa(
+    kc,
+    {
+      namespace: flag(values, "ca-secret-namespace", "BULWARK_CA_SECRET_NAMESPACE", leaseNamespace),
+      name: flag(values, "ca-secret", "BULWARK_CA_SECRET", "bulwark-workload-ca"),
+      create: createText === "true",
+      trustDomain,
+      now: new Date(),
+    },
+    log,
+  );
+  const certificates = new WorkloadCertificates(ca, {
+    rotation: { ...DEFAULT_ROTATION, lifetimeMs },
+    onIssued: (issued, renewal) => log.info({ spiffeId: issued.spiffeId, serial: issued.serialNumber, notAfter: issued.notAfter.toISOString(), renewal }, "issued a workload certificate"),
+  });
+  const controller = new Controller({ kc, xds, elector, metrics, log, certificates, buildSnapshot: (workload) => sidecarSnapshot(buildSidecarResources(workload, settings)) });
 
   const xdsPort = await xds.start();
   let alive = true;

@@ -8,6 +8,9 @@ import { AcceptedReason, ProgrammedReason } from "../api/v1alpha1/conditions.js"
 import type { PolicyStatus } from "../api/v1alpha1/policy.js";
 import { nextSunset } from "../ir/deprecations.js";
 import type { WorkloadIR } from "../ir/types.js";
+import { missingSecrets, withSecrets } from "../identity/snapshot-secrets.js";
+import { identityKey, identityOfPod, type WorkloadIdentity } from "../identity/spiffe.js";
+import type { SidecarCertificates } from "../identity/workload-certificates.js";
 import type { ObjectMeta } from "../resolve/objects.js";
 import { translate, type Translation } from "../translate/translate.js";
 import type { LeaderElector } from "./leader-election.js";
@@ -30,6 +33,8 @@ export interface ControllerOptions {
   /** Shares what the sidecars run between replicas (default: records next to the elector's Lease). */
   reports?: SidecarReports;
   clock?: () => Date;
+  /** The workload CA: SDS secrets (workload certificate, trust bundle) for sidecars whose listener uses TLS. */
+  certificates?: SidecarCertificates;
 }
 
 interface RunningConfig {
@@ -56,6 +61,9 @@ export class Controller {
   private timer: NodeJS.Timeout | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private sunsetTimer: NodeJS.Timeout | undefined;
+  private renewalTimer: NodeJS.Timeout | undefined;
+  /** Snapshots with a workload's SDS secrets, by snapshot version and secrets. */
+  private readonly securedMemo = new Map<string, Snapshot>();
   private busy: Promise<void> = Promise.resolve();
   private stopped = false;
   private reconciles = 0;
@@ -147,15 +155,34 @@ export class Controller {
     const cache = this.options.xds.cache;
     const wanted = new Set<string>();
     const usedKeys = new Set<string>();
+    const identities = new Map<string, WorkloadIdentity>();
+    for (const pod of input.pods) {
+      const p = pod as { metadata: { name: string; namespace?: string }; spec?: { serviceAccountName?: string } };
+      identities.set(`${p.metadata.name}.${p.metadata.namespace ?? "default"}`, identityOfPod(p));
+    }
+    const usedIdentities = new Set<string>();
+    const usedSecured = new Set<string>();
     for (const workload of translation.ir.workloads) {
       const { sidecars: _s, ...content } = workload;
       // Memo key only (snapshot versions hash the encoded resources): translation builds equal IR in
       // the same key order, so plain JSON is enough, and 5x cheaper than sorted JSON at 1,000 workloads.
       const key = JSON.stringify(content);
-      const snapshot = this.snapshotFor(workload, key);
+      const workloadSnapshot = this.snapshotFor(workload, key);
+      const secretNames = missingSecrets(workloadSnapshot);
       usedKeys.add(key);
       for (const nodeId of workload.sidecars) {
         wanted.add(nodeId);
+        let snapshot = workloadSnapshot;
+        const certificates = this.options.certificates;
+        if (secretNames.size > 0 && certificates) {
+          const identity = identities.get(nodeId) ?? { namespace: workload.namespace, serviceAccount: "default" };
+          usedIdentities.add(identityKey(identity));
+          const secrets = await certificates.secretsFor(identity, secretNames, now);
+          const securedKey = `${workloadSnapshot.version}/${identityKey(identity)}/${secrets.map((s) => JSON.stringify(s.resource)).join("/")}`;
+          usedSecured.add(securedKey);
+          snapshot = this.securedMemo.get(securedKey) ?? withSecrets(workloadSnapshot, secrets);
+          this.securedMemo.set(securedKey, snapshot);
+        }
         const result = cache.setSnapshot(nodeId, snapshot);
         if (!result.ok) {
           this.options.log.error({ sidecar: nodeId, problems: result.problems }, "refusing an inconsistent snapshot; the sidecar keeps its previous one");
@@ -176,6 +203,9 @@ export class Controller {
       }
     }
     for (const key of this.snapshotMemo.keys()) if (!usedKeys.has(key)) this.snapshotMemo.delete(key);
+    for (const key of this.securedMemo.keys()) if (!usedSecured.has(key)) this.securedMemo.delete(key);
+    this.options.certificates?.retain(usedIdentities);
+    this.scheduleRenewal(now);
     this.reports.retain(new Set([...wanted, ...held]));
     this.reports.schedule();
     this.last = translation;
@@ -195,6 +225,15 @@ export class Controller {
     const delay = Math.min(new Date(next).getTime() - now.getTime() + 1000, 2_147_000_000);
     this.sunsetTimer = setTimeout(() => this.schedule(), delay);
     this.sunsetTimer.unref();
+  }
+
+  /** A reconcile when the first workload certificate is due for renewal (it renews them and pushes SDS). */
+  private scheduleRenewal(now: Date): void {
+    if (this.renewalTimer) clearTimeout(this.renewalTimer);
+    const next = this.options.certificates?.nextRenewal();
+    if (!next || this.stopped) return;
+    this.renewalTimer = setTimeout(() => this.schedule(), Math.min(Math.max(0, next.getTime() - now.getTime()) + 10, 2_147_000_000));
+    this.renewalTimer.unref();
   }
 
   /** What this replica knows about a sidecar; undefined when it never heard from it. */
@@ -300,7 +339,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of [this.timer, this.statusTimer, this.sunsetTimer]) if (t) clearTimeout(t);
+    for (const t of [this.timer, this.statusTimer, this.sunsetTimer, this.renewalTimer]) if (t) clearTimeout(t);
     await this.store.stop();
     await this.busy;
     await this.reports.stop();
