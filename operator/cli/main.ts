@@ -1,6 +1,7 @@
 /** The `bulwark` executable: one package, subcommands. */
 import { runAuthz } from "./authz-command.js";
 import { runController } from "./controller-command.js";
+import { runInjector } from "./injector-command.js";
 import { runRatelimit } from "./ratelimit-command.js";
 import { runRender } from "./render-command.js";
 import { UsageError } from "./usage.js";
@@ -10,6 +11,7 @@ const help = `usage: bulwark <command> [flags]
 commands:
   authz        serve Envoy ext_authz: DPoP, certificate-bound tokens, attestation, ownership, app versions
   controller   watch policies and serve every sidecar its Envoy configuration over xDS
+  injector     serve the admission webhook that adds the Envoy sidecar to opted-in pods
   ratelimit    serve Envoy global rate limits and outcome-aware budgets (RateLimitService, AccessLogService)
   render       print the Envoy configuration a set of Kubernetes objects produces (offline)
 
@@ -23,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
       return runAuthz(rest);
     case "controller":
       return runController(rest);
+    case "injector":
+      return runInjector(rest);
     case "ratelimit":
       return runRatelimit(rest);
     case "render":
@@ -34,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(help);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command ${command}; commands: authz, controller, ratelimit, render`);
+      throw new UsageError(`unknown command ${command}; commands: authz, controller, injector, ratelimit, render`);
   }
 }
 

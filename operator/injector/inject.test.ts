@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { decideInjection, DEFAULT_INJECTOR_CONFIG, PROXY_CONTAINER, type InjectorConfig, type JsonPatchOp, type PodLike } from "./inject.js";
+import { review } from "./webhook.js";
+
+const config: InjectorConfig = { ...DEFAULT_INJECTOR_CONFIG, image: "envoyproxy/envoy:v1.40.0", xds: { host: "bulwark-controller.bulwark-system.svc", port: 18000 } };
+
+/** Applies the JSON Patch operations the injector emits (add to objects and arrays). */
+function apply(pod: PodLike, patch: JsonPatchOp[]): PodLike {
+  const out = structuredClone(pod) as Record<string, unknown>;
+  for (const op of patch) {
+    const parts = op.path.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const last = parts.pop() ?? "";
+    let target = out as Record<string, unknown> | unknown[];
+    for (const part of parts) target = (target as Record<string, unknown>)[part] as Record<string, unknown>;
+    if (Array.isArray(target)) target.splice(last === "-" ? target.length : Number(last), 0, op.value);
+    else target[last] = op.value;
+  }
+  return out;
+}
+
+const app: PodLike = { metadata: { name: "orders-0", namespace: "shop" }, spec: { serviceAccountName: "orders", containers: [{ name: "app", ports: [{ containerPort: 8080 }] }] } };
+
+describe("sidecar injection", () => {
+  it("adds the Envoy sidecar (native sidecar), the port annotations, and identifies the pod through the downward API", () => {
+    const decision = decideInjection(app, config);
+    if (!decision.inject) throw new Error(decision.reason);
+    const pod = apply(app, decision.patch);
+    expect(pod.metadata?.annotations).toEqual({ "bulwark.dev/sidecar-port": "15006", "bulwark.dev/app-port": "8080" });
+    const proxy = pod.spec?.initContainers?.[0] as unknown as Record<string, unknown> & { args: string[]; env: unknown[] };
+    expect(proxy.name).toBe(PROXY_CONTAINER);
+    expect(proxy.restartPolicy).toBe("Always");
+    const bootstrap = JSON.parse(proxy.args[1] ?? "{}") as { node: { id: string; cluster: string } };
+    expect(bootstrap.node.id).toBe("$(POD_NAME).$(POD_NAMESPACE)");
+    expect(proxy.env).toContainEqual({ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } });
+    expect(proxy.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    expect(proxy.resources).toEqual(config.resources);
+  });
+
+  it("is idempotent: an injected pod is left as it is", () => {
+    const decision = decideInjection(app, config);
+    if (!decision.inject) throw new Error(decision.reason);
+    expect(decideInjection(apply(app, decision.patch), config)).toEqual({ inject: false, reason: "already injected" });
+  });
+
+  it("honours the opt-out annotation and an explicit app-port annotation; keeps other init containers after the sidecar", () => {
+    expect(decideInjection({ ...app, metadata: { annotations: { "bulwark.dev/inject": "false" } } }, config).inject).toBe(false);
+    const annotated: PodLike = { metadata: { annotations: { "bulwark.dev/app-port": "9000", keep: "me" } }, spec: { containers: [{ name: "app" }], initContainers: [{ name: "migrate" }] } };
+    const decision = decideInjection(annotated, config);
+    if (!decision.inject) throw new Error(decision.reason);
+    const pod = apply(annotated, decision.patch);
+    expect(pod.metadata?.annotations).toEqual({ keep: "me", "bulwark.dev/app-port": "9000", "bulwark.dev/sidecar-port": "15006" });
+    expect(pod.spec?.initContainers?.map((c) => c.name)).toEqual([PROXY_CONTAINER, "migrate"]);
+  });
+
+  it("does not inject (and warns) when the pod has no app port or uses the sidecar port", () => {
+    const none = decideInjection({ spec: { containers: [{ name: "app" }] } }, config);
+    expect(none).toMatchObject({ inject: false, warning: expect.stringContaining("no app port") as unknown });
+    expect(decideInjection({ spec: { containers: [{ name: "app", ports: [{ containerPort: 15006 }] }] } }, config).inject).toBe(false);
+    expect(decideInjection({ metadata: { annotations: { "bulwark.dev/app-port": "x" } }, spec: { containers: [{ name: "app", ports: [{ containerPort: 80 }] }] } }, config).inject).toBe(false);
+  });
+
+  it("answers AdmissionReviews: always allowed, a JSON Patch only for pod creations to inject", () => {
+    const reviewed = review({ request: { uid: "u1", kind: { kind: "Pod" }, operation: "CREATE", namespace: "shop", object: app } }, config);
+    expect(reviewed.response).toMatchObject({ uid: "u1", allowed: true, patchType: "JSONPatch" });
+    expect((JSON.parse(Buffer.from(reviewed.response.patch ?? "", "base64").toString()) as unknown[]).length).toBe(4);
+    expect(review({ request: { uid: "u2", kind: { kind: "Pod" }, operation: "UPDATE", object: app } }, config).response).toEqual({ uid: "u2", allowed: true });
+    expect(() => review({}, config)).toThrow();
+  });
+});

@@ -1,0 +1,147 @@
+/**
+ * Sidecar injection, pure: what a pod becomes when it opts in. The Envoy sidecar is a native
+ * sidecar (an init container with `restartPolicy: Always`): it starts before the app and stops
+ * after it. Its bootstrap travels in its arguments (`--config-yaml`, no ConfigMap); the pod's
+ * name, namespace and service account reach it through the downward API and Kubernetes'
+ * `$(VAR)` expansion of arguments, so the node id is `<pod>.<namespace>`.
+ *
+ * How inbound traffic reaches the app only through Envoy: Envoy listens on the sidecar port
+ * (named `bulwark-inbound`) on every interface; the app listens on 127.0.0.1 at the app port,
+ * which only containers of the pod can reach; Services send traffic to `targetPort:
+ * bulwark-inbound`. An app that binds 0.0.0.0 is reachable directly on its port: a
+ * NetworkPolicy that admits only the sidecar port (the chart's `injector.networkPolicy`) closes that.
+ */
+import { sidecarArgs, sidecarBootstrap } from "../../envoy/xds/bootstrap.js";
+import { SidecarAnnotation } from "../resolve/objects.js";
+
+export const PROXY_CONTAINER = "bulwark-proxy";
+export const INBOUND_PORT_NAME = "bulwark-inbound";
+
+/** The label (namespace or pod) that opts in, and the pod annotation that opts out. */
+export const InjectLabel = { key: "bulwark.dev/inject", enabled: "enabled" } as const;
+export const InjectAnnotation = { key: "bulwark.dev/inject", disabled: "false" } as const;
+
+export interface InjectorConfig {
+  /** The Envoy image (repository:tag, no registry implied). */
+  image: string;
+  imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  /** The controller's xDS Service, as sidecars reach it. */
+  xds: { host: string; port: number; delta?: boolean };
+  /** Envoy's inbound port (default 15006). */
+  sidecarPort: number;
+  /** Envoy's admin port, on loopback (default 15000). */
+  adminPort: number;
+  resources: { requests: { cpu: string; memory: string }; limits: { memory: string } };
+  /** Envoy's user id (the official image's `envoy` user is 101). */
+  runAsUser: number;
+}
+
+export const DEFAULT_INJECTOR_CONFIG: Omit<InjectorConfig, "image" | "xds"> = {
+  sidecarPort: 15006,
+  adminPort: 15000,
+  resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+  runAsUser: 101,
+};
+
+export interface PodLike {
+  metadata?: { name?: string; generateName?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: {
+    serviceAccountName?: string;
+    containers?: { name: string; ports?: { containerPort: number; name?: string; protocol?: string }[] }[];
+    initContainers?: { name: string }[];
+  };
+}
+
+export type JsonPatchOp = { op: "add" | "replace"; path: string; value: unknown };
+
+export type InjectionDecision =
+  | { inject: true; patch: JsonPatchOp[]; appPort: number }
+  | { inject: false; reason: string; warning?: string };
+
+function pointer(key: string): string {
+  return key.replace(/~/g, "~0").replace(/\//g, "~1");
+}
+
+function port(value: string | undefined): number | undefined {
+  if (value === undefined || !/^[0-9]{1,5}$/.test(value)) return undefined;
+  const n = Number(value);
+  return n >= 1 && n <= 65535 ? n : undefined;
+}
+
+/** The app's port: its annotation, else the first TCP port the app's first container declares. */
+function appPortOf(pod: PodLike): number | undefined {
+  const annotated = pod.metadata?.annotations?.[SidecarAnnotation.appPort];
+  if (annotated !== undefined) return port(annotated);
+  const first = pod.spec?.containers?.[0]?.ports?.find((p) => (p.protocol ?? "TCP") === "TCP");
+  return first?.containerPort;
+}
+
+/** The sidecar container: Envoy with Bulwark's bootstrap, passed inline. */
+export function proxyContainer(config: InjectorConfig): Record<string, unknown> {
+  const bootstrap = sidecarBootstrap({
+    node: {
+      id: "$(POD_NAME).$(POD_NAMESPACE)",
+      cluster: "$(POD_NAMESPACE)/$(SERVICE_ACCOUNT)",
+      metadata: { namespace: "$(POD_NAMESPACE)", pod: "$(POD_NAME)", serviceAccount: "$(SERVICE_ACCOUNT)" },
+    },
+    xds: config.xds,
+    admin: { port: config.adminPort },
+  });
+  const flags = sidecarArgs("-");
+  // sidecarArgs names a config file first; the bootstrap goes inline instead.
+  const rest = flags[0] === "--config-path" ? flags.slice(2) : flags;
+  const field = (fieldPath: string): Record<string, unknown> => ({ valueFrom: { fieldRef: { fieldPath } } });
+  return {
+    name: PROXY_CONTAINER,
+    image: config.image,
+    ...(config.imagePullPolicy ? { imagePullPolicy: config.imagePullPolicy } : {}),
+    restartPolicy: "Always",
+    command: ["envoy"],
+    args: ["--config-yaml", JSON.stringify(bootstrap), ...rest, "--log-level", "warn"],
+    env: [
+      { name: "POD_NAME", ...field("metadata.name") },
+      { name: "POD_NAMESPACE", ...field("metadata.namespace") },
+      { name: "SERVICE_ACCOUNT", ...field("spec.serviceAccountName") },
+    ],
+    ports: [{ name: INBOUND_PORT_NAME, containerPort: config.sidecarPort, protocol: "TCP" }],
+    resources: config.resources,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: config.runAsUser,
+      runAsGroup: config.runAsUser,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+  };
+}
+
+/**
+ * Whether and how to inject `pod`. The webhook's selectors already limit calls to pods that
+ * opted in (labelled namespace or pod); here: the opt-out annotation, pods injected already
+ * (idempotence: a second admission changes nothing), and pods without a usable app port.
+ */
+export function decideInjection(pod: PodLike, config: InjectorConfig): InjectionDecision {
+  const annotations = pod.metadata?.annotations ?? {};
+  if (annotations[InjectAnnotation.key] === InjectAnnotation.disabled) return { inject: false, reason: `annotation ${InjectAnnotation.key}: "false"` };
+  const names = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].map((c) => c.name);
+  if (names.includes(PROXY_CONTAINER)) return { inject: false, reason: "already injected" };
+  const appPort = appPortOf(pod);
+  if (appPort === undefined) {
+    const warning = `bulwark: no sidecar injected: the pod declares no app port (annotation ${SidecarAnnotation.appPort} or a TCP containerPort)`;
+    return { inject: false, reason: "no app port", warning };
+  }
+  if (appPort === config.sidecarPort) {
+    return { inject: false, reason: "app port is the sidecar port", warning: `bulwark: no sidecar injected: the app port ${appPort} is the sidecar's inbound port` };
+  }
+  const patch: JsonPatchOp[] = [];
+  if (!pod.metadata?.annotations) patch.push({ op: "add", path: "/metadata/annotations", value: {} });
+  patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.sidecarPort)}`, value: String(config.sidecarPort) });
+  patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.appPort)}`, value: String(appPort) });
+  const container = proxyContainer(config);
+  // First among the init containers: the other init containers may already need the network.
+  if (pod.spec?.initContainers && pod.spec.initContainers.length > 0) patch.push({ op: "add", path: "/spec/initContainers/0", value: container });
+  else patch.push({ op: "add", path: "/spec/initContainers", value: [container] });
+  return { inject: true, patch, appPort };
+}
