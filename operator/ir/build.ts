@@ -5,12 +5,32 @@ import { deprecationWindows } from "./deprecations.js";
 import { compareStrings, policyName, workloadName } from "./names.js";
 import type { IR, WorkloadIR } from "./types.js";
 
+type RoutesMemo = { key: string; routes: WorkloadIR["routes"] };
+
+/**
+ * Routes by validated policy object (the same object while the policy is unchanged) and by what
+ * else they depend on — which deprecation windows are over, the resolved JWKS — so unchanged
+ * policies are not rebuilt on every translation. The result is the same with or without it.
+ */
+const routesMemo = new WeakMap<object, RoutesMemo>();
+
+function policyRoutes(resolved: ResolvedPolicy & { policy: NonNullable<ResolvedPolicy["policy"]> }, source: string, now: string): WorkloadIR["routes"] {
+  const spec = resolved.policy.spec;
+  const windows = deprecationWindows(spec.mobile?.deprecations, now);
+  const key = `${source}|${windows.map((w) => (w.sunset ? 1 : 0)).join("")}`;
+  const memo = routesMemo.get(resolved.policy);
+  if (memo?.key === key) return memo.routes;
+  const routes = buildRoutes(source, spec, windows);
+  routesMemo.set(resolved.policy, { key, routes });
+  return routes;
+}
+
 function policyWorkloads(resolved: ResolvedPolicy, now: string): WorkloadIR[] {
   const policy = resolved.policy;
   if (!policy) return [];
   const spec = policy.spec;
   const source = policyName(resolved.namespace, resolved.name);
-  const routes = buildRoutes(source, spec, deprecationWindows(spec.mobile?.deprecations, now));
+  const routes = policyRoutes({ ...resolved, policy }, source, now);
   const jwtProviders = buildJwtProviders({ policy: source, authentication: spec.authentication, inlineJwks: resolved.inlineJwks });
   const appAttestation = buildAppAttestation(spec.authentication, resolved.inlineJwks);
   const senderConstraint = buildSenderConstraint(spec.authentication);

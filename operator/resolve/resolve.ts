@@ -61,10 +61,26 @@ function formatIssues(error: z.ZodError): string {
     .join("; ");
 }
 
+/**
+ * Validation results by object: the watch cache hands back the same object until it changes,
+ * so an unchanged policy is parsed once, however often translation runs. Objects are treated
+ * as immutable, as the watch cache treats them; the result is the same with or without it.
+ */
+const parsedPolicies = new WeakMap<object, ReturnType<typeof apiSecurityPolicy.safeParse>>();
+
+function parse(raw: object): ReturnType<typeof apiSecurityPolicy.safeParse> {
+  let result = parsedPolicies.get(raw);
+  if (!result) {
+    result = apiSecurityPolicy.safeParse(raw);
+    parsedPolicies.set(raw, result);
+  }
+  return result;
+}
+
 function candidateOf(raw: unknown): Candidate | undefined {
   const meta = (raw as { metadata?: ObjectMeta } | null)?.metadata;
   if (!meta || typeof meta.name !== "string") return undefined;
-  const result = apiSecurityPolicy.safeParse(raw);
+  const result = parse(raw as object);
   const key = objectKey(meta);
   return result.success ? { meta, key, raw, parsed: result.data } : { meta, key, raw, issues: formatIssues(result.error) };
 }
