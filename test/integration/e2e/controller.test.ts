@@ -123,7 +123,8 @@ beforeAll(async () => {
   env = e2eEnvironment(testEnvironment());
   kc = kubeConfig(env);
   idp = await createIssuer("https://idp.e2e.bulwark.test/", "shop-api");
-  await installCrds();
+  // `kubectl wait` can fail on a CRD the API server has only just stored; installCrds() may be called again after a failure.
+  await waitFor("the CRDs to be installed", () => installCrds().then(() => true), 90_000, 500);
   leaseNamespace = uniqueName("bulwark-system");
   await createNamespace(kc, leaseNamespace);
   namespaces.push(leaseNamespace);
