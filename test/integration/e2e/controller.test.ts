@@ -290,8 +290,11 @@ describe("kill -9 of the controller during traffic", () => {
     const token = await idp.mint({ sub: "bob", scope: "orders:read" });
     const before = await Promise.all(pods.map(async (s) => ({ counters: await configCounters(s), versions: await runningVersions(s) })));
     const policyBefore = await getPolicy(kc, namespace, "orders");
-    const eventsBefore = (await policyEvents(kc, namespace, "orders")).map((e) => `${e.reason ?? ""}: ${e.message ?? ""}`);
-    expect(eventsBefore).toContain("Programmed: 2/2 sidecars run generation 1.");
+    // The Event follows the status write.
+    const eventsBefore = await waitFor("the Programmed Event", async () => {
+      const events = (await policyEvents(kc, namespace, "orders")).map((e) => `${e.reason ?? ""}: ${e.message ?? ""}`);
+      return events.includes("Programmed: 2/2 sidecars run generation 1.") ? events : undefined;
+    });
     const loops = pods.flatMap((s) => [
       trafficLoop(() => s.request("/v1/orders/7", bearer(token)), (a) => fromApp(a, s.pod)),
       trafficLoop(() => s.request("/v1/orders/7"), (a) => a.status === 401),
@@ -363,7 +366,7 @@ describe("two controller replicas", () => {
 
     // Generation 2 reaches only the sidecar whose replica lives; the other still runs generation 1.
     await apply(namespace, "cart", shopSpec({ service, scope: "orders:write", defaultAction: "Deny" }));
-    const pending = await statusFor(namespace, "cart", 2, (p) => conditionOf(p, "Programmed")?.reason === "Pending", "Programmed Pending");
+    const pending = await statusFor(namespace, "cart", 2, (p) => conditionOf(p, "Programmed")?.reason === "Pending" && p.status?.sidecars === "1/2", "Programmed Pending 1/2");
     expect(conditionOf(pending, "Programmed")?.message).toBe("1/2 sidecars run generation 2; waiting for the others to acknowledge.");
     expect(await replicaB.metric("bulwark_status_writes_total", { result: "written" })).toBeGreaterThan(0);
     expect((await onB.request("/v1/orders/1", bearer(token))).status).toBe(403);
@@ -372,6 +375,8 @@ describe("two controller replicas", () => {
     // Replica A comes back (same identity, same address): its sidecar catches up, replica B stays the leader.
     controller = await startController(env, { leaseNamespace, identity: identityA, xdsPort: controller.xdsPort });
     controllers.push(controller);
+    // Envoy's default ADS retry backs off up to 30 s after a long outage (the bootstrap sets no retry policy).
+    await waitFor("cart-a to reconnect to replica A", async () => ((await connected(onA)) ? true : undefined), 45_000, 100);
     const done = await statusFor(namespace, "cart", 2, (p) => programmed(p) && p.status?.sidecars === "2/2", "Programmed 2/2");
     expect(conditionOf(done, "Programmed")?.message).toBe("2/2 sidecars run generation 2.");
     expect((await onA.request("/v1/orders/1", bearer(token))).status).toBe(403);
