@@ -72,7 +72,8 @@ export function sidecarBootstrap(options: SidecarBootstrapOptions): Record<strin
       ads_config: {
         api_type: options.xds.delta ? "DELTA_GRPC" : "GRPC",
         transport_api_version: "V3",
-        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
+        // Reconnect quickly after the controller restarts (Envoy's default backs off up to 30 s).
+        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER, retry_policy: { retry_back_off: { base_interval: "0.25s", max_interval: "5s" } } } }],
         set_node_on_first_message_only: true,
       },
       cds_config: ads,

@@ -16,6 +16,12 @@ interface TypeState {
    * version that comes back after another one is sent (and rejected, and reported) again.
    */
   nackedKeys: Set<string>;
+  /**
+   * The version the sidecar said it runs when it opened the stream (its first request for the
+   * type), kept until something is sent: a sidecar that reconnects before its snapshot exists
+   * (a restarted server) is not re-sent what it already has once the snapshot arrives.
+   */
+  clientVersion?: string;
 }
 
 export class ProtocolError extends Error {}
@@ -60,10 +66,11 @@ export class SotwStream {
         this.cache.recordAck(nodeId, type, request.version_info ?? "");
       }
     }
+    if (!request.response_nonce && state.lastSentKey === undefined && request.version_info) state.clientVersion = request.version_info;
     state.names = names.filter((n) => n !== "*");
     state.wildcard = isWildcardType(type) && (names.length === 0 || names.includes("*"));
     const snapshot = this.cache.getSnapshot(nodeId);
-    if (snapshot) this.respond(type, state, snapshot, request.response_nonce ? undefined : request.version_info);
+    if (snapshot) this.respond(type, state, snapshot, state.clientVersion);
   }
 
   private identify(request: DiscoveryRequest): string {
@@ -79,7 +86,7 @@ export class SotwStream {
   private push(snapshot: Snapshot): void {
     for (const type of pushOrder) {
       const state = this.types.get(type);
-      if (state) this.respond(type, state, snapshot, undefined);
+      if (state) this.respond(type, state, snapshot, state.clientVersion);
     }
   }
 
@@ -96,12 +103,14 @@ export class SotwStream {
     if (clientVersion !== undefined && clientVersion === version && state.lastSentKey === undefined) {
       state.lastSentKey = key;
       state.lastSentVersion = version;
+      state.clientVersion = undefined;
       this.cache.recordAck(nodeId, type, version);
       return;
     }
     if (state.nackedKeys.has(key)) return;
     if (version !== state.lastSentVersion) state.nackedKeys.clear();
     this.nonce += 1;
+    state.clientVersion = undefined;
     state.lastNonce = String(this.nonce);
     state.lastSentKey = key;
     state.lastSentVersion = version;

@@ -92,6 +92,19 @@ describe("state-of-the-world stream", () => {
     expect(sent.map((r) => r.type_url)).toEqual([TypeUrl.Listener]);
   });
 
+  it("sends nothing to a sidecar that reconnects before its snapshot exists, once the same snapshot arrives", () => {
+    const snapshot = makeSnapshot(resources("r1"));
+    const cache = new SnapshotCache();
+    const { stream, sent } = open(cache);
+    stream.onRequest({ node, type_url: TypeUrl.Cluster, version_info: snapshot.typeVersions.get(TypeUrl.Cluster) });
+    stream.onRequest({ type_url: TypeUrl.Listener, version_info: snapshot.typeVersions.get(TypeUrl.Listener) });
+    cache.setSnapshot(node.id, snapshot);
+    expect(sent).toEqual([]);
+    expect(cache.statusInfo(node.id).types.LDS?.ackedVersion).toBe(snapshot.typeVersions.get(TypeUrl.Listener));
+    cache.setSnapshot(node.id, makeSnapshot(resources("r2").map((r) => ({ ...r, body: Buffer.concat([r.body, Buffer.from("!")]) }))));
+    expect(sent.map((r) => r.type_url)).toEqual([TypeUrl.Cluster, TypeUrl.Listener]);
+  });
+
   it("pushes a change in dependency order: clusters, endpoints, listeners, routes", () => {
     const cache = new SnapshotCache();
     cache.setSnapshot(node.id, makeSnapshot(resources("r1")));
