@@ -1,6 +1,7 @@
 import { Server, ServerCredentials, status as grpcStatus, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { envoyGrpcService } from "../../envoy/xds/ads-protocol.js";
+import { structToJson, type ProtoStruct } from "../../envoy/xds/proto-struct.js";
 import { check, type CheckDeps } from "./check.js";
 import type { RouteTableHolder } from "./config.js";
 import type { Decision, Header } from "./decision.js";
@@ -16,56 +17,6 @@ const GRPC_PERMISSION_DENIED = 7;
 /** envoy.service.auth.v3.Authorization, loaded once from the Envoy API protos. */
 export function authorizationService(): ServiceDefinition {
   return envoyGrpcService("envoy/service/auth/v3/external_auth.proto", "envoy.service.auth.v3.Authorization");
-}
-
-/**
- * google.protobuf.Value as proto-loader decodes it (oneofs: true). protobufjs ships its own
- * copy of the well-known types with camelCase field names, whatever keepCase says; both
- * spellings are read.
- */
-interface ProtoValue {
-  kind?: string;
-  numberValue?: number;
-  stringValue?: string;
-  boolValue?: boolean;
-  structValue?: ProtoStruct;
-  listValue?: { values?: ProtoValue[] };
-  number_value?: number;
-  string_value?: string;
-  bool_value?: boolean;
-  struct_value?: ProtoStruct;
-  list_value?: { values?: ProtoValue[] };
-}
-interface ProtoStruct {
-  fields?: Record<string, ProtoValue>;
-}
-
-export function valueToJson(value: ProtoValue | undefined): unknown {
-  switch (value?.kind) {
-    case "numberValue":
-    case "number_value":
-      return value.numberValue ?? value.number_value;
-    case "stringValue":
-    case "string_value":
-      return value.stringValue ?? value.string_value;
-    case "boolValue":
-    case "bool_value":
-      return value.boolValue ?? value.bool_value;
-    case "structValue":
-    case "struct_value":
-      return structToJson(value.structValue ?? value.struct_value);
-    case "listValue":
-    case "list_value":
-      return ((value.listValue ?? value.list_value)?.values ?? []).map(valueToJson);
-    default:
-      return null;
-  }
-}
-
-export function structToJson(struct: ProtoStruct | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(struct?.fields ?? {})) out[k] = valueToJson(v);
-  return out;
 }
 
 export interface CheckRequestMessage {

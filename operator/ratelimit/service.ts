@@ -6,13 +6,13 @@ import type { LimitIndex } from "./limits.js";
 import { countOutcome, type Outcome } from "./outcomes.js";
 import {
   ratelimitServices,
-  structToJson,
   type HttpAccessLogEntryMessage,
   type RateLimitRequestMessage,
   type RateLimitResponseMessage,
   type StreamAccessLogsMessage,
 } from "./protocol.js";
 import type { CounterStore } from "./store.js";
+import { structToJson } from "../../envoy/xds/proto-struct.js";
 
 const JWT_AUTHN_FILTER = "envoy.filters.http.jwt_authn";
 const JWT_PAYLOAD_KEY = "jwt_payload";
