@@ -108,6 +108,7 @@ export async function runRatelimit(argv: string[]): Promise<number> {
 
   const metrics = new RateLimitMetrics();
   collectDefaultMetrics({ register: metrics.registry });
+  metrics.knownLimits = () => limits().byName.size;
   let store: CounterStore;
   if (redisUrl) {
     const fallback = new FallbackStore(new RedisStore({ url: redisUrl }), log);

@@ -21,8 +21,11 @@ export class RateLimitMetrics {
   readonly decisions: Counter<"limit" | "result">;
   readonly outcomes: Counter<"limit">;
   readonly degraded: Gauge;
+  readonly limits: Gauge;
   /** Read when /metrics is scraped: whether the store counts per replica in memory. */
   isDegraded: () => boolean = () => false;
+  /** Read when /metrics is scraped: how many Global limits the latest translation has. */
+  knownLimits: () => number = () => 0;
 
   constructor(readonly registry: Registry = new Registry()) {
     this.decisions = new Counter({
@@ -39,6 +42,15 @@ export class RateLimitMetrics {
       registers: [registry],
       collect(): void {
         this.set(degraded() ? 1 : 0);
+      },
+    });
+    const known = (): number => this.knownLimits();
+    this.limits = new Gauge({
+      name: "bulwark_ratelimit_limits",
+      help: "Global limits this replica knows (from the latest translation).",
+      registers: [registry],
+      collect(): void {
+        this.set(known());
       },
     });
   }

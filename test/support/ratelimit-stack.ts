@@ -11,7 +11,7 @@ import { RedisStore } from "../../operator/ratelimit/redis-store.js";
 import { RateLimitGrpcService } from "../../operator/ratelimit/service.js";
 import type { TranslationInput } from "../../operator/resolve/objects.js";
 import { defaultSettings, render } from "../../operator/translate/render.js";
-import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";
+import { freePort, isAlive, killGroup, sleep, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";
 import { startEnvoy, type EnvoyProcess } from "./envoy-process.js";
 import { testEnvironment } from "./environment.js";
 
@@ -65,6 +65,17 @@ export class OwnRedis {
   async stop(): Promise<void> {
     await this.proc?.stop();
     this.proc = undefined;
+  }
+
+  /** kill -9: no shutdown, connections dropped. */
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    this.proc = undefined;
+    if (!proc) return;
+    killGroup(proc.pid, "SIGKILL");
+    while (isAlive(proc.pid)) await sleep(10);
+    // Let startProcess forget it (its exit is expected now).
+    await proc.stop();
   }
 }
 

@@ -1,0 +1,182 @@
+/**
+ * Fixtures for end-to-end tests of rate limiting with the controller: `bulwark ratelimit` as a
+ * separate process (the CLI, watching Kubernetes), and a sidecar pod whose app answers logins
+ * (401 for a wrong password), configured over xDS by a controller. Built from test/support/e2e.ts.
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import type { Server } from "node:http";
+import { request } from "node:http";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { stringify } from "yaml";
+import { sidecarArgs, sidecarBootstrap } from "../../envoy/xds/bootstrap.js";
+import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";
+import { createSidecarPod, httpRequest, metricValue, startController, type ControllerOptions, type ControllerProcess, type E2eEnvironment, type HttpAnswer } from "./e2e.js";
+import { startLoginApp } from "./ratelimit-stack.js";
+
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+function tsxLoader(): string {
+  return pathToFileURL(createRequire(join(repoRoot, "package.json")).resolve("tsx")).href;
+}
+
+export interface RatelimitProcess {
+  name: string;
+  grpcPort: number;
+  httpPort: number;
+  process: ManagedProcess;
+  /** Sum of the samples of a Prometheus metric with these labels; undefined when absent. */
+  metric(name: string, labels?: Record<string, string>): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+/** Starts `bulwark ratelimit` (the CLI) watching the API server, counting in `redisUrl`; waits for /readyz. */
+export async function startRatelimitProcess(env: E2eEnvironment, options: { name: string; redisUrl: string; logLevel?: string }): Promise<RatelimitProcess> {
+  const dir = await mkdtemp(join(tmpdir(), `bulwark-ratelimit-${options.name}-`));
+  const grpcPort = await freePort();
+  const httpPort = await freePort();
+  const proc = startProcess({
+    name: `ratelimit ${options.name}`,
+    command: process.execPath,
+    args: [
+      "--import",
+      tsxLoader(),
+      join(repoRoot, "operator/cli/main.ts"),
+      "ratelimit",
+      "--kubeconfig",
+      env.kubeconfig,
+      "--grpc-address",
+      `127.0.0.1:${grpcPort}`,
+      "--http-address",
+      `127.0.0.1:${httpPort}`,
+      "--redis-url",
+      options.redisUrl,
+      "--log-level",
+      options.logLevel ?? "info",
+    ],
+    logFile: join(dir, "ratelimit.log"),
+  });
+  const get = (path: string): Promise<HttpAnswer> => httpRequest(httpPort, path, { timeoutMs: 5000 });
+  try {
+    await waitUntilReady(proc, async () => (await get("/readyz").catch(() => ({ status: 0 }))).status === 200, 60_000);
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+  return {
+    name: options.name,
+    grpcPort,
+    httpPort,
+    process: proc,
+    async metric(name: string, labels?: Record<string, string>): Promise<number | undefined> {
+      const answer = await get("/metrics");
+      if (answer.status !== 200) throw new Error(`/metrics answered ${answer.status}`);
+      return metricValue(answer.body, name, labels);
+    },
+    stop: () => proc.stop(),
+  };
+}
+
+/** One HTTP request to 127.0.0.1:port from a chosen loopback source address (a client IP of its own). */
+export function requestFrom(port: number, path: string, options: { from?: string; method?: string; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port, path, method: options.method ?? "GET", headers: options.headers, localAddress: options.from ?? "127.0.0.1", timeout: 5000, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error(`${options.method ?? "GET"} ${path} timed out`)));
+    req.end();
+  });
+}
+
+export interface LoginSidecar {
+  pod: string;
+  /** Envoy's inbound listener. */
+  port: number;
+  adminPort: number;
+  /** Requests that reached the app, by path. */
+  hits: Map<string, number>;
+  envoy: ManagedProcess;
+  /** Counters of Envoy's admin /stats whose names match `filter`. */
+  stats(filter: string): Promise<Map<string, number>>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A Pod object and, in front of the login app (test/support/ratelimit-stack.ts), a real Envoy
+ * with Bulwark's sidecar bootstrap whose ADS server is the controller at `xdsPort`.
+ */
+export async function startLoginSidecar(env: E2eEnvironment, kc: KubeConfig, options: { namespace: string; pod: string; labels: Record<string, string>; xdsPort: number }): Promise<LoginSidecar> {
+  const app: { server: Server; port: number; hits: Map<string, number> } = await startLoginApp();
+  const closeApp = (): Promise<void> =>
+    new Promise((resolve) => {
+      app.server.closeAllConnections();
+      app.server.close(() => resolve());
+    });
+  const port = await freePort();
+  const adminPort = await freePort();
+  try {
+    await createSidecarPod(kc, { namespace: options.namespace, name: options.pod, labels: options.labels, sidecarPort: port, appPort: app.port });
+  } catch (error) {
+    await closeApp();
+    throw error;
+  }
+  const dir = await mkdtemp(join(tmpdir(), `bulwark-sidecar-${options.pod}-`));
+  const configPath = join(dir, "envoy.yaml");
+  const nodeId = `${options.pod}.${options.namespace}`;
+  await writeFile(configPath, stringify(sidecarBootstrap({ node: { id: nodeId, cluster: `${options.namespace}/${options.pod}` }, xds: { host: "127.0.0.1", port: options.xdsPort, delta: false }, admin: { port: adminPort } })));
+  const envoy = startProcess({ name: `envoy ${nodeId}`, command: env.envoy, args: [...sidecarArgs(configPath), "--log-level", "warn"], logFile: join(dir, "envoy.log") });
+  const admin = (path: string): Promise<HttpAnswer> => httpRequest(adminPort, path);
+  const sidecar: LoginSidecar = {
+    pod: options.pod,
+    port,
+    adminPort,
+    hits: app.hits,
+    envoy,
+    async stats(filter: string): Promise<Map<string, number>> {
+      const answer = await admin(`/stats?filter=${encodeURIComponent(filter)}`);
+      const out = new Map<string, number>();
+      for (const line of answer.body.split("\n")) {
+        const m = /^([^:]+): (\d+)$/.exec(line.trim());
+        if (m?.[1] !== undefined && m[2] !== undefined) out.set(m[1], Number(m[2]));
+      }
+      return out;
+    },
+    async stop(): Promise<void> {
+      await envoy.stop();
+      await closeApp();
+    },
+  };
+  try {
+    await waitUntilReady(envoy, async () => (await admin("/ready").catch(() => ({ status: 0 }))).status === 200, 30_000);
+  } catch (error) {
+    await sidecar.stop();
+    throw error;
+  }
+  return sidecar;
+}
+
+/**
+ * `bulwark controller` (test/support/e2e.ts) whose sidecars call bulwark ratelimit at
+ * `ratelimitAddress`: passed as BULWARK_RATELIMIT_ADDRESS, which the process inherits (set only
+ * while it starts; the tests of a file run one at a time).
+ */
+export async function startControllerFor(env: E2eEnvironment, options: ControllerOptions, ratelimitAddress: string): Promise<ControllerProcess> {
+  const before = process.env.BULWARK_RATELIMIT_ADDRESS;
+  process.env.BULWARK_RATELIMIT_ADDRESS = ratelimitAddress;
+  try {
+    return await startController(env, options);
+  } finally {
+    if (before === undefined) delete process.env.BULWARK_RATELIMIT_ADDRESS;
+    else process.env.BULWARK_RATELIMIT_ADDRESS = before;
+  }
+}
