@@ -1,8 +1,9 @@
-import { SignJWT } from "jose";
+import { generateKeyPairSync, KeyObject, sign } from "node:crypto";
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DpopKey, TestIssuer } from "../../test/support/authz-client.js";
 import type { Decision } from "./decision.js";
-import { accessTokenHash, checkDpop, normaliseHtu, requestHtu, type DpopConfig, type DpopDeps } from "./dpop.js";
+import { accessTokenHash, BoundedCache, checkDpop, normaliseHtu, requestHtu, type DpopConfig, type DpopDeps } from "./dpop.js";
 import { DpopNonces } from "./dpop-nonce.js";
 import { MemoryReplayStore } from "./replay-store.js";
 import type { AuthzRequest } from "./request.js";
@@ -12,6 +13,13 @@ const URI = "https://api.example.com/v1/users/alice/orders";
 
 function deps(overrides: Partial<DpopDeps> = {}): DpopDeps {
   return { now: Date.now, replay: new MemoryReplayStore(), nonces: new DpopNonces({ secret: "0123456789abcdef0123" }), ...overrides };
+}
+
+/** A compact JWS signed with node:crypto, for headers jose refuses to produce. ES256 or RS256 only. */
+function signedRaw(header: Record<string, unknown>, payload: Record<string, unknown>, privateKey: KeyObject): string {
+  const input = `${Buffer.from(JSON.stringify(header)).toString("base64url")}.${Buffer.from(JSON.stringify(payload)).toString("base64url")}`;
+  const signature = sign("sha256", Buffer.from(input), privateKey.asymmetricKeyType === "ec" ? { key: privateKey, dsaEncoding: "ieee-p1363" } : privateKey);
+  return `${input}.${signature.toString("base64url")}`;
 }
 
 function reason(decision: Decision | undefined): string {
@@ -194,5 +202,65 @@ describe("DPoP proofs (RFC 9449)", () => {
       req.headers = { ...req.headers, dpop: await k.proof({ htm: "GET", htu: URI, accessToken: t }) };
       expect(reason(await checkDpop(req, config, deps())), alg).toBe("allowed");
     }
+  });
+  it("accepts ES384, ES512 and RS256 proofs when allowed", async () => {
+    const all = { ...config, algorithms: ["ES384", "ES512", "RS256"] };
+    for (const alg of all.algorithms) {
+      const k = await DpopKey.generate(alg);
+      const t = await issuer.sign({ sub: "alice", cnf: { jkt: k.jkt } }, { audience: "shop" });
+      const req = request(await k.proof({ htm: "GET", htu: URI, accessToken: t }), { headers: { authorization: `DPoP ${t}` }, jwtPayload: { sub: "alice", cnf: { jkt: k.jkt } } });
+      req.headers = { ...req.headers, dpop: await k.proof({ htm: "GET", htu: URI, accessToken: t }) };
+      expect(reason(await checkDpop(req, all, deps())), alg).toBe("allowed");
+    }
+  });
+
+  async function signedWith(header: Record<string, unknown>, claims: Record<string, unknown>, signer = key): Promise<string> {
+    const body = { jti: crypto.randomUUID(), htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000), ath: accessTokenHash(token), ...claims };
+    return new SignJWT(body).setProtectedHeader({ alg: signer.alg, typ: "dpop+jwt", jwk: signer.publicJwk, ...header }).sign(signer.privateKey);
+  }
+
+  it.each<[string, () => Promise<string>, string]>([
+    ["an expired proof (exp)", () => signedWith({}, { exp: Math.floor(Date.now() / 1000) - 1 }), "dpop_proof_iat"],
+    ["a proof not valid yet (nbf)", () => signedWith({}, { nbf: Math.floor(Date.now() / 1000) + 30 }), "dpop_proof_claims"],
+    ["an exp that is not a number", () => signedWith({}, { exp: "later" }), "dpop_proof_claims"],
+    ["a critical header extension", () => Promise.resolve(signedRaw({ alg: "ES256", typ: "dpop+jwt", jwk: key.publicJwk, crit: ["x-ext"], "x-ext": 1 }, { jti: "crit", htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000), ath: accessTokenHash(token) }, KeyObject.from(key.privateKey))), "dpop_proof_malformed"],
+    ["a jwk of another curve than the algorithm's", async () => {
+      const p384 = await generateKeyPair("ES384", { extractable: true });
+      return signedWith({ jwk: await exportJWK(p384.publicKey) }, {});
+    }, "dpop_proof_malformed"],
+    ["a jwk that is an array", () => signedWith({ jwk: [key.publicJwk] }, {}), "dpop_proof_malformed"],
+    ["a proof whose signature part is not base64url", async () => `${await signedWith({}, {})}!`, "dpop_proof_malformed"],
+    ["a proof without a signature", async () => (await signedWith({}, {})).replace(/\.[^.]*$/, "."), "dpop_proof_signature"],
+  ])("refuses %s", async (_name, make, expected) => {
+    expect(reason(await checkDpop(request(await make()), config, deps()))).toBe(expected);
+  });
+
+  it("refuses an RSA proof key shorter than 2048 bits", async () => {
+    const weak = generateKeyPairSync("rsa", { modulusLength: 1024 });
+    const jwk = weak.publicKey.export({ format: "jwk" }) as JWK;
+    const jkt = await calculateJwkThumbprint(jwk);
+    const t = await issuer.sign({ sub: "alice", cnf: { jkt } }, { audience: "shop" });
+    const proof = signedRaw({ alg: "RS256", typ: "dpop+jwt", jwk }, { jti: "weak", htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000), ath: accessTokenHash(t) }, weak.privateKey);
+    const decision = await checkDpop(request(proof, { headers: { authorization: `DPoP ${t}`, dpop: proof }, jwtPayload: { sub: "alice", cnf: { jkt } } }), { ...config, algorithms: ["RS256"] }, deps());
+    expect(reason(decision)).toBe("dpop_proof_malformed");
+  });
+
+  it("checks every proof of a known key again: the header's key is cached, never the verdict", async () => {
+    const first = await key.proof({ htm: "GET", htu: URI, accessToken: token });
+    expect(reason(await checkDpop(request(first), config, deps()))).toBe("allowed");
+    // Same header (same key), forged signature from another key, another algorithm list.
+    expect(reason(await checkDpop(request(await other.proof({ htm: "GET", htu: URI, accessToken: token, jwk: key.publicJwk })), config, deps()))).toBe("dpop_proof_signature");
+    expect(reason(await checkDpop(request(await key.proof({ htm: "GET", htu: URI, accessToken: token })), { ...config, algorithms: ["EdDSA"] }, deps()))).toBe("dpop_proof_alg");
+  });
+});
+
+describe("BoundedCache", () => {
+  it("keeps at most its capacity and forgets the least recently used first", () => {
+    const cache = new BoundedCache<string, number>(2);
+    cache.set("a", 1);
+    cache.set("b", 2);
+    expect(cache.get("a")).toBe(1);
+    cache.set("c", 3);
+    expect([cache.get("a"), cache.get("b"), cache.get("c"), cache.size]).toEqual([1, undefined, 3, 2]);
   });
 });

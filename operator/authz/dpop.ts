@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
-import { calculateJwkThumbprint, decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK, type ProtectedHeaderParameters } from "jose";
+import { createHash, KeyObject, constants, verify as verifySignature, type VerifyKeyObjectInput } from "node:crypto";
+import { base64url, calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, importJWK, type JWK, type ProtectedHeaderParameters } from "jose";
 import type { SenderConstraintIR } from "../ir/types.js";
 import { allow, refuse, type Decision, type Header, type RefusalReason } from "./decision.js";
 import type { DpopNonces } from "./dpop-nonce.js";
@@ -17,32 +17,82 @@ export interface DpopDeps {
   clockSkewSeconds?: number;
 }
 
-/**
- * Imported proof keys and their thumbprints, by algorithm and JWK: an app signs every proof with
- * the same key, so importing it once per client saves most of a check's cost. Bounded; the
- * oldest entries go first.
- */
-const proofKeys = new Map<string, Promise<{ key: CryptoKey; jkt: string }>>();
-const PROOF_KEY_CACHE_SIZE = 10_000;
+/** A map that keeps at most `capacity` entries and forgets the least recently used first. */
+export class BoundedCache<K, V> {
+  private readonly entries = new Map<K, V>();
 
-function proofKey(jwk: JWK, alg: string): Promise<{ key: CryptoKey; jkt: string }> {
-  const id = `${alg} ${JSON.stringify(jwk)}`;
-  let entry = proofKeys.get(id);
-  if (!entry) {
-    entry = (async (): Promise<{ key: CryptoKey; jkt: string }> => {
-      const key = await importJWK(jwk, alg);
-      if (!(typeof key === "object" && "type" in key && key.type === "public")) throw new errors.JWKInvalid("the proof key must be a public key");
-      return { key, jkt: await calculateJwkThumbprint(jwk, "sha256") };
-    })();
-    entry.catch(() => proofKeys.delete(id));
-    proofKeys.set(id, entry);
-    if (proofKeys.size > PROOF_KEY_CACHE_SIZE) {
-      const oldest = proofKeys.keys().next().value;
-      if (oldest !== undefined) proofKeys.delete(oldest);
+  constructor(readonly capacity: number) {}
+
+  get(key: K): V | undefined {
+    const value = this.entries.get(key);
+    if (value !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: K, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    if (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
     }
   }
-  return entry;
+
+  delete(key: K): void {
+    this.entries.delete(key);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
 }
+
+/** How node:crypto verifies each JWS algorithm a proof may use (RFC 7518 section 3, RFC 8037). */
+const SIGNATURE_SCHEMES: Readonly<Record<string, { digest: string | null; options: Omit<VerifyKeyObjectInput, "key">; minRsaBits?: number }>> = {
+  ES256: { digest: "sha256", options: { dsaEncoding: "ieee-p1363" } },
+  ES384: { digest: "sha384", options: { dsaEncoding: "ieee-p1363" } },
+  ES512: { digest: "sha512", options: { dsaEncoding: "ieee-p1363" } },
+  EdDSA: { digest: null, options: {} },
+  Ed25519: { digest: null, options: {} },
+  RS256: { digest: "sha256", options: { padding: constants.RSA_PKCS1_PADDING }, minRsaBits: 2048 },
+  RS384: { digest: "sha384", options: { padding: constants.RSA_PKCS1_PADDING }, minRsaBits: 2048 },
+  RS512: { digest: "sha512", options: { padding: constants.RSA_PKCS1_PADDING }, minRsaBits: 2048 },
+  PS256: { digest: "sha256", options: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, minRsaBits: 2048 },
+  PS384: { digest: "sha384", options: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }, minRsaBits: 2048 },
+  PS512: { digest: "sha512", options: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }, minRsaBits: 2048 },
+};
+
+/** A proof's protected header, with the public key it embeds imported once (jose) and its thumbprint. */
+interface ProofHeader {
+  header: ProtectedHeaderParameters;
+  key?: Promise<{ key: VerifyKeyObjectInput; digest: string | null; jkt: string }>;
+}
+
+/**
+ * Proof headers by their encoded form: an app signs every proof with the same key and header, so
+ * the header is decoded and its key imported and thumbprinted once per client, and each proof
+ * costs one signature verification (node:crypto, synchronous, on the imported KeyObject). Bounded;
+ * the least recently used go first. A header that fails to import is not kept.
+ */
+const proofHeaders = new BoundedCache<string, ProofHeader>(10_000);
+
+async function importProofKey(jwk: JWK, alg: string): Promise<{ key: VerifyKeyObjectInput; digest: string | null; jkt: string }> {
+  const scheme = SIGNATURE_SCHEMES[alg];
+  if (!scheme) throw new Error(`no signature scheme for ${alg}`);
+  // jose checks that the key suits the algorithm (key type, curve) as it imports it.
+  const imported = await importJWK(jwk, alg);
+  if (imported instanceof Uint8Array) throw new Error("the proof key must be an asymmetric public key");
+  const key = KeyObject.from(imported);
+  if (key.type !== "public") throw new Error("the proof key must be a public key");
+  if (scheme.minRsaBits !== undefined && (key.asymmetricKeyDetails?.modulusLength ?? 0) < scheme.minRsaBits) throw new Error(`${alg} keys must be at least ${scheme.minRsaBits} bits`);
+  return { key: { key, ...scheme.options }, digest: scheme.digest, jkt: await calculateJwkThumbprint(jwk, "sha256") };
+}
+
+/** Decoded and normalised htu values by their raw form (requests of one route repeat the same few). */
+const normalisedHtus = new BoundedCache<string, string | null>(4096);
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 const DEFAULT_SKEW_SECONDS = 5;
@@ -65,6 +115,14 @@ function normalisePercentEncoding(path: string): string {
  * percent-encoding); undefined when it is not an http(s) URI.
  */
 export function normaliseHtu(uri: string): string | undefined {
+  const cached = normalisedHtus.get(uri);
+  if (cached !== undefined) return cached ?? undefined;
+  const normalised = parseHtu(uri);
+  normalisedHtus.set(uri, normalised ?? null);
+  return normalised;
+}
+
+function parseHtu(uri: string): string | undefined {
   let url: URL;
   try {
     url = new URL(uri);
@@ -126,29 +184,85 @@ function proofClaims(payload: Record<string, unknown>): ProofClaims | undefined 
   return { jti, htm, htu, iat, ath: payload.ath, nonce: payload.nonce };
 }
 
-/** Verifies the proof's signature with the public key it embeds, after checking the header. */
-async function verifyProof(proof: string, config: DpopConfig, now: number): Promise<{ header: ProtectedHeaderParameters; payload: Record<string, unknown>; jkt: string } | Decision> {
-  let header: ProtectedHeaderParameters;
+/** A compact JWS: three base64url parts, the last two possibly empty (jose decodes them; only the charset is checked here). */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
+
+/** The protected header, decoded by jose, or from the cache when this exact header was seen before. */
+function proofHeader(encodedHeader: string, proof: string): ProofHeader | undefined {
+  const cached = proofHeaders.get(encodedHeader);
+  if (cached) return cached;
   try {
-    header = decodeProtectedHeader(proof);
+    return { header: decodeProtectedHeader(proof) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** exp and nbf, when a proof carries them, hold as for any JWT (RFC 7519 section 4.1.4 and 4.1.5). */
+function datesRefusal(payload: Record<string, unknown>, config: DpopConfig, nowSeconds: number): Decision | undefined {
+  const { exp, nbf } = payload;
+  if (exp !== undefined && (typeof exp !== "number" || !Number.isFinite(exp))) return proofRefusal(config, "dpop_proof_claims", "malformed claims");
+  if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf))) return proofRefusal(config, "dpop_proof_claims", "malformed claims");
+  if (typeof nbf === "number" && nbf > nowSeconds) return proofRefusal(config, "dpop_proof_claims", "malformed claims");
+  if (typeof exp === "number" && exp <= nowSeconds) return proofRefusal(config, "dpop_proof_iat", "proof has expired");
+  return undefined;
+}
+
+/**
+ * Verifies the proof's signature with the public key it embeds, after checking the header. jose
+ * decodes the header, the payload and the signature and imports the key; node:crypto verifies the
+ * signature on the imported key, without a round trip through WebCrypto's thread pool.
+ */
+async function verifyProof(proof: string, config: DpopConfig, now: number): Promise<{ payload: Record<string, unknown>; jkt: string } | Decision> {
+  if (!COMPACT_JWS.test(proof)) return proofRefusal(config, "dpop_proof_malformed", "not a JWS");
+  const firstDot = proof.indexOf(".");
+  const lastDot = proof.lastIndexOf(".");
+  const encodedHeader = proof.slice(0, firstDot);
+  const entry = proofHeader(encodedHeader, proof);
+  if (!entry) return proofRefusal(config, "dpop_proof_malformed", "not a JWS");
+  const { header } = entry;
+  if (header.typ !== "dpop+jwt") return proofRefusal(config, "dpop_proof_typ", "typ must be dpop+jwt");
+  if (typeof header.alg !== "string" || !config.algorithms.includes(header.alg)) return proofRefusal(config, "dpop_proof_alg", "unsupported algorithm");
+  // No JWS extension is understood here (RFC 7515 section 4.1.11).
+  if (header.crit !== undefined) return proofRefusal(config, "dpop_proof_malformed", "unsupported critical header");
+  const jwk = header.jwk as Record<string, unknown> | undefined;
+  if (typeof jwk !== "object" || jwk === null || Array.isArray(jwk)) return proofRefusal(config, "dpop_proof_malformed", "no jwk header");
+  if (PRIVATE_MEMBERS.some((m) => m in jwk)) return proofRefusal(config, "dpop_proof_private_key", "jwk must be a public key");
+
+  if (!entry.key) {
+    const alg = header.alg;
+    entry.key = importProofKey(jwk, alg);
+    entry.key.catch(() => proofHeaders.delete(encodedHeader));
+    proofHeaders.set(encodedHeader, entry);
+  }
+  let key: Awaited<NonNullable<ProofHeader["key"]>>;
+  try {
+    key = await entry.key;
+  } catch {
+    return proofRefusal(config, "dpop_proof_malformed", "proof cannot be verified");
+  }
+
+  let signature: Uint8Array;
+  try {
+    signature = base64url.decode(proof.slice(lastDot + 1));
   } catch {
     return proofRefusal(config, "dpop_proof_malformed", "not a JWS");
   }
-  if (header.typ !== "dpop+jwt") return proofRefusal(config, "dpop_proof_typ", "typ must be dpop+jwt");
-  if (typeof header.alg !== "string" || !config.algorithms.includes(header.alg)) return proofRefusal(config, "dpop_proof_alg", "unsupported algorithm");
-  const jwk = header.jwk as Record<string, unknown> | undefined;
-  if (typeof jwk !== "object" || jwk === null) return proofRefusal(config, "dpop_proof_malformed", "no jwk header");
-  if (PRIVATE_MEMBERS.some((m) => m in jwk)) return proofRefusal(config, "dpop_proof_private_key", "jwk must be a public key");
+  let valid: boolean;
   try {
-    const { key, jkt } = await proofKey(jwk, header.alg);
-    const { payload } = await jwtVerify(proof, key, { typ: "dpop+jwt", algorithms: config.algorithms, currentDate: new Date(now) });
-    return { header, payload, jkt };
-  } catch (error) {
-    if (error instanceof errors.JWSSignatureVerificationFailed) return proofRefusal(config, "dpop_proof_signature", "signature does not verify");
-    if (error instanceof errors.JWTExpired) return proofRefusal(config, "dpop_proof_iat", "proof has expired");
-    if (error instanceof errors.JWTClaimValidationFailed) return proofRefusal(config, "dpop_proof_claims", "malformed claims");
+    valid = verifySignature(key.digest, Buffer.from(proof.slice(0, lastDot), "latin1"), key.key, signature);
+  } catch {
+    valid = false;
+  }
+  if (!valid) return proofRefusal(config, "dpop_proof_signature", "signature does not verify");
+
+  let payload: Record<string, unknown>;
+  try {
+    payload = decodeJwt(proof);
+  } catch {
     return proofRefusal(config, "dpop_proof_malformed", "proof cannot be verified");
   }
+  return datesRefusal(payload, config, now / 1000) ?? { payload, jkt: key.jkt };
 }
 
 /**
