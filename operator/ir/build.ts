@@ -3,7 +3,10 @@ import { buildAppAttestation, buildJwtProviders, buildSenderConstraint } from ".
 import { buildRoutes } from "./build-routes.js";
 import { deprecationWindows } from "./deprecations.js";
 import { compareStrings, policyName, workloadName } from "./names.js";
-import type { IR, WorkloadIR } from "./types.js";
+import { buildMesh } from "./build-mesh.js";
+import { DEFAULT_OUTBOUND_PORT } from "../resolve/objects.js";
+import type { SidecarGroup } from "../resolve/resolve.js";
+import type { IR, MeshSettings, WorkloadIR } from "./types.js";
 
 type RoutesMemo = { key: string; routes: WorkloadIR["routes"] };
 
@@ -25,7 +28,11 @@ function policyRoutes(resolved: ResolvedPolicy & { policy: NonNullable<ResolvedP
   return routes;
 }
 
-function policyWorkloads(resolved: ResolvedPolicy, now: string): WorkloadIR[] {
+function outbound(group: SidecarGroup, mesh: MeshSettings | undefined): Pick<WorkloadIR, "outbound"> {
+  return mesh ? { outbound: { port: group.ports.outboundPort ?? DEFAULT_OUTBOUND_PORT } } : {};
+}
+
+function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettings | undefined): WorkloadIR[] {
   const policy = resolved.policy;
   if (!policy) return [];
   const spec = policy.spec;
@@ -42,6 +49,7 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string): WorkloadIR[] {
     sidecars: group.sidecars,
     listener: { port: group.ports.sidecarPort, ...(spec.tls ? { tls: { minVersion: spec.tls.minVersion, mtls: spec.tls.mtls } } : {}) },
     app: { port: group.ports.appPort },
+    ...outbound(group, mesh),
     jwtProviders,
     routes,
     ...(spec.mobile?.compression ? { compression: { algorithms: [...spec.mobile.compression.algorithms], minBytes: spec.mobile.compression.minBytes } } : {}),
@@ -62,10 +70,13 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string): WorkloadIR[] {
   }));
 }
 
-/** The IR of every sidecar: one workload per governing policy and port pair, plus pass-through ones. */
-export function buildIR(resolution: Resolution): IR {
+/**
+ * The IR of every sidecar: one workload per governing policy and port pair, plus pass-through
+ * ones; with `mesh`, also the egress proxy of each and the mesh's destinations.
+ */
+export function buildIR(resolution: Resolution, mesh?: MeshSettings): IR {
   const workloads = [
-    ...resolution.policies.flatMap((p) => policyWorkloads(p, resolution.now)),
+    ...resolution.policies.flatMap((p) => policyWorkloads(p, resolution.now, mesh)),
     ...resolution.passthrough.map(
       (group): WorkloadIR => ({
         name: workloadName({ namespace: group.namespace, ...group.ports }),
@@ -73,6 +84,7 @@ export function buildIR(resolution: Resolution): IR {
         sidecars: group.sidecars,
         listener: { port: group.ports.sidecarPort },
         app: { port: group.ports.appPort },
+        ...outbound(group, mesh),
         jwtProviders: [],
         routes: [
           {
@@ -84,5 +96,6 @@ export function buildIR(resolution: Resolution): IR {
       }),
     ),
   ];
-  return { workloads: workloads.sort((a, b) => compareStrings(a.name, b.name)) };
+  workloads.sort((a, b) => compareStrings(a.name, b.name));
+  return { workloads, ...(mesh ? { mesh: buildMesh(resolution.meshServices, workloads, mesh) } : {}) };
 }

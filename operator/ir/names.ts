@@ -7,9 +7,10 @@ export function ruleName(policy: string, rule: string): string {
   return `${policy}/rule/${rule}`;
 }
 
-export function workloadName(options: { policy?: string; namespace: string; sidecarPort: number; appPort: number }): string {
+export function workloadName(options: { policy?: string; namespace: string; sidecarPort: number; appPort: number; outboundPort?: number }): string {
   const owner = options.policy ?? `passthrough/${options.namespace}`;
-  return `${owner}/ports/${options.sidecarPort}-${options.appPort}`;
+  const outbound = options.outboundPort !== undefined ? `-${options.outboundPort}` : "";
+  return `${owner}/ports/${options.sidecarPort}-${options.appPort}${outbound}`;
 }
 
 export function compareStrings(a: string, b: string): number {

@@ -15,6 +15,18 @@ export interface TranslationSettings {
   ratelimit: ServiceAddress & { timeoutMs: number };
   /** Rate-limit domain sent with every descriptor. */
   rateLimitDomain: string;
+  /**
+   * Mesh identity (the controller's workload CA serves SDS): when set, every sidecar also gets
+   * the egress proxy with mTLS to the mesh's Services. Absent: inbound only.
+   */
+  mesh?: MeshSettings;
+}
+
+export interface MeshSettings {
+  /** SPIFFE trust domain of the workload certificates. */
+  trustDomain: string;
+  /** The cluster's DNS domain (`<svc>.<ns>.svc.<clusterDomain>`), usually `cluster.local`. */
+  clusterDomain: string;
 }
 
 export interface ServiceAddress {
@@ -25,6 +37,35 @@ export interface ServiceAddress {
 export interface IR {
   /** Sorted by name. */
   workloads: WorkloadIR[];
+  /** The mesh's destinations, when mesh identity is enabled; the same for every sidecar. */
+  mesh?: MeshIR;
+}
+
+/** What every sidecar's egress proxy can reach: the Services whose pods have sidecars. */
+export interface MeshIR {
+  trustDomain: string;
+  /** Sorted by name. */
+  services: MeshServiceIR[];
+}
+
+export interface MeshServiceIR {
+  /** `outbound/<ns>/<service>`: also the name of its cluster and endpoint set. */
+  name: string;
+  namespace: string;
+  service: string;
+  /**
+   * Authorities that reach it, sorted: `<svc>.<ns>`, `<svc>.<ns>.svc`, `<svc>.<ns>.svc.<domain>`,
+   * each also with `:<port>` per Service port. The bare `<svc>` is added per caller namespace.
+   */
+  hosts: string[];
+  /** The Service's ports (for `<svc>:<port>`). */
+  ports: number[];
+  /** Sidecars with an IP, at their inbound port, sorted. `tls: false`: that sidecar's listener is plaintext. */
+  endpoints: { address: string; port: number; tls: boolean }[];
+  /** SPIFFE ids of its pods' service accounts, sorted: the destination's certificate must carry one. */
+  identities: string[];
+  /** TLS towards its sidecars (absent: all of them listen in plaintext); TLS 1.3 when one of them asks for it. */
+  tls?: { minVersion: "TLSv1.2" | "TLSv1.3" };
 }
 
 /** Pods with identical sidecar configuration: governed by the same policy, same ports. */
@@ -39,6 +80,8 @@ export interface WorkloadIR {
   listener: ListenerIR;
   /** The application container, reached over loopback. */
   app: { port: number };
+  /** The egress proxy on loopback (the app's HTTP_PROXY), when mesh identity is enabled. */
+  outbound?: { port: number };
   /** JWT providers, sorted by name. */
   jwtProviders: JwtProviderIR[];
   /** Routes in match order; the last one is the default action's catch-all. */

@@ -17,14 +17,17 @@ export interface ServiceObject {
   apiVersion?: string;
   kind?: "Service";
   metadata: ObjectMeta;
-  spec?: { selector?: Record<string, string> };
+  spec?: { selector?: Record<string, string>; ports?: { port: number; name?: string; protocol?: string }[] };
 }
 
 export interface PodObject {
   apiVersion?: string;
   kind?: "Pod";
   metadata: ObjectMeta;
-  status?: { phase?: string };
+  /** The service account is the pod's mesh identity (`spiffe://<td>/ns/<ns>/sa/<sa>`). */
+  spec?: { serviceAccountName?: string };
+  /** The pod's IP is where peers reach its sidecar (mesh endpoints). */
+  status?: { phase?: string; podIP?: string };
 }
 
 export interface SecretObject {
@@ -60,7 +63,15 @@ export const SidecarAnnotation = {
   sidecarPort: "bulwark.dev/sidecar-port",
   /** Port the application listens on, on loopback, behind the sidecar. */
   appPort: "bulwark.dev/app-port",
+  /**
+   * Port of the sidecar's egress proxy on loopback (the app's HTTP_PROXY); absent: 15001. Only
+   * served when mesh identity is enabled.
+   */
+  outboundPort: "bulwark.dev/outbound-port",
 } as const;
+
+/** The egress proxy's port when a pod does not name one. */
+export const DEFAULT_OUTBOUND_PORT = 15001;
 
 export function namespaceOf(meta: ObjectMeta): string {
   return meta.namespace ?? "default";

@@ -38,9 +38,31 @@ export interface ResolvedPolicy {
   inlineJwks: Record<string, string>;
 }
 
+/** A Service whose selector picks pods with sidecars: a destination of the mesh. */
+export interface MeshService {
+  namespace: string;
+  name: string;
+  /** The Service's ports (what callers write in a URL), sorted, unique. */
+  ports: number[];
+  /** Its sidecar pods, sorted by node id. */
+  pods: MeshPod[];
+}
+
+export interface MeshPod {
+  /** Node id (`<pod>.<namespace>`). */
+  sidecar: string;
+  /** The pod's IP; absent until it has one (no endpoint then). */
+  address?: string;
+  /** The sidecar's inbound port. */
+  port: number;
+  serviceAccount: string;
+}
+
 export interface Resolution {
   /** Sorted by namespace/name. */
   policies: ResolvedPolicy[];
+  /** Services with sidecar pods, sorted by namespace/name. */
+  meshServices: MeshService[];
   /** Sidecars no policy governs, grouped by namespace and ports: they pass traffic through. */
   passthrough: (SidecarGroup & { namespace: string })[];
   now: string;
@@ -98,7 +120,7 @@ function groupByPorts(pods: readonly PodObject[]): SidecarGroup[] {
   for (const pod of pods) {
     const ports = sidecarPorts(pod);
     if (!ports) continue;
-    const id = `${ports.sidecarPort}-${ports.appPort}`;
+    const id = `${ports.sidecarPort}-${ports.appPort}${ports.outboundPort !== undefined ? `-${ports.outboundPort}` : ""}`;
     const group = groups.get(id) ?? { ports, sidecars: [] };
     group.sidecars.push(sidecarNodeId(pod));
     groups.set(id, group);
@@ -285,5 +307,38 @@ export function resolvePolicies(input: TranslationInput): Resolution {
     const kb = `${b.namespace}/${b.name}`;
     return ka < kb ? -1 : ka > kb ? 1 : 0;
   });
-  return { policies: results, passthrough, now: input.now };
+  return { policies: results, passthrough, meshServices: meshServices(input.services, podIndex), now: input.now };
+}
+
+function meshServices(services: readonly ServiceObject[], podIndex: SidecarPodIndex): MeshService[] {
+  const out: MeshService[] = [];
+  for (const service of services) {
+    const selector = service.spec?.selector ?? {};
+    if (Object.keys(selector).length === 0) continue;
+    const namespace = namespaceOf(service.metadata);
+    const pods = podIndex.select(namespace, selector);
+    if (pods.length === 0) continue;
+    const ports = [...new Set((service.spec?.ports ?? []).filter((p) => (p.protocol ?? "TCP") === "TCP").map((p) => p.port))].sort((a, b) => a - b);
+    out.push({
+      namespace,
+      name: service.metadata.name,
+      ports,
+      pods: pods
+        .map((pod): MeshPod => {
+          const address = pod.status?.podIP;
+          return {
+            sidecar: sidecarNodeId(pod),
+            ...(address ? { address } : {}),
+            port: sidecarPorts(pod)?.sidecarPort ?? 0,
+            serviceAccount: pod.spec?.serviceAccountName || "default",
+          };
+        })
+        .sort((a, b) => (a.sidecar < b.sidecar ? -1 : a.sidecar > b.sidecar ? 1 : 0)),
+    });
+  }
+  return out.sort((a, b) => {
+    const ka = `${a.namespace}/${a.name}`;
+    const kb = `${b.namespace}/${b.name}`;
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  });
 }

@@ -3,6 +3,8 @@ import { namespaceOf, SidecarAnnotation, type PodObject } from "./objects.js";
 export interface SidecarPorts {
   sidecarPort: number;
   appPort: number;
+  /** The egress proxy's port, when the pod names one (else the default, 15001). */
+  outboundPort?: number;
 }
 
 function port(value: string | undefined): number | undefined {
@@ -19,7 +21,12 @@ export function sidecarPorts(pod: PodObject): SidecarPorts | undefined {
   const sidecarPort = port(annotations[SidecarAnnotation.sidecarPort]);
   const appPort = port(annotations[SidecarAnnotation.appPort]);
   if (sidecarPort === undefined || appPort === undefined || sidecarPort === appPort) return undefined;
-  return { sidecarPort, appPort };
+  const outboundText = annotations[SidecarAnnotation.outboundPort];
+  if (outboundText === undefined) return { sidecarPort, appPort };
+  const outboundPort = port(outboundText);
+  // A sidecar whose egress port is unusable or taken by its other ports has no valid configuration.
+  if (outboundPort === undefined || outboundPort === sidecarPort || outboundPort === appPort) return undefined;
+  return { sidecarPort, appPort, outboundPort };
 }
 
 export function labelsMatch(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {

@@ -1,6 +1,8 @@
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { TranslationSettings } from "../ir/types.js";
+import { defaultSettings } from "./render.js";
 
 /** testdata/translate/<case>.in.yaml → <case>.out/: the golden cases of the whole translation. */
 export const goldenDir = join(dirname(fileURLToPath(import.meta.url)), "..", "testdata", "translate");
@@ -13,4 +15,9 @@ export function goldenCases(): string[] {
     .filter((f) => f.endsWith(".in.yaml"))
     .map((f) => f.slice(0, -".in.yaml".length))
     .sort();
+}
+
+/** Cases named `mesh-*` are rendered with mesh identity enabled (the egress proxy and its clusters). */
+export function goldenSettings(name: string): TranslationSettings {
+  return name.startsWith("mesh-") ? { ...defaultSettings, mesh: { trustDomain: "cluster.local", clusterDomain: "cluster.local" } } : defaultSettings;
 }

@@ -27,11 +27,11 @@ export interface Rendered {
 
 /** The whole offline pipeline: objects → resolution → IR → Envoy resources per workload. Pure. */
 export function render(input: TranslationInput, settings: TranslationSettings = defaultSettings): Rendered {
-  const { resolution, ir } = translate(input);
+  const { resolution, ir } = translate(input, settings.mesh);
   return {
     resolution,
     ir,
-    workloads: ir.workloads.map((w) => ({ workload: w.name, sidecars: w.sidecars, resources: buildSidecarResources(w, settings) })),
+    workloads: ir.workloads.map((w) => ({ workload: w.name, sidecars: w.sidecars, resources: buildSidecarResources(w, settings, ir.mesh) })),
   };
 }
 

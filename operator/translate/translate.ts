@@ -1,5 +1,5 @@
 import { buildIR } from "../ir/build.js";
-import type { IR } from "../ir/types.js";
+import type { IR, MeshSettings } from "../ir/types.js";
 import type { TranslationInput } from "../resolve/objects.js";
 import { resolvePolicies, type Resolution } from "../resolve/resolve.js";
 
@@ -8,8 +8,8 @@ export interface Translation {
   ir: IR;
 }
 
-/** Kubernetes objects → resolution (with policy conditions as data) → IR. Pure. */
-export function translate(input: TranslationInput): Translation {
+/** Kubernetes objects → resolution (with policy conditions as data) → IR (with the mesh when `mesh` is set). Pure. */
+export function translate(input: TranslationInput, mesh?: MeshSettings): Translation {
   const resolution = resolvePolicies(input);
-  return { resolution, ir: buildIR(resolution) };
+  return { resolution, ir: buildIR(resolution, mesh) };
 }

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { goldenCases, goldenDir, goldenNow } from "../../../operator/translate/golden-cases.js";
+import { goldenCases, goldenDir, goldenNow, goldenSettings } from "../../../operator/translate/golden-cases.js";
 import { readObjects } from "../../../operator/translate/read-objects.js";
 import { render, type RenderedWorkload } from "../../../operator/translate/render.js";
 import type { PodObject, ServiceObject, TranslationInput } from "../../../operator/resolve/objects.js";
@@ -27,7 +27,7 @@ function renderFile(path: string): TranslationInput {
 describe("every golden Envoy configuration is accepted by the real Envoy (--mode validate)", () => {
   it.each(goldenCases())("%s", async (name) => {
     // The unit golden test proves this render equals <name>.out/ byte for byte.
-    const rendered = render(renderFile(join(goldenDir, `${name}.in.yaml`)));
+    const rendered = render(renderFile(join(goldenDir, `${name}.in.yaml`)), goldenSettings(name));
     await expectEnvoyAccepts(rendered.workloads, name);
   });
 });

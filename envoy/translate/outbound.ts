@@ -1,0 +1,183 @@
+/**
+ * The egress proxy of a sidecar when mesh identity is enabled: a listener on loopback that the
+ * app uses as its HTTP proxy (HTTP_PROXY, set by the injector), one virtual host per mesh Service
+ * (by Host: `<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc`, `<svc>.<ns>.svc.<domain>`, with or without a
+ * port), and one EDS cluster per Service towards its sidecars' inbound ports, over mTLS with the
+ * caller's own workload certificate, verifying the destination's SPIFFE ids. Any other host gets
+ * a 404 from the proxy itself: it is no open proxy.
+ *
+ * Clusters, endpoints and route configurations are the same for every sidecar (the route
+ * configuration per caller namespace, for the bare `<svc>`), so they are built once per mesh and
+ * shared: rendering 1,000 sidecars does not build 1,000 copies.
+ */
+import type { JsonObject } from "../json.js";
+import type { MeshIR, MeshServiceIR } from "../../operator/ir/types.js";
+import { adsConfigSource, socketAddress } from "./common.js";
+import { ROUTER_FILTER } from "./filters/router.js";
+import { NAMES, type NamedResource } from "./resources.js";
+import { TYPE } from "./type-urls.js";
+
+export const OUTBOUND = { listener: "outbound", routeConfiguration: "outbound", unknownHost: "outbound/unknown-host" } as const;
+
+/** The answer for a host that is not a mesh Service. */
+export const UNKNOWN_HOST_BODY = "bulwark: not a Service of the mesh; this proxy reaches only Services whose pods have a Bulwark sidecar\n";
+
+/** Endpoint metadata that selects plaintext towards a sidecar whose listener does not use TLS. */
+const PLAINTEXT_MATCH = "bulwark.dev/plaintext";
+
+const TLS_VERSIONS = { "TLSv1.2": "TLSv1_2", "TLSv1.3": "TLSv1_3" } as const;
+
+function sds(name: string): JsonObject {
+  return { name, sds_config: adsConfigSource() };
+}
+
+/** mTLS to a destination: the caller's own certificate, the mesh roots and the destination's SPIFFE ids. */
+function upstreamTls(service: MeshServiceIR, tls: NonNullable<MeshServiceIR["tls"]>): JsonObject {
+  return {
+    name: "envoy.transport_sockets.tls",
+    typed_config: {
+      "@type": TYPE.upstreamTlsContext,
+      common_tls_context: {
+        tls_params: { tls_minimum_protocol_version: TLS_VERSIONS[tls.minVersion] },
+        tls_certificate_sds_secret_configs: [sds(NAMES.workloadCertificate)],
+        combined_validation_context: {
+          default_validation_context: { match_typed_subject_alt_names: service.identities.map((id) => ({ san_type: "URI", matcher: { exact: id } })) },
+          validation_context_sds_secret_config: sds(NAMES.trustBundle),
+        },
+      },
+    },
+  };
+}
+
+function meshCluster(service: MeshServiceIR): JsonObject {
+  const plaintextEndpoints = service.tls !== undefined && service.endpoints.some((e) => !e.tls);
+  return {
+    "@type": TYPE.cluster,
+    name: service.name,
+    type: "EDS",
+    eds_cluster_config: { eds_config: adsConfigSource() },
+    connect_timeout: "1s",
+    ...(service.tls ? { transport_socket: upstreamTls(service, service.tls) } : {}),
+    ...(plaintextEndpoints
+      ? {
+          transport_socket_matches: [
+            {
+              name: "plaintext",
+              match: { [PLAINTEXT_MATCH]: true },
+              transport_socket: { name: "envoy.transport_sockets.raw_buffer", typed_config: { "@type": TYPE.rawBuffer } },
+            },
+          ],
+        }
+      : {}),
+  };
+}
+
+function meshEndpoints(service: MeshServiceIR): JsonObject {
+  return {
+    "@type": TYPE.clusterLoadAssignment,
+    cluster_name: service.name,
+    endpoints: [
+      {
+        lb_endpoints: service.endpoints.map((e) => ({
+          endpoint: { address: socketAddress(e.address, e.port) },
+          ...(service.tls !== undefined && !e.tls ? { metadata: { filter_metadata: { "envoy.transport_socket_match": { [PLAINTEXT_MATCH]: true } } } } : {}),
+        })),
+      },
+    ],
+  };
+}
+
+function virtualHost(service: MeshServiceIR, callerNamespace: string): JsonObject {
+  const bare = service.namespace === callerNamespace ? [service.service, ...service.ports.map((p) => `${service.service}:${p}`)] : [];
+  return {
+    name: service.name,
+    domains: [...bare, ...service.hosts],
+    routes: [{ name: service.name, match: { prefix: "/" }, route: { cluster: service.name } }],
+  };
+}
+
+function routeConfiguration(mesh: MeshIR, callerNamespace: string): JsonObject {
+  return {
+    "@type": TYPE.routeConfiguration,
+    name: OUTBOUND.routeConfiguration,
+    virtual_hosts: [
+      ...mesh.services.map((s) => virtualHost(s, callerNamespace)),
+      {
+        name: OUTBOUND.unknownHost,
+        domains: ["*"],
+        routes: [{ name: OUTBOUND.unknownHost, match: { prefix: "/" }, direct_response: { status: 404, body: { inline_string: UNKNOWN_HOST_BODY } } }],
+      },
+    ],
+  };
+}
+
+function listener(port: number): JsonObject {
+  return {
+    "@type": TYPE.listener,
+    name: OUTBOUND.listener,
+    // Loopback only: the proxy serves the pod's own containers.
+    address: socketAddress("127.0.0.1", port),
+    filter_chains: [
+      {
+        name: "egress-proxy",
+        filters: [
+          {
+            name: "envoy.filters.network.http_connection_manager",
+            typed_config: {
+              "@type": TYPE.httpConnectionManager,
+              stat_prefix: OUTBOUND.listener,
+              // Proxy-style requests (`GET http://svc.ns/path`) carry the destination in the URL.
+              http_protocol_options: { allow_absolute_url: true },
+              normalize_path: true,
+              merge_slashes: true,
+              rds: { route_config_name: OUTBOUND.routeConfiguration, config_source: adsConfigSource() },
+              http_filters: [{ name: ROUTER_FILTER, typed_config: { "@type": TYPE.router } }],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+export interface OutboundResources {
+  listeners: NamedResource[];
+  routes: NamedResource[];
+  /** Sorted by name (`outbound/<ns>/<svc>`). */
+  clusters: NamedResource[];
+  endpoints: NamedResource[];
+}
+
+interface MeshMemo {
+  clusters: NamedResource[];
+  endpoints: NamedResource[];
+  routes: Map<string, NamedResource[]>;
+  listeners: Map<number, NamedResource[]>;
+}
+
+const memo = new WeakMap<MeshIR, MeshMemo>();
+
+/** The egress proxy of a sidecar in `callerNamespace` listening on `port`. Pure; shared objects for equal arguments. */
+export function buildOutboundResources(mesh: MeshIR, callerNamespace: string, port: number): OutboundResources {
+  let m = memo.get(mesh);
+  if (!m) {
+    m = {
+      clusters: mesh.services.map((s) => ({ name: s.name, resource: meshCluster(s) })),
+      endpoints: mesh.services.map((s) => ({ name: s.name, resource: meshEndpoints(s) })),
+      routes: new Map(),
+      listeners: new Map(),
+    };
+    memo.set(mesh, m);
+  }
+  let routes = m.routes.get(callerNamespace);
+  if (!routes) {
+    routes = [{ name: OUTBOUND.routeConfiguration, resource: routeConfiguration(mesh, callerNamespace) }];
+    m.routes.set(callerNamespace, routes);
+  }
+  let listeners = m.listeners.get(port);
+  if (!listeners) {
+    listeners = [{ name: OUTBOUND.listener, resource: listener(port) }];
+    m.listeners.set(port, listeners);
+  }
+  return { listeners, routes, clusters: m.clusters, endpoints: m.endpoints };
+}
