@@ -2,15 +2,16 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { sidecarSnapshot } from "../../envoy/xds/sidecar-snapshot.js";
 import { XdsServer } from "../../envoy/xds/server.js";
 import { buildSidecarResources } from "../../envoy/translate/sidecar.js";
 import { Controller } from "../controller/controller.js";
 import { startHttpServer } from "../controller/http-server.js";
 import { LeaderElector } from "../controller/leader-election.js";
 import { ControllerMetrics } from "../controller/metrics.js";
+import { sharedEncodingSnapshot } from "../controller/shared-encoding.js";
 import type { TranslationSettings } from "../ir/types.js";
 import { loadOrCreateCa } from "../identity/ca-secret.js";
+import { CaRotation } from "../identity/ca-rotation.js";
 import { DEFAULT_ROTATION, parseDuration } from "../identity/rotation.js";
 import { isTrustDomain } from "../identity/spiffe.js";
 import { WorkloadCertificates } from "../identity/workload-certificates.js";
@@ -35,8 +36,12 @@ flags (environment variable in brackets):
   --ca-secret NAME           Secret (kubernetes.io/tls: tls.crt, tls.key, optional ca.crt) holding the workload CA
                              [BULWARK_CA_SECRET] (default bulwark-workload-ca)
   --ca-secret-namespace NS   its namespace [BULWARK_CA_SECRET_NAMESPACE] (default: the Lease's namespace)
+                             Watched: a new root (yours or cert-manager's) is trusted alongside the old one,
+                             then reissues every workload certificate; the old root is trusted until they expire
   --ca-secret-create BOOL    generate a root and create the Secret when it is missing; false when you or
                              cert-manager supply it [BULWARK_CA_SECRET_CREATE] (default true)
+  --cluster-domain NAME      the cluster's DNS domain: sidecars' egress proxies route <svc>.<ns>.svc.<domain>
+                             [BULWARK_CLUSTER_DOMAIN] (default cluster.local)
   --workload-cert-lifetime D lifetime of workload certificates (e.g. 24h, 90m); renewed after 2/3 of it
                              [BULWARK_WORKLOAD_CERT_LIFETIME] (default 24h)
   --log-level LEVEL          trace, debug, info, warn, error [BULWARK_LOG_LEVEL] (default info)
@@ -67,6 +72,7 @@ export async function runController(argv: string[]): Promise<number> {
       "ca-secret-namespace": { type: "string" },
       "ca-secret-create": { type: "string" },
       "workload-cert-lifetime": { type: "string" },
+      "cluster-domain": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -83,13 +89,14 @@ export async function runController(argv: string[]): Promise<number> {
   const httpAddress = parseAddress(flag(values, "http-address", "BULWARK_HTTP_ADDRESS", "0.0.0.0:8080"), "--http-address");
   const authz = parseAddress(flag(values, "authz-address", "BULWARK_AUTHZ_ADDRESS", "127.0.0.1:9191"), "--authz-address");
   const ratelimit = parseAddress(flag(values, "ratelimit-address", "BULWARK_RATELIMIT_ADDRESS", "127.0.0.1:8089"), "--ratelimit-address");
-  const settings: TranslationSettings = { authz: { ...authz, timeoutMs: 250 }, ratelimit: { ...ratelimit, timeoutMs: 100 }, rateLimitDomain: "bulwark" };
 
   const trustDomain = flag(values, "trust-domain", "BULWARK_TRUST_DOMAIN", "cluster.local");
   if (!isTrustDomain(trustDomain)) throw new UsageError(`--trust-domain ${trustDomain} is not a trust domain (lowercase letters, digits, dots, dashes, underscores)`);
   const lifetimeText = flag(values, "workload-cert-lifetime", "BULWARK_WORKLOAD_CERT_LIFETIME", "24h");
   const lifetimeMs = parseDuration(lifetimeText);
   if (lifetimeMs === undefined || lifetimeMs < 10_000) throw new UsageError(`--workload-cert-lifetime ${lifetimeText} is not a duration of at least 10s (e.g. 24h, 90m)`);
+  const clusterDomain = flag(values, "cluster-domain", "BULWARK_CLUSTER_DOMAIN", "cluster.local");
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(clusterDomain)) throw new UsageError(`--cluster-domain ${clusterDomain} is not a DNS domain (e.g. cluster.local)`);
   const createText = flag(values, "ca-secret-create", "BULWARK_CA_SECRET_CREATE", "true");
   if (createText !== "true" && createText !== "false") throw new UsageError(`--ca-secret-create ${createText} is not true or false`);
   const leaseNamespace = flag(values, "lease-namespace", "POD_NAMESPACE", "bulwark-system");
@@ -112,11 +119,14 @@ export async function runController(argv: string[]): Promise<number> {
     },
     log,
   );
+  const caSecret = {
+    namespace: flag(values, "ca-secret-namespace", "BULWARK_CA_SECRET_NAMESPACE", leaseNamespace),
+    name: flag(values, "ca-secret", "BULWARK_CA_SECRET", "bulwark-workload-ca"),
+  };
   const ca = await loadOrCreateCa(
     kc,
     {
-      namespace: flag(values, "ca-secret-namespace", "BULWARK_CA_SECRET_NAMESPACE", leaseNamespace),
-      name: flag(values, "ca-secret", "BULWARK_CA_SECRET", "bulwark-workload-ca"),
+      ...caSecret,
       create: createText === "true",
       trustDomain,
       now: new Date(),
@@ -127,7 +137,20 @@ export async function runController(argv: string[]): Promise<number> {
     rotation: { ...DEFAULT_ROTATION, lifetimeMs },
     onIssued: (issued, renewal) => log.info({ spiffeId: issued.spiffeId, serial: issued.serialNumber, notAfter: issued.notAfter.toISOString(), renewal }, "issued a workload certificate"),
   });
-  const controller = new Controller({ kc, xds, elector, metrics, log, certificates, buildSnapshot: (workload) => sidecarSnapshot(buildSidecarResources(workload, settings)) });
+  // The workload CA serves SDS, so the mesh is on: every sidecar gets the egress proxy with mTLS.
+  const mesh = { trustDomain, clusterDomain };
+  const settings: TranslationSettings = { authz: { ...authz, timeoutMs: 250 }, ratelimit: { ...ratelimit, timeoutMs: 100 }, rateLimitDomain: "bulwark", mesh };
+  const controller = new Controller({
+    kc,
+    xds,
+    elector,
+    metrics,
+    log,
+    certificates,
+    caRotation: new CaRotation(certificates, { ...caSecret, trustDomain, log }),
+    mesh,
+    buildSnapshot: (workload, meshIR) => sharedEncodingSnapshot(buildSidecarResources(workload, settings, meshIR)),
+  });
 
   const xdsPort = await xds.start();
   let alive = true;

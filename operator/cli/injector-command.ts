@@ -20,6 +20,7 @@ flags (environment variable in brackets):
                              (default bulwark-controller.bulwark-system.svc:18000)
   --sidecar-port PORT        Envoy's inbound port, named bulwark-inbound [BULWARK_SIDECAR_PORT] (default 15006)
   --admin-port PORT          Envoy's admin port, on loopback [BULWARK_ADMIN_PORT] (default 15000)
+  --outbound-port PORT       Envoy's egress proxy on loopback, the app's HTTP_PROXY [BULWARK_OUTBOUND_PORT] (default 15001)
   --proxy-cpu-request Q      [BULWARK_PROXY_CPU_REQUEST] (default 50m)
   --proxy-memory-request Q   [BULWARK_PROXY_MEMORY_REQUEST] (default 64Mi)
   --proxy-memory-limit Q     [BULWARK_PROXY_MEMORY_LIMIT] (default 256Mi)
@@ -56,6 +57,7 @@ export async function runInjector(argv: string[]): Promise<number> {
       "xds-address": { type: "string" },
       "sidecar-port": { type: "string" },
       "admin-port": { type: "string" },
+      "outbound-port": { type: "string" },
       "proxy-cpu-request": { type: "string" },
       "proxy-memory-request": { type: "string" },
       "proxy-memory-limit": { type: "string" },
@@ -82,12 +84,13 @@ export async function runInjector(argv: string[]): Promise<number> {
     xds,
     sidecarPort: portFlag(flag(values, "sidecar-port", "BULWARK_SIDECAR_PORT", "15006"), "sidecar-port"),
     adminPort: portFlag(flag(values, "admin-port", "BULWARK_ADMIN_PORT", "15000"), "admin-port"),
+    outboundPort: portFlag(flag(values, "outbound-port", "BULWARK_OUTBOUND_PORT", "15001"), "outbound-port"),
     resources: {
       requests: { cpu: quantity(flag(values, "proxy-cpu-request", "BULWARK_PROXY_CPU_REQUEST", "50m"), "proxy-cpu-request"), memory: quantity(flag(values, "proxy-memory-request", "BULWARK_PROXY_MEMORY_REQUEST", "64Mi"), "proxy-memory-request") },
       limits: { memory: quantity(flag(values, "proxy-memory-limit", "BULWARK_PROXY_MEMORY_LIMIT", "256Mi"), "proxy-memory-limit") },
     },
   };
-  if (config.sidecarPort === config.adminPort) throw new UsageError("--sidecar-port and --admin-port must differ");
+  if (new Set([config.sidecarPort, config.adminPort, config.outboundPort]).size !== 3) throw new UsageError("--sidecar-port, --admin-port and --outbound-port must differ");
   const readTls = (): { cert: string; key: string } => ({ cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") });
   let tls = readTls();
   const server = await startWebhookServer({ host: address.host, port: address.port, tls, config, log });

@@ -7,10 +7,11 @@ import { shortTypeName } from "../../envoy/xds/type-urls.js";
 import { AcceptedReason, ProgrammedReason } from "../api/v1alpha1/conditions.js";
 import type { PolicyStatus } from "../api/v1alpha1/policy.js";
 import { nextSunset } from "../ir/deprecations.js";
-import type { WorkloadIR } from "../ir/types.js";
+import type { MeshIR, MeshSettings, WorkloadIR } from "../ir/types.js";
 import { missingSecrets, withSecrets } from "../identity/snapshot-secrets.js";
 import { identityKey, identityOfPod, type WorkloadIdentity } from "../identity/spiffe.js";
 import type { SidecarCertificates } from "../identity/workload-certificates.js";
+import type { CaRotation } from "../identity/ca-rotation.js";
 import type { ObjectMeta } from "../resolve/objects.js";
 import { translate, type Translation } from "../translate/translate.js";
 import type { LeaderElector } from "./leader-election.js";
@@ -26,8 +27,14 @@ export interface ControllerOptions {
   elector: LeaderElector;
   metrics: ControllerMetrics;
   log: Logger;
-  /** Encodes a workload's Envoy resources into a snapshot (pure). */
-  buildSnapshot: (workload: WorkloadIR) => Snapshot;
+  /** Encodes a workload's Envoy resources (with the mesh's egress proxy when there is a mesh) into a snapshot (pure). */
+  buildSnapshot: (workload: WorkloadIR, mesh?: MeshIR) => Snapshot;
+  /** Follows the CA Secret: a new root is staged, pushed in the trust bundle, then issues once the sidecars have it. */
+  caRotation?: CaRotation;
+  /** How long a staged CA waits for sidecars that do not acknowledge the new trust bundle (default 10 s). */
+  caActivationTimeoutMs?: number;
+  /** Mesh identity: set when `certificates` serve SDS; every sidecar then gets the egress proxy with mTLS. */
+  mesh?: MeshSettings;
   /** Coalesce bursts of events into one reconcile. */
   debounceMs?: number;
   /** Shares what the sidecars run between replicas (default: records next to the elector's Lease). */
@@ -62,6 +69,8 @@ export class Controller {
   private statusTimer: NodeJS.Timeout | undefined;
   private sunsetTimer: NodeJS.Timeout | undefined;
   private renewalTimer: NodeJS.Timeout | undefined;
+  private activationTimer: NodeJS.Timeout | undefined;
+  private activationCheck = false;
   /** Snapshots with a workload's SDS secrets, by snapshot version and secrets. */
   private readonly securedMemo = new Map<string, Snapshot>();
   private busy: Promise<void> = Promise.resolve();
@@ -78,6 +87,7 @@ export class Controller {
     const cache = options.xds.cache;
     cache.onAck((event) => {
       options.metrics.acks.inc({ type: shortTypeName(event.typeUrl) });
+      if (options.caRotation?.pending()) this.scheduleActivationCheck();
       this.reports.schedule();
       const pushed = this.pushedAt.get(event.nodeId);
       if (pushed !== undefined && cache.isInSync(event.nodeId)) {
@@ -136,10 +146,10 @@ export class Controller {
     }, 20);
   }
 
-  private snapshotFor(workload: WorkloadIR, key: string): Snapshot {
+  private snapshotFor(workload: WorkloadIR, key: string, mesh: MeshIR | undefined): Snapshot {
     let snapshot = this.snapshotMemo.get(key);
     if (!snapshot) {
-      snapshot = this.options.buildSnapshot(workload);
+      snapshot = this.options.buildSnapshot(workload, mesh);
       this.snapshotMemo.set(key, snapshot);
     }
     return snapshot;
@@ -151,7 +161,10 @@ export class Controller {
     const started = performance.now();
     const now = this.clock();
     const input = this.store.snapshot(now.toISOString());
-    const translation = translate(input);
+    const ca = await this.options.caRotation?.observe(input.secrets);
+    const translation = translate(input, this.options.mesh);
+    // Every sidecar's egress proxy depends on the whole mesh: a change of it rebuilds them all.
+    const meshKey = translation.ir.mesh ? JSON.stringify(translation.ir.mesh) : "";
     const cache = this.options.xds.cache;
     const wanted = new Set<string>();
     const usedKeys = new Set<string>();
@@ -166,8 +179,8 @@ export class Controller {
       const { sidecars: _s, ...content } = workload;
       // Memo key only (snapshot versions hash the encoded resources): translation builds equal IR in
       // the same key order, so plain JSON is enough, and 5x cheaper than sorted JSON at 1,000 workloads.
-      const key = JSON.stringify(content);
-      const workloadSnapshot = this.snapshotFor(workload, key);
+      const key = `${meshKey}\u0000${JSON.stringify(content)}`;
+      const workloadSnapshot = this.snapshotFor(workload, key, translation.ir.mesh);
       const secretNames = missingSecrets(workloadSnapshot);
       usedKeys.add(key);
       for (const nodeId of workload.sidecars) {
@@ -206,6 +219,7 @@ export class Controller {
     for (const key of this.securedMemo.keys()) if (!usedSecured.has(key)) this.securedMemo.delete(key);
     this.options.certificates?.retain(usedIdentities);
     this.scheduleRenewal(now);
+    if (ca?.kind === "staged" || this.options.caRotation?.pending()) this.checkActivation(wanted);
     this.reports.retain(new Set([...wanted, ...held]));
     this.reports.schedule();
     this.last = translation;
@@ -225,6 +239,42 @@ export class Controller {
     const delay = Math.min(new Date(next).getTime() - now.getTime() + 1000, 2_147_000_000);
     this.sunsetTimer = setTimeout(() => this.schedule(), delay);
     this.sunsetTimer.unref();
+  }
+
+  private scheduleActivationCheck(): void {
+    if (this.activationCheck || this.stopped) return;
+    this.activationCheck = true;
+    this.serialized(() => {
+      this.activationCheck = false;
+      this.checkActivation(new Set(this.running.keys()));
+    });
+  }
+
+  /**
+   * A staged CA issues once every connected sidecar runs the trust bundle with its roots (all of
+   * them acknowledged their snapshot), or after a timeout for sidecars that do not answer.
+   */
+  private checkActivation(sidecars: ReadonlySet<string>): void {
+    const rotation = this.options.caRotation;
+    if (!rotation?.pending()) return;
+    const cache = this.options.xds.cache;
+    const waiting = [...sidecars].filter((id) => cache.statusInfo(id).streams > 0 && !cache.isInSync(id));
+    if (waiting.length > 0) {
+      this.activationTimer ??= setTimeout(() => {
+        this.activationTimer = undefined;
+        this.serialized(() => {
+          if (!rotation.pending()) return;
+          this.options.log.warn("sidecars did not acknowledge the new trust bundle in time; the new workload CA issues anyway");
+          rotation.activate(this.clock());
+          this.schedule();
+        });
+      }, this.options.caActivationTimeoutMs ?? 10_000);
+      return;
+    }
+    if (this.activationTimer) clearTimeout(this.activationTimer);
+    this.activationTimer = undefined;
+    rotation.activate(this.clock());
+    this.schedule();
   }
 
   /** A reconcile when the first workload certificate is due for renewal (it renews them and pushes SDS). */
@@ -339,7 +389,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of [this.timer, this.statusTimer, this.sunsetTimer, this.renewalTimer]) if (t) clearTimeout(t);
+    for (const t of [this.timer, this.statusTimer, this.sunsetTimer, this.renewalTimer, this.activationTimer]) if (t) clearTimeout(t);
     await this.store.stop();
     await this.busy;
     await this.reports.stop();

@@ -35,8 +35,11 @@ export function relevantContent(kind: Kind, object: KubernetesObject & { spec?: 
   switch (kind) {
     case "policies":
       return JSON.stringify([...common, meta.generation]);
-    case "pods":
-      return JSON.stringify([...common, (object.status as { phase?: string } | undefined)?.phase]);
+    case "pods": {
+      // The IP (a mesh endpoint) and the service account (its identity) too.
+      const status = object.status as { phase?: string; podIP?: string } | undefined;
+      return JSON.stringify([...common, status?.phase, status?.podIP, (object.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName]);
+    }
     case "services":
       return JSON.stringify([...common, object.spec]);
     default:

@@ -128,3 +128,56 @@ describe("SDS secrets in a snapshot", () => {
     expect(spiffeId("td", { namespace: "a", serviceAccount: "b" })).toBe("spiffe://td/ns/a/sa/b");
   });
 });
+
+describe("CA rotation", () => {
+  const pino = { info: (): void => undefined, error: (): void => undefined } as unknown as import("pino").Logger;
+  const secretOf = (ca: WorkloadCa): import("../resolve/objects.js").SecretObject => ({
+    metadata: { name: "bulwark-workload-ca", namespace: "bulwark-system" },
+    data: { "tls.crt": Buffer.from(ca.certificatePem).toString("base64"), "tls.key": Buffer.from(ca.privateKeyPem).toString("base64") },
+  });
+  const bundleOf = (secrets: { name: string; resource: unknown }[]): string =>
+    (secrets.find((s) => s.name === NAMES.trustBundle)?.resource as { validation_context: { trusted_ca: { inline_string: string } } }).validation_context.trusted_ca.inline_string;
+  const names = new Set([NAMES.workloadCertificate, NAMES.trustBundle]);
+
+  it("trusts old and new roots before the new CA issues, reissues on activation, and drops the old root when its certificates expire", async () => {
+    const { CaRotation } = await import("./ca-rotation.js");
+    const oldCa = await WorkloadCa.generate("cluster.local", now);
+    const newCa = await WorkloadCa.generate("cluster.local", now);
+    const certs = new WorkloadCertificates(oldCa, { rotation: day });
+    const rotation = new CaRotation(certs, { namespace: "bulwark-system", name: "bulwark-workload-ca", trustDomain: "cluster.local", log: pino });
+    const first = await certs.certificateFor(identity, now);
+    expect(await rotation.observe([secretOf(oldCa)])).toEqual({ kind: "unchanged" });
+    expect(rotation.pending()).toBe(false);
+
+    expect(await rotation.observe([secretOf(newCa)])).toEqual({ kind: "staged" });
+    const staged = await certs.secretsFor(identity, names, now);
+    expect(bundleOf(staged)).toContain(oldCa.certificatePem.trim());
+    expect(bundleOf(staged)).toContain(newCa.certificatePem.trim());
+    expect((await certs.certificateFor(identity, now)).serialNumber).toBe(first.serialNumber); // the old CA still issues
+
+    rotation.activate(now);
+    const reissued = await certs.certificateFor(identity, now);
+    expect(reissued.serialNumber).not.toBe(first.serialNumber);
+    expect(leafOf(reissued.certificateChainPem).verify(new X509Certificate(newCa.certificatePem).publicKey)).toBe(true);
+    expect(bundleOf(await certs.secretsFor(identity, names, now))).toContain(oldCa.certificatePem.trim());
+    certs.retain(new Set()); // no certificate in use: the old root's retirement is what comes next
+    expect(certs.nextRenewal()?.getTime()).toBe(first.notAfter.getTime());
+    const later = new Date(first.notAfter.getTime() + 1);
+    const bundle = bundleOf(await certs.secretsFor(identity, names, later));
+    expect(bundle).not.toContain(oldCa.certificatePem.trim());
+    expect(bundle).toContain(newCa.certificatePem.trim());
+  });
+
+  it("keeps the current CA when the Secret is broken or gone, and says why", async () => {
+    const { CaRotation } = await import("./ca-rotation.js");
+    const ca = await WorkloadCa.generate("cluster.local", now);
+    const certs = new WorkloadCertificates(ca, { rotation: day });
+    const rotation = new CaRotation(certs, { namespace: "bulwark-system", name: "bulwark-workload-ca", trustDomain: "cluster.local", log: pino });
+    const other = await WorkloadCa.generate("cluster.local", now);
+    const broken = { ...secretOf(ca), data: { "tls.crt": secretOf(ca).data?.["tls.crt"] ?? "", "tls.key": secretOf(other).data?.["tls.key"] ?? "" } };
+    expect(await rotation.observe([broken])).toMatchObject({ kind: "refused", message: expect.stringContaining("does not belong") as unknown });
+    expect(await rotation.observe([])).toMatchObject({ kind: "refused", message: expect.stringContaining("is gone") as unknown });
+    expect(rotation.pending()).toBe(false);
+    expect(certs.current).toBe(ca);
+  });
+});

@@ -4,6 +4,7 @@ import type { IssuedCertificate, WorkloadCa } from "./ca.js";
 import { needsRenewal, renewalTime, type RotationPolicy } from "./rotation.js";
 import { trustBundleSecret, workloadCertificateSecret } from "./sds.js";
 import { identityKey, type WorkloadIdentity } from "./spiffe.js";
+import { mergeTrustBundles } from "./trust-bundle.js";
 
 /** What the controller asks of the workload CA: the SDS secrets of a sidecar, and when to come back. */
 export interface SidecarCertificates {
@@ -13,6 +14,12 @@ export interface SidecarCertificates {
   nextRenewal(): Date | undefined;
   /** Forgets the certificates of identities no sidecar has any more. */
   retain(identities: ReadonlySet<string>): void;
+}
+
+/** A root that signed certificates still in use: peers keep trusting it until they expire. */
+interface RetiredRoots {
+  trustBundlePem: string;
+  until: Date;
 }
 
 export interface WorkloadCertificatesOptions {
@@ -29,13 +36,69 @@ export interface WorkloadCertificatesOptions {
  */
 export class WorkloadCertificates implements SidecarCertificates {
   private readonly issued = new Map<string, { certificate: IssuedCertificate; secret: NamedResource }>();
-  private readonly bundle: NamedResource;
+  private bundle: NamedResource;
+  /** A new CA whose roots peers are learning; it issues nothing until `activate`. */
+  private staged: WorkloadCa | undefined;
+  private retired: RetiredRoots[] = [];
 
   constructor(
-    private readonly ca: WorkloadCa,
+    private ca: WorkloadCa,
     private readonly options: WorkloadCertificatesOptions,
   ) {
     this.bundle = trustBundleSecret(ca.trustBundlePem);
+  }
+
+  /** The CA that issues now. */
+  get current(): WorkloadCa {
+    return this.ca;
+  }
+
+  /** The roots sidecars trust now (PEM). */
+  get trustBundlePem(): string {
+    const bundle = this.bundle.resource.validation_context as { trusted_ca: { inline_string: string } };
+    return bundle.trusted_ca.inline_string;
+  }
+
+  private rebuildBundle(): void {
+    this.bundle = trustBundleSecret(mergeTrustBundles(this.ca.trustBundlePem, ...(this.staged ? [this.staged.trustBundlePem] : []), ...this.retired.map((r) => r.trustBundlePem)));
+  }
+
+  /**
+   * Step one of a CA rotation: peers are to trust the new roots as well as the current ones
+   * before any certificate of the new CA exists, so no peer ever sees a certificate it cannot
+   * verify. The current CA keeps issuing.
+   */
+  stage(next: WorkloadCa): void {
+    this.staged = next;
+    this.rebuildBundle();
+  }
+
+  /** True between `stage` and `activate`. */
+  hasStaged(): boolean {
+    return this.staged !== undefined;
+  }
+
+  /**
+   * Step two, once peers have the new roots: the new CA issues every certificate again (on the
+   * next `secretsFor`), and the old roots stay trusted until the certificates they signed expire.
+   */
+  activate(now: Date): void {
+    if (!this.staged) return;
+    let until = now;
+    for (const { certificate } of this.issued.values()) if (certificate.notAfter > until) until = certificate.notAfter;
+    if (until > now) this.retired.push({ trustBundlePem: this.ca.trustBundlePem, until });
+    this.ca = this.staged;
+    this.staged = undefined;
+    this.issued.clear();
+    this.rebuildBundle();
+  }
+
+  /** Drops retired roots whose certificates have all expired. */
+  private expireRetired(now: Date): void {
+    const kept = this.retired.filter((r) => r.until > now);
+    if (kept.length === this.retired.length) return;
+    this.retired = kept;
+    this.rebuildBundle();
   }
 
   /** The current certificate of `identity`, issued or renewed when due. */
@@ -50,6 +113,7 @@ export class WorkloadCertificates implements SidecarCertificates {
   }
 
   async secretsFor(identity: WorkloadIdentity, names: ReadonlySet<string>, now: Date): Promise<NamedResource[]> {
+    this.expireRetired(now);
     const out: NamedResource[] = [];
     if (names.has(NAMES.workloadCertificate)) {
       await this.certificateFor(identity, now);
@@ -62,6 +126,7 @@ export class WorkloadCertificates implements SidecarCertificates {
 
   nextRenewal(): Date | undefined {
     let next: Date | undefined;
+    for (const r of this.retired) if (!next || r.until < next) next = r.until;
     for (const { certificate } of this.issued.values()) {
       const at = renewalTime(certificate.issuedAt, certificate.notAfter, this.options.rotation);
       if (!next || at < next) next = at;

@@ -25,7 +25,7 @@ describe("sidecar injection", () => {
     const decision = decideInjection(app, config);
     if (!decision.inject) throw new Error(decision.reason);
     const pod = apply(app, decision.patch);
-    expect(pod.metadata?.annotations).toEqual({ "bulwark.dev/sidecar-port": "15006", "bulwark.dev/app-port": "8080" });
+    expect(pod.metadata?.annotations).toEqual({ "bulwark.dev/sidecar-port": "15006", "bulwark.dev/app-port": "8080", "bulwark.dev/outbound-port": "15001" });
     const proxy = pod.spec?.initContainers?.[0] as unknown as Record<string, unknown> & { args: string[]; env: unknown[] };
     expect(proxy.name).toBe(PROXY_CONTAINER);
     expect(proxy.restartPolicy).toBe("Always");
@@ -34,6 +34,24 @@ describe("sidecar injection", () => {
     expect(proxy.env).toContainEqual({ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } });
     expect(proxy.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
     expect(proxy.resources).toEqual(config.resources);
+  });
+
+  it("points the app's containers at the egress proxy, keeping variables a container sets itself", () => {
+    const pod0: PodLike = {
+      metadata: { name: "orders-0", namespace: "shop" },
+      spec: { containers: [{ name: "app", ports: [{ containerPort: 8080 }] }, { name: "worker", env: [{ name: "NO_PROXY" }, { name: "LOG" }] }] },
+    };
+    const decision = decideInjection(pod0, config);
+    if (!decision.inject) throw new Error(decision.reason);
+    const pod = apply(pod0, decision.patch) as PodLike & { spec: { containers: { env?: { name: string; value?: string }[] }[] } };
+    expect(pod.spec.containers[0]?.env).toEqual([
+      { name: "HTTP_PROXY", value: "http://127.0.0.1:15001" },
+      { name: "http_proxy", value: "http://127.0.0.1:15001" },
+      { name: "NO_PROXY", value: "localhost,127.0.0.1,::1" },
+      { name: "no_proxy", value: "localhost,127.0.0.1,::1" },
+    ]);
+    expect(pod.spec.containers[1]?.env?.map((e) => e.name)).toEqual(["NO_PROXY", "LOG", "HTTP_PROXY", "http_proxy", "no_proxy"]);
+    expect(decideInjection({ ...pod0, metadata: { annotations: { "bulwark.dev/app-port": "15001" } } }, config)).toMatchObject({ inject: false });
   });
 
   it("is idempotent: an injected pod is left as it is", () => {
@@ -48,7 +66,7 @@ describe("sidecar injection", () => {
     const decision = decideInjection(annotated, config);
     if (!decision.inject) throw new Error(decision.reason);
     const pod = apply(annotated, decision.patch);
-    expect(pod.metadata?.annotations).toEqual({ keep: "me", "bulwark.dev/app-port": "9000", "bulwark.dev/sidecar-port": "15006" });
+    expect(pod.metadata?.annotations).toEqual({ keep: "me", "bulwark.dev/app-port": "9000", "bulwark.dev/sidecar-port": "15006", "bulwark.dev/outbound-port": "15001" });
     expect(pod.spec?.initContainers?.map((c) => c.name)).toEqual([PROXY_CONTAINER, "migrate"]);
   });
 
@@ -62,7 +80,7 @@ describe("sidecar injection", () => {
   it("answers AdmissionReviews: always allowed, a JSON Patch only for pod creations to inject", () => {
     const reviewed = review({ request: { uid: "u1", kind: { kind: "Pod" }, operation: "CREATE", namespace: "shop", object: app } }, config);
     expect(reviewed.response).toMatchObject({ uid: "u1", allowed: true, patchType: "JSONPatch" });
-    expect((JSON.parse(Buffer.from(reviewed.response.patch ?? "", "base64").toString()) as unknown[]).length).toBe(4);
+    expect((JSON.parse(Buffer.from(reviewed.response.patch ?? "", "base64").toString()) as unknown[]).length).toBe(6); // the annotations map and three annotations, the app container's env, the sidecar
     expect(review({ request: { uid: "u2", kind: { kind: "Pod" }, operation: "UPDATE", object: app } }, config).response).toEqual({ uid: "u2", allowed: true });
     expect(() => review({}, config)).toThrow();
   });

@@ -10,6 +10,13 @@
  * which only containers of the pod can reach; Services send traffic to `targetPort:
  * bulwark-inbound`. An app that binds 0.0.0.0 is reachable directly on its port: a
  * NetworkPolicy that admits only the sidecar port (the chart's `injector.networkPolicy`) closes that.
+ *
+ * How outbound traffic reaches peers over mTLS: no iptables. Envoy's egress proxy listens on
+ * 127.0.0.1 at the outbound port (default 15001, annotation `bulwark.dev/outbound-port`), and the
+ * app's containers get `HTTP_PROXY`/`http_proxy` pointing at it (`NO_PROXY`/`no_proxy`: loopback),
+ * so a proxy-aware HTTP client sends `GET http://orders.shop.svc.cluster.local/...` to the
+ * sidecar, which opens mTLS to the destination's sidecar. Hosts that are not mesh Services get a
+ * 404 from the proxy; HTTPS (HTTPS_PROXY is not set) and variables a container sets itself are left alone.
  */
 import { sidecarArgs, sidecarBootstrap } from "../../envoy/xds/bootstrap.js";
 import { SidecarAnnotation } from "../resolve/objects.js";
@@ -31,6 +38,8 @@ export interface InjectorConfig {
   sidecarPort: number;
   /** Envoy's admin port, on loopback (default 15000). */
   adminPort: number;
+  /** Envoy's egress proxy port, on loopback: the app's HTTP_PROXY (default 15001). */
+  outboundPort: number;
   resources: { requests: { cpu: string; memory: string }; limits: { memory: string } };
   /** Envoy's user id (the official image's `envoy` user is 101). */
   runAsUser: number;
@@ -39,6 +48,7 @@ export interface InjectorConfig {
 export const DEFAULT_INJECTOR_CONFIG: Omit<InjectorConfig, "image" | "xds"> = {
   sidecarPort: 15006,
   adminPort: 15000,
+  outboundPort: 15001,
   resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
   runAsUser: 101,
 };
@@ -47,7 +57,7 @@ export interface PodLike {
   metadata?: { name?: string; generateName?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec?: {
     serviceAccountName?: string;
-    containers?: { name: string; ports?: { containerPort: number; name?: string; protocol?: string }[] }[];
+    containers?: { name: string; ports?: { containerPort: number; name?: string; protocol?: string }[]; env?: { name: string }[] }[];
     initContainers?: { name: string }[];
   };
 }
@@ -117,6 +127,30 @@ export function proxyContainer(config: InjectorConfig): Record<string, unknown> 
   };
 }
 
+/** The egress proxy's variables for the app's containers (those a container sets itself are kept). */
+export function proxyVariables(config: Pick<InjectorConfig, "outboundPort">): { name: string; value: string }[] {
+  const proxy = `http://127.0.0.1:${config.outboundPort}`;
+  const direct = "localhost,127.0.0.1,::1";
+  return [
+    { name: "HTTP_PROXY", value: proxy },
+    { name: "http_proxy", value: proxy },
+    { name: "NO_PROXY", value: direct },
+    { name: "no_proxy", value: direct },
+  ];
+}
+
+function proxyEnvironment(pod: PodLike, config: InjectorConfig): JsonPatchOp[] {
+  const ops: JsonPatchOp[] = [];
+  for (const [i, container] of (pod.spec?.containers ?? []).entries()) {
+    const own = new Set((container.env ?? []).map((e) => e.name));
+    const missing = proxyVariables(config).filter((v) => !own.has(v.name));
+    if (missing.length === 0) continue;
+    if (!container.env) ops.push({ op: "add", path: `/spec/containers/${i}/env`, value: missing });
+    else for (const v of missing) ops.push({ op: "add", path: `/spec/containers/${i}/env/-`, value: v });
+  }
+  return ops;
+}
+
 /**
  * Whether and how to inject `pod`. The webhook's selectors already limit calls to pods that
  * opted in (labelled namespace or pod); here: the opt-out annotation, pods injected already
@@ -135,10 +169,15 @@ export function decideInjection(pod: PodLike, config: InjectorConfig): Injection
   if (appPort === config.sidecarPort) {
     return { inject: false, reason: "app port is the sidecar port", warning: `bulwark: no sidecar injected: the app port ${appPort} is the sidecar's inbound port` };
   }
+  if (appPort === config.outboundPort || appPort === config.adminPort) {
+    return { inject: false, reason: "app port is a sidecar port", warning: `bulwark: no sidecar injected: the app port ${appPort} is the sidecar's egress or admin port` };
+  }
   const patch: JsonPatchOp[] = [];
   if (!pod.metadata?.annotations) patch.push({ op: "add", path: "/metadata/annotations", value: {} });
   patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.sidecarPort)}`, value: String(config.sidecarPort) });
   patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.appPort)}`, value: String(appPort) });
+  patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.outboundPort)}`, value: String(config.outboundPort) });
+  patch.push(...proxyEnvironment(pod, config));
   const container = proxyContainer(config);
   // First among the init containers: the other init containers may already need the network.
   if (pod.spec?.initContainers && pod.spec.initContainers.length > 0) patch.push({ op: "add", path: "/spec/initContainers/0", value: container });

@@ -1,0 +1,85 @@
+import { createHash } from "node:crypto";
+import type { V1Secret } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { SecretObject } from "../resolve/objects.js";
+import { caFromSecret } from "./ca-secret.js";
+import type { WorkloadCertificates } from "./workload-certificates.js";
+
+export interface CaRotationOptions {
+  /** The CA Secret (`tls.crt`, `tls.key`, optional `ca.crt`). */
+  namespace: string;
+  name: string;
+  trustDomain: string;
+  log: Logger;
+}
+
+export type CaObservation =
+  /** The Secret holds the CA in use (or a change already handled). */
+  | { kind: "unchanged" }
+  /** A new CA was read and staged: its roots join the trust bundle; it issues after `activate`. */
+  | { kind: "staged" }
+  /** The Secret is missing or unusable: the current CA stays, with this reason. */
+  | { kind: "refused"; message: string };
+
+function fingerprint(secret: SecretObject): string {
+  const data = secret.data ?? {};
+  return createHash("sha256")
+    .update(JSON.stringify([data["tls.crt"] ?? "", data["tls.key"] ?? "", data["ca.crt"] ?? ""]))
+    .digest("hex");
+}
+
+/**
+ * Follows the workload CA's Secret (the controller already watches Secrets): when a user or
+ * cert-manager replaces the root, the new CA is staged (trust bundle = old and new roots), then,
+ * once the sidecars have the bundle, activated (every certificate reissued by the new CA; the old
+ * root trusted until its last certificate expires). A Secret that is missing or broken keeps the
+ * current CA and is reported once.
+ */
+export class CaRotation {
+  private seen: string | undefined;
+  private reported: string | undefined;
+
+  constructor(
+    private readonly certificates: WorkloadCertificates,
+    private readonly options: CaRotationOptions,
+  ) {}
+
+  async observe(secrets: readonly SecretObject[]): Promise<CaObservation> {
+    const where = `${this.options.namespace}/${this.options.name}`;
+    const secret = secrets.find((s) => s.metadata.name === this.options.name && (s.metadata.namespace ?? "default") === this.options.namespace);
+    if (!secret) return this.refuse("missing", `the workload CA Secret ${where} is gone; the current CA keeps issuing until it is back`);
+    const print = fingerprint(secret);
+    if (print === this.seen) return { kind: "unchanged" };
+    let ca;
+    try {
+      ca = await caFromSecret(secret as V1Secret, this.options.trustDomain);
+    } catch (error) {
+      return this.refuse(print, `the workload CA Secret ${where} is not usable, so the current CA keeps issuing: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    this.seen = print;
+    this.reported = undefined;
+    const current = this.certificates.current;
+    if (ca.certificatePem === current.certificatePem && ca.privateKeyPem === current.privateKeyPem && ca.trustBundlePem === current.trustBundlePem) return { kind: "unchanged" };
+    this.certificates.stage(ca);
+    this.options.log.info({ secret: where, notAfter: ca.notAfter.toISOString() }, "the workload CA changed: its roots join the trust bundle; certificates are reissued once the sidecars have it");
+    return { kind: "staged" };
+  }
+
+  /** True while a new CA waits for the sidecars to have its roots. */
+  pending(): boolean {
+    return this.certificates.hasStaged();
+  }
+
+  /** The new CA takes over: every certificate is reissued at the next reconcile. */
+  activate(now: Date): void {
+    if (!this.certificates.hasStaged()) return;
+    this.certificates.activate(now);
+    this.options.log.info({ secret: `${this.options.namespace}/${this.options.name}` }, "the new workload CA issues now; the old root stays trusted until its certificates expire");
+  }
+
+  private refuse(key: string, message: string): CaObservation {
+    if (this.reported !== key) this.options.log.error({ secret: `${this.options.namespace}/${this.options.name}` }, message);
+    this.reported = key;
+    return { kind: "refused", message };
+  }
+}
