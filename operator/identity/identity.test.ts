@@ -3,6 +3,9 @@ import { describe, expect, it } from "vitest";
 import { NAMES } from "../../envoy/translate/resources.js";
 import { makeSnapshot } from "../../envoy/xds/snapshot.js";
 import { TypeUrl } from "../../envoy/xds/type-urls.js";
+import type { Logger } from "pino";
+import type { SecretObject } from "../resolve/objects.js";
+import { CaRotation } from "./ca-rotation.js";
 import { WorkloadCa } from "./ca.js";
 import { needsRenewal, parseDuration, renewalTime, validity } from "./rotation.js";
 import { missingSecrets, withSecrets } from "./snapshot-secrets.js";
@@ -130,8 +133,8 @@ describe("SDS secrets in a snapshot", () => {
 });
 
 describe("CA rotation", () => {
-  const pino = { info: (): void => undefined, error: (): void => undefined } as unknown as import("pino").Logger;
-  const secretOf = (ca: WorkloadCa): import("../resolve/objects.js").SecretObject => ({
+  const pino = { info: (): void => undefined, error: (): void => undefined } as unknown as Logger;
+  const secretOf = (ca: WorkloadCa): SecretObject => ({
     metadata: { name: "bulwark-workload-ca", namespace: "bulwark-system" },
     data: { "tls.crt": Buffer.from(ca.certificatePem).toString("base64"), "tls.key": Buffer.from(ca.privateKeyPem).toString("base64") },
   });
@@ -140,7 +143,6 @@ describe("CA rotation", () => {
   const names = new Set([NAMES.workloadCertificate, NAMES.trustBundle]);
 
   it("trusts old and new roots before the new CA issues, reissues on activation, and drops the old root when its certificates expire", async () => {
-    const { CaRotation } = await import("./ca-rotation.js");
     const oldCa = await WorkloadCa.generate("cluster.local", now);
     const newCa = await WorkloadCa.generate("cluster.local", now);
     const certs = new WorkloadCertificates(oldCa, { rotation: day });
@@ -169,7 +171,6 @@ describe("CA rotation", () => {
   });
 
   it("keeps the current CA when the Secret is broken or gone, and says why", async () => {
-    const { CaRotation } = await import("./ca-rotation.js");
     const ca = await WorkloadCa.generate("cluster.local", now);
     const certs = new WorkloadCertificates(ca, { rotation: day });
     const rotation = new CaRotation(certs, { namespace: "bulwark-system", name: "bulwark-workload-ca", trustDomain: "cluster.local", log: pino });
