@@ -3,7 +3,7 @@
  * does, and a local issuer of DPoP-bound access tokens and attestation tokens.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
+import { calculateJwkThumbprint, exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
 
 export interface ProofOptions {
   htm: string;
@@ -19,6 +19,8 @@ export interface ProofOptions {
   omit?: string[];
   /** Put these members in the `jwk` header instead of the public key (adversarial tests). */
   jwk?: JWK;
+  /** Leave the `jwk` header out (adversarial tests). */
+  omitJwk?: boolean;
 }
 
 export class DpopKey {
@@ -46,32 +48,54 @@ export class DpopKey {
       ...options.claims,
     };
     for (const k of options.omit ?? []) delete claims[k];
-    return new SignJWT(claims).setProtectedHeader({ alg: this.alg, typ: options.typ ?? "dpop+jwt", jwk: options.jwk ?? this.publicJwk }).sign(this.privateKey);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: this.alg, typ: options.typ ?? "dpop+jwt", ...(options.omitJwk ? {} : { jwk: options.jwk ?? this.publicJwk }) })
+      .sign(this.privateKey);
   }
 }
 
-/** An issuer of JWTs with one ES256 key: access tokens (bound or not) and attestation tokens. */
+/** What `TestIssuer.signRaw` may change, for adversarial tokens. */
+export interface RawTokenOptions {
+  /** Protected header members over the issuer's (alg, kid). */
+  header?: Record<string, unknown>;
+  /** The whole payload, as given (no iss, aud, iat or exp added). */
+  payload: JWTPayload;
+}
+
+/** An issuer of JWTs with one key (ES256 unless told): access tokens (bound or not) and attestation tokens. */
 export class TestIssuer {
   private constructor(
     readonly issuer: string,
     readonly kid: string,
+    readonly alg: string,
     private readonly privateKey: CryptoKey,
+    readonly publicKey: CryptoKey,
     readonly jwks: { keys: JWK[] },
   ) {}
 
-  static async create(issuer: string, kid = "k1"): Promise<TestIssuer> {
-    const { publicKey, privateKey } = await generateKeyPair("ES256");
-    return new TestIssuer(issuer, kid, privateKey, { keys: [{ ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" }] });
+  static async create(issuer: string, kid = "k1", alg = "ES256"): Promise<TestIssuer> {
+    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+    return new TestIssuer(issuer, kid, alg, privateKey, publicKey, { keys: [{ ...(await exportJWK(publicKey)), kid, alg, use: "sig" }] });
   }
 
-  sign(claims: JWTPayload, options: { audience: string; lifetimeSeconds?: number; iat?: number; kid?: string }): Promise<string> {
+  /** The public key as SPKI PEM: what an attacker who reads the JWKS can hold. */
+  async publicKeyPem(): Promise<string> {
+    return exportSPKI(this.publicKey);
+  }
+
+  sign(claims: JWTPayload, options: { audience: string | string[]; lifetimeSeconds?: number; iat?: number; kid?: string }): Promise<string> {
     const iat = options.iat ?? Math.floor(Date.now() / 1000);
     return new SignJWT(claims)
-      .setProtectedHeader({ alg: "ES256", kid: options.kid ?? this.kid })
+      .setProtectedHeader({ alg: this.alg, kid: options.kid ?? this.kid })
       .setIssuer(this.issuer)
       .setAudience(options.audience)
       .setIssuedAt(iat)
       .setExpirationTime(iat + (options.lifetimeSeconds ?? 300))
       .sign(this.privateKey);
+  }
+
+  /** A token signed with this issuer's key and exactly the given payload and header members. */
+  signRaw(options: RawTokenOptions): Promise<string> {
+    return new SignJWT(options.payload).setProtectedHeader({ alg: this.alg, kid: this.kid, ...options.header }).sign(this.privateKey);
   }
 }

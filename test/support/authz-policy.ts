@@ -44,3 +44,96 @@ export function authzPolicyInput(options: { idpJwks: { keys: JWK[] }; attestJwks
     now: new Date().toISOString(),
   };
 }
+
+export const RSA_ISSUER = "https://rsa-id.example.com/";
+/** The namespaces of the corpus's three policies (each named AUTHZ_POLICY). */
+export const CORPUS_NS = { shop: AUTHZ_NS, nonce: "wallet", bank: "bank" } as const;
+/** Maximum access-token lifetime (exp - iat) and clock skew of the corpus's providers. */
+export const MAX_TOKEN_AGE_SECONDS = 600;
+export const CLOCK_SKEW_SECONDS = 5;
+
+export const corpusRouteName = (ns: string, rule: string): string => `apisecuritypolicy/${ns}/${AUTHZ_POLICY}/rule/${rule}`;
+
+export interface CorpusKeys {
+  idpJwks: { keys: JWK[] };
+  rsaJwks: { keys: JWK[] };
+  attestJwks: { keys: JWK[] };
+}
+
+/**
+ * The corpus's policies, one sidecar each, all in front of the same app:
+ * - shop: DPoP required (two providers, one ES256 and one RS256; maximum token age; small clock
+ *   skew), attestation on checkout, ownership on orders, minimum app versions;
+ * - wallet: DPoP with server nonces;
+ * - bank: certificate-bound tokens (RFC 8705) on a TLS listener that asks for client certificates.
+ */
+export function corpusPolicyInput(keys: CorpusKeys, ports: { shop: number; wallet: number; bank: number; app: number }): TranslationInput {
+  const provider = (name: string, issuer: string, secret: string): Record<string, unknown> => ({
+    name,
+    issuer,
+    audiences: [AUDIENCE],
+    jwks: { secretRef: { name: secret } },
+    maxTokenAge: `${MAX_TOKEN_AGE_SECONDS}s`,
+    clockSkew: `${CLOCK_SKEW_SECONDS}s`,
+  });
+  const ns = CORPUS_NS;
+  return {
+    policies: [
+      policy({
+        namespace: ns.shop,
+        name: AUTHZ_POLICY,
+        created: "2026-01-01T00:00:00Z",
+        spec: {
+          targetRefs: [{ kind: "Service", name: "shop-api" }],
+          authentication: {
+            jwt: { providers: [provider("idp", ISSUER, "idp-jwks"), provider("rsa", RSA_ISSUER, "rsa-jwks")], senderConstraint: { dpop: { required: true, maxProofAge: "60s" } } },
+            appAttestation: { issuer: ATTESTER, audiences: ["projects/shop"], appIds: [APP_ID], jwks: { secretRef: { name: "attest-jwks" } }, maxTokenAge: "1h" },
+          },
+          mobile: { minAppVersion: { minimum: "3.0.0", platforms: { ios: "4.3.0", android: "4.2.1" } } },
+          rules: [
+            { name: "orders", match: { methods: ["GET"], pathTemplate: "/v1/users/{userId}/orders" }, ownership: { pathParam: "userId" } },
+            { name: "checkout", match: { methods: ["POST"], path: "/v1/checkout" }, requireAppAttestation: true },
+            { name: "cart", match: { methods: ["GET", "PUT", "DELETE"], pathPrefix: "/v1/cart" } },
+            { name: "health", match: { path: "/health" }, authentication: "None" },
+          ],
+        },
+      }),
+      policy({
+        namespace: ns.nonce,
+        name: AUTHZ_POLICY,
+        created: "2026-01-01T00:00:00Z",
+        spec: {
+          targetRefs: [{ kind: "Service", name: "wallet-api" }],
+          authentication: { jwt: { providers: [provider("idp", ISSUER, "idp-jwks")], senderConstraint: { dpop: { required: true, maxProofAge: "60s", requireNonce: true } } } },
+          rules: [{ name: "balance", match: { methods: ["GET"], path: "/v1/balance" } }],
+        },
+      }),
+      policy({
+        namespace: ns.bank,
+        name: AUTHZ_POLICY,
+        created: "2026-01-01T00:00:00Z",
+        spec: {
+          targetRefs: [{ kind: "Service", name: "bank-api" }],
+          tls: { minVersion: "TLSv1.2", mtls: "Permissive" },
+          authentication: { jwt: { providers: [provider("idp", ISSUER, "idp-jwks")], senderConstraint: { mtls: { required: true } } } },
+          rules: [{ name: "accounts", match: { methods: ["GET"], pathPrefix: "/v1/accounts" } }],
+        },
+      }),
+    ],
+    services: [service(ns.shop, "shop-api", { app: "shop" }), service(ns.nonce, "wallet-api", { app: "wallet" }), service(ns.bank, "bank-api", { app: "bank" })],
+    pods: [
+      sidecarPod(ns.shop, "shop-1", { app: "shop" }, { sidecar: ports.shop, app: ports.app }),
+      sidecarPod(ns.nonce, "wallet-1", { app: "wallet" }, { sidecar: ports.wallet, app: ports.app }),
+      sidecarPod(ns.bank, "bank-1", { app: "bank" }, { sidecar: ports.bank, app: ports.app }),
+    ],
+    secrets: [
+      jwksSecret(ns.shop, "idp-jwks", keys.idpJwks),
+      jwksSecret(ns.shop, "rsa-jwks", keys.rsaJwks),
+      jwksSecret(ns.shop, "attest-jwks", keys.attestJwks),
+      jwksSecret(ns.nonce, "idp-jwks", keys.idpJwks),
+      jwksSecret(ns.bank, "idp-jwks", keys.idpJwks),
+    ],
+    namespaces: [],
+    now: new Date().toISOString(),
+  };
+}
