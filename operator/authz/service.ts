@@ -76,6 +76,12 @@ export interface AuthzServerOptions {
   tables: RouteTableHolder;
   deps: CheckDeps;
   log: Logger;
+  /** Called after each Check with its decision (undefined when the check failed) and how long it took. */
+  onDecision?: (decision: Decision | undefined, seconds: number) => void;
+}
+
+function secondsSince(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
 /** The ext_authz gRPC service: a thin adapter over `check`. */
@@ -91,12 +97,16 @@ export class AuthzServer {
     const request = toAuthzRequest(call.request);
     // One table per request: a swap during the decision does not split it.
     const table = this.options.tables.current();
+    const onDecision = this.options.onDecision;
+    const started = onDecision ? process.hrtime.bigint() : 0n;
     check(request, table, this.options.deps).then(
       (decision) => {
+        if (onDecision) onDecision(decision, secondsSince(started));
         if (!decision.allowed) this.options.log.info({ route: request.route, method: request.method, status: decision.status, reason: decision.reason }, "refused");
         callback(null, toCheckResponse(decision));
       },
       (error: unknown) => {
+        if (onDecision) onDecision(undefined, secondsSince(started));
         this.options.log.error({ route: request.route, err: error instanceof Error ? error.message : String(error) }, "check failed");
         callback({ code: grpcStatus.INTERNAL, details: "check failed" });
       },
