@@ -44,7 +44,8 @@ export class KubernetesRouteSource {
 
   async start(): Promise<void> {
     await this.store.start();
-    applyTranslation(this.store.snapshot(new Date().toISOString()), this.tables, this.log);
+    // Not before every kind is listed (an API server still unreachable): the watches retry and schedule() translates then.
+    if (this.store.isSynced()) applyTranslation(this.store.snapshot(new Date().toISOString()), this.tables, this.log);
   }
 
   async stop(): Promise<void> {

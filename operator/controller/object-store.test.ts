@@ -1,5 +1,7 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { relevantContent } from "./object-store.js";
+import { ObjectStore, relevantContent } from "./object-store.js";
 import { recordName } from "./sidecar-reports.js";
 
 describe("relevantContent", () => {
@@ -25,6 +27,25 @@ describe("relevantContent", () => {
   it("treats every change of a Secret as relevant", () => {
     const secret = { metadata: { name: "jwks", namespace: "a", uid: "u3", resourceVersion: "5" }, data: { k: "e30=" } };
     expect(relevantContent("secrets", { ...secret, metadata: { ...secret.metadata, resourceVersion: "6" } })).not.toBe(relevantContent("secrets", secret));
+  });
+});
+
+describe("ObjectStore", () => {
+  it("is neither listed nor synced while the API server cannot be reached (no translation of an empty world)", async () => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "down", server: "https://127.0.0.1:1", skipTLSVerify: true }],
+      users: [{ name: "u", token: "t" }],
+      contexts: [{ name: "down", cluster: "down", user: "u" }],
+      currentContext: "down",
+    });
+    const store = new ObjectStore(kc, () => undefined, pino({ level: "silent" }));
+    await store.start();
+    try {
+      expect([store.isListed(), store.isSynced()]).toEqual([false, false]);
+    } finally {
+      await store.stop();
+    }
   });
 });
 

@@ -47,6 +47,21 @@ export function relevantContent(kind: Kind, object: KubernetesObject & { spec?: 
   }
 }
 
+/** Starts an informer; true when it listed its objects, false when the list failed (ListWatch reports that as an error event and resolves). */
+async function listOnce(informer: ListWatch<KubernetesObject>): Promise<boolean> {
+  let failed = false;
+  const onError = (): void => {
+    failed = true;
+  };
+  informer.on("error", onError);
+  try {
+    await informer.start();
+  } finally {
+    informer.off("error", onError);
+  }
+  return !failed;
+}
+
 /**
  * Watches the objects translation reads, keeps them in memory (list + watch, restarted after
  * errors and expired resource versions), and calls `onChange` after every event.
@@ -103,9 +118,11 @@ export class ObjectStore {
           this.log.warn({ kind, err: error instanceof Error ? error.message : String(error) }, "watch failed; restarting it");
           setTimeout(() => {
             if (this.stopped) return;
-            informer.start().then(
-              () => {
+            listOnce(informer).then(
+              (listed) => {
+                if (!listed) return; // its error handler runs again and retries
                 this.synced.add(kind);
+                if (this.synced.size === 5) this.listed = true;
                 this.onChange(kind);
               },
               (e: unknown) => this.log.warn({ kind, err: String(e) }, "watch restart failed"),
@@ -113,12 +130,12 @@ export class ObjectStore {
           }, 1000).unref();
         });
         this.watches.set(kind, informer);
-        // Resolves once the list is in the cache and the watch is open ("connect" fires before the list).
-        await informer.start();
-        this.synced.add(kind);
+        // Resolves once the list is in the cache and the watch is open ("connect" fires before the list),
+        // or once listing failed (then the error handler retries).
+        if (await listOnce(informer)) this.synced.add(kind);
       }),
     );
-    this.listed = true;
+    if (this.synced.size === 5) this.listed = true;
   }
 
   /** True once every kind was listed: before that, a translation would miss objects (a policy not yet listed = a sidecar left unprotected). */
