@@ -28,8 +28,11 @@ function policyRoutes(resolved: ResolvedPolicy & { policy: NonNullable<ResolvedP
   return routes;
 }
 
+/** The egress proxy's port; none when the default would take the sidecar's or the app's port (a listener Envoy could not bind). */
 function outbound(group: SidecarGroup, mesh: MeshSettings | undefined): Pick<WorkloadIR, "outbound"> {
-  return mesh ? { outbound: { port: group.ports.outboundPort ?? DEFAULT_OUTBOUND_PORT } } : {};
+  if (!mesh) return {};
+  const port = group.ports.outboundPort ?? DEFAULT_OUTBOUND_PORT;
+  return port === group.ports.sidecarPort || port === group.ports.appPort ? {} : { outbound: { port } };
 }
 
 function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettings | undefined): WorkloadIR[] {

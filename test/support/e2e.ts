@@ -81,6 +81,14 @@ export function httpRequest(port: number, path: string, options: { headers?: Rec
   });
 }
 
+/**
+ * A request as a proxy-aware HTTP client sends it through HTTP_PROXY: absolute-form target
+ * (`GET http://orders.shop.svc.cluster.local/path`) to the proxy on 127.0.0.1.
+ */
+export function proxyRequest(proxyPort: number, url: string, options: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<HttpAnswer> {
+  return httpRequest(proxyPort, url, { headers: { host: new URL(url).host, ...options.headers }, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) });
+}
+
 /** A tiny application on 127.0.0.1: answers 200 with JSON naming itself, the path and x-user-id. */
 export interface TinyApp {
   port: number;
@@ -283,20 +291,38 @@ export async function createService(kc: KubeConfig, namespace: string, name: str
   });
 }
 
-/** A Pod object (nothing runs it: there is no kubelet) with the sidecar annotations. */
-export async function createSidecarPod(kc: KubeConfig, options: { namespace: string; name: string; labels: Record<string, string>; sidecarPort: number; appPort: number }): Promise<void> {
-  await kc.makeApiClient(CoreV1Api).createNamespacedPod({
+/**
+ * A Pod object (nothing runs it: there is no kubelet) with the sidecar annotations, and, as a
+ * kubelet would write it, 127.0.0.1 as its IP (every sidecar of a test runs on this host, told
+ * apart by port). Sidecars that run a real Envoy name their own egress port (`outboundPort`):
+ * on one host they cannot all use 15001.
+ */
+export async function createSidecarPod(
+  kc: KubeConfig,
+  options: { namespace: string; name: string; labels: Record<string, string>; sidecarPort: number; appPort: number; outboundPort?: number },
+): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const outbound: Record<string, string> = options.outboundPort !== undefined ? { [SidecarAnnotation.outboundPort]: String(options.outboundPort) } : {};
+  await core.createNamespacedPod({
     namespace: options.namespace,
     body: {
       metadata: {
         name: options.name,
         namespace: options.namespace,
         labels: options.labels,
-        annotations: { [SidecarAnnotation.sidecarPort]: String(options.sidecarPort), [SidecarAnnotation.appPort]: String(options.appPort) },
+        annotations: {
+          [SidecarAnnotation.sidecarPort]: String(options.sidecarPort),
+          [SidecarAnnotation.appPort]: String(options.appPort),
+          ...outbound,
+        },
       },
       spec: { automountServiceAccountToken: false, containers: [{ name: "app", image: "registry.invalid/bulwark-e2e-app:1" }] },
     },
   });
+  await core.patchNamespacedPodStatus(
+    { namespace: options.namespace, name: options.name, body: { status: { podIP: "127.0.0.1", podIPs: [{ ip: "127.0.0.1" }] } } },
+    setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+  );
 }
 
 export async function createSecret(kc: KubeConfig, namespace: string, name: string, stringData: Record<string, string>): Promise<void> {
@@ -369,6 +395,8 @@ export interface SidecarPod {
   nodeId: string;
   /** Envoy's inbound listener (what traffic goes to). */
   port: number;
+  /** Envoy's egress proxy on loopback (the app's HTTP_PROXY). */
+  outboundPort: number;
   app: TinyApp;
   adminPort: number;
   envoy: ManagedProcess;
@@ -398,8 +426,9 @@ export async function startSidecarPod(env: E2eEnvironment, kc: KubeConfig, optio
   const port = await freePort();
   const adminPort = await freePort();
   const nodeId = `${options.pod}.${options.namespace}`;
+  const outboundPort = await freePort();
   try {
-    await createSidecarPod(kc, { namespace: options.namespace, name: options.pod, labels: options.labels, sidecarPort: port, appPort: app.port });
+    await createSidecarPod(kc, { namespace: options.namespace, name: options.pod, labels: options.labels, sidecarPort: port, appPort: app.port, outboundPort });
   } catch (error) {
     await app.close();
     throw error;
@@ -416,6 +445,7 @@ export async function startSidecarPod(env: E2eEnvironment, kc: KubeConfig, optio
     pod: options.pod,
     nodeId,
     port,
+    outboundPort,
     app,
     adminPort,
     envoy,

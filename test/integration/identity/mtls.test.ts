@@ -7,29 +7,22 @@
  */
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { X509Certificate } from "node:crypto";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { stringify } from "yaml";
-import { sidecarArgs, sidecarBootstrap } from "../../../envoy/xds/bootstrap.js";
-import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../../env/processes.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WorkloadCa } from "../../../operator/identity/ca.js";
 import { installCrds } from "../../support/crds.js";
 import {
   conditionOf,
   createNamespace,
-  createSidecarPod,
   createService,
   deleteNamespace,
   e2eEnvironment,
   getPolicy,
   httpRequest,
   kubeConfig,
+  proxyRequest,
   kubectl,
   policyManifest,
   startSidecarPod,
-  startTinyApp,
   waitFor,
   type ControllerProcess,
   type E2eEnvironment,
@@ -219,65 +212,49 @@ describe("rotation", () => {
   }, 90_000);
 });
 
-describe("sidecar to sidecar", () => {
-  it("two real Envoys with issued certificates talk mTLS: the calling Envoy verifies the Strict sidecar's SPIFFE id, the Strict sidecar accepts the caller's mesh certificate", async () => {
-    const service = "caller";
-    const callerCert = await ca.issue({ namespace, serviceAccount: service }, new Date(), day);
-    const app = await startTinyApp(`${service}-0`);
-    const inbound = await freePort();
-    const egress = await freePort();
-    const adminPort = await freePort();
-    await createSidecarPod(kc, { namespace, name: `${service}-0`, labels: { app: service }, sidecarPort: inbound, appPort: app.port });
+describe("sidecar to sidecar, as translated and pushed by the controller", () => {
+  it("the app of pod A calls http://<B>.<ns>.svc.cluster.local through its sidecar's egress proxy and reaches B's app over mTLS; unknown hosts are refused", async () => {
+    // A: no policy (pass-through inbound), but the mesh gives every sidecar the egress proxy.
+    const caller = await startSidecarPod(env, kc, { namespace, pod: "caller-0", labels: { app: "caller" }, xdsPort: controller.xdsPort, delta: false });
+    sidecars.set("caller", caller);
     const strict = sidecars.get("strict");
     if (!strict) throw new Error("no strict sidecar");
-    const bootstrap = sidecarBootstrap({ node: { id: `${service}-0.${namespace}`, cluster: `${namespace}/${service}` }, xds: { host: "127.0.0.1", port: controller.xdsPort }, admin: { port: adminPort } }) as { static_resources: { clusters: unknown[]; listeners?: unknown[] } };
-    // Outbound is not in the translation yet, and Envoy cannot take SDS over ADS for a bootstrap
-    // cluster: the caller's egress carries its certificate (issued by the workload CA) inline.
-    bootstrap.static_resources.clusters.push({
-      name: "to-strict",
-      type: "STATIC",
-      connect_timeout: "1s",
-      load_assignment: { cluster_name: "to-strict", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: strict.port } } } }] }] },
-      transport_socket: {
-        name: "envoy.transport_sockets.tls",
-        typed_config: {
-          "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-          common_tls_context: {
-            tls_certificates: [{ certificate_chain: { inline_string: callerCert.certificateChainPem }, private_key: { inline_string: callerCert.privateKeyPem } }],
-            validation_context: {
-              trusted_ca: { inline_string: ca.trustBundlePem },
-              match_typed_subject_alt_names: [{ san_type: "URI", matcher: { exact: `spiffe://${TRUST_DOMAIN}/ns/${namespace}/sa/default` } }],
-            },
-          },
-        },
-      },
-    });
-    bootstrap.static_resources.listeners = [
-      {
-        name: "egress",
-        address: { socket_address: { address: "127.0.0.1", port_value: egress } },
-        filter_chains: [{ filters: [{ name: "envoy.filters.network.tcp_proxy", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", stat_prefix: "egress", cluster: "to-strict" } }] }],
-      },
-    ];
-    const dir = await mkdtemp(join(tmpdir(), "bulwark-caller-"));
-    await writeFile(join(dir, "envoy.yaml"), stringify(bootstrap));
-    let envoy: ManagedProcess | undefined;
-    try {
-      envoy = startProcess({ name: "envoy caller", command: env.envoy, args: [...sidecarArgs(join(dir, "envoy.yaml")), "--log-level", "warn"], logFile: join(dir, "envoy.log") });
-      const started = envoy;
-      await waitUntilReady(started, async () => (await httpRequest(adminPort, "/ready").catch(() => ({ status: 0 }))).status === 200, 30_000);
-      const before = strict.app.requests;
-      const answer = await waitFor("a request through both sidecars", async () => {
-        const a = await httpRequest(egress, "/through-the-mesh").catch(() => undefined);
+    const url = `http://strict.${namespace}.svc.cluster.local/through-the-mesh`;
+    const before = strict.app.requests;
+    const handshakes = async (): Promise<number> => [...(await strict.stats("ssl\\.handshake$")).entries()].filter(([k]) => k.startsWith("listener.")).reduce((n, [, v]) => n + v, 0);
+    const handshakesBefore = await handshakes();
+    const answer = await waitFor(
+      "a request through the caller's egress proxy",
+      async () => {
+        const a = await proxyRequest(caller.outboundPort, url).catch(() => undefined);
         return a?.status === 200 ? a : undefined;
-      });
-      expect((JSON.parse(answer.body) as { app: string; path: string }).app).toBe("strict-0");
-      expect(strict.app.requests).toBeGreaterThan(before);
-      const stats = await strict.stats("ssl\\.handshake|ssl\\.no_certificate");
-      expect([...stats.entries()].some(([k, v]) => k.endsWith("ssl.handshake") && v > 0)).toBe(true);
-    } finally {
-      await envoy?.stop();
-      await app.close();
+      },
+      30_000,
+    );
+    expect(JSON.parse(answer.body)).toMatchObject({ app: "strict-0", path: "/through-the-mesh" });
+    expect(strict.app.requests).toBeGreaterThan(before);
+    // Over mTLS: the Strict listener completed handshakes, and the caller's cluster to B did too.
+    expect(await handshakes()).toBeGreaterThan(handshakesBefore);
+    const callerTls = await caller.stats(`cluster\\.outbound/${namespace}/strict\\.ssl\\.handshake$`);
+    expect([...callerTls.values()].reduce((n, v) => n + v, 0)).toBeGreaterThan(0);
+    // Every form of B's name reaches it, with and without the Service port.
+    for (const host of ["strict", "strict:80", `strict.${namespace}`, `strict.${namespace}.svc`, `strict.${namespace}.svc.cluster.local:80`]) {
+      const a = await proxyRequest(caller.outboundPort, `http://${host}/by-name`);
+      expect(a.status, host).toBe(200);
+      expect((JSON.parse(a.body) as { app: string }).app).toBe("strict-0");
+    }
+    // The certificate the caller's Envoy presents is its own workload certificate (SDS), chained to the mesh root.
+    const certs = JSON.parse((await caller.admin("/certs")).body) as { certificates: { cert_chain: { serial_number: string; subject_alt_names: { uri?: string }[] }[] }[] };
+    const uris = certs.certificates.flatMap((c) => c.cert_chain.flatMap((x) => x.subject_alt_names.map((s) => s.uri)));
+    expect(uris).toContain(`spiffe://${TRUST_DOMAIN}/ns/${namespace}/sa/default`);
+
+    // B in Strict refuses plaintext (the proxy is the only way in with a certificate).
+    await expect(httpRequest(strict.port, "/plaintext")).rejects.toThrow();
+    // Unknown hosts: a 404 from the proxy, never a connection elsewhere (no open proxy).
+    for (const unknown of ["http://example.com/", `http://strict.not-${namespace}.svc.cluster.local/`, "http://127.0.0.1:1/", `http://strict.${namespace}.svc.cluster.local:81/`]) {
+      const a = await proxyRequest(caller.outboundPort, unknown);
+      expect(a.status, unknown).toBe(404);
+      expect(a.body).toContain("not a Service of the mesh");
     }
   });
 });
