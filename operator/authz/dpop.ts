@@ -102,6 +102,18 @@ export function accessTokenHash(token: string): string {
   return createHash("sha256").update(token, "ascii").digest("base64url");
 }
 
+/** `ath` by access token: a client presents the same token with many proofs. */
+const tokenHashes = new BoundedCache<string, string>(2048);
+
+function cachedAccessTokenHash(token: string): string {
+  let hash = tokenHashes.get(token);
+  if (hash === undefined) {
+    hash = accessTokenHash(token);
+    tokenHashes.set(token, hash);
+  }
+  return hash;
+}
+
 function normalisePercentEncoding(path: string): string {
   return path.replace(/%[0-9a-fA-F]{2}/g, (m) => {
     const c = String.fromCharCode(Number.parseInt(m.slice(1), 16));
@@ -306,7 +318,7 @@ export async function checkDpop(request: AuthzRequest, config: DpopConfig, deps:
     }
     nonceHeaders.push({ name: "dpop-nonce", value: deps.nonces.current() });
   }
-  if (claims.ath !== accessTokenHash(authorization.token)) return proofRefusal(config, "dpop_proof_ath", "ath does not match the access token");
+  if (claims.ath !== cachedAccessTokenHash(authorization.token)) return proofRefusal(config, "dpop_proof_ath", "ath does not match the access token");
   if (verified.jkt !== jkt) return tokenRefusal(config, "dpop_key_mismatch", "proof key does not match the token binding");
 
   const ttlMs = (config.maxProofAgeSeconds + skew) * 1000;
