@@ -8,8 +8,11 @@ import { RouteTableHolder } from "../authz/config.js";
 import { DpopNonces } from "../authz/dpop-nonce.js";
 import { KeySets } from "../authz/keys.js";
 import { MemoryReplayStore, RedisReplayStore, type ReplayStore } from "../authz/replay-store.js";
+import { authzHealthChecks } from "../authz/health.js";
+import { AuthzMetrics } from "../authz/metrics.js";
 import { AuthzServer } from "../authz/service.js";
 import { applyTranslation, KubernetesRouteSource } from "../authz/source.js";
+import { startHttpServer } from "../controller/http-server.js";
 import { readObjects } from "../translate/read-objects.js";
 import { parseAddress, UsageError } from "./usage.js";
 
@@ -26,6 +29,8 @@ flags (environment variable in brackets):
   --kubeconfig PATH          kubeconfig to use [KUBECONFIG]; in-cluster configuration when unset
   -f, --filename PATH        read objects from files or directories instead of watching Kubernetes (repeatable)
   --address HOST:PORT        where Envoy calls Check [BULWARK_AUTHZ_ADDRESS] (default 0.0.0.0:9191)
+  --http-address HOST:PORT   /healthz, /readyz (ready once a route table is loaded) and /metrics
+                             [BULWARK_AUTHZ_HTTP_ADDRESS] (default 0.0.0.0:9192)
   --redis-url URL            DPoP replay cache shared by replicas [BULWARK_REDIS_URL]; in memory when unset (one replica only)
   --dpop-nonce-secret S      secret for DPoP server nonces, the same on every replica [BULWARK_DPOP_NONCE_SECRET]; random when unset
   --log-level LEVEL          trace, debug, info, warn, error [BULWARK_LOG_LEVEL] (default info)
@@ -52,6 +57,46 @@ async function loadFiles(paths: string[], tables: RouteTableHolder, log: Logger)
   if (applyTranslation({ ...input, now: new Date().toISOString() }, tables, log) === undefined) throw new Error("the objects do not translate");
 }
 
+/**
+ * The Kubernetes source, started again (a new one) until its first listing succeeds: an API
+ * server that is down or a CRD not yet installed leaves authz up and not ready, and says why.
+ */
+class RetryingRouteSource {
+  private current: KubernetesRouteSource | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly create: () => KubernetesRouteSource,
+    private readonly log: Logger,
+    private readonly retryMs = 1000,
+  ) {}
+
+  start(): void {
+    if (this.stopped) return;
+    const source = this.create();
+    this.current = source;
+    source.start().then(
+      () => {
+        if (this.stopped) void source.stop();
+      },
+      (error: unknown) => {
+        this.log.warn({ err: error instanceof Error ? error.message : String(error), retryInMs: this.retryMs }, "cannot list the objects the route table is built from; retrying");
+        void source.stop().finally(() => {
+          if (this.stopped) return;
+          this.timer = setTimeout(() => this.start(), this.retryMs);
+        });
+      },
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.current?.stop();
+  }
+}
+
 /** Runs bulwark authz until SIGTERM or SIGINT; resolves with the exit code. */
 export async function runAuthz(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -60,6 +105,7 @@ export async function runAuthz(argv: string[]): Promise<number> {
       kubeconfig: { type: "string" },
       filename: { type: "string", short: "f", multiple: true },
       address: { type: "string" },
+      "http-address": { type: "string" },
       "redis-url": { type: "string" },
       "dpop-nonce-secret": { type: "string" },
       "log-level": { type: "string" },
@@ -76,10 +122,12 @@ export async function runAuthz(argv: string[]): Promise<number> {
   if (!levels.includes(level)) throw new UsageError(`--log-level ${level} is not one of ${levels.join(", ")}`);
   const log = pino({ level, base: { component: "authz" } });
   const address = parseAddress(flag(values, "address", "BULWARK_AUTHZ_ADDRESS") ?? "0.0.0.0:9191", "--address");
+  const httpAddress = parseAddress(flag(values, "http-address", "BULWARK_AUTHZ_HTTP_ADDRESS") ?? "0.0.0.0:9192", "--http-address");
   const redisUrl = flag(values, "redis-url", "BULWARK_REDIS_URL");
   const secret = flag(values, "dpop-nonce-secret", "BULWARK_DPOP_NONCE_SECRET");
 
   const tables = new RouteTableHolder();
+  const metrics = new AuthzMetrics(tables);
   const replay: ReplayStore = redisUrl ? new RedisReplayStore(new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false })) : new MemoryReplayStore();
   const keySets = new KeySets({ onError: (uri, error) => log.warn({ uri, err: error instanceof Error ? error.message : String(error) }, "JWKS fetch failed; keeping the last good keys") });
   const server = new AuthzServer({
@@ -88,29 +136,44 @@ export async function runAuthz(argv: string[]): Promise<number> {
     tables,
     deps: { now: Date.now, replay, nonces: new DpopNonces(secret !== undefined ? { secret } : {}), keys: keySets.keys },
     log,
+    onDecision: metrics.record,
   });
 
-  let source: KubernetesRouteSource | undefined;
-  if (values.filename && values.filename.length > 0) {
-    await loadFiles(values.filename, tables, log);
-  } else {
-    const kc = new KubeConfig();
-    const kubeconfig = flag(values, "kubeconfig", "KUBECONFIG");
-    if (kubeconfig) kc.loadFromFile(kubeconfig);
-    else kc.loadFromCluster();
-    source = new KubernetesRouteSource(kc, tables, log);
-    await source.start();
+  let stopping = false;
+  const http = await startHttpServer({
+    host: httpAddress.host,
+    port: httpAddress.port,
+    registry: metrics.registry,
+    checks: authzHealthChecks({ tables, serving: () => server.port !== undefined, stopping: () => stopping }),
+  });
+  let source: RetryingRouteSource | undefined;
+  try {
+    if (values.filename && values.filename.length > 0) {
+      await loadFiles(values.filename, tables, log);
+    } else {
+      const kc = new KubeConfig();
+      const kubeconfig = flag(values, "kubeconfig", "KUBECONFIG");
+      if (kubeconfig) kc.loadFromFile(kubeconfig);
+      else kc.loadFromCluster();
+      source = new RetryingRouteSource(() => new KubernetesRouteSource(kc, tables, log), log);
+      source.start();
+    }
+  } catch (error) {
+    await new Promise((r) => http.close(r));
+    throw error;
   }
   const port = await server.start();
-  log.info({ address: `${address.host}:${port}`, replay: redisUrl ? "redis" : "memory", version: tables.current()?.version }, "authz started");
+  log.info({ address: `${address.host}:${port}`, http: `${httpAddress.host}:${httpAddress.port}`, replay: redisUrl ? "redis" : "memory", version: tables.current()?.version }, "authz started");
 
   return new Promise((resolve) => {
     const shutdown = (signal: string): void => {
       log.info({ signal }, "shutting down");
+      stopping = true;
       void (async (): Promise<void> => {
         await server.stop(2000);
         await source?.stop();
         await replay.close();
+        await new Promise((r) => http.close(r));
         resolve(0);
       })();
     };
