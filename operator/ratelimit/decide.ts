@@ -1,5 +1,5 @@
 import type { GlobalRateLimitIR } from "../ir/types.js";
-import { budgetKey, keyValues } from "./keys.js";
+import { budgetKey, entryValue, keyValues } from "./keys.js";
 import type { LimitIndex } from "./limits.js";
 import type { CounterStore } from "./store.js";
 import { msUntilWindowEnd, secondsUntilFits, usedInWindow, windowPosition } from "./window.js";
@@ -41,33 +41,29 @@ export interface Decision {
   responseHeaders: { key: string; value: string }[];
 }
 
-function entriesOf(descriptor: DescriptorInput): Map<string, string> {
-  return new Map(descriptor.entries.map((e) => [e.key, e.value]));
-}
-
 async function decideOne(descriptor: DescriptorInput, limits: LimitIndex, store: CounterStore, hits: number, nowMs: number): Promise<DescriptorDecision> {
-  const entries = entriesOf(descriptor);
-  const limitName = entries.get("limit");
+  const limitName = entryValue(descriptor.entries, "limit");
   const limit = limitName === undefined ? undefined : limits.byName.get(limitName);
-  if (!limit) return { ...(limitName === undefined ? {} : { limitName }), code: "OK", exceeded: false, key: [], remaining: 0, resetSeconds: 0 };
-  const key = keyValues(limit, entries);
+  if (!limit) return limitName === undefined ? { code: "OK", exceeded: false, key: [], remaining: 0, resetSeconds: 0 } : { limitName, code: "OK", exceeded: false, key: [], remaining: 0, resetSeconds: 0 };
+  const key = keyValues(limit, descriptor.entries);
   const windowMs = limit.windowSeconds * 1000;
   // An outcome-aware budget is spent by the outcomes (outcomes.ts); a request only checks it.
   const cost = limit.countedResponseCodes ? 0 : hits;
   const counts = await store.take({ key: budgetKey(limit, key), windowMs, nowMs, cost, limit: limit.requests });
   const position = windowPosition(nowMs, windowMs);
-  const exceeded = cost > 0 ? !counts.spent : usedInWindow(counts, position) >= limit.requests;
-  const remaining = Math.max(0, limit.requests - usedInWindow(counts, position));
-  return {
+  const used = usedInWindow(counts, position);
+  const exceeded = cost > 0 ? !counts.spent : used >= limit.requests;
+  const decision: DescriptorDecision = {
     limitName: limit.name,
     limit,
     code: exceeded && !limit.shadow ? "OVER_LIMIT" : "OK",
     exceeded,
     key,
-    remaining,
+    remaining: Math.max(0, limit.requests - used),
     resetSeconds: Math.max(1, Math.ceil(msUntilWindowEnd(position) / 1000)),
-    ...(exceeded ? { retryAfterSeconds: secondsUntilFits(counts, position, cost, limit.requests) } : {}),
   };
+  if (exceeded) decision.retryAfterSeconds = secondsUntilFits(counts, position, cost, limit.requests);
+  return decision;
 }
 
 /**
@@ -77,17 +73,26 @@ async function decideOne(descriptor: DescriptorInput, limits: LimitIndex, store:
  * reveals them. Shadow limits add nothing: they must not change what clients see.
  */
 function responseHeaders(decisions: readonly DescriptorDecision[]): { key: string; value: string }[] {
-  const enforced = decisions.filter((d): d is DescriptorDecision & { limit: GlobalRateLimitIR } => d.limit !== undefined && !d.limit.shadow);
-  const refusing = enforced.filter((d) => d.code === "OVER_LIMIT");
-  if (refusing.some((d) => !d.limit.responseHeaders)) return [];
-  const shown = enforced.filter((d) => d.limit.responseHeaders);
-  const closest = [...shown].sort((a, b) => a.remaining - b.remaining || a.resetSeconds - b.resetSeconds)[0];
+  // One pass: the enforced limit closest to refusing among those that show headers, and the refusals.
+  let closest: (DescriptorDecision & { limit: GlobalRateLimitIR }) | undefined;
+  let refusing = false;
+  let retryAfter = 0;
+  for (const d of decisions) {
+    if (d.limit === undefined || d.limit.shadow) continue;
+    if (d.code === "OVER_LIMIT") {
+      if (!d.limit.responseHeaders) return [];
+      refusing = true;
+      retryAfter = Math.max(retryAfter, d.retryAfterSeconds ?? d.resetSeconds);
+    }
+    if (!d.limit.responseHeaders) continue;
+    if (!closest || d.remaining < closest.remaining || (d.remaining === closest.remaining && d.resetSeconds < closest.resetSeconds)) closest = d as DescriptorDecision & { limit: GlobalRateLimitIR };
+  }
   if (!closest) return [];
   const headers = [
     { key: "RateLimit-Policy", value: `${closest.limit.requests};w=${closest.limit.windowSeconds}` },
     { key: "RateLimit", value: `limit=${closest.limit.requests}, remaining=${closest.remaining}, reset=${closest.resetSeconds}` },
   ];
-  if (refusing.length > 0) headers.push({ key: "Retry-After", value: String(Math.max(...refusing.map((d) => d.retryAfterSeconds ?? d.resetSeconds))) });
+  if (refusing) headers.push({ key: "Retry-After", value: String(retryAfter) });
   return headers;
 }
 
@@ -98,9 +103,12 @@ function responseHeaders(decisions: readonly DescriptorDecision[]): { key: strin
  */
 export async function decide(query: RateLimitQuery, limits: LimitIndex, store: CounterStore, nowMs: number): Promise<Decision> {
   const hits = query.hitsAddend > 0 ? query.hitsAddend : 1;
-  const descriptors = await Promise.all(query.descriptors.map((d) => decideOne(d, limits, store, hits, nowMs)));
+  const only = query.descriptors.length === 1 ? query.descriptors[0] : undefined;
+  const descriptors = only ? [await decideOne(only, limits, store, hits, nowMs)] : await Promise.all(query.descriptors.map((d) => decideOne(d, limits, store, hits, nowMs)));
+  let code: Code = "OK";
+  for (const d of descriptors) if (d.code === "OVER_LIMIT") code = "OVER_LIMIT";
   return {
-    code: descriptors.some((d) => d.code === "OVER_LIMIT") ? "OVER_LIMIT" : "OK",
+    code,
     descriptors,
     responseHeaders: responseHeaders(descriptors),
   };

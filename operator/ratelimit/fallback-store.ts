@@ -34,33 +34,33 @@ export class FallbackStore implements CounterStore {
     this.log.info("redis is back; budgets are shared again");
   }
 
-  private async use<T>(viaRedis: () => Promise<T>, viaMemory: () => Promise<T>): Promise<T> {
+  async take(request: CountRequest): Promise<CountResult> {
     if (!this.primary.ready) {
       this.fallBack(new Error(`redis connection is ${this.primary.redis.status}`));
-      return viaMemory();
+      return this.memory.take(request);
     }
     try {
-      const result = await viaRedis();
-      this.recovered();
+      const result = await this.primary.take(request);
+      if (this.degraded) this.recovered();
       return result;
     } catch (error) {
       this.fallBack(error);
-      return viaMemory();
+      return this.memory.take(request);
     }
   }
 
-  take(request: CountRequest): Promise<CountResult> {
-    return this.use(
-      () => this.primary.take(request),
-      () => this.memory.take(request),
-    );
-  }
-
-  add(request: Omit<CountRequest, "limit">): Promise<void> {
-    return this.use(
-      () => this.primary.add(request),
-      () => this.memory.add(request),
-    );
+  async add(request: Omit<CountRequest, "limit">): Promise<void> {
+    if (!this.primary.ready) {
+      this.fallBack(new Error(`redis connection is ${this.primary.redis.status}`));
+      return this.memory.add(request);
+    }
+    try {
+      await this.primary.add(request);
+      if (this.degraded) this.recovered();
+    } catch (error) {
+      this.fallBack(error);
+      await this.memory.add(request);
+    }
   }
 
   async close(): Promise<void> {

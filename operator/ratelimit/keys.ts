@@ -49,16 +49,46 @@ export function pathParam(path: string, template: string, param: string): string
   return m && i >= 0 ? (m[i + 1] ?? "") : "";
 }
 
+const descriptorKeys = new WeakMap<GlobalRateLimitIR, readonly string[]>();
+
+/** The descriptor entry keys of a limit's key parts, in key order (computed once per limit). */
+function descriptorKeysOf(limit: GlobalRateLimitIR): readonly string[] {
+  let keys = descriptorKeys.get(limit);
+  if (!keys) {
+    keys = limit.key.map(descriptorKey);
+    descriptorKeys.set(limit, keys);
+  }
+  return keys;
+}
+
+/** Descriptor entries as Envoy sends them, or as a map by entry key. */
+export type DescriptorEntries = ReadonlyMap<string, string> | readonly { key: string; value: string }[];
+
+/** The value of the entry `key`; the first one when several have it. */
+export function entryValue(entries: DescriptorEntries, key: string): string | undefined {
+  if (!Array.isArray(entries)) return (entries as ReadonlyMap<string, string>).get(key);
+  for (const e of entries as readonly { key: string; value: string }[]) if (e.key === key) return e.value;
+  return undefined;
+}
+
 /**
  * The values of a limit's key parts from what Envoy sent, in key order. A part Envoy left out
  * (header or claim absent) counts under "", as the API documents.
  */
-export function keyValues(limit: GlobalRateLimitIR, entries: ReadonlyMap<string, string>): string[] {
-  return limit.key.map((part) => {
-    const raw = entries.get(descriptorKey(part)) ?? "";
-    return part.kind === "pathParam" ? pathParam(raw, part.template, part.param) : raw;
-  });
+export function keyValues(limit: GlobalRateLimitIR, entries: DescriptorEntries): string[] {
+  const keys = descriptorKeysOf(limit);
+  const values = new Array<string>(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const part = limit.key[i] as RateLimitKeyPartIR;
+    const raw = entryValue(entries, keys[i] as string) ?? "";
+    values[i] = part.kind === "pathParam" ? pathParam(raw, part.template, part.param) : raw;
+  }
+  return values;
 }
+
+/** Budget keys computed lately, by identity; cleared when full (a bound on memory, not an LRU). */
+const budgetKeys = new Map<string, string>();
+const BUDGET_KEY_CACHE = 50_000;
 
 /**
  * The counter key of one budget. The hash tag `{…}` holds the whole identity (limit, window,
@@ -66,6 +96,12 @@ export function keyValues(limit: GlobalRateLimitIR, entries: ReadonlyMap<string,
  * script can touch them; budgets spread evenly over slots.
  */
 export function budgetKey(limit: GlobalRateLimitIR, values: readonly string[]): string {
-  const digest = createHash("sha256").update([limit.name, String(limit.windowSeconds), ...values].join("\u0000")).digest("base64url").slice(0, 22);
-  return `bulwark:rl:{${digest}}`;
+  let identity = `${limit.name}\u0000${limit.windowSeconds}`;
+  for (const v of values) identity += `\u0000${v}`;
+  const cached = budgetKeys.get(identity);
+  if (cached !== undefined) return cached;
+  const key = `bulwark:rl:{${createHash("sha256").update(identity).digest("base64url").slice(0, 22)}}`;
+  if (budgetKeys.size >= BUDGET_KEY_CACHE) budgetKeys.clear();
+  budgetKeys.set(identity, key);
+  return key;
 }

@@ -1,6 +1,7 @@
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { envoyGrpcService } from "../../envoy/xds/ads-protocol.js";
 import type { ProtoStruct } from "../../envoy/xds/proto-struct.js";
+import { decodeRateLimitRequest, encodeRateLimitResponse } from "./codec.js";
 
 /** The messages as @grpc/proto-loader gives them (keepCase, oneofs, no defaults). */
 export interface RateLimitRequestMessage {
@@ -30,10 +31,26 @@ export interface StreamAccessLogsMessage {
   http_logs?: { log_entry?: HttpAccessLogEntryMessage[] };
 }
 
-/** RateLimitService and AccessLogService, loaded once from the Envoy API protos. */
+let services: { rateLimit: ServiceDefinition; accessLog: ServiceDefinition } | undefined;
+
+/**
+ * RateLimitService and AccessLogService, loaded once from the Envoy API protos. The server's side
+ * of ShouldRateLimit (reading requests, writing responses) uses the hand-written codec of
+ * codec.ts; clients use the generic one.
+ */
 export function ratelimitServices(): { rateLimit: ServiceDefinition; accessLog: ServiceDefinition } {
-  return {
-    rateLimit: envoyGrpcService("envoy/service/ratelimit/v3/rls.proto", "envoy.service.ratelimit.v3.RateLimitService", { longs: Number }),
+  if (services) return services;
+  const generic = envoyGrpcService("envoy/service/ratelimit/v3/rls.proto", "envoy.service.ratelimit.v3.RateLimitService", { longs: Number });
+  const method = generic.ShouldRateLimit;
+  if (!method) throw new Error("rls.proto has no ShouldRateLimit");
+  services = {
+    rateLimit: { ...generic, ShouldRateLimit: { ...method, requestDeserialize: decodeRateLimitRequest, responseSerialize: encodeRateLimitResponse } },
     accessLog: envoyGrpcService("envoy/service/accesslog/v3/als.proto", "envoy.service.accesslog.v3.AccessLogService", { longs: Number }),
   };
+  return services;
+}
+
+/** The ShouldRateLimit codec of @grpc/proto-loader (what codec.ts is checked against). */
+export function genericRateLimitService(): ServiceDefinition {
+  return envoyGrpcService("envoy/service/ratelimit/v3/rls.proto", "envoy.service.ratelimit.v3.RateLimitService", { longs: Number });
 }

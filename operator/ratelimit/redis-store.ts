@@ -42,6 +42,7 @@ export interface RedisStoreOptions {
  */
 export class RedisStore implements CounterStore {
   readonly redis: Redis;
+  private readonly command: CountCommand;
 
   constructor(options: RedisStoreOptions) {
     const redisOptions: RedisOptions = {
@@ -56,6 +57,7 @@ export class RedisStore implements CounterStore {
     // Errors surface on the commands; the connection's own errors would otherwise be unhandled.
     this.redis.on("error", () => undefined);
     this.redis.defineCommand("bulwarkCount", { numberOfKeys: 2, lua: COUNT_SCRIPT });
+    this.command = (this.redis as unknown as { bulwarkCount: CountCommand }).bulwarkCount.bind(this.redis);
   }
 
   /** True while connected; commands are refused immediately otherwise. */
@@ -65,8 +67,7 @@ export class RedisStore implements CounterStore {
 
   private count(request: CountRequest, mode: "take" | "add"): Promise<[number, number, number]> {
     const position = windowPosition(request.nowMs, request.windowMs);
-    const command = (this.redis as unknown as { bulwarkCount: CountCommand }).bulwarkCount.bind(this.redis);
-    return command(`${request.key}:${position.index}`, `${request.key}:${position.index - 1}`, request.cost, request.limit, request.windowMs, position.elapsedMs, mode);
+    return this.command(`${request.key}:${position.index}`, `${request.key}:${position.index - 1}`, request.cost, request.limit, request.windowMs, position.elapsedMs, mode);
   }
 
   async take(request: CountRequest): Promise<CountResult> {

@@ -1,7 +1,8 @@
-import { Server, ServerCredentials, status, type sendUnaryData, type ServerDuplexStream, type ServerReadableStream, type ServerUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { Counter, Gauge, Registry } from "prom-client";
-import { decide, type Decision } from "./decide.js";
+import { decodeRateLimitRequest, encodeRateLimitResponse } from "./codec.js";
+import { decide, type Decision, type DescriptorInput } from "./decide.js";
+import { clientStreamingMethod, startGrpcServer, unaryMethod, type GrpcServer, type Methods } from "./grpc-server.js";
 import type { LimitIndex } from "./limits.js";
 import { countOutcome, type Outcome } from "./outcomes.js";
 import {
@@ -14,6 +15,7 @@ import {
 import type { CounterStore } from "./store.js";
 import { structToJson } from "../../envoy/xds/proto-struct.js";
 
+const SHOULD_RATE_LIMIT_PATH = "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit";
 const JWT_AUTHN_FILTER = "envoy.filters.http.jwt_authn";
 const JWT_PAYLOAD_KEY = "jwt_payload";
 
@@ -98,7 +100,7 @@ export function responseMessage(decision: Decision): RateLimitResponseMessage {
  * routes with outcome-aware budgets (countOutcome()).
  */
 export class RateLimitGrpcService {
-  private server: Server | undefined;
+  private server: GrpcServer | undefined;
   readonly metrics: RateLimitMetrics;
   /** Access-log entries received and budgets they spent (for tests and diagnostics). */
   readonly stats = { decisions: 0, outcomesReceived: 0, outcomesCounted: 0 };
@@ -109,13 +111,35 @@ export class RateLimitGrpcService {
     this.now = options.now ?? Date.now;
   }
 
+  /** The decisions counter's series, by limit and result: looked up once, not on every call. */
+  private readonly decisionSeries = new Map<string, { inc(): void }>();
+
+  private countDecision(limit: string, result: "ok" | "over_limit" | "shadow_over_limit"): void {
+    const id = `${result} ${limit}`;
+    let series = this.decisionSeries.get(id);
+    if (!series) {
+      series = this.metrics.decisions.labels({ limit, result });
+      this.decisionSeries.set(id, series);
+    }
+    series.inc();
+  }
+
+  /** Limits are replaced by a new translation: series of limits that are gone are not kept. */
+  private lastLimits: LimitIndex | undefined;
+
   async shouldRateLimit(request: RateLimitRequestMessage): Promise<RateLimitResponseMessage> {
-    const descriptors = (request.descriptors ?? []).map((d) => ({ entries: (d.entries ?? []).map((e) => ({ key: e.key ?? "", value: e.value ?? "" })) }));
+    // The server's codec (codec.ts) gives every field; other callers may leave some out.
+    const descriptors = (request.descriptors ?? []).map((d) => (d.entries?.every((e) => e.key !== undefined && e.value !== undefined) ? (d as DescriptorInput) : { entries: (d.entries ?? []).map((e) => ({ key: e.key ?? "", value: e.value ?? "" })) }));
     if ((request.domain ?? "") !== this.options.domain) {
       this.options.log.warn({ domain: request.domain }, "rate-limit request for another domain; allowed");
       return { overall_code: "OK", statuses: descriptors.map(() => ({ code: "OK" })), response_headers_to_add: [] };
     }
-    const decision = await decide({ descriptors, hitsAddend: request.hits_addend ?? 0 }, this.options.limits(), this.options.store, this.now());
+    const limits = this.options.limits();
+    if (limits !== this.lastLimits) {
+      this.lastLimits = limits;
+      this.decisionSeries.clear();
+    }
+    const decision = await decide({ descriptors, hitsAddend: request.hits_addend ?? 0 }, limits, this.options.store, this.now());
     this.stats.decisions++;
     for (const d of decision.descriptors) {
       if (!d.limit) {
@@ -123,7 +147,7 @@ export class RateLimitGrpcService {
         continue;
       }
       const result = !d.exceeded ? "ok" : d.code === "OVER_LIMIT" ? "over_limit" : "shadow_over_limit";
-      this.metrics.decisions.inc({ limit: d.limit.name, result });
+      this.countDecision(d.limit.name, result);
       if (result === "shadow_over_limit") this.options.log.info({ limit: d.limit.name, key: d.key }, "shadow limit exceeded; request allowed");
     }
     return responseMessage(decision);
@@ -142,54 +166,45 @@ export class RateLimitGrpcService {
 
   /** Listens on host:port (0: a free port); resolves with the port. */
   async start(host: string, port: number): Promise<number> {
-    const server = new Server();
-    const { rateLimit, accessLog } = ratelimitServices();
-    server.addService(rateLimit, {
-      ShouldRateLimit: (call: ServerUnaryCall<RateLimitRequestMessage, RateLimitResponseMessage>, callback: sendUnaryData<RateLimitResponseMessage>): void => {
-        this.shouldRateLimit(call.request).then(
-          (response) => callback(null, response),
-          (error: unknown) => {
-            this.options.log.error({ err: error instanceof Error ? error.message : String(error) }, "rate-limit decision failed");
-            callback({ code: status.UNAVAILABLE, details: "rate-limit decision failed" });
+    const { accessLog } = ratelimitServices();
+    const streamAccessLogs = accessLog.StreamAccessLogs;
+    if (!streamAccessLogs) throw new Error("als.proto has no StreamAccessLogs");
+    const log = this.options.log;
+    const methods: Methods = new Map([
+      [
+        SHOULD_RATE_LIMIT_PATH,
+        unaryMethod({ decode: decodeRateLimitRequest, handle: (request: RateLimitRequestMessage) => this.shouldRateLimit(request), encode: encodeRateLimitResponse }),
+      ],
+      [
+        streamAccessLogs.path,
+        clientStreamingMethod({
+          decode: (bytes: Buffer) => streamAccessLogs.requestDeserialize(bytes) as StreamAccessLogsMessage,
+          open: () => {
+            // Entries of one stream are counted in order; a failure is logged and the stream goes on.
+            let chain = Promise.resolve();
+            return {
+              message: (message: StreamAccessLogsMessage): void => {
+                chain = chain.then(() => this.recordAccessLogs(message).catch((error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, "outcome not counted")));
+              },
+              end: () => chain.then(() => ({})),
+            };
           },
-        );
-      },
+          encode: (response: object) => streamAccessLogs.responseSerialize(response),
+        }),
+      ],
+    ]);
+    this.server = await startGrpcServer({
+      host,
+      port,
+      methods,
+      onError: (error: unknown) => log.error({ err: error instanceof Error ? error.message : String(error) }, "rate-limit call failed"),
     });
-    server.addService(accessLog, {
-      StreamAccessLogs: (call: ServerReadableStream<StreamAccessLogsMessage, unknown> | ServerDuplexStream<StreamAccessLogsMessage, unknown>, callback: sendUnaryData<unknown>): void => {
-        // Entries of one stream are counted in order; a failure is logged and the stream goes on.
-        let chain = Promise.resolve();
-        call.on("data", (message: StreamAccessLogsMessage) => {
-          chain = chain.then(() =>
-            this.recordAccessLogs(message).catch((error: unknown) => this.options.log.warn({ err: error instanceof Error ? error.message : String(error) }, "outcome not counted")),
-          );
-        });
-        call.on("end", () => {
-          void chain.then(() => callback(null, {}));
-        });
-        call.on("error", () => undefined);
-      },
-    });
-    const bound = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p)));
-    });
-    this.server = server;
-    return bound;
+    return this.server.port;
   }
 
   async stop(graceMs = 1000): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, graceMs);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await server?.stop(graceMs);
   }
 }
