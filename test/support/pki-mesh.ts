@@ -101,8 +101,8 @@ export interface TlsOutcome {
 
 export interface TlsClientOptions {
   port: number;
-  /** Roots to verify the sidecar with (the trust bundle). */
-  ca: string;
+  /** Roots to verify the sidecar with (the trust bundle); several roots as a list (node reads a list, not a concatenation, reliably when they share a subject). */
+  ca: string | string[];
   /** The SPIFFE id the sidecar's certificate must carry. */
   expectServerId?: string;
   cert?: string;
