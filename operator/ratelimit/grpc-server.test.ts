@@ -2,7 +2,6 @@ import { credentials, makeGenericClientConstructor, Metadata, status, type Clien
 import { connect } from "node:http2";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { emptyLimitIndex } from "./limits.js";
 import { MemoryStore } from "./memory-store.js";
 import { genericRateLimitService, ratelimitServices, type RateLimitRequestMessage, type RateLimitResponseMessage } from "./protocol.js";
 import { RateLimitGrpcService } from "./service.js";
