@@ -38,16 +38,58 @@ export class MemoryReplayStore implements ReplayStore {
   }
 }
 
-/** Across replicas: `SET key 1 NX PX ttl` is atomic, so exactly one replica sees a value first. */
+interface PendingUse {
+  key: string;
+  ttlMs: number;
+  resolve: (first: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Across replicas: `SET key 1 NX PX ttl` is atomic, so exactly one replica sees a value first.
+ * The checks decided in one turn of the event loop go to Redis together, in one pipeline (one
+ * write, one round trip); each SET stays atomic and answers for its own key.
+ */
 export class RedisReplayStore implements ReplayStore {
+  private pending: PendingUse[] | undefined;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix = "bulwark:dpop:jti:",
   ) {}
 
-  async firstUse(key: string, ttlMs: number): Promise<boolean> {
-    const result = await this.redis.set(this.prefix + key, "1", "PX", Math.max(1, Math.ceil(ttlMs)), "NX");
-    return result === "OK";
+  firstUse(key: string, ttlMs: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      if (!this.pending) {
+        this.pending = [];
+        process.nextTick(() => this.flush());
+      }
+      this.pending.push({ key: this.prefix + key, ttlMs: Math.max(1, Math.ceil(ttlMs)), resolve, reject });
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending ?? [];
+    this.pending = undefined;
+    const only = batch.length === 1 ? batch[0] : undefined;
+    if (only) {
+      this.redis.set(only.key, "1", "PX", only.ttlMs, "NX").then((result) => only.resolve(result === "OK"), only.reject);
+      return;
+    }
+    const pipeline = this.redis.pipeline();
+    for (const use of batch) pipeline.set(use.key, "1", "PX", use.ttlMs, "NX");
+    pipeline.exec().then(
+      (results) => {
+        batch.forEach((use, i) => {
+          const [error, result] = results?.[i] ?? [new Error("no reply from Redis"), null];
+          if (error) use.reject(error);
+          else use.resolve(result === "OK");
+        });
+      },
+      (error: unknown) => {
+        for (const use of batch) use.reject(error);
+      },
+    );
   }
 
   async close(): Promise<void> {
