@@ -124,6 +124,16 @@ export class RateLimitGrpcService {
     series.inc();
   }
 
+  /** What was warned about (a misconfiguration repeats on every request: logged once, not per call). */
+  private readonly warned = new Set<string>();
+
+  private warnOnce(what: string, warn: () => void): void {
+    if (this.warned.has(what)) return;
+    if (this.warned.size >= 1000) this.warned.clear();
+    this.warned.add(what);
+    warn();
+  }
+
   /** Limits are replaced by a new translation: series of limits that are gone are not kept. */
   private lastLimits: LimitIndex | undefined;
 
@@ -131,19 +141,21 @@ export class RateLimitGrpcService {
     // The server's codec (codec.ts) gives every field; other callers may leave some out.
     const descriptors = (request.descriptors ?? []).map((d) => (d.entries?.every((e) => e.key !== undefined && e.value !== undefined) ? (d as DescriptorInput) : { entries: (d.entries ?? []).map((e) => ({ key: e.key ?? "", value: e.value ?? "" })) }));
     if ((request.domain ?? "") !== this.options.domain) {
-      this.options.log.warn({ domain: request.domain }, "rate-limit request for another domain; allowed");
+      this.warnOnce(`domain ${request.domain ?? ""}`, () => this.options.log.warn({ domain: request.domain }, "rate-limit request for another domain; allowed (logged once per domain)"));
       return { overall_code: "OK", statuses: descriptors.map(() => ({ code: "OK" })), response_headers_to_add: [] };
     }
     const limits = this.options.limits();
     if (limits !== this.lastLimits) {
       this.lastLimits = limits;
       this.decisionSeries.clear();
+      this.warned.clear();
     }
     const decision = await decide({ descriptors, hitsAddend: request.hits_addend ?? 0 }, limits, this.options.store, this.now());
     this.stats.decisions++;
     for (const d of decision.descriptors) {
       if (!d.limit) {
-        if (d.limitName !== undefined) this.options.log.warn({ limit: d.limitName }, "descriptor names a limit this replica does not know; allowed");
+        const name = d.limitName;
+        if (name !== undefined) this.warnOnce(`limit ${name}`, () => this.options.log.warn({ limit: name }, "descriptor names a limit this replica does not know; allowed (logged once per limit until the limits change)"));
         continue;
       }
       const result = !d.exceeded ? "ok" : d.code === "OVER_LIMIT" ? "over_limit" : "shadow_over_limit";

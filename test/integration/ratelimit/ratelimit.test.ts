@@ -86,6 +86,10 @@ describe("bulwark ratelimit with real Envoy sidecars and a real Redis", () => {
     const other = await images(b, device("dev"));
     expect(other.status).toBe(200);
     expect(other.headers.ratelimit).toMatch(/^limit=4, remaining=3, reset=\d+$/);
+    // Only the service's RateLimit headers: Envoy adds no X-RateLimit-* headers of its own, as the
+    // service reports no current_limit in its statuses (the filter's enable_x_ratelimit_headers has no effect).
+    expect(Object.keys(other.headers).filter((h) => h.startsWith("x-ratelimit"))).toEqual([]);
+    expect(Object.keys(refusedB.headers).filter((h) => h.startsWith("x-ratelimit"))).toEqual([]);
   });
 
   it("spends a failed-login budget only on 401/403 and refuses the 6th attempt after 5 failures, before the app", async () => {
