@@ -2,11 +2,12 @@ import { authzCheck } from "./authz-check.js";
 import type { Benchmark } from "./benchmark.js";
 import { controllerApply } from "./controller-apply.js";
 import { ratelimitDecide } from "./ratelimit-decide.js";
+import { ratelimitService } from "./ratelimit-service.js";
 import { translate } from "./translate.js";
 import { xdsPush } from "./xds-push.js";
 
 /** Every benchmark, run one after the other by `npm run bench`. Add new ones to this list. */
-const benchmarks: Benchmark[] = [translate, xdsPush, authzCheck, controllerApply, ratelimitDecide];
+const benchmarks: Benchmark[] = [translate, xdsPush, authzCheck, controllerApply, ratelimitDecide, ratelimitService];
 
 async function main(): Promise<void> {
   // `npm run bench -- translate xds-push` runs only those.
