@@ -26,6 +26,7 @@ describe("sidecar injection", () => {
     if (!decision.inject) throw new Error(decision.reason);
     const pod = apply(app, decision.patch);
     expect(pod.metadata?.annotations).toEqual({ "bulwark.dev/sidecar-port": "15006", "bulwark.dev/app-port": "8080", "bulwark.dev/outbound-port": "15001" });
+    expect(pod.metadata?.labels).toEqual({ "bulwark.dev/sidecar": "injected" });
     const proxy = pod.spec?.initContainers?.[0] as unknown as Record<string, unknown> & { args: string[]; env: unknown[] };
     expect(proxy.name).toBe(PROXY_CONTAINER);
     expect(proxy.restartPolicy).toBe("Always");
@@ -80,7 +81,7 @@ describe("sidecar injection", () => {
   it("answers AdmissionReviews: always allowed, a JSON Patch only for pod creations to inject", () => {
     const reviewed = review({ request: { uid: "u1", kind: { kind: "Pod" }, operation: "CREATE", namespace: "shop", object: app } }, config);
     expect(reviewed.response).toMatchObject({ uid: "u1", allowed: true, patchType: "JSONPatch" });
-    expect((JSON.parse(Buffer.from(reviewed.response.patch ?? "", "base64").toString()) as unknown[]).length).toBe(6); // the annotations map and three annotations, the app container's env, the sidecar
+    expect((JSON.parse(Buffer.from(reviewed.response.patch ?? "", "base64").toString()) as unknown[]).length).toBe(8); // the labels map and the injected label, the annotations map and three annotations, the app container's env, the sidecar
     expect(review({ request: { uid: "u2", kind: { kind: "Pod" }, operation: "UPDATE", object: app } }, config).response).toEqual({ uid: "u2", allowed: true });
     expect(() => review({}, config)).toThrow();
   });

@@ -22,6 +22,8 @@ import { sidecarArgs, sidecarBootstrap } from "../../envoy/xds/bootstrap.js";
 import { SidecarAnnotation } from "../resolve/objects.js";
 
 export const PROXY_CONTAINER = "bulwark-proxy";
+/** The label of injected pods (what the chart's optional NetworkPolicy selects). */
+export const InjectedLabel = { key: "bulwark.dev/sidecar", value: "injected" } as const;
 export const INBOUND_PORT_NAME = "bulwark-inbound";
 
 /** The label (namespace or pod) that opts in, and the pod annotation that opts out. */
@@ -173,6 +175,8 @@ export function decideInjection(pod: PodLike, config: InjectorConfig): Injection
     return { inject: false, reason: "app port is a sidecar port", warning: `bulwark: no sidecar injected: the app port ${appPort} is the sidecar's egress or admin port` };
   }
   const patch: JsonPatchOp[] = [];
+  if (!pod.metadata?.labels) patch.push({ op: "add", path: "/metadata/labels", value: {} });
+  patch.push({ op: "add", path: `/metadata/labels/${pointer(InjectedLabel.key)}`, value: InjectedLabel.value });
   if (!pod.metadata?.annotations) patch.push({ op: "add", path: "/metadata/annotations", value: {} });
   patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.sidecarPort)}`, value: String(config.sidecarPort) });
   patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.appPort)}`, value: String(appPort) });

@@ -84,6 +84,10 @@ beforeAll(async () => {
   await installCrds();
   namespace = uniqueName("bulwark-chart");
   await createNamespace(kc, namespace);
+  // The namespace full-values.yaml's NetworkPolicy goes to (fixed: it is in the golden).
+  await createNamespace(kc, "bulwark-chart-mesh-apps").catch((error: unknown) => {
+    if (!String(error).includes("already exists") && (error as { code?: number }).code !== 409) throw error;
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -111,6 +115,12 @@ describe("chart", () => {
     const out = await serverDryRun(rendered);
     expect(out).toContain("deployment.apps/bw-bulwark-controller serverside-applied (server dry run)");
     expect(out).toContain("mutatingwebhookconfiguration.admissionregistration.k8s.io/bw-bulwark-injector serverside-applied (server dry run)");
+    // The helm test hook Pod is valid for the API server too (running it needs a kubelet, which this environment has not).
+    expect(docs.find((d) => d.kind === "Pod")?.metadata.annotations?.["helm.sh/hook"]).toBe("test");
+    expect(out).toContain("pod/bw-bulwark-test serverside-applied (server dry run)");
+    // No NetworkPolicy unless asked for; the injector is told the egress proxy's port.
+    expect(docs.some((d) => d.kind === "NetworkPolicy")).toBe(false);
+    expect(rendered).toContain("--outbound-port=15001");
     // Every container: non-root, read-only root filesystem, no privilege escalation, no capabilities.
     for (const d of docs.filter((x) => x.kind === "Deployment" || x.kind === "Pod")) {
       const spec = (d.kind === "Pod" ? d.spec : (d.spec as { template: { spec: unknown } }).template.spec) as { securityContext: { runAsNonRoot: boolean }; containers: { securityContext: Record<string, unknown>; resources: { requests: unknown } }[] };
@@ -141,7 +151,12 @@ describe("chart", () => {
     // A user-supplied CA: the controller may read it, not create secrets.
     const role = docs.find((d) => d.kind === "Role") as { rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[] } | undefined;
     expect(role?.rules.filter((r) => r.resources.includes("secrets"))).toEqual([{ apiGroups: [""], resources: ["secrets"], resourceNames: ["corp-mesh-ca"], verbs: ["get"] }]);
-    await serverDryRun(rendered);
+    const out = await serverDryRun(rendered);
+    // The optional NetworkPolicy: injected pods of the listed namespace admit ingress on the sidecar's inbound port only.
+    const policy = docs.find((d) => d.kind === "NetworkPolicy") as { metadata: { namespace: string }; spec: unknown } | undefined;
+    expect(policy?.metadata.namespace).toBe("bulwark-chart-mesh-apps");
+    expect(policy?.spec).toEqual({ podSelector: { matchLabels: { "bulwark.dev/sidecar": "injected" } }, policyTypes: ["Ingress"], ingress: [{ ports: [{ port: 15001, protocol: "TCP" }] }] });
+    expect(out).toContain("networkpolicy.networking.k8s.io/shield-sidecar-inbound serverside-applied (server dry run)");
     const certManager = documents(await template("bw", ["--set", "injector.certificate.source=certManager"]));
     expect(certManager.map((d) => d.kind)).toEqual(expect.arrayContaining(["Issuer", "Certificate"]));
     expect(certManager.some((d) => d.kind === "Secret")).toBe(false);
@@ -153,6 +168,9 @@ describe("chart", () => {
     await expect(template("bw", ["--set", "bogus=1"])).rejects.toThrow(/additional propert/i);
     await expect(template("bw", ["--set", "injector.failurePolicy=Sometimes"])).rejects.toThrow(/failurePolicy/);
     await expect(template("bw", ["--set", "controller.workloadCa.certificateLifetime=1d"])).rejects.toThrow(/certificateLifetime/);
+    await expect(template("bw", ["--set", "injector.networkPolicy.enabled=true"])).rejects.toThrow(/needs injector.networkPolicy.namespaces/);
+    await expect(template("bw", ["--set", "injector.networkPolicy.namespaces={Not_A_Namespace}"])).rejects.toThrow(/namespaces/);
+    await expect(template("bw", ["--set", "proxy.outboundPort=15006"])).rejects.toThrow(/must differ/);
   });
 });
 

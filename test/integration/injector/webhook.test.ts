@@ -146,8 +146,11 @@ describe("sidecar injection through the API server", () => {
     expect(proxy?.resources).toEqual({ requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } });
     expect(proxy?.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
     expect(proxy?.env?.find((e) => e.name === "POD_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.name");
-    expect(injected.metadata?.annotations).toMatchObject({ "bulwark.dev/sidecar-port": "15006", "bulwark.dev/app-port": "8080" });
+    expect(injected.metadata?.annotations).toMatchObject({ "bulwark.dev/sidecar-port": "15006", "bulwark.dev/app-port": "8080", "bulwark.dev/outbound-port": "15001" });
+    expect(injected.metadata?.labels).toMatchObject({ "bulwark.dev/sidecar": "injected" });
     expect(injected.spec?.containers.map((c) => c.name)).toEqual(["app"]);
+    // The app uses the sidecar's egress proxy for plain HTTP.
+    expect(injected.spec?.containers[0]?.env).toEqual(expect.arrayContaining([{ name: "HTTP_PROXY", value: "http://127.0.0.1:15001" }, { name: "NO_PROXY", value: "localhost,127.0.0.1,::1" }]));
   });
 
   it("the injected bootstrap, with the kubelet's $(VAR) expansion, names the pod and is accepted by Envoy", async () => {
