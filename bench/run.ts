@@ -1,4 +1,6 @@
 import { authzCheck } from "./authz-check.js";
+import { authzEnvoy } from "./authz-envoy.js";
+import { authzGrpc } from "./authz-grpc.js";
 import type { Benchmark } from "./benchmark.js";
 import { controllerApply } from "./controller-apply.js";
 import { ratelimitDecide } from "./ratelimit-decide.js";
@@ -7,7 +9,7 @@ import { translate } from "./translate.js";
 import { xdsPush } from "./xds-push.js";
 
 /** Every benchmark, run one after the other by `npm run bench`. Add new ones to this list. */
-const benchmarks: Benchmark[] = [translate, xdsPush, authzCheck, controllerApply, ratelimitDecide, ratelimitService];
+const benchmarks: Benchmark[] = [translate, xdsPush, authzCheck, authzGrpc, authzEnvoy, controllerApply, ratelimitDecide, ratelimitService];
 
 async function main(): Promise<void> {
   // `npm run bench -- translate xds-push` runs only those.
