@@ -119,7 +119,16 @@ async function main(): Promise<void> {
 
   await steps.step("install the APISecurityPolicy CRD", async () => {
     await kubectl(["apply", "--server-side", "--force-conflicts", "-f", join(root, "crds")]);
-    await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd/apisecuritypolicies.bulwark.dev"]);
+    // `kubectl wait` fails outright while the new CRD has no status conditions yet: try again briefly.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd/apisecuritypolicies.bulwark.dev"]);
+        break;
+      } catch (error) {
+        if (attempt >= 20) throw error;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   });
 
   const xdsPort = await freePort();
@@ -161,7 +170,8 @@ async function main(): Promise<void> {
       await core.createNamespacedPod({
         namespace,
         body: {
-          metadata: { name: pod, labels: { app: "mobile-shop" }, annotations: { "bulwark.dev/sidecar-port": String(sidecarPort), "bulwark.dev/app-port": String(app.port) } },
+          // Each sidecar's egress proxy on its own port: both run on this host (in a cluster, each pod has its own 15001).
+          metadata: { name: pod, labels: { app: "mobile-shop" }, annotations: { "bulwark.dev/sidecar-port": String(sidecarPort), "bulwark.dev/app-port": String(app.port), "bulwark.dev/outbound-port": String(await freePort()) } },
           spec: { containers: [{ name: "app", image: "registry.invalid/mobile-shop:demo" }] },
         },
       });
