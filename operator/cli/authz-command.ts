@@ -1,5 +1,6 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { readdir, readFile, stat } from "node:fs/promises";
+import type { Server } from "node:http";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
@@ -97,6 +98,22 @@ class RetryingRouteSource {
   }
 }
 
+/** The replay cache's connection: commands fail at once while Redis is away (checks then refuse with replay_store_unavailable); errors are logged, once per outage. */
+function redisClient(url: string, log: Logger): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  let down = false;
+  redis.on("error", (error: Error) => {
+    if (down) return;
+    down = true;
+    log.warn({ err: error.message }, "Redis (DPoP replay cache) unreachable; DPoP checks are refused until it is back");
+  });
+  redis.on("ready", () => {
+    if (down) log.info("Redis (DPoP replay cache) reachable again");
+    down = false;
+  });
+  return redis;
+}
+
 /** Runs bulwark authz until SIGTERM or SIGINT; resolves with the exit code. */
 export async function runAuthz(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -128,7 +145,8 @@ export async function runAuthz(argv: string[]): Promise<number> {
 
   const tables = new RouteTableHolder();
   const metrics = new AuthzMetrics(tables);
-  const replay: ReplayStore = redisUrl ? new RedisReplayStore(new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false })) : new MemoryReplayStore();
+  const redis = redisUrl ? redisClient(redisUrl, log) : undefined;
+  const replay: ReplayStore = redis ? new RedisReplayStore(redis) : new MemoryReplayStore();
   const keySets = new KeySets({ onError: (uri, error) => log.warn({ uri, err: error instanceof Error ? error.message : String(error) }, "JWKS fetch failed; keeping the last good keys") });
   const server = new AuthzServer({
     host: address.host,
@@ -140,14 +158,24 @@ export async function runAuthz(argv: string[]): Promise<number> {
   });
 
   let stopping = false;
-  const http = await startHttpServer({
-    host: httpAddress.host,
-    port: httpAddress.port,
-    registry: metrics.registry,
-    checks: authzHealthChecks({ tables, serving: () => server.port !== undefined, stopping: () => stopping }),
-  });
+  let http: Server | undefined;
   let source: RetryingRouteSource | undefined;
+  const close = async (): Promise<void> => {
+    stopping = true;
+    await server.stop(2000);
+    await source?.stop();
+    // QUIT waits for a Redis that may be away: give it a second, then drop the connection (and its reconnect timer).
+    await Promise.race([replay.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+    redis?.disconnect();
+    await new Promise((r) => (http ? http.close(r) : r(undefined)));
+  };
   try {
+    http = await startHttpServer({
+      host: httpAddress.host,
+      port: httpAddress.port,
+      registry: metrics.registry,
+      checks: authzHealthChecks({ tables, serving: () => server.port !== undefined, stopping: () => stopping }),
+    });
     if (values.filename && values.filename.length > 0) {
       await loadFiles(values.filename, tables, log);
     } else {
@@ -158,22 +186,21 @@ export async function runAuthz(argv: string[]): Promise<number> {
       source = new RetryingRouteSource(() => new KubernetesRouteSource(kc, tables, log), log);
       source.start();
     }
+    const port = await server.start().catch((error: unknown) => {
+      throw new Error(`cannot serve Check on ${address.host}:${address.port}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    log.info({ address: `${address.host}:${port}`, http: `${httpAddress.host}:${httpAddress.port}`, replay: redisUrl ? "redis" : "memory", version: tables.current()?.version }, "authz started");
   } catch (error) {
-    await new Promise((r) => http.close(r));
+    // Nothing may keep the process alive after a failed start (the Redis connection, the watches, the servers).
+    await close();
     throw error;
   }
-  const port = await server.start();
-  log.info({ address: `${address.host}:${port}`, http: `${httpAddress.host}:${httpAddress.port}`, replay: redisUrl ? "redis" : "memory", version: tables.current()?.version }, "authz started");
 
   return new Promise((resolve) => {
     const shutdown = (signal: string): void => {
       log.info({ signal }, "shutting down");
-      stopping = true;
       void (async (): Promise<void> => {
-        await server.stop(2000);
-        await source?.stop();
-        await replay.close();
-        await new Promise((r) => http.close(r));
+        await close();
         resolve(0);
       })();
     };
