@@ -230,4 +230,13 @@ describe("bulwark authz end to end: controller, authz and a sidecar from one pol
     expect(versionAfter).toBeDefined();
     expect(versionAfter).not.toBe(versionBefore);
   });
+
+  it("keeps deciding with the last configuration when the controller is gone", async () => {
+    await controller.stop();
+    const alice = await client({ user: "alice", version: "5.0.0" });
+    expect((await alice.call("GET", "/v1/users/alice/orders")).status).toBe(200);
+    const theirs = await alice.call("GET", "/v1/users/bob/orders");
+    expect([theirs.status, reason(theirs)]).toEqual([403, "ownership_mismatch"]);
+    expect((await authz.get("/readyz")).status).toBe(200);
+  });
 });
