@@ -220,7 +220,7 @@ const NOT_YET_VALID = /^Jwt not yet valid$/;
 const BAD_FORMAT = /^Jwt is not in the form of Header\.Payload\.Signature with two dots and 3 sections$/;
 const UNKNOWN_ISSUER = /^Jwt issuer is not configured$/;
 const AUDIENCE_NOT_ALLOWED = /^Audiences in Jwt are not allowed$/;
-const BAD_HEADER = /^Jwt header/;
+const BAD_HEADER = /^Jwt header is an invalid JSON$/;
 
 // ---------------------------------------------------------------------------------------------
 // The corpus
@@ -231,7 +231,7 @@ export const corpus: CorpusCase[] = [
   {
     group: "token",
     name: "alg none with the issuer's kid and the signature of a genuine token",
-    expect: jwt(/^Jwt header \[alg\] is not supported$|^Jwt verification fails$/),
+    expect: jwt(/^Jwt header \[alg\] is not supported$/),
     build: withToken(async (ctx) => {
       const header = Buffer.from(JSON.stringify({ alg: "none", kid: ctx.idp.kid, typ: "JWT" })).toString("base64url");
       const [, payload, signature] = (await accessToken(ctx)).split(".");
@@ -273,10 +273,10 @@ export const corpus: CorpusCase[] = [
     expect: jwt(VERIFICATION_FAILS),
     build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iat: now(), exp: now() + MAX_TOKEN_AGE_SECONDS + 600 }) })),
   },
-  { group: "token", name: "no exp (a token that never expires)", expect: jwt(/./), build: withToken((ctx) => ctx.idp.signRaw({ payload: without(tokenPayload(ctx), "exp") })) },
+  { group: "token", name: "no exp (a token that never expires)", expect: jwt(VERIFICATION_FAILS), build: withToken((ctx) => ctx.idp.signRaw({ payload: without(tokenPayload(ctx), "exp") })) },
   { group: "token", name: "wrong issuer, signed with the idp's key", expect: jwt(UNKNOWN_ISSUER), build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iss: "https://evil.example.com/" }) })) },
   { group: "token", name: "issuer differing in a trailing slash", expect: jwt(UNKNOWN_ISSUER), build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iss: ISSUER.replace(/\/$/, "") }) })) },
-  { group: "token", name: "the RSA issuer's name on a token signed with the EC key", expect: jwt(/./), build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iss: RSA_ISSUER }) })) },
+  { group: "token", name: "the RSA issuer's name on a token signed with the EC key", expect: jwt(NO_MATCHING_KEY), build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iss: RSA_ISSUER }) })) },
   { group: "token", name: "wrong audience", expect: jwt(AUDIENCE_NOT_ALLOWED, 403), build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { aud: "other-api" }) })) },
   { group: "token", name: "no audience", expect: jwt(AUDIENCE_NOT_ALLOWED, 403), build: withToken((ctx) => ctx.idp.signRaw({ payload: without(tokenPayload(ctx), "aud") })) },
   {
@@ -299,7 +299,7 @@ export const corpus: CorpusCase[] = [
     },
   },
   { group: "token", name: "tampered signature", expect: jwt(VERIFICATION_FAILS), build: withToken(async (ctx) => tamper(await accessToken(ctx), 2)) },
-  { group: "token", name: "signature stripped", expect: jwt(/./), build: withToken(async (ctx) => `${(await accessToken(ctx)).split(".").slice(0, 2).join(".")}.`) },
+  { group: "token", name: "signature stripped", expect: jwt(BAD_FORMAT), build: withToken(async (ctx) => `${(await accessToken(ctx)).split(".").slice(0, 2).join(".")}.`) },
   { group: "token", name: "truncated to two segments", expect: jwt(BAD_FORMAT), build: withToken(async (ctx) => (await accessToken(ctx)).split(".").slice(0, 2).join(".")) },
   { group: "token", name: "four segments", expect: jwt(BAD_FORMAT), build: withToken(async (ctx) => `${await accessToken(ctx)}.AAAA`) },
   { group: "token", name: "garbage", expect: jwt(BAD_FORMAT), build: withToken(() => Promise.resolve("not-a-token")) },
@@ -529,7 +529,7 @@ export const corpus: CorpusCase[] = [
   { group: "certificate", name: "valid: the certificate the token is bound to", expect: pass, build: bank({}) },
 
   // --- malformed and oversized headers -------------------------------------------------------------
-  { group: "headers", name: "an oversized Authorization header", expect: jwt(/./), build: (ctx) => dpopRequest(ctx, { authorization: `DPoP ${"a".repeat(20_000)}.${"b".repeat(20_000)}.c` }) },
+  { group: "headers", name: "an oversized Authorization header", expect: jwt(BAD_HEADER), build: (ctx) => dpopRequest(ctx, { authorization: `DPoP ${"a".repeat(20_000)}.${"b".repeat(20_000)}.c` }) },
   { group: "headers", name: "headers over Envoy's limit", expect: { kind: "envoy", status: 431 }, build: (ctx) => dpopRequest(ctx, { extra: [["x-padding", "p".repeat(70 * 1024)]] }) },
   {
     group: "headers",
@@ -539,12 +539,12 @@ export const corpus: CorpusCase[] = [
   },
   {
     group: "headers",
-    name: "two Authorization headers (a valid one and another token)",
-    expect: jwt(/./),
+    name: "two Authorization headers (a valid one and another token), joined by Envoy",
+    expect: jwt(BAD_FORMAT),
     build: async (ctx) => dpopRequest(ctx, { extra: [["authorization", `DPoP ${await accessToken(ctx, { sub: "bob" })}`]] }),
   },
   { group: "headers", name: "non-ASCII bytes in the DPoP header", expect: dpop401("dpop_proof_malformed"), build: (ctx) => dpopRequest(ctx, { dpop: utf8AsLatin1("épreuve.jwt.signé") }) },
-  { group: "headers", name: "non-ASCII bytes in the token", expect: jwt(/./), build: async (ctx) => dpopRequest(ctx, { authorization: `DPoP ${await accessToken(ctx)}${utf8AsLatin1("é")}` }) },
+  { group: "headers", name: "non-ASCII bytes in the token", expect: jwt(/^Jwt signature is an invalid Base64url encoded$/), build: async (ctx) => dpopRequest(ctx, { authorization: `DPoP ${await accessToken(ctx)}${utf8AsLatin1("é")}` }) },
   { group: "headers", name: "a proof with a scheme in the DPoP header", expect: dpop401("dpop_proof_malformed"), build: async (ctx) => {
     const token = await accessToken(ctx);
     return dpopRequest(ctx, { token, dpop: `DPoP ${await ctx.phone.proof({ htm: "GET", htu: "http://shop.test/v1/cart", accessToken: token })}` });
