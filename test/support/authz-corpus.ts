@@ -428,6 +428,12 @@ export const corpus: CorpusCase[] = [
   { group: "htu", name: "another path", expect: dpop401("dpop_proof_htu"), build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://shop.test/v1/users/alice/orders" } }) },
   { group: "htu", name: "another host", expect: dpop401("dpop_proof_htu"), build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://evil.test/v1/cart" } }) },
   { group: "htu", name: "https where the request was http", expect: dpop401("dpop_proof_htu"), build: (ctx) => dpopRequest(ctx, { proof: { htu: "https://shop.test/v1/cart" } }) },
+  {
+    group: "htu",
+    name: "another host in htu, claimed by x-forwarded-host",
+    expect: dpop401("dpop_proof_htu"),
+    build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://evil.test/v1/cart" }, extra: [["x-forwarded-host", "evil.test"]] }),
+  },
   { group: "htu", name: "a non-default port", expect: dpop401("dpop_proof_htu"), build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://shop.test:8443/v1/cart" } }) },
   { group: "htu", name: "a trailing slash", expect: dpop401("dpop_proof_htu"), build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://shop.test/v1/cart/" } }) },
   { group: "htu", name: "the path in another case", expect: dpop401("dpop_proof_htu"), build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://shop.test/V1/CART" } }) },
@@ -438,6 +444,13 @@ export const corpus: CorpusCase[] = [
   { group: "htu", name: "valid: the default port spelled out", expect: pass, build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://shop.test:80/v1/cart" } }) },
   { group: "htu", name: "valid: query and fragment in htu are ignored", expect: pass, build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://shop.test/v1/cart?page=2#top" } }) },
   { group: "htu", name: "valid: a request with a query, htu without", expect: pass, build: (ctx) => dpopRequest(ctx, { path: "/v1/cart?page=2&sort=asc" }) },
+  {
+    group: "htu",
+    // What a TLS-terminating ingress in front of the sidecar sends: the app addressed https://.
+    name: "valid: https in htu behind a TLS-terminating proxy (x-forwarded-proto: https)",
+    expect: pass,
+    build: (ctx) => dpopRequest(ctx, { proof: { htu: "https://shop.test/v1/cart" }, extra: [["x-forwarded-proto", "https"]] }),
+  },
   { group: "htu", name: "valid: dot segments in htu", expect: pass, build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://shop.test/v1/x/../cart" } }) },
   { group: "htu", name: "valid: a percent-encoded unreserved character in htu", expect: pass, build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://shop.test/v1/c%61rt" } }) },
 
