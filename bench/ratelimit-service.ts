@@ -194,7 +194,8 @@ export const ratelimitService: Benchmark = {
         ...(process.env.BENCH_RATELIMIT_NODE_FLAGS ?? "").split(" ").filter(Boolean),
         "--import",
         tsxLoader(),
-        join(repoRoot, "operator/cli/main.ts"),
+        // BENCH_RATELIMIT_SERVER_REPO: another checkout's server (before/after comparisons).
+        join(process.env.BENCH_RATELIMIT_SERVER_REPO ?? repoRoot, "operator/cli/main.ts"),
         "ratelimit",
         "-f",
         join(dir, "objects"),
@@ -227,7 +228,7 @@ export const ratelimitService: Benchmark = {
       load = await LoadGenerator.start();
       const measure = async (path: Row["path"], keys: number, rate: number): Promise<void> => {
         const c: LoadCase = {
-          target: path === "grpc" ? "grpc" : "http",
+          target: path === "grpc" ? "grpc-raw" : "http",
           port: path === "grpc" ? grpcPort : sidecarPort,
           rate,
           inFlight: MAX_IN_FLIGHT,
@@ -267,6 +268,8 @@ export const ratelimitService: Benchmark = {
         console.log(line(row));
         if (result.failures.length) console.log(`  failures: ${result.failures.join("; ")}`);
       };
+      // JIT warm-up of the server before the first measured case (the warm-up of each case is shorter).
+      await load.run({ target: "grpc-raw", port: grpcPort, rate: 2000, inFlight: 1, keys: 10_000, durationMs: 3 * WARMUP_MS, warmupMs: 0, limitName: LIMIT_NAME, path: "" });
       for (const keys of KEYS) for (const rate of GRPC_RATES) await measure("grpc", keys, rate);
       await measure("envoy-no-limit", 1, 1000);
       for (const keys of KEYS) for (const rate of ENVOY_RATES) await measure("envoy", keys, rate);
@@ -276,7 +279,7 @@ export const ratelimitService: Benchmark = {
       if (app) await new Promise((resolve) => app?.server.close(resolve));
     }
     if (quick) return;
-    const envoyVersion = (await exec(envoyBinary, ["--version"], { missingFix: "" })).stdout.trim().split("\n").pop() ?? "";
+    const envoyVersion = /version: (\S+)/.exec((await exec(envoyBinary, ["--version"], { missingFix: "" })).stdout)?.[1] ?? "";
     await mkdir(dirname(RESULTS_FILE), { recursive: true });
     await writeFile(
       RESULTS_FILE,
@@ -290,7 +293,7 @@ export const ratelimitService: Benchmark = {
             envoy: envoyVersion,
             durationMs: DURATION_MS,
             warmupMs: WARMUP_MS,
-            layout: `bulwark ratelimit (CLI, Redis store, log level warn) pinned to core ${SERVER_CORE}; load generator, redis-server and Envoy (--concurrency 1) pinned to core ${OTHER_CORE}; the app in the benchmark process. Latency from the request handed to the client library to its answer; open loop at a fixed rate, or closed loop with ${MAX_IN_FLIGHT} in flight (rate 0).`,
+            layout: `bulwark ratelimit (CLI, Redis store, log level warn) pinned to core ${SERVER_CORE}; load generator, redis-server and Envoy (--concurrency 1) pinned to core ${OTHER_CORE}; the app in the benchmark process. gRPC load: ShouldRateLimit messages encoded once, sent on one HTTP/2 connection (what Envoy's client does, without a gRPC library's cost in the generator). Latency from the request handed to the client library to its answer; open loop at a fixed rate, or closed loop with ${MAX_IN_FLIGHT} in flight (rate 0).`,
           },
           results: rows,
         },
