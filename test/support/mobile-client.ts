@@ -53,10 +53,21 @@ function send(url: URL, method: string, path: string, headers: Record<string, st
   });
 }
 
+/** The OAuth error of a 400 JSON answer (a token endpoint's), if any. */
+function oauthError(response: ApiResponse): string | undefined {
+  if (response.status !== 400) return undefined;
+  try {
+    const body = response.json<{ error?: unknown }>();
+    return typeof body.error === "string" ? body.error : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A server asks for a nonce: `use_dpop_nonce` from a token endpoint (400) or a resource server (401 challenge), with the nonce to use. */
 function wantsNonce(response: ApiResponse): boolean {
   const challenge = String(response.headers["www-authenticate"] ?? "");
-  const error = response.status === 400 && response.headers["content-type"]?.toString().startsWith("application/json") ? (response.json<{ error?: string }>().error ?? "") : "";
-  return typeof response.headers["dpop-nonce"] === "string" && (error === "use_dpop_nonce" || /error="use_dpop_nonce"/.test(challenge));
+  return typeof response.headers["dpop-nonce"] === "string" && (oauthError(response) === "use_dpop_nonce" || /error="use_dpop_nonce"/.test(challenge));
 }
 
 export class MobileClient {
