@@ -62,6 +62,7 @@ describe("egress proxy (mesh identity enabled)", () => {
     expect(orders).toContain('"tls_minimum_protocol_version":"TLSv1_3"');
     expect(clusters.get("outbound/shop/catalog")).not.toContain("transport_socket");
     expect(clusters.get("outbound/shop/mixed")).toContain("transport_socket_matches");
+    expect(JSON.parse(clusters.get("outbound/shop/mixed") ?? "{}")).not.toHaveProperty("transport_socket");
   });
 
   it("shares the mesh's clusters between sidecars instead of building a copy each", () => {

@@ -22,8 +22,8 @@ export const OUTBOUND = { listener: "outbound", routeConfiguration: "outbound", 
 /** The answer for a host that is not a mesh Service. */
 export const UNKNOWN_HOST_BODY = "bulwark: not a Service of the mesh; this proxy reaches only Services whose pods have a Bulwark sidecar\n";
 
-/** Endpoint metadata that selects plaintext towards a sidecar whose listener does not use TLS. */
-const PLAINTEXT_MATCH = "bulwark.dev/plaintext";
+/** Endpoint metadata that selects mTLS when a Service has sidecars with and without TLS. */
+const MTLS_MATCH = "bulwark.dev/mtls";
 
 const TLS_VERSIONS = { "TLSv1.2": "TLSv1_2", "TLSv1.3": "TLSv1_3" } as const;
 
@@ -49,30 +49,26 @@ function upstreamTls(service: MeshServiceIR, tls: NonNullable<MeshServiceIR["tls
   };
 }
 
+/** Both kinds of sidecars behind one Service: mTLS only to the endpoints marked for it (plaintext is the cluster's default). */
+function mixed(service: MeshServiceIR): boolean {
+  return service.tls !== undefined && service.endpoints.some((e) => !e.tls);
+}
+
 function meshCluster(service: MeshServiceIR): JsonObject {
-  const plaintextEndpoints = service.tls !== undefined && service.endpoints.some((e) => !e.tls);
+  const tls = service.tls ? upstreamTls(service, service.tls) : undefined;
   return {
     "@type": TYPE.cluster,
     name: service.name,
     type: "EDS",
     eds_cluster_config: { eds_config: adsConfigSource() },
     connect_timeout: "1s",
-    ...(service.tls ? { transport_socket: upstreamTls(service, service.tls) } : {}),
-    ...(plaintextEndpoints
-      ? {
-          transport_socket_matches: [
-            {
-              name: "plaintext",
-              match: { [PLAINTEXT_MATCH]: true },
-              transport_socket: { name: "envoy.transport_sockets.raw_buffer", typed_config: { "@type": TYPE.rawBuffer } },
-            },
-          ],
-        }
-      : {}),
+    ...(tls && !mixed(service) ? { transport_socket: tls } : {}),
+    ...(tls && mixed(service) ? { transport_socket_matches: [{ name: "mtls", match: { [MTLS_MATCH]: true }, transport_socket: tls }] } : {}),
   };
 }
 
 function meshEndpoints(service: MeshServiceIR): JsonObject {
+  const marked = mixed(service);
   return {
     "@type": TYPE.clusterLoadAssignment,
     cluster_name: service.name,
@@ -80,7 +76,7 @@ function meshEndpoints(service: MeshServiceIR): JsonObject {
       {
         lb_endpoints: service.endpoints.map((e) => ({
           endpoint: { address: socketAddress(e.address, e.port) },
-          ...(service.tls !== undefined && !e.tls ? { metadata: { filter_metadata: { "envoy.transport_socket_match": { [PLAINTEXT_MATCH]: true } } } } : {}),
+          ...(marked && e.tls ? { metadata: { filter_metadata: { "envoy.transport_socket_match": { [MTLS_MATCH]: true } } } } : {}),
         })),
       },
     ],

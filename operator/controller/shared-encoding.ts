@@ -1,36 +1,72 @@
+import { createHash } from "node:crypto";
 import type { JsonObject } from "../../envoy/json.js";
 import { encodeResource } from "../../envoy/proto/encode.js";
 import type { NamedResource, SidecarResources } from "../../envoy/translate/resources.js";
 import { referencesOf } from "../../envoy/xds/sidecar-snapshot.js";
-import { makeSnapshot, type ResourceInput, type ResourceRef, type Snapshot } from "../../envoy/xds/snapshot.js";
+import { hashHex, type Snapshot, type XdsResource } from "../../envoy/xds/snapshot.js";
 import { TypeUrl } from "../../envoy/xds/type-urls.js";
 
 /**
- * Encoded bodies by resource object. Translation hands every sidecar the same objects for what
- * they share (the mesh's clusters, endpoints and route configurations), so each is encoded once
- * per translation, not once per sidecar. Objects are never mutated after translation.
+ * Encoded resources by resource object. Translation hands every sidecar the same objects for
+ * what they share (the mesh's clusters, endpoints and route configurations), so each is encoded
+ * and hashed once per translation, not once per sidecar: with 1,000 mesh Services and 1,000
+ * sidecars that is 1,000 encodings instead of 1,000,000. Objects are never mutated after
+ * translation.
  */
-const encoded = new WeakMap<JsonObject, { body: Buffer; references: ResourceRef[] }>();
+const encoded = new WeakMap<JsonObject, XdsResource>();
 
-function encodeOnce(typeUrl: TypeUrl, resource: JsonObject): { body: Buffer; references: ResourceRef[] } {
-  let entry = encoded.get(resource);
-  if (!entry) {
-    entry = { body: encodeResource(resource), references: referencesOf(typeUrl, resource) };
-    encoded.set(resource, entry);
+function encodeOnce(typeUrl: TypeUrl, named: NamedResource): XdsResource {
+  let resource = encoded.get(named.resource);
+  if (!resource) {
+    const body = encodeResource(named.resource);
+    const references = referencesOf(typeUrl, named.resource).sort((a, b) => (`${a.typeUrl} ${a.name}` < `${b.typeUrl} ${b.name}` ? -1 : 1));
+    resource = { name: named.name, version: hashHex(body), body, references };
+    encoded.set(named.resource, resource);
   }
-  return entry;
+  return resource;
 }
 
-/** The snapshot of a sidecar's resources (as `sidecarSnapshot`), encoding shared resources once. */
+/**
+ * `versionOf` (snapshot.ts) in one hash update: the same bytes — each name and version followed
+ * by a NUL, in name order — so the same version, without thousands of small updates per sidecar.
+ */
+function typeVersion(byName: ReadonlyMap<string, XdsResource>): string {
+  const sorted = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  let text = "";
+  for (const r of sorted) text += `${r.name}\u0000${r.version}\u0000`;
+  return createHash("sha256").update(text).digest("hex").slice(0, 16);
+}
+
+/** A snapshot of resources by type; the versions of types in `unchanged` are taken from it. */
+export function assembleSnapshot(byType: ReadonlyMap<TypeUrl, ReadonlyMap<string, XdsResource>>, unchanged?: Snapshot): Snapshot {
+  const typeVersions = new Map<TypeUrl, string>();
+  for (const [type, byName] of byType) {
+    const same = unchanged !== undefined && unchanged.resources.get(type) === byName;
+    typeVersions.set(type, (same ? unchanged.typeVersions.get(type) : undefined) ?? typeVersion(byName));
+  }
+  const version = hashHex(...[...typeVersions.entries()].flatMap(([t, v]) => [t, v]));
+  return { resources: byType, typeVersions, version };
+}
+
+/**
+ * The snapshot of a sidecar's resources, equal to `sidecarSnapshot(resources)` (same resources,
+ * same versions: a unit test holds them together) but built from shared encoded resources.
+ */
 export function sharedEncodingSnapshot(resources: SidecarResources): Snapshot {
-  const inputs: ResourceInput[] = [];
+  const byType = new Map<TypeUrl, Map<string, XdsResource>>();
+  for (const type of Object.values(TypeUrl)) byType.set(type, new Map());
   const add = (typeUrl: TypeUrl, list: readonly NamedResource[]): void => {
-    for (const r of list) inputs.push({ typeUrl, name: r.name, ...encodeOnce(typeUrl, r.resource) });
+    const byName = byType.get(typeUrl);
+    if (!byName) throw new Error(`unsupported resource type ${typeUrl}`);
+    for (const r of list) {
+      if (byName.has(r.name)) throw new Error(`duplicate ${typeUrl} resource ${r.name}`);
+      byName.set(r.name, encodeOnce(typeUrl, r));
+    }
   };
   add(TypeUrl.Listener, resources.listeners);
   add(TypeUrl.Route, resources.routes);
   add(TypeUrl.Cluster, resources.clusters);
   add(TypeUrl.Endpoints, resources.endpoints);
   add(TypeUrl.Secret, resources.secrets);
-  return makeSnapshot(inputs);
+  return assembleSnapshot(byType);
 }

@@ -1,7 +1,8 @@
 import type { NamedResource } from "../../envoy/translate/resources.js";
 import { encodeResource } from "../../envoy/proto/encode.js";
-import { makeSnapshot, type ResourceInput, type Snapshot } from "../../envoy/xds/snapshot.js";
+import { hashHex, type Snapshot, type XdsResource } from "../../envoy/xds/snapshot.js";
 import { TypeUrl } from "../../envoy/xds/type-urls.js";
+import { assembleSnapshot } from "../controller/shared-encoding.js";
 
 /** Names of the SDS secrets the snapshot's resources refer to (and that it lacks). */
 export function missingSecrets(snapshot: Snapshot): Set<string> {
@@ -15,12 +16,19 @@ export function missingSecrets(snapshot: Snapshot): Set<string> {
   return names;
 }
 
-/** The snapshot with `secrets` added: same resources and versions otherwise, so only SDS changes on rotation. */
+/**
+ * The snapshot with `secrets` added: same resources and versions otherwise, so only SDS changes
+ * on rotation. The other types' resources are shared, not encoded or hashed again (a sidecar of
+ * a large mesh has thousands of clusters).
+ */
 export function withSecrets(snapshot: Snapshot, secrets: readonly NamedResource[]): Snapshot {
-  const inputs: ResourceInput[] = [];
-  for (const [typeUrl, byName] of snapshot.resources) {
-    for (const r of byName.values()) inputs.push({ typeUrl, name: r.name, body: r.body, references: r.references });
+  const byType = new Map<TypeUrl, ReadonlyMap<string, XdsResource>>(snapshot.resources);
+  const own = new Map(snapshot.resources.get(TypeUrl.Secret) ?? []);
+  for (const secret of secrets) {
+    if (own.has(secret.name)) throw new Error(`duplicate ${TypeUrl.Secret} resource ${secret.name}`);
+    const body = encodeResource(secret.resource);
+    own.set(secret.name, { name: secret.name, version: hashHex(body), body, references: [] });
   }
-  for (const secret of secrets) inputs.push({ typeUrl: TypeUrl.Secret, name: secret.name, body: encodeResource(secret.resource) });
-  return makeSnapshot(inputs);
+  byType.set(TypeUrl.Secret, own);
+  return assembleSnapshot(byType, snapshot);
 }
