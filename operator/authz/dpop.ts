@@ -79,6 +79,12 @@ interface ProofHeader {
  */
 const proofHeaders = new BoundedCache<string, ProofHeader>(10_000);
 
+/**
+ * Longest string kept as a cache key (an encoded header, an htu, a token): the caches hold at most
+ * a few tens of MB whatever clients send; longer values are simply computed every time.
+ */
+const MAX_CACHED_KEY_CHARS = 2048;
+
 async function importProofKey(jwk: JWK, alg: string): Promise<{ key: VerifyKeyObjectInput; digest: string | null; jkt: string }> {
   const scheme = SIGNATURE_SCHEMES[alg];
   if (!scheme) throw new Error(`no signature scheme for ${alg}`);
@@ -109,7 +115,7 @@ function cachedAccessTokenHash(token: string): string {
   let hash = tokenHashes.get(token);
   if (hash === undefined) {
     hash = accessTokenHash(token);
-    tokenHashes.set(token, hash);
+    if (token.length <= 2 * MAX_CACHED_KEY_CHARS) tokenHashes.set(token, hash);
   }
   return hash;
 }
@@ -130,7 +136,7 @@ export function normaliseHtu(uri: string): string | undefined {
   const cached = normalisedHtus.get(uri);
   if (cached !== undefined) return cached ?? undefined;
   const normalised = parseHtu(uri);
-  normalisedHtus.set(uri, normalised ?? null);
+  if (uri.length <= MAX_CACHED_KEY_CHARS) normalisedHtus.set(uri, normalised ?? null);
   return normalised;
 }
 
@@ -245,7 +251,7 @@ async function verifyProof(proof: string, config: DpopConfig, now: number): Prom
     const alg = header.alg;
     entry.key = importProofKey(jwk, alg);
     entry.key.catch(() => proofHeaders.delete(encodedHeader));
-    proofHeaders.set(encodedHeader, entry);
+    if (encodedHeader.length <= MAX_CACHED_KEY_CHARS) proofHeaders.set(encodedHeader, entry);
   }
   let key: Awaited<NonNullable<ProofHeader["key"]>>;
   try {

@@ -11,6 +11,19 @@ describe("MemoryReplayStore", () => {
     expect(await store.firstUse("b", 1000)).toBe(true);
     now += 1001;
     expect(await store.firstUse("a", 1000)).toBe(true);
+    expect(await store.firstUse("a", 1000)).toBe(false);
+  });
+
+  it("lets expired entries go as new ones come, so its size follows the rate of uses", async () => {
+    let now = 0;
+    const store = new MemoryReplayStore(() => now);
+    for (let i = 0; i < 10_000; i++) {
+      now += 1;
+      expect(await store.firstUse(`k${i}`, 100)).toBe(true);
+    }
+    expect(store.size).toBeLessThanOrEqual(101);
+    expect(await store.firstUse("k9999", 100)).toBe(false);
+    expect(await store.firstUse("k9899", 100)).toBe(true);
   });
 });
 

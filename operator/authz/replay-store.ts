@@ -7,25 +7,35 @@ export interface ReplayStore {
   close(): Promise<void>;
 }
 
-/** For a single replica: entries expire lazily, and a sweep bounds memory. */
+/**
+ * For a single replica. Entries leave in the order they came, a few at each use once expired, so
+ * memory follows the rate of proofs without a pause to sweep a large map; an expired entry that
+ * has not left yet counts as absent.
+ */
 export class MemoryReplayStore implements ReplayStore {
   private readonly seen = new Map<string, number>();
-  private lastSweep = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
   firstUse(key: string, ttlMs: number): Promise<boolean> {
     const now = this.now();
-    if (now - this.lastSweep > 10_000) this.sweep(now);
+    this.evictExpired(now);
     const expires = this.seen.get(key);
     if (expires !== undefined && expires > now) return Promise.resolve(false);
+    // Re-inserted at the end: the map stays in order of insertion.
+    this.seen.delete(key);
     this.seen.set(key, now + ttlMs);
     return Promise.resolve(true);
   }
 
-  private sweep(now: number): void {
-    this.lastSweep = now;
-    for (const [key, expires] of this.seen) if (expires <= now) this.seen.delete(key);
+  /** Up to four of the oldest entries, while they have expired (more than arrive per use). */
+  private evictExpired(now: number): void {
+    let evicted = 0;
+    for (const [key, expires] of this.seen) {
+      if (expires > now || evicted === 4) return;
+      this.seen.delete(key);
+      evicted += 1;
+    }
   }
 
   get size(): number {
