@@ -3,6 +3,7 @@
  * separate process (the CLI, watching Kubernetes), and a sidecar pod whose app answers logins
  * (401 for a wrong password), configured over xDS by a controller. Built from test/support/e2e.ts.
  */
+import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from "@grpc/grpc-js";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import type { Server } from "node:http";
@@ -13,6 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { stringify } from "yaml";
 import { sidecarArgs, sidecarBootstrap } from "../../envoy/xds/bootstrap.js";
+import { genericRateLimitService, type RateLimitRequestMessage, type RateLimitResponseMessage } from "../../operator/ratelimit/protocol.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";
 import { createSidecarPod, httpRequest, metricValue, startController, type ControllerOptions, type ControllerProcess, type E2eEnvironment, type HttpAnswer } from "./e2e.js";
 import { startLoginApp } from "./ratelimit-stack.js";
@@ -78,6 +80,26 @@ export async function startRatelimitProcess(env: E2eEnvironment, options: { name
     },
     stop: () => proc.stop(),
   };
+}
+
+type RlsClient = Client & { ShouldRateLimit(request: RateLimitRequestMessage, callback: (error: ServiceError | null, response?: RateLimitResponseMessage) => void): void };
+
+/**
+ * Whether the bulwark ratelimit at `grpcPort` knows the limit `limitName`: it reports a limit
+ * (remaining, reset) only for a descriptor naming a limit of its current translation. Spends one
+ * request of the budget of `entries`.
+ */
+export async function knowsLimit(grpcPort: number, limitName: string, entries: { key: string; value: string }[] = []): Promise<boolean> {
+  const Rls = makeGenericClientConstructor(genericRateLimitService(), "RateLimitService");
+  const client = new Rls(`127.0.0.1:${grpcPort}`, credentials.createInsecure()) as unknown as RlsClient;
+  try {
+    const response = await new Promise<RateLimitResponseMessage | undefined>((resolve, reject) =>
+      client.ShouldRateLimit({ domain: "bulwark", descriptors: [{ entries: [{ key: "limit", value: limitName }, ...entries] }] }, (error, r) => (error ? reject(error) : resolve(r))),
+    );
+    return response?.statuses[0]?.duration_until_reset !== undefined;
+  } finally {
+    client.close();
+  }
 }
 
 /** One HTTP request to 127.0.0.1:port from a chosen loopback source address (a client IP of its own). */

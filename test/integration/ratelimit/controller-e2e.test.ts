@@ -29,7 +29,7 @@ import {
   type TokenIssuer,
 } from "../../support/e2e.js";
 import { testEnvironment, uniqueName } from "../../support/environment.js";
-import { requestFrom, startControllerFor, startLoginSidecar, startRatelimitProcess, type LoginSidecar, type RatelimitProcess } from "../../support/ratelimit-e2e.js";
+import { knowsLimit, requestFrom, startControllerFor, startLoginSidecar, startRatelimitProcess, type LoginSidecar, type RatelimitProcess } from "../../support/ratelimit-e2e.js";
 import { OwnRedis } from "../../support/ratelimit-stack.js";
 
 const FAILED_PER_DEVICE = 5;
@@ -130,7 +130,6 @@ beforeAll(async () => {
   for (const [i, identity] of ["replica-a", "replica-b"].entries()) {
     controllers.push(await startControllerFor(env, { leaseNamespace, identity }, `127.0.0.1:${ratelimits[i]?.grpcPort ?? 0}`));
   }
-  const known = await Promise.all(ratelimits.map(async (r) => (await r.metric("bulwark_ratelimit_limits")) ?? 0));
   a = await startLoginSidecar(env, kc, { namespace, pod: "shop-a", labels: { app: service }, xdsPort: controllers[0]?.xdsPort ?? 0 });
   sidecars.push(a);
   b = await startLoginSidecar(env, kc, { namespace, pod: "shop-b", labels: { app: service }, xdsPort: controllers[1]?.xdsPort ?? 0 });
@@ -146,12 +145,14 @@ beforeAll(async () => {
     60_000,
     200,
   );
+  // Both ratelimit replicas have translated the policy (its last limit answers as a known one).
   await waitFor(
     "both ratelimit replicas to know the policy's limits",
-    async () => ((await Promise.all(ratelimits.map((r) => r.metric("bulwark_ratelimit_limits")))).every((n, i) => (n ?? 0) >= (known[i] ?? 0) + GLOBAL_LIMITS) ? true : undefined),
+    async () => ((await Promise.all(ratelimits.map((r) => knowsLimit(r.grpcPort, limitName("feed", "per-device"), [{ key: "header:x-device-id", value: "probe" }])))).every(Boolean) ? true : undefined),
     30_000,
     100,
   );
+  for (const r of ratelimits) expect(await r.metric("bulwark_ratelimit_limits")).toBeGreaterThanOrEqual(GLOBAL_LIMITS);
 }, 240_000);
 
 afterAll(async () => {
