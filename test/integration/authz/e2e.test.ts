@@ -141,6 +141,23 @@ describe("bulwark authz end to end: controller, authz and a sidecar from one pol
     await expect(alice.signIn("alice", "wrong")).rejects.toThrow(/invalid_grant/);
   });
 
+  it("the token endpoint refuses a token request without a proof, with a proof for another URL, or with a replayed proof", async () => {
+    const form = new URLSearchParams({ grant_type: "password", username: "alice", password: "alice-password" }).toString();
+    const post = async (dpop?: string): Promise<{ status: number; error: unknown }> => {
+      const response = await fetch(idp.tokenEndpoint, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...(dpop ? { dpop } : {}) }, body: form });
+      return { status: response.status, error: ((await response.json()) as { error?: unknown }).error };
+    };
+    const device = await client();
+    expect(await post()).toEqual({ status: 400, error: "invalid_dpop_proof" });
+    const challenge = await fetch(idp.tokenEndpoint, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", dpop: await device.key.proof({ htm: "POST", htu: idp.tokenEndpoint }) }, body: form });
+    const nonce = challenge.headers.get("dpop-nonce") ?? "";
+    expect(challenge.status).toBe(400);
+    expect(await post(await device.key.proof({ htm: "POST", htu: `${idp.url}/elsewhere`, nonce }))).toEqual({ status: 400, error: "invalid_dpop_proof" });
+    const proof = await device.key.proof({ htm: "POST", htu: idp.tokenEndpoint, nonce });
+    expect((await post(proof)).status).toBe(200);
+    expect(await post(proof)).toEqual({ status: 400, error: "invalid_dpop_proof" });
+  });
+
   it("ownership: the owner reads their orders (after the API's nonce challenge), another user is refused with 403", async () => {
     const alice = await client({ user: "alice" });
     const before = sidecar.app.requests;
