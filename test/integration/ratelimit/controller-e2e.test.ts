@@ -174,6 +174,9 @@ describe("rate limits of an APISecurityPolicy, end to end through the controller
     const refused: number[] = [];
     for (let i = 0; i < 10; i++) refused.push((await login(i % 2 ? a : b, attacker, device, i === 9 ? "right" : `guess-${i}`)).status);
     expect(refused).toEqual(Array<number>(10).fill(429));
+    // A burst of parallel attempts on both sidecars is refused as well.
+    const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => login(i % 2 ? a : b, attacker, device, `burst-${i}`)));
+    expect(burst.map((r) => r.status)).toEqual(Array<number>(40).fill(429));
     expect(reachedLogin()).toBe(reached);
     // responseHeaders None: the refusal does not reveal the threshold.
     const last = await login(a, attacker, device, "right");
