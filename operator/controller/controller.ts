@@ -2,7 +2,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
 import type { XdsServer } from "../../envoy/xds/server.js";
-import type { Snapshot } from "../../envoy/xds/snapshot.js";
+import { hashHex, type Snapshot } from "../../envoy/xds/snapshot.js";
 import { shortTypeName } from "../../envoy/xds/type-urls.js";
 import { AcceptedReason, ProgrammedReason } from "../api/v1alpha1/conditions.js";
 import type { PolicyStatus } from "../api/v1alpha1/policy.js";
@@ -164,7 +164,8 @@ export class Controller {
     const ca = await this.options.caRotation?.observe(input.secrets);
     const translation = translate(input, this.options.mesh);
     // Every sidecar's egress proxy depends on the whole mesh: a change of it rebuilds them all.
-    const meshKey = translation.ir.mesh ? JSON.stringify(translation.ir.mesh) : "";
+    // (A hash, not the JSON itself: a large mesh's JSON in every workload's memo key would be held 1,000 times.)
+    const meshKey = translation.ir.mesh ? hashHex(JSON.stringify(translation.ir.mesh)) : "";
     const cache = this.options.xds.cache;
     const wanted = new Set<string>();
     const usedKeys = new Set<string>();
