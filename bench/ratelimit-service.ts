@@ -28,7 +28,12 @@ import type { LoadCase, LoadResult } from "./ratelimit-load.js";
  *     ratelimit filter calling the service, then the app; and the same Envoy on a route without
  *     a limit, as the baseline of what Envoy and the app cost.
  * Decisions per core = decisions / CPU seconds of the ratelimit process (from /proc).
- * BENCH_RATELIMIT_QUICK=1 runs 1 s per case and does not write the results file.
+ * Decisions per core is the figure that survives a shared machine; latency needs quiet cores
+ * (each row reports how long the server waited for its core).
+ * BENCH_RATELIMIT_QUICK=1 runs 1 s per case and does not write the results file;
+ * BENCH_RATELIMIT_GRPC_RATES / BENCH_RATELIMIT_ENVOY_RATES ("1000,0"; 0 = max) choose the cases;
+ * BENCH_RATELIMIT_PROFILE_DIR writes a CPU profile of the server, BENCH_RATELIMIT_NODE_FLAGS adds
+ * Node.js flags to it, BENCH_RATELIMIT_SERVER_REPO runs another checkout's server (before/after).
  */
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, "..");
