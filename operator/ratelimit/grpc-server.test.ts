@@ -58,6 +58,12 @@ describe("bulwark ratelimit's gRPC server, called by @grpc/grpc-js", () => {
     expect((await ask(client, { domain: "bulwark", descriptors: [{ entries: [{ key: "limit", value: "nope" }] }] })).overall_code).toBe("OK");
   });
 
+  it("answers thousands of calls in flight at once on one connection", async () => {
+    const calls = Array.from({ length: 3000 }, (_, i) => ask(client, { domain: "bulwark", descriptors: [{ entries: [{ key: "limit", value: "l" }, { key: "header:x-d", value: `burst-${i}` }] }] }));
+    const answers = await Promise.all(calls);
+    expect(answers.every((a) => a.overall_code === "OK")).toBe(true);
+  });
+
   it("fails a call with UNAVAILABLE when the decision fails, and serves the next one", async () => {
     await expect(ask(failingClient, { domain: "bulwark", descriptors: [{ entries: [{ key: "limit", value: "l" }] }] })).rejects.toMatchObject({ code: status.UNAVAILABLE });
     expect((await ask(client, { domain: "bulwark", descriptors: [] })).overall_code).toBe("OK");

@@ -195,7 +195,9 @@ export interface GrpcServer {
 /** Serves `methods` over cleartext HTTP/2 (h2c) on host:port (0: a free port). */
 export async function startGrpcServer(options: { host: string; port: number; methods: Methods; onError: (error: unknown) => void }): Promise<GrpcServer> {
   const sessions = new Set<Http2Session>();
-  const server: Http2Server = createServer({ settings: { maxConcurrentStreams: 10_000 } });
+  // Node's per-connection memory bound refuses streams (ENHANCE_YOUR_CALM) when a sidecar has
+  // many calls in flight; like other gRPC servers on Node, leave the bound to the process.
+  const server: Http2Server = createServer({ maxSessionMemory: 1024, maxSendHeaderBlockLength: 1 << 20 });
   server.on("session", (session: Http2Session) => {
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
