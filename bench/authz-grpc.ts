@@ -8,7 +8,7 @@
  * BENCH_AUTHZ_PROFILE=DIR writes the server's CPU profiles there.
  */
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { provisionRedis } from "../test/env/provision/redis-binary.js";
 import { startRedis } from "../test/env/redis.js";
@@ -104,7 +104,7 @@ export const authzGrpc: Benchmark = {
   async run(): Promise<void> {
     const results = await runAuthzGrpcBench();
     const core = cores();
-    console.log(`Check direct over gRPC, ${IN_FLIGHT} in flight, ${DURATION_MS / 1000} s per case; server on core ${core.server ?? "any"}, load generator on core ${core.load ?? "any"} (${core.count} cores)`);
+    console.log(`Check direct over gRPC, ${IN_FLIGHT} in flight, ${DURATION_MS / 1000} s per case; server on core ${core.server ?? "any"}, load generator on core ${core.load ?? "any"} (${core.count} cores, load average ${loadavg()[0]?.toFixed(2)}), Node ${process.version}`);
     console.log("route            replay   calls/s  calls/server-core-s  p50 µs  p99 µs  server CPU s  load CPU s");
     for (const r of results) {
       console.log(
@@ -113,7 +113,7 @@ export const authzGrpc: Benchmark = {
     }
     if (quick) return;
     await mkdir(RESULTS_DIR, { recursive: true });
-    const meta = { node: process.version, cpu: cpus()[0]?.model, cores: core.count, serverCore: core.server ?? null, loadCore: core.load ?? null, durationMs: DURATION_MS, warmupCalls: WARMUP_CALLS };
+    const meta = { node: process.version, cpu: cpus()[0]?.model, cores: core.count, loadAverage1m: Number((loadavg()[0] ?? 0).toFixed(2)), serverCore: core.server ?? null, loadCore: core.load ?? null, durationMs: DURATION_MS, warmupCalls: WARMUP_CALLS };
     await writeFile(join(RESULTS_DIR, "authz-grpc.json"), `${JSON.stringify({ ...meta, results }, null, 2)}\n`);
   },
 };
