@@ -32,6 +32,7 @@ const ENTRY_FILES = [
   "envoy/extensions/transport_sockets/tls/v3/tls.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
   "envoy/service/discovery/v3/discovery.proto",
+  "envoy/service/ratelimit/v3/rls.proto",
 ];
 
 /** Include directories: the trees @grpc/grpc-js-xds ships, then protobufjs's own google/protobuf files. */

@@ -27,7 +27,7 @@ const response = fc.record({
   response_headers_to_add: fc.array(fc.record({ key: text, value: text }), { maxLength: 3 }),
 });
 
-describe("the hand-written ShouldRateLimit codec", () => {
+describe("the ShouldRateLimit codec on the Envoy proto types", () => {
   it("reads every request the proto-loader codec writes, as that codec reads it", () => {
     fc.assert(
       fc.property(request, (message: RateLimitRequestMessage) => {

@@ -1,109 +1,72 @@
-import protobuf from "protobufjs/minimal.js";
+import type protobuf from "protobufjs";
+import { envoyProtoRoot } from "../../envoy/proto/load.js";
 import type { RateLimitRequestMessage, RateLimitResponseMessage } from "./protocol.js";
 
 /**
- * The wire format of ShouldRateLimit, read and written by hand for the hot path: the fields
- * bulwark ratelimit uses go straight between bytes and plain objects, without the generic
- * message objects and conversions of @grpc/proto-loader (a third of the service's CPU went to
- * those and to the garbage they leave). Unknown fields are skipped, as protobuf requires.
- * Field numbers: envoy/service/ratelimit/v3/rls.proto and
- * envoy/extensions/common/ratelimit/v3/ratelimit.proto; protocol.test.ts checks both directions
- * against the proto-loader codec.
+ * ShouldRateLimit's messages for the hot path, read and written by protobufjs with the types of
+ * the Envoy API protos (envoy/service/ratelimit/v3/rls.proto), straight between bytes and the
+ * message objects the service reads: no conversion to and from the generic objects of
+ * @grpc/proto-loader (`toObject`/`fromObject` with options), which cost a third of the service's
+ * CPU and most of its garbage. protocol.test.ts-style checks in codec.test.ts compare both
+ * directions with the proto-loader codec.
  */
 
-const { Reader, Writer } = protobuf;
-type ReaderT = protobuf.Reader;
+interface Codec {
+  request: protobuf.Type;
+  response: protobuf.Type;
+  /** RateLimitResponse.Code by name, from the proto's enum. */
+  codes: Readonly<Record<string, number>>;
+}
 
-const CODE_NUMBER = { UNKNOWN: 0, OK: 1, OVER_LIMIT: 2 } as const;
+let codec: Codec | undefined;
 
-interface Entry {
+function types(): Codec {
+  if (codec) return codec;
+  const root = envoyProtoRoot();
+  const response = root.lookupType("envoy.service.ratelimit.v3.RateLimitResponse");
+  codec = { request: root.lookupType("envoy.service.ratelimit.v3.RateLimitRequest"), response, codes: response.lookupEnum("Code").values };
+  return codec;
+}
+
+interface DecodedEntry {
   key: string;
   value: string;
 }
 
-function readEntry(r: ReaderT, end: number): Entry {
-  let key = "";
-  let value = "";
-  while (r.pos < end) {
-    const tag = r.uint32();
-    switch (tag >>> 3) {
-      case 1:
-        key = r.string();
-        break;
-      case 2:
-        value = r.string();
-        break;
-      default:
-        r.skipType(tag & 7);
-    }
-  }
-  return { key, value };
+interface DecodedRequest {
+  domain: string;
+  descriptors: { entries: DecodedEntry[] }[];
+  hits_addend: number;
 }
 
-function readDescriptor(r: ReaderT, end: number): { entries: Entry[] } {
-  const entries: Entry[] = [];
-  while (r.pos < end) {
-    const tag = r.uint32();
-    if (tag >>> 3 === 1 && (tag & 7) === 2) {
-      const length = r.uint32();
-      entries.push(readEntry(r, r.pos + length));
-    } else r.skipType(tag & 7);
-  }
-  return { entries };
+/** A RateLimitRequest with every field the service reads (protobufjs gives defaults for absent scalars). */
+export function decodeRateLimitRequest(bytes: Uint8Array): Required<RateLimitRequestMessage> & { descriptors: { entries: DecodedEntry[] }[] } {
+  const message = types().request.decode(bytes) as unknown as DecodedRequest;
+  return {
+    domain: message.domain,
+    hits_addend: message.hits_addend,
+    descriptors: message.descriptors.map((d) => ({ entries: d.entries.map((e) => ({ key: e.key, value: e.value })) })),
+  };
 }
 
-/** RateLimitRequest: domain (1), descriptors (2: entries (1: key 1, value 2)), hits_addend (3). */
-export function decodeRateLimitRequest(bytes: Uint8Array): Required<RateLimitRequestMessage> & { descriptors: { entries: Entry[] }[] } {
-  const r = Reader.create(bytes);
-  let domain = "";
-  let hitsAddend = 0;
-  const descriptors: { entries: Entry[] }[] = [];
-  while (r.pos < r.len) {
-    const tag = r.uint32();
-    switch (tag >>> 3) {
-      case 1:
-        domain = r.string();
-        break;
-      case 2: {
-        const length = r.uint32();
-        descriptors.push(readDescriptor(r, r.pos + length));
-        break;
-      }
-      case 3:
-        hitsAddend = r.uint32();
-        break;
-      default:
-        r.skipType(tag & 7);
-    }
-  }
-  return { domain, descriptors, hits_addend: hitsAddend };
-}
-
-/**
- * RateLimitResponse: overall_code (1), statuses (2: code 1, limit_remaining 3,
- * duration_until_reset 4), response_headers_to_add (3: key 1, value 2). Like protobufjs, a field
- * that is set is written even when it holds its default, so the bytes are the generic codec's.
- */
+/** A RateLimitResponse from the service's answer; enum names become the proto's numbers. */
 export function encodeRateLimitResponse(message: RateLimitResponseMessage): Buffer {
-  const w = Writer.create();
-  w.uint32((1 << 3) | 0).int32(CODE_NUMBER[message.overall_code]);
-  for (const s of message.statuses) {
-    w.uint32((2 << 3) | 2).fork();
-    w.uint32((1 << 3) | 0).int32(CODE_NUMBER[s.code]);
-    if (s.limit_remaining !== undefined) w.uint32((3 << 3) | 0).uint32(s.limit_remaining);
-    if (s.duration_until_reset !== undefined) {
-      w.uint32((4 << 3) | 2).fork();
-      w.uint32((1 << 3) | 0).int64(s.duration_until_reset.seconds);
-      w.ldelim();
-    }
-    w.ldelim();
-  }
-  for (const h of message.response_headers_to_add) {
-    w.uint32((3 << 3) | 2).fork();
-    w.uint32((1 << 3) | 2).string(h.key);
-    w.uint32((2 << 3) | 2).string(h.value);
-    w.ldelim();
-  }
-  const out = w.finish();
+  const { response, codes } = types();
+  const code = (name: string): number => {
+    const value = codes[name];
+    if (value === undefined) throw new Error(`RateLimitResponse.Code has no ${name}`);
+    return value;
+  };
+  const out = response
+    .encode({
+      overall_code: code(message.overall_code),
+      statuses: message.statuses.map((s) => ({
+        code: code(s.code),
+        ...(s.limit_remaining !== undefined ? { limit_remaining: s.limit_remaining } : {}),
+        ...(s.duration_until_reset !== undefined ? { duration_until_reset: { seconds: s.duration_until_reset.seconds } } : {}),
+      })),
+      response_headers_to_add: message.response_headers_to_add.map((h) => ({ key: h.key, value: h.value })),
+    })
+    .finish();
   return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }

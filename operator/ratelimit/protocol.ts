@@ -35,7 +35,7 @@ let services: { rateLimit: ServiceDefinition; accessLog: ServiceDefinition } | u
 
 /**
  * RateLimitService and AccessLogService, loaded once from the Envoy API protos. The server's side
- * of ShouldRateLimit (reading requests, writing responses) uses the hand-written codec of
+ * of ShouldRateLimit (reading requests, writing responses) uses the protobufjs codec of
  * codec.ts; clients use the generic one.
  */
 export function ratelimitServices(): { rateLimit: ServiceDefinition; accessLog: ServiceDefinition } {

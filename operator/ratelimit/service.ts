@@ -1,8 +1,7 @@
+import { Server, ServerCredentials, status, type sendUnaryData, type ServerReadableStream, type ServerUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { Counter, Gauge, Registry } from "prom-client";
-import { decodeRateLimitRequest, encodeRateLimitResponse } from "./codec.js";
 import { decide, type Decision, type DescriptorInput } from "./decide.js";
-import { clientStreamingMethod, startGrpcServer, unaryMethod, type GrpcServer, type Methods } from "./grpc-server.js";
 import type { LimitIndex } from "./limits.js";
 import { countOutcome, type Outcome } from "./outcomes.js";
 import {
@@ -15,7 +14,6 @@ import {
 import type { CounterStore } from "./store.js";
 import { structToJson } from "../../envoy/xds/proto-struct.js";
 
-const SHOULD_RATE_LIMIT_PATH = "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit";
 const JWT_AUTHN_FILTER = "envoy.filters.http.jwt_authn";
 const JWT_PAYLOAD_KEY = "jwt_payload";
 
@@ -100,7 +98,7 @@ export function responseMessage(decision: Decision): RateLimitResponseMessage {
  * routes with outcome-aware budgets (countOutcome()).
  */
 export class RateLimitGrpcService {
-  private server: GrpcServer | undefined;
+  private server: Server | undefined;
   readonly metrics: RateLimitMetrics;
   /** Access-log entries received and budgets they spent (for tests and diagnostics). */
   readonly stats = { decisions: 0, outcomesReceived: 0, outcomesCounted: 0 };
@@ -178,45 +176,54 @@ export class RateLimitGrpcService {
 
   /** Listens on host:port (0: a free port); resolves with the port. */
   async start(host: string, port: number): Promise<number> {
-    const { accessLog } = ratelimitServices();
-    const streamAccessLogs = accessLog.StreamAccessLogs;
-    if (!streamAccessLogs) throw new Error("als.proto has no StreamAccessLogs");
+    const server = new Server({ "grpc.enable_channelz": 0 });
+    const { rateLimit, accessLog } = ratelimitServices();
     const log = this.options.log;
-    const methods: Methods = new Map([
-      [
-        SHOULD_RATE_LIMIT_PATH,
-        unaryMethod({ decode: decodeRateLimitRequest, handle: (request: RateLimitRequestMessage) => this.shouldRateLimit(request), encode: encodeRateLimitResponse }),
-      ],
-      [
-        streamAccessLogs.path,
-        clientStreamingMethod({
-          decode: (bytes: Buffer) => streamAccessLogs.requestDeserialize(bytes) as StreamAccessLogsMessage,
-          open: () => {
-            // Entries of one stream are counted in order; a failure is logged and the stream goes on.
-            let chain = Promise.resolve();
-            return {
-              message: (message: StreamAccessLogsMessage): void => {
-                chain = chain.then(() => this.recordAccessLogs(message).catch((error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, "outcome not counted")));
-              },
-              end: () => chain.then(() => ({})),
-            };
+    server.addService(rateLimit, {
+      ShouldRateLimit: (call: ServerUnaryCall<RateLimitRequestMessage, RateLimitResponseMessage>, callback: sendUnaryData<RateLimitResponseMessage>): void => {
+        this.shouldRateLimit(call.request).then(
+          (response) => callback(null, response),
+          (error: unknown) => {
+            log.error({ err: error instanceof Error ? error.message : String(error) }, "rate-limit decision failed");
+            callback({ code: status.UNAVAILABLE, details: "rate-limit decision failed" });
           },
-          encode: (response: object) => streamAccessLogs.responseSerialize(response),
-        }),
-      ],
-    ]);
-    this.server = await startGrpcServer({
-      host,
-      port,
-      methods,
-      onError: (error: unknown) => log.error({ err: error instanceof Error ? error.message : String(error) }, "rate-limit call failed"),
+        );
+      },
     });
-    return this.server.port;
+    server.addService(accessLog, {
+      StreamAccessLogs: (call: ServerReadableStream<StreamAccessLogsMessage, unknown>, callback: sendUnaryData<unknown>): void => {
+        // Entries of one stream are counted in order; a failure is logged and the stream goes on.
+        let chain = Promise.resolve();
+        call.on("data", (message: StreamAccessLogsMessage) => {
+          chain = chain.then(() => this.recordAccessLogs(message).catch((error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, "outcome not counted")));
+        });
+        call.on("end", () => {
+          void chain.then(() => callback(null, {}));
+        });
+        call.on("error", () => undefined);
+      },
+    });
+    const bound = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p)));
+    });
+    this.server = server;
+    return bound;
   }
 
-  async stop(graceMs = 1000): Promise<void> {
+  /** Finishes calls in flight for up to graceMs, then cancels the rest. */
+  stop(graceMs = 1000): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    await server?.stop(graceMs);
+    if (!server) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, graceMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }
