@@ -87,3 +87,44 @@ describe("resolvePolicies", () => {
     ]);
   });
 });
+
+describe("mesh Services", () => {
+  const withIp = (pod: ReturnType<typeof sidecarPod>, ip: string, serviceAccount?: string): ReturnType<typeof sidecarPod> => ({
+    ...pod,
+    ...(serviceAccount ? { spec: { serviceAccountName: serviceAccount } } : {}),
+    status: { phase: "Running", podIP: ip },
+  });
+
+  it("are the Services whose selector picks sidecar pods: their pods' IPs, inbound ports and service accounts", () => {
+    const noSidecar = { ...sidecarPod("shop", "plain", { app: "plain" }), metadata: { name: "plain", namespace: "shop", labels: { app: "plain" } } };
+    const result = resolvePolicies(
+      input({
+        services: [{ ...shop, spec: { selector: { app: "shop" }, ports: [{ port: 8080 }, { port: 80 }, { port: 53, protocol: "UDP" }] } }, service("shop", "plain", { app: "plain" })],
+        pods: [withIp(pods[1] ?? pods[0]!, "10.0.0.2", "orders"), pods[0]!, noSidecar],
+      }),
+    );
+    expect(result.meshServices).toEqual([
+      {
+        namespace: "shop",
+        name: "shop-api",
+        ports: [80, 8080],
+        pods: [
+          { sidecar: "shop-1.shop", port: 15006, serviceAccount: "default" },
+          { sidecar: "shop-2.shop", address: "10.0.0.2", port: 15006, serviceAccount: "orders" },
+        ],
+      },
+    ]);
+  });
+
+  it("a pod's egress port annotation groups it apart; an unusable one means no valid sidecar", () => {
+    const annotated = (name: string, value: string): ReturnType<typeof sidecarPod> => {
+      const pod = sidecarPod("shop", name, { app: "shop" });
+      return { ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata.annotations, "bulwark.dev/outbound-port": value } } };
+    };
+    const result = resolvePolicies(input({ pods: [annotated("a", "15001"), annotated("b", "15006"), annotated("c", "x"), sidecarPod("shop", "d", { app: "shop" })] }));
+    expect(result.passthrough).toEqual([
+      { namespace: "shop", ports: { sidecarPort: 15006, appPort: 8080 }, sidecars: ["d.shop"] },
+      { namespace: "shop", ports: { sidecarPort: 15006, appPort: 8080, outboundPort: 15001 }, sidecars: ["a.shop"] },
+    ]);
+  });
+});
