@@ -57,8 +57,8 @@ interface PendingUse {
 
 /**
  * Across replicas: `SET key 1 NX PX ttl` is atomic, so exactly one replica sees a value first.
- * The checks decided in one turn of the event loop go to Redis together, in one pipeline (one
- * write, one round trip); each SET stays atomic and answers for its own key.
+ * The checks that reach the store in one turn of the event loop go to Redis together, in one
+ * pipeline (one write, one round trip); each SET stays atomic and answers for its own key.
  */
 export class RedisReplayStore implements ReplayStore {
   private pending: PendingUse[] | undefined;
@@ -72,7 +72,8 @@ export class RedisReplayStore implements ReplayStore {
     return new Promise((resolve, reject) => {
       if (!this.pending) {
         this.pending = [];
-        process.nextTick(() => this.flush());
+        // After this turn's I/O callbacks: every request read in the same turn joins the pipeline.
+        setImmediate(() => this.flush());
       }
       this.pending.push({ key: this.prefix + key, ttlMs: Math.max(1, Math.ceil(ttlMs)), resolve, reject });
     });
