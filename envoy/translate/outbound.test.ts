@@ -71,4 +71,18 @@ describe("egress proxy (mesh identity enabled)", () => {
     expect(cluster(a)).toBeDefined();
     expect(cluster(a)).toBe(cluster(b));
   });
+
+  it("keeps a Service's objects from one mesh to the next while it is unchanged (nothing to encode again)", () => {
+    const input = meshInput();
+    const first = render(input, goldenSettings("mesh-outbound"));
+    const moved = structuredClone(input);
+    const pod = moved.pods.find((p) => p.metadata.name === "catalog-1");
+    if (!pod?.status) throw new Error("no catalog-1");
+    pod.status.podIP = "10.0.0.99";
+    const second = render(moved, goldenSettings("mesh-outbound"));
+    const byName = (r: typeof first, name: string): unknown => r.workloads[0]?.resources.endpoints.find((e) => e.name === name)?.resource;
+    expect(byName(second, "outbound/shop/orders")).toBe(byName(first, "outbound/shop/orders"));
+    expect(byName(second, "outbound/shop/catalog")).not.toBe(byName(first, "outbound/shop/catalog"));
+    expect(JSON.stringify(byName(second, "outbound/shop/catalog"))).toContain("10.0.0.99");
+  });
 });

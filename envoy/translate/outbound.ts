@@ -153,13 +153,34 @@ interface MeshMemo {
 
 const memo = new WeakMap<MeshIR, MeshMemo>();
 
+/**
+ * The previous mesh's per-Service resources by content: a Service that did not change keeps its
+ * objects from one mesh to the next (one endpoint change does not make 1,000 new clusters to
+ * encode). Only the last generation is kept.
+ */
+let previousServices = new Map<string, { cluster: NamedResource; endpoints: NamedResource }>();
+
+function serviceResources(services: readonly MeshServiceIR[]): { clusters: NamedResource[]; endpoints: NamedResource[] } {
+  const current = new Map<string, { cluster: NamedResource; endpoints: NamedResource }>();
+  const clusters: NamedResource[] = [];
+  const endpoints: NamedResource[] = [];
+  for (const service of services) {
+    const key = JSON.stringify(service);
+    const entry = previousServices.get(key) ?? current.get(key) ?? { cluster: { name: service.name, resource: meshCluster(service) }, endpoints: { name: service.name, resource: meshEndpoints(service) } };
+    current.set(key, entry);
+    clusters.push(entry.cluster);
+    endpoints.push(entry.endpoints);
+  }
+  previousServices = current;
+  return { clusters, endpoints };
+}
+
 /** The egress proxy of a sidecar in `callerNamespace` listening on `port`. Pure; shared objects for equal arguments. */
 export function buildOutboundResources(mesh: MeshIR, callerNamespace: string, port: number): OutboundResources {
   let m = memo.get(mesh);
   if (!m) {
     m = {
-      clusters: mesh.services.map((s) => ({ name: s.name, resource: meshCluster(s) })),
-      endpoints: mesh.services.map((s) => ({ name: s.name, resource: meshEndpoints(s) })),
+      ...serviceResources(mesh.services),
       routes: new Map(),
       listeners: new Map(),
     };

@@ -65,6 +65,7 @@ export class Controller {
   private readonly pushedAt = new Map<string, number>();
   private readonly reported = new Map<string, string>();
   private last: Translation | undefined;
+  private lastMesh: { key: string; mesh: MeshIR } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private sunsetTimer: NodeJS.Timeout | undefined;
@@ -166,6 +167,9 @@ export class Controller {
     // Every sidecar's egress proxy depends on the whole mesh: a change of it rebuilds them all.
     // (A hash, not the JSON itself: a large mesh's JSON in every workload's memo key would be held 1,000 times.)
     const meshKey = translation.ir.mesh ? hashHex(JSON.stringify(translation.ir.mesh)) : "";
+    // An unchanged mesh keeps its object, so its Envoy resources (built and encoded per mesh object) are reused.
+    if (translation.ir.mesh && this.lastMesh?.key === meshKey) translation.ir.mesh = this.lastMesh.mesh;
+    this.lastMesh = translation.ir.mesh ? { key: meshKey, mesh: translation.ir.mesh } : undefined;
     const cache = this.options.xds.cache;
     const wanted = new Set<string>();
     const usedKeys = new Set<string>();
