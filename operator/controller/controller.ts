@@ -11,8 +11,8 @@ import type { MeshIR, MeshSettings, WorkloadIR } from "../ir/types.js";
 import { missingSecrets, withSecrets } from "../identity/snapshot-secrets.js";
 import { identityKey, identityOfPod, type WorkloadIdentity } from "../identity/spiffe.js";
 import type { SidecarCertificates } from "../identity/workload-certificates.js";
-import type { CaRotation } from "../identity/ca-rotation.js";
-import type { ObjectMeta } from "../resolve/objects.js";
+import type { CaObservation, CaRotation } from "../identity/ca-rotation.js";
+import type { ObjectMeta, SecretObject } from "../resolve/objects.js";
 import { translate, type Translation } from "../translate/translate.js";
 import type { LeaderElector } from "./leader-election.js";
 import type { ControllerMetrics } from "./metrics.js";
@@ -163,6 +163,7 @@ export class Controller {
     const now = this.clock();
     const input = this.store.snapshot(now.toISOString());
     const ca = await this.options.caRotation?.observe(input.secrets);
+    if (ca && ca.kind !== "unchanged") await this.caEvent(ca, input.secrets);
     const translation = translate(input, this.options.mesh);
     // Every sidecar's egress proxy depends on the whole mesh: a change of it rebuilds them all.
     // (A hash, not the JSON itself: a large mesh's JSON in every workload's memo key would be held 1,000 times.)
@@ -244,6 +245,19 @@ export class Controller {
     const delay = Math.min(new Date(next).getTime() - now.getTime() + 1000, 2_147_000_000);
     this.sunsetTimer = setTimeout(() => this.schedule(), delay);
     this.sunsetTimer.unref();
+  }
+
+  /** The CA Secret's Events (leader only): a new root being rolled out, or why the Secret is not used. */
+  private async caEvent(observation: CaObservation, secrets: readonly SecretObject[]): Promise<void> {
+    const rotation = this.options.caRotation;
+    if (!rotation || !this.options.elector.isLeader()) return;
+    if (observation.kind === "refused" && !observation.first) return;
+    const { namespace, name } = rotation.secret;
+    const uid = secrets.find((s) => s.metadata.name === name && (s.metadata.namespace ?? "default") === namespace)?.metadata.uid;
+    const ref = { namespace, name, ...(uid ? { uid } : {}) };
+    const involved = { apiVersion: "v1", kind: "Secret" };
+    if (observation.kind === "refused") await this.writer.event(ref, "Warning", "InvalidWorkloadCA", observation.message, involved);
+    else await this.writer.event(ref, "Normal", "WorkloadCARotating", "A new workload CA: sidecars trust its root alongside the old one, then get certificates it issues; the old root stays trusted until its certificates expire.", involved);
   }
 
   private scheduleActivationCheck(): void {

@@ -55,14 +55,15 @@ export class StatusWriter {
     }
   }
 
-  async event(ref: PolicyRef, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+  /** An Event about a policy, or about another object named by `involved` (the workload CA's Secret). */
+  async event(ref: PolicyRef, type: "Normal" | "Warning", reason: string, message: string, involved?: { apiVersion: string; kind: string }): Promise<void> {
     const now = new Date();
     try {
       await this.core.createNamespacedEvent({
         namespace: ref.namespace,
         body: {
           metadata: { generateName: `${ref.name}.`, namespace: ref.namespace },
-          involvedObject: { apiVersion, kind, name: ref.name, namespace: ref.namespace, ...(ref.uid ? { uid: ref.uid } : {}) },
+          involvedObject: { apiVersion: involved?.apiVersion ?? apiVersion, kind: involved?.kind ?? kind, name: ref.name, namespace: ref.namespace, ...(ref.uid ? { uid: ref.uid } : {}) },
           type,
           reason,
           message: message.slice(0, 1024),

@@ -18,8 +18,8 @@ export type CaObservation =
   | { kind: "unchanged" }
   /** A new CA was read and staged: its roots join the trust bundle; it issues after `activate`. */
   | { kind: "staged" }
-  /** The Secret is missing or unusable: the current CA stays, with this reason. */
-  | { kind: "refused"; message: string };
+  /** The Secret is missing or unusable: the current CA stays, with this reason (`first`: not reported before). */
+  | { kind: "refused"; message: string; first: boolean };
 
 function fingerprint(secret: SecretObject): string {
   const data = secret.data ?? {};
@@ -78,8 +78,14 @@ export class CaRotation {
   }
 
   private refuse(key: string, message: string): CaObservation {
-    if (this.reported !== key) this.options.log.error({ secret: `${this.options.namespace}/${this.options.name}` }, message);
+    const first = this.reported !== key;
+    if (first) this.options.log.error({ secret: `${this.options.namespace}/${this.options.name}` }, message);
     this.reported = key;
-    return { kind: "refused", message };
+    return { kind: "refused", message, first };
+  }
+
+  /** The Secret, as the Event about it names it. */
+  get secret(): { namespace: string; name: string } {
+    return { namespace: this.options.namespace, name: this.options.name };
   }
 }

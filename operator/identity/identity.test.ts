@@ -176,7 +176,8 @@ describe("CA rotation", () => {
     const rotation = new CaRotation(certs, { namespace: "bulwark-system", name: "bulwark-workload-ca", trustDomain: "cluster.local", log: pino });
     const other = await WorkloadCa.generate("cluster.local", now);
     const broken = { ...secretOf(ca), data: { "tls.crt": secretOf(ca).data?.["tls.crt"] ?? "", "tls.key": secretOf(other).data?.["tls.key"] ?? "" } };
-    expect(await rotation.observe([broken])).toMatchObject({ kind: "refused", message: expect.stringContaining("does not belong") as unknown });
+    expect(await rotation.observe([broken])).toMatchObject({ kind: "refused", first: true, message: expect.stringContaining("does not belong") as unknown });
+    expect(await rotation.observe([broken])).toMatchObject({ kind: "refused", first: false });
     expect(await rotation.observe([])).toMatchObject({ kind: "refused", message: expect.stringContaining("is gone") as unknown });
     expect(rotation.pending()).toBe(false);
     expect(certs.current).toBe(ca);

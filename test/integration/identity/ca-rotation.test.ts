@@ -186,6 +186,8 @@ describe("CA rotation by the user", () => {
     expect(direct.report.failures).toEqual([]);
     expect(viaMesh.report.ok).toBeGreaterThan(50);
     expect(direct.report.ok).toBeGreaterThan(20);
+    const events = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: systemNamespace, fieldSelector: `involvedObject.name=${CA_SECRET}` });
+    expect(events.items.filter((e) => e.reason === "WorkloadCARotating" && e.involvedObject.kind === "Secret").length).toBeGreaterThanOrEqual(1);
     const { median, max } = stats(latencies);
     console.log(`CA Secret replaced → both sidecars use certificates of the new root: median ${median} ms, max ${max} ms over ${ROUNDS} rotations (${latencies.join(", ")} ms)`);
     expect(max).toBeLessThan(15_000);
@@ -229,6 +231,11 @@ describe("CA rotation by the user", () => {
         return held && before && held.serialNumber !== before.serialNumber ? held : undefined;
       }, LIFETIME_MS + 5000, 100);
       expect(renewed.issuer).toBe(before?.issuer);
+      // The reason is told where the user looks: an Event on the Secret.
+      const events = await core.listNamespacedEvent({ namespace: systemNamespace, fieldSelector: `involvedObject.name=${CA_SECRET}` });
+      const warning = events.items.find((e) => e.reason === "InvalidWorkloadCA");
+      expect(warning?.involvedObject.kind).toBe("Secret");
+      expect(warning?.message).toContain(`the workload CA Secret ${systemNamespace}/${CA_SECRET} is not usable, so the current CA keeps issuing`);
       expect((await proxyRequest(caller.outboundPort, "http://server/")).status).toBe(200);
     } finally {
       const fresh = await core.readNamespacedSecret({ namespace: systemNamespace, name: CA_SECRET });
