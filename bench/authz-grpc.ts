@@ -5,7 +5,8 @@
  * calls in flight on one channel and CheckRequests serialised beforehand, each with a fresh
  * DPoP proof. Checks per core-second = calls / CPU seconds of the server process.
  * BENCH_AUTHZ_QUICK=1 runs 1 s per case and writes no results file;
- * BENCH_AUTHZ_PROFILE=DIR writes the server's CPU profiles there.
+ * BENCH_AUTHZ_PROFILE=DIR writes the server's CPU profiles there; BENCH_AUTHZ_SERVER_FLAGS adds Node
+ * flags to the server (e.g. "--max-semi-space-size=32").
  */
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -47,7 +48,8 @@ async function serverCpuSeconds(server: Worker): Promise<number> {
 async function runCase(options: { load: Worker; scenario: Scenario; store: AuthzGrpcResult["replayStore"]; redisUrl: string; input: ReturnType<typeof benchInput>; run: number; cycle?: boolean }): Promise<AuthzGrpcResult> {
   const core = cores();
   const profileDir = process.env.BENCH_AUTHZ_PROFILE;
-  const server = new Worker("authz-server", { cpu: core.server, ...(profileDir ? { profileDir } : {}) });
+  const nodeFlags = process.env.BENCH_AUTHZ_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [];
+  const server = new Worker("authz-server", { cpu: core.server, nodeFlags, ...(profileDir ? { profileDir } : {}) });
   try {
     const redis = options.store === "redis" ? { redisUrl: options.redisUrl, redisPrefix: `bench:${Date.now()}:${options.run}:` } : {};
     const { port } = await server.ask({ kind: "serve", input: options.input, ...redis }, "serving");

@@ -155,9 +155,10 @@ export class Worker {
 
   constructor(
     readonly name: string,
-    options: { cpu?: number; profileDir?: string } = {},
+    options: { cpu?: number; profileDir?: string; nodeFlags?: string[] } = {},
   ) {
-    const execArgv = ["--import", "tsx", ...(options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [])];
+    const extra = options.nodeFlags ?? [];
+    const execArgv = ["--import", "tsx", ...extra, ...(options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : [])];
     this.child = fork(join(here, "authz-worker.ts"), [name], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
     if (this.child.pid !== undefined) this.pinned = pin(this.child.pid, options.cpu);
     this.child.on("message", (message: WorkerReply) => {
