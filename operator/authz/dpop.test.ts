@@ -229,6 +229,10 @@ describe("DPoP proofs (RFC 9449)", () => {
       return signedWith({ jwk: await exportJWK(p384.publicKey) }, {});
     }, "dpop_proof_malformed"],
     ["a jwk that is an array", () => signedWith({ jwk: [key.publicJwk] }, {}), "dpop_proof_malformed"],
+    ["a jwk whose key_ops do not include verify", async () => {
+      const k = await DpopKey.generate("ES256");
+      return signedWith({ jwk: { ...k.publicJwk, key_ops: [] } }, {}, k);
+    }, "dpop_proof_malformed"],
     ["a proof whose signature part is not base64url", async () => `${await signedWith({}, {})}!`, "dpop_proof_malformed"],
     ["a proof without a signature", async () => (await signedWith({}, {})).replace(/\.[^.]*$/, "."), "dpop_proof_signature"],
   ])("refuses %s", async (_name, make, expected) => {

@@ -91,6 +91,8 @@ async function importProofKey(jwk: JWK, alg: string): Promise<{ key: VerifyKeyOb
   // jose checks that the key suits the algorithm (key type, curve) as it imports it.
   const imported = await importJWK(jwk, alg);
   if (imported instanceof Uint8Array) throw new Error("the proof key must be an asymmetric public key");
+  // What WebCrypto would enforce on every verification: the key's own key_ops must allow it.
+  if (!imported.usages.includes("verify")) throw new Error("the proof key may not verify");
   const key = KeyObject.from(imported);
   if (key.type !== "public") throw new Error("the proof key must be a public key");
   if (scheme.minRsaBits !== undefined && (key.asymmetricKeyDetails?.modulusLength ?? 0) < scheme.minRsaBits) throw new Error(`${alg} keys must be at least ${scheme.minRsaBits} bits`);
