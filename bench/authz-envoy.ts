@@ -8,7 +8,8 @@
  * request. Rounds interleave the scenarios so that background noise spreads evenly over them.
  * Processes are not pinned (authz-grpc measures a pinned core).
  * Added latency = a scenario's percentile minus the same percentile of (a).
- * BENCH_AUTHZ_QUICK=1: 500 requests per scenario and round, no results file.
+ * BENCH_AUTHZ_QUICK=1: 500 requests per scenario and round, no results file;
+ * BENCH_AUTHZ_PROFILE=DIR writes the authz servers' CPU profiles there.
  */
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
@@ -152,7 +153,8 @@ export async function runAuthzEnvoyBench(): Promise<{ results: AuthzEnvoyResult[
     // wherever the scheduler finds room (at 1,000 rps it needs a fraction of a core).
     const authzPorts: Record<"memory" | "redis", number> = { memory: 0, redis: 0 };
     for (const store of ["memory", "redis"] as const) {
-      const server = new Worker(`authz-server-${store}`);
+      const profileDir = process.env.BENCH_AUTHZ_PROFILE;
+      const server = new Worker(`authz-server-${store}`, profileDir ? { profileDir } : {});
       servers.push(server);
       authzPorts[store] = (await server.ask({ kind: "serve", input, ...(store === "redis" ? { redisUrl: redis.url, redisPrefix: `bench:${Date.now()}:` } : {}) }, "serving")).port;
     }
