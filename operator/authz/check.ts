@@ -8,6 +8,7 @@ import { allow, refuse, type Decision, type Header } from "./decision.js";
 import { checkDpop } from "./dpop.js";
 import type { DpopNonces } from "./dpop-nonce.js";
 import { checkOwnership } from "./ownership.js";
+import { checkTokenAge } from "./token-age.js";
 import type { ReplayStore } from "./replay-store.js";
 import type { AuthzRequest } from "./request.js";
 
@@ -21,7 +22,7 @@ export interface CheckDeps {
 
 /**
  * The decision for one request: the route's checks in order of cost and of what the client
- * should fix first — app version (426), sender constraint (401), attestation (401), ownership
+ * should fix first — app version (426), token age (401), sender constraint (401), attestation (401), ownership
  * (403). Anything missing (no table yet, an unknown route, a check without its settings) refuses.
  */
 export async function check(request: AuthzRequest, table: RouteTable | undefined, deps: CheckDeps): Promise<Decision> {
@@ -34,6 +35,11 @@ export async function check(request: AuthzRequest, table: RouteTable | undefined
   if (checks.minAppVersion) {
     if (!route.minAppVersion) return refuse(503, "config_not_loaded");
     const outcome = checkAppVersion(request.headers, route.minAppVersion);
+    if (outcome) return outcome;
+  }
+  if (checks.tokenAge) {
+    if (!route.tokenAge) return refuse(503, "config_not_loaded");
+    const outcome = checkTokenAge({ payload: request.jwtPayload, limits: route.tokenAge, authentication: route.authentication, dpop: checks.dpop, nowMs: deps.now() });
     if (outcome) return outcome;
   }
   if (checks.dpop) {

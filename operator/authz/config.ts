@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import type { AppAttestationIR, AuthzChecksIR, IR, MinAppVersionIR, RouteChecksIR, SenderConstraintIR } from "../ir/types.js";
+import type { AppAttestationIR, AuthzChecksIR, IR, JwtProviderIR, MinAppVersionIR, RouteChecksIR, SenderConstraintIR } from "../ir/types.js";
+import type { TokenAgeLimit } from "./token-age.js";
 
 /** Everything authz needs to decide a request on one route: the route's checks and its workload's settings. */
 export interface RouteConfig {
@@ -9,6 +10,8 @@ export interface RouteConfig {
   senderConstraint?: SenderConstraintIR;
   appAttestation?: AppAttestationIR;
   minAppVersion?: MinAppVersionIR;
+  /** maxTokenAge of the workload's JWT providers that have one (sorted by issuer), when the route checks token age. */
+  tokenAge?: TokenAgeLimit[];
 }
 
 /** An immutable table of routes, swapped whole when the configuration changes. */
@@ -16,6 +19,12 @@ export interface RouteTable {
   /** Content hash: an unchanged translation gives the same version. */
   version: string;
   routes: ReadonlyMap<string, RouteConfig>;
+}
+
+function tokenAgeLimits(providers: readonly JwtProviderIR[]): TokenAgeLimit[] {
+  return providers
+    .flatMap((p) => (p.maxLifetimeSeconds === undefined ? [] : [{ issuer: p.issuer, maxAgeSeconds: p.maxLifetimeSeconds, clockSkewSeconds: p.clockSkewSeconds }]))
+    .sort((a, b) => (a.issuer < b.issuer ? -1 : a.issuer > b.issuer ? 1 : a.maxAgeSeconds - b.maxAgeSeconds));
 }
 
 function deepFreeze<T>(value: T): T {
@@ -43,6 +52,7 @@ export function buildRouteTable(ir: IR): RouteTable {
         ...(workload.senderConstraint ? { senderConstraint: structuredClone(workload.senderConstraint) } : {}),
         ...(workload.appAttestation ? { appAttestation: structuredClone(workload.appAttestation) } : {}),
         ...(workload.minAppVersion ? { minAppVersion: structuredClone(workload.minAppVersion) } : {}),
+        ...(route.action.checks.authz.tokenAge ? { tokenAge: tokenAgeLimits(workload.jwtProviders) } : {}),
       };
       routes.set(route.name, deepFreeze(config));
     }

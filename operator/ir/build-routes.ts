@@ -27,8 +27,9 @@ function authzChecks(rule: Rule | undefined, ctx: RouteContext, authentication: 
     appAttestation: rule?.requireAppAttestation ?? false,
     ...(rule?.ownership && rule.match.pathTemplate ? { ownership: { ...rule.ownership, template: rule.match.pathTemplate } } : {}),
     minAppVersion: ctx.spec.mobile?.minAppVersion !== undefined,
+    ...(authenticates && (ctx.spec.authentication?.jwt?.providers ?? []).some((p) => p.maxTokenAge !== undefined) ? { tokenAge: true as const } : {}),
   };
-  const needed = checks.dpop || checks.certificateBound || checks.appAttestation || checks.ownership !== undefined || checks.minAppVersion;
+  const needed = checks.dpop || checks.certificateBound || checks.appAttestation || checks.ownership !== undefined || checks.minAppVersion || checks.tokenAge === true;
   return needed ? checks : undefined;
 }
 

@@ -127,7 +127,10 @@ export interface JwtProviderIR {
   issuer: string;
   audiences: string[];
   jwks: JwksIR;
-  /** Maximum exp - iat; tokens must carry iat when set. */
+  /**
+   * The provider's maxTokenAge: Envoy refuses tokens whose exp is further away than this; bulwark
+   * authz refuses tokens without iat, issued longer ago than this, or with exp - iat longer.
+   */
   maxLifetimeSeconds?: number;
   clockSkewSeconds: number;
   claimsToHeaders: { claim: string; header: string }[];
@@ -177,6 +180,11 @@ export interface AuthzChecksIR {
   appAttestation: boolean;
   ownership?: { pathParam: string; claim: string; template: string };
   minAppVersion: boolean;
+  /**
+   * The token's `iat` against the provider's maxTokenAge (age and exp - iat); set when a provider
+   * of the policy has one and the route authenticates. Envoy's jwt_authn bounds only exp - now.
+   */
+  tokenAge?: true;
 }
 
 export interface SenderConstraintIR {

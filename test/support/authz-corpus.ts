@@ -563,34 +563,31 @@ export const corpus: CorpusCase[] = [
     return dpopRequest(ctx, { token, dpop: `DPoP ${await ctx.phone.proof({ htm: "GET", htu: "http://shop.test/v1/cart", accessToken: token })}` });
   } },
   { group: "headers", name: "an empty DPoP header", expect: dpop401("dpop_proof_missing"), build: (ctx) => dpopRequest(ctx, { dpop: "" }) },
-];
 
-/**
- * Requests that should be refused but pass today, each with why: a gap in what the translation
- * asks Envoy to check. Kept out of the corpus; the test expects them to pass until the gap is
- * closed, so closing it turns the test red and the case moves into the corpus.
- */
-export const knownGaps: (CorpusCase & { gap: string })[] = [
+  // --- token age (maxTokenAge: jwt_authn bounds exp - now; bulwark authz checks iat) -------------
   {
     group: "token",
     name: "issued longer ago than the maximum token age, still unexpired",
-    gap: "maxTokenAge is rendered as jwt_authn max_lifetime, which bounds exp - now, not exp - iat",
-    expect: jwt(VERIFICATION_FAILS),
-    build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iat: now() - MAX_TOKEN_AGE_SECONDS - 60, exp: now() + 60 }) })),
+    expect: dpop401("token_too_old"),
+    build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iat: now() - MAX_TOKEN_AGE_SECONDS - 120, exp: now() + 60 }) })),
   },
   {
     group: "token",
     name: "no iat while a maximum token age applies",
-    gap: "jwt_authn max_lifetime does not require iat",
-    expect: jwt(/./),
+    expect: dpop401("token_iat_missing"),
     build: withToken((ctx) => ctx.idp.signRaw({ payload: without(tokenPayload(ctx), "iat") })),
   },
   {
     group: "token",
     name: "iat in the future (no nbf)",
-    gap: "jwt_authn checks nbf and exp only; authz does not re-verify access tokens",
-    expect: jwt(NOT_YET_VALID),
+    expect: dpop401("token_iat_future"),
     build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iat: now() + 300, exp: now() + 500 }) })),
+  },
+  {
+    group: "token",
+    name: "valid: issued just within the maximum token age",
+    expect: pass,
+    build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iat: now() - MAX_TOKEN_AGE_SECONDS + 30, exp: now() + 30 }) })),
   },
 ];
 

@@ -40,7 +40,7 @@ export const jwtProvider = z
     jwks: jwksSource,
     maxTokenAge: boundedDuration({
       description:
-        "Refuse tokens whose lifetime (exp - iat) is longer than this, whatever `exp` says: short-lived tokens limit what a stolen token is worth. Tokens must then carry `iat`. At most 24h.",
+        "Short-lived tokens only: refuse tokens issued (`iat`) longer ago than this, and tokens whose lifetime (exp - iat) is longer, whatever `exp` says; a stolen token is worth little for little time. Tokens must then carry `iat` (not in the future). Envoy bounds exp - now; bulwark authz checks `iat` on the routes that authenticate with this provider. At most 24h.",
       min: "1m",
       max: "24h",
     }).optional(),
