@@ -22,7 +22,7 @@ function globalLimits(workload: WorkloadIR): GlobalRateLimitIR[] {
   return allForwardChecks(workload).flatMap((c) => c.globalRateLimits);
 }
 
-export function buildRateLimitFilter(mode: FailureMode, options: { settings: TranslationSettings; responseHeaders: boolean }): JsonObject {
+export function buildRateLimitFilter(mode: FailureMode, options: { settings: TranslationSettings }): JsonObject {
   const stage = STAGES[mode];
   return httpFilter(stage.name, {
     "@type": TYPE.rateLimit,
@@ -32,8 +32,9 @@ export function buildRateLimitFilter(mode: FailureMode, options: { settings: Tra
     timeout: durationFromMs(options.settings.ratelimit.timeoutMs),
     stat_prefix: stage.statPrefix,
     rate_limit_service: { grpc_service: { envoy_grpc: { cluster_name: NAMES.ratelimitCluster } }, transport_api_version: "V3" },
-    // Headers appear only for descriptors the service reports a limit for: it reports one for limits that want headers.
-    ...(options.responseHeaders ? { enable_x_ratelimit_headers: "DRAFT_VERSION_03" } : {}),
+    // Retry headers (RateLimit, RateLimit-Policy, Retry-After) come from bulwark ratelimit's
+    // response_headers_to_add, per limit; Envoy's own X-RateLimit-* switch is per filter and would
+    // need the limit in every status, revealing thresholds of limits that hide them.
   });
 }
 
@@ -71,7 +72,7 @@ export const globalRateLimit: HttpFilterFeature = {
     const limits = globalLimits(ctx.workload);
     return (["Allow", "Deny"] as const)
       .filter((mode) => limits.some((l) => l.failureMode === mode))
-      .map((mode) => buildRateLimitFilter(mode, { settings: ctx.settings, responseHeaders: limits.some((l) => l.failureMode === mode && l.responseHeaders) }));
+      .map((mode) => buildRateLimitFilter(mode, { settings: ctx.settings }));
   },
   routeAction: (route): JsonObject => {
     const limits = forwardChecks(route)?.globalRateLimits ?? [];
