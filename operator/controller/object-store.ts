@@ -11,7 +11,9 @@ import type { Logger } from "pino";
 import { group, plural, version } from "../api/v1alpha1/policy.js";
 import type { NamespaceObject, PodObject, SecretObject, ServiceObject, TranslationInput } from "../resolve/objects.js";
 
-type Kind = "policies" | "services" | "pods" | "secrets" | "namespaces";
+export type Kind = "policies" | "services" | "pods" | "secrets" | "namespaces";
+
+const ALL_KINDS: readonly Kind[] = ["policies", "services", "pods", "secrets", "namespaces"];
 
 interface Meta {
   name?: string;
@@ -64,7 +66,9 @@ async function listOnce(informer: ListWatch<KubernetesObject>): Promise<boolean>
 
 /**
  * Watches the objects translation reads, keeps them in memory (list + watch, restarted after
- * errors and expired resource versions), and calls `onChange` after every event.
+ * errors and expired resource versions), and calls `onChange` after every event. `kinds` narrows
+ * what is watched for a reader that needs less (bulwark ratelimit reads no Secrets, so its
+ * ServiceAccount needs no access to them); a kind not watched is empty in the snapshot.
  */
 export class ObjectStore {
   private readonly watches = new Map<Kind, ListWatch<KubernetesObject>>();
@@ -77,6 +81,7 @@ export class ObjectStore {
     private readonly kc: KubeConfig,
     private readonly onChange: (kind: Kind) => void,
     private readonly log: Logger,
+    private readonly kinds: readonly Kind[] = ALL_KINDS,
   ) {}
 
   async start(): Promise<void> {
@@ -93,7 +98,7 @@ export class ObjectStore {
       namespaces: { path: "/api/v1/namespaces", list: () => core.listNamespace() },
     };
     await Promise.all(
-      (Object.keys(lists) as Kind[]).map(async (kind) => {
+      this.kinds.map(async (kind) => {
         const { path, list } = lists[kind];
         const informer = new ListWatch<KubernetesObject>(path, new Watch(this.kc), list, false);
         const seen = new Map<string, string>();
@@ -122,7 +127,7 @@ export class ObjectStore {
               (listed) => {
                 if (!listed) return; // its error handler runs again and retries
                 this.synced.add(kind);
-                if (this.synced.size === 5) this.listed = true;
+                if (this.synced.size === this.kinds.length) this.listed = true;
                 this.onChange(kind);
               },
               (e: unknown) => this.log.warn({ kind, err: String(e) }, "watch restart failed"),
@@ -135,7 +140,7 @@ export class ObjectStore {
         if (await listOnce(informer)) this.synced.add(kind);
       }),
     );
-    if (this.synced.size === 5) this.listed = true;
+    if (this.synced.size === this.kinds.length) this.listed = true;
   }
 
   /** True once every kind was listed: before that, a translation would miss objects (a policy not yet listed = a sidecar left unprotected). */
@@ -145,7 +150,7 @@ export class ObjectStore {
 
   /** True once every watch listed its objects and none is failing now. */
   isSynced(): boolean {
-    return this.listed && this.synced.size === 5;
+    return this.listed && this.synced.size === this.kinds.length;
   }
 
   private items<T>(kind: Kind): T[] {

@@ -24,7 +24,8 @@ export class KubernetesLimitSource {
     private readonly log: Logger,
     private readonly debounceMs = 100,
   ) {
-    this.store = new ObjectStore(kc, () => this.schedule(), log);
+    // Limits do not depend on Secrets (JWKS, CA): none are watched, so its account needs no access to them.
+    this.store = new ObjectStore(kc, () => this.schedule(), log, ["policies", "services", "pods", "namespaces"]);
   }
 
   current(): LimitIndex {

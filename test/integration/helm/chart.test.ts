@@ -190,8 +190,8 @@ describe("install, least privilege, uninstall", () => {
 
     // What the controller's account may do, as the API server sees it.
     const account = `system:serviceaccount:${namespace}:bw-bulwark-controller`;
-    const canI = async (ns: string): Promise<string[]> =>
-      (await kubectl(env, ["auth", "can-i", "--list", "--as", account, "-n", ns])).stdout
+    const canI = async (ns: string, as = account): Promise<string[]> =>
+      (await kubectl(env, ["auth", "can-i", "--list", "--as", as, "-n", ns])).stdout
         .split("\n")
         .map((l) => /^(\S+)\s+\[(.*?)\]\s+\[(.*?)\]\s+\[(.*?)\]$/.exec(l.trim()))
         .filter((m): m is RegExpExecArray => m !== null && m[1] !== "Resources" && (m[2] ?? "") === "")
@@ -210,6 +210,10 @@ describe("install, least privilege, uninstall", () => {
         "services [list watch]",
       ].sort(),
     );
+    // bulwark ratelimit reads no Secrets; bulwark authz reads them (inline JWKS) and nothing else is written by either.
+    const readOnly = ["apisecuritypolicies.bulwark.dev [list watch]", "namespaces [list watch]", "pods [list watch]", "services [list watch]"];
+    expect(await canI("default", `system:serviceaccount:${namespace}:bw-bulwark-ratelimit`)).toEqual(readOnly);
+    expect(await canI("default", `system:serviceaccount:${namespace}:bw-bulwark-authz`)).toEqual([...readOnly, "secrets [list watch]"].sort());
     const own = await canI(namespace);
     expect(own.filter((l) => !elsewhere.includes(l)).sort()).toEqual(["leases.coordination.k8s.io [get list watch create update delete]", "secrets [get] bw-bulwark-workload-ca", "secrets [list watch create]"].sort());
 
