@@ -170,22 +170,13 @@ export interface ControllerOptions {
   dir?: string;
   /** Wait for /readyz (default true). */
   waitReady?: boolean;
+  /** More flags, e.g. `--authz-address` or the workload CA's. */
+  extraArgs?: string[];
 }
 
-export interface ControllerProcess {
+export interface ControllerProcess extends BulwarkProcess {
   identity: string;
   xdsPort: number;
-  httpPort: number;
-  process: ManagedProcess;
-  logFile: string;
-  /** GET on the health/metrics server. */
-  get(path: string): Promise<HttpAnswer>;
-  /** Sum of the samples of a Prometheus metric (with the given labels); undefined when absent. */
-  metric(name: string, labels?: Record<string, string>): Promise<number | undefined>;
-  /** kill -9: no cleanup, no Lease release. */
-  kill(): Promise<void>;
-  /** SIGTERM and wait (SIGKILL after 5 s). */
-  stop(): Promise<void>;
 }
 
 function tsxLoader(): string {
@@ -206,26 +197,83 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   return sum;
 }
 
-/** Starts `bulwark controller` (node --import tsx operator/cli/main.ts controller) and waits for /readyz. */
+/** A `bulwark` subcommand running as its own process, with its health/metrics server on loopback. */
+export interface BulwarkProcess {
+  httpPort: number;
+  process: ManagedProcess;
+  logFile: string;
+  /** GET on the health/metrics server. */
+  get(path: string): Promise<HttpAnswer>;
+  /** Prometheus text of /metrics. */
+  metrics(): Promise<string>;
+  /** Sum of the samples of a Prometheus metric (with the given labels); undefined when absent. */
+  metric(name: string, labels?: Record<string, string>): Promise<number | undefined>;
+  /** kill -9 of its process group: no cleanup (no Lease release), and wait until it is gone. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait (SIGKILL after 5 s). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `bulwark <command> <args…> --http-address 127.0.0.1:<free port>` (node --import tsx
+ * operator/cli/main.ts), logging to `logFile` (in a fresh temporary directory by default), and
+ * waits until `probe` answers 200 (none: no wait). A process that does not get there is stopped.
+ */
+export async function startBulwark(options: { command: "controller" | "authz" | "ratelimit"; name: string; args: string[]; logFile?: string; httpPort?: number; probe?: "/readyz" | "/healthz" | "none" }): Promise<BulwarkProcess> {
+  const logFile = options.logFile ?? join(await mkdtemp(join(tmpdir(), `bulwark-${options.command}-`)), `${options.command}.log`);
+  const httpPort = options.httpPort ?? (await freePort());
+  const proc = startProcess({
+    name: options.name,
+    command: process.execPath,
+    args: ["--import", tsxLoader(), join(repoRoot, "operator/cli/main.ts"), options.command, ...options.args, "--http-address", `127.0.0.1:${httpPort}`],
+    logFile,
+  });
+  const get = (path: string): Promise<HttpAnswer> => httpRequest(httpPort, path, { timeoutMs: 5000 });
+  const metrics = async (): Promise<string> => {
+    const answer = await get("/metrics");
+    if (answer.status !== 200) throw new Error(`/metrics answered ${answer.status}`);
+    return answer.body;
+  };
+  const started: BulwarkProcess = {
+    httpPort,
+    process: proc,
+    logFile,
+    get,
+    metrics,
+    metric: async (name, labels) => metricValue(await metrics(), name, labels),
+    async kill(): Promise<void> {
+      killGroup(proc.pid, "SIGKILL");
+      while (isAlive(proc.pid)) await sleep(10);
+    },
+    stop: () => proc.stop(),
+  };
+  const probe = options.probe ?? "/readyz";
+  if (probe !== "none") {
+    try {
+      await waitUntilReady(proc, async () => (await get(probe).catch(() => ({ status: 0 }))).status === 200, 60_000);
+    } catch (error) {
+      await proc.stop();
+      throw error;
+    }
+  }
+  return started;
+}
+
+/** Starts `bulwark controller` and waits for /readyz. */
 export async function startController(env: E2eEnvironment, options: ControllerOptions): Promise<ControllerProcess> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "bulwark-controller-")));
   const xdsPort = options.xdsPort ?? (await freePort());
-  const httpPort = options.httpPort ?? (await freePort());
-  const logFile = join(dir, `controller-${options.identity}.log`);
-  const proc = startProcess({
+  const started = await startBulwark({
+    command: "controller",
     name: `controller ${options.identity}`,
-    command: process.execPath,
+    logFile: join(dir, `controller-${options.identity}.log`),
+    ...(options.httpPort !== undefined ? { httpPort: options.httpPort } : {}),
+    probe: options.waitReady ?? true ? "/readyz" : "none",
     args: [
-      "--import",
-      tsxLoader(),
-      join(repoRoot, "operator/cli/main.ts"),
-      "controller",
       "--kubeconfig",
       env.kubeconfig,
       "--xds-address",
       `127.0.0.1:${xdsPort}`,
-      "--http-address",
-      `127.0.0.1:${httpPort}`,
       "--lease-namespace",
       options.leaseNamespace,
       "--lease-name",
@@ -234,37 +282,10 @@ export async function startController(env: E2eEnvironment, options: ControllerOp
       options.identity,
       "--log-level",
       options.logLevel ?? "info",
+      ...(options.extraArgs ?? []),
     ],
-    logFile,
   });
-  const get = (path: string): Promise<HttpAnswer> => httpRequest(httpPort, path, { timeoutMs: 5000 });
-  const controller: ControllerProcess = {
-    identity: options.identity,
-    xdsPort,
-    httpPort,
-    process: proc,
-    logFile,
-    get,
-    async metric(name: string, labels?: Record<string, string>): Promise<number | undefined> {
-      const answer = await get("/metrics");
-      if (answer.status !== 200) throw new Error(`/metrics answered ${answer.status}`);
-      return metricValue(answer.body, name, labels);
-    },
-    async kill(): Promise<void> {
-      killGroup(proc.pid, "SIGKILL");
-      while (isAlive(proc.pid)) await sleep(10);
-    },
-    stop: () => proc.stop(),
-  };
-  if (options.waitReady ?? true) {
-    try {
-      await waitUntilReady(proc, async () => (await get("/readyz").catch(() => ({ status: 0 }))).status === 200, 60_000);
-    } catch (error) {
-      await proc.stop();
-      throw error;
-    }
-  }
-  return controller;
+  return { ...started, identity: options.identity, xdsPort };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,18 +4,10 @@
  * and TLS clients on 127.0.0.1 that say how a handshake and a request ended.
  */
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import { mkdtemp } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from "node:tls";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { caFromSecret } from "../../operator/identity/ca-secret.js";
 import type { WorkloadCa } from "../../operator/identity/ca.js";
-import { freePort, startProcess, waitUntilReady } from "../env/processes.js";
-import { httpRequest, type ControllerProcess, type E2eEnvironment } from "./e2e.js";
-
-const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+import { startController, type ControllerProcess, type E2eEnvironment } from "./e2e.js";
 
 export interface MeshControllerOptions {
   leaseNamespace: string;
@@ -29,29 +21,10 @@ export interface MeshControllerOptions {
 
 /** `bulwark controller` with the workload CA flags; waits for /readyz. */
 export async function startMeshController(env: E2eEnvironment, options: MeshControllerOptions): Promise<ControllerProcess> {
-  const dir = await mkdtemp(join(tmpdir(), "bulwark-mesh-controller-"));
-  const xdsPort = await freePort();
-  const httpPort = await freePort();
-  const logFile = join(dir, "controller.log");
-  const tsx = pathToFileURL(createRequire(join(repoRoot, "package.json")).resolve("tsx")).href;
-  const proc = startProcess({
-    name: `controller ${options.identity}`,
-    command: process.execPath,
-    args: [
-      "--import",
-      tsx,
-      join(repoRoot, "operator/cli/main.ts"),
-      "controller",
-      "--kubeconfig",
-      env.kubeconfig,
-      "--xds-address",
-      `127.0.0.1:${xdsPort}`,
-      "--http-address",
-      `127.0.0.1:${httpPort}`,
-      "--lease-namespace",
-      options.leaseNamespace,
-      "--identity",
-      options.identity,
+  return startController(env, {
+    leaseNamespace: options.leaseNamespace,
+    identity: options.identity,
+    extraArgs: [
       "--trust-domain",
       options.trustDomain,
       "--ca-secret",
@@ -61,26 +34,7 @@ export async function startMeshController(env: E2eEnvironment, options: MeshCont
       "--workload-cert-lifetime",
       options.certificateLifetime ?? "24h",
     ],
-    logFile,
   });
-  const get = (path: string): ReturnType<typeof httpRequest> => httpRequest(httpPort, path, { timeoutMs: 5000 });
-  try {
-    await waitUntilReady(proc, async () => (await get("/readyz").catch(() => ({ status: 0 }))).status === 200, 60_000);
-  } catch (error) {
-    await proc.stop();
-    throw error;
-  }
-  return {
-    identity: options.identity,
-    xdsPort,
-    httpPort,
-    process: proc,
-    logFile,
-    get,
-    metric: () => Promise.resolve(undefined),
-    kill: () => proc.stop(),
-    stop: () => proc.stop(),
-  };
 }
 
 /** The workload CA the controller keeps in its Secret. */

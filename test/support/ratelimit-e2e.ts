@@ -8,78 +8,29 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import { request } from "node:http";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { stringify } from "yaml";
 import { sidecarArgs, sidecarBootstrap } from "../../envoy/xds/bootstrap.js";
 import { genericRateLimitService, type RateLimitRequestMessage, type RateLimitResponseMessage } from "../../operator/ratelimit/protocol.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";
-import { createSidecarPod, httpRequest, metricValue, startController, type ControllerOptions, type ControllerProcess, type E2eEnvironment, type HttpAnswer } from "./e2e.js";
+import { createSidecarPod, httpRequest, startBulwark, startController, type BulwarkProcess, type ControllerOptions, type ControllerProcess, type E2eEnvironment, type HttpAnswer } from "./e2e.js";
 import { startLoginApp } from "./ratelimit-stack.js";
 
-const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
-
-function tsxLoader(): string {
-  return pathToFileURL(createRequire(join(repoRoot, "package.json")).resolve("tsx")).href;
-}
-
-export interface RatelimitProcess {
+export interface RatelimitProcess extends BulwarkProcess {
   name: string;
   grpcPort: number;
-  httpPort: number;
-  process: ManagedProcess;
-  /** Sum of the samples of a Prometheus metric with these labels; undefined when absent. */
-  metric(name: string, labels?: Record<string, string>): Promise<number | undefined>;
-  stop(): Promise<void>;
 }
 
 /** Starts `bulwark ratelimit` (the CLI) watching the API server, counting in `redisUrl`; waits for /readyz. */
 export async function startRatelimitProcess(env: E2eEnvironment, options: { name: string; redisUrl: string; logLevel?: string }): Promise<RatelimitProcess> {
-  const dir = await mkdtemp(join(tmpdir(), `bulwark-ratelimit-${options.name}-`));
   const grpcPort = await freePort();
-  const httpPort = await freePort();
-  const proc = startProcess({
+  const started = await startBulwark({
+    command: "ratelimit",
     name: `ratelimit ${options.name}`,
-    command: process.execPath,
-    args: [
-      "--import",
-      tsxLoader(),
-      join(repoRoot, "operator/cli/main.ts"),
-      "ratelimit",
-      "--kubeconfig",
-      env.kubeconfig,
-      "--grpc-address",
-      `127.0.0.1:${grpcPort}`,
-      "--http-address",
-      `127.0.0.1:${httpPort}`,
-      "--redis-url",
-      options.redisUrl,
-      "--log-level",
-      options.logLevel ?? "info",
-    ],
-    logFile: join(dir, "ratelimit.log"),
+    args: ["--kubeconfig", env.kubeconfig, "--grpc-address", `127.0.0.1:${grpcPort}`, "--redis-url", options.redisUrl, "--log-level", options.logLevel ?? "info"],
   });
-  const get = (path: string): Promise<HttpAnswer> => httpRequest(httpPort, path, { timeoutMs: 5000 });
-  try {
-    await waitUntilReady(proc, async () => (await get("/readyz").catch(() => ({ status: 0 }))).status === 200, 60_000);
-  } catch (error) {
-    await proc.stop();
-    throw error;
-  }
-  return {
-    name: options.name,
-    grpcPort,
-    httpPort,
-    process: proc,
-    async metric(name: string, labels?: Record<string, string>): Promise<number | undefined> {
-      const answer = await get("/metrics");
-      if (answer.status !== 200) throw new Error(`/metrics answered ${answer.status}`);
-      return metricValue(answer.body, name, labels);
-    },
-    stop: () => proc.stop(),
-  };
+  return { ...started, name: options.name, grpcPort };
 }
 
 type RlsClient = Client & { ShouldRateLimit(request: RateLimitRequestMessage, callback: (error: ServiceError | null, response?: RateLimitResponseMessage) => void): void };
@@ -187,18 +138,7 @@ export async function startLoginSidecar(env: E2eEnvironment, kc: KubeConfig, opt
   return sidecar;
 }
 
-/**
- * `bulwark controller` (test/support/e2e.ts) whose sidecars call bulwark ratelimit at
- * `ratelimitAddress`: passed as BULWARK_RATELIMIT_ADDRESS, which the process inherits (set only
- * while it starts; the tests of a file run one at a time).
- */
+/** `bulwark controller` (test/support/e2e.ts) whose sidecars call bulwark ratelimit at `ratelimitAddress`. */
 export async function startControllerFor(env: E2eEnvironment, options: ControllerOptions, ratelimitAddress: string): Promise<ControllerProcess> {
-  const before = process.env.BULWARK_RATELIMIT_ADDRESS;
-  process.env.BULWARK_RATELIMIT_ADDRESS = ratelimitAddress;
-  try {
-    return await startController(env, options);
-  } finally {
-    if (before === undefined) delete process.env.BULWARK_RATELIMIT_ADDRESS;
-    else process.env.BULWARK_RATELIMIT_ADDRESS = before;
-  }
+  return startController(env, { ...options, extraArgs: [...(options.extraArgs ?? []), "--ratelimit-address", ratelimitAddress] });
 }

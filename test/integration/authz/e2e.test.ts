@@ -99,15 +99,8 @@ describe("bulwark authz end to end: controller, authz and a sidecar from one pol
     attester = await LocalTokenIssuer.start({ audience: "projects/shop" });
 
     authz = await startAuthzProcess({ kubeconfig: env.kubeconfig, redisUrl: testEnvironment().redisUrl, dpopNonceSecret: "e2e-nonce-secret-of-the-replicas" });
-    // The controller renders ext_authz towards this authz (its --authz-address, read from the environment).
-    const previous = process.env.BULWARK_AUTHZ_ADDRESS;
-    process.env.BULWARK_AUTHZ_ADDRESS = `127.0.0.1:${authz.grpcPort}`;
-    try {
-      controller = await startController(env, { leaseNamespace, identity: "authz-e2e" });
-    } finally {
-      if (previous === undefined) delete process.env.BULWARK_AUTHZ_ADDRESS;
-      else process.env.BULWARK_AUTHZ_ADDRESS = previous;
-    }
+    // The controller renders ext_authz towards this authz.
+    controller = await startController(env, { leaseNamespace, identity: "authz-e2e", extraArgs: ["--authz-address", `127.0.0.1:${authz.grpcPort}`] });
 
     await createService(kc, namespace, "shop-api", { app: "shop" });
     await apply(shopSpec({ iosMinimum: "4.3.0" }));
