@@ -207,12 +207,18 @@ describe("bulwark authz end to end: controller, authz and a sidecar from one pol
     expect(await authz.metric("bulwark_authz_routes")).toBeGreaterThanOrEqual(3);
   });
 
-  it("a policy edit reaches authz and the sidecar: a raised minimum refuses 4.3.0, a new rule is routed and checked", async () => {
+  it("a policy edit reaches authz and the sidecar: a raised minimum refuses 4.3.0, a new rule is routed and checked; requests during the swap all pass", async () => {
     const versionBefore = /bulwark_authz_route_table_info\{version="([0-9a-f]+)"\}/.exec(await authz.metrics())?.[1];
     const current = await client({ user: "alice", version: "4.3.0" });
     const updated = await client({ user: "alice", version: "5.0.0" });
     expect((await updated.call("GET", "/v1/wishlist")).status).toBe(404); // default Deny: no rule yet
 
+    // A 5.0.0 build satisfies the old and the new minimum: nothing it sends may fail while authz and the sidecar swap.
+    const during: number[] = [];
+    let trafficOn = true;
+    const traffic = (async (): Promise<void> => {
+      while (trafficOn) during.push((await updated.call("GET", "/v1/users/alice/orders")).status);
+    })();
     await apply(shopSpec({ iosMinimum: "5.0.0", wishlist: true }));
     const refused = await waitFor(
       "4.3.0 refused after the edit",
@@ -239,6 +245,10 @@ describe("bulwark authz end to end: controller, authz and a sidecar from one pol
     const versionAfter = /bulwark_authz_route_table_info\{version="([0-9a-f]+)"\}/.exec(await authz.metrics())?.[1];
     expect(versionAfter).toBeDefined();
     expect(versionAfter).not.toBe(versionBefore);
+    trafficOn = false;
+    await traffic;
+    expect(during.length).toBeGreaterThan(5);
+    expect(during.filter((status) => status !== 200)).toEqual([]);
   });
 
   it("keeps deciding with the last configuration when the controller is gone", async () => {
