@@ -61,6 +61,16 @@ describe("DPoP proofs (RFC 9449)", () => {
     expect(reason(await checkDpop(request(proof), config, d))).toBe("dpop_proof_replayed");
   });
 
+  it("remembers a proof for as long as it can be accepted: a proof from skew seconds ahead, replayed at the last accepted millisecond, is refused", async () => {
+    const t0 = 1_900_000_000_000;
+    let now = t0;
+    const d = deps({ now: () => now, replay: new MemoryReplayStore(() => now) });
+    const proof = await key.proof({ htm: "GET", htu: URI, accessToken: token, iat: t0 / 1000 + 5 });
+    expect(reason(await checkDpop(request(proof), config, d))).toBe("allowed");
+    now = t0 + (config.maxProofAgeSeconds + 5) * 1000; // now - iat == maxProofAge: still fresh
+    expect(reason(await checkDpop(request(proof), config, d))).toBe("dpop_proof_replayed");
+  });
+
   it("normalises htu: case of scheme and host, default port, percent-encoding, query and fragment", async () => {
     expect(normaliseHtu("HTTPS://API.Example.com:443/v1/users/%61lice/orders?x=1#f")).toBe("https://api.example.com/v1/users/alice/orders");
     expect(normaliseHtu("https://api.example.com/a%2fb")).toBe("https://api.example.com/a%2Fb");

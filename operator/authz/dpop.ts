@@ -329,7 +329,9 @@ export async function checkDpop(request: AuthzRequest, config: DpopConfig, deps:
   if (claims.ath !== cachedAccessTokenHash(authorization.token)) return proofRefusal(config, "dpop_proof_ath", "ath does not match the access token");
   if (verified.jkt !== jkt) return tokenRefusal(config, "dpop_key_mismatch", "proof key does not match the token binding");
 
-  const ttlMs = (config.maxProofAgeSeconds + skew) * 1000;
+  // A proof is accepted while now - iat <= maxAge, with iat up to skew ahead of now: its jti is
+  // remembered for longer than it can be accepted (a second more, for the boundary millisecond).
+  const ttlMs = (config.maxProofAgeSeconds + skew + 1) * 1000;
   let first: boolean;
   try {
     first = await deps.replay.firstUse(`${jkt}:${createHash("sha256").update(claims.jti).digest("base64url")}`, ttlMs);

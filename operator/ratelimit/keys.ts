@@ -89,6 +89,7 @@ export function keyValues(limit: GlobalRateLimitIR, entries: DescriptorEntries):
 /** Budget keys computed lately, by identity; cleared when full (a bound on memory, not an LRU). */
 const budgetKeys = new Map<string, string>();
 const BUDGET_KEY_CACHE = 50_000;
+const MAX_CACHED_IDENTITY = 512;
 
 /**
  * The counter key of one budget. The hash tag `{…}` holds the whole identity (limit, window,
@@ -101,6 +102,9 @@ export function budgetKey(limit: GlobalRateLimitIR, values: readonly string[]): 
   const cached = budgetKeys.get(identity);
   if (cached !== undefined) return cached;
   const key = `bulwark:rl:{${createHash("sha256").update(identity).digest("base64url").slice(0, 22)}}`;
+  // Key values come from requests (headers up to Envoy's 60 KiB): only short identities are kept,
+  // so the cache stays a few MB whatever clients send.
+  if (identity.length > MAX_CACHED_IDENTITY) return key;
   if (budgetKeys.size >= BUDGET_KEY_CACHE) budgetKeys.clear();
   budgetKeys.set(identity, key);
   return key;

@@ -168,9 +168,14 @@ export class RateLimitGrpcService {
       const outcome = outcomeOf(entry);
       if (!outcome) continue;
       this.stats.outcomesReceived++;
-      const spent = await countOutcome(outcome, this.options.limits(), this.options.store, this.now());
-      for (const limit of spent) this.metrics.outcomes.inc({ limit });
-      this.stats.outcomesCounted += spent.length;
+      try {
+        const spent = await countOutcome(outcome, this.options.limits(), this.options.store, this.now());
+        for (const limit of spent) this.metrics.outcomes.inc({ limit });
+        this.stats.outcomesCounted += spent.length;
+      } catch (error) {
+        // One entry that cannot be counted does not cost the others of its batch.
+        this.options.log.warn({ err: error instanceof Error ? error.message : String(error) }, "outcome not counted");
+      }
     }
   }
 
