@@ -163,7 +163,12 @@ export class Controller {
     const now = this.clock();
     const input = this.store.snapshot(now.toISOString());
     const ca = await this.options.caRotation?.observe(input.secrets);
-    if (ca && ca.kind !== "unchanged") await this.caEvent(ca, input.secrets);
+    if (ca?.kind === "staged" || ca?.kind === "unstaged") {
+      // A new (or withdrawn) staged CA: the acknowledgement timeout starts again for whatever is staged now.
+      if (this.activationTimer) clearTimeout(this.activationTimer);
+      this.activationTimer = undefined;
+    }
+    if (ca?.kind === "staged" || ca?.kind === "refused") await this.caEvent(ca, input.secrets);
     const translation = translate(input, this.options.mesh);
     // Every sidecar's egress proxy depends on the whole mesh: a change of it rebuilds them all.
     // (A hash, not the JSON itself: a large mesh's JSON in every workload's memo key would be held 1,000 times.)

@@ -18,6 +18,8 @@ export type CaObservation =
   | { kind: "unchanged" }
   /** A new CA was read and staged: its roots join the trust bundle; it issues after `activate`. */
   | { kind: "staged" }
+  /** The Secret went back to the CA in use before the staged one issued: the staged roots leave the bundle. */
+  | { kind: "unstaged" }
   /** The Secret is missing or unusable: the current CA stays, with this reason (`first`: not reported before). */
   | { kind: "refused"; message: string; first: boolean };
 
@@ -56,11 +58,22 @@ export class CaRotation {
     } catch (error) {
       return this.refuse(print, `the workload CA Secret ${where} is not usable, so the current CA keeps issuing: ${error instanceof Error ? error.message : String(error)}`);
     }
+    const current = this.certificates.current;
+    if (ca.certificatePem === current.certificatePem && ca.privateKeyPem === current.privateKeyPem && ca.trustBundlePem === current.trustBundlePem) {
+      this.seen = print;
+      this.reported = undefined;
+      if (!this.certificates.hasStaged()) return { kind: "unchanged" };
+      this.certificates.unstage();
+      this.options.log.info({ secret: where }, "the workload CA Secret is back to the CA in use: the staged CA is withdrawn before it issued");
+      return { kind: "unstaged" };
+    }
+    try {
+      this.certificates.stage(ca);
+    } catch (error) {
+      return this.refuse(print, `the workload CA Secret ${where} is not usable, so the current CA keeps issuing: its trust bundle cannot be read (${error instanceof Error ? error.message : String(error)})`);
+    }
     this.seen = print;
     this.reported = undefined;
-    const current = this.certificates.current;
-    if (ca.certificatePem === current.certificatePem && ca.privateKeyPem === current.privateKeyPem && ca.trustBundlePem === current.trustBundlePem) return { kind: "unchanged" };
-    this.certificates.stage(ca);
     this.options.log.info({ secret: where, notAfter: ca.notAfter.toISOString() }, "the workload CA changed: its roots join the trust bundle; certificates are reissued once the sidecars have it");
     return { kind: "staged" };
   }

@@ -170,6 +170,36 @@ describe("CA rotation", () => {
     expect(bundle).toContain(newCa.certificatePem.trim());
   });
 
+  it("withdraws a staged CA when the Secret goes back to the CA in use: it never issues, its root leaves the bundle", async () => {
+    const ca = await WorkloadCa.generate("cluster.local", now);
+    const next = await WorkloadCa.generate("cluster.local", now);
+    const certs = new WorkloadCertificates(ca, { rotation: day });
+    const rotation = new CaRotation(certs, { namespace: "bulwark-system", name: "bulwark-workload-ca", trustDomain: "cluster.local", log: pino });
+    expect(await rotation.observe([secretOf(ca)])).toEqual({ kind: "unchanged" });
+    expect(await rotation.observe([secretOf(next)])).toEqual({ kind: "staged" });
+    expect(await rotation.observe([secretOf(ca)])).toEqual({ kind: "unstaged" });
+    expect(rotation.pending()).toBe(false);
+    rotation.activate(now); // nothing staged: nothing happens
+    expect(certs.current).toBe(ca);
+    const bundle = bundleOf(await certs.secretsFor(identity, names, now));
+    expect(bundle).toContain(ca.certificatePem.trim());
+    expect(bundle).not.toContain(next.certificatePem.trim());
+  });
+
+  it("refuses a Secret whose ca.crt cannot be read, changing nothing (no staged CA, the same bundle)", async () => {
+    const ca = await WorkloadCa.generate("cluster.local", now);
+    const next = await WorkloadCa.generate("cluster.local", now);
+    const certs = new WorkloadCertificates(ca, { rotation: day });
+    const rotation = new CaRotation(certs, { namespace: "bulwark-system", name: "bulwark-workload-ca", trustDomain: "cluster.local", log: pino });
+    const before = bundleOf(await certs.secretsFor(identity, names, now));
+    const garbled = { ...secretOf(next), data: { ...secretOf(next).data, "ca.crt": Buffer.from("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n").toString("base64") } };
+    expect(await rotation.observe([garbled])).toMatchObject({ kind: "refused", first: true });
+    expect(rotation.pending()).toBe(false);
+    expect(await rotation.observe([garbled])).toMatchObject({ kind: "refused", first: false });
+    expect(certs.current).toBe(ca);
+    expect(bundleOf(await certs.secretsFor(identity, names, now))).toBe(before);
+  });
+
   it("keeps the current CA when the Secret is broken or gone, and says why", async () => {
     const ca = await WorkloadCa.generate("cluster.local", now);
     const certs = new WorkloadCertificates(ca, { rotation: day });

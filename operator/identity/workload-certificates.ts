@@ -59,8 +59,13 @@ export class WorkloadCertificates implements SidecarCertificates {
     return bundle.trusted_ca.inline_string;
   }
 
+  /** The trust bundle of these CAs; throws (changing nothing) when a bundle cannot be read. */
+  private static bundleOf(ca: WorkloadCa, staged: WorkloadCa | undefined, retired: readonly RetiredRoots[]): NamedResource {
+    return trustBundleSecret(mergeTrustBundles(ca.trustBundlePem, ...(staged ? [staged.trustBundlePem] : []), ...retired.map((r) => r.trustBundlePem)));
+  }
+
   private rebuildBundle(): void {
-    this.bundle = trustBundleSecret(mergeTrustBundles(this.ca.trustBundlePem, ...(this.staged ? [this.staged.trustBundlePem] : []), ...this.retired.map((r) => r.trustBundlePem)));
+    this.bundle = WorkloadCertificates.bundleOf(this.ca, this.staged, this.retired);
   }
 
   /**
@@ -69,7 +74,16 @@ export class WorkloadCertificates implements SidecarCertificates {
    * verify. The current CA keeps issuing.
    */
   stage(next: WorkloadCa): void {
+    // The bundle first: a root that cannot be read leaves everything as it was.
+    const bundle = WorkloadCertificates.bundleOf(this.ca, next, this.retired);
     this.staged = next;
+    this.bundle = bundle;
+  }
+
+  /** A staged CA withdrawn before it issued (its Secret went back to the CA in use): its roots leave the bundle. */
+  unstage(): void {
+    if (!this.staged) return;
+    this.staged = undefined;
     this.rebuildBundle();
   }
 
@@ -83,14 +97,18 @@ export class WorkloadCertificates implements SidecarCertificates {
    * next `secretsFor`), and the old roots stay trusted until the certificates they signed expire.
    */
   activate(now: Date): void {
-    if (!this.staged) return;
+    const next = this.staged;
+    if (!next) return;
     let until = now;
     for (const { certificate } of this.issued.values()) if (certificate.notAfter > until) until = certificate.notAfter;
-    if (until > now) this.retired.push({ trustBundlePem: this.ca.trustBundlePem, until });
-    this.ca = this.staged;
+    const retired = until > now ? [...this.retired, { trustBundlePem: this.ca.trustBundlePem, until }] : this.retired;
+    // The bundle first (stage() has read these roots already): nothing changes unless all of it does.
+    const bundle = WorkloadCertificates.bundleOf(next, undefined, retired);
+    this.retired = retired;
+    this.ca = next;
     this.staged = undefined;
     this.issued.clear();
-    this.rebuildBundle();
+    this.bundle = bundle;
   }
 
   /** Drops retired roots whose certificates have all expired. */
