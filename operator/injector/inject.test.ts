@@ -37,9 +37,9 @@ describe("sidecar injection", () => {
     expect(proxy.resources).toEqual(config.resources);
   });
 
-  it("points the app's containers at the egress proxy, keeping variables a container sets itself", () => {
+  it("points the app's containers at the egress proxy when the pod asks for it, keeping variables a container sets itself", () => {
     const pod0: PodLike = {
-      metadata: { name: "orders-0", namespace: "shop" },
+      metadata: { name: "orders-0", namespace: "shop", annotations: { "bulwark.dev/egress-proxy": "enabled" } },
       spec: { containers: [{ name: "app", ports: [{ containerPort: 8080 }] }, { name: "worker", env: [{ name: "NO_PROXY" }, { name: "LOG" }] }] },
     };
     const decision = decideInjection(pod0, config);
@@ -53,6 +53,12 @@ describe("sidecar injection", () => {
     ]);
     expect(pod.spec.containers[1]?.env?.map((e) => e.name)).toEqual(["NO_PROXY", "LOG", "HTTP_PROXY", "http_proxy", "no_proxy"]);
     expect(decideInjection({ ...pod0, metadata: { annotations: { "bulwark.dev/app-port": "15001" } } }, config)).toMatchObject({ inject: false });
+    // Without the annotation, plain-HTTP calls outside the mesh are left alone: no proxy variables.
+    const plain = decideInjection({ ...pod0, metadata: { name: "orders-1", namespace: "shop" } }, config);
+    if (!plain.inject) throw new Error(plain.reason);
+    const plainPod = apply({ ...pod0, metadata: { name: "orders-1", namespace: "shop" } }, plain.patch) as PodLike & { spec: { containers: { env?: { name: string }[] }[] } };
+    expect(plainPod.spec.containers[0]?.env).toBeUndefined();
+    expect(plainPod.spec.containers[1]?.env?.map((e) => e.name)).toEqual(["NO_PROXY", "LOG"]);
   });
 
   it("is idempotent: an injected pod is left as it is", () => {
@@ -81,7 +87,7 @@ describe("sidecar injection", () => {
   it("answers AdmissionReviews: always allowed, a JSON Patch only for pod creations to inject", () => {
     const reviewed = review({ request: { uid: "u1", kind: { kind: "Pod" }, operation: "CREATE", namespace: "shop", object: app } }, config);
     expect(reviewed.response).toMatchObject({ uid: "u1", allowed: true, patchType: "JSONPatch" });
-    expect((JSON.parse(Buffer.from(reviewed.response.patch ?? "", "base64").toString()) as unknown[]).length).toBe(8); // the labels map and the injected label, the annotations map and three annotations, the app container's env, the sidecar
+    expect((JSON.parse(Buffer.from(reviewed.response.patch ?? "", "base64").toString()) as unknown[]).length).toBe(7); // the labels map and the injected label, the annotations map and three annotations, the sidecar (no proxy env: not asked for)
     expect(review({ request: { uid: "u2", kind: { kind: "Pod" }, operation: "UPDATE", object: app } }, config).response).toEqual({ uid: "u2", allowed: true });
     expect(() => review({}, config)).toThrow();
   });

@@ -12,11 +12,14 @@
  * NetworkPolicy that admits only the sidecar port (the chart's `injector.networkPolicy`) closes that.
  *
  * How outbound traffic reaches peers over mTLS: no iptables. Envoy's egress proxy listens on
- * 127.0.0.1 at the outbound port (default 15001, annotation `bulwark.dev/outbound-port`), and the
- * app's containers get `HTTP_PROXY`/`http_proxy` pointing at it (`NO_PROXY`/`no_proxy`: loopback),
- * so a proxy-aware HTTP client sends `GET http://orders.shop.svc.cluster.local/...` to the
- * sidecar, which opens mTLS to the destination's sidecar. Hosts that are not mesh Services get a
- * 404 from the proxy; HTTPS (HTTPS_PROXY is not set) and variables a container sets itself are left alone.
+ * 127.0.0.1 at the outbound port (default 15001, annotation `bulwark.dev/outbound-port`); an app
+ * uses it as its HTTP proxy, so a proxy-aware HTTP client sends
+ * `GET http://orders.shop.svc.cluster.local/...` to the sidecar, which opens mTLS to the
+ * destination's sidecar. Hosts that are not mesh Services get a 404 from the proxy, so the
+ * injector sets `HTTP_PROXY`/`http_proxy` (`NO_PROXY`/`no_proxy`: loopback) on the app's
+ * containers only when the pod asks for it (annotation `bulwark.dev/egress-proxy: "enabled"`):
+ * set for every pod, it would break plain-HTTP calls outside the mesh (an external API, the cloud
+ * metadata server). HTTPS (HTTPS_PROXY is not set) and variables a container sets itself are left alone.
  */
 import { sidecarArgs, sidecarBootstrap } from "../../envoy/xds/bootstrap.js";
 import { SidecarAnnotation } from "../resolve/objects.js";
@@ -29,6 +32,8 @@ export const INBOUND_PORT_NAME = "bulwark-inbound";
 /** The label (namespace or pod) that opts in, and the pod annotation that opts out. */
 export const InjectLabel = { key: "bulwark.dev/inject", enabled: "enabled" } as const;
 export const InjectAnnotation = { key: "bulwark.dev/inject", disabled: "false" } as const;
+/** The pod annotation that points the app's containers at the egress proxy (HTTP_PROXY). */
+export const EgressProxyAnnotation = { key: "bulwark.dev/egress-proxy", enabled: "enabled" } as const;
 
 export interface InjectorConfig {
   /** The Envoy image (repository:tag, no registry implied). */
@@ -181,7 +186,7 @@ export function decideInjection(pod: PodLike, config: InjectorConfig): Injection
   patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.sidecarPort)}`, value: String(config.sidecarPort) });
   patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.appPort)}`, value: String(appPort) });
   patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.outboundPort)}`, value: String(config.outboundPort) });
-  patch.push(...proxyEnvironment(pod, config));
+  if (annotations[EgressProxyAnnotation.key] === EgressProxyAnnotation.enabled) patch.push(...proxyEnvironment(pod, config));
   const container = proxyContainer(config);
   // First among the init containers: the other init containers may already need the network.
   if (pod.spec?.initContainers && pod.spec.initContainers.length > 0) patch.push({ op: "add", path: "/spec/initContainers/0", value: container });

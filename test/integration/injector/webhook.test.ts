@@ -136,7 +136,7 @@ describe("sidecar injection through the API server", () => {
   let injected: V1Pod;
 
   it("injects a pod of a labelled namespace: native Envoy sidecar, annotations, downward-API identity", async () => {
-    injected = await core.createNamespacedPod({ namespace: labelled, body: podBody("orders-0") });
+    injected = await core.createNamespacedPod({ namespace: labelled, body: podBody("orders-0", { annotations: { "bulwark.dev/egress-proxy": "enabled" } }) });
     const proxy = proxyOf(injected);
     expect(proxy).toBeDefined();
     expect(injected.spec?.initContainers?.[0]?.name).toBe(PROXY_CONTAINER);
@@ -149,7 +149,7 @@ describe("sidecar injection through the API server", () => {
     expect(injected.metadata?.annotations).toMatchObject({ "bulwark.dev/sidecar-port": "15006", "bulwark.dev/app-port": "8080", "bulwark.dev/outbound-port": "15001" });
     expect(injected.metadata?.labels).toMatchObject({ "bulwark.dev/sidecar": "injected" });
     expect(injected.spec?.containers.map((c) => c.name)).toEqual(["app"]);
-    // The app uses the sidecar's egress proxy for plain HTTP.
+    // The pod asked for it: the app uses the sidecar's egress proxy for plain HTTP.
     expect(injected.spec?.containers[0]?.env).toEqual(expect.arrayContaining([{ name: "HTTP_PROXY", value: "http://127.0.0.1:15001" }, { name: "NO_PROXY", value: "localhost,127.0.0.1,::1" }]));
   });
 
