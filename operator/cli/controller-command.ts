@@ -29,6 +29,8 @@ flags (environment variable in brackets):
   --http-address HOST:PORT   /healthz, /readyz and /metrics [BULWARK_HTTP_ADDRESS] (default 0.0.0.0:8080)
   --authz-address HOST:PORT  bulwark authz, for routes that need it [BULWARK_AUTHZ_ADDRESS] (default 127.0.0.1:9191)
   --ratelimit-address HOST:PORT  bulwark ratelimit [BULWARK_RATELIMIT_ADDRESS] (default 127.0.0.1:8089)
+  --authz-timeout-ms MS      how long sidecars wait for bulwark authz before refusing with 503, 10 to 10000,
+                             where a rule sets no authzTimeoutMs [BULWARK_AUTHZ_TIMEOUT_MS] (default 250)
   --lease-namespace NS       namespace of the leader-election Lease [POD_NAMESPACE] (default bulwark-system)
   --lease-name NAME          name of the Lease [BULWARK_LEASE_NAME] (default bulwark-controller)
   --identity ID              this replica's identity in the Lease [POD_NAME] (default hostname-pid)
@@ -63,6 +65,7 @@ export async function runController(argv: string[]): Promise<number> {
       "http-address": { type: "string" },
       "authz-address": { type: "string" },
       "ratelimit-address": { type: "string" },
+      "authz-timeout-ms": { type: "string" },
       "lease-namespace": { type: "string" },
       "lease-name": { type: "string" },
       identity: { type: "string" },
@@ -89,6 +92,9 @@ export async function runController(argv: string[]): Promise<number> {
   const httpAddress = parseAddress(flag(values, "http-address", "BULWARK_HTTP_ADDRESS", "0.0.0.0:8080"), "--http-address");
   const authz = parseAddress(flag(values, "authz-address", "BULWARK_AUTHZ_ADDRESS", "127.0.0.1:9191"), "--authz-address");
   const ratelimit = parseAddress(flag(values, "ratelimit-address", "BULWARK_RATELIMIT_ADDRESS", "127.0.0.1:8089"), "--ratelimit-address");
+  const authzTimeoutText = flag(values, "authz-timeout-ms", "BULWARK_AUTHZ_TIMEOUT_MS", "250");
+  const authzTimeoutMs = Number(authzTimeoutText);
+  if (!/^[0-9]{1,5}$/.test(authzTimeoutText) || authzTimeoutMs < 10 || authzTimeoutMs > 10_000) throw new UsageError(`--authz-timeout-ms ${authzTimeoutText} is not a whole number of milliseconds from 10 to 10000`);
 
   const trustDomain = flag(values, "trust-domain", "BULWARK_TRUST_DOMAIN", "cluster.local");
   if (!isTrustDomain(trustDomain)) throw new UsageError(`--trust-domain ${trustDomain} is not a trust domain (lowercase letters, digits, dots, dashes, underscores)`);
@@ -139,7 +145,7 @@ export async function runController(argv: string[]): Promise<number> {
   });
   // The workload CA serves SDS, so the mesh is on: every sidecar gets the egress proxy with mTLS.
   const mesh = { trustDomain, clusterDomain };
-  const settings: TranslationSettings = { authz: { ...authz, timeoutMs: 250 }, ratelimit: { ...ratelimit, timeoutMs: 100 }, rateLimitDomain: "bulwark", mesh };
+  const settings: TranslationSettings = { authz: { ...authz, timeoutMs: authzTimeoutMs }, ratelimit: { ...ratelimit, timeoutMs: 100 }, rateLimitDomain: "bulwark", mesh };
   const controller = new Controller({
     kc,
     xds,

@@ -30,7 +30,8 @@ function authzChecks(rule: Rule | undefined, ctx: RouteContext, authentication: 
     ...(authenticates && (ctx.spec.authentication?.jwt?.providers ?? []).some((p) => p.maxTokenAge !== undefined) ? { tokenAge: true as const } : {}),
   };
   const needed = checks.dpop || checks.certificateBound || checks.appAttestation || checks.ownership !== undefined || checks.minAppVersion || checks.tokenAge === true;
-  return needed ? checks : undefined;
+  if (!needed) return undefined;
+  return rule?.authzTimeoutMs !== undefined ? { ...checks, timeoutMs: rule.authzTimeoutMs } : checks;
 }
 
 function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR {

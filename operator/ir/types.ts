@@ -185,6 +185,8 @@ export interface AuthzChecksIR {
    * of the policy has one and the route authenticates. Envoy's jwt_authn bounds only exp - now.
    */
   tokenAge?: true;
+  /** The rule's own authz timeout (authzTimeoutMs); the settings' timeout when absent. */
+  timeoutMs?: number;
 }
 
 export interface SenderConstraintIR {

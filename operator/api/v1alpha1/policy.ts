@@ -63,6 +63,18 @@ export const policySpec = withRules(
       holds: (v) => (v.rules ?? []).every((r) => r.authentication === "None") || v.authentication?.jwt !== undefined,
     },
     {
+      cel: "!has(self.rules) || self.rules.all(r, !has(r.authzTimeoutMs) || r.requireAppAttestation || has(r.ownership) || (has(self.mobile) && has(self.mobile.minAppVersion)) || (r.authentication != 'None' && has(self.authentication) && has(self.authentication.jwt) && ((has(self.authentication.jwt.senderConstraint) && (has(self.authentication.jwt.senderConstraint.dpop) || has(self.authentication.jwt.senderConstraint.mtls))) || self.authentication.jwt.providers.exists(p, has(p.maxTokenAge)))))",
+      message: "authzTimeoutMs applies only to rules bulwark authz checks: DPoP or certificate binding, maxTokenAge (on rules that authenticate), requireAppAttestation, ownership or mobile.minAppVersion",
+      fieldPath: ".rules",
+      holds: (v) =>
+        (v.rules ?? []).every((r) => {
+          if (r.authzTimeoutMs === undefined || r.requireAppAttestation || r.ownership !== undefined || v.mobile?.minAppVersion !== undefined) return true;
+          const jwt = v.authentication?.jwt;
+          if (r.authentication === "None" || !jwt) return false;
+          return jwt.senderConstraint?.dpop !== undefined || jwt.senderConstraint?.mtls !== undefined || jwt.providers.some((p) => p.maxTokenAge !== undefined);
+        }),
+    },
+    {
       cel: "!has(self.rules) || !self.rules.exists(r, r.requireAppAttestation) || (has(self.authentication) && has(self.authentication.appAttestation))",
       message: "rules with requireAppAttestation need spec.authentication.appAttestation",
       fieldPath: ".rules",

@@ -109,6 +109,15 @@ export const rule = withRules(
       ownership: ownership.optional(),
       requireAppAttestation: z.boolean().default(false).describe("Require a valid app integrity token (spec.authentication.appAttestation) on this route."),
       maxRequestBytes: z.number().int().min(1).max(67_108_864).optional().describe("Largest request body accepted, in bytes (at most 64 MiB); 413 above it."),
+      authzTimeoutMs: z
+        .number()
+        .int()
+        .min(10)
+        .max(10_000)
+        .optional()
+        .describe(
+          "How long the sidecar waits for bulwark authz on this rule's requests, in milliseconds (10 to 10000), before it refuses them with 503 (it never lets them through). Unset: the controller's --authz-timeout-ms (250 by default). Only for rules bulwark authz checks (DPoP or certificate binding, token age, attestation, ownership, app versions).",
+        ),
       rateLimits: z
         .array(rateLimit)
         .min(1)
