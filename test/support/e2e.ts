@@ -9,7 +9,7 @@
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, type CoreV1Event } from "@kubernetes/client-node";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { mkdtemp, writeFile } from "node:fs/promises";
-import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
+import { request, type IncomingHttpHeaders } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +21,7 @@ import { sidecarArgs, sidecarBootstrap } from "../../envoy/xds/bootstrap.js";
 import type { EnvironmentInfo } from "../env/environment.js";
 import { exec, type ExecResult } from "../env/exec.js";
 import { freePort, isAlive, killGroup, sleep, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";
+import { startJsonServer } from "./xds-traffic.js";
 
 /** Where the tools of the environment are. */
 export interface E2eEnvironment {
@@ -97,25 +98,8 @@ export interface TinyApp {
   close(): Promise<void>;
 }
 
-export async function startTinyApp(name: string): Promise<TinyApp> {
-  const server: Server = createServer((req, res) => {
-    app.requests += 1;
-    res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify({ app: name, path: req.url, user: req.headers["x-user-id"] ?? null }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  if (!address || typeof address !== "object") throw new Error("the app has no port");
-  const app: TinyApp = {
-    port: address.port,
-    requests: 0,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-  return app;
+export function startTinyApp(name: string): Promise<TinyApp> {
+  return startJsonServer((req) => ({ app: name, path: req.url, user: req.headers["x-user-id"] ?? null }));
 }
 
 export interface TrafficReport {

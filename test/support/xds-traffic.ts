@@ -1,4 +1,4 @@
-import { createServer, request, type Server } from "node:http";
+import { createServer, request, type IncomingMessage, type Server } from "node:http";
 
 /** A tiny HTTP application on loopback: answers JSON naming itself and the path. */
 export interface Upstream {
@@ -7,15 +7,16 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-export async function startUpstream(name: string): Promise<Upstream> {
+/** A JSON server on loopback answering every request with `reply(request)`, counting them. */
+export async function startJsonServer(reply: (req: IncomingMessage) => unknown): Promise<Upstream> {
   const server: Server = createServer((req, res) => {
     upstream.requests += 1;
     res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify({ upstream: name, path: req.url }));
+    res.end(JSON.stringify(reply(req)));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
-  if (!address || typeof address !== "object") throw new Error("upstream has no port");
+  if (!address || typeof address !== "object") throw new Error("the server has no port");
   const upstream: Upstream = {
     port: address.port,
     requests: 0,
@@ -26,6 +27,10 @@ export async function startUpstream(name: string): Promise<Upstream> {
       }),
   };
   return upstream;
+}
+
+export function startUpstream(name: string): Promise<Upstream> {
+  return startJsonServer((req) => ({ upstream: name, path: req.url }));
 }
 
 export interface HttpAnswer {
