@@ -13,7 +13,7 @@ import { identityKey, identityOfPod, type WorkloadIdentity } from "../identity/s
 import type { SidecarCertificates } from "../identity/workload-certificates.js";
 import type { CaObservation, CaRotation } from "../identity/ca-rotation.js";
 import type { ObjectMeta, SecretObject } from "../resolve/objects.js";
-import { translate, type Translation } from "../translate/translate.js";
+import { buildPerWorkload, translate, type Translation } from "../translate/translate.js";
 import type { LeaderElector } from "./leader-election.js";
 import type { ControllerMetrics } from "./metrics.js";
 import { ObjectStore } from "./object-store.js";
@@ -186,12 +186,18 @@ export class Controller {
     }
     const usedIdentities = new Set<string>();
     const usedSecured = new Set<string>();
-    for (const workload of translation.ir.workloads) {
+    // A workload whose snapshot cannot be built fails its policy alone (its sidecars keep their last good configuration).
+    const built = buildPerWorkload(translation, (workload) => {
       const { sidecars: _s, ...content } = workload;
       // Memo key only (snapshot versions hash the encoded resources): translation builds equal IR in
       // the same key order, so plain JSON is enough, and 5x cheaper than sorted JSON at 1,000 workloads.
       const key = `${meshKey}\u0000${JSON.stringify(content)}`;
-      const workloadSnapshot = this.snapshotFor(workload, key, translation.ir.mesh);
+      return { key, snapshot: this.snapshotFor(workload, key, translation.ir.mesh) };
+    });
+    for (const failed of translation.resolution.policies.filter((p) => p.accepted.reason === AcceptedReason.TranslationFailed)) {
+      this.options.log.error({ policy: `${failed.namespace}/${failed.name}`, error: failed.accepted.message }, "translation of a policy failed; its sidecars keep their last good configuration");
+    }
+    for (const { workload, built: { key, snapshot: workloadSnapshot } } of built) {
       const secretNames = missingSecrets(workloadSnapshot);
       usedKeys.add(key);
       for (const nodeId of workload.sidecars) {

@@ -1,4 +1,4 @@
-import { ConditionType, ProgrammedReason, ReadyReason } from "../api/v1alpha1/conditions.js";
+import { AcceptedReason, ConditionType, ProgrammedReason, ReadyReason } from "../api/v1alpha1/conditions.js";
 import type { PolicyStatus } from "../api/v1alpha1/policy.js";
 import type { ConditionData } from "../resolve/conditions.js";
 import type { ResolvedPolicy } from "../resolve/resolve.js";
@@ -18,6 +18,9 @@ function programmed(resolved: ResolvedPolicy, observe: SidecarObservation): Cond
   const sidecars = [...new Set(resolved.targets.flatMap((t) => t.sidecars))].sort();
   const running = new Map<string, number>();
   for (const id of sidecars) if (observe.runningGeneration(id, key) === resolved.generation) running.set(id, resolved.generation);
+  if (resolved.accepted.reason === AcceptedReason.TranslationFailed) {
+    return { status: "False", reason: AcceptedReason.TranslationFailed, message: "Not programmed: its translation failed (see Accepted); its sidecars keep their last good configuration.", running };
+  }
   if (!resolved.policy) return { status: "False", reason: ReadyReason.Invalid, message: "An invalid policy is not programmed.", running };
   if (sidecars.length === 0) {
     return { status: "True", reason: ProgrammedReason.NoSidecars, message: "No sidecars serve the targets yet; they get this policy when they join.", running };

@@ -10,7 +10,12 @@ type JwksSpec = NonNullable<Authentication["appAttestation"]>["jwks"];
 /** The JWKS of a provider: remote (with the cluster that reaches its host) or inline from a Secret. */
 export function buildJwks(jwks: JwksSpec, inline: string | undefined): JwksIR {
   if (jwks.remote) {
-    const url = new URL(jwks.remote.uri);
+    let url: URL;
+    try {
+      url = new URL(jwks.remote.uri);
+    } catch (error) {
+      throw new Error(`jwks.remote.uri ${JSON.stringify(jwks.remote.uri)} is not a URL that can be fetched (${error instanceof Error ? error.message : String(error)})`);
+    }
     const tls = url.protocol === "https:";
     const port = url.port ? Number(url.port) : tls ? 443 : 80;
     return {

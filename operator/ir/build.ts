@@ -4,6 +4,7 @@ import { buildRoutes } from "./build-routes.js";
 import { deprecationWindows } from "./deprecations.js";
 import { compareStrings, policyName, workloadName } from "./names.js";
 import { buildMesh } from "./build-mesh.js";
+import { failTranslation } from "../resolve/conditions.js";
 import { DEFAULT_OUTBOUND_PORT } from "../resolve/objects.js";
 import type { SidecarGroup } from "../resolve/resolve.js";
 import type { IR, MeshSettings, WorkloadIR } from "./types.js";
@@ -75,11 +76,20 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
 
 /**
  * The IR of every sidecar: one workload per governing policy and port pair, plus pass-through
- * ones; with `mesh`, also the egress proxy of each and the mesh's destinations.
+ * ones; with `mesh`, also the egress proxy of each and the mesh's destinations. A policy whose
+ * IR cannot be built gets Accepted=False (TranslationFailed) in `resolution` and no workload.
  */
 export function buildIR(resolution: Resolution, mesh?: MeshSettings): IR {
   const workloads = [
-    ...resolution.policies.flatMap((p) => policyWorkloads(p, resolution.now, mesh)),
+    ...resolution.policies.flatMap((p) => {
+      try {
+        return policyWorkloads(p, resolution.now, mesh);
+      } catch (error) {
+        // Only this policy fails: its sidecars keep their last good configuration.
+        failTranslation(p, "building its routes and filters", error);
+        return [];
+      }
+    }),
     ...resolution.passthrough.map(
       (group): WorkloadIR => ({
         name: workloadName({ namespace: group.namespace, ...group.ports }),

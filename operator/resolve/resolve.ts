@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { AcceptedReason, ResolvedRefsReason } from "../api/v1alpha1/conditions.js";
 import { apiSecurityPolicy, type APISecurityPolicy } from "../api/v1alpha1/policy.js";
-import { accepted, notResolved, type ConditionData } from "./conditions.js";
+import { accepted, errorText, notResolved, translationFailed, type ConditionData } from "./conditions.js";
 import { UNUSABLE_JWKS, jwksFromSecret } from "./jwks.js";
 import { creationTime, namespaceOf, objectKey, sidecarNodeId, type ObjectMeta, type PodObject, type ServiceObject, type TranslationInput } from "./objects.js";
 import { selectPods, sidecarPorts, type SidecarPorts } from "./sidecars.js";
@@ -102,8 +102,13 @@ function parse(raw: object): ReturnType<typeof apiSecurityPolicy.safeParse> {
 function candidateOf(raw: unknown): Candidate | undefined {
   const meta = (raw as { metadata?: ObjectMeta } | null)?.metadata;
   if (!meta || typeof meta.name !== "string") return undefined;
-  const result = parse(raw as object);
   const key = objectKey(meta);
+  let result: ReturnType<typeof apiSecurityPolicy.safeParse>;
+  try {
+    result = parse(raw as object);
+  } catch (error) {
+    return { meta, key, raw, issues: `validation failed: ${errorText(error)}` };
+  }
   return result.success ? { meta, key, raw, parsed: result.data } : { meta, key, raw, issues: formatIssues(result.error) };
 }
 
@@ -201,6 +206,64 @@ function resolveJwks(policy: APISecurityPolicy, input: TranslationInput): { inli
   return { inline, problems };
 }
 
+interface CandidateContext {
+  namespace: string;
+  name: string;
+  generation: number;
+  candidate: Candidate;
+  parsed: APISecurityPolicy;
+  /** Sidecar node id → the key of the policy that governs it (older policies first). */
+  owner: Map<string, string>;
+  podIndex: SidecarPodIndex;
+  servicesByKey: ReadonlyMap<string, ServiceObject>;
+  input: TranslationInput;
+}
+
+/** One valid policy: the sidecars it wins, its references, and its conditions. */
+function resolveCandidate(options: CandidateContext): ResolvedPolicy {
+  const { candidate, owner, podIndex, servicesByKey, input, parsed: policy, ...base } = options;
+  const problems: { reason: string; message: string }[] = [];
+  const targets: TargetResolution[] = [];
+  const mine: PodObject[] = [];
+  for (const target of targetPods(policy, podIndex, servicesByKey)) {
+    if (target.missing) problems.push({ reason: ResolvedRefsReason.TargetNotFound, message: target.missing });
+    const lost = new Map<string, string[]>();
+    const sidecars: string[] = [];
+    for (const pod of target.pods) {
+      const id = sidecarNodeId(pod);
+      const current = owner.get(id);
+      if (current === undefined || current === candidate.key) {
+        owner.set(id, candidate.key);
+        sidecars.push(id);
+        if (!mine.includes(pod)) mine.push(pod);
+      } else {
+        lost.set(current, [...(lost.get(current) ?? []), id]);
+      }
+    }
+    targets.push({
+      kind: target.kind,
+      name: target.name,
+      sidecars,
+      lostTo: [...lost.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, s]) => ({ policy: p, sidecars: s })),
+    });
+  }
+  const jwks = resolveJwks(policy, input);
+  problems.push(...jwks.problems);
+  const conflicts = targets.flatMap((t) => t.lostTo.map((l) => `${l.sidecars.length} sidecar(s) of ${t.kind} ${t.name} are governed by the older policy ${l.policy}`));
+  return {
+    ...base,
+    policy,
+    accepted: conflicts.length
+      ? { status: "False", reason: AcceptedReason.Conflicted, message: `${conflicts.join("; ")}; this policy governs ${mine.length} other sidecar(s).` }
+      : accepted(),
+    resolvedRefs: notResolved(problems),
+    targets,
+    governed: groupByPorts(mine),
+    held: [],
+    inlineJwks: jwks.inline,
+  };
+}
+
 /**
  * Decides which policy governs which sidecar — the oldest policy wins a pod that several
  * policies select — checks every reference, and produces each policy's Accepted and
@@ -229,47 +292,22 @@ export function resolvePolicies(input: TranslationInput): Resolution {
       });
       continue;
     }
-    const policy = candidate.parsed;
-    const problems: { reason: string; message: string }[] = [];
-    const targets: TargetResolution[] = [];
-    const mine: PodObject[] = [];
-    for (const target of targetPods(policy, podIndex, servicesByKey)) {
-      if (target.missing) problems.push({ reason: ResolvedRefsReason.TargetNotFound, message: target.missing });
-      const lost = new Map<string, string[]>();
-      const sidecars: string[] = [];
-      for (const pod of target.pods) {
-        const id = sidecarNodeId(pod);
-        const current = owner.get(id);
-        if (current === undefined || current === candidate.key) {
-          owner.set(id, candidate.key);
-          sidecars.push(id);
-          if (!mine.includes(pod)) mine.push(pod);
-        } else {
-          lost.set(current, [...(lost.get(current) ?? []), id]);
-        }
-      }
-      targets.push({
-        kind: target.kind,
-        name: target.name,
-        sidecars,
-        lostTo: [...lost.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, s]) => ({ policy: p, sidecars: s })),
+    try {
+      results.push(resolveCandidate({ ...base, candidate, parsed: candidate.parsed, owner, podIndex, servicesByKey, input }));
+    } catch (error) {
+      // One policy's failure stays in its status: its pods are released (they keep their last
+      // good configuration, as an invalid policy's do) and the others are resolved as usual.
+      for (const [id, key] of owner) if (key === candidate.key) owner.delete(id);
+      results.push({
+        ...base,
+        accepted: translationFailed("resolving its targets and references", error, 0),
+        resolvedRefs: { status: "False", reason: AcceptedReason.TranslationFailed, message: "References are not resolved for a policy whose translation failed." },
+        targets: [],
+        governed: [],
+        held: [],
+        inlineJwks: {},
       });
     }
-    const jwks = resolveJwks(policy, input);
-    problems.push(...jwks.problems);
-    const conflicts = targets.flatMap((t) => t.lostTo.map((l) => `${l.sidecars.length} sidecar(s) of ${t.kind} ${t.name} are governed by the older policy ${l.policy}`));
-    results.push({
-      ...base,
-      policy,
-      accepted: conflicts.length
-        ? { status: "False", reason: AcceptedReason.Conflicted, message: `${conflicts.join("; ")}; this policy governs ${mine.length} other sidecar(s).` }
-        : accepted(),
-      resolvedRefs: notResolved(problems),
-      targets,
-      governed: groupByPorts(mine),
-      held: [],
-      inlineJwks: jwks.inline,
-    });
   }
 
   // Pods selected only by invalid policies keep their last good configuration.

@@ -4,7 +4,7 @@ import type { SidecarResources } from "../../envoy/translate/resources.js";
 import type { IR, TranslationSettings } from "../ir/types.js";
 import type { TranslationInput } from "../resolve/objects.js";
 import type { Resolution } from "../resolve/resolve.js";
-import { translate } from "./translate.js";
+import { buildPerWorkload, translate } from "./translate.js";
 
 /** Where bulwark authz and ratelimit listen when nothing else is said. */
 export const defaultSettings: TranslationSettings = {
@@ -27,11 +27,13 @@ export interface Rendered {
 
 /** The whole offline pipeline: objects → resolution → IR → Envoy resources per workload. Pure. */
 export function render(input: TranslationInput, settings: TranslationSettings = defaultSettings): Rendered {
-  const { resolution, ir } = translate(input, settings.mesh);
+  const translation = translate(input, settings.mesh);
+  const { resolution, ir } = translation;
+  const built = buildPerWorkload(translation, (w) => buildSidecarResources(w, settings, ir.mesh));
   return {
     resolution,
-    ir,
-    workloads: ir.workloads.map((w) => ({ workload: w.name, sidecars: w.sidecars, resources: buildSidecarResources(w, settings, ir.mesh) })),
+    ir: { ...ir, workloads: built.map((b) => b.workload) },
+    workloads: built.map(({ workload, built: resources }) => ({ workload: workload.name, sidecars: workload.sidecars, resources })),
   };
 }
 

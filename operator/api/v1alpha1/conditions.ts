@@ -22,6 +22,12 @@ export const AcceptedReason = {
   Invalid: "Invalid",
   /** An older policy already governs one of the targets; the message names it. */
   Conflicted: "Conflicted",
+  /**
+   * Translating the policy into Envoy configuration failed (the message names the step and the
+   * error). Only this policy is affected: its sidecars keep their last good configuration and
+   * every other policy is programmed as usual.
+   */
+  TranslationFailed: "TranslationFailed",
 } as const;
 
 export const ResolvedRefsReason = {
