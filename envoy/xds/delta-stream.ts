@@ -2,7 +2,7 @@ import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from "./ads-protoc
 import type { SnapshotCache } from "./cache.js";
 import type { Snapshot, XdsResource } from "./snapshot.js";
 import { ProtocolError } from "./sotw-stream.js";
-import { isWildcardType, pushOrder, type TypeUrl } from "./type-urls.js";
+import { isWildcardType, pushOrder, TypeUrl } from "./type-urls.js";
 
 interface TypeState {
   wildcard: boolean;
@@ -68,7 +68,24 @@ export class DeltaStream {
       state.known.delete(name);
     }
     const snapshot = this.cache.getSnapshot(nodeId);
-    if (snapshot) this.respond(type, state, snapshot, first);
+    if (!snapshot) return;
+    const sent = this.respond(type, state, snapshot, first);
+    const endpoints = this.types.get(TypeUrl.Endpoints);
+    if (sent.length > 0 && endpoints) {
+      this.afterClusters(sent);
+      this.respond(TypeUrl.Endpoints, endpoints, snapshot);
+    }
+  }
+
+  /**
+   * Envoy warms a replaced EDS cluster only once it gets its ClusterLoadAssignment again, even an
+   * unchanged one (else it waits for its initial-fetch timeout, 15 s): the endpoints of every
+   * cluster sent are sent again.
+   */
+  private afterClusters(sent: readonly XdsResource[]): void {
+    const endpoints = this.types.get(TypeUrl.Endpoints);
+    if (!endpoints) return;
+    for (const cluster of sent) for (const ref of cluster.references) if (ref.typeUrl === TypeUrl.Endpoints) endpoints.known.delete(ref.name);
   }
 
   private identify(request: DeltaDiscoveryRequest): string {
@@ -84,13 +101,14 @@ export class DeltaStream {
   private push(snapshot: Snapshot): void {
     for (const type of pushOrder) {
       const state = this.types.get(type);
-      if (state) this.respond(type, state, snapshot);
+      if (state) this.afterClusters(this.respond(type, state, snapshot));
     }
   }
 
-  private respond(type: TypeUrl, state: TypeState, snapshot: Snapshot, firstRequest = false): void {
+  /** The resources it sent when `type` is Cluster (none otherwise). */
+  private respond(type: TypeUrl, state: TypeState, snapshot: Snapshot, firstRequest = false): XdsResource[] {
     const nodeId = this.nodeId;
-    if (!nodeId) return;
+    if (!nodeId) return [];
     const byName = snapshot.resources.get(type) ?? new Map<string, XdsResource>();
     const inScope = new Set<string>(state.subscribed);
     if (state.wildcard) for (const name of byName.keys()) inScope.add(name);
@@ -102,7 +120,7 @@ export class DeltaStream {
     if (updated.length === 0 && removed.length === 0) {
       // A sidecar that reconnects (e.g. after a server restart) already has exactly this: it runs it.
       if (firstRequest) this.cache.recordAck(nodeId, type, snapshot.typeVersions.get(type) ?? "");
-      return;
+      return [];
     }
     const version = snapshot.typeVersions.get(type) ?? "";
     this.nonce += 1;
@@ -118,6 +136,7 @@ export class DeltaStream {
       removed_resources: removed,
       resources: updated.map((r) => ({ name: r.name, version: r.version, resource: { type_url: type, value: r.body } })),
     });
+    return type === TypeUrl.Cluster ? updated : [];
   }
 
   close(): void {

@@ -1,7 +1,7 @@
 import type { DiscoveryRequest, DiscoveryResponse } from "./ads-protocol.js";
 import type { SnapshotCache } from "./cache.js";
 import type { Snapshot, XdsResource } from "./snapshot.js";
-import { isWildcardType, pushOrder, type TypeUrl } from "./type-urls.js";
+import { isWildcardType, pushOrder, TypeUrl } from "./type-urls.js";
 
 interface TypeState {
   wildcard: boolean;
@@ -70,7 +70,17 @@ export class SotwStream {
     state.names = names.filter((n) => n !== "*");
     state.wildcard = isWildcardType(type) && (names.length === 0 || names.includes("*"));
     const snapshot = this.cache.getSnapshot(nodeId);
-    if (snapshot) this.respond(type, state, snapshot, state.clientVersion);
+    if (snapshot && this.respond(type, state, snapshot, state.clientVersion)) this.afterClusters(type, snapshot);
+  }
+
+  /**
+   * A Cluster response replaces the EDS clusters it carries, and Envoy warms each replaced cluster
+   * only once it gets its ClusterLoadAssignment again, even an unchanged one (else it waits for its
+   * initial-fetch timeout, 15 s). So the endpoints follow every Cluster response.
+   */
+  private afterClusters(type: TypeUrl, snapshot: Snapshot): void {
+    const endpoints = this.types.get(TypeUrl.Endpoints);
+    if (type === TypeUrl.Cluster && endpoints) this.respond(TypeUrl.Endpoints, endpoints, snapshot, undefined, true);
   }
 
   private identify(request: DiscoveryRequest): string {
@@ -86,28 +96,29 @@ export class SotwStream {
   private push(snapshot: Snapshot): void {
     for (const type of pushOrder) {
       const state = this.types.get(type);
-      if (state) this.respond(type, state, snapshot, state.clientVersion);
+      if (state && this.respond(type, state, snapshot, state.clientVersion)) this.afterClusters(type, snapshot);
     }
   }
 
-  private respond(type: TypeUrl, state: TypeState, snapshot: Snapshot, clientVersion: string | undefined): void {
+  /** True when it sent a response. `again`: even what was sent last (not what was rejected). */
+  private respond(type: TypeUrl, state: TypeState, snapshot: Snapshot, clientVersion: string | undefined, again = false): boolean {
     const nodeId = this.nodeId;
-    if (!nodeId) return;
+    if (!nodeId) return false;
     const version = snapshot.typeVersions.get(type) ?? "";
     const byName = snapshot.resources.get(type) ?? new Map<string, XdsResource>();
     const selected = state.wildcard ? [...byName.values()] : state.names.flatMap((n) => byName.get(n) ?? []);
-    if (!state.wildcard && state.names.length === 0) return;
+    if (!state.wildcard && state.names.length === 0) return false;
     const key = `${version} ${state.wildcard ? "*" : state.names.join(",")}`;
-    if (key === state.lastSentKey) return;
+    if (key === state.lastSentKey && !again) return false;
     // A new stream of a sidecar that already runs this version (a restarted server): nothing to send.
     if (clientVersion !== undefined && clientVersion === version && state.lastSentKey === undefined) {
       state.lastSentKey = key;
       state.lastSentVersion = version;
       state.clientVersion = undefined;
       this.cache.recordAck(nodeId, type, version);
-      return;
+      return false;
     }
-    if (state.nackedKeys.has(key)) return;
+    if (state.nackedKeys.has(key)) return false;
     if (version !== state.lastSentVersion) state.nackedKeys.clear();
     this.nonce += 1;
     state.clientVersion = undefined;
@@ -116,6 +127,7 @@ export class SotwStream {
     state.lastSentVersion = version;
     this.cache.recordSent(nodeId, type, version);
     this.send({ version_info: version, type_url: type, nonce: state.lastNonce, resources: selected.map((r) => ({ type_url: type, value: r.body })) });
+    return true;
   }
 
   close(): void {

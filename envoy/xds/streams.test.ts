@@ -220,3 +220,32 @@ describe("delta stream", () => {
     expect(sent).toHaveLength(1);
   });
 });
+
+describe("a replaced EDS cluster gets its unchanged endpoints again (Envoy warms it only then)", () => {
+  const replaced = (): ResourceInput[] => resources("r1").map((r) => (r.typeUrl === TypeUrl.Cluster ? { ...r, body: Buffer.from("cluster-app-with-tls") } : r));
+
+  it("state of the world: the endpoints follow the Cluster response", () => {
+    const cache = new SnapshotCache();
+    cache.setSnapshot(node.id, makeSnapshot(resources("r1")));
+    const sent: DiscoveryResponse[] = [];
+    const stream = new SotwStream(cache, (r) => sent.push(r), supported);
+    stream.onRequest({ node, type_url: TypeUrl.Cluster });
+    stream.onRequest({ type_url: TypeUrl.Endpoints, resource_names: ["app"] });
+    sent.length = 0;
+    cache.setSnapshot(node.id, makeSnapshot(replaced()));
+    expect(sent.map((r) => r.type_url)).toEqual([TypeUrl.Cluster, TypeUrl.Endpoints]);
+    expect(sent[1]?.resources.map((r) => r.value.toString())).toEqual(["endpoints-app"]);
+  });
+
+  it("delta: the endpoints of each cluster sent are sent again", () => {
+    const cache = new SnapshotCache();
+    cache.setSnapshot(node.id, makeSnapshot(resources("r1")));
+    const sent: DeltaDiscoveryResponse[] = [];
+    const stream = new DeltaStream(cache, (r) => sent.push(r), supported);
+    stream.onRequest({ node, type_url: TypeUrl.Cluster });
+    stream.onRequest({ type_url: TypeUrl.Endpoints, resource_names_subscribe: ["app"] });
+    sent.length = 0;
+    cache.setSnapshot(node.id, makeSnapshot(replaced()));
+    expect(sent.map((r) => `${r.type_url} ${r.resources.map((x) => x.name).join()}`)).toEqual([`${TypeUrl.Cluster} app`, `${TypeUrl.Endpoints} app`]);
+  });
+});
