@@ -1,5 +1,6 @@
 import type { JsonObject } from "../json.js";
 import type { PathMatchIR, RouteIR } from "../../operator/ir/types.js";
+import { clientAddressOf, clientAddressRequestHeaders } from "./client-address.js";
 import { escapeRegex, overwriteHeader } from "./common.js";
 import type { FilterContext, HttpFilterFeature } from "./filters/feature.js";
 import { NAMES } from "./resources.js";
@@ -73,11 +74,15 @@ function buildRoute(route: RouteIR, options: { ctx: FilterContext; features: rea
   };
 }
 
-/** The inbound route configuration: one virtual host for any authority, routes in IR (match) order. */
+/**
+ * The inbound route configuration: one virtual host for any authority, routes in IR (match)
+ * order; requests reach the app with the client's address as decided, not as written.
+ */
 export function buildRouteConfiguration(options: { ctx: FilterContext; features: readonly HttpFilterFeature[] }): JsonObject {
   return {
     "@type": TYPE.routeConfiguration,
     name: NAMES.routeConfiguration,
+    request_headers_to_add: clientAddressRequestHeaders(clientAddressOf(options.ctx.workload, options.ctx.settings)),
     virtual_hosts: [{ name: NAMES.routeConfiguration, domains: ["*"], routes: options.ctx.workload.routes.map((route) => buildRoute(route, options)) }],
   };
 }

@@ -73,7 +73,9 @@ describe("buildSidecarResources", () => {
     expect(filterNames(resources)).toEqual(["envoy.filters.http.router"]);
     expect(at(resources.listeners[0]?.resource, "address")).toEqual({ socket_address: { address: "0.0.0.0", port_value: 8080 } });
     expect(hcm(resources).rds).toEqual({ route_config_name: "inbound", config_source: { ads: {}, resource_api_version: "V3" } });
-    expect(hcm(resources).use_remote_address).toBe(false);
+    // The TCP peer is the client: X-Forwarded-For is not believed.
+    expect(hcm(resources).use_remote_address).toBe(true);
+    expect(hcm(resources).xff_num_trusted_hops).toBeUndefined();
     expect(routes(resources)).toEqual([{ name: "passthrough/default/default", match: { prefix: "/" }, route: { cluster: "app" } }]);
     expect(resources.clusters.map((c) => c.name)).toEqual(["app"]);
     expect(at(resources.clusters[0]?.resource, "type")).toBe("EDS");

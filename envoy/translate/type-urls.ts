@@ -27,4 +27,6 @@ export const TYPE = {
   brotli: `${prefix}envoy.extensions.compression.brotli.compressor.v3.Brotli`,
   gzip: `${prefix}envoy.extensions.compression.gzip.compressor.v3.Gzip`,
   router: `${prefix}envoy.extensions.filters.http.router.v3.Router`,
+  customHeaderIpDetection: `${prefix}envoy.extensions.http.original_ip_detection.custom_header.v3.CustomHeaderConfig`,
+  celAccessLogFilter: `${prefix}envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter`,
 } as const;

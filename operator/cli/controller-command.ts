@@ -15,6 +15,7 @@ import { CaRotation } from "../identity/ca-rotation.js";
 import { DEFAULT_ROTATION, parseDuration } from "../identity/rotation.js";
 import { isTrustDomain } from "../identity/spiffe.js";
 import { WorkloadCertificates } from "../identity/workload-certificates.js";
+import { clientAddressHelp, parseClientAddressFlags } from "./client-address-flags.js";
 import { parseAddress, UsageError } from "./usage.js";
 
 export const controllerHelp = `usage: bulwark controller [flags]
@@ -31,6 +32,7 @@ flags (environment variable in brackets):
   --ratelimit-address HOST:PORT  bulwark ratelimit [BULWARK_RATELIMIT_ADDRESS] (default 127.0.0.1:8089)
   --authz-timeout-ms MS      how long sidecars wait for bulwark authz before refusing with 503, 10 to 10000,
                              where a rule sets no authzTimeoutMs [BULWARK_AUTHZ_TIMEOUT_MS] (default 250)
+${clientAddressHelp.trimEnd()}
   --lease-namespace NS       namespace of the leader-election Lease [POD_NAMESPACE] (default bulwark-system)
   --lease-name NAME          name of the Lease [BULWARK_LEASE_NAME] (default bulwark-controller)
   --identity ID              this replica's identity in the Lease [POD_NAME] (default hostname-pid)
@@ -66,6 +68,9 @@ export async function runController(argv: string[]): Promise<number> {
       "authz-address": { type: "string" },
       "ratelimit-address": { type: "string" },
       "authz-timeout-ms": { type: "string" },
+      "client-address-trusted-hops": { type: "string" },
+      "client-address-header": { type: "string" },
+      "client-address-trusted-cidrs": { type: "string" },
       "lease-namespace": { type: "string" },
       "lease-name": { type: "string" },
       identity: { type: "string" },
@@ -95,6 +100,11 @@ export async function runController(argv: string[]): Promise<number> {
   const authzTimeoutText = flag(values, "authz-timeout-ms", "BULWARK_AUTHZ_TIMEOUT_MS", "250");
   const authzTimeoutMs = Number(authzTimeoutText);
   if (!/^[0-9]{1,5}$/.test(authzTimeoutText) || authzTimeoutMs < 10 || authzTimeoutMs > 10_000) throw new UsageError(`--authz-timeout-ms ${authzTimeoutText} is not a whole number of milliseconds from 10 to 10000`);
+  const clientAddress = parseClientAddressFlags({
+    trustedHops: flag(values, "client-address-trusted-hops", "BULWARK_CLIENT_ADDRESS_TRUSTED_HOPS", ""),
+    header: flag(values, "client-address-header", "BULWARK_CLIENT_ADDRESS_HEADER", ""),
+    trustedCidrs: flag(values, "client-address-trusted-cidrs", "BULWARK_CLIENT_ADDRESS_TRUSTED_CIDRS", ""),
+  });
 
   const trustDomain = flag(values, "trust-domain", "BULWARK_TRUST_DOMAIN", "cluster.local");
   if (!isTrustDomain(trustDomain)) throw new UsageError(`--trust-domain ${trustDomain} is not a trust domain (lowercase letters, digits, dots, dashes, underscores)`);
@@ -145,7 +155,7 @@ export async function runController(argv: string[]): Promise<number> {
   });
   // The workload CA serves SDS, so the mesh is on: every sidecar gets the egress proxy with mTLS.
   const mesh = { trustDomain, clusterDomain };
-  const settings: TranslationSettings = { authz: { ...authz, timeoutMs: authzTimeoutMs }, ratelimit: { ...ratelimit, timeoutMs: 100 }, rateLimitDomain: "bulwark", mesh };
+  const settings: TranslationSettings = { authz: { ...authz, timeoutMs: authzTimeoutMs }, ratelimit: { ...ratelimit, timeoutMs: 100 }, rateLimitDomain: "bulwark", mesh, clientAddress };
   const controller = new Controller({
     kc,
     xds,

@@ -1,5 +1,6 @@
 import type { PolicySpec, Rule } from "../api/v1alpha1/policy.js";
 import { templateVariables } from "../api/v1alpha1/rule.js";
+import { buildClientCidrs } from "./build-client-address.js";
 import { buildRateLimits } from "./build-rate-limits.js";
 import { coveredBy, overlapsPartly, type DeprecationWindow } from "./deprecations.js";
 import { compareStrings, ruleName } from "./names.js";
@@ -37,6 +38,7 @@ function authzChecks(rule: Rule | undefined, ctx: RouteContext, authentication: 
 function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR {
   const limits = buildRateLimits(rule, name);
   const authz = authzChecks(rule, ctx, rule.authentication);
+  const clientCIDRs = buildClientCidrs(rule);
   const require = rule.require
     ? {
         scopes: [...(rule.require.scopes ?? [])].sort(compareStrings),
@@ -50,6 +52,7 @@ function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR 
     ...(require ? { require } : {}),
     ...(authz ? { authz } : {}),
     ...(rule.maxRequestBytes !== undefined ? { maxRequestBytes: rule.maxRequestBytes } : {}),
+    ...(clientCIDRs ? { clientCIDRs } : {}),
     ...(limits.local ? { localRateLimit: limits.local } : {}),
     globalRateLimits: limits.global,
   };

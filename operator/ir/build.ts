@@ -1,5 +1,6 @@
 import type { Resolution, ResolvedPolicy } from "../resolve/resolve.js";
 import { buildAppAttestation, buildJwtProviders, buildSenderConstraint } from "./build-jwt.js";
+import { buildClientAddress } from "./build-client-address.js";
 import { buildRoutes } from "./build-routes.js";
 import { deprecationWindows } from "./deprecations.js";
 import { compareStrings, policyName, workloadName } from "./names.js";
@@ -51,7 +52,11 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
     namespace: resolved.namespace,
     policy: { namespace: resolved.namespace, name: resolved.name, generation: resolved.generation },
     sidecars: group.sidecars,
-    listener: { port: group.ports.sidecarPort, ...(spec.tls ? { tls: { minVersion: spec.tls.minVersion, mtls: spec.tls.mtls } } : {}) },
+    listener: {
+      port: group.ports.sidecarPort,
+      ...(spec.tls ? { tls: { minVersion: spec.tls.minVersion, mtls: spec.tls.mtls } } : {}),
+      ...(spec.clientAddress ? { clientAddress: buildClientAddress(spec.clientAddress) } : {}),
+    },
     app: { port: group.ports.appPort },
     ...outbound(group, mesh),
     jwtProviders,

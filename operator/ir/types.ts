@@ -20,7 +20,22 @@ export interface TranslationSettings {
    * the egress proxy with mTLS to the mesh's Services. Absent: inbound only.
    */
   mesh?: MeshSettings;
+  /** Where the client's address comes from when a policy says nothing (`--client-address-*`); absent: the TCP peer. */
+  clientAddress?: ClientAddressIR;
 }
+
+/**
+ * Which address is the client's (per-address budgets, clientCIDRs):
+ * - `peer`: the TCP peer; X-Forwarded-For is never believed;
+ * - `forwardedFor`: the `trustedHops`th entry from the right of X-Forwarded-For (the peer when
+ *   there are fewer), believed only from peers in `trustedCIDRs` when they are given;
+ * - `header`: the bare IP address in `header` (lowercase), believed only from peers in `trustedCIDRs`.
+ * CIDRs are canonical (`203.0.113.0/24`), in the order declared.
+ */
+export type ClientAddressIR =
+  | { from: "peer" }
+  | { from: "forwardedFor"; trustedHops: number; trustedCIDRs?: string[] }
+  | { from: "header"; header: string; trustedCIDRs: string[] };
 
 export interface MeshSettings {
   /** SPIFFE trust domain of the workload certificates. */
@@ -105,6 +120,8 @@ export interface ListenerIR {
   /** Port the sidecar listens on (what the Service's targetPort reaches). */
   port: number;
   tls?: { minVersion: "TLSv1.2" | "TLSv1.3"; mtls: "Disabled" | "Permissive" | "Strict" };
+  /** The policy's spec.clientAddress; absent: the installation's (TranslationSettings.clientAddress). */
+  clientAddress?: ClientAddressIR;
 }
 
 export type JwksIR =
@@ -170,8 +187,16 @@ export interface RouteChecksIR {
   /** Checks only bulwark authz can make; absent when the route needs none (ext_authz disabled there). */
   authz?: AuthzChecksIR;
   maxRequestBytes?: number;
+  /** Client networks allowed and refused (refusal wins), checked before anything else; absent: any client. */
+  clientCIDRs?: ClientCidrsIR;
   localRateLimit?: LocalRateLimitIR;
   globalRateLimits: GlobalRateLimitIR[];
+}
+
+/** Canonical CIDRs in declared order; an empty `allow` allows every network. */
+export interface ClientCidrsIR {
+  allow: string[];
+  deny: string[];
 }
 
 export interface AuthzChecksIR {

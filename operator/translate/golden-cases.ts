@@ -17,7 +17,12 @@ export function goldenCases(): string[] {
     .sort();
 }
 
-/** Cases named `mesh-*` are rendered with mesh identity enabled (the egress proxy and its clusters). */
+/**
+ * Cases named `mesh-*` are rendered with mesh identity enabled (the egress proxy and its
+ * clusters); `client-address-*` with an installation that trusts two X-Forwarded-For hops.
+ */
 export function goldenSettings(name: string): TranslationSettings {
-  return name.startsWith("mesh-") ? { ...defaultSettings, mesh: { trustDomain: "cluster.local", clusterDomain: "cluster.local" } } : defaultSettings;
+  if (name.startsWith("mesh-")) return { ...defaultSettings, mesh: { trustDomain: "cluster.local", clusterDomain: "cluster.local" } };
+  if (name.startsWith("client-address-")) return { ...defaultSettings, clientAddress: { from: "forwardedFor", trustedHops: 2 } };
+  return defaultSettings;
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { authentication } from "./authentication.js";
+import { clientAddress } from "./client-address.js";
 import { mobile } from "./mobile.js";
 import { rule } from "./rule.js";
 import { policyStatus } from "./status.js";
@@ -41,6 +42,7 @@ export const policySpec = withRules(
       defaultAction: z.enum(["Deny", "Allow"]).default("Deny").describe("What happens to requests no rule matches: Deny (404, so unlisted shadow endpoints are not reachable) or Allow."),
       tls: tls.optional(),
       mobile: mobile.optional(),
+      clientAddress: clientAddress.optional(),
     })
     .strict(),
   "What the backend needs: which workloads, how callers authenticate, per-route rules, TLS and mobile practices.",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { clientCIDRs } from "./client-address.js";
 import { claimName, claimNamePattern, dnsLabel } from "./common.js";
 import { rateLimit } from "./rate-limit.js";
 import { patternString, setList, withRules } from "./validation.js";
@@ -107,6 +108,7 @@ export const rule = withRules(
         .describe("Required: a valid token is needed (401 otherwise). Optional: anonymous callers pass, but a token that is present must be valid. None: tokens are not checked."),
       require: requirements.optional(),
       ownership: ownership.optional(),
+      clientCIDRs: clientCIDRs.optional(),
       requireAppAttestation: z.boolean().default(false).describe("Require a valid app integrity token (spec.authentication.appAttestation) on this route."),
       maxRequestBytes: z.number().int().min(1).max(67_108_864).optional().describe("Largest request body accepted, in bytes (at most 64 MiB); 413 above it."),
       authzTimeoutMs: z
