@@ -5,11 +5,19 @@ import { setList, withRules } from "./validation.js";
 /** `clientIP`, `header:<name>`, `claim:<name>` or `pathParam:<name>`. */
 export const rateLimitKeyPattern = /^(clientIP|header:[A-Za-z0-9][A-Za-z0-9-]{0,63}|claim:[A-Za-z_][A-Za-z0-9_:/.-]{0,127}|pathParam:[A-Za-z_][A-Za-z0-9_]{0,63})$/;
 
+/** Keys on headers that carry a client address: budgets a client escapes by rewriting them. */
+const addressHeaderKey = /^header:(x-forwarded-for|forwarded|x-real-ip|x-envoy-external-address|cf-connecting-ip|true-client-ip|x-client-ip)$/;
+
 const keyPart = withRules(z.string().max(140), "One part of the key: clientIP, header:<name>, claim:<name> or pathParam:<name>.", [
   {
     cel: `self.matches(r"${rateLimitKeyPattern.source}")`,
     message: "must be clientIP, header:<header-name>, claim:<claim-name> or pathParam:<template-variable>",
     holds: (v) => rateLimitKeyPattern.test(v),
+  },
+  {
+    cel: `!self.lowerAscii().matches(r"${addressHeaderKey.source}")`,
+    message: "a client-address header is written by the client (or by proxies Bulwark may not trust): use clientIP, and spec.clientAddress to say which proxies to believe",
+    holds: (v) => !addressHeaderKey.test(v.toLowerCase()),
   },
 ]);
 

@@ -10,6 +10,7 @@ import type { TranslationInput } from "../../../operator/resolve/objects.js";
 import { policy, service, sidecarPod } from "../../../operator/testdata/objects.js";
 import { defaultSettings, render } from "../../../operator/translate/render.js";
 import { freePort } from "../../env/processes.js";
+import { eventually } from "../../support/environment.js";
 import { startEnvoy, type EnvoyProcess } from "../../support/envoy-process.js";
 
 /**
@@ -51,6 +52,12 @@ function seenByApp(reply: Reply): Record<string, unknown> {
 const rules = [
   { name: "echo", authentication: "None", match: { pathPrefix: "/v1/echo" } },
   { name: "login", authentication: "None", match: { pathPrefix: "/v1/login" }, rateLimits: [{ name: "per-address", key: ["clientIP"], limit: { requests: 3, per: "1m" } }] },
+  {
+    name: "signin",
+    authentication: "None",
+    match: { pathPrefix: "/v1/signin" },
+    rateLimits: [{ name: "failures", key: ["clientIP"], limit: { requests: 2, per: "1m" }, counts: { responseCodes: [401] } }],
+  },
   { name: "partners", authentication: "None", match: { pathPrefix: "/v1/partners" }, clientCIDRs: { allow: ["203.0.113.0/24", "127.0.0.1/32"] } },
   { name: "staff", authentication: "None", match: { pathPrefix: "/v1/staff" }, clientCIDRs: { allow: ["127.0.0.0/8"], deny: ["127.0.0.2/32", "203.0.113.66/32"] } },
 ];
@@ -77,6 +84,8 @@ describe("the client's address through real Envoy sidecars", () => {
     app = createServer((req, res) => {
       hits++;
       req.resume();
+      // /v1/signin always fails: an outcome-aware budget counts the failures.
+      if (req.url?.startsWith("/v1/signin")) res.statusCode = 401;
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({ path: req.url, headers: req.headers }));
     });
@@ -200,6 +209,24 @@ describe("the client's address through real Envoy sidecars", () => {
       const direct: number[] = [];
       for (let i = 0; i < 4; i++) direct.push((await send(port["behind-cdn"] ?? 0, { path: "/v1/login", from: UNTRUSTED, headers: { "x-real-ip": `203.0.113.${50 + i}` } })).status);
       expect(direct).toEqual([200, 200, 200, 429]);
+    });
+
+    it("counts failures under the same address the budget is checked with (the outcome log agrees with the descriptor)", async () => {
+      const fail = (realIp: string, from = TRUSTED): Promise<Reply> => send(port["behind-cdn"] ?? 0, { path: "/v1/signin", from, headers: { "x-real-ip": realIp } });
+      for (let i = 0; i < 2; i++) {
+        const before = ratelimit.stats.outcomesCounted;
+        expect((await fail("203.0.113.60")).status).toBe(401);
+        await eventually(() => Promise.resolve(ratelimit.stats.outcomesCounted > before ? true : undefined), { what: `failure ${i + 1} counted`, timeoutMs: 5000 });
+      }
+      expect((await fail("203.0.113.60")).status).toBe(429);
+      expect((await fail("203.0.113.61")).status).toBe(401);
+      // The untrusted peer's failures are its own, whatever X-Real-IP it writes.
+      for (let i = 0; i < 2; i++) {
+        const before = ratelimit.stats.outcomesCounted;
+        expect((await fail(`203.0.113.${70 + i}`, UNTRUSTED)).status).toBe(401);
+        await eventually(() => Promise.resolve(ratelimit.stats.outcomesCounted > before ? true : undefined), { what: `untrusted failure ${i + 1} counted`, timeoutMs: 5000 });
+      }
+      expect((await fail("203.0.113.72", UNTRUSTED)).status).toBe(429);
     });
 
     it("judges clientCIDRs on the header's address from the trusted peer only", async () => {

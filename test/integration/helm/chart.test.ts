@@ -171,6 +171,23 @@ describe("chart", () => {
     await expect(template("bw", ["--set", "injector.networkPolicy.enabled=true"])).rejects.toThrow(/needs injector.networkPolicy.namespaces/);
     await expect(template("bw", ["--set", "injector.networkPolicy.namespaces={Not_A_Namespace}"])).rejects.toThrow(/namespaces/);
     await expect(template("bw", ["--set", "proxy.outboundPort=15006"])).rejects.toThrow(/must differ/);
+    await expect(template("bw", ["--set", "clientAddress.trustedHops=11"])).rejects.toThrow(/trustedHops/);
+    await expect(template("bw", ["--set", "clientAddress.header=X-Real-IP"])).rejects.toThrow(/clientAddress.header needs clientAddress.trustedCIDRs/);
+    await expect(template("bw", ["--set", "clientAddress.header=X-Real-IP,clientAddress.trustedHops=1,clientAddress.trustedCIDRs={10.0.0.0/8}"])).rejects.toThrow(/set header or trustedHops, not both/);
+    await expect(template("bw", ["--set", "clientAddress.trustedCIDRs={10.0.0.0/8}"])).rejects.toThrow(/trustedCIDRs needs clientAddress.trustedHops/);
+  });
+
+  it("passes the cluster-wide client address to the controller: the TCP peer by default, trusted hops from the proxies' networks when asked", async () => {
+    const controllerArgs = async (extra: readonly string[]): Promise<string[]> => {
+      const docs = documents(await template("bw", extra));
+      const deployment = docs.find((d) => d.kind === "Deployment" && d.metadata.name === "bw-bulwark-controller") as { spec: { template: { spec: { containers: { args: string[] }[] } } } } | undefined;
+      return (deployment?.spec.template.spec.containers[0]?.args ?? []).filter((a) => a.startsWith("--client-address"));
+    };
+    expect(await controllerArgs([])).toEqual(["--client-address-trusted-hops=0"]);
+    expect(await controllerArgs(["--set", "clientAddress.trustedHops=2,clientAddress.trustedCIDRs={10.0.0.0/8,192.168.0.0/16}"])).toEqual([
+      "--client-address-trusted-hops=2",
+      "--client-address-trusted-cidrs=10.0.0.0/8,192.168.0.0/16",
+    ]);
   });
 });
 
