@@ -49,14 +49,16 @@ function seenByApp(reply: Reply): Record<string, unknown> {
   return { xff: headers["x-forwarded-for"], external: headers["x-envoy-external-address"], realIp: headers["x-real-ip"] };
 }
 
+// Daily budgets: the sliding-window estimate (operator/ratelimit/window.ts) rounds the previous
+// window's share down, so a minute boundary inside a loop would let one more request through.
 const rules = [
   { name: "echo", authentication: "None", match: { pathPrefix: "/v1/echo" } },
-  { name: "login", authentication: "None", match: { pathPrefix: "/v1/login" }, rateLimits: [{ name: "per-address", key: ["clientIP"], limit: { requests: 3, per: "1m" } }] },
+  { name: "login", authentication: "None", match: { pathPrefix: "/v1/login" }, rateLimits: [{ name: "per-address", key: ["clientIP"], limit: { requests: 3, per: "24h" } }] },
   {
     name: "signin",
     authentication: "None",
     match: { pathPrefix: "/v1/signin" },
-    rateLimits: [{ name: "failures", key: ["clientIP"], limit: { requests: 2, per: "1m" }, counts: { responseCodes: [401] } }],
+    rateLimits: [{ name: "failures", key: ["clientIP"], limit: { requests: 2, per: "24h" }, counts: { responseCodes: [401] } }],
   },
   { name: "partners", authentication: "None", match: { pathPrefix: "/v1/partners" }, clientCIDRs: { allow: ["203.0.113.0/24", "127.0.0.1/32"] } },
   { name: "staff", authentication: "None", match: { pathPrefix: "/v1/staff" }, clientCIDRs: { allow: ["127.0.0.0/8"], deny: ["127.0.0.2/32", "203.0.113.66/32"] } },
