@@ -42,6 +42,7 @@ function ruleArbitrary(index: number, shape: Shape): fc.Arbitrary<Record<string,
         }),
         { nil: undefined },
       ),
+      clientCIDRs: fc.option(fc.constantFrom({ allow: ["203.0.113.0/24", "2001:db8::/32"] }, { deny: ["198.51.100.0/24"] }, { allow: ["10.0.0.0/8"], deny: ["10.66.0.0/16"] }), { nil: undefined }),
       local: fc.option(fc.record({ requests: fc.integer({ min: 1, max: 10_000 }), per: fc.constantFrom(...durations), mode: fc.constantFrom("Enforce", "Shadow") }), { nil: undefined }),
     })
     .map((r) => {
@@ -57,6 +58,7 @@ function ruleArbitrary(index: number, shape: Shape): fc.Arbitrary<Record<string,
       if (r.ownership && r.authentication === "Required" && vars[0]) rule.ownership = { pathParam: vars[0] };
       if (r.attest && shape.attestation) rule.requireAppAttestation = true;
       if (r.maxRequestBytes !== undefined) rule.maxRequestBytes = r.maxRequestBytes;
+      if (r.clientCIDRs) rule.clientCIDRs = r.clientCIDRs;
       const limits: Record<string, unknown>[] = [];
       if (r.global) {
         const key = r.global.keys
@@ -92,6 +94,10 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
         tls: fc.option(fc.record({ minVersion: fc.constantFrom("TLSv1.2", "TLSv1.3"), mtls: fc.constantFrom("Disabled", "Permissive", "Strict") }), { nil: undefined }),
         minAppVersion: fc.boolean(),
         compression: fc.option(fc.subarray(["brotli", "gzip"], { minLength: 1 }), { nil: undefined }),
+        clientAddress: fc.option(
+          fc.constantFrom({ trustedHops: 0 }, { trustedHops: 2 }, { trustedHops: 1, trustedCIDRs: ["10.0.0.0/8"] }, { header: "X-Real-IP", trustedCIDRs: ["10.0.0.0/8", "fd00::/8"] }),
+          { nil: undefined },
+        ),
         deprecation: fc.option(fc.record({ prefix: fc.constantFrom("/v1/", "/v2/", "/"), sunsetYear: fc.integer({ min: 2025, max: 2030 }) }), { nil: undefined }),
       })
       .chain((p) =>
@@ -124,6 +130,7 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
             defaultAction: p.defaultAction,
             ...(p.tls ? { tls: p.tls } : {}),
             ...(Object.keys(mobile).length ? { mobile } : {}),
+            ...(p.clientAddress ? { clientAddress: p.clientAddress } : {}),
           };
         }),
       ),
