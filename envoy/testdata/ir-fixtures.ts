@@ -307,7 +307,16 @@ export function servingWorkload(ports: { listener: number; app: number }): Workl
       {
         name: `${SERVE}/deprecation/0/sunset`,
         match: { path: { kind: "prefix", prefix: "/old/" }, methods: [] },
-        action: { kind: "respond", status: 410, body: JSON.stringify({ error: "gone" }), responseHeaders: [{ name: "sunset", value: "Thu, 01 Jan 2026 00:00:00 GMT" }] },
+        action: {
+          kind: "respond",
+          status: 410,
+          body: JSON.stringify({ error: "gone" }),
+          responseHeaders: [
+            { name: "sunset", value: "Thu, 01 Jan 2026 00:00:00 GMT" },
+            // A link the schema accepts, with `%` that Envoy would read as formatter commands unless escaped.
+            { name: "link", value: '<https://dev.example.com/100%25?ua=%REQ(user-agent)%>; rel="sunset"' },
+          ],
+        },
       },
       forward(`${SERVE}/rule/hello`, { path: { kind: "exact", path: "/hello" }, methods: ["GET"] }, checks({}), [{ name: "deprecation", value: "@1767225600" }]),
       forward(`${SERVE}/rule/upload`, { path: { kind: "exact", path: "/upload" }, methods: ["POST"] }, checks({ maxRequestBytes: 1024 })),

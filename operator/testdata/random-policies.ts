@@ -124,11 +124,13 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
           if (p.minAppVersion) mobile.minAppVersion = { minimum: "4.2.0", platforms: { ios: "4.3.0" } };
           if (p.compression) mobile.compression = { algorithms: p.compression };
           if (p.deprecation) mobile.deprecations = [{ pathPrefix: p.deprecation.prefix, deprecatedAt: `${p.deprecation.sunsetYear - 1}-06-01`, sunsetAt: `${p.deprecation.sunsetYear}-01-01` }];
+          // Certificate-bound tokens need client certificates: mTLS Permissive or Strict.
+          const tls = providers.length && shape.sender === "mtls" ? { minVersion: p.tls?.minVersion ?? "TLSv1.3", mtls: p.tls?.mtls === "Permissive" ? "Permissive" : "Strict" } : p.tls;
           return {
             ...(Object.keys(authentication).length ? { authentication } : {}),
             ...(rules.length ? { rules } : {}),
             defaultAction: p.defaultAction,
-            ...(p.tls ? { tls: p.tls } : {}),
+            ...(tls ? { tls } : {}),
             ...(Object.keys(mobile).length ? { mobile } : {}),
             ...(p.clientAddress ? { clientAddress: p.clientAddress } : {}),
           };

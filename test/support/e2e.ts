@@ -423,6 +423,8 @@ export interface SidecarPodOptions {
   /** Wait for Envoy's /ready (its first listeners and clusters arrived); default true. */
   waitReady?: boolean;
   logLevel?: string;
+  /** Runtime values for this sidecar's Envoy (a static layer of its bootstrap's layered_runtime). */
+  runtime?: Record<string, unknown>;
 }
 
 /** Starts the app, creates the Pod object, then starts Envoy with `sidecarBootstrap` pointing at the controller. */
@@ -441,7 +443,7 @@ export async function startSidecarPod(env: E2eEnvironment, kc: KubeConfig, optio
   const dir = await mkdtemp(join(tmpdir(), `bulwark-sidecar-${options.pod}-`));
   const configPath = join(dir, "envoy.yaml");
   const bootstrap = sidecarBootstrap({ node: { id: nodeId, cluster: `${options.namespace}/${options.pod}` }, xds: { host: "127.0.0.1", port: options.xdsPort, delta: options.delta }, admin: { port: adminPort } });
-  await writeFile(configPath, stringify(bootstrap));
+  await writeFile(configPath, stringify(options.runtime ? { ...bootstrap, layered_runtime: { layers: [{ name: "test", static_layer: options.runtime }] } } : bootstrap));
   const logFile = join(dir, "envoy.log");
   const envoy = startProcess({ name: `envoy ${nodeId}`, command: env.envoy, args: [...sidecarArgs(configPath), "--log-level", options.logLevel ?? "warn"], logFile });
   const admin = (path: string): Promise<HttpAnswer> => httpRequest(adminPort, path);

@@ -1,6 +1,6 @@
 import type { JsonObject } from "../../json.js";
 import type { RouteChecksIR, RouteIR } from "../../../operator/ir/types.js";
-import { allForwardChecks, escapeRegex, forwardChecks } from "../common.js";
+import { allForwardChecks, forwardChecks } from "../common.js";
 import { TYPE } from "../type-urls.js";
 import { httpFilter, type HttpFilterFeature } from "./feature.js";
 import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY } from "./jwt-authn.js";
@@ -18,10 +18,15 @@ function anyOf(ids: JsonObject[]): JsonObject {
   return ids.length === 1 && ids[0] ? ids[0] : { or_ids: { ids } };
 }
 
-/** The scope is one of the space-separated words of `scope` (RFC 8693), or an element of the `scp` array. */
+/**
+ * The scope is one of the space-separated words of `scope` (RFC 8693) — the whole claim, its
+ * first, last or a middle word — or an element of the `scp` array. Plain string matchers, not a
+ * regex: RE2's program-size limit would refuse a regex for a long scope.
+ */
 function scopePrincipal(scope: string): JsonObject {
+  const words: JsonObject[] = [{ exact: scope }, { prefix: `${scope} ` }, { suffix: ` ${scope}` }, { contains: ` ${scope} ` }];
   return anyOf([
-    payload("scope", { string_match: { safe_regex: { regex: `^(.* )?${escapeRegex(scope)}( .*)?$` } } }),
+    ...words.map((match) => payload("scope", { string_match: match })),
     payload("scp", { list_match: { one_of: { string_match: { exact: scope } } } }),
   ]);
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { boundedDuration, claimName, dnsLabel, httpHeaderName, httpsOrHttpUrl, jwksSecretRef, visibleAscii } from "./common.js";
+import { boundedDuration, claimName, dnsLabel, httpHeaderName, jwksSecretRef, jwksUri, visibleAscii } from "./common.js";
 import { patternString, setList, withRules } from "./validation.js";
 
 export const jwksSource = withRules(
@@ -7,7 +7,7 @@ export const jwksSource = withRules(
     .object({
       remote: z
         .object({
-          uri: httpsOrHttpUrl("URL of the JSON Web Key Set, fetched by the sidecar and by bulwark authz."),
+          uri: jwksUri("URL of the JSON Web Key Set, fetched by the sidecar and by bulwark authz. https is expected: a plain http URL works but is reported in the Warnings condition, since keys fetched without TLS can be replaced on the way."),
           cacheDuration: boundedDuration({ description: "How long fetched keys are cached before they are fetched again.", min: "30s", max: "24h" }).default("5m"),
         })
         .strict()

@@ -68,6 +68,27 @@ export const httpsOrHttpUrl = (description: string): z.ZodString =>
     description,
   });
 
+/** A TCP port, 1 to 65535, without leading zeros. */
+const portPattern = "([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
+/** A DNS name or IPv4 address: labels of letters, digits and '-' (Envoy refuses '_' and percent-encoding in a host). */
+const hostPattern = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?";
+
+/**
+ * A URL the sidecar can fetch a JWKS from, in the grammar Envoy's JWT filter accepts: http or
+ * https, a DNS name or IPv4 address, an optional port from 1 to 65535, a path and query of URL
+ * characters with complete percent-encodings, and no user info or fragment.
+ */
+export const jwksUriPattern = new RegExp(`^https?://${hostPattern}(:${portPattern})?([/?]([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?$`);
+
+export const jwksUri = (description: string): z.ZodString =>
+  patternString({
+    pattern: jwksUriPattern,
+    maxLength: 2048,
+    message:
+      "must be an http:// or https:// URL with a DNS name or IPv4 address (letters, digits, '-' and '.'), an optional port from 1 to 65535, and a path of URL characters with complete %XX encodings; no user info, no fragment (#)",
+    description,
+  });
+
 /** YYYY-MM-DD with the days each month has (February 29 is checked against leap years separately). */
 const datePattern = /^[0-9]{4}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31|02-29)$/;
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { appVersion, calendarDate, httpHeaderName, httpsOrHttpUrl } from "./common.js";
-import { pathPattern } from "./rule.js";
+import { pathPattern, unnormalisedMessage, unnormalisedPrefix } from "./rule.js";
 import { patternString, setList, withRules } from "./validation.js";
 
 const platformName = /^[a-z][a-z0-9-]{0,31}$/;
@@ -52,6 +52,12 @@ export const deprecation = withRules(
     .strict(),
   "A deprecation timeline for part of the API.",
   [
+    {
+      cel: `!self.pathPrefix.matches(r"${unnormalisedPrefix.source}")`,
+      message: `pathPrefix ${unnormalisedMessage}`,
+      fieldPath: ".pathPrefix",
+      holds: (v) => !unnormalisedPrefix.test(v.pathPrefix),
+    },
     {
       cel: "self.sunsetAt > self.deprecatedAt",
       message: "sunsetAt must be after deprecatedAt",

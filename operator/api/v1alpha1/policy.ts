@@ -77,6 +77,13 @@ export const policySpec = withRules(
         }),
     },
     {
+      cel: "!has(self.authentication) || !has(self.authentication.jwt) || !has(self.authentication.jwt.senderConstraint) || !has(self.authentication.jwt.senderConstraint.mtls) || (has(self.tls) && self.tls.mtls != 'Disabled')",
+      message:
+        "authentication.jwt.senderConstraint.mtls (certificate-bound tokens) needs spec.tls with mtls Permissive or Strict: without a client certificate on the connection no token can be checked against one",
+      fieldPath: ".authentication.jwt.senderConstraint.mtls",
+      holds: (v) => v.authentication?.jwt?.senderConstraint?.mtls === undefined || (v.tls !== undefined && v.tls.mtls !== "Disabled"),
+    },
+    {
       cel: "!has(self.rules) || !self.rules.exists(r, r.requireAppAttestation) || (has(self.authentication) && has(self.authentication.appAttestation))",
       message: "rules with requireAppAttestation need spec.authentication.appAttestation",
       fieldPath: ".rules",

@@ -8,9 +8,28 @@ export const httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OP
 
 /** A URL path without query: /v1/login. */
 export const pathPattern = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
-/** Segments that are literal or a whole-segment variable: /v1/users/{userId}/orders/{orderId}. */
-export const pathTemplatePattern = /^(\/([A-Za-z0-9._~!$&'()*+,;=:@%-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+\/?$/;
-const templateVariable = /\{[A-Za-z_][A-Za-z0-9_]*\}/g;
+/**
+ * Segments that are literal or a whole-segment variable: /v1/users/{userId}/orders/{orderId}.
+ * Variable names as Envoy's URI template matcher takes them (a letter first, at most 16
+ * characters); no `*`, which Envoy and bulwark ratelimit read as a wildcard and authz's
+ * ownership check as a literal character.
+ */
+export const pathTemplatePattern = /^(\/([A-Za-z0-9._~!$&'()+,;=:@%-]+|\{[A-Za-z][A-Za-z0-9_]{0,15}\}))+\/?$/;
+const templateVariable = /\{[A-Za-z][A-Za-z0-9_]{0,15}\}/g;
+/** The most variables Envoy's URI template matcher takes in one template. */
+export const maxTemplateVariables = 5;
+
+/**
+ * What Envoy's path normalisation (normalize_path, merge_slashes, escaped slashes unescaped)
+ * rewrites before routes match: a path written with one of these can never match. `//`, a `.`
+ * or `..` segment, a percent-encoded unreserved character (%41 is A) or slash (%2F, %5C), or a
+ * `%` that does not start a %XX encoding.
+ */
+export const unnormalisedPath = /\/\/|\/\.\.?(\/|$)|%([^0-9A-Fa-f]|[0-9A-Fa-f][^0-9A-Fa-f]|[0-9A-Fa-f]?$)|%(3[0-9]|4[1-9A-Fa-f]|5[0-9AaCcFf]|6[1-9A-Fa-f]|7[0-9AaEe]|2[D-Fd-f])/;
+/** The same for a prefix, which may end inside a segment or an encoding: /v1/. matches /v1/.well-known. */
+export const unnormalisedPrefix = /\/\/|\/\.\.?\/|%([^0-9A-Fa-f]|[0-9A-Fa-f][^0-9A-Fa-f])|%(3[0-9]|4[1-9A-Fa-f]|5[0-9AaCcFf]|6[1-9A-Fa-f]|7[0-9AaEe]|2[D-Fd-f])/;
+export const unnormalisedMessage =
+  "can never match: Envoy normalises request paths before matching, so write it as normalised: no '//', no '.' or '..' segments, no percent-encoded letters, digits, '-', '.', '_', '~' or slashes (write %41 as A), and every % followed by two hex digits";
 
 /** The variable names of a valid path template, in order. */
 export function templateVariables(template: string): string[] {
@@ -26,7 +45,8 @@ const requestMatch = withRules(
       pathTemplate: patternString({
         pattern: pathTemplatePattern,
         maxLength: 128,
-        message: "must be a path template such as /v1/users/{userId}/orders/{orderId}: each {variable} fills a whole segment, braces closed, names of letters, digits and _",
+        message:
+          "must be a path template such as /v1/users/{userId}/orders/{orderId}: each {variable} fills a whole segment, braces closed, names of a letter then letters, digits and _ (at most 16 characters); no '*'",
         description: "Path with whole-segment variables, e.g. /v1/users/{userId}; variables can be used by ownership and rate-limit keys.",
       }).optional(),
     })
@@ -37,6 +57,30 @@ const requestMatch = withRules(
       cel: "[has(self.path), has(self.pathPrefix), has(self.pathTemplate)].filter(x, x).size() == 1",
       message: "set exactly one of path, pathPrefix or pathTemplate",
       holds: (v) => [v.path, v.pathPrefix, v.pathTemplate].filter((x) => x !== undefined).length === 1,
+    },
+    {
+      cel: `!has(self.path) || !self.path.matches(r"${unnormalisedPath.source}")`,
+      message: `path ${unnormalisedMessage}`,
+      fieldPath: ".path",
+      holds: (v) => v.path === undefined || !unnormalisedPath.test(v.path),
+    },
+    {
+      cel: `!has(self.pathPrefix) || !self.pathPrefix.matches(r"${unnormalisedPrefix.source}")`,
+      message: `pathPrefix ${unnormalisedMessage}`,
+      fieldPath: ".pathPrefix",
+      holds: (v) => v.pathPrefix === undefined || !unnormalisedPrefix.test(v.pathPrefix),
+    },
+    {
+      cel: `!has(self.pathTemplate) || !self.pathTemplate.matches(r"${unnormalisedPath.source}")`,
+      message: `pathTemplate ${unnormalisedMessage}`,
+      fieldPath: ".pathTemplate",
+      holds: (v) => v.pathTemplate === undefined || !unnormalisedPath.test(v.pathTemplate),
+    },
+    {
+      cel: `!has(self.pathTemplate) || !self.pathTemplate.matches(r"(\\{[^{]*){${maxTemplateVariables + 1}}")`,
+      message: `pathTemplate may have at most ${maxTemplateVariables} variables (the limit of Envoy's URI template matcher)`,
+      fieldPath: ".pathTemplate",
+      holds: (v) => v.pathTemplate === undefined || templateVariables(v.pathTemplate).length <= maxTemplateVariables,
     },
     {
       operatorOnly: "a CEL check of repeated variables exceeds the API server's cost budget for 32 rules",
@@ -162,6 +206,12 @@ export const rule = withRules(
       message: "a rate-limit key claim:<name> needs authentication Required or Optional: claims come from a verified token",
       fieldPath: ".rateLimits",
       holds: (v) => v.authentication !== "None" || (v.rateLimits ?? []).every((l) => (l.key ?? []).every((k) => !k.startsWith("claim:"))),
+    },
+    {
+      cel: "!has(self.rateLimits) || self.rateLimits.filter(l, l.scope == 'Local').size() <= 1",
+      message: "a rule may have one Local rate limit: a sidecar keeps one token bucket per route; use a Global limit for a second budget",
+      fieldPath: ".rateLimits",
+      holds: (v) => (v.rateLimits ?? []).filter((l) => l.scope === "Local").length <= 1,
     },
     {
       cel: "!has(self.rateLimits) || self.rateLimits.all(l, self.rateLimits.exists_one(o, o.name == l.name))",

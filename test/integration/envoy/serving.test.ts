@@ -82,6 +82,8 @@ describe("a sidecar serving from a static bootstrap of the built resources", () 
     const reply = await send(listenerPort, { path: "/old/orders" });
     expect(reply.status).toBe(410);
     expect(reply.headers.sunset).toBe("Thu, 01 Jan 2026 00:00:00 GMT");
+    // Sent as written: no `%` read as a formatter command (the request's user-agent is not copied in).
+    expect(reply.headers.link).toBe('<https://dev.example.com/100%25?ua=%REQ(user-agent)%>; rel="sunset"');
     expect(JSON.parse(reply.body)).toEqual({ error: "gone" });
   });
 
