@@ -22,13 +22,18 @@ export function socketAddress(address: string, port: number): JsonObject {
   return { socket_address: { address, port_value: port } };
 }
 
-/**
- * A response or request header that replaces any value already there, with `value` sent as
- * written: Envoy reads `%` in a header value as the start of a formatter command (%REQ(...)%
- * would copy a request header into it), so each `%` is escaped as `%%`.
- */
+/** A response or request header that replaces any value already there; `value` may hold Envoy formatter commands (%...%). */
 export function overwriteHeader(name: string, value: string): JsonObject {
-  return { header: { key: name, value: value.replaceAll("%", "%%") }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" };
+  return { header: { key: name, value }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" };
+}
+
+/**
+ * The same with `value` sent as written: Envoy reads `%` in a header value as the start of a
+ * formatter command (%REQ(...)% would copy a request header into it), so each `%` is escaped
+ * as `%%`. For every value that comes from a policy.
+ */
+export function overwriteHeaderLiteral(name: string, value: string): JsonObject {
+  return overwriteHeader(name, value.replaceAll("%", "%%"));
 }
 
 export function percent(numerator: number): JsonObject {

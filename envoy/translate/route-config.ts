@@ -1,7 +1,7 @@
 import type { JsonObject } from "../json.js";
 import type { PathMatchIR, RouteIR } from "../../operator/ir/types.js";
 import { clientAddressOf, clientAddressRequestHeaders } from "./client-address.js";
-import { escapeRegex, overwriteHeader } from "./common.js";
+import { escapeRegex, overwriteHeader, overwriteHeaderLiteral } from "./common.js";
 import type { FilterContext, HttpFilterFeature } from "./filters/feature.js";
 import { NAMES } from "./resources.js";
 import { TYPE } from "./type-urls.js";
@@ -47,7 +47,7 @@ function isJson(text: string): boolean {
 }
 
 function directResponseHeaders(action: Extract<RouteIR["action"], { kind: "respond" }>): JsonObject[] {
-  const declared = action.responseHeaders.map((h) => overwriteHeader(h.name, h.value));
+  const declared = action.responseHeaders.map((h) => overwriteHeaderLiteral(h.name, h.value));
   const hasContentType = action.responseHeaders.some((h) => h.name.toLowerCase() === "content-type");
   return !hasContentType && action.body !== "" && isJson(action.body) ? [...declared, overwriteHeader("content-type", "application/json")] : declared;
 }
@@ -70,7 +70,7 @@ function buildRoute(route: RouteIR, options: { ctx: FilterContext; features: rea
   return {
     ...common,
     route: routeAction,
-    ...(action.responseHeaders.length > 0 ? { response_headers_to_add: action.responseHeaders.map((h) => overwriteHeader(h.name, h.value)) } : {}),
+    ...(action.responseHeaders.length > 0 ? { response_headers_to_add: action.responseHeaders.map((h) => overwriteHeaderLiteral(h.name, h.value)) } : {}),
   };
 }
 
