@@ -122,6 +122,27 @@ describe("the APISecurityPolicy CRD in the real API server", () => {
     }
   });
 
+  it("documents spec.clientAddress and rules[].clientCIDRs in kubectl explain", async () => {
+    const schema = (apiSecurityPolicyCrd() as { spec: { versions: { schema: { openAPIV3Schema: SchemaNode } }[] } }).spec.versions[0]?.schema.openAPIV3Schema;
+    const clientAddress = schema?.properties?.spec?.properties?.clientAddress;
+    const cidrs = schema?.properties?.spec?.properties?.rules?.items?.properties?.clientCIDRs;
+    for (const [path, node] of [["apisecuritypolicy.spec.clientAddress", clientAddress], ["apisecuritypolicy.spec.rules.clientCIDRs", cidrs]] as const) {
+      const fields = node?.properties ?? {};
+      if (!node?.description || Object.keys(fields).length === 0) throw new Error(`the schema has no documented ${path}`);
+      const explained = await eventually(
+        async () => {
+          const { stdout } = await kubectl(["explain", path]);
+          return words(stdout).includes(words(node.description ?? "")) ? stdout : undefined;
+        },
+        { what: `kubectl explain to document ${path}`, timeoutMs: 60_000 },
+      );
+      for (const [name, field] of Object.entries(fields)) {
+        expect(explained).toMatch(new RegExp(`^  ${name}\\s+<`, "m"));
+        expect(words(explained)).toContain(words(field.description ?? `no description of ${name}`));
+      }
+    }
+  });
+
   it("shows targets, Accepted, Programmed, Ready and age in kubectl get asp, and lists policies under the bulwark category", async () => {
     const namespace = await createNamespace("columns");
     const shop = examples().find((e) => e.file === "shop-api.yaml");
