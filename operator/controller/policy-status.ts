@@ -65,7 +65,10 @@ export function desiredStatus(resolved: ResolvedPolicy, observe: SidecarObservat
   const total = new Set(resolved.targets.flatMap((t) => t.sidecars)).size;
   return {
     observedGeneration: generation,
-    conditions: [...parts, [ConditionType.Ready, ready] as [string, ConditionData]].map(([type, data]) => condition(type, data, generation, previousConditions, now)),
+    // Warnings is not part of Ready: a policy enforced as written is Ready, and says what looks unintended.
+    conditions: [...parts, [ConditionType.Ready, ready] as [string, ConditionData], [ConditionType.Warnings, resolved.warnings] as [string, ConditionData]].map(([type, data]) =>
+      condition(type, data, generation, previousConditions, now),
+    ),
     targets: resolved.targets.map((t) => ({ kind: t.kind, name: t.name, sidecars: t.sidecars.length, programmed: t.sidecars.filter((s) => prog.running.has(s)).length })),
     sidecars: `${prog.running.size}/${total}`,
   };

@@ -5,6 +5,7 @@ import { accepted, errorText, notResolved, translationFailed, type ConditionData
 import { UNUSABLE_JWKS, jwksFromSecret } from "./jwks.js";
 import { creationTime, namespaceOf, objectKey, sidecarNodeId, type ObjectMeta, type PodObject, type ServiceObject, type TranslationInput } from "./objects.js";
 import { selectPods, sidecarPorts, type SidecarPorts } from "./sidecars.js";
+import { policyWarnings, warningsCondition } from "./warnings.js";
 
 export interface TargetResolution {
   kind: string;
@@ -29,6 +30,8 @@ export interface ResolvedPolicy {
   policy?: APISecurityPolicy;
   accepted: ConditionData;
   resolvedRefs: ConditionData;
+  /** What the policy says that is enforced but probably unintended (the Warnings condition). */
+  warnings: ConditionData;
   targets: TargetResolution[];
   /** Sidecars this policy governs, grouped by ports (one workload each). */
   governed: SidecarGroup[];
@@ -257,6 +260,7 @@ function resolveCandidate(options: CandidateContext): ResolvedPolicy {
       ? { status: "False", reason: AcceptedReason.Conflicted, message: `${conflicts.join("; ")}; this policy governs ${mine.length} other sidecar(s).` }
       : accepted(),
     resolvedRefs: notResolved(problems),
+    warnings: warningsCondition(policyWarnings(policy.spec)),
     targets,
     governed: groupByPorts(mine),
     held: [],
@@ -285,6 +289,7 @@ export function resolvePolicies(input: TranslationInput): Resolution {
         ...base,
         accepted: { status: "False", reason: AcceptedReason.Invalid, message: `The policy is invalid: ${candidate.issues ?? "unknown error"}` },
         resolvedRefs: { status: "False", reason: AcceptedReason.Invalid, message: "References are not resolved for an invalid policy." },
+        warnings: warningsCondition([]),
         targets: [],
         governed: [],
         held: [],
@@ -302,6 +307,7 @@ export function resolvePolicies(input: TranslationInput): Resolution {
         ...base,
         accepted: translationFailed("resolving its targets and references", error, 0),
         resolvedRefs: { status: "False", reason: AcceptedReason.TranslationFailed, message: "References are not resolved for a policy whose translation failed." },
+        warnings: warningsCondition([]),
         targets: [],
         governed: [],
         held: [],

@@ -44,6 +44,7 @@ export function statusSummary(resolution: Resolution): unknown[] {
     generation: p.generation,
     accepted: p.accepted,
     resolvedRefs: p.resolvedRefs,
+    warnings: p.warnings,
     targets: p.targets,
     ...(p.held.length ? { heldAtLastGoodConfiguration: p.held } : {}),
   }));

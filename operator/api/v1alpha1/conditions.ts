@@ -13,6 +13,13 @@ export const ConditionType = {
   Programmed: "Programmed",
   /** Accepted, ResolvedRefs and Programmed are all True. */
   Ready: "Ready",
+  /**
+   * True when the policy is enforced as written but part of it probably does not do what its
+   * author means (a rule no request can reach, keys fetched over plain http); the message lists
+   * each. Ready does not depend on it, so kstatus-based tools (Flux, Argo CD) still see the
+   * policy as Current: a warning is for people to read, not a failed rollout.
+   */
+  Warnings: "Warnings",
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -46,6 +53,15 @@ export const ProgrammedReason = {
   Rejected: "Rejected",
   /** The targets have no sidecars (yet); nothing to program. */
   NoSidecars: "NoSidecars",
+} as const;
+
+export const WarningsReason = {
+  /** Status False: nothing to report. */
+  NoWarnings: "NoWarnings",
+  /** A rule never applies: an earlier rule matches every request it matches. */
+  ShadowedRule: "ShadowedRule",
+  /** A JWKS is fetched over plain http, where it can be replaced on the way. */
+  PlaintextJwksUri: "PlaintextJwksUri",
 } as const;
 
 export const ReadyReason = {
