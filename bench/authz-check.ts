@@ -54,7 +54,7 @@ export async function runAuthzCheckBench(options: { checks?: number; algorithm?:
   const attester = await TestIssuer.create(ATTESTER);
   const key = await DpopKey.generate(algorithm);
   const table = buildRouteTable(translate(authzPolicyInput({ idpJwks: idp.jwks, attestJwks: attester.jwks })).ir);
-  const deps = { now: Date.now, replay: new MemoryReplayStore(), nonces: new DpopNonces(), keys: new KeySets().keys };
+  const deps = { now: Date.now, replay: new MemoryReplayStore(Date.now, { rememberedSince: 0 }), nonces: new DpopNonces(), keys: new KeySets().keys };
   const warmup = await requests(1000, key, idp);
   for (const r of warmup) await check(r, table, deps);
   const batch = await requests(checks, key, idp);

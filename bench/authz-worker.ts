@@ -28,8 +28,11 @@ let replay: ReplayStore | undefined;
 async function serve(request: Extract<WorkerRequest, { kind: "serve" }>): Promise<void> {
   const tables = new RouteTableHolder();
   tables.swap(buildRouteTable(translate(request.input).ir));
-  replay = request.redisUrl ? new RedisReplayStore(new Redis(request.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }), request.redisPrefix) : new MemoryReplayStore();
+  replay = request.redisUrl ? new RedisReplayStore(new Redis(request.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }), request.redisPrefix) : new MemoryReplayStore(Date.now, { rememberedSince: 0 });
   if (request.redisUrl) await new Promise((resolve) => setTimeout(resolve, 200));
+  // A fresh store refuses proofs issued within the clock skew (5 s) of its first connection: measure a warm one.
+  const warmAt = replay.rememberedSince() + 5000;
+  if (warmAt > Date.now()) await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, warmAt - Date.now() + 1000)));
   server = new AuthzServer({ host: "127.0.0.1", port: 0, tables, deps: { now: Date.now, replay, nonces: new DpopNonces(), keys: new KeySets().keys }, log: pino({ level: "silent" }) });
   reply({ kind: "serving", port: await server.start() });
 }

@@ -21,7 +21,7 @@ describe("check: the route table from the translation, and every check of a rout
     attester = await TestIssuer.create(ATTESTER);
     key = await DpopKey.generate();
     table = buildRouteTable(translate(authzPolicyInput({ idpJwks: idp.jwks, attestJwks: attester.jwks })).ir);
-    deps = { now: Date.now, replay: new MemoryReplayStore(), nonces: new DpopNonces(), keys: new KeySets().keys };
+    deps = { now: Date.now, replay: new MemoryReplayStore(Date.now, { rememberedSince: 0 }), nonces: new DpopNonces(), keys: new KeySets().keys };
   });
 
   async function request(options: { rule: string; method: string; path: string; sub?: string; version?: string; platform?: string; attestation?: string }): Promise<AuthzRequest> {

@@ -24,6 +24,7 @@ export type RefusalReason =
   | "dpop_proof_iat"
   | "dpop_proof_ath"
   | "dpop_proof_replayed"
+  | "dpop_proof_predates_replay_cache"
   | "dpop_nonce_required"
   | "dpop_token_not_bound"
   | "dpop_key_mismatch"

@@ -12,7 +12,7 @@ const config: DpopConfig = { required: true, maxProofAgeSeconds: 60, algorithms:
 const URI = "https://api.example.com/v1/users/alice/orders";
 
 function deps(overrides: Partial<DpopDeps> = {}): DpopDeps {
-  return { now: Date.now, replay: new MemoryReplayStore(), nonces: new DpopNonces({ secret: "0123456789abcdef0123" }), ...overrides };
+  return { now: Date.now, replay: new MemoryReplayStore(Date.now, { rememberedSince: 0 }), nonces: new DpopNonces({ secret: "0123456789abcdef0123" }), ...overrides };
 }
 
 /** A compact JWS signed with node:crypto, for headers jose refuses to produce. ES256 or RS256 only. */
@@ -69,6 +69,20 @@ describe("DPoP proofs (RFC 9449)", () => {
     expect(reason(await checkDpop(request(proof), config, d))).toBe("allowed");
     now = t0 + (config.maxProofAgeSeconds + 5) * 1000; // now - iat == maxProofAge: still fresh
     expect(reason(await checkDpop(request(proof), config, d))).toBe("dpop_proof_replayed");
+  });
+
+  it("after a restart, refuses proofs that may have been used before it (issued before the store's memory began + skew), then accepts fresh ones", async () => {
+    const restart = 1_900_000_000_000;
+    let now = restart + 1000;
+    const d = deps({ now: () => now, replay: new MemoryReplayStore(() => now, { rememberedSince: restart }) });
+    const usedBefore = await key.proof({ htm: "GET", htu: URI, accessToken: token, iat: restart / 1000 - 10 });
+    expect(reason(await checkDpop(request(usedBefore), config, d))).toBe("dpop_proof_predates_replay_cache");
+    // Dated ahead of the restart by less than the skew: it could have been presented before the restart.
+    const aheadClock = await key.proof({ htm: "GET", htu: URI, accessToken: token, iat: restart / 1000 + 4 });
+    expect(reason(await checkDpop(request(aheadClock), config, d))).toBe("dpop_proof_predates_replay_cache");
+    now = restart + 5000;
+    const fresh = await key.proof({ htm: "GET", htu: URI, accessToken: token, iat: restart / 1000 + 5 });
+    expect(reason(await checkDpop(request(fresh), config, d))).toBe("allowed");
   });
 
   it("normalises htu: case of scheme and host, default port, percent-encoding, query and fragment", async () => {
@@ -195,11 +209,11 @@ describe("DPoP proofs (RFC 9449)", () => {
   });
 
   it("refuses a replay across replicas that share the store, and fails closed when the store is down", async () => {
-    const shared = new MemoryReplayStore();
+    const shared = new MemoryReplayStore(Date.now, { rememberedSince: 0 });
     const proof = await key.proof({ htm: "GET", htu: URI, accessToken: token });
     expect(reason(await checkDpop(request(proof), config, deps({ replay: shared })))).toBe("allowed");
     expect(reason(await checkDpop(request(proof), config, deps({ replay: shared })))).toBe("dpop_proof_replayed");
-    const down = { firstUse: (): Promise<boolean> => Promise.reject(new Error("ECONNREFUSED")), close: (): Promise<void> => Promise.resolve() };
+    const down = { firstUse: (): Promise<boolean> => Promise.reject(new Error("ECONNREFUSED")), rememberedSince: (): number => 0, close: (): Promise<void> => Promise.resolve() };
     const decision = await checkDpop(request(await key.proof({ htm: "GET", htu: URI, accessToken: token })), config, deps({ replay: down }));
     expect(decision && !decision.allowed && [decision.status, decision.reason]).toEqual([503, "replay_store_unavailable"]);
   });

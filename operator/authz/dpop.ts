@@ -338,5 +338,9 @@ export async function checkDpop(request: AuthzRequest, config: DpopConfig, deps:
   } catch {
     return refuse(503, "replay_store_unavailable");
   }
-  return first ? allow(nonceHeaders) : proofRefusal(config, "dpop_proof_replayed", "proof already used");
+  if (!first) return proofRefusal(config, "dpop_proof_replayed", "proof already used");
+  // A proof is accepted from iat - skew on: one issued before the store's memory began + skew may
+  // have been used while the store was away (a restart, an emptied Redis) and is refused.
+  if (claims.iat * 1000 < deps.replay.rememberedSince() + skew * 1000) return proofRefusal(config, "dpop_proof_predates_replay_cache", "proof issued before the replay cache restarted; retry with a new proof");
+  return allow(nonceHeaders);
 }

@@ -68,7 +68,7 @@ describe("AuthzServer over gRPC", () => {
   beforeAll(async () => {
     const tables = new RouteTableHolder();
     tables.swap(table);
-    server = new AuthzServer({ host: "127.0.0.1", port: 0, tables, deps: { now: Date.now, replay: new MemoryReplayStore(), nonces: new DpopNonces(), keys: new KeySets().keys }, log: pino({ level: "silent" }) });
+    server = new AuthzServer({ host: "127.0.0.1", port: 0, tables, deps: { now: Date.now, replay: new MemoryReplayStore(Date.now, { rememberedSince: 0 }), nonces: new DpopNonces(), keys: new KeySets().keys }, log: pino({ level: "silent" }) });
     const port = await server.start();
     const Ctor = makeGenericClientConstructor(authorizationService(), "Authorization");
     client = new Ctor(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as CheckClient;

@@ -23,9 +23,9 @@ function answersPing(port: number): Promise<boolean> {
   });
 }
 
-/** Starts a throw-away redis-server on a free loopback port, without persistence. */
-export async function startRedis(options: { dir: string; redisServer: string; keepAlive: boolean }): Promise<{ url: string; process: ManagedProcess }> {
-  const port = await freePort();
+/** Starts a throw-away redis-server on a free loopback port (or `port`, to restart one in place), without persistence. */
+export async function startRedis(options: { dir: string; redisServer: string; keepAlive: boolean; port?: number }): Promise<{ url: string; process: ManagedProcess }> {
+  const port = options.port ?? (await freePort());
   const proc = startProcess({
     name: "redis-server",
     command: options.redisServer,

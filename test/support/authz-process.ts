@@ -6,7 +6,11 @@ import { freePort } from "../env/processes.js";
 import { startBulwark, type BulwarkProcess } from "./e2e.js";
 
 export interface AuthzProcessOptions {
-  kubeconfig: string;
+  /** Watch Kubernetes with this kubeconfig, or read `files` (one of the two). */
+  kubeconfig?: string;
+  files?: string[];
+  /** The ext_authz port; a free one when absent (give the same one to restart in place). */
+  grpcPort?: number;
   /** DPoP replay cache shared by replicas; in memory when absent. */
   redisUrl?: string;
   dpopNonceSecret?: string;
@@ -20,14 +24,14 @@ export interface AuthzProcess extends BulwarkProcess {
 }
 
 export async function startAuthzProcess(options: AuthzProcessOptions): Promise<AuthzProcess> {
-  const grpcPort = await freePort();
+  const grpcPort = options.grpcPort ?? (await freePort());
+  const source = options.files ? options.files.flatMap((f) => ["-f", f]) : ["--kubeconfig", options.kubeconfig ?? ""];
   const started = await startBulwark({
     command: "authz",
     name: "bulwark authz",
     probe: options.waitReady ?? true ? "/readyz" : "/healthz",
     args: [
-      "--kubeconfig",
-      options.kubeconfig,
+      ...source,
       "--address",
       `127.0.0.1:${grpcPort}`,
       "--log-level",
