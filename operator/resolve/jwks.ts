@@ -1,5 +1,5 @@
-import { createLocalJWKSet, type JSONWebKeySet } from "jose";
 import { ResolvedRefsReason } from "../api/v1alpha1/conditions.js";
+import { keyName, verificationKeyProblem } from "./jwk-check.js";
 import { namespaceOf, type SecretObject } from "./objects.js";
 
 /**
@@ -41,17 +41,24 @@ export function jwksFromSecret(options: { secrets: readonly SecretObject[]; name
   if (value === undefined) {
     return { ok: false, reason: ResolvedRefsReason.InvalidSecret, message: `Secret ${namespace}/${name} has no key ${key} (JWKS of ${usedBy}); its tokens are refused` };
   }
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(value) as JSONWebKeySet;
-    createLocalJWKSet(parsed); // throws when it is not a JSON Web Key Set
-    if (!Array.isArray(parsed.keys) || parsed.keys.length === 0) throw new Error("it has no keys");
-    return { ok: true, jwks: JSON.stringify({ keys: parsed.keys }) };
+    parsed = JSON.parse(value);
   } catch (error) {
-    const why = error instanceof Error ? error.message : "unreadable";
-    return {
-      ok: false,
-      reason: ResolvedRefsReason.InvalidSecret,
-      message: `Secret ${namespace}/${name} key ${key} is not a JSON Web Key Set (${why}) (JWKS of ${usedBy}); its tokens are refused`,
-    };
+    return invalidSet(options, `is not JSON (${error instanceof Error ? error.message : "unreadable"})`);
   }
+  const keys = typeof parsed === "object" && parsed !== null ? (parsed as { keys?: unknown }).keys : undefined;
+  if (!Array.isArray(keys)) return invalidSet(options, 'is not a JSON Web Key Set (an object with a "keys" array)');
+  if (keys.length === 0) return invalidSet(options, "is a JSON Web Key Set without keys");
+  // Every key is imported: Envoy refuses a set it cannot load, and the sidecar's whole listener with it.
+  for (const [index, jwk] of keys.entries()) {
+    const problem = verificationKeyProblem(jwk);
+    if (problem) return invalidSet(options, `has an unusable ${keyName(jwk, index)}: ${problem}`);
+  }
+  return { ok: true, jwks: JSON.stringify({ keys }) };
+}
+
+function invalidSet(options: { namespace: string; name: string; key: string; usedBy: string }, why: string): JwksFromSecret {
+  const { namespace, name, key, usedBy } = options;
+  return { ok: false, reason: ResolvedRefsReason.InvalidSecret, message: `Secret ${namespace}/${name} key ${key} ${why} (JWKS of ${usedBy}); its tokens are refused` };
 }
