@@ -65,15 +65,22 @@ export function buildRouteTable(ir: IR): RouteTable {
 /** Holds the current table; readers take one table per request, so a swap never splits a decision. */
 export class RouteTableHolder {
   private table: RouteTable | undefined;
+  private readonly swapped: ((table: RouteTable) => void)[] = [];
 
   current(): RouteTable | undefined {
     return this.table;
+  }
+
+  /** Called with each new table once it is in use (to let go of what only older tables used). */
+  onSwap(listener: (table: RouteTable) => void): void {
+    this.swapped.push(listener);
   }
 
   /** Returns true when the version changed. */
   swap(next: RouteTable): boolean {
     if (this.table?.version === next.version) return false;
     this.table = next;
+    for (const listener of this.swapped) listener(next);
     return true;
   }
 }

@@ -19,7 +19,20 @@ export class AuthzMetrics {
     registers: [this.registry],
   });
 
-  constructor(tables: RouteTableHolder) {
+  constructor(tables: RouteTableHolder, keySets?: { readonly counts: { inline: number; remote: number } }) {
+    if (keySets) {
+      new Gauge({
+        name: "bulwark_authz_key_sets",
+        help: "Key sets held for the route table in use, by kind (inline from a Secret, remote with its cache).",
+        labelNames: ["kind"],
+        registers: [this.registry],
+        collect(): void {
+          const { inline, remote } = keySets.counts;
+          this.set({ kind: "inline" }, inline);
+          this.set({ kind: "remote" }, remote);
+        },
+      });
+    }
     new Gauge({
       name: "bulwark_authz_route_table_info",
       help: "1 for the version (content hash) of the route table in use; absent until one is loaded.",

@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import { pino, type Logger } from "pino";
 import { RouteTableHolder } from "../authz/config.js";
 import { DpopNonces } from "../authz/dpop-nonce.js";
-import { KeySets } from "../authz/keys.js";
+import { jwksInUse, KeySets } from "../authz/keys.js";
 import { MemoryReplayStore, RedisReplayStore, type ReplayStore } from "../authz/replay-store.js";
 import { authzHealthChecks } from "../authz/health.js";
 import { AuthzMetrics } from "../authz/metrics.js";
@@ -144,10 +144,11 @@ export async function runAuthz(argv: string[]): Promise<number> {
   const secret = flag(values, "dpop-nonce-secret", "BULWARK_DPOP_NONCE_SECRET");
 
   const tables = new RouteTableHolder();
-  const metrics = new AuthzMetrics(tables);
   const redis = redisUrl ? redisClient(redisUrl, log) : undefined;
   const replay: ReplayStore = redis ? new RedisReplayStore(redis) : new MemoryReplayStore();
   const keySets = new KeySets({ onError: (uri, error) => log.warn({ uri, err: error instanceof Error ? error.message : String(error) }, "JWKS fetch failed; keeping the last good keys") });
+  tables.onSwap((table) => keySets.retain(jwksInUse(table)));
+  const metrics = new AuthzMetrics(tables, keySets);
   const server = new AuthzServer({
     host: address.host,
     port: address.port,

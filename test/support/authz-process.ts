@@ -17,6 +17,8 @@ export interface AuthzProcessOptions {
   /** Wait for /readyz (a route table loaded); otherwise only for /healthz. Default true. */
   waitReady?: boolean;
   logLevel?: string;
+  /** NODE_OPTIONS of the process (e.g. --heapsnapshot-signal to measure its heap). */
+  nodeOptions?: string;
 }
 
 export interface AuthzProcess extends BulwarkProcess {
@@ -30,6 +32,7 @@ export async function startAuthzProcess(options: AuthzProcessOptions): Promise<A
     command: "authz",
     name: "bulwark authz",
     probe: options.waitReady ?? true ? "/readyz" : "/healthz",
+    ...(options.nodeOptions ? { nodeOptions: options.nodeOptions } : {}),
     args: [
       ...source,
       "--address",

@@ -203,7 +203,7 @@ export interface BulwarkProcess {
  * operator/cli/main.ts), logging to `logFile` (in a fresh temporary directory by default), and
  * waits until `probe` answers 200 (none: no wait). A process that does not get there is stopped.
  */
-export async function startBulwark(options: { command: "controller" | "authz" | "ratelimit"; name: string; args: string[]; logFile?: string; httpPort?: number; probe?: "/readyz" | "/healthz" | "none" }): Promise<BulwarkProcess> {
+export async function startBulwark(options: { command: "controller" | "authz" | "ratelimit"; name: string; args: string[]; logFile?: string; httpPort?: number; probe?: "/readyz" | "/healthz" | "none"; nodeOptions?: string }): Promise<BulwarkProcess> {
   const logFile = options.logFile ?? join(await mkdtemp(join(tmpdir(), `bulwark-${options.command}-`)), `${options.command}.log`);
   const httpPort = options.httpPort ?? (await freePort());
   const proc = startProcess({
@@ -211,6 +211,7 @@ export async function startBulwark(options: { command: "controller" | "authz" | 
     command: process.execPath,
     args: ["--import", tsxLoader(), join(repoRoot, "operator/cli/main.ts"), options.command, ...options.args, "--http-address", `127.0.0.1:${httpPort}`],
     logFile,
+    ...(options.nodeOptions ? { env: { ...process.env, NODE_OPTIONS: options.nodeOptions } } : {}),
   });
   const get = (path: string): Promise<HttpAnswer> => httpRequest(httpPort, path, { timeoutMs: 5000 });
   const metrics = async (): Promise<string> => {

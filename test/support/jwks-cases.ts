@@ -16,8 +16,10 @@ export interface JwksCase {
 
 type Jwk = Record<string, unknown>;
 
-const publicJwk = (type: "ec" | "ed25519" | "ed448" | "x25519", curve?: string): Jwk =>
-  (type === "ec" ? generateKeyPairSync("ec", { namedCurve: curve ?? "P-256" }) : generateKeyPairSync(type as "ed25519")).publicKey.export({ format: "jwk" }) as Jwk;
+function publicJwk(type: "ec" | "ed25519" | "ed448" | "x25519", curve = "P-256"): Jwk {
+  const pair = type === "ec" ? generateKeyPairSync("ec", { namedCurve: curve }) : type === "ed25519" ? generateKeyPairSync("ed25519") : type === "ed448" ? generateKeyPairSync("ed448") : generateKeyPairSync("x25519");
+  return pair.publicKey.export({ format: "jwk" }) as Jwk;
+}
 
 /** An RSA public key of exactly `bits` bits (a random odd modulus: loading a public key does not factor it). */
 function rsa(bits: number, exponent = 65537): Jwk {
@@ -31,7 +33,7 @@ function rsa(bits: number, exponent = 65537): Jwk {
 
 export function jwksCases(): JwksCase[] {
   const p256 = publicJwk("ec", "P-256");
-  const offCurve = { ...p256, y: Buffer.from(String(p256.y), "base64url").map((b, i) => (i === 5 ? b ^ 1 : b)).toString("base64url") };
+  const offCurve = { ...p256, y: Buffer.from(Buffer.from(String(p256.y), "base64url").map((b, i) => (i === 5 ? b ^ 1 : b))).toString("base64url") };
   const ed25519 = publicJwk("ed25519");
   const set = (...keys: unknown[]): unknown => ({ keys });
   return [
