@@ -8,7 +8,7 @@ import { startHttpServer } from "../controller/http-server.js";
 import { FallbackStore } from "../ratelimit/fallback-store.js";
 import { KubernetesLimitSource, limitsOf } from "../ratelimit/limit-source.js";
 import type { LimitIndex } from "../ratelimit/limits.js";
-import { MemoryStore } from "../ratelimit/memory-store.js";
+import { DEFAULT_MAX_COUNTERS, MemoryStore } from "../ratelimit/memory-store.js";
 import { RedisStore } from "../ratelimit/redis-store.js";
 import { RateLimitGrpcService, RateLimitMetrics } from "../ratelimit/service.js";
 import type { CounterStore } from "../ratelimit/store.js";
@@ -24,12 +24,18 @@ watched in Kubernetes, or read once from files with -f. Budgets are sliding wind
 Redis (shared by every replica) or, without --redis-url, in memory (one replica). When Redis is
 unreachable each replica limits on its own in memory until Redis is back.
 
+Counters in memory are capped (--memory-counters). Past the cap, expired counters go first, then
+the least-spent ones. An evicted counter's budget restarts (that key fails open), but a flood of
+new keys evicts its own counters first: pushing out a counter that holds c requests takes about
+cap x c requests. Evictions are counted in bulwark_ratelimit_memory_evictions_total.
+
 flags (environment variable in brackets):
   --kubeconfig PATH          kubeconfig to use [KUBECONFIG]; in-cluster configuration when unset
   -f, --filename PATH        read the objects from a file or directory instead of watching Kubernetes (repeatable)
   --grpc-address HOST:PORT   where sidecars call [BULWARK_RATELIMIT_GRPC_ADDRESS] (default 0.0.0.0:8089)
   --http-address HOST:PORT   /healthz, /readyz and /metrics [BULWARK_RATELIMIT_HTTP_ADDRESS] (default 0.0.0.0:8090)
   --redis-url URL            redis://HOST:PORT of the shared counters [BULWARK_REDIS_URL]; memory only when unset
+  --memory-counters N        most counters held in memory, about 330 bytes each [BULWARK_RATELIMIT_MEMORY_COUNTERS] (default ${DEFAULT_MAX_COUNTERS})
   --domain NAME              the rate-limit domain the sidecars send [BULWARK_RATELIMIT_DOMAIN] (default bulwark)
   --log-level LEVEL          trace, debug, info, warn, error [BULWARK_LOG_LEVEL] (default info)
   -h, --help                 this text
@@ -68,6 +74,7 @@ export async function runRatelimit(argv: string[]): Promise<number> {
       "http-address": { type: "string" },
       "redis-url": { type: "string" },
       domain: { type: "string" },
+      "memory-counters": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -86,6 +93,8 @@ export async function runRatelimit(argv: string[]): Promise<number> {
   const redisUrl = flag(values, "redis-url", "BULWARK_REDIS_URL", "");
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`--redis-url ${redisUrl} is not a redis:// or rediss:// URL`);
   const domain = flag(values, "domain", "BULWARK_RATELIMIT_DOMAIN", "bulwark");
+  const memoryCounters = flag(values, "memory-counters", "BULWARK_RATELIMIT_MEMORY_COUNTERS", String(DEFAULT_MAX_COUNTERS));
+  if (!/^[1-9][0-9]{0,9}$/.test(memoryCounters) || Number(memoryCounters) < 100) throw new UsageError(`--memory-counters ${memoryCounters} is not a whole number from 100 up`);
 
   let limits: () => LimitIndex;
   let synced: () => boolean;
@@ -110,12 +119,24 @@ export async function runRatelimit(argv: string[]): Promise<number> {
   collectDefaultMetrics({ register: metrics.registry });
   metrics.knownLimits = () => limits().byName.size;
   let store: CounterStore;
+  let warned = false;
+  const memory = {
+    maxCounters: Number(memoryCounters),
+    onEvict: (count: number): void => {
+      metrics.memoryEvictions.inc(count);
+      if (!warned) log.warn({ evicted: count, maxCounters: Number(memoryCounters) }, "rate-limit counters in memory reached --memory-counters; evicting the least-spent (their budgets restart)");
+      warned = true;
+    },
+  };
   if (redisUrl) {
-    const fallback = new FallbackStore(new RedisStore({ url: redisUrl }), log);
+    const fallback = new FallbackStore(new RedisStore({ url: redisUrl }), log, memory);
     metrics.isDegraded = () => fallback.isDegraded;
+    metrics.memoryCounters = () => fallback.memory.size;
     store = fallback;
   } else {
-    store = new MemoryStore();
+    const inMemory = new MemoryStore(memory);
+    metrics.memoryCounters = () => inMemory.size;
+    store = inMemory;
   }
   const service = new RateLimitGrpcService({ store, limits, domain, log, metrics });
   await source?.start();

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { MemoryStore } from "./memory-store.js";
+import { MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
 import type { RedisStore } from "./redis-store.js";
 import type { CountRequest, CountResult, CounterStore } from "./store.js";
 
@@ -9,13 +9,16 @@ import type { CountRequest, CountResult, CounterStore } from "./store.js";
  * by itself). Budgets counted in memory during an outage are not carried over to Redis.
  */
 export class FallbackStore implements CounterStore {
-  readonly memory = new MemoryStore();
+  readonly memory: MemoryStore;
   private degraded = false;
 
   constructor(
     private readonly primary: RedisStore,
     private readonly log: Logger,
-  ) {}
+    memory: MemoryStoreOptions = {},
+  ) {
+    this.memory = new MemoryStore(memory);
+  }
 
   /** True while counting in memory. */
   get isDegraded(): boolean {

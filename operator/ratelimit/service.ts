@@ -22,6 +22,9 @@ export class RateLimitMetrics {
   readonly outcomes: Counter<"limit">;
   readonly degraded: Gauge;
   readonly limits: Gauge;
+  readonly memoryEvictions: Counter;
+  /** Read when /metrics is scraped: counters held in memory. */
+  memoryCounters: () => number = () => 0;
   /** Read when /metrics is scraped: whether the store counts per replica in memory. */
   isDegraded: () => boolean = () => false;
   /** Read when /metrics is scraped: how many Global limits the latest translation has. */
@@ -42,6 +45,20 @@ export class RateLimitMetrics {
       registers: [registry],
       collect(): void {
         this.set(degraded() ? 1 : 0);
+      },
+    });
+    this.memoryEvictions = new Counter({
+      name: "bulwark_ratelimit_memory_evictions_total",
+      help: "Counters evicted from memory to stay within --memory-counters (least-spent first); each one's budget restarts (fails open for that key).",
+      registers: [registry],
+    });
+    const held = (): number => this.memoryCounters();
+    new Gauge({
+      name: "bulwark_ratelimit_memory_counters",
+      help: "Counters held in memory (the store without Redis, or the fallback while Redis is away).",
+      registers: [registry],
+      collect(): void {
+        this.set(held());
       },
     });
     const known = (): number => this.knownLimits();

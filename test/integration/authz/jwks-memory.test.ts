@@ -135,5 +135,5 @@ describe("authz memory across rotations of a 1 MiB inline attestation JWKS (real
     expect(sets).toBe(1);
     // One key set is live at a time (its text and parsed keys, a few MiB): 40 kept would be over 40 MiB.
     expect(end - start).toBeLessThan(10 * MIB);
-  });
+  }, 600_000);
 });
