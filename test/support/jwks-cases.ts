@@ -18,7 +18,7 @@ type Jwk = Record<string, unknown>;
 
 function publicJwk(type: "ec" | "ed25519" | "ed448" | "x25519", curve = "P-256"): Jwk {
   const pair = type === "ec" ? generateKeyPairSync("ec", { namedCurve: curve }) : type === "ed25519" ? generateKeyPairSync("ed25519") : type === "ed448" ? generateKeyPairSync("ed448") : generateKeyPairSync("x25519");
-  return pair.publicKey.export({ format: "jwk" }) as Jwk;
+  return pair.publicKey.export({ format: "jwk" });
 }
 
 /** An RSA public key of exactly `bits` bits (a random odd modulus: loading a public key does not factor it). */

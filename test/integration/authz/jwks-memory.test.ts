@@ -119,7 +119,7 @@ describe("authz memory across rotations of a 1 MiB inline attestation JWKS (real
     const start = await liveHeap();
     const base = largeKeySet();
     for (let i = 0; i < ROTATIONS; i++) {
-      base.keys[0] = { ...base.keys[0], kid: `rotation-${i}` } as Record<string, string>;
+      base.keys[0] = { ...base.keys[0], kid: `rotation-${i}` };
       await core.replaceNamespacedSecret({ namespace, name: "attest-jwks", body: { metadata: { name: "attest-jwks", namespace }, stringData: { "jwks.json": JSON.stringify(base) } } });
       const previous = version;
       version = await waitFor(`the route table of rotation ${i}`, async () => {
