@@ -75,8 +75,14 @@ interface PendingUse {
   reject: (error: unknown) => void;
 }
 
+/** The key of the marker saying since when a Redis replay store under `prefix` remembers every use. */
+export function replayStoreMarkerKey(prefix: string): string {
+  // '~' is in no key the store writes otherwise (jtis are keyed by base64url values).
+  return `${prefix}~store`;
+}
+
 /** The marker's value: when it was written (ms since the epoch) and a random part, so that two markers never look alike. */
-function markerValue(nowMs: number): string {
+export function markerValue(nowMs: number): string {
   return `${nowMs}:${randomUUID()}`;
 }
 
@@ -111,8 +117,7 @@ export class RedisReplayStore implements ReplayStore {
     private readonly prefix = "bulwark:dpop:jti:",
     private readonly now: () => number = Date.now,
   ) {
-    // '~' is in no key this store writes otherwise (jtis are keyed by base64url values).
-    this.markerKey = `${prefix}~store`;
+    this.markerKey = replayStoreMarkerKey(prefix);
     redis.on("ready", () => void this.markOnConnect());
     if (redis.status === "ready") void this.markOnConnect();
   }

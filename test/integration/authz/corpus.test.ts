@@ -15,7 +15,7 @@ import { RouteTableHolder, buildRouteTable } from "../../../operator/authz/confi
 import { REASON_HEADER } from "../../../operator/authz/decision.js";
 import { DpopNonces } from "../../../operator/authz/dpop-nonce.js";
 import { KeySets } from "../../../operator/authz/keys.js";
-import { RedisReplayStore } from "../../../operator/authz/replay-store.js";
+import { markerValue, RedisReplayStore, replayStoreMarkerKey } from "../../../operator/authz/replay-store.js";
 import { AuthzServer } from "../../../operator/authz/service.js";
 import { WorkloadCa } from "../../../operator/identity/ca.js";
 import { DEFAULT_ROTATION } from "../../../operator/identity/rotation.js";
@@ -100,11 +100,14 @@ describe("adversarial corpus through real Envoy and bulwark authz", () => {
     const tables = new RouteTableHolder();
     tables.swap(buildRouteTable(render(input).ir));
     redis = new Redis(testEnvironment().redisUrl, { maxRetriesPerRequest: 1 });
+    const prefix = `bulwark-corpus:${Date.now()}:`;
+    // A store in use for an hour: a new one refuses proofs that may predate it (restart-replay.test.ts).
+    await redis.set(replayStoreMarkerKey(prefix), markerValue(Date.now() - 3_600_000));
     authz = new AuthzServer({
       host: "127.0.0.1",
       port: 0,
       tables,
-      deps: { now: Date.now, replay: new RedisReplayStore(redis, `bulwark-corpus:${Date.now()}:`), nonces: new DpopNonces({ secret: NONCE_SECRET }), keys: new KeySets().keys },
+      deps: { now: Date.now, replay: new RedisReplayStore(redis, prefix), nonces: new DpopNonces({ secret: NONCE_SECRET }), keys: new KeySets().keys },
       log,
     });
     const authzPort = await authz.start();

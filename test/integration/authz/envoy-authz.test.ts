@@ -6,7 +6,7 @@ import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
 import { RouteTableHolder, buildRouteTable } from "../../../operator/authz/config.js";
 import { DpopNonces } from "../../../operator/authz/dpop-nonce.js";
 import { KeySets } from "../../../operator/authz/keys.js";
-import { RedisReplayStore } from "../../../operator/authz/replay-store.js";
+import { markerValue, RedisReplayStore, replayStoreMarkerKey } from "../../../operator/authz/replay-store.js";
 import { AuthzServer } from "../../../operator/authz/service.js";
 import type { TranslationSettings } from "../../../operator/ir/types.js";
 import { render } from "../../../operator/translate/render.js";
@@ -68,6 +68,10 @@ describe("bulwark authz behind real Envoy: DPoP, ownership, app versions, attest
     if (!address || typeof address !== "object") throw new Error("the app has no port");
 
     const sharedPrefix = `bulwark-test:${Date.now()}:`;
+    // A store in use for an hour: a new one refuses proofs that may predate it (restart-replay.test.ts).
+    const seed = new Redis(testEnvironment().redisUrl);
+    await seed.set(replayStoreMarkerKey(sharedPrefix), markerValue(Date.now() - 3_600_000));
+    await seed.quit();
     for (const name of ["a", "b"]) {
       const listener = await freePort();
       const input = authzPolicyInput({ idpJwks: idp.jwks, attestJwks: attester.jwks, ports: { sidecar: listener, app: address.port } });
