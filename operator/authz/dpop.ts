@@ -157,7 +157,22 @@ function parseHtu(uri: string): string | undefined {
   return `${url.protocol}//${url.host}${normalisePercentEncoding(url.pathname)}`;
 }
 
-/** The URI of the request as the client addressed it, normalised like `htu`. */
+/**
+ * The URI of the request as the client addressed it, normalised like `htu`: the scheme Envoy saw,
+ * the Host (:authority) the client sent, the path.
+ *
+ * The authority is the client's Host, not a list of the workload's own hostnames: a policy names
+ * a Service, and mobile clients reach it through public hostnames served in front of the cluster
+ * (load balancers, ingress) that Bulwark does not see, so binding to the Service's DNS names would
+ * refuse every proof from the field, and the API has no field for the public hostnames yet. What
+ * the Host check gives: a proof made for host X passes only on a request that says Host X, with
+ * the same method and path, carrying the access token the proof's `ath` names (accepted here:
+ * issuer, audience), and a `jti` this authz's replay store has not seen. A proof captured from
+ * another host is therefore replayable here only if that host accepts the same access tokens and
+ * keeps a replay store of its own (it is not a workload of this installation, whose authz
+ * replicas share one store). Tested through a real Envoy (envoy-authz.test.ts: a proof for
+ * another host).
+ */
 export function requestHtu(request: Pick<AuthzRequest, "scheme" | "host" | "path">): string | undefined {
   const q = request.path.search(/[?#]/);
   const path = q === -1 ? request.path : request.path.slice(0, q);

@@ -142,6 +142,7 @@ describe("bulwark authz behind real Envoy: DPoP, ownership, app versions, attest
 
   it.each<[string, () => Promise<Record<string, string>>, string]>([
     ["a proof for another URL", async () => (await signed({ method: "GET", path: "/v1/users/alice/orders", htu: `http://${HOST}/v1/users/alice/profile` })).headers, "dpop_proof_htu"],
+    ["a proof for another host", async () => (await signed({ method: "GET", path: "/v1/users/alice/orders", htu: "http://api.other.test/v1/users/alice/orders" })).headers, "dpop_proof_htu"],
     ["a proof for another method", async () => (await signed({ method: "POST", path: "/v1/users/alice/orders" })).headers, "dpop_proof_htm"],
     ["a proof signed by another key", async () => (await signed({ method: "GET", path: "/v1/users/alice/orders", proofKey: thief })).headers, "dpop_key_mismatch"],
     ["no proof", async () => {
