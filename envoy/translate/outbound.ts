@@ -92,12 +92,12 @@ function virtualHost(service: MeshServiceIR, callerNamespace: string): JsonObjec
   };
 }
 
-function routeConfiguration(mesh: MeshIR, callerNamespace: string): JsonObject {
+function routeConfiguration(services: readonly MeshServiceIR[], callerNamespace: string): JsonObject {
   return {
     "@type": TYPE.routeConfiguration,
     name: OUTBOUND.routeConfiguration,
     virtual_hosts: [
-      ...mesh.services.map((s) => virtualHost(s, callerNamespace)),
+      ...services.map((s) => virtualHost(s, callerNamespace)),
       {
         name: OUTBOUND.unknownHost,
         domains: ["*"],
@@ -147,6 +147,8 @@ export interface OutboundResources {
 interface MeshMemo {
   clusters: NamedResource[];
   endpoints: NamedResource[];
+  /** The clusters and endpoints of a scope (Service names joined), a subset of the above. */
+  scopes: Map<string, { services: MeshServiceIR[]; clusters: NamedResource[]; endpoints: NamedResource[] }>;
   routes: Map<string, NamedResource[]>;
   listeners: Map<number, NamedResource[]>;
 }
@@ -175,26 +177,40 @@ function serviceResources(services: readonly MeshServiceIR[]): { clusters: Named
   return { clusters, endpoints };
 }
 
-/** The egress proxy of a sidecar in `callerNamespace` listening on `port`. Pure; shared objects for equal arguments. */
-export function buildOutboundResources(mesh: MeshIR, callerNamespace: string, port: number): OutboundResources {
+/**
+ * The egress proxy of a sidecar in `callerNamespace` listening on `port`, reaching the mesh
+ * Services named in `services` (its scope): a sidecar gets the routes, clusters and endpoints of
+ * those only, so an endpoint change elsewhere is no push to it. Pure; shared objects for equal
+ * arguments.
+ */
+export function buildOutboundResources(mesh: MeshIR, callerNamespace: string, port: number, services: readonly string[]): OutboundResources {
   let m = memo.get(mesh);
   if (!m) {
-    m = {
-      ...serviceResources(mesh.services),
-      routes: new Map(),
-      listeners: new Map(),
-    };
+    m = { ...serviceResources(mesh.services), scopes: new Map(), routes: new Map(), listeners: new Map() };
     memo.set(mesh, m);
   }
-  let routes = m.routes.get(callerNamespace);
+  const scopeKey = services.join(",");
+  let scope = m.scopes.get(scopeKey);
+  if (!scope) {
+    const wanted = new Set(services);
+    const indexes = mesh.services.flatMap((s, i) => (wanted.has(s.name) ? [i] : []));
+    scope = {
+      services: indexes.flatMap((i) => mesh.services[i] ?? []),
+      clusters: indexes.flatMap((i) => m.clusters[i] ?? []),
+      endpoints: indexes.flatMap((i) => m.endpoints[i] ?? []),
+    };
+    m.scopes.set(scopeKey, scope);
+  }
+  const routesKey = `${callerNamespace}\u0000${scopeKey}`;
+  let routes = m.routes.get(routesKey);
   if (!routes) {
-    routes = [{ name: OUTBOUND.routeConfiguration, resource: routeConfiguration(mesh, callerNamespace) }];
-    m.routes.set(callerNamespace, routes);
+    routes = [{ name: OUTBOUND.routeConfiguration, resource: routeConfiguration(scope.services, callerNamespace) }];
+    m.routes.set(routesKey, routes);
   }
   let listeners = m.listeners.get(port);
   if (!listeners) {
     listeners = [{ name: OUTBOUND.listener, resource: listener(port) }];
     m.listeners.set(port, listeners);
   }
-  return { listeners, routes, clusters: m.clusters, endpoints: m.endpoints };
+  return { listeners, routes, clusters: scope.clusters, endpoints: scope.endpoints };
 }

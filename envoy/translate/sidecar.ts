@@ -43,7 +43,7 @@ export function buildSidecarResources(workload: WorkloadIR, settings: Translatio
   const features = active.map((f) => f.feature);
   const upstreams = uniqueClusters([...(forwardsToApp(workload) ? [appCluster(workload)] : []), ...features.flatMap((f) => f.clusters?.(ctx) ?? [])]);
   const endpoints: NamedResource[] = upstreams.flatMap((u) => (u.loadAssignment ? [{ name: u.name, resource: u.loadAssignment }] : []));
-  const outbound = mesh && workload.outbound ? buildOutboundResources(mesh, workload.namespace, workload.outbound.port) : undefined;
+  const outbound = mesh && workload.outbound ? buildOutboundResources(mesh, workload.namespace, workload.outbound.port, workload.outbound.services) : undefined;
   return {
     listeners: mergeSorted([{ name: NAMES.listener, resource: buildListener(ctx, active.flatMap((f) => f.filters)) }], outbound?.listeners ?? []),
     routes: mergeSorted([{ name: NAMES.routeConfiguration, resource: buildRouteConfiguration({ ctx, features }) }], outbound?.routes ?? []),

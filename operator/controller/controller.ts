@@ -16,6 +16,8 @@ import type { ObjectMeta, SecretObject } from "../resolve/objects.js";
 import { buildPerWorkload, translate, type Translation } from "../translate/translate.js";
 import type { LeaderElector } from "./leader-election.js";
 import type { ControllerMetrics } from "./metrics.js";
+import { BypassEvents } from "./bypass-events.js";
+import { meshScopeKeys } from "./mesh-scope.js";
 import { ObjectStore } from "./object-store.js";
 import { desiredStatus, type SidecarObservation } from "./policy-status.js";
 import { SidecarReports, type SidecarReport } from "./sidecar-reports.js";
@@ -37,6 +39,11 @@ export interface ControllerOptions {
   mesh?: MeshSettings;
   /** Coalesce bursts of events into one reconcile. */
   debounceMs?: number;
+  /**
+   * How long a Pod change (an IP, readiness, a new pod) waits for others before a reconcile
+   * (default 500 ms): a pod whose IP flaps makes at most one push every this long, however fast it flaps.
+   */
+  podDebounceMs?: number;
   /** Shares what the sidecars run between replicas (default: records next to the elector's Lease). */
   reports?: SidecarReports;
   clock?: () => Date;
@@ -57,16 +64,23 @@ interface RunningConfig {
 export class Controller {
   private readonly store: ObjectStore;
   private readonly writer: StatusWriter;
+  private readonly bypassEvents: BypassEvents;
   private readonly reports: SidecarReports;
   private lastGarbageCollection = 0;
   private readonly clock: () => Date;
   private readonly snapshotMemo = new Map<string, Snapshot>();
   private readonly running = new Map<string, RunningConfig>();
+  /**
+   * What each sidecar runs as far as policy goes: the config of the last snapshot it acknowledged
+   * in full. A push that changes only endpoints keeps it, so the policy does not turn Pending.
+   */
+  private readonly acked = new Map<string, RunningConfig>();
   private readonly pushedAt = new Map<string, number>();
   private readonly reported = new Map<string, string>();
   private last: Translation | undefined;
   private lastMesh: { key: string; mesh: MeshIR } | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private timerDue = 0;
   private statusTimer: NodeJS.Timeout | undefined;
   private sunsetTimer: NodeJS.Timeout | undefined;
   private renewalTimer: NodeJS.Timeout | undefined;
@@ -80,8 +94,9 @@ export class Controller {
 
   constructor(private readonly options: ControllerOptions) {
     this.clock = options.clock ?? ((): Date => new Date());
-    this.store = new ObjectStore(options.kc, () => this.schedule(), options.log);
+    this.store = new ObjectStore(options.kc, (kind) => this.schedule(kind === "pods" ? (options.podDebounceMs ?? 500) : undefined), options.log);
     this.writer = new StatusWriter(options.kc, options.log, options.metrics);
+    this.bypassEvents = new BypassEvents(this.writer);
     const lease = options.elector.lease;
     this.reports = options.reports ?? new SidecarReports(options.kc, { namespace: lease.namespace, leaseName: lease.name, identity: lease.identity }, options.log);
     this.reports.onChange(() => this.scheduleStatus());
@@ -90,6 +105,8 @@ export class Controller {
       options.metrics.acks.inc({ type: shortTypeName(event.typeUrl) });
       if (options.caRotation?.pending()) this.scheduleActivationCheck();
       this.reports.schedule();
+      const config = this.running.get(event.nodeId);
+      if (config && cache.isInSync(event.nodeId)) this.acked.set(event.nodeId, config);
       const pushed = this.pushedAt.get(event.nodeId);
       if (pushed !== undefined && cache.isInSync(event.nodeId)) {
         options.metrics.pushSeconds.observe((performance.now() - pushed) / 1000);
@@ -131,12 +148,17 @@ export class Controller {
     });
   }
 
-  schedule(): void {
-    if (this.stopped || this.timer) return;
+  /** A reconcile in `delayMs` at the latest; one already due sooner covers this request too. */
+  schedule(delayMs = this.options.debounceMs ?? 10): void {
+    if (this.stopped) return;
+    const due = performance.now() + delayMs;
+    if (this.timer && this.timerDue <= due) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDue = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.serialized(() => this.reconcile());
-    }, this.options.debounceMs ?? 10);
+    }, delayMs);
   }
 
   private scheduleStatus(): void {
@@ -170,8 +192,7 @@ export class Controller {
     }
     if (ca?.kind === "staged" || ca?.kind === "refused") await this.caEvent(ca, input.secrets);
     const translation = translate(input, this.options.mesh);
-    // Every sidecar's egress proxy depends on the whole mesh: a change of it rebuilds them all.
-    // (A hash, not the JSON itself: a large mesh's JSON in every workload's memo key would be held 1,000 times.)
+    // A hash of the mesh, not its JSON, to tell it unchanged (snapshots depend only on their egress scope's part: mesh-scope.ts).
     const meshKey = translation.ir.mesh ? hashHex(JSON.stringify(translation.ir.mesh)) : "";
     // An unchanged mesh keeps its object, so its Envoy resources (built and encoded per mesh object) are reused.
     if (translation.ir.mesh && this.lastMesh?.key === meshKey) translation.ir.mesh = this.lastMesh.mesh;
@@ -187,11 +208,12 @@ export class Controller {
     const usedIdentities = new Set<string>();
     const usedSecured = new Set<string>();
     // A workload whose snapshot cannot be built fails its policy alone (its sidecars keep their last good configuration).
+    const meshScopeKey = meshScopeKeys(translation.ir.mesh);
     const built = buildPerWorkload(translation, (workload) => {
       const { sidecars: _s, ...content } = workload;
       // Memo key only (snapshot versions hash the encoded resources): translation builds equal IR in
       // the same key order, so plain JSON is enough, and 5x cheaper than sorted JSON at 1,000 workloads.
-      const key = `${meshKey}\u0000${JSON.stringify(content)}`;
+      const key = `${meshScopeKey(workload)}\u0000${JSON.stringify(content)}`;
       return { key, snapshot: this.snapshotFor(workload, key, translation.ir.mesh) };
     });
     for (const failed of translation.resolution.policies.filter((p) => p.accepted.reason === AcceptedReason.TranslationFailed)) {
@@ -222,7 +244,9 @@ export class Controller {
           this.options.metrics.snapshotUpdates.inc();
           this.pushedAt.set(nodeId, performance.now());
         }
-        this.running.set(nodeId, workload.policy ? { policyKey: `${workload.policy.namespace}/${workload.policy.name}`, generation: workload.policy.generation } : {});
+        const config = workload.policy ? { policyKey: `${workload.policy.namespace}/${workload.policy.name}`, generation: workload.policy.generation } : {};
+        this.running.set(nodeId, config);
+        if (cache.isInSync(nodeId)) this.acked.set(nodeId, config);
       }
     }
     const held = new Set(translation.resolution.policies.flatMap((p) => p.held));
@@ -230,6 +254,7 @@ export class Controller {
       if (!wanted.has(nodeId) && !held.has(nodeId) && cache.getSnapshot(nodeId)) {
         cache.clearSnapshot(nodeId);
         this.running.delete(nodeId);
+        this.acked.delete(nodeId);
       }
     }
     for (const key of this.snapshotMemo.keys()) if (!usedKeys.has(key)) this.snapshotMemo.delete(key);
@@ -323,7 +348,7 @@ export class Controller {
     const types = Object.values(info.types);
     if (types.length === 0 && info.streams === 0) return undefined;
     const nack = types.find((t) => t.nack)?.nack?.error;
-    const config = cache.isInSync(nodeId) ? this.running.get(nodeId) : undefined;
+    const config = cache.isInSync(nodeId) ? this.running.get(nodeId) : this.acked.get(nodeId);
     return {
       ...(config?.policyKey !== undefined ? { policy: config.policyKey } : {}),
       ...(config?.generation !== undefined ? { generation: config.generation } : {}),
@@ -397,6 +422,7 @@ export class Controller {
         if (!this.reported.has(key) && object.status) this.reported.set(key, eventSignature(object.status));
         await this.writer.write(ref, object.status, desired);
         await this.recordEvents(key, ref, desired);
+        await this.bypassEvents.record(key, ref, resolved.sidecarBypass, object.status);
       }),
     );
   }

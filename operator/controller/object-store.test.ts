@@ -16,7 +16,9 @@ describe("relevantContent", () => {
 
   it("sees what translation reads of a pod, and only that", () => {
     const pod = { metadata: { name: "p", namespace: "a", uid: "u2", labels: { app: "shop" }, annotations: { "bulwark.dev/sidecar-port": "15001" } }, status: { phase: "Running", podIP: "10.0.0.1" } };
-    expect(relevantContent("pods", { ...pod, status: { ...pod.status, conditions: [{ type: "Ready", status: "True" }] } })).toBe(relevantContent("pods", pod));
+    expect(relevantContent("pods", { ...pod, status: { ...pod.status, conditions: [{ type: "PodScheduled", status: "True" }] } })).toBe(relevantContent("pods", pod));
+    // Readiness: only ready pods are mesh endpoints.
+    expect(relevantContent("pods", { ...pod, status: { ...pod.status, conditions: [{ type: "Ready", status: "False" }] } })).not.toBe(relevantContent("pods", pod));
     // The IP is a mesh endpoint, the service account its identity.
     expect(relevantContent("pods", { ...pod, status: { phase: "Running", podIP: "10.0.0.2" } })).not.toBe(relevantContent("pods", pod));
     expect(relevantContent("pods", { ...pod, spec: { serviceAccountName: "orders" } })).not.toBe(relevantContent("pods", pod));

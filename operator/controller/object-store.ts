@@ -39,8 +39,10 @@ export function relevantContent(kind: Kind, object: KubernetesObject & { spec?: 
       return JSON.stringify([...common, meta.generation]);
     case "pods": {
       // The IP (a mesh endpoint) and the service account (its identity) too.
-      const status = object.status as { phase?: string; podIP?: string } | undefined;
-      return JSON.stringify([...common, status?.phase, status?.podIP, (object.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName]);
+      // Readiness too: only ready pods are mesh endpoints.
+      const status = object.status as { phase?: string; podIP?: string; conditions?: { type?: string; status?: string }[] } | undefined;
+      const ready = status?.conditions?.find((c) => c.type === "Ready")?.status;
+      return JSON.stringify([...common, status?.phase, status?.podIP, ready, (object.spec as { serviceAccountName?: string } | undefined)?.serviceAccountName]);
     }
     case "services":
       return JSON.stringify([...common, object.spec]);

@@ -1,6 +1,7 @@
 import { AcceptedReason, ConditionType, ProgrammedReason, ReadyReason } from "../api/v1alpha1/conditions.js";
 import type { PolicyStatus } from "../api/v1alpha1/policy.js";
 import type { ConditionData } from "../resolve/conditions.js";
+import { SidecarBypassCondition } from "../resolve/bypass.js";
 import type { ResolvedPolicy } from "../resolve/resolve.js";
 
 /** What the xDS side knows about one sidecar. */
@@ -61,6 +62,8 @@ export function desiredStatus(resolved: ResolvedPolicy, observe: SidecarObservat
   const ready: ConditionData = failing
     ? { status: "False", reason: failing[1].reason, message: failing[1].message }
     : { status: "True", reason: ReadyReason.Ready, message: "The policy is enforced by every sidecar of its targets." };
+  // A warning beside them, not a step to Ready: the policy is enforced on what goes through the sidecar.
+  if (resolved.sidecarBypass) parts.push([SidecarBypassCondition, resolved.sidecarBypass]);
   const previousConditions = previous?.conditions;
   const total = new Set(resolved.targets.flatMap((t) => t.sidecars)).size;
   return {

@@ -31,7 +31,7 @@ export function buildMesh(services: readonly MeshService[], workloads: readonly 
     const known = s.pods.filter((p) => listeners.has(p.sidecar));
     if (known.length === 0) continue;
     const endpoints = known
-      .filter((p): p is typeof p & { address: string } => p.address !== undefined)
+      .filter((p): p is typeof p & { address: string } => p.address !== undefined && p.ready)
       .map((p) => ({ address: p.address, port: p.port, tls: listeners.get(p.sidecar)?.tls !== undefined }))
       .sort((a, b) => compareStrings(`${a.address}:${String(a.port).padStart(5, "0")}`, `${b.address}:${String(b.port).padStart(5, "0")}`));
     const tlsListeners = known.map((p) => listeners.get(p.sidecar)?.tls).filter((t) => t !== undefined);

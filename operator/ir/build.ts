@@ -8,7 +8,8 @@ import { buildMesh } from "./build-mesh.js";
 import { failTranslation } from "../resolve/conditions.js";
 import { DEFAULT_OUTBOUND_PORT } from "../resolve/objects.js";
 import type { SidecarGroup } from "../resolve/resolve.js";
-import type { IR, MeshSettings, WorkloadIR } from "./types.js";
+import { egressIncludes } from "../resolve/sidecars.js";
+import type { IR, MeshIR, MeshSettings, WorkloadIR } from "./types.js";
 
 type RoutesMemo = { key: string; routes: WorkloadIR["routes"] };
 
@@ -30,11 +31,25 @@ function policyRoutes(resolved: ResolvedPolicy & { policy: NonNullable<ResolvedP
   return routes;
 }
 
-/** The egress proxy's port; none when the default would take the sidecar's or the app's port (a listener Envoy could not bind). */
+/**
+ * The egress proxy, for pods that use one (annotated for it), with its scope; its Services are
+ * filled in once the mesh is known. None when the default port would take the sidecar's or the
+ * app's port (a listener Envoy could not bind).
+ */
 function outbound(group: SidecarGroup, mesh: MeshSettings | undefined): Pick<WorkloadIR, "outbound"> {
-  if (!mesh) return {};
+  const egressTo = group.ports.egressTo;
+  if (!mesh || !egressTo) return {};
   const port = group.ports.outboundPort ?? DEFAULT_OUTBOUND_PORT;
-  return port === group.ports.sidecarPort || port === group.ports.appPort ? {} : { outbound: { port } };
+  return port === group.ports.sidecarPort || port === group.ports.appPort ? {} : { outbound: { port, egressTo, services: [] } };
+}
+
+/** Each egress proxy's Services: the mesh Services its scope includes (only those get its sidecars' pushes). */
+function scopeEgress(workloads: WorkloadIR[], mesh: MeshIR): void {
+  for (const w of workloads) {
+    if (!w.outbound) continue;
+    const scope = w.outbound.egressTo;
+    w.outbound.services = mesh.services.filter((s) => egressIncludes(scope, s.namespace, s.service)).map((s) => s.name);
+  }
 }
 
 function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettings | undefined): WorkloadIR[] {
@@ -115,5 +130,8 @@ export function buildIR(resolution: Resolution, mesh?: MeshSettings): IR {
     ),
   ];
   workloads.sort((a, b) => compareStrings(a.name, b.name));
-  return { workloads, ...(mesh ? { mesh: buildMesh(resolution.meshServices, workloads, mesh) } : {}) };
+  if (!mesh) return { workloads };
+  const meshIR = buildMesh(resolution.meshServices, workloads, mesh);
+  scopeEgress(workloads, meshIR);
+  return { workloads, mesh: meshIR };
 }

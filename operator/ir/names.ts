@@ -7,10 +7,11 @@ export function ruleName(policy: string, rule: string): string {
   return `${policy}/rule/${rule}`;
 }
 
-export function workloadName(options: { policy?: string; namespace: string; sidecarPort: number; appPort: number; outboundPort?: number }): string {
+export function workloadName(options: { policy?: string; namespace: string; sidecarPort: number; appPort: number; outboundPort?: number; egressTo?: readonly string[] }): string {
   const owner = options.policy ?? `passthrough/${options.namespace}`;
   const outbound = options.outboundPort !== undefined ? `-${options.outboundPort}` : "";
-  return `${owner}/ports/${options.sidecarPort}-${options.appPort}${outbound}`;
+  const egress = options.egressTo ? `/egress/${options.egressTo.join("+")}` : "";
+  return `${owner}/ports/${options.sidecarPort}-${options.appPort}${outbound}${egress}`;
 }
 
 export function compareStrings(a: string, b: string): number {

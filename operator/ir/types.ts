@@ -95,8 +95,11 @@ export interface WorkloadIR {
   listener: ListenerIR;
   /** The application container, reached over loopback. */
   app: { port: number };
-  /** The egress proxy on loopback (the app's HTTP_PROXY), when mesh identity is enabled. */
-  outbound?: { port: number };
+  /**
+   * The egress proxy on loopback (the app's HTTP_PROXY), when mesh identity is enabled and the pods
+   * use one: its scope (`*`, `<ns>/*`, `<ns>/<svc>`) and the mesh Services (names) it reaches.
+   */
+  outbound?: { port: number; egressTo: string[]; services: string[] };
   /** JWT providers, sorted by name. */
   jwtProviders: JwtProviderIR[];
   /** Routes in match order; the last one is the default action's catch-all. */

@@ -17,7 +17,7 @@ export interface ServiceObject {
   apiVersion?: string;
   kind?: "Service";
   metadata: ObjectMeta;
-  spec?: { selector?: Record<string, string>; ports?: { port: number; name?: string; protocol?: string }[] };
+  spec?: { selector?: Record<string, string>; ports?: { port: number; name?: string; protocol?: string; targetPort?: number | string }[]; publishNotReadyAddresses?: boolean };
 }
 
 export interface PodObject {
@@ -27,7 +27,7 @@ export interface PodObject {
   /** The service account is the pod's mesh identity (`spiffe://<td>/ns/<ns>/sa/<sa>`). */
   spec?: { serviceAccountName?: string };
   /** The pod's IP is where peers reach its sidecar (mesh endpoints). */
-  status?: { phase?: string; podIP?: string };
+  status?: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] };
 }
 
 export interface SecretObject {
@@ -68,6 +68,10 @@ export const SidecarAnnotation = {
    * served when mesh identity is enabled.
    */
   outboundPort: "bulwark.dev/outbound-port",
+  /** `enabled`: the pod's app uses the egress proxy (the injector sets HTTP_PROXY), so its sidecar gets the mesh's destinations. */
+  egressProxy: "bulwark.dev/egress-proxy",
+  /** Optional, with egressProxy: the only mesh Services it reaches, `<ns>/<svc>` or `<ns>/*`, comma-separated. */
+  egressServices: "bulwark.dev/egress-services",
 } as const;
 
 /** The egress proxy's port when a pod does not name one. */

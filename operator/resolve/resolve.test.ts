@@ -109,11 +109,19 @@ describe("mesh Services", () => {
         name: "shop-api",
         ports: [80, 8080],
         pods: [
-          { sidecar: "shop-1.shop", port: 15006, serviceAccount: "default" },
-          { sidecar: "shop-2.shop", address: "10.0.0.2", port: 15006, serviceAccount: "orders" },
+          { sidecar: "shop-1.shop", port: 15006, serviceAccount: "default", ready: true },
+          { sidecar: "shop-2.shop", address: "10.0.0.2", port: 15006, serviceAccount: "orders", ready: true },
         ],
       },
     ]);
+  });
+
+  it("a pod is a mesh endpoint only when ready: its Ready condition False makes it not ready, unless the Service publishes not-ready addresses", () => {
+    const notReady = { ...withIp(pods[0]!, "10.0.0.1", "default"), status: { phase: "Running", podIP: "10.0.0.1", conditions: [{ type: "Ready", status: "False" }] } };
+    const ready = { ...withIp(pods[1] ?? pods[0]!, "10.0.0.2", "default"), status: { phase: "Running", podIP: "10.0.0.2", conditions: [{ type: "Ready", status: "True" }] } };
+    const readiness = (svc: typeof shop): boolean[] => resolvePolicies(input({ services: [svc], pods: [notReady, ready] })).meshServices[0]?.pods.map((p) => p.ready) ?? [];
+    expect(readiness({ ...shop, spec: { selector: { app: "shop" }, ports: [{ port: 80 }] } })).toEqual([false, true]);
+    expect(readiness({ ...shop, spec: { selector: { app: "shop" }, ports: [{ port: 80 }], publishNotReadyAddresses: true } })).toEqual([true, true]);
   });
 
   it("a pod's egress port annotation groups it apart; an unusable one means no valid sidecar", () => {

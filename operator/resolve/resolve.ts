@@ -4,6 +4,7 @@ import { apiSecurityPolicy, type APISecurityPolicy } from "../api/v1alpha1/polic
 import { accepted, errorText, notResolved, translationFailed, type ConditionData } from "./conditions.js";
 import { UNUSABLE_JWKS, jwksFromSecret } from "./jwks.js";
 import { creationTime, namespaceOf, objectKey, sidecarNodeId, type ObjectMeta, type PodObject, type ServiceObject, type TranslationInput } from "./objects.js";
+import { sidecarBypassCondition, sidecarBypasses } from "./bypass.js";
 import { selectPods, sidecarPorts, type SidecarPorts } from "./sidecars.js";
 import { policyWarnings, warningsCondition } from "./warnings.js";
 
@@ -39,6 +40,8 @@ export interface ResolvedPolicy {
   held: string[];
   /** Resolved JWKS per provider name (`jwt/<name>` or `appAttestation`), inline JSON. */
   inlineJwks: Record<string, string>;
+  /** A warning: some Service port reaches the governed pods past their sidecar (bypass.ts). */
+  sidecarBypass?: ConditionData;
 }
 
 /** A Service whose selector picks pods with sidecars: a destination of the mesh. */
@@ -59,6 +62,8 @@ export interface MeshPod {
   /** The sidecar's inbound port. */
   port: number;
   serviceAccount: string;
+  /** Ready for traffic: not terminating, and its Ready condition (if any) True, or the Service publishes not-ready addresses. */
+  ready: boolean;
 }
 
 export interface Resolution {
@@ -128,7 +133,7 @@ function groupByPorts(pods: readonly PodObject[]): SidecarGroup[] {
   for (const pod of pods) {
     const ports = sidecarPorts(pod);
     if (!ports) continue;
-    const id = `${ports.sidecarPort}-${ports.appPort}${ports.outboundPort !== undefined ? `-${ports.outboundPort}` : ""}`;
+    const id = `${ports.sidecarPort}-${ports.appPort}${ports.outboundPort !== undefined ? `-${ports.outboundPort}` : ""}${ports.egressTo ? ` ${ports.egressTo.join(",")}` : ""}`;
     const group = groups.get(id) ?? { ports, sidecars: [] };
     group.sidecars.push(sidecarNodeId(pod));
     groups.set(id, group);
@@ -265,7 +270,15 @@ function resolveCandidate(options: CandidateContext): ResolvedPolicy {
     governed: groupByPorts(mine),
     held: [],
     inlineJwks: jwks.inline,
+    ...bypassOf(mine, input.services, base.namespace),
   };
+}
+
+/** The SidecarBypass warning of a policy whose pods a Service reaches past their sidecar. */
+function bypassOf(pods: readonly PodObject[], services: readonly ServiceObject[], namespace: string): Pick<ResolvedPolicy, "sidecarBypass"> {
+  if (pods.length === 0) return {};
+  const condition = sidecarBypassCondition(sidecarBypasses(pods, services.filter((s) => namespaceOf(s.metadata) === namespace)));
+  return condition ? { sidecarBypass: condition } : {};
 }
 
 /**
@@ -354,6 +367,16 @@ export function resolvePolicies(input: TranslationInput): Resolution {
   return { policies: results, passthrough, meshServices: meshServices(input.services, podIndex), now: input.now };
 }
 
+/**
+ * What the EndpointSlice controller calls ready: a pod whose Ready condition is True. A pod that
+ * reports no Ready condition at all (an object no kubelet runs, as in files given to render) counts
+ * as ready; a terminating pod never does (sidecarPorts leaves it out).
+ */
+function podReady(pod: PodObject): boolean {
+  const ready = pod.status?.conditions?.find((c) => c.type === "Ready");
+  return ready === undefined || ready.status === "True";
+}
+
 function meshServices(services: readonly ServiceObject[], podIndex: SidecarPodIndex): MeshService[] {
   const out: MeshService[] = [];
   for (const service of services) {
@@ -375,6 +398,7 @@ function meshServices(services: readonly ServiceObject[], podIndex: SidecarPodIn
             ...(address ? { address } : {}),
             port: sidecarPorts(pod)?.sidecarPort ?? 0,
             serviceAccount: pod.spec?.serviceAccountName || "default",
+            ready: service.spec?.publishNotReadyAddresses === true || podReady(pod),
           };
         })
         .sort((a, b) => (a.sidecar < b.sidecar ? -1 : a.sidecar > b.sidecar ? 1 : 0)),

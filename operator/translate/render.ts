@@ -47,6 +47,7 @@ export function statusSummary(resolution: Resolution): unknown[] {
     warnings: p.warnings,
     targets: p.targets,
     ...(p.held.length ? { heldAtLastGoodConfiguration: p.held } : {}),
+    ...(p.sidecarBypass ? { sidecarBypass: p.sidecarBypass } : {}),
   }));
 }
 

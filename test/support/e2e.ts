@@ -293,7 +293,7 @@ export async function deleteNamespace(kc: KubeConfig, name: string): Promise<voi
 export async function createService(kc: KubeConfig, namespace: string, name: string, selector: Record<string, string>): Promise<void> {
   await kc.makeApiClient(CoreV1Api).createNamespacedService({
     namespace,
-    body: { metadata: { name, namespace }, spec: { selector, ports: [{ name: "http", port: 80, targetPort: 8080 }] } },
+    body: { metadata: { name, namespace }, spec: { selector, ports: [{ name: "http", port: 80, targetPort: "bulwark-inbound" }] } },
   });
 }
 
@@ -305,7 +305,7 @@ export async function createService(kc: KubeConfig, namespace: string, name: str
  */
 export async function createSidecarPod(
   kc: KubeConfig,
-  options: { namespace: string; name: string; labels: Record<string, string>; sidecarPort: number; appPort: number; outboundPort?: number },
+  options: { namespace: string; name: string; labels: Record<string, string>; sidecarPort: number; appPort: number; outboundPort?: number; annotations?: Record<string, string> },
 ): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
   const outbound: Record<string, string> = options.outboundPort !== undefined ? { [SidecarAnnotation.outboundPort]: String(options.outboundPort) } : {};
@@ -320,13 +320,14 @@ export async function createSidecarPod(
           [SidecarAnnotation.sidecarPort]: String(options.sidecarPort),
           [SidecarAnnotation.appPort]: String(options.appPort),
           ...outbound,
+          ...options.annotations,
         },
       },
       spec: { automountServiceAccountToken: false, containers: [{ name: "app", image: "registry.invalid/bulwark-e2e-app:1" }] },
     },
   });
   await core.patchNamespacedPodStatus(
-    { namespace: options.namespace, name: options.name, body: { status: { podIP: "127.0.0.1", podIPs: [{ ip: "127.0.0.1" }] } } },
+    { namespace: options.namespace, name: options.name, body: { status: { podIP: "127.0.0.1", podIPs: [{ ip: "127.0.0.1" }], conditions: [{ type: "Ready", status: "True" }] } } },
     setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
   );
 }
@@ -421,6 +422,8 @@ export interface SidecarPodOptions {
   labels: Record<string, string>;
   xdsPort: number;
   delta: boolean;
+  /** More pod annotations, e.g. `bulwark.dev/egress-proxy: enabled` for a pod whose app calls the mesh. */
+  annotations?: Record<string, string>;
   /** Wait for Envoy's /ready (its first listeners and clusters arrived); default true. */
   waitReady?: boolean;
   logLevel?: string;
@@ -436,7 +439,7 @@ export async function startSidecarPod(env: E2eEnvironment, kc: KubeConfig, optio
   const nodeId = `${options.pod}.${options.namespace}`;
   const outboundPort = await freePort();
   try {
-    await createSidecarPod(kc, { namespace: options.namespace, name: options.pod, labels: options.labels, sidecarPort: port, appPort: app.port, outboundPort });
+    await createSidecarPod(kc, { namespace: options.namespace, name: options.pod, labels: options.labels, sidecarPort: port, appPort: app.port, outboundPort, ...(options.annotations ? { annotations: options.annotations } : {}) });
   } catch (error) {
     await app.close();
     throw error;

@@ -126,7 +126,7 @@ beforeAll(async () => {
   await createService(kc, namespace, "server", { app: "server" });
   await kubectl(env, ["apply", "--namespace", namespace], policyManifest(namespace, "server", { targetRefs: [{ kind: "Service", name: "server" }], defaultAction: "Allow", tls: { mtls: "Strict" } }));
   server = await startSidecarPod(env, kc, { namespace, pod: "server-0", labels: { app: "server" }, xdsPort: controller.xdsPort, delta: false });
-  caller = await startSidecarPod(env, kc, { namespace, pod: "caller-0", labels: { app: "caller" }, xdsPort: controller.xdsPort, delta: false });
+  caller = await startSidecarPod(env, kc, { namespace, pod: "caller-0", labels: { app: "caller" }, xdsPort: controller.xdsPort, delta: false, annotations: { "bulwark.dev/egress-proxy": "enabled" } });
   await waitFor("the server's policy programmed", async () => (conditionOf(await getPolicy(kc, namespace, "server"), "Programmed")?.status === "True" ? true : undefined), 30_000);
   await waitFor("the caller reaches the server through its egress proxy", async () => ((await proxyRequest(caller.outboundPort, "http://server/").catch(() => undefined))?.status === 200 ? true : undefined), 30_000);
 }, 180_000);

@@ -214,8 +214,8 @@ describe("rotation", () => {
 
 describe("sidecar to sidecar, as translated and pushed by the controller", () => {
   it("the app of pod A calls http://<B>.<ns>.svc.cluster.local through its sidecar's egress proxy and reaches B's app over mTLS; unknown hosts are refused", async () => {
-    // A: no policy (pass-through inbound), but the mesh gives every sidecar the egress proxy.
-    const caller = await startSidecarPod(env, kc, { namespace, pod: "caller-0", labels: { app: "caller" }, xdsPort: controller.xdsPort, delta: false });
+    // A: no policy (pass-through inbound); its app uses the egress proxy (annotated), so the mesh gives its sidecar one.
+    const caller = await startSidecarPod(env, kc, { namespace, pod: "caller-0", labels: { app: "caller" }, xdsPort: controller.xdsPort, delta: false, annotations: { "bulwark.dev/egress-proxy": "enabled" } });
     sidecars.set("caller", caller);
     const strict = sidecars.get("strict");
     if (!strict) throw new Error("no strict sidecar");
