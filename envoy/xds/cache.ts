@@ -1,3 +1,4 @@
+import { plainSidecarText } from "./sidecar-text.js";
 import { inconsistencies, type Snapshot } from "./snapshot.js";
 import { shortTypeName, type TypeUrl } from "./type-urls.js";
 
@@ -13,7 +14,7 @@ export interface TypeAckState {
   sentVersion?: string;
   /** Version the sidecar acknowledged last: what it runs. */
   ackedVersion?: string;
-  /** The last rejection, cleared when a later version is acknowledged. */
+  /** The last rejection, cleared when its version (or a later one) is acknowledged. */
   nack?: NackInfo;
 }
 
@@ -96,6 +97,21 @@ export class SnapshotCache {
     return true;
   }
 
+  /**
+   * The sidecar's rejection of its current configuration: a NACK of the version of a type that
+   * its snapshot holds now and that it has not acknowledged. A NACK of an older version (the
+   * snapshot moved on) or of a version also acknowledged tells nothing about what runs now.
+   */
+  currentRejection(nodeId: string): (NackInfo & { typeUrl: TypeUrl }) | undefined {
+    const snapshot = this.snapshots.get(nodeId);
+    if (!snapshot) return undefined;
+    for (const [typeUrl, state] of this.ackState.get(nodeId) ?? []) {
+      const nack = state.nack;
+      if (nack && nack.version === snapshot.typeVersions.get(typeUrl) && state.ackedVersion !== nack.version) return { ...nack, typeUrl };
+    }
+    return undefined;
+  }
+
   connectedSidecars(): number {
     return [...this.streamCount.values()].filter((n) => n > 0).length;
   }
@@ -160,8 +176,17 @@ export class SnapshotCache {
     for (const l of this.ackListeners) l({ nodeId, typeUrl, version });
   }
 
-  recordNack(nodeId: string, typeUrl: TypeUrl, version: string, error: string): void {
-    this.typeState(nodeId, typeUrl).nack = { version, error, at: new Date() };
-    for (const l of this.nackListeners) l({ nodeId, typeUrl, version, error });
+  /**
+   * A rejection, with the sidecar's text made bounded plain text. A NACK of the version the
+   * sidecar acknowledged contradicts that acknowledgement (another stream under the same node
+   * id, or a confused client) and is not recorded: a rejection never outlives an acknowledgement.
+   */
+  recordNack(nodeId: string, typeUrl: TypeUrl, version: string, error: string): boolean {
+    const state = this.typeState(nodeId, typeUrl);
+    if (state.ackedVersion === version) return false;
+    const text = plainSidecarText(error) || "rejected without a message";
+    state.nack = { version, error: text, at: new Date() };
+    for (const l of this.nackListeners) l({ nodeId, typeUrl, version, error: text });
+    return true;
   }
 }

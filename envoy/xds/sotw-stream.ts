@@ -1,5 +1,6 @@
 import type { DiscoveryRequest, DiscoveryResponse } from "./ads-protocol.js";
 import type { SnapshotCache } from "./cache.js";
+import { nodeIdProblem } from "./sidecar-text.js";
 import type { Snapshot, XdsResource } from "./snapshot.js";
 import { isWildcardType, pushOrder, TypeUrl } from "./type-urls.js";
 
@@ -87,6 +88,8 @@ export class SotwStream {
     if (this.nodeId) return this.nodeId;
     const id = request.node?.id;
     if (!id) throw new ProtocolError("the first request of a stream must carry node.id");
+    const problem = nodeIdProblem(id);
+    if (problem) throw new ProtocolError(problem);
     this.nodeId = id;
     this.cache.streamOpened(id);
     this.unwatch = this.cache.watch(id, (snapshot) => this.push(snapshot));

@@ -347,7 +347,7 @@ export class Controller {
     const info = cache.statusInfo(nodeId);
     const types = Object.values(info.types);
     if (types.length === 0 && info.streams === 0) return undefined;
-    const nack = types.find((t) => t.nack)?.nack?.error;
+    const nack = cache.currentRejection(nodeId)?.error;
     const config = cache.isInSync(nodeId) ? this.running.get(nodeId) : this.acked.get(nodeId);
     return {
       ...(config?.policyKey !== undefined ? { policy: config.policyKey } : {}),

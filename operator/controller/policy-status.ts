@@ -1,3 +1,4 @@
+import { plainSidecarText } from "../../envoy/xds/sidecar-text.js";
 import { AcceptedReason, ConditionType, ProgrammedReason, ReadyReason } from "../api/v1alpha1/conditions.js";
 import type { PolicyStatus } from "../api/v1alpha1/policy.js";
 import type { ConditionData } from "../resolve/conditions.js";
@@ -28,7 +29,8 @@ function programmed(resolved: ResolvedPolicy, observe: SidecarObservation): Cond
   }
   const rejected = sidecars.flatMap((id) => {
     const error = observe.rejection(id);
-    return error ? [`${id}: ${error}`] : [];
+    // Envoy's text, from a stream or another replica's record: bounded plain text, whatever it holds.
+    return error ? [`${id}: ${plainSidecarText(error)}`] : [];
   });
   if (rejected.length > 0) {
     return { status: "False", reason: ProgrammedReason.Rejected, message: `Envoy rejected the configuration of generation ${resolved.generation} on ${rejected.length}/${sidecars.length} sidecars and keeps the last good one: ${rejected.slice(0, 3).join("; ")}`, running };

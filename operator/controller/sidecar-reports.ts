@@ -1,6 +1,7 @@
 import { CoordinationV1Api, ListWatch, V1MicroTime, Watch, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { Logger } from "pino";
+import { nodeIdProblem, plainSidecarText } from "../../envoy/xds/sidecar-text.js";
 
 /** What one replica knows about one sidecar. */
 export interface SidecarReport {
@@ -39,17 +40,66 @@ const DATA_ANNOTATION = "bulwark.dev/sidecars";
 
 type Wire = Record<string, [string | null, number | null, string | null, 0 | 1]>;
 
-function encode(sidecars: ReadonlyMap<string, SidecarReport>): string {
+/**
+ * The most a record's annotation may hold (base64 of gzip). The API server refuses an object
+ * whose annotations exceed 256 KiB together, and a refused write would freeze what the other
+ * replicas know: the record stays well under it whatever the sidecars send.
+ */
+export const MAX_RECORD_BYTES = 192 * 1024;
+/** Longest NACK text kept in a record. */
+const MAX_NACK_IN_RECORD = 512;
+
+/**
+ * Which reports to keep when not all fit: connected sidecars running a policy first, then the
+ * other connected ones, then those that left; by node id within each. A report left out reads as
+ * "not known" to the other replicas, which count that sidecar as not programmed yet (Pending),
+ * never as programmed.
+ */
+function rank(r: SidecarReport): number {
+  return (r.connected ? 0 : 2) + (r.policy !== undefined ? 0 : 1);
+}
+
+function wireOf(entries: readonly [string, SidecarReport][]): string {
   const wire: Wire = {};
-  for (const [id, r] of [...sidecars].sort(([a], [b]) => (a < b ? -1 : 1))) wire[id] = [r.policy ?? null, r.generation ?? null, r.nack?.slice(0, 512) ?? null, r.connected ? 1 : 0];
+  for (const [id, r] of [...entries].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    wire[id] = [r.policy ?? null, r.generation ?? null, r.nack !== undefined ? plainSidecarText(r.nack, MAX_NACK_IN_RECORD) : null, r.connected ? 1 : 0];
+  }
   return gzipSync(JSON.stringify(wire)).toString("base64");
 }
 
-function decode(text: string | undefined): Map<string, SidecarReport> {
+/**
+ * The annotation text of `sidecars`, at most `maxBytes` long: reports of malformed node ids are
+ * dropped, texts are bounded, and when everything does not fit the best-ranked reports that do
+ * are kept (found by bisection; `omitted` says how many were left out).
+ */
+export function encodeReports(sidecars: ReadonlyMap<string, SidecarReport>, maxBytes = MAX_RECORD_BYTES): { data: string; omitted: number } {
+  const valid = [...sidecars].filter(([id]) => nodeIdProblem(id) === undefined);
+  const ranked = valid.sort(([a, ra], [b, rb]) => rank(ra) - rank(rb) || (a < b ? -1 : a > b ? 1 : 0));
+  const all = wireOf(ranked);
+  if (all.length <= maxBytes) return { data: all, omitted: sidecars.size - ranked.length };
+  let fits = 0;
+  let data = wireOf([]);
+  let low = 0;
+  let high = ranked.length - 1;
+  while (low <= high) {
+    const mid = Math.floor((low + high) / 2);
+    const candidate = wireOf(ranked.slice(0, mid));
+    if (candidate.length <= maxBytes) {
+      fits = mid;
+      data = candidate;
+      low = mid + 1;
+    } else {
+      high = mid - 1;
+    }
+  }
+  return { data, omitted: sidecars.size - fits };
+}
+
+export function decodeReports(text: string | undefined): Map<string, SidecarReport> {
   const out = new Map<string, SidecarReport>();
   if (!text) return out;
   try {
-    const wire = JSON.parse(gunzipSync(Buffer.from(text, "base64")).toString("utf8")) as Wire;
+    const wire = JSON.parse(gunzipSync(Buffer.from(text, "base64"), { maxOutputLength: 64 * 1024 * 1024 }).toString("utf8")) as Wire;
     for (const [id, [policy, generation, nack, connected]] of Object.entries(wire)) {
       out.set(id, { ...(policy !== null ? { policy } : {}), ...(generation !== null ? { generation } : {}), ...(nack !== null ? { nack } : {}), connected: connected === 1 });
     }
@@ -124,7 +174,7 @@ export class SidecarReports {
       for (const lease of informer.list()) {
         const identity = lease.spec?.holderIdentity ?? lease.metadata?.name ?? "";
         const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
-        this.records.set(lease.metadata?.name ?? identity, { identity, at: renewed, sidecars: decode(lease.metadata?.annotations?.[DATA_ANNOTATION]) });
+        this.records.set(lease.metadata?.name ?? identity, { identity, at: renewed, sidecars: decodeReports(lease.metadata?.annotations?.[DATA_ANNOTATION]) });
       }
       if (notify) for (const l of this.listeners) l();
     };
@@ -202,8 +252,9 @@ export class SidecarReports {
     const sidecars = this.collect();
     if (final) for (const [id, report] of sidecars) sidecars.set(id, { ...report, connected: false });
     for (const [id, report] of this.inherited) if (!sidecars.has(id)) sidecars.set(id, { ...report, connected: false });
-    const data = encode(sidecars);
+    const { data, omitted } = encodeReports(sidecars);
     if (data === this.written) return;
+    if (omitted > 0) this.log.warn({ omitted, kept: sidecars.size - omitted, maxBytes: MAX_RECORD_BYTES }, "the sidecar report is full: reports left out read as not programmed to the other replicas");
     const { namespace, leaseName, identity } = this.options;
     const now = new V1MicroTime(Date.now());
     const metadata = { name: this.ownName, namespace, labels: { [REPORT_LABEL]: leaseName }, annotations: { [DATA_ANNOTATION]: data } };
