@@ -163,7 +163,7 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
   // Load the Envoy API and the ADS service definition before the baseline.
   encodeResource(listenerJson(1));
   const cache = new SnapshotCache();
-  const server = new XdsServer({ host: "127.0.0.1", port: 0, cache });
+  const server = new XdsServer({ host: "127.0.0.1", port: 0, cache, authentication: "none" });
   const xdsPort = await server.start();
   let clients: Clients | undefined;
   try {

@@ -16,8 +16,18 @@ export interface SidecarBootstrapOptions {
     port: number;
     /** Delta (incremental) xDS instead of state of the world. */
     delta?: boolean;
-    /** Verify the controller's certificate with this CA (PEM); plaintext when absent. */
-    tls?: { caPem: string; serverName: string };
+    /**
+     * Verify the controller's certificate with this CA (PEM); the certificate must name `host`
+     * (or `serverName`, when the sidecar reaches the controller under another name).
+     * Plaintext only when absent, which the controller refuses: for tests of the protocol alone.
+     */
+    tls?: { caPem: string; serverName?: string };
+    /**
+     * The file of the projected ServiceAccount token the sidecar presents on every stream
+     * (`authorization: Bearer <token>`). Read again for each new stream, so the kubelet's
+     * rotation of the file is picked up. Requires `tls`.
+     */
+    tokenFile?: string;
   };
   admin: { port: number };
   /** Heap limit for the overload manager (default 256 MiB). */
@@ -30,16 +40,65 @@ export const XDS_CLUSTER = "bulwark-xds";
 
 const isIp = (host: string): boolean => /^[0-9.]+$/.test(host) || host.includes(":");
 
-export function sidecarBootstrap(options: SidecarBootstrapOptions): Record<string, unknown> {
-  const ads = { ads: {}, resource_api_version: "V3" };
-  const maxHeap = options.maxHeapBytes ?? 256 * 1024 * 1024;
-  const xdsCluster: Record<string, unknown> = {
+// Reconnect quickly after the controller restarts (Envoy's default backs off up to 30 s).
+const RETRY_POLICY = { retry_back_off: { base_interval: "0.25s", max_interval: "5s" } };
+
+/**
+ * The ADS service over TLS with the pod's token: Envoy's Google gRPC client, whose call
+ * credentials plugin `envoy.grpc_credentials.file_based_metadata` reads the token file again for
+ * every stream (the Envoy gRPC client only has static initial metadata, which a rotated token
+ * would leave stale).
+ */
+function adsService(xds: SidecarBootstrapOptions["xds"]): Record<string, unknown> {
+  if (!xds.tls) {
+    if (xds.tokenFile) throw new Error("a token is sent to the controller only over TLS: set xds.tls");
+    return { envoy_grpc: { cluster_name: XDS_CLUSTER, retry_policy: RETRY_POLICY } };
+  }
+  const serverName = xds.tls.serverName ?? xds.host;
+  const target = xds.host.includes(":") ? `[${xds.host}]:${xds.port}` : `${xds.host}:${xds.port}`;
+  const channelArgs: Record<string, { string_value?: string; int_value?: string }> = {
+    "grpc.keepalive_time_ms": { int_value: "30000" },
+    "grpc.keepalive_timeout_ms": { int_value: "5000" },
+    ...(serverName !== xds.host ? { "grpc.ssl_target_name_override": { string_value: serverName } } : {}),
+  };
+  return {
+    google_grpc: {
+      target_uri: target,
+      stat_prefix: "bulwark_xds",
+      channel_credentials: { ssl_credentials: { root_certs: { inline_string: xds.tls.caPem } } },
+      ...(xds.tokenFile
+        ? {
+            credentials_factory_name: "envoy.grpc_credentials.file_based_metadata",
+            call_credentials: [
+              {
+                from_plugin: {
+                  name: "envoy.grpc_credentials.file_based_metadata",
+                  typed_config: {
+                    "@type": "type.googleapis.com/envoy.config.grpc_credential.v3.FileBasedMetadataConfig",
+                    secret_data: { filename: xds.tokenFile },
+                    header_key: "authorization",
+                    header_prefix: "Bearer ",
+                  },
+                },
+              },
+            ],
+          }
+        : {}),
+      channel_args: { args: channelArgs },
+    },
+    retry_policy: RETRY_POLICY,
+  };
+}
+
+/** The static cluster of the plaintext ADS service (tests of the protocol only). */
+function plaintextXdsCluster(xds: SidecarBootstrapOptions["xds"]): Record<string, unknown> {
+  return {
     name: XDS_CLUSTER,
-    type: isIp(options.xds.host) ? "STATIC" : "STRICT_DNS",
+    type: isIp(xds.host) ? "STATIC" : "STRICT_DNS",
     connect_timeout: "1s",
     load_assignment: {
       cluster_name: XDS_CLUSTER,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: options.xds.host, port_value: options.xds.port } } } }] }],
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: xds.host, port_value: xds.port } } } }] }],
     },
     typed_extension_protocol_options: {
       "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
@@ -47,21 +106,12 @@ export function sidecarBootstrap(options: SidecarBootstrapOptions): Record<strin
         explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: "30s", timeout: "5s" } } },
       },
     },
-    ...(options.xds.tls
-      ? {
-          transport_socket: {
-            name: "envoy.transport_sockets.tls",
-            typed_config: {
-              "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-              sni: options.xds.tls.serverName,
-              common_tls_context: {
-                validation_context: { trusted_ca: { inline_string: options.xds.tls.caPem }, match_typed_subject_alt_names: [{ san_type: "DNS", matcher: { exact: options.xds.tls.serverName } }] },
-              },
-            },
-          },
-        }
-      : {}),
   };
+}
+
+export function sidecarBootstrap(options: SidecarBootstrapOptions): Record<string, unknown> {
+  const ads = { ads: {}, resource_api_version: "V3" };
+  const maxHeap = options.maxHeapBytes ?? 256 * 1024 * 1024;
   return {
     node: {
       id: options.node.id,
@@ -72,14 +122,13 @@ export function sidecarBootstrap(options: SidecarBootstrapOptions): Record<strin
       ads_config: {
         api_type: options.xds.delta ? "DELTA_GRPC" : "GRPC",
         transport_api_version: "V3",
-        // Reconnect quickly after the controller restarts (Envoy's default backs off up to 30 s).
-        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER, retry_policy: { retry_back_off: { base_interval: "0.25s", max_interval: "5s" } } } }],
+        grpc_services: [adsService(options.xds)],
         set_node_on_first_message_only: true,
       },
       cds_config: ads,
       lds_config: ads,
     },
-    static_resources: { clusters: [xdsCluster] },
+    ...(options.xds.tls ? {} : { static_resources: { clusters: [plaintextXdsCluster(options.xds)] } }),
     admin: { address: { socket_address: { address: "127.0.0.1", port_value: options.admin.port } } },
     overload_manager: {
       refresh_interval: "0.25s",

@@ -1,4 +1,5 @@
-import { Server, ServerCredentials, status, type ServerDuplexStream } from "@grpc/grpc-js";
+import { Server, ServerCredentials, status, type ConnectionInjector, type ServerDuplexStream } from "@grpc/grpc-js";
+import { createServer, type Server as NetServer, type Socket } from "node:net";
 import {
   aggregatedDiscoveryService,
   type DeltaDiscoveryRequest,
@@ -8,16 +9,27 @@ import {
 } from "./ads-protocol.js";
 import { SnapshotCache } from "./cache.js";
 import { DeltaStream } from "./delta-stream.js";
+import { nodeIdProblem } from "./sidecar-text.js";
 import { ProtocolError, SotwStream } from "./sotw-stream.js";
+import { bearerToken, nodeIdOf, type RejectionReason, type StreamAuthenticator, type StreamIdentity, type StreamRejection } from "./stream-auth.js";
 import { TypeUrl } from "./type-urls.js";
 
 export interface XdsServerOptions {
   host: string;
   /** 0 picks a free port. */
   port: number;
-  credentials?: ServerCredentials;
+  /** The serving certificate and key (PEM) sidecars verify. Without it the server speaks plaintext. */
+  tls?: { certPem: string; keyPem: string };
+  /**
+   * Who may open a stream: an authenticator of each stream's bearer token, bound to the node id
+   * the stream declares. `"none"` serves every stream whatever it claims to be: only for tests of
+   * the protocol in one process (a warning says so when the server starts).
+   */
+  authentication: { authenticator: StreamAuthenticator } | "none";
+  /** Called for each stream or connection refused (after the log line). */
+  onRejected?: (rejection: StreamRejection) => void;
   cache?: SnapshotCache;
-  /** Called with a line for each protocol problem (a stream closed for a bad request). */
+  /** Called with a line for each protocol problem (a stream closed for a bad request) and each rejection. */
   log?: (message: string) => void;
 }
 
@@ -29,24 +41,75 @@ interface StreamHandler<Req> {
   readonly node: string | undefined;
 }
 
-function serve<Req, Res>(call: ServerDuplexStream<Req, Res>, handler: StreamHandler<Req>, log: (m: string) => void): void {
+const REJECTION_CODE: Record<RejectionReason, status> = {
+  plaintext: status.UNAUTHENTICATED,
+  no_token: status.UNAUTHENTICATED,
+  invalid_token: status.UNAUTHENTICATED,
+  wrong_audience: status.UNAUTHENTICATED,
+  not_pod_token: status.UNAUTHENTICATED,
+  node_mismatch: status.PERMISSION_DENIED,
+  unavailable: status.UNAVAILABLE,
+};
+
+/** Requests a stream may send while its token is being checked (Envoy sends one per type). */
+const MAX_QUEUED_REQUESTS = 32;
+/** A connection that sends nothing for this long is closed. */
+const FIRST_BYTE_TIMEOUT_MS = 10_000;
+
+type Gate = { authenticator: StreamAuthenticator; reject: (r: StreamRejection) => void } | undefined;
+
+function serve<Req extends { node?: { id?: string } }, Res>(call: ServerDuplexStream<Req, Res>, handler: StreamHandler<Req>, log: (m: string) => void, gate: Gate): void {
   let closed = false;
   const close = (): void => {
     if (closed) return;
     closed = true;
     handler.close();
   };
-  call.on("data", (request: Req) => {
+  const fail = (code: status, details: string): void => {
+    close();
+    call.emit("error", { code, details });
+    call.end();
+  };
+  const reject = (reason: RejectionReason, message: string, nodeId?: string): void => {
+    if (closed || !gate) return;
+    gate.reject({ reason, peer: call.getPeer(), message, ...(nodeId !== undefined ? { nodeId } : {}) });
+    fail(REJECTION_CODE[reason], message);
+  };
+  // Until the token is checked nothing reaches the handler: no snapshot, no node id counted as connected.
+  let identity: StreamIdentity | undefined;
+  let queue: Req[] | undefined = gate ? [] : undefined;
+  let nodeChecked = !gate;
+  const handle = (request: Req): void => {
     if (closed) return;
+    if (!nodeChecked && identity) {
+      const declared = request.node?.id ?? "";
+      const expected = nodeIdOf(identity);
+      if (declared !== expected) {
+        const shown = nodeIdProblem(declared) === undefined ? declared : undefined;
+        reject("node_mismatch", `the token is ${identity.namespace}/${identity.pod}'s (node id ${expected}), the stream declares ${shown ?? "a malformed node id"}`, shown);
+        return;
+      }
+      nodeChecked = true;
+    }
     try {
       handler.onRequest(request);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       log(`closing ADS stream of ${handler.node ?? "unknown node"}: ${message}`);
-      close();
-      call.emit("error", { code: error instanceof ProtocolError ? status.INVALID_ARGUMENT : status.INTERNAL, details: message });
-      call.end();
+      fail(error instanceof ProtocolError ? status.INVALID_ARGUMENT : status.INTERNAL, message);
     }
+  };
+  call.on("data", (request: Req) => {
+    if (closed) return;
+    if (!queue) {
+      handle(request);
+      return;
+    }
+    if (queue.length >= MAX_QUEUED_REQUESTS) {
+      fail(status.RESOURCE_EXHAUSTED, `more than ${MAX_QUEUED_REQUESTS} requests before the stream was authenticated`);
+      return;
+    }
+    queue.push(request);
   });
   call.on("end", () => {
     close();
@@ -55,25 +118,57 @@ function serve<Req, Res>(call: ServerDuplexStream<Req, Res>, handler: StreamHand
   call.on("error", close);
   call.on("cancelled", close);
   call.on("close", close);
+  if (!gate) return;
+  const header = call.metadata.get("authorization");
+  const token = bearerToken(header.length === 1 && typeof header[0] === "string" ? header[0] : undefined);
+  if (!token) {
+    reject("no_token", header.length === 0 ? "no authorization metadata: sidecars present a projected ServiceAccount token (authorization: Bearer <token>)" : "the authorization metadata is not one Bearer token");
+    return;
+  }
+  void gate.authenticator.authenticate(token).then((result) => {
+    if (closed) return;
+    if (!result.ok) {
+      reject(result.reason, result.message);
+      return;
+    }
+    identity = result.identity;
+    const waiting = queue ?? [];
+    queue = undefined;
+    for (const request of waiting) handle(request);
+  });
 }
 
-/** The ADS server: state-of-the-world and delta streams over one snapshot cache. */
+/** The ADS server: state-of-the-world and delta streams over one snapshot cache, over TLS, each stream authenticated as a pod. */
 export class XdsServer {
   readonly cache: SnapshotCache;
   private readonly server = new Server({ "grpc.keepalive_time_ms": 30_000, "grpc.keepalive_timeout_ms": 10_000, "grpc.max_receive_message_length": 16 * 1024 * 1024 });
   private boundPort: number | undefined;
   private readonly log: (message: string) => void;
+  private listener: NetServer | undefined;
+  private injector: ConnectionInjector | undefined;
+  private readonly gate: Gate;
 
   constructor(private readonly options: XdsServerOptions) {
     this.cache = options.cache ?? new SnapshotCache();
     this.log = options.log ?? ((): void => undefined);
+    const auth = options.authentication;
+    this.gate =
+      auth === "none"
+        ? undefined
+        : {
+            authenticator: auth.authenticator,
+            reject: (rejection): void => {
+              this.log(`refused an ADS stream from ${rejection.peer} (${rejection.reason}): ${rejection.message}`);
+              options.onRejected?.(rejection);
+            },
+          };
     const supported = new Set<string>(Object.values(TypeUrl));
     this.server.addService(aggregatedDiscoveryService(), {
       StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void => {
-        serve(call, new SotwStream(this.cache, (r) => call.write(r), supported), this.log);
+        serve(call, new SotwStream(this.cache, (r) => call.write(r), supported), this.log, this.gate);
       },
       DeltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>): void => {
-        serve(call, new DeltaStream(this.cache, (r) => call.write(r), supported), this.log);
+        serve(call, new DeltaStream(this.cache, (r) => call.write(r), supported), this.log, this.gate);
       },
     });
   }
@@ -81,10 +176,55 @@ export class XdsServer {
   /** Starts listening; resolves with the port. A port in use is a ListenError naming it. */
   start(): Promise<number> {
     const address = `${this.options.host}:${this.options.port}`;
+    const insecure = [...(this.options.tls ? [] : ["plaintext"]), ...(this.gate ? [] : ["unauthenticated"])];
+    if (insecure.length > 0) {
+      const warning = `the xDS server on ${address} is ${insecure.join(" and ")}: any process that reaches it can read any sidecar's configuration and workload keys. Only for tests.`;
+      this.log(warning);
+      process.emitWarning(warning, "BulwarkInsecureXds");
+    }
+    const tls = this.options.tls;
+    if (!tls) return this.bindPlaintext(address);
+    const credentials = ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(tls.certPem), private_key: Buffer.from(tls.keyPem) }], false);
+    const injector = this.server.createConnectionInjector(credentials);
+    this.injector = injector;
+    const listener = createServer((socket) => this.accept(socket, injector));
+    this.listener = listener;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, this.options.credentials ?? ServerCredentials.createInsecure(), (error, port) => {
+      listener.once("error", (error) => reject(new ListenError(`the xDS server could not listen on ${address}: ${error.message} (is the port in use? choose another with --xds-address)`)));
+      listener.listen({ host: this.options.host, port: this.options.port }, () => {
+        const bound = listener.address();
+        this.boundPort = typeof bound === "object" && bound ? bound.port : this.options.port;
+        resolve(this.boundPort);
+      });
+    });
+  }
+
+  /**
+   * A new connection: TLS (its first byte a handshake record) goes to gRPC; anything else —
+   * plaintext HTTP/2 included — is refused, counted and closed before gRPC sees it.
+   */
+  private accept(socket: Socket, injector: ConnectionInjector): void {
+    socket.on("error", () => socket.destroy());
+    socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => socket.destroy());
+    socket.once("data", (first: Buffer) => {
+      socket.setTimeout(0);
+      socket.pause();
+      if (first[0] !== 0x16) {
+        this.gate?.reject({ reason: "plaintext", peer: `${socket.remoteAddress ?? "unknown"}:${socket.remotePort ?? 0}`, message: "the connection is not TLS: the xDS server speaks gRPC over TLS only" });
+        if (!this.gate) this.log(`refused a plaintext connection from ${socket.remoteAddress ?? "unknown"}`);
+        socket.destroy();
+        return;
+      }
+      socket.unshift(first);
+      injector.injectConnection(socket);
+    });
+  }
+
+  private bindPlaintext(address: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) => {
         if (error) {
-          reject(new ListenError(`the xDS server could not listen on ${address}: ${error.message} (is the port in use? choose another with --xds-port)`));
+          reject(new ListenError(`the xDS server could not listen on ${address}: ${error.message} (is the port in use? choose another with --xds-address)`));
           return;
         }
         this.boundPort = port;
@@ -99,10 +239,16 @@ export class XdsServer {
 
   /** Stops accepting streams and closes the open ones (after `graceMs`). */
   stop(graceMs = 2000): Promise<void> {
+    this.listener?.close();
+    this.injector?.drain(graceMs);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this.server.forceShutdown(), graceMs);
+      const timer = setTimeout(() => {
+        this.injector?.destroy();
+        this.server.forceShutdown();
+      }, graceMs);
       this.server.tryShutdown(() => {
         clearTimeout(timer);
+        this.injector?.destroy();
         resolve();
       });
     });
@@ -110,6 +256,8 @@ export class XdsServer {
 
   /** Closes every stream at once, as a crashed server would. */
   kill(): void {
+    this.listener?.close();
+    this.injector?.destroy();
     this.server.forceShutdown();
   }
 }

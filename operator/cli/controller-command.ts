@@ -1,4 +1,5 @@
 import { KubeConfig } from "@kubernetes/client-node";
+import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
@@ -16,6 +17,7 @@ import { DEFAULT_ROTATION, parseDuration } from "../identity/rotation.js";
 import { isTrustDomain } from "../identity/spiffe.js";
 import { WorkloadCertificates } from "../identity/workload-certificates.js";
 import { clientAddressHelp, parseClientAddressFlags } from "./client-address-flags.js";
+import { TokenReviewAuthenticator, tokenReviewer, XDS_TOKEN_AUDIENCE } from "../controller/xds-authentication.js";
 import { parseAddress, UsageError } from "./usage.js";
 
 export const controllerHelp = `usage: bulwark controller [flags]
@@ -27,6 +29,12 @@ writes policy status; every replica serves xDS.
 flags (environment variable in brackets):
   --kubeconfig PATH          kubeconfig to use [KUBECONFIG]; in-cluster configuration when unset
   --xds-address HOST:PORT    where sidecars connect for xDS [BULWARK_XDS_ADDRESS] (default 0.0.0.0:18000)
+  --xds-tls-cert FILE        the xDS serving certificate (PEM, with its chain) sidecars verify [BULWARK_XDS_TLS_CERT]
+  --xds-tls-key FILE         its private key (PEM) [BULWARK_XDS_TLS_KEY]
+                             Both required: xDS is served over TLS only (read at start; restart to rotate)
+  --xds-token-audience AUD   the audience of the projected ServiceAccount tokens sidecars present; each stream
+                             is checked with TokenReview and served only the pod its token is bound to
+                             [BULWARK_XDS_TOKEN_AUDIENCE] (default ${XDS_TOKEN_AUDIENCE})
   --http-address HOST:PORT   /healthz, /readyz and /metrics [BULWARK_HTTP_ADDRESS] (default 0.0.0.0:8080)
   --authz-address HOST:PORT  bulwark authz, for routes that need it [BULWARK_AUTHZ_ADDRESS] (default 127.0.0.1:9191)
   --ratelimit-address HOST:PORT  bulwark ratelimit [BULWARK_RATELIMIT_ADDRESS] (default 127.0.0.1:8089)
@@ -64,6 +72,9 @@ export async function runController(argv: string[]): Promise<number> {
     options: {
       kubeconfig: { type: "string" },
       "xds-address": { type: "string" },
+      "xds-tls-cert": { type: "string" },
+      "xds-tls-key": { type: "string" },
+      "xds-token-audience": { type: "string" },
       "http-address": { type: "string" },
       "authz-address": { type: "string" },
       "ratelimit-address": { type: "string" },
@@ -116,6 +127,19 @@ export async function runController(argv: string[]): Promise<number> {
   const createText = flag(values, "ca-secret-create", "BULWARK_CA_SECRET_CREATE", "true");
   if (createText !== "true" && createText !== "false") throw new UsageError(`--ca-secret-create ${createText} is not true or false`);
   const leaseNamespace = flag(values, "lease-namespace", "POD_NAMESPACE", "bulwark-system");
+  const tlsCertFile = flag(values, "xds-tls-cert", "BULWARK_XDS_TLS_CERT", "");
+  const tlsKeyFile = flag(values, "xds-tls-key", "BULWARK_XDS_TLS_KEY", "");
+  if (!tlsCertFile || !tlsKeyFile) throw new UsageError("--xds-tls-cert and --xds-tls-key are required: sidecars get their configuration and workload keys over TLS only (the chart creates the certificate)");
+  const readPem = async (file: string, what: string): Promise<string> => {
+    try {
+      return await readFile(file, "utf8");
+    } catch (error) {
+      throw new UsageError(`${what} ${file} cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  const tls = { certPem: await readPem(tlsCertFile, "--xds-tls-cert"), keyPem: await readPem(tlsKeyFile, "--xds-tls-key") };
+  const audience = flag(values, "xds-token-audience", "BULWARK_XDS_TOKEN_AUDIENCE", XDS_TOKEN_AUDIENCE);
+  if (!/^[\x21-\x7e]{1,253}$/.test(audience)) throw new UsageError(`--xds-token-audience ${audience} is not an audience (1 to 253 printable characters, no spaces)`);
 
   const kc = new KubeConfig();
   const kubeconfig = typeof values.kubeconfig === "string" ? values.kubeconfig : process.env.KUBECONFIG;
@@ -123,7 +147,14 @@ export async function runController(argv: string[]): Promise<number> {
   else kc.loadFromCluster();
 
   const metrics = new ControllerMetrics();
-  const xds = new XdsServer({ host: xdsAddress.host, port: xdsAddress.port, log: (m) => log.warn(m) });
+  const xds = new XdsServer({
+    host: xdsAddress.host,
+    port: xdsAddress.port,
+    tls,
+    authentication: { authenticator: new TokenReviewAuthenticator({ review: tokenReviewer(kc), audience }) },
+    log: (m) => log.warn(m),
+    onRejected: (rejection) => metrics.rejectedStreams.inc({ reason: rejection.reason }),
+  });
   const elector = new LeaderElector(
     kc,
     {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
+import { XDS_TOKEN_AUDIENCE } from "../controller/xds-authentication.js";
 import { DEFAULT_INJECTOR_CONFIG, type InjectorConfig } from "../injector/inject.js";
 import { MUTATE_PATH, startWebhookServer } from "../injector/webhook.js";
 import { parseAddress, UsageError } from "./usage.js";
@@ -17,7 +18,11 @@ flags (environment variable in brackets):
   --tls-key-file PATH        its key (PEM) [BULWARK_INJECTOR_TLS_KEY] (required)
   --proxy-image IMAGE        the Envoy image of the sidecar [BULWARK_PROXY_IMAGE] (required)
   --xds-address HOST:PORT    the controller's xDS Service as sidecars reach it [BULWARK_XDS_ADDRESS]
-                             (default bulwark-controller.bulwark-system.svc:18000)
+                             (default bulwark-controller.bulwark-system.svc:18000); its certificate must name HOST
+  --xds-ca-file PATH         the CA (PEM) of the controller's xDS serving certificate, put in every sidecar's
+                             bootstrap [BULWARK_XDS_CA_FILE] (required); re-read every 30 s (new pods get the new one)
+  --xds-token-audience AUD   audience of the projected token sidecars present to the controller
+                             [BULWARK_XDS_TOKEN_AUDIENCE] (default ${XDS_TOKEN_AUDIENCE})
   --sidecar-port PORT        Envoy's inbound port, named bulwark-inbound [BULWARK_SIDECAR_PORT] (default 15006)
   --admin-port PORT          Envoy's admin port, on loopback [BULWARK_ADMIN_PORT] (default 15000)
   --outbound-port PORT       Envoy's egress proxy on loopback, the app's HTTP_PROXY [BULWARK_OUTBOUND_PORT] (default 15001)
@@ -55,6 +60,8 @@ export async function runInjector(argv: string[]): Promise<number> {
       "tls-key-file": { type: "string" },
       "proxy-image": { type: "string" },
       "xds-address": { type: "string" },
+      "xds-ca-file": { type: "string" },
+      "xds-token-audience": { type: "string" },
       "sidecar-port": { type: "string" },
       "admin-port": { type: "string" },
       "outbound-port": { type: "string" },
@@ -78,10 +85,18 @@ export async function runInjector(argv: string[]): Promise<number> {
   const certFile = flag(values, "tls-cert-file", "BULWARK_INJECTOR_TLS_CERT");
   const keyFile = flag(values, "tls-key-file", "BULWARK_INJECTOR_TLS_KEY");
   const xds = parseAddress(flag(values, "xds-address", "BULWARK_XDS_ADDRESS", "bulwark-controller.bulwark-system.svc:18000"), "--xds-address");
+  const caFile = flag(values, "xds-ca-file", "BULWARK_XDS_CA_FILE");
+  const readCa = (): string => {
+    const pem = readFileSync(caFile, "utf8");
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new UsageError(`--xds-ca-file ${caFile} holds no PEM certificate`);
+    return pem;
+  };
+  const tokenAudience = flag(values, "xds-token-audience", "BULWARK_XDS_TOKEN_AUDIENCE", XDS_TOKEN_AUDIENCE);
+  if (!/^[\x21-\x7e]{1,253}$/.test(tokenAudience)) throw new UsageError(`--xds-token-audience ${tokenAudience} is not an audience (1 to 253 printable characters, no spaces)`);
   const config: InjectorConfig = {
     ...DEFAULT_INJECTOR_CONFIG,
     image: flag(values, "proxy-image", "BULWARK_PROXY_IMAGE"),
-    xds,
+    xds: { ...xds, caPem: readCa(), tokenAudience },
     sidecarPort: portFlag(flag(values, "sidecar-port", "BULWARK_SIDECAR_PORT", "15006"), "sidecar-port"),
     adminPort: portFlag(flag(values, "admin-port", "BULWARK_ADMIN_PORT", "15000"), "admin-port"),
     outboundPort: portFlag(flag(values, "outbound-port", "BULWARK_OUTBOUND_PORT", "15001"), "outbound-port"),
@@ -96,6 +111,15 @@ export async function runInjector(argv: string[]): Promise<number> {
   const server = await startWebhookServer({ host: address.host, port: address.port, tls, config, log });
   // A renewed serving certificate (cert-manager, or the chart on upgrade) is picked up without a restart.
   const reload = setInterval(() => {
+    try {
+      const ca = readCa();
+      if (ca !== config.xds.caPem) {
+        config.xds.caPem = ca;
+        log.info("reloaded the xDS CA: pods injected from now on trust it");
+      }
+    } catch (error) {
+      log.warn({ err: error instanceof Error ? error.message : String(error) }, "cannot reload the xDS CA; keeping the current one");
+    }
     try {
       const next = readTls();
       if (next.cert === tls.cert && next.key === tls.key) return;

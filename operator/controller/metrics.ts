@@ -16,6 +16,12 @@ export class ControllerMetrics {
     registers: [this.registry],
   });
   readonly connectedSidecars = new Gauge({ name: "bulwark_xds_connected_sidecars", help: "Sidecars with an open ADS stream.", registers: [this.registry] });
+  readonly rejectedStreams = new Counter({
+    name: "bulwark_xds_rejected_streams_total",
+    help: "ADS streams and connections refused: plaintext, no token, a token the API server refuses, of another audience or not bound to a pod, a node id not the token's pod, TokenReview unavailable.",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
   readonly acks = new Counter({ name: "bulwark_xds_acks_total", help: "Configurations acknowledged by sidecars.", labelNames: ["type"], registers: [this.registry] });
   readonly nacks = new Counter({ name: "bulwark_xds_nacks_total", help: "Configurations rejected by sidecars.", labelNames: ["type"], registers: [this.registry] });
   readonly snapshotUpdates = new Counter({ name: "bulwark_snapshot_updates_total", help: "Sidecar snapshots replaced because their content changed.", registers: [this.registry] });

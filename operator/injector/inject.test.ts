@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { decideInjection, DEFAULT_INJECTOR_CONFIG, PROXY_CONTAINER, type InjectorConfig, type JsonPatchOp, type PodLike } from "./inject.js";
 import { review } from "./webhook.js";
 
-const config: InjectorConfig = { ...DEFAULT_INJECTOR_CONFIG, image: "envoyproxy/envoy:v1.40.0", xds: { host: "bulwark-controller.bulwark-system.svc", port: 18000 } };
+const config: InjectorConfig = { ...DEFAULT_INJECTOR_CONFIG, image: "envoyproxy/envoy:v1.40.0", xds: { host: "bulwark-controller.bulwark-system.svc", port: 18000, caPem: "-----BEGIN CERTIFICATE-----\nxds-ca\n-----END CERTIFICATE-----\n" } };
 
 /** Applies the JSON Patch operations the injector emits (add to objects and arrays). */
 function apply(pod: PodLike, patch: JsonPatchOp[]): PodLike {
@@ -35,6 +35,32 @@ describe("sidecar injection", () => {
     expect(proxy.env).toContainEqual({ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } });
     expect(proxy.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
     expect(proxy.resources).toEqual(config.resources);
+  });
+
+  it("projects a short-lived token with Bulwark's audience, bound to the pod, into the proxy only, and bootstraps ADS over TLS with it", () => {
+    const decision = decideInjection({ ...app, spec: { ...app.spec, volumes: [{ name: "data" }] } }, config);
+    if (!decision.inject) throw new Error(decision.reason);
+    const pod = apply({ ...app, spec: { ...app.spec, volumes: [{ name: "data" }] } }, decision.patch);
+    expect(pod.spec?.volumes).toEqual([
+      { name: "data" },
+      { name: "bulwark-xds-token", projected: { sources: [{ serviceAccountToken: { audience: "bulwark.dev/xds", expirationSeconds: 600, path: "token" } }] } },
+    ]);
+    const proxy = pod.spec?.initContainers?.[0] as unknown as { args: string[]; volumeMounts: unknown[] };
+    expect(proxy.volumeMounts).toEqual([{ name: "bulwark-xds-token", mountPath: "/var/run/secrets/bulwark.dev/xds", readOnly: true }]);
+    expect(pod.spec?.containers?.[0]).not.toHaveProperty("volumeMounts");
+    const bootstrap = JSON.parse(proxy.args[1] ?? "{}") as { dynamic_resources: { ads_config: { grpc_services: { google_grpc: Record<string, unknown> }[] } }; static_resources?: unknown };
+    const grpc = bootstrap.dynamic_resources.ads_config.grpc_services[0]?.google_grpc;
+    expect(grpc).toMatchObject({
+      target_uri: "bulwark-controller.bulwark-system.svc:18000",
+      channel_credentials: { ssl_credentials: { root_certs: { inline_string: config.xds.caPem } } },
+      call_credentials: [{ from_plugin: { name: "envoy.grpc_credentials.file_based_metadata", typed_config: { secret_data: { filename: "/var/run/secrets/bulwark.dev/xds/token" }, header_key: "authorization", header_prefix: "Bearer " } } }],
+    });
+    expect(bootstrap.static_resources).toBeUndefined();
+    // A first pod without volumes gets the list.
+    const plain = decideInjection(app, config);
+    expect(plain.inject && plain.patch.find((op) => op.path === "/spec/volumes")?.value).toEqual([expect.objectContaining({ name: "bulwark-xds-token" })]);
+    // A pod that already has a volume of that name is left alone, with a warning.
+    expect(decideInjection({ ...app, spec: { ...app.spec, volumes: [{ name: "bulwark-xds-token" }] } }, config)).toMatchObject({ inject: false, reason: "volume name taken" });
   });
 
   it("points the app's containers at the egress proxy when the pod asks for it, keeping variables a container sets itself", () => {
@@ -87,7 +113,7 @@ describe("sidecar injection", () => {
   it("answers AdmissionReviews: always allowed, a JSON Patch only for pod creations to inject", () => {
     const reviewed = review({ request: { uid: "u1", kind: { kind: "Pod" }, operation: "CREATE", namespace: "shop", object: app } }, config);
     expect(reviewed.response).toMatchObject({ uid: "u1", allowed: true, patchType: "JSONPatch" });
-    expect((JSON.parse(Buffer.from(reviewed.response.patch ?? "", "base64").toString()) as unknown[]).length).toBe(7); // the labels map and the injected label, the annotations map and three annotations, the sidecar (no proxy env: not asked for)
+    expect((JSON.parse(Buffer.from(reviewed.response.patch ?? "", "base64").toString()) as unknown[]).length).toBe(8); // the labels map and the injected label, the annotations map and three annotations, the token volume, the sidecar (no proxy env: not asked for)
     expect(review({ request: { uid: "u2", kind: { kind: "Pod" }, operation: "UPDATE", object: app } }, config).response).toEqual({ uid: "u2", allowed: true });
     expect(() => review({}, config)).toThrow();
   });

@@ -20,8 +20,16 @@
  * containers only when the pod asks for it (annotation `bulwark.dev/egress-proxy: "enabled"`):
  * set for every pod, it would break plain-HTTP calls outside the mesh (an external API, the cloud
  * metadata server). HTTPS (HTTPS_PROXY is not set) and variables a container sets itself are left alone.
+ *
+ * How the sidecar proves who it is to the controller: a projected ServiceAccount token with
+ * Bulwark's audience (`bulwark.dev/xds` by default), bound to the pod and valid for 10 minutes
+ * (the kubelet renews the file before it expires), mounted only into the proxy container. Envoy
+ * sends it on every ADS stream over TLS, verifying the controller's certificate with the xDS CA
+ * the injector puts in the bootstrap; the controller checks it with TokenReview and serves the
+ * stream only this pod's configuration and its ServiceAccount's certificate.
  */
 import { sidecarArgs, sidecarBootstrap } from "../../envoy/xds/bootstrap.js";
+import { XDS_TOKEN_AUDIENCE } from "../controller/xds-authentication.js";
 import { SidecarAnnotation } from "../resolve/objects.js";
 
 export const PROXY_CONTAINER = "bulwark-proxy";
@@ -39,8 +47,11 @@ export interface InjectorConfig {
   /** The Envoy image (repository:tag, no registry implied). */
   image: string;
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
-  /** The controller's xDS Service, as sidecars reach it. */
-  xds: { host: string; port: number; delta?: boolean };
+  /**
+   * The controller's xDS Service, as sidecars reach it; the CA (PEM) that issued its serving
+   * certificate; the audience of the token sidecars present (default bulwark.dev/xds).
+   */
+  xds: { host: string; port: number; delta?: boolean; caPem: string; tokenAudience?: string };
   /** Envoy's inbound port (default 15006). */
   sidecarPort: number;
   /** Envoy's admin port, on loopback (default 15000). */
@@ -51,6 +62,15 @@ export interface InjectorConfig {
   /** Envoy's user id (the official image's `envoy` user is 101). */
   runAsUser: number;
 }
+
+/** The projected token the proxy presents to the controller. */
+export const XdsToken = {
+  volume: "bulwark-xds-token",
+  directory: "/var/run/secrets/bulwark.dev/xds",
+  file: "token",
+  /** The shortest lifetime the API server grants; the kubelet renews the file at 80% of it. */
+  expirationSeconds: 600,
+} as const;
 
 export const DEFAULT_INJECTOR_CONFIG: Omit<InjectorConfig, "image" | "xds"> = {
   sidecarPort: 15006,
@@ -66,6 +86,7 @@ export interface PodLike {
     serviceAccountName?: string;
     containers?: { name: string; ports?: { containerPort: number; name?: string; protocol?: string }[]; env?: { name: string }[] }[];
     initContainers?: { name: string }[];
+    volumes?: { name: string }[];
   };
 }
 
@@ -101,7 +122,13 @@ export function proxyContainer(config: InjectorConfig): Record<string, unknown> 
       cluster: "$(POD_NAMESPACE)/$(SERVICE_ACCOUNT)",
       metadata: { namespace: "$(POD_NAMESPACE)", pod: "$(POD_NAME)", serviceAccount: "$(SERVICE_ACCOUNT)" },
     },
-    xds: config.xds,
+    xds: {
+      host: config.xds.host,
+      port: config.xds.port,
+      ...(config.xds.delta !== undefined ? { delta: config.xds.delta } : {}),
+      tls: { caPem: config.xds.caPem },
+      tokenFile: `${XdsToken.directory}/${XdsToken.file}`,
+    },
     admin: { port: config.adminPort },
   });
   const flags = sidecarArgs("-");
@@ -121,6 +148,7 @@ export function proxyContainer(config: InjectorConfig): Record<string, unknown> 
       { name: "SERVICE_ACCOUNT", ...field("spec.serviceAccountName") },
     ],
     ports: [{ name: INBOUND_PORT_NAME, containerPort: config.sidecarPort, protocol: "TCP" }],
+    volumeMounts: [{ name: XdsToken.volume, mountPath: XdsToken.directory, readOnly: true }],
     resources: config.resources,
     securityContext: {
       runAsNonRoot: true,
@@ -130,6 +158,16 @@ export function proxyContainer(config: InjectorConfig): Record<string, unknown> 
       allowPrivilegeEscalation: false,
       capabilities: { drop: ["ALL"] },
       seccompProfile: { type: "RuntimeDefault" },
+    },
+  };
+}
+
+/** The pod volume of the proxy's token: bound to the pod, Bulwark's audience, short-lived. */
+export function xdsTokenVolume(config: Pick<InjectorConfig, "xds">): Record<string, unknown> {
+  return {
+    name: XdsToken.volume,
+    projected: {
+      sources: [{ serviceAccountToken: { audience: config.xds.tokenAudience ?? XDS_TOKEN_AUDIENCE, expirationSeconds: XdsToken.expirationSeconds, path: XdsToken.file } }],
     },
   };
 }
@@ -187,6 +225,11 @@ export function decideInjection(pod: PodLike, config: InjectorConfig): Injection
   patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.appPort)}`, value: String(appPort) });
   patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.outboundPort)}`, value: String(config.outboundPort) });
   if (annotations[EgressProxyAnnotation.key] === EgressProxyAnnotation.enabled) patch.push(...proxyEnvironment(pod, config));
+  if (pod.spec?.volumes?.some((v) => v.name === XdsToken.volume)) {
+    return { inject: false, reason: "volume name taken", warning: `bulwark: no sidecar injected: the pod already has a volume named ${XdsToken.volume}` };
+  }
+  if (pod.spec?.volumes) patch.push({ op: "add", path: "/spec/volumes/-", value: xdsTokenVolume(config) });
+  else patch.push({ op: "add", path: "/spec/volumes", value: [xdsTokenVolume(config)] });
   const container = proxyContainer(config);
   // First among the init containers: the other init containers may already need the network.
   if (pod.spec?.initContainers && pod.spec.initContainers.length > 0) patch.push({ op: "add", path: "/spec/initContainers/0", value: container });

@@ -21,6 +21,7 @@ import { sidecarArgs, sidecarBootstrap } from "../../envoy/xds/bootstrap.js";
 import type { EnvironmentInfo } from "../env/environment.js";
 import { exec, type ExecResult } from "../env/exec.js";
 import { freePort, isAlive, killGroup, sleep, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";
+import { sidecarXds, xdsServingArgs } from "./xds-credentials.js";
 import { startJsonServer } from "./xds-traffic.js";
 
 /** Where the tools of the environment are. */
@@ -267,6 +268,7 @@ export async function startController(env: E2eEnvironment, options: ControllerOp
       options.identity,
       "--log-level",
       options.logLevel ?? "info",
+      ...(options.extraArgs?.includes("--xds-tls-cert") ? [] : await xdsServingArgs()),
       ...(options.extraArgs ?? []),
     ],
   });
@@ -446,7 +448,8 @@ export async function startSidecarPod(env: E2eEnvironment, kc: KubeConfig, optio
   }
   const dir = await mkdtemp(join(tmpdir(), `bulwark-sidecar-${options.pod}-`));
   const configPath = join(dir, "envoy.yaml");
-  const bootstrap = sidecarBootstrap({ node: { id: nodeId, cluster: `${options.namespace}/${options.pod}` }, xds: { host: "127.0.0.1", port: options.xdsPort, delta: options.delta }, admin: { port: adminPort } });
+  const xds = await sidecarXds(kc, { namespace: options.namespace, pod: options.pod, xdsPort: options.xdsPort, delta: options.delta, dir });
+  const bootstrap = sidecarBootstrap({ node: { id: nodeId, cluster: `${options.namespace}/${options.pod}` }, xds, admin: { port: adminPort } });
   await writeFile(configPath, stringify(options.runtime ? { ...bootstrap, layered_runtime: { layers: [{ name: "test", static_layer: options.runtime }] } } : bootstrap));
   const logFile = join(dir, "envoy.log");
   const envoy = startProcess({ name: `envoy ${nodeId}`, command: env.envoy, args: [...sidecarArgs(configPath), "--log-level", options.logLevel ?? "warn"], logFile });

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { sidecarArgs, sidecarBootstrap } from "../../envoy/xds/bootstrap.js";
+import { sidecarXds } from "./xds-credentials.js";
 import { genericRateLimitService, type RateLimitRequestMessage, type RateLimitResponseMessage } from "../../operator/ratelimit/protocol.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";
 import { createSidecarPod, httpRequest, startBulwark, startController, type BulwarkProcess, type ControllerOptions, type ControllerProcess, type E2eEnvironment, type HttpAnswer } from "./e2e.js";
@@ -106,7 +107,8 @@ export async function startLoginSidecar(env: E2eEnvironment, kc: KubeConfig, opt
   const dir = await mkdtemp(join(tmpdir(), `bulwark-sidecar-${options.pod}-`));
   const configPath = join(dir, "envoy.yaml");
   const nodeId = `${options.pod}.${options.namespace}`;
-  await writeFile(configPath, stringify(sidecarBootstrap({ node: { id: nodeId, cluster: `${options.namespace}/${options.pod}` }, xds: { host: "127.0.0.1", port: options.xdsPort, delta: false }, admin: { port: adminPort } })));
+  const xds = await sidecarXds(kc, { namespace: options.namespace, pod: options.pod, xdsPort: options.xdsPort, delta: false, dir });
+  await writeFile(configPath, stringify(sidecarBootstrap({ node: { id: nodeId, cluster: `${options.namespace}/${options.pod}` }, xds, admin: { port: adminPort } })));
   const envoy = startProcess({ name: `envoy ${nodeId}`, command: env.envoy, args: [...sidecarArgs(configPath), "--log-level", "warn"], logFile: join(dir, "envoy.log") });
   const admin = (path: string): Promise<HttpAnswer> => httpRequest(adminPort, path);
   const sidecar: LoginSidecar = {

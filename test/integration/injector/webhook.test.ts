@@ -50,6 +50,7 @@ async function startInjector(): Promise<ManagedProcess> {
   const dir = await mkdtemp(join(tmpdir(), "bulwark-injector-"));
   await writeFile(join(dir, "tls.crt"), pki.certPem);
   await writeFile(join(dir, "tls.key"), pki.keyPem);
+  await writeFile(join(dir, "xds-ca.crt"), pki.caPem);
   const tsx = pathToFileURL(createRequire(join(repoRoot, "package.json")).resolve("tsx")).href;
   const proc = startProcess({
     name: "injector",
@@ -69,6 +70,8 @@ async function startInjector(): Promise<ManagedProcess> {
       IMAGE,
       "--xds-address",
       "bulwark-controller.bulwark-system.svc:18000",
+      "--xds-ca-file",
+      join(dir, "xds-ca.crt"),
     ],
     logFile: join(dir, "injector.log"),
   });
@@ -162,6 +165,13 @@ describe("sidecar injection through the API server", () => {
     expect(bootstrap.node.id).toBe(`orders-0.${labelled}`);
     expect(bootstrap.node.cluster).toBe(`${labelled}/default`);
     expect(await validateWithEnvoy(bootstrap)).toEqual({ accepted: true });
+    // The token the kubelet projects for the proxy: Bulwark's audience, bound to the pod, short-lived, mounted into the proxy only.
+    expect(injected.spec?.volumes).toContainEqual({
+      name: "bulwark-xds-token",
+      projected: { defaultMode: 420, sources: [{ serviceAccountToken: { audience: "bulwark.dev/xds", expirationSeconds: 600, path: "token" } }] },
+    });
+    expect(proxyOf(injected)?.volumeMounts).toContainEqual({ name: "bulwark-xds-token", mountPath: "/var/run/secrets/bulwark.dev/xds", readOnly: true });
+    expect(injected.spec?.containers[0]?.volumeMounts ?? []).not.toContainEqual(expect.objectContaining({ name: "bulwark-xds-token" }));
   });
 
   it("is idempotent: re-admitting the injected pod changes nothing", async () => {

@@ -58,7 +58,7 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
     upstream = await startUpstream("app");
     base = { listenerPort: await freePort(), upstreamPort: upstream.port, configTag: "v1" };
     cache = new RecordingCache();
-    server = new XdsServer({ host: "127.0.0.1", port: 0, cache });
+    server = new XdsServer({ host: "127.0.0.1", port: 0, cache, authentication: "none" });
     xdsPort = await server.start();
   });
 
@@ -194,7 +194,7 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
       const fresh = sidecarSnapshot(goodFixture);
       expect(fresh.version).toBe(good.version);
       freshCache.setSnapshot(nodeId, fresh);
-      const restarted = new XdsServer({ host: "127.0.0.1", port: xdsPort, cache: freshCache });
+      const restarted = new XdsServer({ host: "127.0.0.1", port: xdsPort, cache: freshCache, authentication: "none" });
       extraServers.push(restarted);
       expect(await restarted.start()).toBe(xdsPort);
 

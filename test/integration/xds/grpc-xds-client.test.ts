@@ -49,7 +49,7 @@ describe("an independent xDS client (@grpc/grpc-js-xds)", () => {
 
   beforeAll(async () => {
     [blue, green] = await Promise.all([startEchoServer("blue"), startEchoServer("green")]);
-    server = new XdsServer({ host: "127.0.0.1", port: 0 });
+    server = new XdsServer({ host: "127.0.0.1", port: 0, authentication: "none" });
     const port = await server.start();
     process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
       xds_servers: [{ server_uri: `127.0.0.1:${port}`, channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] }],
