@@ -59,6 +59,11 @@ app.kubernetes.io/component: {{ .component }}
 {{ default (include "bulwark.componentName" (dict "root" . "component" "workload-ca")) .Values.controller.workloadCa.secretName }}
 {{- end }}
 
+{{- /* The Secret of the controller's xDS serving certificate (tls.crt, tls.key, ca.crt). */}}
+{{- define "bulwark.xdsSecretName" -}}
+{{ printf "%s-xds-tls" (include "bulwark.componentName" (dict "root" . "component" "controller")) }}
+{{- end }}
+
 {{- define "bulwark.redisUrl" -}}
 {{- if .Values.redis.url }}{{ .Values.redis.url }}{{- else if .Values.redis.inChart.enabled }}{{ printf "redis://%s.%s.svc:6379" (include "bulwark.componentName" (dict "root" . "component" "redis")) .Release.Namespace }}{{- end }}
 {{- end }}

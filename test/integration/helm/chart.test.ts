@@ -157,9 +157,12 @@ describe("chart", () => {
     expect(policy?.metadata.namespace).toBe("bulwark-chart-mesh-apps");
     expect(policy?.spec).toEqual({ podSelector: { matchLabels: { "bulwark.dev/sidecar": "injected" } }, policyTypes: ["Ingress"], ingress: [{ ports: [{ port: 15001, protocol: "TCP" }] }] });
     expect(out).toContain("networkpolicy.networking.k8s.io/shield-sidecar-inbound serverside-applied (server dry run)");
-    const certManager = documents(await template("bw", ["--set", "injector.certificate.source=certManager"]));
+    const certManager = documents(await template("bw", ["--set", "injector.certificate.source=certManager", "--set", "controller.xdsCertificate.source=certManager"]));
     expect(certManager.map((d) => d.kind)).toEqual(expect.arrayContaining(["Issuer", "Certificate"]));
     expect(certManager.some((d) => d.kind === "Secret")).toBe(false);
+    // The xDS serving certificate names the controller's Service as sidecars reach it.
+    const xdsCertificate = certManager.find((d) => d.kind === "Certificate" && d.metadata.name === "bw-bulwark-controller-xds") as { spec: { secretName: string; dnsNames: string[] } } | undefined;
+    expect(xdsCertificate?.spec).toMatchObject({ secretName: "bw-bulwark-controller-xds-tls", dnsNames: expect.arrayContaining([`bw-bulwark-controller.${namespace}.svc`]) as unknown });
     expect(certManager.find((d) => d.kind === "MutatingWebhookConfiguration")?.metadata.annotations?.["cert-manager.io/inject-ca-from"]).toBe(`${namespace}/bw-bulwark-injector`);
   });
 
@@ -213,7 +216,7 @@ describe("install, least privilege, uninstall", () => {
         .map((l) => /^(\S+)\s+\[(.*?)\]\s+\[(.*?)\]\s+\[(.*?)\]$/.exec(l.trim()))
         .filter((m): m is RegExpExecArray => m !== null && m[1] !== "Resources" && (m[2] ?? "") === "")
         .map((m) => `${m[1] ?? ""} [${m[4] ?? ""}]${m[3] ? ` ${m[3]}` : ""}`)
-        .filter((l) => !/^(selfsubject|subjectaccess|tokenreviews)/.test(l))
+        .filter((l) => !/^(selfsubject|subjectaccess)/.test(l))
         .sort();
     const elsewhere = await canI("default");
     expect(elsewhere).toEqual(
@@ -225,6 +228,8 @@ describe("install, least privilege, uninstall", () => {
         "pods [list watch]",
         "secrets [list watch]",
         "services [list watch]",
+        // Each sidecar's xDS stream presents its pod's token, which the controller checks with TokenReview.
+        "tokenreviews.authentication.k8s.io [create]",
       ].sort(),
     );
     // bulwark ratelimit reads no Secrets; bulwark authz reads them (inline JWKS) and nothing else is written by either.
