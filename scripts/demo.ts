@@ -19,6 +19,7 @@ import { exec } from "../test/env/exec.js";
 import { PrerequisiteError } from "../test/env/errors.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../test/env/processes.js";
 import { consoleSteps } from "../test/env/steps.js";
+import { sidecarXds, xdsServingArgs } from "../test/support/xds-credentials.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const namespace = "bulwark-demo";
@@ -64,10 +65,12 @@ interface Sidecar {
   proc: ManagedProcess;
 }
 
-async function startSidecar(options: { dir: string; envoy: string; pod: string; port: number; xdsPort: number }): Promise<Sidecar> {
+async function startSidecar(options: { kc: KubeConfig; dir: string; envoy: string; pod: string; port: number; xdsPort: number }): Promise<Sidecar> {
   const port = options.port;
   const adminPort = await freePort();
-  const bootstrap = sidecarBootstrap({ node: { id: `${options.pod}.${namespace}`, cluster: `${namespace}/mobile-shop` }, xds: { host: "127.0.0.1", port: options.xdsPort }, admin: { port: adminPort } });
+  // TLS to the controller, and a token from TokenRequest bound to the Pod (what the kubelet projects into an injected pod).
+  const xds = await sidecarXds(options.kc, { namespace, pod: options.pod, xdsPort: options.xdsPort, dir: options.dir });
+  const bootstrap = sidecarBootstrap({ node: { id: `${options.pod}.${namespace}`, cluster: `${namespace}/mobile-shop` }, xds, admin: { port: adminPort } });
   const config = join(options.dir, `${options.pod}.yaml`);
   await writeFile(config, stringify(bootstrap));
   const proc = startProcess({ name: `envoy ${options.pod}`, command: options.envoy, args: [...sidecarArgs(config), "--log-level", "error"], logFile: join(options.dir, `${options.pod}.log`) });
@@ -149,7 +152,7 @@ async function main(): Promise<void> {
     const controller = startProcess({
       name: "bulwark controller",
       command: process.execPath,
-      args: ["--import", "tsx", join(root, "operator/cli/main.ts"), "controller", "--kubeconfig", env.info.kubeconfig, "--xds-address", `127.0.0.1:${xdsPort}`, "--http-address", `127.0.0.1:${httpPort}`, "--authz-address", `127.0.0.1:${authzPort}`, "--lease-namespace", "bulwark-system"],
+      args: ["--import", "tsx", join(root, "operator/cli/main.ts"), "controller", "--kubeconfig", env.info.kubeconfig, "--xds-address", `127.0.0.1:${xdsPort}`, "--http-address", `127.0.0.1:${httpPort}`, "--authz-address", `127.0.0.1:${authzPort}`, "--lease-namespace", "bulwark-system", ...(await xdsServingArgs())],
       logFile: join(dir, "controller.log"),
     });
     cleanups.push(() => controller.stop());
@@ -175,7 +178,7 @@ async function main(): Promise<void> {
           spec: { containers: [{ name: "app", image: "registry.invalid/mobile-shop:demo" }] },
         },
       });
-      sidecars.push(await startSidecar({ dir, envoy: env.info.binaries.envoy, pod, port: sidecarPort, xdsPort }));
+      sidecars.push(await startSidecar({ kc, dir, envoy: env.info.binaries.envoy, pod, port: sidecarPort, xdsPort }));
     }
   });
 

@@ -80,7 +80,7 @@ export async function podToken(kc: KubeConfig, options: PodTokenOptions): Promis
  */
 export async function sidecarXds(kc: KubeConfig, options: { namespace: string; pod: string; xdsPort: number; delta?: boolean; dir: string }): Promise<SidecarBootstrapOptions["xds"]> {
   const { caPem } = await xdsServingFiles();
-  const tokenFile = join(options.dir, "xds-token");
+  const tokenFile = join(options.dir, `xds-token-${options.pod}.${options.namespace}`);
   await writeFile(tokenFile, await podToken(kc, { namespace: options.namespace, pod: options.pod }), { mode: 0o600 });
   return { host: "127.0.0.1", port: options.xdsPort, ...(options.delta !== undefined ? { delta: options.delta } : {}), tls: { caPem }, tokenFile };
 }

@@ -312,7 +312,8 @@ describe("kill -9 of the controller during traffic", () => {
     const restarted = await startController(env, { leaseNamespace, identity: controller.identity, xdsPort: controller.xdsPort });
     controllers.push(restarted);
     controller = restarted;
-    await waitFor("both sidecars reconnected", async () => ((await Promise.all(pods.map(connected))).every(Boolean) && ((await restarted.metric("bulwark_xds_connected_sidecars")) ?? 0) >= pods.length ? true : undefined));
+    // Sidecars retry ADS over TLS with Envoy's default backoff (up to 30 s) while no replica answers.
+    await waitFor("both sidecars reconnected", async () => ((await Promise.all(pods.map(connected))).every(Boolean) && ((await restarted.metric("bulwark_xds_connected_sidecars")) ?? 0) >= pods.length ? true : undefined), 45_000);
     // Give a late push time to land before comparing.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const reports = await Promise.all(loops.map((l) => l.stop()));
