@@ -23,6 +23,7 @@ const ENTRY_FILES = [
   "envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto",
   "envoy/extensions/filters/http/jwt_authn/v3/config.proto",
   "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto",
+  "envoy/extensions/filters/http/lua/v3/lua.proto",
   "envoy/extensions/filters/http/ratelimit/v3/rate_limit.proto",
   "envoy/extensions/filters/http/rbac/v3/rbac.proto",
   "envoy/extensions/filters/http/router/v3/router.proto",

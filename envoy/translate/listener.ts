@@ -30,6 +30,8 @@ export function buildHttpConnectionManager(httpFilters: readonly JsonObject[], o
       normalize_path: true,
       merge_slashes: true,
       path_with_escaped_slashes_action: "UNESCAPE_AND_REDIRECT",
+      // CGI-style frameworks read `x_user_id` as `x-user-id`, a header the policy may reserve: refused (400).
+      common_http_protocol_options: { headers_with_underscores_action: "REJECT_REQUEST" },
       rds: { route_config_name: NAMES.routeConfiguration, config_source: adsConfigSource() },
       http_filters: [...httpFilters],
       ...(accessLog.length > 0 ? { access_log: [...accessLog] } : {}),

@@ -1,12 +1,13 @@
 import type { JsonObject } from "../json.js";
-import type { PathMatchIR, RouteIR } from "../../operator/ir/types.js";
+import { directoryPrefixRegex, exactPathRegex, templateRegex } from "../../operator/ir/path-meaning.js";
+import type { PathMatchIR, PathMeaningIR, RouteIR } from "../../operator/ir/types.js";
 import { clientAddressOf, clientAddressRequestHeaders } from "./client-address.js";
 import { escapeRegex, overwriteHeader, overwriteHeaderLiteral } from "./common.js";
 import type { FilterContext, HttpFilterFeature } from "./filters/feature.js";
 import { NAMES } from "./resources.js";
 import { TYPE } from "./type-urls.js";
 
-function pathSpecifier(path: PathMatchIR): JsonObject {
+function exactSpecifier(path: PathMatchIR): JsonObject {
   switch (path.kind) {
     case "exact":
       return { path: path.path };
@@ -22,6 +23,29 @@ function pathSpecifier(path: PathMatchIR): JsonObject {
   }
 }
 
+function regexSpecifier(regex: string, meaning: PathMeaningIR): JsonObject {
+  return { safe_regex: { regex: `${meaning.caseSensitive ? "" : "(?i)"}${regex}` } };
+}
+
+/**
+ * The path part of a route match, comparing paths as the backend does (`meaning`): literal
+ * matchers with case_sensitive false where only case differs; a regular expression where a
+ * trailing slash is optional or a template must ignore case (the URI template matcher cannot).
+ */
+function pathSpecifier(path: PathMatchIR, meaning: PathMeaningIR | undefined): JsonObject {
+  if (!meaning || (meaning.caseSensitive && meaning.trailingSlash === "Strict")) return exactSpecifier(path);
+  const ignoreSlash = meaning.trailingSlash === "Ignore";
+  const caseFlag: JsonObject = meaning.caseSensitive ? {} : { case_sensitive: false };
+  switch (path.kind) {
+    case "exact":
+      return ignoreSlash && path.path !== "/" ? regexSpecifier(exactPathRegex(path.path, meaning), meaning) : { path: path.path, ...caseFlag };
+    case "prefix":
+      return ignoreSlash && path.prefix.endsWith("/") && path.prefix !== "/" ? regexSpecifier(directoryPrefixRegex(path.prefix), meaning) : { prefix: path.prefix, ...caseFlag };
+    case "template":
+      return regexSpecifier(templateRegex(path.template, meaning).source, meaning);
+  }
+}
+
 function methodMatcher(methods: readonly string[]): JsonObject | undefined {
   if (methods.length === 0) return undefined;
   const stringMatch: JsonObject = methods.length === 1 && methods[0] ? { exact: methods[0] } : { safe_regex: { regex: `^(${methods.map(escapeRegex).join("|")})$` } };
@@ -32,9 +56,11 @@ export function buildRouteMatch(match: RouteIR["match"]): JsonObject {
   const method = methodMatcher(match.methods);
   const headers = [
     ...(method ? [method] : []),
-    ...(match.pathPrefixGuard !== undefined ? [{ name: ":path", string_match: { prefix: match.pathPrefixGuard } }] : []),
+    ...(match.pathPrefixGuard !== undefined
+      ? [{ name: ":path", string_match: { prefix: match.pathPrefixGuard, ...(match.meaning && !match.meaning.caseSensitive ? { ignore_case: true } : {}) } }]
+      : []),
   ];
-  return { ...pathSpecifier(match.path), ...(headers.length > 0 ? { headers } : {}) };
+  return { ...pathSpecifier(match.path, match.meaning), ...(headers.length > 0 ? { headers } : {}) };
 }
 
 function isJson(text: string): boolean {

@@ -93,19 +93,20 @@ describe("buildSidecarResources", () => {
   });
 
   it("chains the filters in enforcement order", () => {
-    expect(filterNames(build(shopWorkload))).toEqual([
+    expect(filterNames(build({ ...shopWorkload, requestMeaning: { singleValueHeaders: [":authority", "authorization"] } }))).toEqual([
+      "bulwark.filters.http.request_meaning",
+      "envoy.filters.http.buffer",
       "envoy.filters.http.jwt_authn",
       "envoy.filters.http.rbac",
       "envoy.filters.http.ext_authz",
       "envoy.filters.http.local_ratelimit",
       "envoy.filters.http.ratelimit.allow_on_failure",
       "envoy.filters.http.ratelimit.deny_on_failure",
-      "envoy.filters.http.buffer",
       "envoy.filters.http.compressor.brotli",
       "envoy.filters.http.compressor.gzip",
       "envoy.filters.http.router",
     ]);
-    expect(filterNames(build(legacyWorkload))).toEqual(["envoy.filters.http.ext_authz", "envoy.filters.http.buffer", "envoy.filters.http.compressor.brotli", "envoy.filters.http.router"]);
+    expect(filterNames(build(legacyWorkload))).toEqual(["envoy.filters.http.buffer", "envoy.filters.http.ext_authz", "envoy.filters.http.compressor.brotli", "envoy.filters.http.router"]);
   });
 
   it("keeps the routes in IR order with their matches", () => {
@@ -177,6 +178,7 @@ describe("buildSidecarResources", () => {
         { name: "Authorization", value_prefix: "DPoP " },
       ],
       payload_in_metadata: "jwt_payload",
+      header_in_metadata: "jwt_header",
       claim_to_headers: [
         { header_name: "x-user-id", claim_name: "sub" },
         { header_name: "x-tenant", claim_name: "tenant" },
@@ -202,7 +204,9 @@ describe("buildSidecarResources", () => {
     expect(httpFilter(resources, "envoy.filters.http.rbac")).toEqual({ "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC" });
     const policy = at(perFilter(route(resources, `${SHOP}/rule/get-order`)), "envoy.filters.http.rbac", "rbac", "rules", "policies", `${SHOP}/rule/get-order`);
     expect(at(policy, "permissions")).toEqual([{ any: true }]);
-    const ids = list(at(policy, "principals", 0, "and_ids", "ids"));
+    const [critical, ...ids] = list(at(policy, "principals", 0, "and_ids", "ids"));
+    // A route that verifies a token first refuses one with a critical header parameter.
+    expect(critical).toEqual({ not_id: { metadata: { filter: "envoy.filters.http.jwt_authn", path: [{ key: "jwt_header" }, { key: "crit" }], value: { present_match: true } } } });
     expect(ids).toHaveLength(3);
     const scope = list(at(ids[0], "or_ids", "ids"));
     expect(at(scope[0], "metadata", "filter")).toBe("envoy.filters.http.jwt_authn");
@@ -230,7 +234,8 @@ describe("buildSidecarResources", () => {
     ]);
     const verified = list(at(ids[1], "or_ids", "ids")).map((id) => at(id, "metadata", "value"));
     expect(verified).toContainEqual({ bool_match: true });
-    expect(perFilter(route(resources, `${SHOP}/rule/catalog`))["envoy.filters.http.rbac"]).toBeUndefined();
+    // A route that authenticates without requirements checks only the critical header parameters.
+    expect(list(at(perFilter(route(resources, `${SHOP}/rule/catalog`)), "envoy.filters.http.rbac", "rbac", "rules", "policies", `${SHOP}/rule/catalog`, "principals", 0, "and_ids", "ids"))).toEqual([critical]);
   });
 
   it("calls bulwark authz only on routes with authz checks, naming the route", () => {

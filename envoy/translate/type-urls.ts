@@ -29,4 +29,5 @@ export const TYPE = {
   router: `${prefix}envoy.extensions.filters.http.router.v3.Router`,
   customHeaderIpDetection: `${prefix}envoy.extensions.http.original_ip_detection.custom_header.v3.CustomHeaderConfig`,
   celAccessLogFilter: `${prefix}envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter`,
+  lua: `${prefix}envoy.extensions.filters.http.lua.v3.Lua`,
 } as const;

@@ -4,6 +4,7 @@ import { TestIssuer } from "../../test/support/authz-client.js";
 import type { AppAttestationIR } from "../ir/types.js";
 import { checkAttestation } from "./attestation.js";
 import { JwksCache } from "./jwks-cache.js";
+import { MemoryReplayStore } from "./replay-store.js";
 
 describe("app attestation", () => {
   let attester: TestIssuer;
@@ -16,7 +17,11 @@ describe("app attestation", () => {
     config = { header: "x-app-attestation", issuer: attester.issuer, audiences: ["projects/shop"], appIds: ["com.example.shop", "com.example.shop.ios"], jwks: { kind: "inline", jwks: JSON.stringify(attester.jwks) }, maxTokenAgeSeconds: 3600 };
   });
 
-  const deps = (): Parameters<typeof checkAttestation>[2] => ({ now: Date.now, keys: (jwks) => createLocalJWKSet(JSON.parse(jwks.kind === "inline" ? jwks.jwks : "{}") as JSONWebKeySet) });
+  const deps = (replay = new MemoryReplayStore()): Parameters<typeof checkAttestation>[2] => ({
+    now: Date.now,
+    keys: (jwks) => createLocalJWKSet(JSON.parse(jwks.kind === "inline" ? jwks.jwks : "{}") as JSONWebKeySet),
+    replay,
+  });
 
   async function outcome(token: string | undefined): Promise<string> {
     const d = await checkAttestation(token === undefined ? {} : { "x-app-attestation": token }, config, deps());
@@ -66,7 +71,7 @@ describe("app attestation", () => {
     });
     const remote: AppAttestationIR = { ...config, jwks: { kind: "remote", uri: "http://127.0.0.1:1/jwks", cacheSeconds: 300, cluster: { name: "jwks/x/1", host: "127.0.0.1", port: 1, tls: false } } };
     const run = async (token: string): Promise<string> => {
-      const d = await checkAttestation({ "x-app-attestation": token }, remote, { now: () => now, keys: () => cache.getKey });
+      const d = await checkAttestation({ "x-app-attestation": token }, remote, { now: () => now, keys: () => cache.getKey, replay: new MemoryReplayStore() });
       return d === undefined ? "allowed" : d.allowed ? "allowed" : d.reason;
     };
     const good = await attester.sign({ sub: "com.example.shop" }, { audience: "projects/shop" });
@@ -93,7 +98,58 @@ describe("app attestation", () => {
 
   it("fails closed (503) when remote keys were never fetched", async () => {
     const cache = new JwksCache({ uri: "http://127.0.0.1:1/jwks", cacheSeconds: 300, fetchJwks: () => Promise.reject(new Error("down")) });
-    const d = await checkAttestation({ "x-app-attestation": await attester.sign({ sub: "com.example.shop" }, { audience: "projects/shop" }) }, config, { now: Date.now, keys: () => cache.getKey });
+    const d = await checkAttestation({ "x-app-attestation": await attester.sign({ sub: "com.example.shop" }, { audience: "projects/shop" }) }, config, { now: Date.now, keys: () => cache.getKey, replay: new MemoryReplayStore() });
     expect(d && !d.allowed && [d.status, d.reason]).toEqual([503, "attestation_keys_unavailable"]);
+  });
+
+  describe("single-use tokens and verdicts", () => {
+    const verdicts = (): AppAttestationIR => ({
+      ...config,
+      singleUse: true,
+      requiredClaims: [
+        { name: "deviceIntegrity.deviceRecognitionVerdict", values: ["MEETS_DEVICE_INTEGRITY"] },
+        { name: "licensed", values: ["true"] },
+      ],
+    });
+    const genuine = { deviceIntegrity: { deviceRecognitionVerdict: ["MEETS_BASIC_INTEGRITY", "MEETS_DEVICE_INTEGRITY"] }, licensed: true };
+
+    async function check(payload: Record<string, unknown>, replay = new MemoryReplayStore()): Promise<string> {
+      const token = await attester.sign({ sub: "com.example.shop", ...payload }, { audience: "projects/shop" });
+      const d = await checkAttestation({ "x-app-attestation": token }, verdicts(), deps(replay));
+      return d === undefined || d.allowed ? "allowed" : `${d.status} ${d.reason}`;
+    }
+
+    it("accepts a token once, refuses it the second time, and refuses a token without jti", async () => {
+      const replay = new MemoryReplayStore();
+      const token = await attester.sign({ sub: "com.example.shop", jti: "t-1", ...genuine }, { audience: "projects/shop" });
+      const run = async (): Promise<string> => {
+        const d = await checkAttestation({ "x-app-attestation": token }, verdicts(), deps(replay));
+        return d === undefined || d.allowed ? "allowed" : `${d.status} ${d.reason}`;
+      };
+      expect(await run()).toBe("allowed");
+      expect(await run()).toBe("401 attestation_replayed");
+      expect(await check(genuine)).toBe("401 attestation_jti_missing");
+    });
+
+    it.each<[string, Record<string, unknown>, string]>([
+      ["the verdicts required", { jti: "a", ...genuine }, "allowed"],
+      ["only basic integrity", { jti: "b", ...genuine, deviceIntegrity: { deviceRecognitionVerdict: ["MEETS_BASIC_INTEGRITY"] } }, "401 attestation_verdict"],
+      ["no verdict", { jti: "c", licensed: true }, "401 attestation_verdict"],
+      ["the verdict as a plain string", { jti: "d", ...genuine, deviceIntegrity: { deviceRecognitionVerdict: "MEETS_DEVICE_INTEGRITY" } }, "allowed"],
+      ["licensed false", { jti: "e", ...genuine, licensed: false }, "401 attestation_verdict"],
+      ["the verdict in an object instead of a value", { jti: "f", ...genuine, licensed: { value: true } }, "401 attestation_verdict"],
+    ])("%s: %s", async (_name, payload, expected) => {
+      expect(await check(payload)).toBe(expected);
+    });
+
+    it("refuses a token with an unknown critical header parameter", async () => {
+      const iat = Math.floor(Date.now() / 1000);
+      const token = await attester.signRaw({
+        header: { crit: ["urn:example:ext"], "urn:example:ext": 1 },
+        payload: { iss: attester.issuer, sub: "com.example.shop", aud: "projects/shop", iat, exp: iat + 300 },
+        crit: { "urn:example:ext": true },
+      });
+      expect(await outcome(token)).toBe("401 attestation_invalid");
+    });
   });
 });

@@ -35,4 +35,15 @@ describe("ownership (BOLA)", () => {
   ])("refuses %s for %j with the same 403 body", (path, payload, reason) => {
     expect(outcome(path, payload)).toBe(`403 ${reason} {"error":"forbidden"}`);
   });
+
+  it("compares paths as the backend does: literals in any case and an ignored trailing slash, values as sent", () => {
+    const lenient = { caseSensitive: false, trailingSlash: "Ignore" } as const;
+    expect(matchTemplate(rule.template, "/V1/USERS/Bob/Orders/42/", lenient)).toEqual({ userId: "Bob", orderId: "42" });
+    expect(matchTemplate(rule.template, "/V1/USERS/Bob/Orders/42/")).toBeUndefined();
+    expect(matchTemplate(rule.template, "/v1/users/bob/orders/42//", lenient)).toBeUndefined();
+    expect(matchTemplate(rule.template, "/v1/users/bob/orders/42/", { caseSensitive: true, trailingSlash: "Ignore" })).toEqual({ userId: "bob", orderId: "42" });
+    expect(matchTemplate(rule.template, "/V1/users/bob/orders/42", { caseSensitive: true, trailingSlash: "Ignore" })).toBeUndefined();
+    const d = checkOwnership("/V1/Users/bob/orders/42/", { sub: "alice" }, { ...rule, meaning: lenient });
+    expect(d && !d.allowed && d.reason).toBe("ownership_mismatch");
+  });
 });

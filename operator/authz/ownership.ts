@@ -1,9 +1,12 @@
+import { comparablePath, EXACT_PATHS } from "../ir/path-meaning.js";
+import type { PathMeaningIR } from "../ir/types.js";
 import { refuse, type Decision } from "./decision.js";
 
 export interface OwnershipRule {
   pathParam: string;
   claim: string;
   template: string;
+  meaning?: PathMeaningIR;
 }
 
 type Segment = { literal: string } | { variable: string };
@@ -27,19 +30,20 @@ function compile(template: string): Segment[] {
 
 /**
  * The variables of a path template (whole-segment `{var}`) in a request path (query dropped),
- * percent-decoded; undefined when the path does not match the template or a value cannot be decoded.
+ * percent-decoded; undefined when the path does not match the template or a value cannot be
+ * decoded. Paths compare as the backend does (`meaning`: case of literals, a trailing slash), the
+ * same way the route that sent the request here matched it.
  */
-export function matchTemplate(template: string, path: string): Record<string, string> | undefined {
-  const q = path.search(/[?#]/);
-  const parts = (q === -1 ? path : path.slice(0, q)).split("/");
+export function matchTemplate(template: string, path: string, meaning: PathMeaningIR = EXACT_PATHS): Record<string, string> | undefined {
+  const parts = comparablePath(path, meaning).split("/");
   if (parts[0] !== "") return undefined;
-  const segments = compile(template);
+  const segments = compile(comparablePath(template, meaning));
   if (parts.length - 1 !== segments.length) return undefined;
   const values: Record<string, string> = {};
   for (const [i, segment] of segments.entries()) {
     const part = parts[i + 1] ?? "";
     if ("literal" in segment) {
-      if (part !== segment.literal) return undefined;
+      if (part !== segment.literal && (meaning.caseSensitive || part.toLowerCase() !== segment.literal.toLowerCase())) return undefined;
       continue;
     }
     if (part === "") return undefined;
@@ -68,6 +72,6 @@ export function checkOwnership(path: string, payload: Readonly<Record<string, un
   const body = { error: "forbidden" };
   const caller = claimValue(payload, rule.claim);
   if (caller === undefined) return refuse(403, "ownership_claim_missing", { body });
-  const owner = matchTemplate(rule.template, path)?.[rule.pathParam];
+  const owner = matchTemplate(rule.template, path, rule.meaning)?.[rule.pathParam];
   return owner === caller ? undefined : refuse(403, "ownership_mismatch", { body });
 }

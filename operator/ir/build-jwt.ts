@@ -28,6 +28,16 @@ export function buildJwks(jwks: JwksSpec, inline: string | undefined): JwksIR {
   return { kind: "inline", jwks: inline ?? UNUSABLE_JWKS };
 }
 
+/**
+ * The proof algorithms accepted: the policy's, with EdDSA also under its fully-specified name
+ * Ed25519 (RFC 9864), which the npm clients `dpop` and `oauth4webapi` write for the same keys.
+ */
+function proofAlgorithms(declared: readonly string[]): string[] {
+  const algorithms = new Set(declared);
+  if (algorithms.has("EdDSA")) algorithms.add("Ed25519");
+  return [...algorithms].sort(compareStrings);
+}
+
 export function buildSenderConstraint(authentication: Authentication | undefined): SenderConstraintIR | undefined {
   const constraint = authentication?.jwt?.senderConstraint;
   if (!constraint || (!constraint.dpop && !constraint.mtls)) return undefined;
@@ -37,7 +47,7 @@ export function buildSenderConstraint(authentication: Authentication | undefined
           dpop: {
             required: constraint.dpop.required,
             maxProofAgeSeconds: durationSeconds(constraint.dpop.maxProofAge),
-            algorithms: [...constraint.dpop.algorithms].sort(compareStrings),
+            algorithms: proofAlgorithms(constraint.dpop.algorithms),
             requireNonce: constraint.dpop.requireNonce,
           },
         }
@@ -75,5 +85,13 @@ export function buildAppAttestation(authentication: Authentication | undefined, 
     appIds: [...attestation.appIds].sort(compareStrings),
     jwks: buildJwks(attestation.jwks, inlineJwks.appAttestation),
     maxTokenAgeSeconds: durationSeconds(attestation.maxTokenAge),
+    ...(attestation.singleUse ? { singleUse: true as const } : {}),
+    ...(attestation.requiredClaims && Object.keys(attestation.requiredClaims).length > 0
+      ? {
+          requiredClaims: Object.entries(attestation.requiredClaims)
+            .sort(([a], [b]) => compareStrings(a, b))
+            .map(([name, values]) => ({ name, values: [...values].sort(compareStrings) })),
+        }
+      : {}),
   };
 }

@@ -1,8 +1,8 @@
 import { durationSeconds } from "../api/v1alpha1/common.js";
 import type { Rule } from "../api/v1alpha1/policy.js";
-import type { GlobalRateLimitIR, LocalRateLimitIR, RateLimitKeyPartIR } from "./types.js";
+import type { GlobalRateLimitIR, LocalRateLimitIR, PathMeaningIR, RateLimitKeyPartIR } from "./types.js";
 
-function keyPart(part: string, template: string | undefined): RateLimitKeyPartIR {
+function keyPart(part: string, template: string | undefined, meaning: PathMeaningIR | undefined): RateLimitKeyPartIR {
   if (part === "clientIP") return { kind: "clientIP" };
   const [source, ...rest] = part.split(":");
   const name = rest.join(":");
@@ -13,11 +13,11 @@ function keyPart(part: string, template: string | undefined): RateLimitKeyPartIR
       return { kind: "claim", claim: name };
     default:
       // The schema admits pathParam only for a variable of the rule's template.
-      return { kind: "pathParam", param: name, template: template ?? "" };
+      return { kind: "pathParam", param: name, template: template ?? "", ...(meaning ? { meaning } : {}) };
   }
 }
 
-export function buildRateLimits(rule: Rule, routeName: string): { local?: LocalRateLimitIR; global: GlobalRateLimitIR[] } {
+export function buildRateLimits(rule: Rule, routeName: string, meaning?: PathMeaningIR): { local?: LocalRateLimitIR; global: GlobalRateLimitIR[] } {
   const limits = rule.rateLimits ?? [];
   const local = limits.find((l) => l.scope === "Local");
   const global = limits
@@ -25,7 +25,7 @@ export function buildRateLimits(rule: Rule, routeName: string): { local?: LocalR
     .map(
       (l): GlobalRateLimitIR => ({
         name: `${routeName}/ratelimit/${l.name}`,
-        key: (l.key ?? []).map((k) => keyPart(k, rule.match.pathTemplate)),
+        key: (l.key ?? []).map((k) => keyPart(k, rule.match.pathTemplate, meaning)),
         requests: l.limit.requests,
         windowSeconds: durationSeconds(l.limit.per),
         shadow: l.mode === "Shadow",

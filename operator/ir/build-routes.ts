@@ -4,12 +4,25 @@ import { buildClientCidrs } from "./build-client-address.js";
 import { buildRateLimits } from "./build-rate-limits.js";
 import { coveredBy, overlapsPartly, type DeprecationWindow } from "./deprecations.js";
 import { compareStrings, ruleName } from "./names.js";
-import type { AuthzChecksIR, PathMatchIR, RouteChecksIR, RouteIR } from "./types.js";
+import type { AuthzChecksIR, PathMatchIR, PathMeaningIR, RouteChecksIR, RouteIR } from "./types.js";
 
 interface RouteContext {
   policy: string;
   spec: PolicySpec;
   windows: DeprecationWindow[];
+  meaning: PathMeaningIR;
+}
+
+/** The policy's backendMatching; absent: the safe default (any case, a trailing slash ignored). */
+export function pathMeaning(spec: PolicySpec): PathMeaningIR {
+  return { caseSensitive: spec.backendMatching?.caseSensitive ?? false, trailingSlash: spec.backendMatching?.trailingSlash ?? "Ignore" };
+}
+
+/** The rule's methods, sorted; HEAD joins GET (a HEAD request is a GET without the body, RFC 9110 section 9.3.2). */
+function ruleMethods(rule: Rule): string[] {
+  const methods = [...(rule.match.methods ?? [])];
+  if (methods.includes("GET") && !methods.includes("HEAD")) methods.push("HEAD");
+  return methods.sort(compareStrings);
 }
 
 function pathMatch(rule: Rule): PathMatchIR {
@@ -26,7 +39,7 @@ function authzChecks(rule: Rule | undefined, ctx: RouteContext, authentication: 
     dpop: authenticates && constraint?.dpop !== undefined,
     certificateBound: authenticates && constraint?.mtls !== undefined,
     appAttestation: rule?.requireAppAttestation ?? false,
-    ...(rule?.ownership && rule.match.pathTemplate ? { ownership: { ...rule.ownership, template: rule.match.pathTemplate } } : {}),
+    ...(rule?.ownership && rule.match.pathTemplate ? { ownership: { ...rule.ownership, template: rule.match.pathTemplate, meaning: ctx.meaning } } : {}),
     minAppVersion: ctx.spec.mobile?.minAppVersion !== undefined,
     ...(authenticates && (ctx.spec.authentication?.jwt?.providers ?? []).some((p) => p.maxTokenAge !== undefined) ? { tokenAge: true as const } : {}),
   };
@@ -36,7 +49,7 @@ function authzChecks(rule: Rule | undefined, ctx: RouteContext, authentication: 
 }
 
 function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR {
-  const limits = buildRateLimits(rule, name);
+  const limits = buildRateLimits(rule, name, ctx.meaning);
   const authz = authzChecks(rule, ctx, rule.authentication);
   const clientCIDRs = buildClientCidrs(rule);
   const require = rule.require
@@ -59,7 +72,8 @@ function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR 
 }
 
 /** One forward route, split where part of it falls under a deprecation window. */
-function forwardRoutes(base: { name: string; path: PathMatchIR; methods: string[]; checks: RouteChecksIR }, windows: DeprecationWindow[]): RouteIR[] {
+function forwardRoutes(base: { name: string; path: PathMatchIR; methods: string[]; checks: RouteChecksIR; meaning?: PathMeaningIR }, windows: DeprecationWindow[]): RouteIR[] {
+  const meaning = base.meaning ? { meaning: base.meaning } : {};
   const active = windows.filter((w) => !w.sunset);
   const routes: RouteIR[] = [];
   for (const window of active) {
@@ -67,14 +81,14 @@ function forwardRoutes(base: { name: string; path: PathMatchIR; methods: string[
     // Inside the window, the most specific window that covers its prefix supplies the headers.
     routes.push({
       name: `${base.name}/deprecation/${window.index}`,
-      match: { path: base.path, methods: base.methods, pathPrefixGuard: window.pathPrefix },
+      match: { path: base.path, methods: base.methods, pathPrefixGuard: window.pathPrefix, ...meaning },
       action: { kind: "forward", checks: base.checks, responseHeaders: window.headers },
     });
   }
   const covering = active.find((w) => coveredBy(base.path, w.pathPrefix));
   routes.push({
     name: base.name,
-    match: { path: base.path, methods: base.methods },
+    match: { path: base.path, methods: base.methods, ...meaning },
     action: { kind: "forward", checks: base.checks, responseHeaders: covering?.headers ?? [] },
   });
   return routes;
@@ -85,7 +99,7 @@ function sunsetRoutes(ctx: RouteContext): RouteIR[] {
     .filter((w) => w.sunset)
     .map((w) => ({
       name: `${ctx.policy}/deprecation/${w.index}/sunset`,
-      match: { path: { kind: "prefix", prefix: w.pathPrefix }, methods: [] },
+      match: { path: { kind: "prefix", prefix: w.pathPrefix }, methods: [], meaning: ctx.meaning },
       action: {
         kind: "respond",
         status: 410,
@@ -117,10 +131,10 @@ function defaultRoutes(ctx: RouteContext): RouteIR[] {
  * split where a deprecation window covers part of it — then the default action's catch-all.
  */
 export function buildRoutes(policy: string, spec: PolicySpec, windows: DeprecationWindow[]): RouteIR[] {
-  const ctx: RouteContext = { policy, spec, windows };
+  const ctx: RouteContext = { policy, spec, windows, meaning: pathMeaning(spec) };
   const rules = (spec.rules ?? []).flatMap((rule) => {
     const name = ruleName(policy, rule.name);
-    return forwardRoutes({ name, path: pathMatch(rule), methods: [...(rule.match.methods ?? [])].sort(compareStrings), checks: ruleChecks(rule, name, ctx) }, windows);
+    return forwardRoutes({ name, path: pathMatch(rule), methods: ruleMethods(rule), checks: ruleChecks(rule, name, ctx), meaning: ctx.meaning }, windows);
   });
   return [...sunsetRoutes(ctx), ...rules, ...defaultRoutes(ctx)];
 }

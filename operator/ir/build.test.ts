@@ -74,9 +74,16 @@ describe("buildIR routes", () => {
     });
     const checks = routes.map((r) => (r.action.kind === "forward" ? r.action.checks : undefined));
     expect(checks[0]).toEqual({ authentication: "None", globalRateLimits: [] });
-    expect(checks[1]?.authz).toEqual({ dpop: true, certificateBound: false, appAttestation: false, minAppVersion: false, ownership: { pathParam: "userId", claim: "sub", template: "/v1/users/{userId}/orders" } });
+    expect(checks[1]?.authz).toEqual({ dpop: true, certificateBound: false, appAttestation: false, minAppVersion: false, ownership: { pathParam: "userId", claim: "sub", template: "/v1/users/{userId}/orders", meaning: { caseSensitive: false, trailingSlash: "Ignore" } } });
     expect(checks[1]?.require).toEqual({ scopes: ["orders:read"], claims: [] });
     expect(checks[2]).toEqual({ authentication: "None", globalRateLimits: [] });
+  });
+
+  it("serves HEAD under the rule for GET and compares paths as the backend does (safe default: any case, trailing slash ignored)", () => {
+    const [orders] = routesFor({ authentication: jwtAuthentication, rules });
+    expect(orders?.match).toEqual({ path: { kind: "template", template: "/v1/users/{userId}/orders", variables: ["userId"] }, methods: ["GET", "HEAD"], meaning: { caseSensitive: false, trailingSlash: "Ignore" } });
+    const [strict] = routesFor({ authentication: jwtAuthentication, rules, backendMatching: { caseSensitive: true, trailingSlash: "Strict" } });
+    expect(strict?.match.meaning).toEqual({ caseSensitive: true, trailingSlash: "Strict" });
   });
 
   it("is deterministic: shuffled input gives byte-identical IR", () => {

@@ -1,6 +1,7 @@
 import type { Resolution, ResolvedPolicy } from "../resolve/resolve.js";
 import { buildAppAttestation, buildJwtProviders, buildSenderConstraint } from "./build-jwt.js";
 import { buildClientAddress } from "./build-client-address.js";
+import { buildRequestMeaning } from "./build-request-meaning.js";
 import { buildRoutes } from "./build-routes.js";
 import { deprecationWindows } from "./deprecations.js";
 import { compareStrings, policyName, workloadName } from "./names.js";
@@ -62,6 +63,7 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
   const appAttestation = buildAppAttestation(spec.authentication, resolved.inlineJwks);
   const senderConstraint = buildSenderConstraint(spec.authentication);
   const minAppVersion = spec.mobile?.minAppVersion;
+  const requestMeaning = buildRequestMeaning(spec);
   return resolved.governed.map((group) => ({
     name: workloadName({ policy: source, namespace: resolved.namespace, ...group.ports }),
     namespace: resolved.namespace,
@@ -91,6 +93,7 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
       : {}),
     ...(appAttestation ? { appAttestation } : {}),
     ...(senderConstraint ? { senderConstraint } : {}),
+    requestMeaning,
   }));
 }
 

@@ -111,6 +111,32 @@ export interface WorkloadIR {
   appAttestation?: AppAttestationIR;
   /** Sender constraint applied on routes that authenticate. */
   senderConstraint?: SenderConstraintIR;
+  /** What the sidecar refuses or normalises before any decision (policy workloads only). */
+  requestMeaning?: RequestMeaningIR;
+}
+
+// --- request meaning: what Envoy, authz, ratelimit and the app must understand alike ----------
+
+/**
+ * How the backend tells paths apart (the policy's `backendMatching`): routes, the ownership
+ * check and path-keyed rate limits all compare paths this way, so a request the app treats as
+ * the protected route is never matched by a laxer one.
+ */
+export interface PathMeaningIR {
+  /** false: `/v1/USERS` is `/v1/users`. */
+  caseSensitive: boolean;
+  /** Ignore: `/v1/orders/` is `/v1/orders`. */
+  trailingSlash: "Strict" | "Ignore";
+}
+
+/** Checks made before any other filter, on every route of the workload. */
+export interface RequestMeaningIR {
+  /**
+   * Lower-case names of headers a decision reads (Host, Authorization, DPoP, the app-version,
+   * platform and attestation headers, rate-limit key headers), sorted: refused (400) when sent
+   * more than once or with a comma, since Envoy would join the copies into one value.
+   */
+  singleValueHeaders: string[];
 }
 
 export interface PolicyRef {
@@ -173,6 +199,8 @@ export interface RouteIR {
      * deprecation window.
      */
     pathPrefixGuard?: string;
+    /** How paths compare; absent: exactly (case and trailing slash count). */
+    meaning?: PathMeaningIR;
   };
   action: RouteActionIR;
 }
@@ -206,7 +234,7 @@ export interface AuthzChecksIR {
   dpop: boolean;
   certificateBound: boolean;
   appAttestation: boolean;
-  ownership?: { pathParam: string; claim: string; template: string };
+  ownership?: { pathParam: string; claim: string; template: string; meaning?: PathMeaningIR };
   minAppVersion: boolean;
   /**
    * The token's `iat` against the provider's maxTokenAge (age and exp - iat); set when a provider
@@ -229,6 +257,10 @@ export interface AppAttestationIR {
   appIds: string[];
   jwks: JwksIR;
   maxTokenAgeSeconds: number;
+  /** Each token accepted once (by `jti`); absent: tokens may be reused within maxTokenAgeSeconds. */
+  singleUse?: true;
+  /** Verdict claims, sorted by name: each must have (or, an array, contain) one of its values. */
+  requiredClaims?: { name: string; values: string[] }[];
 }
 
 export interface MinAppVersionIR {
@@ -258,7 +290,7 @@ export type RateLimitKeyPartIR =
   | { kind: "clientIP" }
   | { kind: "header"; header: string }
   | { kind: "claim"; claim: string }
-  | { kind: "pathParam"; param: string; template: string };
+  | { kind: "pathParam"; param: string; template: string; meaning?: PathMeaningIR };
 
 export interface GlobalRateLimitIR {
   /** `apisecuritypolicy/<ns>/<name>/rule/<rule>/ratelimit/<limit>`; also the descriptor's first entry. */

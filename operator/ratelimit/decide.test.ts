@@ -131,6 +131,9 @@ describe("decide", () => {
     expect(await run(index, store, [descriptor(l, { "pathParam:userId": "/v1/users/8/orders" })], T0)).toBe("OK");
     expect(pathParam("/files/a/b/c", "/files/{rest=**}", "rest")).toBe("a/b/c");
     expect(pathParam("/x", "/files/{rest=**}", "rest")).toBe("");
+    // The backend's matching (case, trailing slash): the same meaning as the route that matched.
+    expect(pathParam("/V1/Users/Bob/orders/", "/v1/users/{userId}/orders", "userId", { caseSensitive: false, trailingSlash: "Ignore" })).toBe("Bob");
+    expect(pathParam("/V1/Users/Bob/orders/", "/v1/users/{userId}/orders", "userId")).toBe("");
   });
 
   it("handles windows of days", async () => {

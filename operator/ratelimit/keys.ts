@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import type { GlobalRateLimitIR, RateLimitKeyPartIR } from "../ir/types.js";
+import { EXACT_PATHS, templateRegex } from "../ir/path-meaning.js";
+import type { GlobalRateLimitIR, PathMeaningIR, RateLimitKeyPartIR } from "../ir/types.js";
 
 /** The descriptor entry key Envoy sends for a key part (see envoy/translate/filters/global-ratelimit.ts). */
 export function descriptorKey(part: RateLimitKeyPartIR): string {
@@ -19,31 +20,23 @@ const templates = new Map<string, { regex: RegExp; variables: string[] }>();
 
 /**
  * An Envoy URI template (`/v1/users/{userId}/orders`, `{name=*}`, `{name=**}`, `*`, `**`) as a
- * regular expression with one group per variable.
+ * regular expression with one group per variable, comparing paths as the policy's backend does
+ * (case, trailing slash): the same meaning as the route that matched.
  */
-export function compileTemplate(template: string): { regex: RegExp; variables: string[] } {
-  const cached = templates.get(template);
+export function compileTemplate(template: string, meaning: PathMeaningIR = EXACT_PATHS): { regex: RegExp; variables: string[] } {
+  const cacheKey = `${meaning.caseSensitive ? "c" : "i"}${meaning.trailingSlash === "Ignore" ? "/" : ""} ${template}`;
+  const cached = templates.get(cacheKey);
   if (cached) return cached;
-  const variables: string[] = [];
-  let source = "";
-  const token = /\{([A-Za-z_][A-Za-z0-9_]*)(?:=([^}]*))?\}|\*\*|\*|[^{*]+/g;
-  for (const m of template.matchAll(token)) {
-    if (m[1] !== undefined) {
-      variables.push(m[1]);
-      source += m[2] === "**" ? "(.*)" : "([^/]*)";
-    } else if (m[0] === "**") source += ".*";
-    else if (m[0] === "*") source += "[^/]*";
-    else source += m[0].replace(/[\\^$.|?+()[\]{}]/g, (c) => `\\${c}`);
-  }
-  const compiled = { regex: new RegExp(`^${source}$`), variables };
-  templates.set(template, compiled);
+  const { source, variables } = templateRegex(template, meaning);
+  const compiled = { regex: new RegExp(source, meaning.caseSensitive ? "" : "i"), variables };
+  templates.set(cacheKey, compiled);
   return compiled;
 }
 
 /** The value of `param` in `path` (query string ignored); "" when the path does not match. */
-export function pathParam(path: string, template: string, param: string): string {
+export function pathParam(path: string, template: string, param: string, meaning?: PathMeaningIR): string {
   const bare = path.split(/[?#]/, 1)[0] ?? "";
-  const { regex, variables } = compileTemplate(template);
+  const { regex, variables } = compileTemplate(template, meaning);
   const m = regex.exec(bare);
   const i = variables.indexOf(param);
   return m && i >= 0 ? (m[i + 1] ?? "") : "";
@@ -81,7 +74,7 @@ export function keyValues(limit: GlobalRateLimitIR, entries: DescriptorEntries):
   for (let i = 0; i < keys.length; i++) {
     const part = limit.key[i] as RateLimitKeyPartIR;
     const raw = entryValue(entries, keys[i] as string) ?? "";
-    values[i] = part.kind === "pathParam" ? pathParam(raw, part.template, part.param) : raw;
+    values[i] = part.kind === "pathParam" ? pathParam(raw, part.template, part.param, part.meaning) : raw;
   }
   return values;
 }

@@ -60,6 +60,8 @@ export interface RawTokenOptions {
   header?: Record<string, unknown>;
   /** The whole payload, as given (no iss, aud, iat or exp added). */
   payload: JWTPayload;
+  /** Extension parameters named in the header's `crit` that jose should sign anyway (adversarial tests). */
+  crit?: Record<string, boolean>;
 }
 
 /** An issuer of JWTs with one key (ES256 unless told): access tokens (bound or not) and attestation tokens. */
@@ -96,6 +98,6 @@ export class TestIssuer {
 
   /** A token signed with this issuer's key and exactly the given payload and header members. */
   signRaw(options: RawTokenOptions): Promise<string> {
-    return new SignJWT(options.payload).setProtectedHeader({ alg: this.alg, kid: this.kid, ...options.header }).sign(this.privateKey);
+    return new SignJWT(options.payload).setProtectedHeader({ alg: this.alg, kid: this.kid, ...options.header }).sign(this.privateKey, options.crit ? { crit: options.crit } : {});
   }
 }

@@ -10,6 +10,9 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { exportJWK, SignJWT, UnsecuredJWT, type JWTPayload } from "jose";
+import * as dpopClient from "dpop";
+import * as oauth from "oauth4webapi";
+import type { RequestMeaningReason } from "../../envoy/translate/filters/request-meaning.js";
 import type { RefusalReason } from "../../operator/authz/decision.js";
 import type { DpopKey, ProofOptions, TestIssuer } from "./authz-client.js";
 import { APP_ID, ATTESTER, AUDIENCE, ISSUER, MAX_TOKEN_AGE_SECONDS, RSA_ISSUER } from "./authz-policy.js";
@@ -41,8 +44,10 @@ export type CorpusExpectation =
   | { kind: "authz"; status: number; reason: RefusalReason }
   /** Envoy's jwt_authn refuses with this status (401, or 403 for audiences) and message (its body), before authz is asked. */
   | { kind: "jwt_authn"; status: number; message: RegExp }
-  /** Envoy itself refuses before any filter: header limits (431), escaped slashes redirected to their normal form (307). */
-  | { kind: "envoy"; status: number };
+  /** Envoy itself refuses before any filter: header limits (431), escaped slashes redirected to their normal form (307), underscores in header names (400); or RBAC refuses a token with a critical extension (403). */
+  | { kind: "envoy"; status: number }
+  /** The sidecar's request-meaning filter refuses before any decision: 400 with this x-bulwark-reason. */
+  | { kind: "meaning"; reason: RequestMeaningReason };
 
 export interface ClientCertificate {
   certificatePem: string;
@@ -78,7 +83,7 @@ export interface CorpusContext {
 
 export interface CorpusCase {
   name: string;
-  group: "token" | "dpop" | "htu" | "nonce" | "app-version" | "attestation" | "ownership" | "certificate" | "headers";
+  group: "token" | "dpop" | "htu" | "nonce" | "app-version" | "attestation" | "ownership" | "certificate" | "headers" | "equivalent" | "clients";
   expect: CorpusExpectation;
   build(ctx: CorpusContext): Promise<CorpusRequest>;
 }
@@ -176,8 +181,15 @@ function utf8AsLatin1(text: string): string {
   return Buffer.from(text, "utf8").toString("latin1");
 }
 
-function attestation(ctx: CorpusContext, o: { issuer?: TestIssuer; sub?: string; audience?: string; iat?: number; lifetimeSeconds?: number } = {}): Promise<string> {
-  return (o.issuer ?? ctx.attester).sign({ sub: o.sub ?? APP_ID }, { audience: o.audience ?? "projects/shop", ...(o.iat !== undefined ? { iat: o.iat } : {}), ...(o.lifetimeSeconds !== undefined ? { lifetimeSeconds: o.lifetimeSeconds } : {}) });
+/** The verdict a genuine device gets (the shop requires MEETS_DEVICE_INTEGRITY). */
+const GENUINE_DEVICE = { deviceIntegrity: { deviceRecognitionVerdict: ["MEETS_BASIC_INTEGRITY", "MEETS_DEVICE_INTEGRITY"] } };
+
+/** A single-use integrity token (a fresh jti) with a genuine device's verdict, unless told otherwise. */
+function attestation(ctx: CorpusContext, o: { issuer?: TestIssuer; sub?: string; audience?: string; iat?: number; lifetimeSeconds?: number; claims?: JWTPayload } = {}): Promise<string> {
+  return (o.issuer ?? ctx.attester).sign(
+    { sub: o.sub ?? APP_ID, jti: randomUUID(), ...GENUINE_DEVICE, ...o.claims },
+    { audience: o.audience ?? "projects/shop", ...(o.iat !== undefined ? { iat: o.iat } : {}), ...(o.lifetimeSeconds !== undefined ? { lifetimeSeconds: o.lifetimeSeconds } : {}) },
+  );
 }
 
 function checkout(attest: ((ctx: CorpusContext) => Promise<string | null>) | null): (ctx: CorpusContext) => Promise<CorpusRequest> {
@@ -206,10 +218,46 @@ function bank(o: { certificate?: "alice" | "mallory" | "none" | "plaintext"; cnf
   };
 }
 
+/** The bank's request with its Authorization scheme spelled `scheme`. */
+function withScheme(request: CorpusRequest, scheme: string): CorpusRequest {
+  return { ...request, headers: request.headers.map(([name, value]): [string, string] => (name === "authorization" ? [name, value.replace(/^Bearer /, `${scheme} `)] : [name, value])) };
+}
+
+/** A request whose proof the `dpop` package made, with a token bound to its key. */
+async function dpopPackageRequest(ctx: CorpusContext, alg: "ES256" | "Ed25519"): Promise<CorpusRequest> {
+  const keys = await dpopClient.generateKeyPair(alg);
+  const token = await accessToken(ctx, { key: null, claims: { cnf: { jkt: await dpopClient.calculateThumbprint(keys.publicKey) } } });
+  return dpopRequest(ctx, { token, dpop: await dpopClient.generateProof(keys, "http://shop.test/v1/cart", "GET", undefined, token) });
+}
+
+/**
+ * A request as `oauth4webapi` sends it (its protectedResourceRequest, with the DPoP handle): the
+ * library writes Authorization and DPoP; its fetch is replaced to hand them to the corpus.
+ */
+async function oauthClientRequest(ctx: CorpusContext, alg: "ES256" | "Ed25519"): Promise<CorpusRequest> {
+  const keys = await oauth.generateKeyPair(alg);
+  const handle = oauth.DPoP({}, keys);
+  const token = await accessToken(ctx, { key: null, claims: { cnf: { jkt: await handle.calculateThumbprint() } } });
+  let sent: Headers | undefined;
+  await oauth.protectedResourceRequest(token, "GET", new URL("http://shop.test/v1/cart"), new Headers(), null, {
+    DPoP: handle,
+    [oauth.allowInsecureRequests]: true,
+    [oauth.customFetch]: (_url, init) => {
+      sent = new Headers(init.headers);
+      return Promise.resolve(new Response("{}", { status: 200, headers: { "content-type": "application/json" } }));
+    },
+  });
+  const authorization = sent?.get("authorization");
+  const proof = sent?.get("dpop");
+  if (!authorization || !proof) throw new Error("oauth4webapi sent no Authorization or DPoP header");
+  return dpopRequest(ctx, { token, authorization, dpop: proof });
+}
+
 const authz = (status: number, reason: RefusalReason): CorpusExpectation => ({ kind: "authz", status, reason });
 const dpop401 = (reason: RefusalReason): CorpusExpectation => authz(401, reason);
 const jwt = (message: RegExp, status = 401): CorpusExpectation => ({ kind: "jwt_authn", status, message });
 const pass: CorpusExpectation = { kind: "pass" };
+const meaning = (reason: RequestMeaningReason): CorpusExpectation => ({ kind: "meaning", reason });
 
 // Envoy jwt_authn's messages (its status strings).
 const VERIFICATION_FAILS = /^Jwt verification fails$/;
@@ -400,7 +448,7 @@ export const corpus: CorpusCase[] = [
   {
     group: "dpop",
     name: "two proofs in one DPoP header",
-    expect: dpop401("dpop_proof_multiple"),
+    expect: meaning("duplicate_header"),
     build: async (ctx) => {
       const token = await accessToken(ctx);
       const one = await ctx.phone.proof({ htm: "GET", htu: "http://shop.test/v1/cart", accessToken: token });
@@ -411,7 +459,7 @@ export const corpus: CorpusCase[] = [
   {
     group: "dpop",
     name: "two DPoP headers",
-    expect: dpop401("dpop_proof_multiple"),
+    expect: meaning("duplicate_header"),
     build: async (ctx) => {
       const token = await accessToken(ctx);
       const one = await ctx.phone.proof({ htm: "GET", htu: "http://shop.test/v1/cart", accessToken: token });
@@ -478,7 +526,7 @@ export const corpus: CorpusCase[] = [
   { group: "app-version", name: "garbage", expect: authz(426, "app_version_malformed"), build: version("latest") },
   { group: "app-version", name: "a huge major version", expect: authz(426, "app_version_malformed"), build: version("99999999.0.0") },
   { group: "app-version", name: "full-width digits (non-ASCII)", expect: authz(426, "app_version_malformed"), build: version(utf8AsLatin1("４.３.０")) },
-  { group: "app-version", name: "two version headers", expect: authz(426, "app_version_malformed"), build: (ctx) => dpopRequest(ctx, { extra: [["x-app-version", "1.0.0"]] }) },
+  { group: "app-version", name: "two version headers", expect: meaning("duplicate_header"), build: (ctx) => dpopRequest(ctx, { extra: [["x-app-version", "1.0.0"]] }) },
   { group: "app-version", name: "outdated on iOS", expect: authz(426, "app_version_outdated"), build: version("4.2.9") },
   { group: "app-version", name: "outdated on Android", expect: authz(426, "app_version_outdated"), build: version("4.2.0", "android") },
   { group: "app-version", name: "outdated on a platform without its own minimum", expect: authz(426, "app_version_outdated"), build: version("2.9.9", "windows") },
@@ -552,8 +600,8 @@ export const corpus: CorpusCase[] = [
   },
   {
     group: "headers",
-    name: "two Authorization headers (a valid one and another token), joined by Envoy",
-    expect: jwt(BAD_FORMAT),
+    name: "two Authorization headers (a valid one and another token)",
+    expect: meaning("duplicate_header"),
     build: async (ctx) => dpopRequest(ctx, { extra: [["authorization", `DPoP ${await accessToken(ctx, { sub: "bob" })}`]] }),
   },
   { group: "headers", name: "non-ASCII bytes in the DPoP header", expect: dpop401("dpop_proof_malformed"), build: (ctx) => dpopRequest(ctx, { dpop: utf8AsLatin1("épreuve.jwt.signé") }) },
@@ -588,6 +636,156 @@ export const corpus: CorpusCase[] = [
     name: "valid: issued just within the maximum token age",
     expect: pass,
     build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iat: now() - MAX_TOKEN_AGE_SECONDS + 30, exp: now() + 30 }) })),
+  },
+
+  // --- critical header parameters (RFC 7515 section 4.1.11): no JWS extension is understood -------
+  {
+    group: "token",
+    name: "an access token with an unknown critical header parameter (refused by rbac on the verified header)",
+    expect: { kind: "envoy", status: 403 },
+    build: withToken((ctx) => ctx.idp.signRaw({ header: { crit: ["urn:example:ext"], "urn:example:ext": true }, payload: tokenPayload(ctx), crit: { "urn:example:ext": true } })),
+  },
+  {
+    group: "token",
+    name: "an access token with a critical b64 parameter",
+    expect: { kind: "envoy", status: 403 },
+    build: withToken((ctx) => ctx.idp.signRaw({ header: { crit: ["b64"], b64: true }, payload: tokenPayload(ctx) })),
+  },
+  {
+    group: "dpop",
+    name: "a proof with an unknown critical header parameter",
+    expect: dpop401("dpop_proof_malformed"),
+    build: async (ctx) => {
+      const token = await accessToken(ctx);
+      const claims = { jti: randomUUID(), htm: "GET", htu: "http://shop.test/v1/cart", iat: now(), ath: createHash("sha256").update(token).digest("base64url") };
+      const proof = await new SignJWT(claims)
+        .setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk: ctx.phone.publicJwk, crit: ["urn:example:ext"], "urn:example:ext": 1 })
+        .sign(ctx.phone.privateKey, { crit: { "urn:example:ext": true } });
+      return dpopRequest(ctx, { token, dpop: proof });
+    },
+  },
+  {
+    group: "attestation",
+    name: "with an unknown critical header parameter",
+    expect: authz(401, "attestation_invalid"),
+    build: checkout((ctx) =>
+      ctx.attester.signRaw({
+        header: { crit: ["urn:example:ext"], "urn:example:ext": 1 },
+        payload: { iss: ATTESTER, sub: APP_ID, aud: "projects/shop", iat: now(), exp: now() + 300, jti: randomUUID(), ...GENUINE_DEVICE },
+        crit: { "urn:example:ext": true },
+      }),
+    ),
+  },
+
+  // --- attestation replay and verdicts (single-use tokens, requiredClaims) ------------------------
+  {
+    group: "attestation",
+    name: "a replayed single-use token",
+    expect: authz(401, "attestation_replayed"),
+    build: async (ctx) => {
+      const token = await attestation(ctx);
+      const first = await ctx.send(await checkout(() => Promise.resolve(token))(ctx));
+      if (first.status !== 200) throw new Error(`the first use of the attestation answered ${first.status} ${first.body}`);
+      return checkout(() => Promise.resolve(token))(ctx);
+    },
+  },
+  { group: "attestation", name: "without jti (single-use tokens need one)", expect: authz(401, "attestation_jti_missing"), build: checkout((ctx) => attestation(ctx, { claims: { jti: undefined } })) },
+  {
+    group: "attestation",
+    name: "a device that meets only basic integrity",
+    expect: authz(401, "attestation_verdict"),
+    build: checkout((ctx) => attestation(ctx, { claims: { deviceIntegrity: { deviceRecognitionVerdict: ["MEETS_BASIC_INTEGRITY"] } } })),
+  },
+  { group: "attestation", name: "no verdict at all", expect: authz(401, "attestation_verdict"), build: checkout((ctx) => attestation(ctx, { claims: { deviceIntegrity: undefined } })) },
+
+  // --- single-value headers sent twice: refused, never joined (RFC 9110 section 5.3) ---------------
+  {
+    group: "headers",
+    name: "two platform headers whose joined value (ios,windows) meets the default minimum only",
+    expect: meaning("duplicate_header"),
+    build: (ctx) => dpopRequest(ctx, { appVersion: "3.5.0", platform: "ios", extra: [["x-app-platform", "windows"]] }),
+  },
+  { group: "headers", name: "a platform header with a comma", expect: meaning("duplicate_header"), build: (ctx) => dpopRequest(ctx, { appVersion: "3.5.0", platform: "ios,windows" }) },
+  { group: "headers", name: "two Host headers", expect: meaning("duplicate_header"), build: (ctx) => dpopRequest(ctx, { extra: [["host", "evil.test"]] }) },
+  {
+    group: "headers",
+    name: "two attestation headers (a genuine one and garbage)",
+    expect: meaning("duplicate_header"),
+    build: async (ctx) => dpopRequest(ctx, { method: "POST", path: "/v1/checkout", extra: [["x-app-attestation", await attestation(ctx)], ["x-app-attestation", "garbage"]] }),
+  },
+  {
+    group: "headers",
+    name: "two Authorization headers on a public route",
+    expect: meaning("duplicate_header"),
+    build: async (ctx) => ({ target: "shop", method: "GET", path: "/health", headers: [["authorization", `Bearer ${await accessToken(ctx)}`], ["authorization", "Bearer x"]] }),
+  },
+  { group: "headers", name: "a header name with an underscore (x_user_id for x-user-id)", expect: { kind: "envoy", status: 400 }, build: (ctx) => dpopRequest(ctx, { extra: [["x_user_id", "bob"]] }) },
+
+  // --- the Authorization scheme in any case (RFC 9110 section 11.1) --------------------------------
+  {
+    group: "token",
+    name: "valid: the scheme in lower case (dpop)",
+    expect: pass,
+    build: async (ctx) => {
+      const token = await accessToken(ctx);
+      return dpopRequest(ctx, { token, authorization: `dpop ${token}` });
+    },
+  },
+  {
+    group: "token",
+    name: "valid: the scheme in upper case (DPOP)",
+    expect: pass,
+    build: async (ctx) => {
+      const token = await accessToken(ctx);
+      return dpopRequest(ctx, { token, authorization: `DPOP ${token}` });
+    },
+  },
+  { group: "token", name: "a DPoP-bound token sent as a bearer token in lower case", expect: jwt(MISSING), build: async (ctx) => dpopRequest(ctx, { authorization: `bearer ${await accessToken(ctx)}` }) },
+  { group: "certificate", name: "valid: the Bearer scheme in upper case (BEARER)", expect: pass, build: async (ctx) => withScheme(await bank({})(ctx), "BEARER") },
+  { group: "certificate", name: "valid: the Bearer scheme in lower case", expect: pass, build: async (ctx) => withScheme(await bank({})(ctx), "bearer") },
+
+  // --- requests the backend treats as a protected route (Express, Spring before 6, Rails, servlets) ---
+  { group: "equivalent", name: "another user's orders, the path in upper case", expect: authz(403, "ownership_mismatch"), build: (ctx) => dpopRequest(ctx, { path: "/V1/USERS/bob/orders" }) },
+  { group: "equivalent", name: "another user's orders, with a trailing slash", expect: authz(403, "ownership_mismatch"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users/bob/orders/" }) },
+  { group: "equivalent", name: "another user's orders, with a path parameter", expect: meaning("path_parameters"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users;v=1/bob/orders" }) },
+  { group: "equivalent", name: "another user's orders, a path parameter in the last segment", expect: meaning("path_parameters"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users/bob/orders;jsessionid=x?page=1" }) },
+  { group: "equivalent", name: "another user's orders with HEAD", expect: authz(403, "ownership_mismatch"), build: (ctx) => dpopRequest(ctx, { method: "HEAD", path: "/v1/users/bob/orders" }) },
+  {
+    group: "equivalent",
+    name: "another user's orders, POST with X-HTTP-Method-Override: GET",
+    expect: meaning("method_override"),
+    build: (ctx) => dpopRequest(ctx, { method: "POST", path: "/v1/users/bob/orders", extra: [["x-http-method-override", "GET"]] }),
+  },
+  { group: "equivalent", name: "X-HTTP-Method on a public route", expect: meaning("method_override"), build: () => Promise.resolve({ target: "shop", method: "POST", path: "/health", headers: [["x-http-method", "DELETE"]] }) },
+  { group: "equivalent", name: "X-Method-Override on a public route", expect: meaning("method_override"), build: () => Promise.resolve({ target: "shop", method: "POST", path: "/health", headers: [["x-method-override", "DELETE"]] }) },
+  { group: "equivalent", name: "checkout in upper case without an attestation", expect: authz(401, "attestation_missing"), build: (ctx) => dpopRequest(ctx, { method: "POST", path: "/V1/Checkout" }) },
+  { group: "equivalent", name: "checkout with a trailing slash without an attestation", expect: authz(401, "attestation_missing"), build: (ctx) => dpopRequest(ctx, { method: "POST", path: "/v1/checkout/" }) },
+  { group: "equivalent", name: "the cart in upper case without a token", expect: jwt(MISSING), build: (ctx) => dpopRequest(ctx, { path: "/V1/CART", authorization: null }) },
+  { group: "equivalent", name: "valid: the owner's orders in upper case", expect: pass, build: (ctx) => dpopRequest(ctx, { path: "/V1/Users/alice/Orders" }) },
+  { group: "equivalent", name: "valid: the owner's orders with HEAD", expect: pass, build: (ctx) => dpopRequest(ctx, { method: "HEAD", path: "/v1/users/alice/orders" }) },
+  {
+    group: "equivalent",
+    name: "valid: a public page",
+    expect: pass,
+    build: () => Promise.resolve({ target: "shop", method: "GET", path: "/about", headers: [["x-app-version", "4.3.0"], ["x-app-platform", "ios"]] }),
+  },
+  { group: "equivalent", name: "a strict backend: the path in another case is no route (404)", expect: { kind: "envoy", status: 404 }, build: (ctx) => dpopRequest(ctx, { target: "wallet", path: "/v1/BALANCE" }) },
+  { group: "equivalent", name: "a strict backend: a trailing slash is no route (404)", expect: { kind: "envoy", status: 404 }, build: (ctx) => dpopRequest(ctx, { target: "wallet", path: "/v1/balance/" }) },
+
+  // --- proofs made by the npm DPoP clients apps use ---------------------------------------------------
+  { group: "clients", name: "valid: a proof by the dpop package (ES256)", expect: pass, build: (ctx) => dpopPackageRequest(ctx, "ES256") },
+  { group: "clients", name: "valid: a proof by the dpop package (Ed25519, alg Ed25519)", expect: pass, build: (ctx) => dpopPackageRequest(ctx, "Ed25519") },
+  { group: "clients", name: "valid: a proof by oauth4webapi (ES256)", expect: pass, build: (ctx) => oauthClientRequest(ctx, "ES256") },
+  { group: "clients", name: "valid: a proof by oauth4webapi (Ed25519, alg Ed25519)", expect: pass, build: (ctx) => oauthClientRequest(ctx, "Ed25519") },
+  {
+    group: "clients",
+    name: "a proof by the dpop package for another URI",
+    expect: dpop401("dpop_proof_htu"),
+    build: async (ctx) => {
+      const keys = await dpopClient.generateKeyPair("Ed25519");
+      const token = await accessToken(ctx, { key: null, claims: { cnf: { jkt: await dpopClient.calculateThumbprint(keys.publicKey) } } });
+      return dpopRequest(ctx, { token, dpop: await dpopClient.generateProof(keys, "http://shop.test/v1/users/alice/orders", "GET", undefined, token) });
+    },
   },
 ];
 

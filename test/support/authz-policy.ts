@@ -52,6 +52,9 @@ export const CORPUS_NS = { shop: AUTHZ_NS, nonce: "wallet", bank: "bank" } as co
 export const MAX_TOKEN_AGE_SECONDS = 600;
 export const CLOCK_SKEW_SECONDS = 5;
 
+/** Verdicts the shop's attestation must carry (appAttestation.requiredClaims). */
+export const ATTESTATION_VERDICTS = { "deviceIntegrity.deviceRecognitionVerdict": ["MEETS_DEVICE_INTEGRITY"] };
+
 export const corpusRouteName = (ns: string, rule: string): string => `apisecuritypolicy/${ns}/${AUTHZ_POLICY}/rule/${rule}`;
 
 export interface CorpusKeys {
@@ -63,8 +66,9 @@ export interface CorpusKeys {
 /**
  * The corpus's policies, one sidecar each, all in front of the same app:
  * - shop: DPoP required (two providers, one ES256 and one RS256; maximum token age; small clock
- *   skew), attestation on checkout, ownership on orders, minimum app versions;
- * - wallet: DPoP with server nonces;
+ *   skew), single-use attestation with a device-integrity verdict on checkout, ownership on
+ *   orders, minimum app versions, public pages after the protected rules;
+ * - wallet: DPoP with server nonces, on a backend that matches paths exactly (case, trailing slash);
  * - bank: certificate-bound tokens (RFC 8705) on a TLS listener that asks for client certificates.
  */
 export function corpusPolicyInput(keys: CorpusKeys, ports: { shop: number; wallet: number; bank: number; app: number }): TranslationInput {
@@ -87,7 +91,15 @@ export function corpusPolicyInput(keys: CorpusKeys, ports: { shop: number; walle
           targetRefs: [{ kind: "Service", name: "shop-api" }],
           authentication: {
             jwt: { providers: [provider("idp", ISSUER, "idp-jwks"), provider("rsa", RSA_ISSUER, "rsa-jwks")], senderConstraint: { dpop: { required: true, maxProofAge: "60s" } } },
-            appAttestation: { issuer: ATTESTER, audiences: ["projects/shop"], appIds: [APP_ID], jwks: { secretRef: { name: "attest-jwks" } }, maxTokenAge: "1h" },
+            appAttestation: {
+              issuer: ATTESTER,
+              audiences: ["projects/shop"],
+              appIds: [APP_ID],
+              jwks: { secretRef: { name: "attest-jwks" } },
+              maxTokenAge: "1h",
+              singleUse: true,
+              requiredClaims: ATTESTATION_VERDICTS,
+            },
           },
           mobile: { minAppVersion: { minimum: "3.0.0", platforms: { ios: "4.3.0", android: "4.2.1" } } },
           rules: [
@@ -95,6 +107,8 @@ export function corpusPolicyInput(keys: CorpusKeys, ports: { shop: number; walle
             { name: "checkout", match: { methods: ["POST"], path: "/v1/checkout" }, requireAppAttestation: true },
             { name: "cart", match: { methods: ["GET", "PUT", "DELETE"], pathPrefix: "/v1/cart" } },
             { name: "health", match: { path: "/health" }, authentication: "None" },
+            // Public pages: what a request lands on when it slips past the protected rules above.
+            { name: "public", match: { pathPrefix: "/" }, authentication: "None" },
           ],
         },
       }),
@@ -105,6 +119,8 @@ export function corpusPolicyInput(keys: CorpusKeys, ports: { shop: number; walle
         spec: {
           targetRefs: [{ kind: "Service", name: "wallet-api" }],
           authentication: { jwt: { providers: [provider("idp", ISSUER, "idp-jwks")], senderConstraint: { dpop: { required: true, maxProofAge: "60s", requireNonce: true } } } },
+          // A backend that tells /v1/BALANCE and /v1/balance/ from /v1/balance.
+          backendMatching: { caseSensitive: true, trailingSlash: "Strict" },
           rules: [{ name: "balance", match: { methods: ["GET"], path: "/v1/balance" } }],
         },
       }),

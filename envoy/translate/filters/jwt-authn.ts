@@ -8,6 +8,8 @@ import { httpFilter, type FilterContext, type HttpFilterFeature } from "./featur
 export const JWT_AUTHN_FILTER = "envoy.filters.http.jwt_authn";
 /** Key of the verified payload in the filter's dynamic metadata (read by rbac, ratelimit and ext_authz). */
 export const JWT_PAYLOAD_KEY = "jwt_payload";
+/** Key of the verified token's protected header in the same metadata (rbac refuses unknown `crit` from it). */
+export const JWT_HEADER_KEY = "jwt_header";
 const JWKS_FETCH_TIMEOUT = "5s";
 
 type Authenticating = Exclude<RouteChecksIR["authentication"], "None">;
@@ -34,6 +36,7 @@ function provider(p: JwtProviderIR): JsonObject {
     forward: true,
     from_headers: p.schemes.map((scheme) => ({ name: "Authorization", value_prefix: `${scheme} ` })),
     payload_in_metadata: JWT_PAYLOAD_KEY,
+    header_in_metadata: JWT_HEADER_KEY,
     ...(p.claimsToHeaders.length > 0 ? { claim_to_headers: p.claimsToHeaders.map((c) => ({ header_name: c.header, claim_name: c.claim })) } : {}),
   };
 }

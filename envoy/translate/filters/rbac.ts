@@ -3,7 +3,7 @@ import type { RouteChecksIR, RouteIR } from "../../../operator/ir/types.js";
 import { allForwardChecks, forwardChecks } from "../common.js";
 import { TYPE } from "../type-urls.js";
 import { httpFilter, type HttpFilterFeature } from "./feature.js";
-import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY } from "./jwt-authn.js";
+import { JWT_AUTHN_FILTER, JWT_HEADER_KEY, JWT_PAYLOAD_KEY } from "./jwt-authn.js";
 
 export const RBAC_FILTER = "envoy.filters.http.rbac";
 
@@ -13,6 +13,14 @@ type Requirement = NonNullable<RouteChecksIR["require"]>;
 function payload(claim: string, value: JsonObject): JsonObject {
   return { metadata: { filter: JWT_AUTHN_FILTER, path: [{ key: JWT_PAYLOAD_KEY }, { key: claim }], value } };
 }
+
+/**
+ * No critical header parameter: jwt_authn verifies tokens without reading `crit`, and Bulwark
+ * understands no JWS extension, so a token that names one is refused (RFC 7515 section 4.1.11).
+ */
+const NO_CRITICAL_EXTENSION: JsonObject = {
+  not_id: { metadata: { filter: JWT_AUTHN_FILTER, path: [{ key: JWT_HEADER_KEY }, { key: "crit" }], value: { present_match: true } } },
+};
 
 function anyOf(ids: JsonObject[]): JsonObject {
   return ids.length === 1 && ids[0] ? ids[0] : { or_ids: { ids } };
@@ -47,10 +55,17 @@ function requirementPrincipals(require: Requirement): JsonObject[] {
   return [...require.scopes.map(scopePrincipal), ...require.claims.filter((c) => c.values.length > 0).map(claimPrincipal)];
 }
 
-/** The route's RBAC policy: every scope and every claim, on the verified payload; undefined when nothing is required. */
+function authenticates(checks: RouteChecksIR | undefined): boolean {
+  return checks !== undefined && checks.authentication !== "None";
+}
+
+/**
+ * The route's RBAC policy on the verified payload and header: no critical extension on routes
+ * that verify a token, and every scope and claim required; undefined when nothing is checked.
+ */
 export function buildRbacPerRoute(route: RouteIR): JsonObject | undefined {
-  const require = forwardChecks(route)?.require;
-  const principals = require ? requirementPrincipals(require) : [];
+  const checks = forwardChecks(route);
+  const principals = [...(authenticates(checks) ? [NO_CRITICAL_EXTENSION] : []), ...(checks?.require ? requirementPrincipals(checks.require) : [])];
   if (principals.length === 0) return undefined;
   return {
     "@type": TYPE.rbacPerRoute,
@@ -64,9 +79,9 @@ export function buildRbacPerRoute(route: RouteIR): JsonObject | undefined {
 }
 
 export const rbac: HttpFilterFeature = {
-  // Without rules the filter allows everything; routes with requirements carry their own policy.
+  // Without rules the filter allows everything; routes with checks carry their own policy.
   httpFilters: (ctx) =>
-    allForwardChecks(ctx.workload).some((c) => c.require && requirementPrincipals(c.require).length > 0) ? [httpFilter(RBAC_FILTER, { "@type": TYPE.rbac })] : [],
+    allForwardChecks(ctx.workload).some((c) => authenticates(c) || (c.require && requirementPrincipals(c.require).length > 0)) ? [httpFilter(RBAC_FILTER, { "@type": TYPE.rbac })] : [],
   perRouteConfig: (route): Record<string, JsonObject> => {
     const config = buildRbacPerRoute(route);
     return config ? { [RBAC_FILTER]: config } : {};

@@ -7,21 +7,26 @@ import { globalRateLimit } from "./global-ratelimit.js";
 import { jwtAuthn } from "./jwt-authn.js";
 import { localRateLimit } from "./local-ratelimit.js";
 import { rbac } from "./rbac.js";
+import { requestMeaning } from "./request-meaning.js";
 import { router } from "./router.js";
 
 /**
- * The HTTP filter chain, in order: the client's network first (clientCIDRs), verified identity (JWT),
- * then what the identity may do (RBAC, bulwark authz), then how much (local and global limits),
- * request size, response compression, and the router.
+ * The HTTP filter chain, in order: the client's network first (clientCIDRs), what the request
+ * means (refusals and normalisation every decision relies on), its size (the whole body is held
+ * to the route's limit before any filter can pause the request: a limit placed after an
+ * asynchronous check would see a body that arrived during the check only at its end, and let it
+ * through), verified identity (JWT), what the identity may do (RBAC, bulwark authz), how much
+ * (local and global limits), response compression, and the router.
  */
 export const HTTP_FILTER_FEATURES: readonly HttpFilterFeature[] = [
   clientCidrs,
+  requestMeaning,
+  buffer,
   jwtAuthn,
   rbac,
   extAuthz,
   localRateLimit,
   globalRateLimit,
-  buffer,
   compressor,
   router,
 ];

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { boundedDuration, claimName, dnsLabel, httpHeaderName, jwksSecretRef, jwksUri, visibleAscii } from "./common.js";
+import { boundedDuration, claimName, claimNamePattern, dnsLabel, httpHeaderName, jwksSecretRef, jwksUri, visibleAscii } from "./common.js";
 import { patternString, setList, withRules } from "./validation.js";
 
 export const jwksSource = withRules(
@@ -69,10 +69,10 @@ export const senderConstraint = withRules(
         .object({
           required: z.boolean().default(true).describe("Refuse access tokens that are not bound to a DPoP key (RFC 9449) or come without a valid proof."),
           maxProofAge: boundedDuration({ description: "How old a proof's `iat` may be.", min: "1s", max: "5m" }).default("60s"),
-          algorithms: setList(z.enum(["ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256"]).describe("A JWS algorithm (RFC 7518, RFC 8037)."), {
+          algorithms: setList(z.enum(["ES256", "ES384", "ES512", "EdDSA", "Ed25519", "PS256", "PS384", "PS512", "RS256"]).describe("A JWS algorithm (RFC 7518, RFC 8037, RFC 9864)."), {
             min: 1,
-            max: 8,
-            description: "Signature algorithms accepted for proofs.",
+            max: 9,
+            description: "Signature algorithms accepted for proofs. EdDSA also accepts its fully-specified name Ed25519 (RFC 9864), which current client libraries write; Ed25519 alone accepts only that name.",
           }).default(["ES256", "EdDSA", "PS256"]),
           requireNonce: z.boolean().default(false).describe("Require a server-issued nonce in every proof (RFC 9449 section 8)."),
         })
@@ -110,6 +110,29 @@ export const appAttestation = z
       description: "App ids (the token's `sub`) of the genuine builds allowed to call.",
     }),
     maxTokenAge: boundedDuration({ description: "How old an integrity token may be (from its `iat`).", min: "10s", max: "24h" }).default("1h"),
+    // --- replay and verdicts (request meaning) ---
+    singleUse: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Accept each integrity token once: tokens must carry a `jti`, remembered (across replicas when bulwark authz uses Redis) for maxTokenAge, and a token presented again is refused. For attesters that mint one token per request (Play Integrity standard requests, App Attest assertions); leave false for tokens an app reuses for their lifetime (Firebase App Check), which maxTokenAge keeps fresh.",
+      ),
+    requiredClaims: withRules(
+      z.record(z.string(), setList(z.string().max(256).describe("An accepted value of the verdict claim."), { min: 1, max: 16, description: "Accepted values; one must match." })),
+      {
+        description:
+          "Verdict claims the integrity token must carry, each with one of the listed values; a claim that is an array matches when it contains one. A name with dots reaches into nested objects when no top-level claim has that name, e.g. {\"deviceIntegrity.deviceRecognitionVerdict\": [MEETS_DEVICE_INTEGRITY]}.",
+        maxProperties: 8,
+      },
+      [
+        {
+          cel: `self.all(k, k.size() <= 128 && k.matches(r"${claimNamePattern.source}"))`,
+          message: "claim names must start with a letter or '_' and contain letters, digits and _ : / . -, at most 128 characters",
+          holds: (v) => Object.keys(v).every((k) => k.length <= 128 && claimNamePattern.test(k)),
+        },
+        { message: "at most 8 claims", holds: (v) => Object.keys(v).length <= 8 },
+      ],
+    ).optional(),
   })
   .strict()
   .meta({ description: "App attestation: a signed integrity token (a JWT, e.g. Firebase App Check) proving the request comes from a genuine build of the app." });

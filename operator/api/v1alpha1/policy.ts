@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { authentication } from "./authentication.js";
 import { clientAddress } from "./client-address.js";
+import { backendMatching } from "./backend-matching.js";
 import { mobile } from "./mobile.js";
 import { rule } from "./rule.js";
 import { policyStatus } from "./status.js";
@@ -43,6 +44,8 @@ export const policySpec = withRules(
       tls: tls.optional(),
       mobile: mobile.optional(),
       clientAddress: clientAddress.optional(),
+      // request meaning (backend-matching.ts)
+      backendMatching: backendMatching.optional(),
     })
     .strict(),
   "What the backend needs: which workloads, how callers authenticate, per-route rules, TLS and mobile practices.",

@@ -1,0 +1,26 @@
+import type { PolicySpec } from "../api/v1alpha1/policy.js";
+import { compareStrings } from "./names.js";
+import type { RequestMeaningIR } from "./types.js";
+
+/**
+ * The headers of a policy whose value some decision reads: the authority (DPoP htu), the
+ * credentials (Authorization, DPoP, the attestation header), the app-version and platform
+ * headers, and the headers rate limits are keyed by. Each must arrive once: Envoy joins copies
+ * into one comma-separated value (`ios,windows`) that no check was written for.
+ */
+export function buildRequestMeaning(spec: PolicySpec): RequestMeaningIR {
+  const headers = new Set([":authority", "authorization", "dpop"]);
+  const version = spec.mobile?.minAppVersion;
+  if (version) {
+    headers.add(version.header.toLowerCase());
+    headers.add(version.platformHeader.toLowerCase());
+  }
+  const attestation = spec.authentication?.appAttestation;
+  if (attestation) headers.add(attestation.header.toLowerCase());
+  for (const rule of spec.rules ?? []) {
+    for (const limit of rule.rateLimits ?? []) {
+      for (const key of limit.key ?? []) if (key.startsWith("header:")) headers.add(key.slice("header:".length).toLowerCase());
+    }
+  }
+  return { singleValueHeaders: [...headers].sort(compareStrings) };
+}
