@@ -494,9 +494,10 @@ export const corpus: CorpusCase[] = [
   { group: "htu", name: "valid: a request with a query, htu without", expect: pass, build: (ctx) => dpopRequest(ctx, { path: "/v1/cart?page=2&sort=asc" }) },
   {
     group: "htu",
-    // What a TLS-terminating ingress in front of the sidecar sends: the app addressed https://.
-    name: "valid: https in htu behind a TLS-terminating proxy (x-forwarded-proto: https)",
-    expect: pass,
+    // The client is the TCP peer unless the policy trusts proxies (spec.clientAddress): Envoy
+    // then writes x-forwarded-proto itself, and a client's https claim does not change the URI.
+    name: "https in htu with an x-forwarded-proto: https the client wrote (no trusted proxy)",
+    expect: dpop401("dpop_proof_htu"),
     build: (ctx) => dpopRequest(ctx, { proof: { htu: "https://shop.test/v1/cart" }, extra: [["x-forwarded-proto", "https"]] }),
   },
   { group: "htu", name: "valid: dot segments in htu", expect: pass, build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://shop.test/v1/x/../cart" } }) },
