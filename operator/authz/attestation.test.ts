@@ -17,7 +17,9 @@ describe("app attestation", () => {
     config = { header: "x-app-attestation", issuer: attester.issuer, audiences: ["projects/shop"], appIds: ["com.example.shop", "com.example.shop.ios"], jwks: { kind: "inline", jwks: JSON.stringify(attester.jwks) }, maxTokenAgeSeconds: 3600 };
   });
 
-  const deps = (replay = new MemoryReplayStore()): Parameters<typeof checkAttestation>[2] => ({
+  /** A store in use for an hour: it remembers every token these tests mint. */
+  const store = (): MemoryReplayStore => new MemoryReplayStore(Date.now, { rememberedSince: Date.now() - 3_600_000 });
+  const deps = (replay = store()): Parameters<typeof checkAttestation>[2] => ({
     now: Date.now,
     keys: (jwks) => createLocalJWKSet(JSON.parse(jwks.kind === "inline" ? jwks.jwks : "{}") as JSONWebKeySet),
     replay,
@@ -113,14 +115,14 @@ describe("app attestation", () => {
     });
     const genuine = { deviceIntegrity: { deviceRecognitionVerdict: ["MEETS_BASIC_INTEGRITY", "MEETS_DEVICE_INTEGRITY"] }, licensed: true };
 
-    async function check(payload: Record<string, unknown>, replay = new MemoryReplayStore()): Promise<string> {
+    async function check(payload: Record<string, unknown>, replay = store()): Promise<string> {
       const token = await attester.sign({ sub: "com.example.shop", ...payload }, { audience: "projects/shop" });
       const d = await checkAttestation({ "x-app-attestation": token }, verdicts(), deps(replay));
       return d === undefined || d.allowed ? "allowed" : `${d.status} ${d.reason}`;
     }
 
     it("accepts a token once, refuses it the second time, and refuses a token without jti", async () => {
-      const replay = new MemoryReplayStore();
+      const replay = store();
       const token = await attester.sign({ sub: "com.example.shop", jti: "t-1", ...genuine }, { audience: "projects/shop" });
       const run = async (): Promise<string> => {
         const d = await checkAttestation({ "x-app-attestation": token }, verdicts(), deps(replay));
@@ -129,6 +131,10 @@ describe("app attestation", () => {
       expect(await run()).toBe("allowed");
       expect(await run()).toBe("401 attestation_replayed");
       expect(await check(genuine)).toBe("401 attestation_jti_missing");
+    });
+
+    it("refuses a token issued before the replay store's memory began (a restarted authz, an emptied Redis)", async () => {
+      expect(await check({ jti: "fresh-store", ...genuine }, new MemoryReplayStore())).toBe("401 attestation_predates_replay_cache");
     });
 
     it.each<[string, Record<string, unknown>, string]>([

@@ -50,13 +50,19 @@ async function replayRefusal(payload: JWTPayload, config: AppAttestationIR, deps
   if (!config.singleUse) return undefined;
   const jti = payload.jti;
   if (typeof jti !== "string" || jti === "" || jti.length > 512) return refuse(401, "attestation_jti_missing");
-  const ttlMs = (config.maxTokenAgeSeconds + (deps.clockSkewSeconds ?? DEFAULT_SKEW_SECONDS) + 1) * 1000;
+  const skewSeconds = deps.clockSkewSeconds ?? DEFAULT_SKEW_SECONDS;
+  const ttlMs = (config.maxTokenAgeSeconds + skewSeconds + 1) * 1000;
   const key = `attestation:${createHash("sha256").update(`${config.issuer}\u0000${jti}`).digest("base64url")}`;
+  let first: boolean;
   try {
-    return (await deps.replay.firstUse(key, ttlMs)) ? undefined : refuse(401, "attestation_replayed");
+    first = await deps.replay.firstUse(key, ttlMs);
   } catch {
     return refuse(503, "replay_store_unavailable");
   }
+  if (!first) return refuse(401, "attestation_replayed");
+  // A token issued before the store's memory began (a restart, an emptied Redis) may have been used then.
+  const iat = typeof payload.iat === "number" ? payload.iat : 0;
+  return iat * 1000 < deps.replay.rememberedSince() + skewSeconds * 1000 ? refuse(401, "attestation_predates_replay_cache") : undefined;
 }
 
 /**

@@ -42,6 +42,7 @@ export type RefusalReason =
   | "attestation_verdict"
   | "attestation_jti_missing"
   | "attestation_replayed"
+  | "attestation_predates_replay_cache"
   | "attestation_not_configured"
   | "ownership_claim_missing"
   | "ownership_mismatch"
