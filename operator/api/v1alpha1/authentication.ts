@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { boundedDuration, claimName, claimNamePattern, dnsLabel, httpHeaderName, jwksSecretRef, jwksUri, visibleAscii } from "./common.js";
+import { boundedDuration, claimName, claimValues, dnsLabel, httpHeaderName, jwksSecretRef, jwksUri, visibleAscii } from "./common.js";
 import { patternString, setList, withRules } from "./validation.js";
 
 export const jwksSource = withRules(
@@ -117,21 +117,9 @@ export const appAttestation = z
       .describe(
         "Accept each integrity token once: tokens must carry a `jti`, remembered (across replicas when bulwark authz uses Redis) for maxTokenAge, and a token presented again is refused. For attesters that mint one token per request (Play Integrity standard requests, App Attest assertions); leave false for tokens an app reuses for their lifetime (Firebase App Check), which maxTokenAge keeps fresh.",
       ),
-    requiredClaims: withRules(
-      z.record(z.string(), setList(z.string().max(256).describe("An accepted value of the verdict claim."), { min: 1, max: 16, description: "Accepted values; one must match." })),
-      {
-        description:
-          "Verdict claims the integrity token must carry, each with one of the listed values; a claim that is an array matches when it contains one. A name with dots reaches into nested objects when no top-level claim has that name, e.g. {\"deviceIntegrity.deviceRecognitionVerdict\": [MEETS_DEVICE_INTEGRITY]}.",
-        maxProperties: 8,
-      },
-      [
-        {
-          cel: `self.all(k, k.size() <= 128 && k.matches(r"${claimNamePattern.source}"))`,
-          message: "claim names must start with a letter or '_' and contain letters, digits and _ : / . -, at most 128 characters",
-          holds: (v) => Object.keys(v).every((k) => k.length <= 128 && claimNamePattern.test(k)),
-        },
-        { message: "at most 8 claims", holds: (v) => Object.keys(v).length <= 8 },
-      ],
+    requiredClaims: claimValues(
+      "Verdict claims the integrity token must carry, each with one of the listed values; a claim that is an array matches when it contains one. A name with dots reaches into nested objects when no top-level claim has that name, e.g. {\"deviceIntegrity.deviceRecognitionVerdict\": [MEETS_DEVICE_INTEGRITY]}.",
+      "An accepted value of the verdict claim.",
     ).optional(),
   })
   .strict()

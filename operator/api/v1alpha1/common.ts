@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { patternString, withRules } from "./validation.js";
+import { patternString, setList, withRules } from "./validation.js";
 
 /** A Go-style duration in whole hours, minutes and seconds: 30s, 5m, 1h30m. */
 export const durationPattern = /^([0-9]{1,4}h)?([0-9]{1,4}m)?([0-9]{1,5}s)?$/;
@@ -144,3 +144,16 @@ export const jwksSecretRef = z
   })
   .strict()
   .meta({ description: "A key of a Secret in the policy's namespace whose value is a JSON Web Key Set (RFC 7517)." });
+
+/** Claims a token must carry, each with one of its listed values (at most 8 claims, names checked by the API server too). */
+export function claimValues(description: string, valueDescription = "A value of the claim."): z.ZodRecord<z.ZodString, z.ZodArray<z.ZodString>> {
+  // The key's length is part of the rule below: the API server has no keyword for the length of a map key.
+  return withRules(z.record(z.string(), setList(z.string().max(256).describe(valueDescription), { min: 1, max: 16, description: "Accepted values; one must match." })), { description, maxProperties: 8 }, [
+    {
+      cel: `self.all(k, k.size() <= 128 && k.matches(r"${claimNamePattern.source}"))`,
+      message: "claim names must start with a letter or '_' and contain letters, digits and _ : / . -, at most 128 characters",
+      holds: (v) => Object.keys(v).every((k) => k.length <= 128 && claimNamePattern.test(k)),
+    },
+    { message: "at most 8 claims", holds: (v) => Object.keys(v).length <= 8 },
+  ]);
+}

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { clientCIDRs } from "./client-address.js";
-import { claimName, claimNamePattern, dnsLabel } from "./common.js";
+import { claimName, claimValues, dnsLabel } from "./common.js";
 import { rateLimit } from "./rate-limit.js";
 import { patternString, setList, withRules } from "./validation.js";
 
@@ -105,22 +105,7 @@ const requirements = z
       max: 16,
       description: "Scopes the token must carry, all of them (in the space-separated `scope` claim or the `scp` array).",
     }).optional(),
-    claims: withRules(
-      // The key's length is part of the rule below: the API server has no keyword for the length of a map key.
-      z.record(z.string(), setList(z.string().max(256).describe("A value of the claim."), { min: 1, max: 16, description: "Accepted values; one must match." })),
-      {
-        description: "Claims the token must carry, each with one of the listed values (a claim that is an array matches when it contains one of them).",
-        maxProperties: 8,
-      },
-      [
-        {
-          cel: `self.all(k, k.size() <= 128 && k.matches(r"${claimNamePattern.source}"))`,
-          message: "claim names must start with a letter or '_' and contain letters, digits and _ : / . -, at most 128 characters",
-          holds: (v) => Object.keys(v).every((k) => k.length <= 128 && claimNamePattern.test(k)),
-        },
-        { message: "at most 8 claims", holds: (v) => Object.keys(v).length <= 8 },
-      ],
-    ).optional(),
+    claims: claimValues("Claims the token must carry, each with one of the listed values (a claim that is an array matches when it contains one of them).").optional(),
   })
   .strict()
   .meta({ description: "What a verified token must carry for the rule to allow the request; 403 otherwise." });
