@@ -1,9 +1,10 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
+import { NAMES } from "../../envoy/translate/resources.js";
 import type { XdsServer } from "../../envoy/xds/server.js";
 import { hashHex, type Snapshot } from "../../envoy/xds/snapshot.js";
-import { shortTypeName } from "../../envoy/xds/type-urls.js";
+import { shortTypeName, TypeUrl } from "../../envoy/xds/type-urls.js";
 import { AcceptedReason, ProgrammedReason } from "../api/v1alpha1/conditions.js";
 import type { PolicyStatus } from "../api/v1alpha1/policy.js";
 import { nextSunset } from "../ir/deprecations.js";
@@ -12,6 +13,7 @@ import { missingSecrets, withSecrets } from "../identity/snapshot-secrets.js";
 import { identityKey, identityOfPod, type WorkloadIdentity } from "../identity/spiffe.js";
 import type { SidecarCertificates } from "../identity/workload-certificates.js";
 import type { CaObservation, CaRotation } from "../identity/ca-rotation.js";
+import { rootFingerprints } from "../identity/trust-bundle.js";
 import type { ObjectMeta, SecretObject } from "../resolve/objects.js";
 import { buildPerWorkload, translate, type Translation } from "../translate/translate.js";
 import type { LeaderElector } from "./leader-election.js";
@@ -76,6 +78,10 @@ export class Controller {
    */
   private readonly acked = new Map<string, RunningConfig>();
   private readonly pushedAt = new Map<string, number>();
+  /** Roots (fingerprints) of each trust bundle this replica served, by the bundle resource's version; a few at most. */
+  private readonly bundleRoots = new Map<string, readonly string[]>();
+  /** Roots of the trust bundle each sidecar last acknowledged in full ("any": its configuration has no bundle, it verifies no peer). */
+  private readonly ackedRoots = new Map<string, readonly string[] | "any">();
   private readonly reported = new Map<string, string>();
   private last: Translation | undefined;
   private lastMesh: { key: string; mesh: MeshIR } | undefined;
@@ -99,7 +105,11 @@ export class Controller {
     this.bypassEvents = new BypassEvents(this.writer);
     const lease = options.elector.lease;
     this.reports = options.reports ?? new SidecarReports(options.kc, { namespace: lease.namespace, leaseName: lease.name, identity: lease.identity }, options.log);
-    this.reports.onChange(() => this.scheduleStatus());
+    this.reports.onChange(() => {
+      this.scheduleStatus();
+      // Another replica's sidecars may have acknowledged a staged CA's roots.
+      if (options.caRotation?.pending()) this.scheduleActivationCheck();
+    });
     const cache = options.xds.cache;
     cache.onAck((event) => {
       options.metrics.acks.inc({ type: shortTypeName(event.typeUrl) });
@@ -107,6 +117,7 @@ export class Controller {
       this.reports.schedule();
       const config = this.running.get(event.nodeId);
       if (config && cache.isInSync(event.nodeId)) this.acked.set(event.nodeId, config);
+      if (cache.isInSync(event.nodeId)) this.recordAckedRoots(event.nodeId);
       const pushed = this.pushedAt.get(event.nodeId);
       if (pushed !== undefined && cache.isInSync(event.nodeId)) {
         options.metrics.pushSeconds.observe((performance.now() - pushed) / 1000);
@@ -133,7 +144,8 @@ export class Controller {
 
   async start(): Promise<void> {
     // The reports first: a restarted leader must know what its sidecars ran before it writes status.
-    await Promise.all([this.store.start(), this.reports.start(() => this.ownReports())]);
+    const rotation = this.options.caRotation;
+    await Promise.all([this.store.start(), this.reports.start(() => this.ownReports(), rotation ? (): readonly string[] => this.trustedRoots(rotation) : undefined)]);
     this.schedule();
   }
 
@@ -234,6 +246,7 @@ export class Controller {
           usedSecured.add(securedKey);
           snapshot = this.securedMemo.get(securedKey) ?? withSecrets(workloadSnapshot, secrets);
           this.securedMemo.set(securedKey, snapshot);
+          this.rememberBundle(snapshot, secrets);
         }
         const result = cache.setSnapshot(nodeId, snapshot);
         if (!result.ok) {
@@ -255,6 +268,7 @@ export class Controller {
         cache.clearSnapshot(nodeId);
         this.running.delete(nodeId);
         this.acked.delete(nodeId);
+        this.ackedRoots.delete(nodeId);
       }
     }
     for (const key of this.snapshotMemo.keys()) if (!usedKeys.has(key)) this.snapshotMemo.delete(key);
@@ -305,21 +319,64 @@ export class Controller {
     });
   }
 
+  /** Remembers the roots of the trust bundle in `snapshot` by the bundle's resource version. */
+  private rememberBundle(snapshot: Snapshot, secrets: readonly { name: string; resource: unknown }[]): void {
+    const version = snapshot.resources.get(TypeUrl.Secret)?.get(NAMES.trustBundle)?.version;
+    const bundle = secrets.find((s) => s.name === NAMES.trustBundle)?.resource as { validation_context?: { trusted_ca?: { inline_string?: string } } } | undefined;
+    const pem = bundle?.validation_context?.trusted_ca?.inline_string;
+    if (version === undefined || pem === undefined || this.bundleRoots.has(version)) return;
+    this.bundleRoots.set(version, rootFingerprints(pem));
+    // Bundles change only with the CA (staged, activated, a retired root expiring): a few versions cover every sidecar.
+    for (const old of this.bundleRoots.keys()) {
+      if (this.bundleRoots.size <= 16) break;
+      this.bundleRoots.delete(old);
+    }
+  }
+
+  /** What `nodeId` trusts now that it acknowledged its whole snapshot. */
+  private recordAckedRoots(nodeId: string): void {
+    const bundle = this.options.xds.cache.getSnapshot(nodeId)?.resources.get(TypeUrl.Secret)?.get(NAMES.trustBundle);
+    this.ackedRoots.set(nodeId, bundle ? (this.bundleRoots.get(bundle.version) ?? []) : "any");
+  }
+
+  /**
+   * The roots that every sidecar connected to this replica has acknowledged, among those this
+   * replica serves (published in its report, so the other replicas activate a staged CA only once
+   * this replica's sidecars can verify its certificates).
+   */
+  private trustedRoots(rotation: CaRotation): readonly string[] {
+    const cache = this.options.xds.cache;
+    let trusted = new Set(rotation.bundleRoots());
+    for (const nodeId of cache.nodeIds()) {
+      if (cache.statusInfo(nodeId).streams === 0 || !cache.getSnapshot(nodeId)) continue;
+      const acked = this.ackedRoots.get(nodeId) ?? [];
+      if (acked === "any") continue;
+      trusted = new Set(acked.filter((root) => trusted.has(root)));
+    }
+    return [...trusted].sort();
+  }
+
   /**
    * A staged CA issues once every connected sidecar runs the trust bundle with its roots (all of
-   * them acknowledged their snapshot), or after a timeout for sidecars that do not answer.
+   * them acknowledged their snapshot) and every other live replica reports the same of its own
+   * sidecars, or after a timeout for sidecars and replicas that do not answer. A replica whose
+   * report Lease has expired (not renewed for its staleness bound, 30 s) is gone and not waited for.
    */
   private checkActivation(sidecars: ReadonlySet<string>): void {
     const rotation = this.options.caRotation;
     if (!rotation?.pending()) return;
     const cache = this.options.xds.cache;
     const waiting = [...sidecars].filter((id) => cache.statusInfo(id).streams > 0 && !cache.isInSync(id));
-    if (waiting.length > 0) {
+    const replicas = this.reports.replicasNotTrusting(rotation.stagedRoots());
+    if (waiting.length > 0 || replicas.length > 0) {
       this.activationTimer ??= setTimeout(() => {
         this.activationTimer = undefined;
         this.serialized(() => {
           if (!rotation.pending()) return;
-          this.options.log.warn("sidecars did not acknowledge the new trust bundle in time; the new workload CA issues anyway");
+          this.options.log.warn(
+            { replicas: this.reports.replicasNotTrusting(rotation.stagedRoots()) },
+            "sidecars or replicas did not acknowledge the new trust bundle in time; the new workload CA issues anyway",
+          );
           rotation.activate(this.clock());
           this.schedule();
         });

@@ -19,6 +19,8 @@ interface ReplicaRecord {
   /** When the replica wrote its record (ms since the epoch). */
   at: number;
   sidecars: Map<string, SidecarReport>;
+  /** Roots every sidecar connected to the replica has acknowledged in its trust bundle; undefined when the replica says nothing of them. */
+  trustedRoots: Set<string> | undefined;
 }
 
 export interface SidecarReportsOptions {
@@ -37,6 +39,9 @@ export interface SidecarReportsOptions {
 
 export const REPORT_LABEL = "bulwark.dev/sidecar-reports";
 const DATA_ANNOTATION = "bulwark.dev/sidecars";
+/** Fingerprints (comma-separated) of the workload-CA roots every sidecar connected to the replica has acknowledged. */
+export const TRUSTED_ROOTS_ANNOTATION = "bulwark.dev/trusted-roots";
+const FINGERPRINT = /^[0-9a-f]{32}$/;
 
 type Wire = Record<string, [string | null, number | null, string | null, 0 | 1]>;
 
@@ -139,6 +144,7 @@ export class SidecarReports {
   private timer: NodeJS.Timeout | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private collect: (() => Map<string, SidecarReport>) | undefined;
+  private collectTrust: (() => readonly string[]) | undefined;
   private stopped = false;
   /** What the previous process of this identity reported, for sidecars not heard from since. */
   private inherited = new Map<string, SidecarReport>();
@@ -157,9 +163,14 @@ export class SidecarReports {
     this.listeners.add(listener);
   }
 
-  /** Lists the records (the own one included: what this identity reported before a restart) and watches them. */
-  async start(collect: () => Map<string, SidecarReport>): Promise<void> {
+  /**
+   * Lists the records (the own one included: what this identity reported before a restart) and
+   * watches them. `trustedRoots`, when given, says which workload-CA roots every sidecar of this
+   * replica has acknowledged; it is published for the other replicas' CA activation.
+   */
+  async start(collect: () => Map<string, SidecarReport>, trustedRoots?: () => readonly string[]): Promise<void> {
     this.collect = collect;
+    this.collectTrust = trustedRoots;
     const { namespace, leaseName } = this.options;
     const selector = `${REPORT_LABEL}=${leaseName}`;
     const informer = new ListWatch<V1Lease>(
@@ -174,7 +185,13 @@ export class SidecarReports {
       for (const lease of informer.list()) {
         const identity = lease.spec?.holderIdentity ?? lease.metadata?.name ?? "";
         const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
-        this.records.set(lease.metadata?.name ?? identity, { identity, at: renewed, sidecars: decodeReports(lease.metadata?.annotations?.[DATA_ANNOTATION]) });
+        const trust = lease.metadata?.annotations?.[TRUSTED_ROOTS_ANNOTATION];
+        this.records.set(lease.metadata?.name ?? identity, {
+          identity,
+          at: renewed,
+          sidecars: decodeReports(lease.metadata?.annotations?.[DATA_ANNOTATION]),
+          trustedRoots: trust === undefined ? undefined : new Set(trust.split(",").filter((f) => FINGERPRINT.test(f))),
+        });
       }
       if (notify) for (const l of this.listeners) l();
     };
@@ -238,6 +255,21 @@ export class SidecarReports {
     return best ? { ...best.report, connected: best.live } : undefined;
   }
 
+  /**
+   * The other replicas that are alive (their record renewed within the staleness bound) and have
+   * not said that all their sidecars trust every one of `roots`. A replica whose record has
+   * expired is gone (its sidecars reconnect elsewhere) and holds nothing back.
+   */
+  replicasNotTrusting(roots: readonly string[], now = Date.now()): string[] {
+    const fresh = now - (this.options.staleAfterSeconds ?? 30) * 1000;
+    const out: string[] = [];
+    for (const [name, record] of this.records) {
+      if (name === this.ownName || record.at < fresh) continue;
+      if (!roots.every((root) => record.trustedRoots?.has(root))) out.push(record.identity);
+    }
+    return out.sort();
+  }
+
   /** Writes the own record soon (debounced), when it changed. */
   schedule(): void {
     if (this.stopped || this.timer || !this.collect) return;
@@ -253,11 +285,14 @@ export class SidecarReports {
     if (final) for (const [id, report] of sidecars) sidecars.set(id, { ...report, connected: false });
     for (const [id, report] of this.inherited) if (!sidecars.has(id)) sidecars.set(id, { ...report, connected: false });
     const { data, omitted } = encodeReports(sidecars);
-    if (data === this.written) return;
+    const trust = this.collectTrust?.().join(",");
+    const signature = `${data}\n${trust ?? ""}`;
+    if (signature === this.written) return;
     if (omitted > 0) this.log.warn({ omitted, kept: sidecars.size - omitted, maxBytes: MAX_RECORD_BYTES }, "the sidecar report is full: reports left out read as not programmed to the other replicas");
     const { namespace, leaseName, identity } = this.options;
     const now = new V1MicroTime(Date.now());
-    const metadata = { name: this.ownName, namespace, labels: { [REPORT_LABEL]: leaseName }, annotations: { [DATA_ANNOTATION]: data } };
+    const annotations: Record<string, string> = { [DATA_ANNOTATION]: data, ...(trust !== undefined ? { [TRUSTED_ROOTS_ANNOTATION]: trust } : {}) };
+    const metadata = { name: this.ownName, namespace, labels: { [REPORT_LABEL]: leaseName }, annotations };
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
         let current: V1Lease | undefined;
@@ -276,7 +311,7 @@ export class SidecarReports {
         } else {
           await this.api.createNamespacedLease({ namespace, body: { metadata, spec } });
         }
-        this.written = data;
+        this.written = signature;
         return;
       } catch (error) {
         if (attempt === 3 || (code(error) !== 409 && code(error) !== 404)) throw error;

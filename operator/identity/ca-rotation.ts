@@ -3,6 +3,7 @@ import type { V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { SecretObject } from "../resolve/objects.js";
 import { caFromSecret } from "./ca-secret.js";
+import { rootFingerprints } from "./trust-bundle.js";
 import type { WorkloadCertificates } from "./workload-certificates.js";
 
 export interface CaRotationOptions {
@@ -40,6 +41,7 @@ function fingerprint(secret: SecretObject): string {
 export class CaRotation {
   private seen: string | undefined;
   private reported: string | undefined;
+  private bundleMemo: { pem: string; roots: string[] } | undefined;
 
   constructor(
     private readonly certificates: WorkloadCertificates,
@@ -81,6 +83,19 @@ export class CaRotation {
   /** True while a new CA waits for the sidecars to have its roots. */
   pending(): boolean {
     return this.certificates.hasStaged();
+  }
+
+  /** Fingerprints of the staged CA's roots (empty when none is staged): what every peer must trust before it issues. */
+  stagedRoots(): string[] {
+    const pem = this.certificates.stagedTrustBundlePem;
+    return pem ? rootFingerprints(pem) : [];
+  }
+
+  /** Fingerprints of the roots in the trust bundle served now. */
+  bundleRoots(): string[] {
+    const pem = this.certificates.trustBundlePem;
+    if (this.bundleMemo?.pem !== pem) this.bundleMemo = { pem, roots: rootFingerprints(pem) };
+    return this.bundleMemo.roots;
   }
 
   /** The new CA takes over: every certificate is reissued at the next reconcile. */

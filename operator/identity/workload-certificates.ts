@@ -87,6 +87,11 @@ export class WorkloadCertificates implements SidecarCertificates {
     this.rebuildBundle();
   }
 
+  /** The roots of the staged CA (PEM), while one waits to issue. */
+  get stagedTrustBundlePem(): string | undefined {
+    return this.staged?.trustBundlePem;
+  }
+
   /** True between `stage` and `activate`. */
   hasStaged(): boolean {
     return this.staged !== undefined;
