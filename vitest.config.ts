@@ -6,7 +6,9 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["operator/**/*.test.ts", "envoy/**/*.test.ts", "test/unit/**/*.test.ts"],
+          // Unit tests sit beside their code; test/integration holds the suites that need real components.
+          include: ["**/*.test.ts"],
+          exclude: ["**/node_modules/**", "**/.git/**", "test/integration/**"],
         },
       },
       {

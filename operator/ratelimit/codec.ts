@@ -1,6 +1,6 @@
 import type protobuf from "protobufjs";
 import { envoyProtoRoot } from "../../envoy/proto/load.js";
-import type { RateLimitRequestMessage, RateLimitResponseMessage } from "./protocol.js";
+import type { RateLimitRequestMessage, RateLimitResponseMessage } from "./messages.js";
 
 /**
  * ShouldRateLimit's messages for the hot path, read and written by protobufjs with the types of
