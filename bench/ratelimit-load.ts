@@ -10,6 +10,7 @@ import { Agent, request } from "node:http";
 import { connect, type IncomingHttpHeaders } from "node:http2";
 import { performance } from "node:perf_hooks";
 import { ratelimitServices, type RateLimitRequestMessage, type RateLimitResponseMessage } from "../operator/ratelimit/protocol.js";
+import { errorMessage } from "../common/errors.js";
 
 export interface LoadCase {
   /** ShouldRateLimit with @grpc/grpc-js or with pre-encoded messages on a bare HTTP/2 connection, or HTTP GET through a sidecar. */
@@ -212,7 +213,7 @@ if (process.send) {
   process.on("message", (message: LoadCase) => {
     runLoad(message).then(
       (result) => process.send?.({ ok: true, result }),
-      (error: unknown) => process.send?.({ ok: false, error: error instanceof Error ? error.message : String(error) }),
+      (error: unknown) => process.send?.({ ok: false, error: errorMessage(error) }),
     );
   });
   process.send({ ready: true });

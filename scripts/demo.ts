@@ -20,6 +20,7 @@ import { PrerequisiteError } from "../test/env/errors.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../test/env/processes.js";
 import { consoleSteps } from "../test/env/steps.js";
 import { sidecarXds, xdsServingArgs } from "../test/support/xds-credentials.js";
+import { errorMessage } from "../common/errors.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const namespace = "bulwark-demo";
@@ -251,7 +252,7 @@ async function teardown(): Promise<void> {
 main()
   .then(teardown)
   .catch(async (error: unknown) => {
-    process.stderr.write(`demo: ${error instanceof PrerequisiteError ? error.oneLine() : error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`demo: ${error instanceof PrerequisiteError ? error.oneLine() : errorMessage(error)}\n`);
     await teardown();
     process.exitCode = 1;
   });

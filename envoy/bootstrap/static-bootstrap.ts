@@ -1,6 +1,7 @@
 import { isJsonObject, type JsonObject, type JsonValue } from "../json.js";
 import type { NamedResource, SidecarResources } from "../translate/resources.js";
 import { TYPE } from "../translate/type-urls.js";
+import { compareStrings } from "../../common/order.js";
 
 /** PEM material for secrets the resources refer to over SDS but that are not among `resources.secrets`. */
 export interface PlaceholderPems {
@@ -94,7 +95,7 @@ export function staticBootstrap(resources: SidecarResources, options: StaticBoot
   const clusters = resources.clusters.map((c) => staticCluster(inline(c.resource, state) as JsonObject, endpoints));
   const supplied = byNameOf(resources.secrets);
   const secrets = [...state.secrets.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(([a], [b]) => compareStrings(a, b))
     .map(([name, kind]) => {
       const secret = supplied.get(name);
       return secret ? bare(secret) : placeholderSecret(name, kind, options.placeholders);

@@ -1,4 +1,5 @@
 import type { JsonObject } from "../json.js";
+import { compareStrings } from "../../common/order.js";
 
 /** One xDS resource: its name and its proto3-JSON form, `@type` included. */
 export interface NamedResource {
@@ -27,5 +28,5 @@ export const NAMES = {
 } as const;
 
 export function byName(resources: readonly NamedResource[]): NamedResource[] {
-  return [...resources].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [...resources].sort((a, b) => compareStrings(a.name, b.name));
 }

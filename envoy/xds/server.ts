@@ -13,6 +13,7 @@ import { nodeIdProblem } from "./sidecar-text.js";
 import { ProtocolError, SotwStream } from "./sotw-stream.js";
 import { bearerToken, nodeIdOf, type RejectionReason, type StreamAuthenticator, type StreamIdentity, type StreamRejection } from "./stream-auth.js";
 import { TypeUrl } from "./type-urls.js";
+import { errorMessage } from "../../common/errors.js";
 
 export interface XdsServerOptions {
   host: string;
@@ -94,7 +95,7 @@ function serve<Req extends { node?: { id?: string } }, Res>(call: ServerDuplexSt
     try {
       handler.onRequest(request);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       log(`closing ADS stream of ${handler.node ?? "unknown node"}: ${message}`);
       fail(error instanceof ProtocolError ? status.INVALID_ARGUMENT : status.INTERNAL, message);
     }

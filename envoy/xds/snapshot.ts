@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { shortTypeName, TypeUrl, type TypeUrl as TypeUrlT } from "./type-urls.js";
+import { compareStrings } from "../../common/order.js";
 
 /** One encoded xDS resource; `version` is a hash of its bytes, so it never changes unless the resource does. */
 export interface XdsResource {
@@ -43,7 +44,7 @@ export function hashHex(...parts: readonly (string | Buffer)[]): string {
 
 /** Version of a set of resources: a hash of their names and versions in name order. */
 export function versionOf(resources: Iterable<XdsResource>): string {
-  const sorted = [...resources].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = [...resources].sort((a, b) => compareStrings(a.name, b.name));
   return hashHex(...sorted.flatMap((r) => [r.name, r.version]));
 }
 
@@ -55,7 +56,7 @@ export function makeSnapshot(inputs: readonly ResourceInput[]): Snapshot {
     const byName = resources.get(input.typeUrl);
     if (!byName) throw new Error(`unsupported resource type ${input.typeUrl}`);
     if (byName.has(input.name)) throw new Error(`duplicate ${input.typeUrl} resource ${input.name}`);
-    byName.set(input.name, { name: input.name, version: hashHex(input.body), body: input.body, references: [...(input.references ?? [])].sort((a, b) => (`${a.typeUrl} ${a.name}` < `${b.typeUrl} ${b.name}` ? -1 : 1)) });
+    byName.set(input.name, { name: input.name, version: hashHex(input.body), body: input.body, references: [...(input.references ?? [])].sort((a, b) => compareStrings(`${a.typeUrl} ${a.name}`, `${b.typeUrl} ${b.name}`)) });
   }
   const typeVersions = new Map<TypeUrlT, string>();
   for (const [type, byName] of resources) typeVersions.set(type, versionOf(byName.values()));

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { AppAttestationIR, AuthzChecksIR, IR, JwtProviderIR, MinAppVersionIR, RouteChecksIR, SenderConstraintIR } from "../ir/types.js";
 import type { TokenAgeLimit } from "./token-age.js";
+import { compareStrings } from "../../common/order.js";
 
 /** Everything authz needs to decide a request on one route: the route's checks and its workload's settings. */
 export interface RouteConfig {
@@ -24,7 +25,7 @@ export interface RouteTable {
 function tokenAgeLimits(providers: readonly JwtProviderIR[]): TokenAgeLimit[] {
   return providers
     .flatMap((p) => (p.maxLifetimeSeconds === undefined ? [] : [{ issuer: p.issuer, maxAgeSeconds: p.maxLifetimeSeconds, clockSkewSeconds: p.clockSkewSeconds }]))
-    .sort((a, b) => (a.issuer < b.issuer ? -1 : a.issuer > b.issuer ? 1 : a.maxAgeSeconds - b.maxAgeSeconds));
+    .sort((a, b) => compareStrings(a.issuer, b.issuer) || a.maxAgeSeconds - b.maxAgeSeconds);
 }
 
 function deepFreeze<T>(value: T): T {
@@ -57,7 +58,7 @@ export function buildRouteTable(ir: IR): RouteTable {
       routes.set(route.name, deepFreeze(config));
     }
   }
-  const sorted = [...routes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = [...routes.values()].sort((a, b) => compareStrings(a.name, b.name));
   const version = createHash("sha256").update(JSON.stringify(sorted)).digest("hex").slice(0, 16);
   return Object.freeze({ version, routes });
 }

@@ -6,6 +6,7 @@ import { check, type CheckDeps } from "./check.js";
 import type { RouteTableHolder } from "./config.js";
 import type { Decision, Header } from "./decision.js";
 import type { AuthzRequest } from "./request.js";
+import { errorMessage } from "../../common/errors.js";
 
 /** The context extension Envoy sends with the route's name (envoy/translate/filters/ext-authz.ts). */
 export const ROUTE_CONTEXT_KEY = "bulwark.dev/route";
@@ -114,7 +115,7 @@ export class AuthzServer {
       },
       (error: unknown) => {
         if (onDecision) onDecision(undefined, secondsSince(started));
-        this.options.log.error({ route: request.route, err: error instanceof Error ? error.message : String(error) }, "check failed");
+        this.options.log.error({ route: request.route, err: errorMessage(error) }, "check failed");
         callback({ code: grpcStatus.INTERNAL, details: "check failed" });
       },
     );

@@ -4,6 +4,7 @@ import { ObjectStore } from "../controller/object-store.js";
 import type { TranslationInput } from "../resolve/objects.js";
 import { translate } from "../translate/translate.js";
 import { buildRouteTable, type RouteTableHolder } from "./config.js";
+import { errorMessage } from "../../common/errors.js";
 
 /** Translates objects and swaps in the new table; a failure keeps the last table. Returns the version in use. */
 export function applyTranslation(input: TranslationInput, tables: RouteTableHolder, log: Logger): string | undefined {
@@ -11,7 +12,7 @@ export function applyTranslation(input: TranslationInput, tables: RouteTableHold
     const table = buildRouteTable(translate(input).ir);
     if (tables.swap(table)) log.info({ version: table.version, routes: table.routes.size }, "configuration swapped");
   } catch (error) {
-    log.error({ err: error instanceof Error ? error.message : String(error) }, "translation failed; keeping the last configuration");
+    log.error({ err: errorMessage(error) }, "translation failed; keeping the last configuration");
   }
   return tables.current()?.version;
 }

@@ -16,6 +16,7 @@ import { applyTranslation, KubernetesRouteSource } from "../authz/source.js";
 import { startHttpServer } from "../controller/http-server.js";
 import { readObjects } from "../translate/read-objects.js";
 import { parseAddress, UsageError } from "./usage.js";
+import { errorMessage } from "../../common/errors.js";
 
 export const authzHelp = `usage: bulwark authz [flags]
 
@@ -82,7 +83,7 @@ class RetryingRouteSource {
         if (this.stopped) void source.stop();
       },
       (error: unknown) => {
-        this.log.warn({ err: error instanceof Error ? error.message : String(error), retryInMs: this.retryMs }, "cannot list the objects the route table is built from; retrying");
+        this.log.warn({ err: errorMessage(error), retryInMs: this.retryMs }, "cannot list the objects the route table is built from; retrying");
         void source.stop().finally(() => {
           if (this.stopped) return;
           this.timer = setTimeout(() => this.start(), this.retryMs);
@@ -146,7 +147,7 @@ export async function runAuthz(argv: string[]): Promise<number> {
   const tables = new RouteTableHolder();
   const redis = redisUrl ? redisClient(redisUrl, log) : undefined;
   const replay: ReplayStore = redis ? new RedisReplayStore(redis) : new MemoryReplayStore();
-  const keySets = new KeySets({ onError: (uri, error) => log.warn({ uri, err: error instanceof Error ? error.message : String(error) }, "JWKS fetch failed; keeping the last good keys") });
+  const keySets = new KeySets({ onError: (uri, error) => log.warn({ uri, err: errorMessage(error) }, "JWKS fetch failed; keeping the last good keys") });
   tables.onSwap((table) => keySets.retain(jwksInUse(table)));
   const metrics = new AuthzMetrics(tables, keySets);
   const server = new AuthzServer({
@@ -188,7 +189,7 @@ export async function runAuthz(argv: string[]): Promise<number> {
       source.start();
     }
     const port = await server.start().catch((error: unknown) => {
-      throw new Error(`cannot serve Check on ${address.host}:${address.port}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(`cannot serve Check on ${address.host}:${address.port}: ${errorMessage(error)}`);
     });
     log.info({ address: `${address.host}:${port}`, http: `${httpAddress.host}:${httpAddress.port}`, replay: redisUrl ? "redis" : "memory", version: tables.current()?.version }, "authz started");
   } catch (error) {

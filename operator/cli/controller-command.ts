@@ -19,6 +19,7 @@ import { WorkloadCertificates } from "../identity/workload-certificates.js";
 import { clientAddressHelp, parseClientAddressFlags } from "./client-address-flags.js";
 import { TokenReviewAuthenticator, tokenReviewer, XDS_TOKEN_AUDIENCE } from "../controller/xds-authentication.js";
 import { parseAddress, UsageError } from "./usage.js";
+import { errorMessage } from "../../common/errors.js";
 
 export const controllerHelp = `usage: bulwark controller [flags]
 
@@ -134,7 +135,7 @@ export async function runController(argv: string[]): Promise<number> {
     try {
       return await readFile(file, "utf8");
     } catch (error) {
-      throw new UsageError(`${what} ${file} cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+      throw new UsageError(`${what} ${file} cannot be read: ${errorMessage(error)}`);
     }
   };
   const tls = { certPem: await readPem(tlsCertFile, "--xds-tls-cert"), keyPem: await readPem(tlsKeyFile, "--xds-tls-key") };

@@ -5,6 +5,7 @@ import { XDS_TOKEN_AUDIENCE } from "../controller/xds-authentication.js";
 import { DEFAULT_INJECTOR_CONFIG, type InjectorConfig } from "../injector/inject.js";
 import { MUTATE_PATH, startWebhookServer } from "../injector/webhook.js";
 import { parseAddress, UsageError } from "./usage.js";
+import { errorMessage } from "../../common/errors.js";
 
 export const injectorHelp = `usage: bulwark injector [flags]
 
@@ -118,7 +119,7 @@ export async function runInjector(argv: string[]): Promise<number> {
         log.info("reloaded the xDS CA: pods injected from now on trust it");
       }
     } catch (error) {
-      log.warn({ err: error instanceof Error ? error.message : String(error) }, "cannot reload the xDS CA; keeping the current one");
+      log.warn({ err: errorMessage(error) }, "cannot reload the xDS CA; keeping the current one");
     }
     try {
       const next = readTls();
@@ -127,7 +128,7 @@ export async function runInjector(argv: string[]): Promise<number> {
       tls = next;
       log.info("reloaded the serving certificate");
     } catch (error) {
-      log.warn({ err: error instanceof Error ? error.message : String(error) }, "cannot reload the serving certificate; keeping the current one");
+      log.warn({ err: errorMessage(error) }, "cannot reload the serving certificate; keeping the current one");
     }
   }, 30_000);
   reload.unref();

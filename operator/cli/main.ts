@@ -5,6 +5,7 @@ import { runInjector } from "./injector-command.js";
 import { runRatelimit } from "./ratelimit-command.js";
 import { runRender } from "./render-command.js";
 import { UsageError } from "./usage.js";
+import { errorMessage } from "../../common/errors.js";
 
 const help = `usage: bulwark <command> [flags]
 
@@ -48,7 +49,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     const usage = error instanceof UsageError || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"));
-    process.stderr.write(`bulwark: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`bulwark: ${errorMessage(error)}\n`);
     process.exitCode = usage ? 2 : 1;
   },
 );

@@ -1,5 +1,6 @@
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { errorMessage } from "../../common/errors.js";
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -49,7 +50,7 @@ export class LeaderElector {
     const tick = (): void => {
       this.tryAcquireOrRenew()
         .catch((error: unknown) => {
-          this.log.warn({ err: error instanceof Error ? error.message : String(error) }, "leader election: lease update failed");
+          this.log.warn({ err: errorMessage(error) }, "leader election: lease update failed");
           this.setLeader(false);
         })
         .finally(() => {
@@ -124,7 +125,7 @@ export class LeaderElector {
         await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: "", renewTime: new V1MicroTime(0) } } });
       }
     } catch (error) {
-      this.log.warn({ err: error instanceof Error ? error.message : String(error) }, "could not release the lease");
+      this.log.warn({ err: errorMessage(error) }, "could not release the lease");
     }
     this.setLeader(false);
   }

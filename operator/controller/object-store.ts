@@ -10,6 +10,7 @@ import {
 import type { Logger } from "pino";
 import { group, plural, version } from "../api/v1alpha1/policy.js";
 import type { NamespaceObject, PodObject, SecretObject, ServiceObject, TranslationInput } from "../resolve/objects.js";
+import { errorMessage } from "../../common/errors.js";
 
 export type Kind = "policies" | "services" | "pods" | "secrets" | "namespaces";
 
@@ -122,7 +123,7 @@ export class ObjectStore {
         informer.on("error", (error: unknown) => {
           this.synced.delete(kind);
           if (this.stopped) return;
-          this.log.warn({ kind, err: error instanceof Error ? error.message : String(error) }, "watch failed; restarting it");
+          this.log.warn({ kind, err: errorMessage(error) }, "watch failed; restarting it");
           setTimeout(() => {
             if (this.stopped) return;
             listOnce(informer).then(

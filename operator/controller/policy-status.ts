@@ -4,6 +4,7 @@ import type { PolicyStatus } from "../api/v1alpha1/policy.js";
 import type { ConditionData } from "../resolve/conditions.js";
 import { SidecarBypassCondition } from "../resolve/bypass.js";
 import type { ResolvedPolicy } from "../resolve/resolve.js";
+import { compareStrings } from "../../common/order.js";
 
 /** What the xDS side knows about one sidecar. */
 export interface SidecarObservation {
@@ -89,7 +90,7 @@ export function sameStatus(a: PolicyStatus | undefined, b: PolicyStatus): boolea
 export function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => compareStrings(a, b)))
       : v,
   );
 }

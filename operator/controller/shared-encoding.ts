@@ -5,6 +5,7 @@ import type { NamedResource, SidecarResources } from "../../envoy/translate/reso
 import { referencesOf } from "../../envoy/xds/sidecar-snapshot.js";
 import { hashHex, type Snapshot, type XdsResource } from "../../envoy/xds/snapshot.js";
 import { TypeUrl } from "../../envoy/xds/type-urls.js";
+import { compareStrings } from "../../common/order.js";
 
 /**
  * Encoded resources by resource object. Translation hands every sidecar the same objects for
@@ -19,7 +20,7 @@ function encodeOnce(typeUrl: TypeUrl, named: NamedResource): XdsResource {
   let resource = encoded.get(named.resource);
   if (!resource) {
     const body = encodeResource(named.resource);
-    const references = referencesOf(typeUrl, named.resource).sort((a, b) => (`${a.typeUrl} ${a.name}` < `${b.typeUrl} ${b.name}` ? -1 : 1));
+    const references = referencesOf(typeUrl, named.resource).sort((a, b) => compareStrings(`${a.typeUrl} ${a.name}`, `${b.typeUrl} ${b.name}`));
     resource = { name: named.name, version: hashHex(body), body, references };
     encoded.set(named.resource, resource);
   }
@@ -31,7 +32,7 @@ function encodeOnce(typeUrl: TypeUrl, named: NamedResource): XdsResource {
  * by a NUL, in name order — so the same version, without thousands of small updates per sidecar.
  */
 function typeVersion(byName: ReadonlyMap<string, XdsResource>): string {
-  const sorted = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = [...byName.values()].sort((a, b) => compareStrings(a.name, b.name));
   let text = "";
   for (const r of sorted) text += `${r.name}\u0000${r.version}\u0000`;
   return createHash("sha256").update(text).digest("hex").slice(0, 16);

@@ -2,6 +2,8 @@ import { CoordinationV1Api, ListWatch, V1MicroTime, Watch, type KubeConfig, type
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { Logger } from "pino";
 import { nodeIdProblem, plainSidecarText } from "../../envoy/xds/sidecar-text.js";
+import { errorMessage } from "../../common/errors.js";
+import { compareStrings } from "../../common/order.js";
 
 /** What one replica knows about one sidecar. */
 export interface SidecarReport {
@@ -66,7 +68,7 @@ function rank(r: SidecarReport): number {
 
 function wireOf(entries: readonly [string, SidecarReport][]): string {
   const wire: Wire = {};
-  for (const [id, r] of [...entries].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [id, r] of [...entries].sort(([a], [b]) => compareStrings(a, b))) {
     wire[id] = [r.policy ?? null, r.generation ?? null, r.nack !== undefined ? plainSidecarText(r.nack, MAX_NACK_IN_RECORD) : null, r.connected ? 1 : 0];
   }
   return gzipSync(JSON.stringify(wire)).toString("base64");
@@ -79,7 +81,7 @@ function wireOf(entries: readonly [string, SidecarReport][]): string {
  */
 export function encodeReports(sidecars: ReadonlyMap<string, SidecarReport>, maxBytes = MAX_RECORD_BYTES): { data: string; omitted: number } {
   const valid = [...sidecars].filter(([id]) => nodeIdProblem(id) === undefined);
-  const ranked = valid.sort(([a, ra], [b, rb]) => rank(ra) - rank(rb) || (a < b ? -1 : a > b ? 1 : 0));
+  const ranked = valid.sort(([a, ra], [b, rb]) => rank(ra) - rank(rb) || compareStrings(a, b));
   const all = wireOf(ranked);
   if (all.length <= maxBytes) return { data: all, omitted: sidecars.size - ranked.length };
   let fits = 0;
@@ -200,7 +202,7 @@ export class SidecarReports {
     informer.on("connect", () => refresh(true));
     informer.on("error", (error: unknown) => {
       if (this.stopped) return;
-      this.log.warn({ err: error instanceof Error ? error.message : String(error) }, "sidecar report watch failed; restarting it");
+      this.log.warn({ err: errorMessage(error) }, "sidecar report watch failed; restarting it");
       setTimeout(() => {
         if (!this.stopped) informer.start().catch((e: unknown) => this.log.warn({ err: String(e) }, "sidecar report watch restart failed"));
       }, 1000).unref();
@@ -210,7 +212,7 @@ export class SidecarReports {
       await informer.start();
       refresh(false);
     } catch (error) {
-      this.log.warn({ err: error instanceof Error ? error.message : String(error) }, "could not list sidecar reports; status counts only this replica's sidecars until the watch recovers");
+      this.log.warn({ err: errorMessage(error) }, "could not list sidecar reports; status counts only this replica's sidecars until the watch recovers");
     }
     this.inherited = new Map(this.records.get(this.ownName)?.sidecars ?? []);
     const renew = (): void => {
@@ -275,7 +277,7 @@ export class SidecarReports {
     if (this.stopped || this.timer || !this.collect) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.writing = this.writing.then(() => this.write()).catch((error: unknown) => this.log.warn({ err: error instanceof Error ? error.message : String(error) }, "could not write the sidecar report"));
+      this.writing = this.writing.then(() => this.write()).catch((error: unknown) => this.log.warn({ err: errorMessage(error) }, "could not write the sidecar report"));
     }, this.options.debounceMs ?? 50);
   }
 
@@ -325,7 +327,7 @@ export class SidecarReports {
     for (const [name, record] of this.records) {
       if (name === this.ownName || record.at >= cutoff) continue;
       await this.api.deleteNamespacedLease({ name, namespace: this.options.namespace }).catch((error: unknown) => {
-        if (code(error) !== 404) this.log.warn({ record: name, err: error instanceof Error ? error.message : String(error) }, "could not delete a stale sidecar report");
+        if (code(error) !== 404) this.log.warn({ record: name, err: errorMessage(error) }, "could not delete a stale sidecar report");
       });
     }
   }

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { apiVersion, group, kind, plural, version, type PolicyStatus } from "../api/v1alpha1/policy.js";
 import type { ControllerMetrics } from "./metrics.js";
 import { sameStatus } from "./policy-status.js";
+import { errorMessage } from "../../common/errors.js";
 
 export interface PolicyRef {
   namespace: string;
@@ -47,7 +48,7 @@ export class StatusWriter {
         if (status === 404) return false; // deleted meanwhile
         if (attempt >= 4 || (status !== undefined && status < 500 && status !== 409 && status !== 429)) {
           this.metrics.statusWrites.inc({ result: "failed" });
-          this.log.error({ policy: `${ref.namespace}/${ref.name}`, err: error instanceof Error ? error.message : String(error) }, "status write failed");
+          this.log.error({ policy: `${ref.namespace}/${ref.name}`, err: errorMessage(error) }, "status write failed");
           return false;
         }
         await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
@@ -75,7 +76,7 @@ export class StatusWriter {
         },
       });
     } catch (error) {
-      this.log.warn({ policy: `${ref.namespace}/${ref.name}`, reason, err: error instanceof Error ? error.message : String(error) }, "could not record an event");
+      this.log.warn({ policy: `${ref.namespace}/${ref.name}`, reason, err: errorMessage(error) }, "could not record an event");
     }
   }
 }

@@ -5,6 +5,7 @@ import type { SecretObject } from "../resolve/objects.js";
 import { caFromSecret } from "./ca-secret.js";
 import { rootFingerprints } from "./trust-bundle.js";
 import type { WorkloadCertificates } from "./workload-certificates.js";
+import { errorMessage } from "../../common/errors.js";
 
 export interface CaRotationOptions {
   /** The CA Secret (`tls.crt`, `tls.key`, optional `ca.crt`). */
@@ -58,7 +59,7 @@ export class CaRotation {
     try {
       ca = await caFromSecret(secret as V1Secret, this.options.trustDomain);
     } catch (error) {
-      return this.refuse(print, `the workload CA Secret ${where} is not usable, so the current CA keeps issuing: ${error instanceof Error ? error.message : String(error)}`);
+      return this.refuse(print, `the workload CA Secret ${where} is not usable, so the current CA keeps issuing: ${errorMessage(error)}`);
     }
     const current = this.certificates.current;
     if (ca.certificatePem === current.certificatePem && ca.privateKeyPem === current.privateKeyPem && ca.trustBundlePem === current.trustBundlePem) {
@@ -72,7 +73,7 @@ export class CaRotation {
     try {
       this.certificates.stage(ca);
     } catch (error) {
-      return this.refuse(print, `the workload CA Secret ${where} is not usable, so the current CA keeps issuing: its trust bundle cannot be read (${error instanceof Error ? error.message : String(error)})`);
+      return this.refuse(print, `the workload CA Secret ${where} is not usable, so the current CA keeps issuing: its trust bundle cannot be read (${errorMessage(error)})`);
     }
     this.seen = print;
     this.reported = undefined;

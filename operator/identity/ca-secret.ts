@@ -1,6 +1,7 @@
 import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { WorkloadCa } from "./ca.js";
+import { errorMessage } from "../../common/errors.js";
 
 export interface CaSecretOptions {
   namespace: string;
@@ -32,7 +33,7 @@ export async function caFromSecret(secret: V1Secret, trustDomain: string): Promi
   try {
     return await WorkloadCa.load({ certificatePem, privateKeyPem, ...(trustBundlePem ? { trustBundlePem } : {}) }, trustDomain);
   } catch (error) {
-    throw new Error(`${where}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`${where}: ${errorMessage(error)}`);
   }
 }
 

@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { decideInjection, type InjectorConfig, type PodLike } from "./inject.js";
+import { errorMessage } from "../../common/errors.js";
 
 export const MUTATE_PATH = "/mutate-pods";
 const MAX_BODY = 4 * 1024 * 1024;
@@ -81,10 +82,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
           try {
             send(res, 200, review(JSON.parse(text) as AdmissionReview, options.config, options.log));
           } catch (error) {
-            send(res, 400, error instanceof Error ? error.message : String(error));
+            send(res, 400, errorMessage(error));
           }
         },
-        (error: unknown) => send(res, 413, error instanceof Error ? error.message : String(error)),
+        (error: unknown) => send(res, 413, errorMessage(error)),
       );
     },
   );

@@ -1,8 +1,9 @@
 import { durationSeconds } from "../api/v1alpha1/common.js";
 import type { PolicySpec } from "../api/v1alpha1/policy.js";
 import { UNUSABLE_JWKS } from "../resolve/jwks.js";
-import { compareStrings } from "./names.js";
 import type { AppAttestationIR, JwksIR, JwtProviderIR, SenderConstraintIR } from "./types.js";
+import { errorMessage } from "../../common/errors.js";
+import { compareStrings } from "../../common/order.js";
 
 type Authentication = NonNullable<PolicySpec["authentication"]>;
 type JwksSpec = NonNullable<Authentication["appAttestation"]>["jwks"];
@@ -14,7 +15,7 @@ export function buildJwks(jwks: JwksSpec, inline: string | undefined): JwksIR {
     try {
       url = new URL(jwks.remote.uri);
     } catch (error) {
-      throw new Error(`jwks.remote.uri ${JSON.stringify(jwks.remote.uri)} is not a URL that can be fetched (${error instanceof Error ? error.message : String(error)})`);
+      throw new Error(`jwks.remote.uri ${JSON.stringify(jwks.remote.uri)} is not a URL that can be fetched (${errorMessage(error)})`);
     }
     const tls = url.protocol === "https:";
     const port = url.port ? Number(url.port) : tls ? 443 : 80;

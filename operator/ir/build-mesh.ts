@@ -1,6 +1,6 @@
 import type { MeshService } from "../resolve/resolve.js";
-import { compareStrings } from "./names.js";
 import type { ListenerIR, MeshIR, MeshServiceIR, MeshSettings, WorkloadIR } from "./types.js";
+import { compareStrings } from "../../common/order.js";
 
 /** `outbound/<ns>/<service>`: the destination's cluster and endpoint set. */
 export function meshServiceName(namespace: string, service: string): string {

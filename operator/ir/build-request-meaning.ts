@@ -1,6 +1,6 @@
 import type { PolicySpec } from "../api/v1alpha1/policy.js";
-import { compareStrings } from "./names.js";
 import type { RequestMeaningIR } from "./types.js";
+import { compareStrings } from "../../common/order.js";
 
 /**
  * The headers of a policy whose value some decision reads: the authority (DPoP htu), the

@@ -3,8 +3,9 @@ import { templateVariables } from "../api/v1alpha1/rule.js";
 import { buildClientCidrs } from "./build-client-address.js";
 import { buildRateLimits } from "./build-rate-limits.js";
 import { coveredBy, overlapsPartly, type DeprecationWindow } from "./deprecations.js";
-import { compareStrings, ruleName } from "./names.js";
+import { ruleName } from "./names.js";
 import type { AuthzChecksIR, PathMatchIR, PathMeaningIR, RouteChecksIR, RouteIR } from "./types.js";
+import { compareStrings } from "../../common/order.js";
 
 interface RouteContext {
   policy: string;

@@ -4,13 +4,14 @@ import { buildClientAddress } from "./build-client-address.js";
 import { buildRequestMeaning } from "./build-request-meaning.js";
 import { buildRoutes } from "./build-routes.js";
 import { deprecationWindows } from "./deprecations.js";
-import { compareStrings, policyName, workloadName } from "./names.js";
+import { policyName, workloadName } from "./names.js";
 import { buildMesh } from "./build-mesh.js";
 import { failTranslation } from "../resolve/conditions.js";
 import { DEFAULT_OUTBOUND_PORT } from "../resolve/objects.js";
 import type { SidecarGroup } from "../resolve/resolve.js";
 import { egressIncludes } from "../resolve/sidecars.js";
 import type { IR, MeshIR, MeshSettings, WorkloadIR } from "./types.js";
+import { compareStrings } from "../../common/order.js";
 
 type RoutesMemo = { key: string; routes: WorkloadIR["routes"] };
 

@@ -13,7 +13,3 @@ export function workloadName(options: { policy?: string; namespace: string; side
   const egress = options.egressTo ? `/egress/${options.egressTo.join("+")}` : "";
   return `${owner}/ports/${options.sidecarPort}-${options.appPort}${outbound}${egress}`;
 }
-
-export function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
 import type { RedisStore } from "./redis-store.js";
 import type { CountRequest, CountResult, CounterStore } from "./store.js";
+import { errorMessage } from "../../common/errors.js";
 
 /**
  * Redis while it answers; per-replica memory counters while it does not. The switch is logged
@@ -28,7 +29,7 @@ export class FallbackStore implements CounterStore {
   private fallBack(error: unknown): void {
     if (this.degraded) return;
     this.degraded = true;
-    this.log.warn({ err: error instanceof Error ? error.message : String(error) }, "redis unavailable; limiting per replica in memory until it returns");
+    this.log.warn({ err: errorMessage(error) }, "redis unavailable; limiting per replica in memory until it returns");
   }
 
   private recovered(): void {

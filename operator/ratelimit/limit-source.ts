@@ -4,6 +4,7 @@ import { ObjectStore } from "../controller/object-store.js";
 import type { TranslationInput } from "../resolve/objects.js";
 import { translate } from "../translate/translate.js";
 import { emptyLimitIndex, indexLimits, type LimitIndex } from "./limits.js";
+import { errorMessage } from "../../common/errors.js";
 
 /** The limits of one set of objects: the same translation the controller runs for the sidecars. */
 export function limitsOf(input: TranslationInput): LimitIndex {
@@ -51,7 +52,7 @@ export class KubernetesLimitSource {
       this.index = index;
     } catch (error) {
       // A system error keeps the previous limits in place.
-      this.log.error({ err: error instanceof Error ? error.message : String(error) }, "translation failed; keeping the previous limits");
+      this.log.error({ err: errorMessage(error) }, "translation failed; keeping the previous limits");
     }
   }
 

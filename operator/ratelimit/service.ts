@@ -13,6 +13,7 @@ import {
 } from "./protocol.js";
 import type { CounterStore } from "./store.js";
 import { structToJson } from "../../envoy/xds/proto-struct.js";
+import { errorMessage } from "../../common/errors.js";
 
 const JWT_AUTHN_FILTER = "envoy.filters.http.jwt_authn";
 const JWT_PAYLOAD_KEY = "jwt_payload";
@@ -191,7 +192,7 @@ export class RateLimitGrpcService {
         this.stats.outcomesCounted += spent.length;
       } catch (error) {
         // One entry that cannot be counted does not cost the others of its batch.
-        this.options.log.warn({ err: error instanceof Error ? error.message : String(error) }, "outcome not counted");
+        this.options.log.warn({ err: errorMessage(error) }, "outcome not counted");
       }
     }
   }
@@ -206,7 +207,7 @@ export class RateLimitGrpcService {
         this.shouldRateLimit(call.request).then(
           (response) => callback(null, response),
           (error: unknown) => {
-            log.error({ err: error instanceof Error ? error.message : String(error) }, "rate-limit decision failed");
+            log.error({ err: errorMessage(error) }, "rate-limit decision failed");
             callback({ code: status.UNAVAILABLE, details: "rate-limit decision failed" });
           },
         );
@@ -217,7 +218,7 @@ export class RateLimitGrpcService {
         // Entries of one stream are counted in order; a failure is logged and the stream goes on.
         let chain = Promise.resolve();
         call.on("data", (message: StreamAccessLogsMessage) => {
-          chain = chain.then(() => this.recordAccessLogs(message).catch((error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, "outcome not counted")));
+          chain = chain.then(() => this.recordAccessLogs(message).catch((error: unknown) => log.warn({ err: errorMessage(error) }, "outcome not counted")));
         });
         call.on("end", () => {
           void chain.then(() => callback(null, {}));

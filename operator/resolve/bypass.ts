@@ -1,6 +1,7 @@
 import type { ConditionData } from "./conditions.js";
 import { namespaceOf, type PodObject, type ServiceObject } from "./objects.js";
 import { labelsMatch, sidecarPorts } from "./sidecars.js";
+import { compareStrings } from "../../common/order.js";
 
 /** The name the injector gives the sidecar's inbound container port: what a Service must target. */
 export const SIDECAR_PORT_NAME = "bulwark-inbound";
@@ -39,7 +40,7 @@ export function sidecarBypasses(pods: readonly PodObject[], services: readonly S
       }
     }
   }
-  return [...found.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, b]) => b);
+  return [...found.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, b]) => b);
 }
 
 /** The SidecarBypass condition (True, a warning) when some Service port bypasses the sidecar; none otherwise. */

@@ -1,4 +1,5 @@
 import { AcceptedReason, ResolvedRefsReason } from "../api/v1alpha1/conditions.js";
+import { errorMessage } from "../../common/errors.js";
 
 /** A condition as translation decides it; the status writer adds times and generations. */
 export interface ConditionData {
@@ -19,7 +20,7 @@ export function notResolved(problems: readonly { reason: string; message: string
 
 /** What a step of translation threw, in words: its message, or the value itself. */
 export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }
 
 /**

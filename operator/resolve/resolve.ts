@@ -7,6 +7,7 @@ import { creationTime, namespaceOf, objectKey, sidecarNodeId, type ObjectMeta, t
 import { sidecarBypassCondition, sidecarBypasses } from "./bypass.js";
 import { selectPods, sidecarPorts, type SidecarPorts } from "./sidecars.js";
 import { policyWarnings, warningsCondition } from "./warnings.js";
+import { compareStrings } from "../../common/order.js";
 
 export interface TargetResolution {
   kind: string;
@@ -125,7 +126,7 @@ function byAge(a: Candidate, b: Candidate): number {
   const ta = creationTime(a.meta);
   const tb = creationTime(b.meta);
   if (ta !== tb) return ta < tb ? -1 : 1;
-  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+  return compareStrings(a.key, b.key);
 }
 
 function groupByPorts(pods: readonly PodObject[]): SidecarGroup[] {
@@ -139,7 +140,7 @@ function groupByPorts(pods: readonly PodObject[]): SidecarGroup[] {
     groups.set(id, group);
   }
   return [...groups.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(([a], [b]) => compareStrings(a, b))
     .map(([, g]) => ({ ports: g.ports, sidecars: [...g.sidecars].sort() }));
 }
 
@@ -166,7 +167,7 @@ class SidecarPodIndex {
   }
 
   select(namespace: string, selector: Record<string, string>): PodObject[] {
-    const key = `${namespace}\u0000${JSON.stringify(Object.entries(selector).sort(([a], [b]) => (a < b ? -1 : 1)))}`;
+    const key = `${namespace}\u0000${JSON.stringify(Object.entries(selector).sort(([a], [b]) => compareStrings(a, b)))}`;
     let pods = this.selections.get(key);
     if (!pods) {
       pods = selectPods(this.byNamespace.get(namespace) ?? [], namespace, selector);
@@ -252,7 +253,7 @@ function resolveCandidate(options: CandidateContext): ResolvedPolicy {
       kind: target.kind,
       name: target.name,
       sidecars,
-      lostTo: [...lost.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, s]) => ({ policy: p, sidecars: s })),
+      lostTo: [...lost.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([p, s]) => ({ policy: p, sidecars: s })),
     });
   }
   const jwks = resolveJwks(policy, input);
@@ -356,13 +357,13 @@ export function resolvePolicies(input: TranslationInput): Resolution {
   const byNamespace = new Map<string, PodObject[]>();
   for (const pod of passthroughPods) byNamespace.set(namespaceOf(pod.metadata), [...(byNamespace.get(namespaceOf(pod.metadata)) ?? []), pod]);
   const passthrough = [...byNamespace.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .sort(([a], [b]) => compareStrings(a, b))
     .flatMap(([namespace, pods]) => groupByPorts(pods).map((g) => ({ namespace, ...g })));
 
   results.sort((a, b) => {
     const ka = `${a.namespace}/${a.name}`;
     const kb = `${b.namespace}/${b.name}`;
-    return ka < kb ? -1 : ka > kb ? 1 : 0;
+    return compareStrings(ka, kb);
   });
   return { policies: results, passthrough, meshServices: meshServices(input.services, podIndex), now: input.now };
 }
@@ -401,12 +402,12 @@ function meshServices(services: readonly ServiceObject[], podIndex: SidecarPodIn
             ready: service.spec?.publishNotReadyAddresses === true || podReady(pod),
           };
         })
-        .sort((a, b) => (a.sidecar < b.sidecar ? -1 : a.sidecar > b.sidecar ? 1 : 0)),
+        .sort((a, b) => compareStrings(a.sidecar, b.sidecar)),
     });
   }
   return out.sort((a, b) => {
     const ka = `${a.namespace}/${a.name}`;
     const kb = `${b.namespace}/${b.name}`;
-    return ka < kb ? -1 : ka > kb ? 1 : 0;
+    return compareStrings(ka, kb);
   });
 }

@@ -1,4 +1,5 @@
 import { namespaceOf, SidecarAnnotation, type PodObject } from "./objects.js";
+import { compareStrings } from "../../common/order.js";
 
 export interface SidecarPorts {
   sidecarPort: number;
@@ -71,5 +72,5 @@ export function labelsMatch(selector: Record<string, string>, labels: Record<str
 export function selectPods(pods: readonly PodObject[], namespace: string, selector: Record<string, string>): PodObject[] {
   return pods
     .filter((p) => namespaceOf(p.metadata) === namespace && labelsMatch(selector, p.metadata.labels))
-    .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
+    .sort((a, b) => compareStrings(a.metadata.name, b.metadata.name));
 }

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import ts from "typescript";
+import { compareStrings } from "../../common/order.js";
 
 /** Folders never read: dependencies and generated output. */
 const SKIPPED = new Set(["node_modules", ".git", "coverage", ".bulwark"]);
@@ -72,5 +73,5 @@ export function importCycles(graph: ReadonlyMap<string, readonly string[]>): str
     if (component.length > 1 || (graph.get(node) ?? []).includes(node)) cycles.push(component.sort());
   };
   for (const node of [...graph.keys()].sort()) if (!index.has(node)) visit(node);
-  return cycles.sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
+  return cycles.sort((a, b) => compareStrings(a[0]!, b[0]!));
 }

@@ -10,6 +10,7 @@ import { provisionBinaries, startEnvironment, type EnvironmentInfo } from "./env
 import { PrerequisiteError } from "./errors.js";
 import { isAlive, stopPid } from "./processes.js";
 import { consoleSteps } from "./steps.js";
+import { errorMessage } from "../../common/errors.js";
 
 interface State {
   info: EnvironmentInfo;
@@ -101,7 +102,7 @@ main(process.argv[2]).catch((error: unknown) => {
   if (error instanceof PrerequisiteError) {
     process.stderr.write(`env: ${error.oneLine()}\n`);
   } else {
-    process.stderr.write(`env: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`env: ${errorMessage(error)}\n`);
   }
   process.exitCode = 1;
 });

@@ -23,6 +23,7 @@ import { exec, type ExecResult } from "../env/exec.js";
 import { freePort, isAlive, killGroup, sleep, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";
 import { sidecarXds, xdsServingArgs } from "./xds-credentials.js";
 import { startJsonServer } from "./xds-traffic.js";
+import { errorMessage } from "../../common/errors.js";
 
 /** Where the tools of the environment are. */
 export interface E2eEnvironment {
@@ -125,7 +126,7 @@ export function trafficLoop(send: () => Promise<HttpAnswer>, expect: (answer: Ht
         if (expect(answer)) report.ok += 1;
         else fail(`${answer.status} ${answer.body.slice(0, 200)}`);
       } catch (error) {
-        fail(error instanceof Error ? error.message : String(error));
+        fail(errorMessage(error));
       }
       await sleep(pauseMs);
     }

@@ -8,6 +8,7 @@ import { connect, type ConnectionOptions, type PeerCertificate, type TLSSocket }
 import { caFromSecret } from "../../operator/identity/ca-secret.js";
 import type { WorkloadCa } from "../../operator/identity/ca.js";
 import { startController, type ControllerProcess, type E2eEnvironment } from "./e2e.js";
+import { errorMessage } from "../../common/errors.js";
 
 export interface MeshControllerOptions {
   leaseNamespace: string;
@@ -137,7 +138,7 @@ export async function tlsRequest(options: TlsClientOptions, path = "/"): Promise
   try {
     connection = await openTls(options);
   } catch (error) {
-    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+    return { ok: false, error: errorMessage(error) };
   }
   try {
     return await connection.request(path);

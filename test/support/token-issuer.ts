@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { calculateJwkThumbprint, EmbeddedJWK, errors, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
 import { DpopNonces } from "../../operator/authz/dpop-nonce.js";
+import { errorMessage } from "../../common/errors.js";
 
 export interface TokenIssuerOptions {
   /** The `iss` of every token; the server's own URL when absent. */
@@ -63,7 +64,7 @@ export class LocalTokenIssuer {
     const server = createServer((req, res) => {
       const issuer = started.issuer;
       if (!issuer) return void res.writeHead(503).end();
-      issuer.handle(req, res).catch((error: unknown) => json(res, 500, { error: "server_error", error_description: error instanceof Error ? error.message : String(error) }));
+      issuer.handle(req, res).catch((error: unknown) => json(res, 500, { error: "server_error", error_description: errorMessage(error) }));
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const address = server.address();

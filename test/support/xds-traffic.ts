@@ -1,4 +1,5 @@
 import { createServer, request, type IncomingMessage, type Server } from "node:http";
+import { errorMessage } from "../../common/errors.js";
 
 /** A tiny HTTP application on loopback: answers JSON naming itself and the path. */
 export interface Upstream {
@@ -79,7 +80,7 @@ export function trafficLoop(port: number, path: string, expect: (answer: HttpAns
         if (expect(answer)) report.ok += 1;
         else fail(`${answer.status} ${answer.body.slice(0, 200)}`);
       } catch (error) {
-        fail(error instanceof Error ? error.message : String(error));
+        fail(errorMessage(error));
       }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }

@@ -5,6 +5,7 @@ import { cachedDirectory, shortHash } from "../cache.js";
 import { exec } from "../exec.js";
 import { PrerequisiteError } from "../errors.js";
 import { versions } from "../versions.js";
+import { errorMessage } from "../../../common/errors.js";
 
 export interface KubeBinaries {
   kubeApiserver: string;
@@ -53,7 +54,7 @@ export async function provisionKubeBinaries(): Promise<KubeBinaries & { built: b
       { cwd: moduleDir, env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=readonly" }, missingFix: goFix },
     );
     await build.catch((error: unknown) => {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       if (/dial tcp|no such host|connection refused|i\/o timeout|TLS handshake/.test(message)) {
         throw new PrerequisiteError("go could not download the Kubernetes modules", "check that the Go module proxy is reachable (go env GOPROXY)");
       }

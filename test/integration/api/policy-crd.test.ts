@@ -10,6 +10,7 @@ import { examples } from "../../fixtures/examples.js";
 import { installCrds } from "../../support/crds.js";
 import { eventually, uniqueName } from "../../support/environment.js";
 import { kubectl } from "../../support/kubectl.js";
+import { errorMessage } from "../../../common/errors.js";
 
 interface StoredPolicy {
   metadata: { name: string; namespace: string };
@@ -39,7 +40,7 @@ async function refusal(manifest: PolicyManifest, namespace: string): Promise<str
   try {
     await kubectl(["create", "--dry-run=server", "--namespace", namespace, "--filename", file]);
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return errorMessage(error);
   }
   throw new Error("the API server accepted it");
 }

@@ -33,6 +33,8 @@ import {
   type TokenIssuer,
 } from "../../support/e2e.js";
 import { testEnvironment, uniqueName } from "../../support/environment.js";
+import { errorMessage } from "../../../common/errors.js";
+import { compareStrings } from "../../../common/order.js";
 
 /**
  * The API server refuses what Envoy would (the schema follows Envoy's limits), so the rejection
@@ -94,7 +96,7 @@ async function statusFor(namespace: string, name: string, generation: number, re
       timeoutMs,
     );
   } catch (error) {
-    throw new Error(`${error instanceof Error ? error.message : String(error)}; last status: ${JSON.stringify(last?.status)}`);
+    throw new Error(`${errorMessage(error)}; last status: ${JSON.stringify(last?.status)}`);
   }
 }
 
@@ -259,7 +261,7 @@ describe.each([
 /** Counters that move only when Envoy accepts or rejects configuration from the control plane. */
 async function configCounters(s: SidecarPod): Promise<Record<string, number>> {
   const stats = await s.stats("(update_success|update_rejected)$");
-  const counters = Object.fromEntries([...stats].filter(([name]) => !name.startsWith("cluster.bulwark-xds.")).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const counters = Object.fromEntries([...stats].filter(([name]) => !name.startsWith("cluster.bulwark-xds.")).sort(([a], [b]) => compareStrings(a, b)));
   expect(Object.keys(counters).some((name) => name.includes(".rds.")), "an RDS counter").toBe(true);
   return counters;
 }

@@ -17,6 +17,7 @@ import { installCrds } from "../../support/crds.js";
 import { uniqueName } from "../../support/environment.js";
 import { validateSidecarResources } from "../../support/envoy-validate.js";
 import { kubectl } from "../../support/kubectl.js";
+import { errorMessage } from "../../../common/errors.js";
 
 const SEED = 20261202;
 const lower = "abcdefghijklmnopqrstuvwxyz";
@@ -201,7 +202,7 @@ async function dryRun(specs: readonly Record<string, unknown>[]): Promise<DryRun
       const { stdout } = await kubectl(["create", "--dry-run=server", "--namespace", namespace, "--filename", file, "--output=json"]);
       accepted.set(i, (JSON.parse(stdout) as { spec: Record<string, unknown> }).spec);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       // A refusal of the spec is the API server's word; anything else is a broken test environment.
       if (!/is invalid|Invalid value|Unsupported value|Too many|Required value|Duplicate value|should be|must have/.test(message)) throw error;
     }
@@ -242,7 +243,7 @@ async function serverAcceptedMeansEnvoyAccepts(specs: Record<string, unknown>[])
     try {
       rendered = render(input);
     } catch (error) {
-      problems.push(`policy ${i}: translation threw: ${error instanceof Error ? error.message : String(error)}`);
+      problems.push(`policy ${i}: translation threw: ${errorMessage(error)}`);
       return;
     }
     const resolved = rendered.resolution.policies[0];
