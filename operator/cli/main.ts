@@ -2,6 +2,7 @@
 import { runAuthz } from "./authz-command.js";
 import { runController } from "./controller-command.js";
 import { runInjector } from "./injector-command.js";
+import { runIntercept } from "./intercept-command.js";
 import { runRatelimit } from "./ratelimit-command.js";
 import { runRender } from "./render-command.js";
 import { UsageError } from "./usage.js";
@@ -13,6 +14,7 @@ commands:
   authz        serve Envoy ext_authz: DPoP, certificate-bound tokens, attestation, ownership, app versions
   controller   watch policies and serve every sidecar its Envoy configuration over xDS
   injector     serve the admission webhook that adds the Envoy sidecar to opted-in pods
+  intercept    redirect a pod's inbound app-port traffic to its sidecar (the injected init container)
   ratelimit    serve Envoy global rate limits and outcome-aware budgets (RateLimitService, AccessLogService)
   render       print the Envoy configuration a set of Kubernetes objects produces (offline)
 
@@ -28,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
       return runController(rest);
     case "injector":
       return runInjector(rest);
+    case "intercept":
+      return runIntercept(rest);
     case "ratelimit":
       return runRatelimit(rest);
     case "render":
@@ -39,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(help);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command ${command}; commands: authz, controller, injector, ratelimit, render`);
+      throw new UsageError(`unknown command ${command}; commands: authz, controller, injector, intercept, ratelimit, render`);
   }
 }
 
