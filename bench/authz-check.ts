@@ -15,6 +15,7 @@ import { translate } from "../operator/translate/translate.js";
 import { DpopKey, TestIssuer } from "../test/support/authz-client.js";
 import { ATTESTER, AUDIENCE, authzPolicyInput, ISSUER, routeName } from "../test/support/authz-policy.js";
 import type { Benchmark } from "./benchmark.js";
+import { percentileOf } from "./stats.js";
 
 export interface AuthzCheckBenchResult {
   route: string;
@@ -25,10 +26,6 @@ export interface AuthzCheckBenchResult {
   checksPerSecond: number;
 }
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
 
 async function requests(count: number, key: DpopKey, idp: TestIssuer): Promise<AuthzRequest[]> {
   const token = await idp.sign({ sub: "alice", cnf: { jkt: key.jkt } }, { audience: AUDIENCE, lifetimeSeconds: 3600 });
@@ -67,7 +64,7 @@ export async function runAuthzCheckBench(options: { checks?: number; algorithm?:
     if (!decision.allowed) throw new Error(`benchmark request refused: ${decision.reason}`);
   }
   const elapsed = (performance.now() - started) / 1000;
-  return { route: routeName("orders"), algorithm, checks, p50Us: Math.round(percentile(durations, 50)), p99Us: Math.round(percentile(durations, 99)), checksPerSecond: Math.round(checks / elapsed) };
+  return { route: routeName("orders"), algorithm, checks, p50Us: Math.round(percentileOf(durations, 0.5)), p99Us: Math.round(percentileOf(durations, 0.99)), checksPerSecond: Math.round(checks / elapsed) };
 }
 
 export const authzCheck: Benchmark = {

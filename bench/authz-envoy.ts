@@ -25,8 +25,9 @@ import { provisionEnvoy } from "../test/env/provision/envoy-binary.js";
 import { provisionRedis } from "../test/env/provision/redis-binary.js";
 import { startRedis } from "../test/env/redis.js";
 import { DpopKey, TestIssuer } from "../test/support/authz-client.js";
-import { AUDIENCE, benchInput, cores, HOST, ISSUER, PATH, percentile, RESULTS_DIR, SCENARIO_DESCRIPTIONS, SCENARIOS, USER, Worker, type Scenario } from "./authz-stack.js";
+import { AUDIENCE, benchInput, cores, HOST, ISSUER, PATH, RESULTS_DIR, SCENARIO_DESCRIPTIONS, SCENARIOS, USER, Worker, type Scenario } from "./authz-stack.js";
 import type { Benchmark } from "./benchmark.js";
+import { percentile } from "./stats.js";
 
 const quick = process.env.BENCH_AUTHZ_QUICK === "1";
 const RATE = 1000;

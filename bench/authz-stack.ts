@@ -107,10 +107,6 @@ export function checkRequestMessage(options: { route: string; headers: Record<st
   };
 }
 
-export function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN;
-}
 
 /** Cores to pin the server and the load generator to, when there are at least two (BENCH_AUTHZ_NO_PIN=1: none). */
 export function cores(): { server?: number; load?: number; count: number } {

@@ -16,7 +16,8 @@ import { MemoryReplayStore, RedisReplayStore, type ReplayStore } from "../operat
 import { AuthzServer, authorizationService } from "../operator/authz/service.js";
 import { translate } from "../operator/translate/translate.js";
 import { DpopKey, TestIssuer } from "../test/support/authz-client.js";
-import { AUDIENCE, checkRequestMessage, HOST, ISSUER, PATH, percentile, USER, type WorkerReply, type WorkerRequest } from "./authz-stack.js";
+import { AUDIENCE, checkRequestMessage, HOST, ISSUER, PATH, USER, type WorkerReply, type WorkerRequest } from "./authz-stack.js";
+import { percentile } from "./stats.js";
 
 function reply(message: WorkerReply): void {
   process.send?.(message);

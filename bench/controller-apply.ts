@@ -44,7 +44,7 @@ import {
 } from "../test/support/e2e.js";
 import { AdsClient } from "./ads-client.js";
 import type { Benchmark } from "./benchmark.js";
-import { percentiles, type Percentiles } from "./xds-push-scenario.js";
+import { percentiles, type Percentiles } from "./stats.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RESULTS_FILE = join(here, "results", "controller-apply.json");

@@ -15,6 +15,7 @@ import type { CounterStore } from "../operator/ratelimit/store.js";
 import { provisionRedis } from "../test/env/provision/redis-binary.js";
 import { startRedis } from "../test/env/redis.js";
 import type { Benchmark } from "./benchmark.js";
+import { percentile } from "./stats.js";
 
 /**
  * bulwark ratelimit decisions: decide() directly and ShouldRateLimit over gRPC (client in the
@@ -76,9 +77,6 @@ function descriptor(i: number, keys: number): DescriptorInput {
   return { entries: [{ key: "limit", value: limit.name }, { key: "header:x-device-id", value: `device-${i % keys}` }] };
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-}
 
 /** Runs `one` with `inFlight` concurrent loops for DURATION_MS. */
 async function measure(one: (i: number) => Promise<void>, inFlight: number): Promise<{ decisions: number; seconds: number; cpuSeconds: number; p50Ms: number; p99Ms: number }> {
@@ -100,7 +98,7 @@ async function measure(one: (i: number) => Promise<void>, inFlight: number): Pro
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
   const sorted = Float64Array.from(latencies).sort();
-  return { decisions: latencies.length, seconds, cpuSeconds: (used.user + used.system) / 1e6, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99) };
+  return { decisions: latencies.length, seconds, cpuSeconds: (used.user + used.system) / 1e6, p50Ms: percentile(sorted, 0.5, 0), p99Ms: percentile(sorted, 0.99, 0) };
 }
 
 type RlsClient = Client & { ShouldRateLimit(request: RateLimitRequestMessage, callback: (error: ServiceError | null, response?: RateLimitResponseMessage) => void): void };

@@ -11,6 +11,7 @@ import { connect, type IncomingHttpHeaders } from "node:http2";
 import { performance } from "node:perf_hooks";
 import { ratelimitServices, type RateLimitRequestMessage, type RateLimitResponseMessage } from "../operator/ratelimit/protocol.js";
 import { errorMessage } from "../common/errors.js";
+import { percentile } from "./stats.js";
 
 export interface LoadCase {
   /** ShouldRateLimit with @grpc/grpc-js or with pre-encoded messages on a bare HTTP/2 connection, or HTTP GET through a sidecar. */
@@ -120,9 +121,6 @@ function httpSender(c: LoadCase): { send: Send; close(): void } {
   };
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0);
-}
 
 /** Runs `send` for `ms`; records latencies only when `record`. */
 function phase(c: LoadCase, send: Send, ms: number, record: boolean): Promise<LoadResult> {
@@ -146,7 +144,7 @@ function phase(c: LoadCase, send: Send, ms: number, record: boolean): Promise<Lo
       const used = process.cpuUsage(cpu);
       const sorted = latencies.subarray(0, answered).sort();
       const r = (x: number): number => Number(x.toFixed(3));
-      resolve({ sent, answered, failed, failures, seconds, p50Ms: r(percentile(sorted, 0.5)), p90Ms: r(percentile(sorted, 0.9)), p99Ms: r(percentile(sorted, 0.99)), p999Ms: r(percentile(sorted, 0.999)), maxMs: r(sorted[sorted.length - 1] ?? 0), generatorCpuSeconds: (used.user + used.system) / 1e6 });
+      resolve({ sent, answered, failed, failures, seconds, p50Ms: r(percentile(sorted, 0.5, 0)), p90Ms: r(percentile(sorted, 0.9, 0)), p99Ms: r(percentile(sorted, 0.99, 0)), p999Ms: r(percentile(sorted, 0.999, 0)), maxMs: r(sorted[sorted.length - 1] ?? 0), generatorCpuSeconds: (used.user + used.system) / 1e6 });
     };
     const fire = (): void => {
       const t = performance.now();

@@ -11,6 +11,7 @@ import { policy, service, sidecarPod } from "../operator/testdata/objects.js";
 import { policySpecArbitrary } from "../operator/testdata/random-policies.js";
 import { render } from "../operator/translate/render.js";
 import type { Benchmark } from "./benchmark.js";
+import { percentileOf } from "./stats.js";
 
 export interface TranslateBenchRow {
   policies: number;
@@ -24,10 +25,6 @@ export interface TranslateBenchRow {
   routes: number;
 }
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
 
 function input(policies: number, workloads: number): TranslationInput {
   const specs = fc.sample(policySpecArbitrary, { numRuns: policies, seed: 7 });
@@ -73,9 +70,9 @@ export function runTranslateBench(): TranslateBenchRow[] {
       policies,
       workloads,
       runs,
-      renderMs: { median: percentile(renderTimes, 50), p99: percentile(renderTimes, 99) },
-      warmRenderMs: { median: percentile(warmTimes, 50), p99: percentile(warmTimes, 99) },
-      encodeMs: { median: percentile(encodeTimes, 50), p99: percentile(encodeTimes, 99) },
+      renderMs: { median: percentileOf(renderTimes, 0.5), p99: percentileOf(renderTimes, 0.99) },
+      warmRenderMs: { median: percentileOf(warmTimes, 0.5), p99: percentileOf(warmTimes, 0.99) },
+      encodeMs: { median: percentileOf(encodeTimes, 0.5), p99: percentileOf(encodeTimes, 0.99) },
       routes,
     });
   }

@@ -1,4 +1,5 @@
 /** One configuration of the xDS push benchmark, and what it measured (plain data, sent between processes). */
+import type { Percentiles } from "./stats.js";
 
 export interface Scenario {
   /** Connected sidecars. */
@@ -11,13 +12,6 @@ export interface Scenario {
   /** Duration of the closed-loop throughput phase. */
   throughputMs: number;
   envoyBinary: string;
-}
-
-export interface Percentiles {
-  samples: number;
-  p50: number;
-  p99: number;
-  max: number;
 }
 
 export interface ScenarioResult {
@@ -58,10 +52,3 @@ export interface ScenarioResult {
 }
 
 export type ScenarioMessage = { kind: "result"; result: ScenarioResult } | { kind: "error"; message: string };
-
-export function percentiles(values: readonly number[]): Percentiles {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
-  const round = (n: number): number => Math.round(n * 100) / 100;
-  return { samples: sorted.length, p50: round(at(0.5)), p99: round(at(0.99)), max: round(sorted.at(-1) ?? Number.NaN) };
-}

@@ -13,7 +13,8 @@ import { freePort } from "../test/env/processes.js";
 import { listenerJson, sidecarSnapshot, type SidecarFixture } from "../test/support/xds-resources.js";
 import { startSidecar, type Sidecar } from "../test/support/xds-sidecar.js";
 import { fleetNodeId, type FleetMessage, type FleetOptions } from "./fleet-protocol.js";
-import { percentiles, type Scenario, type ScenarioMessage, type ScenarioResult } from "./xds-push-scenario.js";
+import { type Scenario, type ScenarioMessage, type ScenarioResult } from "./xds-push-scenario.js";
+import { percentiles } from "./stats.js";
 
 /**
  * One scenario of the xDS push benchmark, in a process of its own so that its memory and CPU

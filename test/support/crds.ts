@@ -2,8 +2,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
-import { eventually } from "./environment.js";
 import { kubectl } from "./kubectl.js";
+import { waitFor } from "./poll.js";
 
 /** The generated CustomResourceDefinitions of the repository. */
 export const crdDirectory = fileURLToPath(new URL("../../crds/", import.meta.url));
@@ -40,13 +40,10 @@ async function install(): Promise<string[]> {
   for (const crd of crds) {
     await kubectl(["wait", "--for=condition=Established", "--timeout=60s", `customresourcedefinition/${crd.name}`]);
     // Established can precede the moment the resource is served; wait until it lists.
-    await eventually(
-      async () => {
+    await waitFor(`${crd.plural}.${crd.group} to be served`, async () => {
         await kubectl(["get", `${crd.plural}.${crd.group}`, "--all-namespaces", "--output=name"]);
         return true;
-      },
-      { what: `${crd.plural}.${crd.group} to be served`, timeoutMs: 60_000 },
-    );
+      }, 60_000, 100);
   }
   return crds.map((crd) => crd.name);
 }

@@ -9,7 +9,6 @@
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, type CoreV1Event } from "@kubernetes/client-node";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { mkdtemp, writeFile } from "node:fs/promises";
-import { request, type IncomingHttpHeaders } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,8 +21,12 @@ import type { EnvironmentInfo } from "../env/environment.js";
 import { exec, type ExecResult } from "../env/exec.js";
 import { freePort, isAlive, killGroup, sleep, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";
 import { sidecarXds, xdsServingArgs } from "./xds-credentials.js";
-import { startJsonServer } from "./xds-traffic.js";
-import { errorMessage } from "../../common/errors.js";
+import { httpRequest, startJsonServer, type HttpAnswer } from "./http.js";
+
+export { httpRequest, trafficLoop, type HttpAnswer, type TrafficReport } from "./http.js";
+import { waitFor } from "./poll.js";
+
+export { waitFor };
 
 /** Where the tools of the environment are. */
 export interface E2eEnvironment {
@@ -44,45 +47,11 @@ export function kubeConfig(env: E2eEnvironment): KubeConfig {
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
-/** Polls `probe` until it returns a value (not undefined); throws with the last error after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? "" : `: ${last instanceof Error ? last.message : JSON.stringify(last)}`}`);
-    await sleep(intervalMs);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // HTTP on loopback
 
-export interface HttpAnswer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
 
-/** One request to 127.0.0.1 on a fresh connection (so a listener change is seen at once). */
-export function httpRequest(port: number, path: string, options: { headers?: Record<string, string>; method?: string; timeoutMs?: number } = {}): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, method: options.method ?? "GET", headers: options.headers, timeout: options.timeoutMs ?? 2000, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error(`${options.method ?? "GET"} 127.0.0.1:${port}${path} timed out`)));
-    req.end();
-  });
-}
 
 /**
  * A request as a proxy-aware HTTP client sends it through HTTP_PROXY: absolute-form target
@@ -104,42 +73,7 @@ export function startTinyApp(name: string): Promise<TinyApp> {
   return startJsonServer((req) => ({ app: name, path: req.url, user: req.headers["x-user-id"] ?? null }));
 }
 
-export interface TrafficReport {
-  ok: number;
-  failed: number;
-  /** The first few failures, for the assertion message. */
-  failures: string[];
-}
 
-/** Sends requests in a loop (one at a time, fresh connections) until stopped; `expect` says which answers are right. */
-export function trafficLoop(send: () => Promise<HttpAnswer>, expect: (answer: HttpAnswer) => boolean, pauseMs = 5): { readonly report: TrafficReport; stop(): Promise<TrafficReport> } {
-  const report: TrafficReport = { ok: 0, failed: 0, failures: [] };
-  let running = true;
-  const fail = (why: string): void => {
-    report.failed += 1;
-    if (report.failures.length < 5) report.failures.push(why);
-  };
-  const loop = (async (): Promise<void> => {
-    while (running) {
-      try {
-        const answer = await send();
-        if (expect(answer)) report.ok += 1;
-        else fail(`${answer.status} ${answer.body.slice(0, 200)}`);
-      } catch (error) {
-        fail(errorMessage(error));
-      }
-      await sleep(pauseMs);
-    }
-  })();
-  return {
-    report,
-    async stop(): Promise<TrafficReport> {
-      running = false;
-      await loop;
-      return report;
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // The controller as a process

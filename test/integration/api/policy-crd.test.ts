@@ -8,9 +8,10 @@ import { policyStatus } from "../../../operator/api/v1alpha1/status.js";
 import { badPolicies, validPolicy, type PolicyManifest } from "../../fixtures/bad-policies.js";
 import { examples } from "../../fixtures/examples.js";
 import { installCrds } from "../../support/crds.js";
-import { eventually, uniqueName } from "../../support/environment.js";
+import { uniqueName } from "../../support/environment.js";
 import { kubectl } from "../../support/kubectl.js";
 import { errorMessage } from "../../../common/errors.js";
+import { waitFor } from "../../support/poll.js";
 
 interface StoredPolicy {
   metadata: { name: string; namespace: string };
@@ -109,13 +110,10 @@ describe("the APISecurityPolicy CRD in the real API server", () => {
     const ruleFields = rules?.items?.properties ?? {};
     if (!rules?.description || Object.keys(ruleFields).length === 0) throw new Error("the schema has no documented spec.rules");
     // The API server publishes the OpenAPI of a new CRD a little after it is served.
-    const explained = await eventually(
-      async () => {
+    const explained = await waitFor("kubectl explain to document apisecuritypolicy.spec.rules", async () => {
         const { stdout } = await kubectl(["explain", "apisecuritypolicy.spec.rules"]);
         return words(stdout).includes(words(rules.description ?? "")) ? stdout : undefined;
-      },
-      { what: "kubectl explain to document apisecuritypolicy.spec.rules", timeoutMs: 60_000 },
-    );
+      }, 60_000, 100);
     expect(explained).toMatch(/KIND:\s+APISecurityPolicy/);
     for (const [name, field] of Object.entries(ruleFields)) {
       expect(explained).toMatch(new RegExp(`^  ${name}\\s+<`, "m"));
@@ -130,13 +128,10 @@ describe("the APISecurityPolicy CRD in the real API server", () => {
     for (const [path, node] of [["apisecuritypolicy.spec.clientAddress", clientAddress], ["apisecuritypolicy.spec.rules.clientCIDRs", cidrs]] as const) {
       const fields = node?.properties ?? {};
       if (!node?.description || Object.keys(fields).length === 0) throw new Error(`the schema has no documented ${path}`);
-      const explained = await eventually(
-        async () => {
+      const explained = await waitFor(`kubectl explain to document ${path}`, async () => {
           const { stdout } = await kubectl(["explain", path]);
           return words(stdout).includes(words(node.description ?? "")) ? stdout : undefined;
-        },
-        { what: `kubectl explain to document ${path}`, timeoutMs: 60_000 },
-      );
+        }, 60_000, 100);
       for (const [name, field] of Object.entries(fields)) {
         expect(explained).toMatch(new RegExp(`^  ${name}\\s+<`, "m"));
         expect(words(explained)).toContain(words(field.description ?? `no description of ${name}`));

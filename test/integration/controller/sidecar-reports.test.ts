@@ -3,7 +3,8 @@ import { randomBytes } from "node:crypto";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeReports, SidecarReports, type SidecarReport } from "../../../operator/controller/sidecar-reports.js";
-import { adminKubeConfig, eventually, uniqueName } from "../../support/environment.js";
+import { adminKubeConfig, uniqueName } from "../../support/environment.js";
+import { waitFor } from "../../support/poll.js";
 
 /**
  * A replica's record of its sidecars lives in a Lease annotation, which the API server caps at
@@ -38,13 +39,10 @@ describe("per-replica sidecar reports through the real API server", () => {
     await reports.start(() => new Map(sidecars));
     reports.schedule();
     const api = kc.makeApiClient(CoordinationV1Api);
-    const lease = await eventually(
-      async () => {
+    const lease = await waitFor("the replica's record written to its Lease", async () => {
         const list = await api.listNamespacedLease({ namespace });
         return list.items.find((l) => l.metadata?.annotations?.["bulwark.dev/sidecars"]);
-      },
-      { what: "the replica's record written to its Lease", timeoutMs: 30_000 },
-    );
+      }, 30_000, 100);
     const text = lease.metadata?.annotations?.["bulwark.dev/sidecars"] ?? "";
     expect(text.length).toBeLessThan(256 * 1024);
     const back = decodeReports(text);

@@ -12,8 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminKubeConfig, eventually, testEnvironment, uniqueName } from "../../support/environment.js";
+import { adminKubeConfig, testEnvironment, uniqueName } from "../../support/environment.js";
 import { kubectl } from "../../support/kubectl.js";
+import { waitFor } from "../../support/poll.js";
 
 const kc = adminKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -73,13 +74,10 @@ describe("the real Kubernetes API server", () => {
 
       const custom = kc.makeApiClient(CustomObjectsApi);
       // Established can precede the moment the new resource is served; wait until it lists.
-      await eventually(
-        async () => {
+      await waitFor("the new resource to be served", async () => {
           await custom.listNamespacedCustomObject({ group, version: "v1", namespace, plural: "gadgets" });
           return true;
-        },
-        { what: "the new resource to be served" },
-      );
+        }, 30_000, 100);
       const events: { type: string; size: number }[] = [];
       const watch = await new Watch(kc).watch(
         `/apis/${group}/v1/namespaces/${namespace}/gadgets`,
@@ -91,7 +89,7 @@ describe("the real Kubernetes API server", () => {
         const object = { apiVersion: `${group}/v1`, kind: "Gadget", metadata: { name: "g1", namespace }, spec: { size: 3 } };
         await writeFile(join(dir, "gadget.yaml"), stringify(object));
         await kubectl(["apply", "-f", join(dir, "gadget.yaml")]);
-        const added = await eventually(async () => Promise.resolve(events.find((e) => e.type === "ADDED")), { what: "the ADDED watch event" });
+        const added = await waitFor("the ADDED watch event", async () => Promise.resolve(events.find((e) => e.type === "ADDED")), 30_000, 100);
         expect(added).toEqual({ type: "ADDED", size: 3 });
 
         // The structural schema is enforced by the server.
@@ -165,8 +163,7 @@ describe("the real Kubernetes API server", () => {
       },
     });
     await core.deleteNamespacedConfigMap({ namespace, name: "owner" });
-    await eventually(
-      async () => {
+    await waitFor("the dependent ConfigMap to be garbage-collected", async () => {
         try {
           await core.readNamespacedConfigMap({ namespace, name: "dependent" });
           return undefined;
@@ -174,21 +171,16 @@ describe("the real Kubernetes API server", () => {
           if (isNotFound(error)) return true;
           throw error;
         }
-      },
-      { what: "the dependent ConfigMap to be garbage-collected" },
-    );
+      }, 30_000, 100);
 
     await core.createNamespacedService({
       namespace,
       body: { metadata: { name: "api" }, spec: { selector: { app: "api" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] } },
     });
-    const slices = await eventually(
-      async () => {
+    const slices = await waitFor("an EndpointSlice for Service api", async () => {
         const list = await kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace, labelSelector: "kubernetes.io/service-name=api" });
         return list.items.length > 0 ? list.items : undefined;
-      },
-      { what: "an EndpointSlice for Service api" },
-    );
+      }, 30_000, 100);
     expect(slices[0]?.addressType).toBe("IPv4");
   });
 
@@ -197,8 +189,7 @@ describe("the real Kubernetes API server", () => {
     await core.createNamespace({ body: { metadata: { name: doomed } } });
     await core.createNamespacedConfigMap({ namespace: doomed, body: { metadata: { name: "data" }, data: { a: "b" } } });
     await core.deleteNamespace({ name: doomed });
-    await eventually(
-      async () => {
+    await waitFor(`namespace ${doomed} to be gone`, async () => {
         try {
           await core.readNamespace({ name: doomed });
           return undefined;
@@ -206,8 +197,6 @@ describe("the real Kubernetes API server", () => {
           if (isNotFound(error)) return true;
           throw error;
         }
-      },
-      { what: `namespace ${doomed} to be gone`, timeoutMs: 60_000 },
-    );
+      }, 60_000, 100);
   });
 });

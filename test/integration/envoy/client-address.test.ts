@@ -10,8 +10,8 @@ import type { TranslationInput } from "../../../operator/resolve/objects.js";
 import { policy, service, sidecarPod } from "../../../operator/testdata/objects.js";
 import { defaultSettings, render } from "../../../operator/translate/render.js";
 import { freePort } from "../../env/processes.js";
-import { eventually } from "../../support/environment.js";
 import { startEnvoy, type EnvoyProcess } from "../../support/envoy-process.js";
+import { waitFor } from "../../support/poll.js";
 
 /**
  * The client's address through real Envoy sidecars: which address per-address budgets (key
@@ -218,7 +218,7 @@ describe("the client's address through real Envoy sidecars", () => {
       for (let i = 0; i < 2; i++) {
         const before = ratelimit.stats.outcomesCounted;
         expect((await fail("203.0.113.60")).status).toBe(401);
-        await eventually(() => Promise.resolve(ratelimit.stats.outcomesCounted > before ? true : undefined), { what: `failure ${i + 1} counted`, timeoutMs: 5000 });
+        await waitFor(`failure ${i + 1} counted`, () => Promise.resolve(ratelimit.stats.outcomesCounted > before ? true : undefined), 5000, 100);
       }
       expect((await fail("203.0.113.60")).status).toBe(429);
       expect((await fail("203.0.113.61")).status).toBe(401);
@@ -226,7 +226,7 @@ describe("the client's address through real Envoy sidecars", () => {
       for (let i = 0; i < 2; i++) {
         const before = ratelimit.stats.outcomesCounted;
         expect((await fail(`203.0.113.${70 + i}`, UNTRUSTED)).status).toBe(401);
-        await eventually(() => Promise.resolve(ratelimit.stats.outcomesCounted > before ? true : undefined), { what: `untrusted failure ${i + 1} counted`, timeoutMs: 5000 });
+        await waitFor(`untrusted failure ${i + 1} counted`, () => Promise.resolve(ratelimit.stats.outcomesCounted > before ? true : undefined), 5000, 100);
       }
       expect((await fail("203.0.113.72", UNTRUSTED)).status).toBe(429);
     });

@@ -5,7 +5,8 @@ import { group, plural, version } from "../../../operator/api/v1alpha1/policy.js
 import { KubernetesLimitSource } from "../../../operator/ratelimit/limit-source.js";
 import { SidecarAnnotation } from "../../../operator/resolve/objects.js";
 import { installCrds } from "../../support/crds.js";
-import { adminKubeConfig, eventually, uniqueName } from "../../support/environment.js";
+import { adminKubeConfig, uniqueName } from "../../support/environment.js";
+import { waitFor } from "../../support/poll.js";
 
 describe("bulwark ratelimit's limits follow the policies in Kubernetes", () => {
   const kc = adminKubeConfig();
@@ -57,14 +58,14 @@ describe("bulwark ratelimit's limits follow the policies in Kubernetes", () => {
   it("adds, changes and removes a limit as its policy does", async () => {
     expect(source.current().byName.has(name("failed"))).toBe(false);
     await custom.createNamespacedCustomObject({ group, version, plural, namespace, body: body(5) });
-    const added = await eventually(() => Promise.resolve(source.current().byName.get(name("failed"))), { what: "the limit" });
+    const added = await waitFor("the limit", () => Promise.resolve(source.current().byName.get(name("failed"))), 30_000, 100);
     expect(added).toMatchObject({ requests: 5, windowSeconds: 900, countedResponseCodes: [401] });
     expect(source.current().countedByRoute.get(`apisecuritypolicy/${namespace}/api/rule/login`)?.map((l) => l.name)).toEqual([name("failed")]);
 
     await custom.patchNamespacedCustomObject({ group, version, plural, namespace, name: "api", body: [{ op: "replace", path: "/spec/rules/0/rateLimits/0/limit/requests", value: 7 }] });
-    await eventually(() => Promise.resolve(source.current().byName.get(name("failed"))?.requests === 7 ? true : undefined), { what: "the changed limit" });
+    await waitFor("the changed limit", () => Promise.resolve(source.current().byName.get(name("failed"))?.requests === 7 ? true : undefined), 30_000, 100);
 
     await custom.deleteNamespacedCustomObject({ group, version, plural, namespace, name: "api" });
-    await eventually(() => Promise.resolve(source.current().byName.has(name("failed")) ? undefined : true), { what: "the limit gone" });
+    await waitFor("the limit gone", () => Promise.resolve(source.current().byName.has(name("failed")) ? undefined : true), 30_000, 100);
   });
 });

@@ -2,8 +2,9 @@ import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { policy, service, sidecarPod } from "../../../operator/testdata/objects.js";
 import type { TranslationInput } from "../../../operator/resolve/objects.js";
-import { eventually, uniqueName } from "../../support/environment.js";
+import { uniqueName } from "../../support/environment.js";
 import { OwnRedis, send, startLoginApp, startReplica, stopReplica, type Replica, type Reply } from "../../support/ratelimit-stack.js";
+import { waitFor } from "../../support/poll.js";
 
 const rules = [
   {
@@ -104,7 +105,7 @@ describe("bulwark ratelimit with real Envoy sidecars and a real Redis", () => {
       const before = counted();
       const reply = await login(i % 2 ? a : b, "wrong");
       expect(reply.status).toBe(401);
-      await eventually(() => Promise.resolve(counted() > before ? true : undefined), { what: `failure ${i + 1} counted`, timeoutMs: 5000 });
+      await waitFor(`failure ${i + 1} counted`, () => Promise.resolve(counted() > before ? true : undefined), 5000, 100);
     }
     const reached = app.hits.get("/v1/login") ?? 0;
     // The 6th attempt is refused, even with the right password, on either replica, without reaching the app.
@@ -156,13 +157,10 @@ describe("bulwark ratelimit with real Envoy sidecars and a real Redis", () => {
     expect(a.store.isDegraded).toBe(true);
 
     await redis.restart();
-    await eventually(
-      async () => {
+    await waitFor("both replicas back on Redis", async () => {
         await Promise.all([images(a, device("probe")), images(b, device("probe"))]);
         return !a.store.isDegraded && !b.store.isDegraded ? true : undefined;
-      },
-      { what: "both replicas back on Redis", timeoutMs: 15_000 },
-    );
+      }, 15_000, 100);
     expect(a.logs.filter((l) => l.includes("redis is back")).length).toBe(1);
     const shared = device("after");
     const statuses: number[] = [];

@@ -3,7 +3,8 @@ import { budgetKey } from "../../../operator/ratelimit/keys.js";
 import { MemoryStore } from "../../../operator/ratelimit/memory-store.js";
 import { RedisStore } from "../../../operator/ratelimit/redis-store.js";
 import type { CountRequest } from "../../../operator/ratelimit/store.js";
-import { eventually, testEnvironment, uniqueName } from "../../support/environment.js";
+import { testEnvironment, uniqueName } from "../../support/environment.js";
+import { waitFor } from "../../support/poll.js";
 
 describe("RedisStore on the real Redis", () => {
   const store = new RedisStore({ url: testEnvironment().redisUrl, commandTimeoutMs: 1000 });
@@ -13,7 +14,7 @@ describe("RedisStore on the real Redis", () => {
   const T0 = 1_800_000_000_000;
 
   it("spends atomically: 200 concurrent takes of a budget of 50 spend exactly 50", async () => {
-    await eventually(() => Promise.resolve(store.ready ? true : undefined), { what: "redis connected" });
+    await waitFor("redis connected", () => Promise.resolve(store.ready ? true : undefined), 30_000, 100);
     const key = `bulwark:rl:{${uniqueName("t")}}`;
     const results = await Promise.all(Array.from({ length: 200 }, () => store.take({ key, windowMs: 60_000, nowMs: T0, cost: 1, limit: 50 })));
     expect(results.filter((r) => r.spent).length).toBe(50);

@@ -7,7 +7,9 @@ import { freePort } from "../../env/processes.js";
 import { testEnvironment } from "../../support/environment.js";
 import { CLUSTER_NAME, ROUTE_NAME, sidecarSnapshot, STAT_PREFIX, type SidecarFixture } from "../../support/xds-resources.js";
 import { stat, startSidecar, type Sidecar } from "../../support/xds-sidecar.js";
-import { get, startUpstream, trafficLoop, until, type Upstream } from "../../support/xds-traffic.js";
+import { get, trafficLoop } from "../../support/http.js";
+import { startUpstream, type Upstream } from "../../support/xds-traffic.js";
+import { waitFor } from "../../support/poll.js";
 
 /** A cache that also records every response the streams send (type and version), for counting re-sends. */
 class RecordingCache extends SnapshotCache {
@@ -77,19 +79,19 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
   it("connects, acknowledges every type and serves traffic from the pushed snapshot", async () => {
     // The sidecar starts first (as a pod's would, before the controller has translated its policies) and waits.
     sidecar = await startSidecar({ envoyBinary: testEnvironment().binaries.envoy, nodeId, xdsPort, delta, waitReady: false });
-    await until(() => cache.statusInfo(nodeId).streams === 1, "the sidecar's ADS stream");
+    await waitFor("the sidecar's ADS stream", () => cache.statusInfo(nodeId).streams === 1);
     expect(cache.sent).toEqual([]);
     expect(cache.isInSync(nodeId)).toBe(false);
 
     good = sidecarSnapshot(base);
     goodFixture = base;
     expect(cache.setSnapshot(nodeId, good)).toEqual({ ok: true, changed: true });
-    await until(() => cache.isInSync(nodeId), "the sidecar to acknowledge its snapshot");
+    await waitFor("the sidecar to acknowledge its snapshot", () => cache.isInSync(nodeId));
     // Clusters and endpoints went out before the listener and routes that use them.
     const firstOfType = (type: TypeUrl): number => cache.sent.findIndex((s) => s.typeUrl === type);
     expect(firstOfType(TypeUrl.Cluster)).toBeLessThan(firstOfType(TypeUrl.Listener));
     expect(firstOfType(TypeUrl.Endpoints)).toBeLessThan(firstOfType(TypeUrl.Route));
-    await until(async () => (await get(base.listenerPort, "/").catch(() => undefined))?.status === 200, "the listener to serve");
+    await waitFor("the listener to serve", async () => (await get(base.listenerPort, "/").catch(() => undefined))?.status === 200);
 
     const status = cache.statusInfo(nodeId);
     expect(status.streams).toBe(1);
@@ -112,7 +114,7 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
     const next = sidecarSnapshot(fixture);
     expect(cache.setSnapshot(nodeId, next)).toEqual({ ok: true, changed: true });
 
-    await until(async () => (await get(base.listenerPort, "/maintenance/now")).status === 503, "the direct response route");
+    await waitFor("the direct response route", async () => (await get(base.listenerPort, "/maintenance/now")).status === 503);
     const direct = await get(base.listenerPort, "/maintenance/now");
     expect(direct.body).toBe("down for maintenance");
     expect(upstream.requests).toBeGreaterThan(0);
@@ -120,7 +122,7 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
     expect(proxied.status).toBe(200);
     expect(proxied.headers["x-bulwark-config"]).toBe("v2");
 
-    await until(() => cache.isInSync(nodeId), "the sidecar to acknowledge the update");
+    await waitFor("the sidecar to acknowledge the update", () => cache.isInSync(nodeId));
     // Clusters, endpoints and the listener did not change: their versions are content hashes, so only RDS went out.
     expect(cache.sent.slice(sentBefore)).toEqual([{ typeUrl: TypeUrl.Route, version: next.typeVersions.get(TypeUrl.Route) }]);
     good = next;
@@ -137,7 +139,7 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
       const badRouteVersion = bad.typeVersions.get(TypeUrl.Route);
       expect(cache.setSnapshot(nodeId, bad)).toEqual({ ok: true, changed: true });
 
-      await until(() => nacks.length > 0, "the NACK of the route configuration");
+      await waitFor("the NACK of the route configuration", () => nacks.length > 0);
       expect(nacks[0]).toMatchObject({ nodeId, typeUrl: TypeUrl.Route, version: badRouteVersion });
       expect(nacks[0]?.error).toContain("missing ]: [unclosed"); // RE2, compiling the safe_regex
       const status = cache.statusInfo(nodeId);
@@ -164,7 +166,7 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
       const fixed: SidecarFixture = { ...goodFixture, configTag: "v4" };
       const next = sidecarSnapshot(fixed);
       cache.setSnapshot(nodeId, next);
-      await until(() => cache.isInSync(nodeId), "the sidecar to acknowledge the corrected version");
+      await waitFor("the sidecar to acknowledge the corrected version", () => cache.isInSync(nodeId));
       expect(cache.statusInfo(nodeId).types.RDS?.nack).toBeUndefined();
       expect((await get(base.listenerPort, "/orders/45")).headers["x-bulwark-config"]).toBe("v4");
       good = next;
@@ -180,14 +182,14 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
     const before = await configCounters(envoy);
     for (const name of CONFIG_COUNTERS.filter((n) => n.endsWith("update_success"))) expect(before[name], name).toBeGreaterThan(0);
 
-    const traffic = trafficLoop(base.listenerPort, "/orders/restart", (a) => a.status === 200 && a.headers["x-bulwark-config"] === "v4");
+    const traffic = trafficLoop(() => get(base.listenerPort, "/orders/restart"), (a) => a.status === 200 && a.headers["x-bulwark-config"] === "v4", 10);
     try {
-      await until(() => traffic.report.ok >= 5, "traffic before the restart");
+      await waitFor("traffic before the restart", () => traffic.report.ok >= 5);
 
       await server.stop(500);
-      await until(async () => (await stat(envoy, "control_plane.connected_state")) === 0, "Envoy to notice the control plane is gone");
+      await waitFor("Envoy to notice the control plane is gone", async () => (await stat(envoy, "control_plane.connected_state")) === 0);
       const okWhileDown = traffic.report.ok;
-      await until(() => traffic.report.ok >= okWhileDown + 5, "traffic while the control plane is down");
+      await waitFor("traffic while the control plane is down", () => traffic.report.ok >= okWhileDown + 5);
 
       // A restarted controller: empty cache, the same inputs translated and encoded afresh.
       const freshCache = new RecordingCache();
@@ -198,12 +200,12 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
       extraServers.push(restarted);
       expect(await restarted.start()).toBe(xdsPort);
 
-      await until(() => freshCache.isInSync(nodeId), "the sidecar to reconnect and report the versions it runs", 30_000);
+      await waitFor("the sidecar to reconnect and report the versions it runs", () => freshCache.isInSync(nodeId), 30_000);
       expect(await stat(envoy, "control_plane.connected_state")).toBe(1);
       expect(freshCache.statusInfo(nodeId).streams).toBe(1);
       // Let any re-sent configuration reach Envoy before counting.
       const okAfter = traffic.report.ok;
-      await until(() => traffic.report.ok >= okAfter + 20, "traffic after the reconnect");
+      await waitFor("traffic after the reconnect", () => traffic.report.ok >= okAfter + 20);
 
       expect(await configCounters(envoy)).toEqual(before);
       expect(freshCache.sent).toEqual([]);

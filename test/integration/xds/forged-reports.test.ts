@@ -14,7 +14,8 @@ import { freePort } from "../../env/processes.js";
 import { testEnvironment } from "../../support/environment.js";
 import { sidecarSnapshot, type SidecarFixture } from "../../support/xds-resources.js";
 import { startSidecar, type Sidecar } from "../../support/xds-sidecar.js";
-import { startUpstream, until, type Upstream } from "../../support/xds-traffic.js";
+import { startUpstream, type Upstream } from "../../support/xds-traffic.js";
+import { waitFor } from "../../support/poll.js";
 
 const AdsClient = makeGenericClientConstructor(aggregatedDiscoveryService(), "AggregatedDiscoveryService");
 
@@ -34,7 +35,7 @@ describe("forged ACK/NACKs under a real sidecar's node id", () => {
     const port = await server.start();
     cache.setSnapshot(nodeId, sidecarSnapshot(base));
     sidecar = await startSidecar({ envoyBinary: testEnvironment().binaries.envoy, nodeId, xdsPort: port, delta: false });
-    await until(() => cache.isInSync(nodeId), "the real sidecar to acknowledge its snapshot");
+    await waitFor("the real sidecar to acknowledge its snapshot", () => cache.isInSync(nodeId));
   });
 
   afterAll(async () => {
@@ -50,19 +51,19 @@ describe("forged ACK/NACKs under a real sidecar's node id", () => {
     call.on("data", (r: DiscoveryResponse) => responses.push(r));
     call.on("error", () => undefined);
     call.write({ node: { id: nodeId }, type_url: TypeUrl.Listener });
-    await until(() => responses.length > 0, "the listener sent to the second stream");
+    await waitFor("the listener sent to the second stream", () => responses.length > 0);
     const lds = responses[0];
     call.write({ type_url: TypeUrl.Listener, response_nonce: lds?.nonce, version_info: "", error_detail: { code: 3, message: "<script>forged</script> listener rejected" } });
     // Wait until the server has read the NACK: the stream answers nothing more, so look for its effect through a later request.
     call.write({ type_url: TypeUrl.Cluster });
-    await until(() => responses.some((r) => r.type_url === TypeUrl.Cluster), "the second stream's cluster response");
+    await waitFor("the second stream's cluster response", () => responses.some((r) => r.type_url === TypeUrl.Cluster));
     expect(cache.statusInfo(nodeId).types.LDS?.nack).toBeUndefined();
     expect(cache.currentRejection(nodeId)).toBeUndefined();
     expect(cache.isInSync(nodeId)).toBe(true);
 
     // A routes-only edit, run by the real sidecar: no rejection, in sync.
     cache.setSnapshot(nodeId, sidecarSnapshot({ ...base, configTag: "v2" }));
-    await until(() => cache.isInSync(nodeId), "the real sidecar to acknowledge the routes-only edit");
+    await waitFor("the real sidecar to acknowledge the routes-only edit", () => cache.isInSync(nodeId));
     expect(cache.currentRejection(nodeId)).toBeUndefined();
     call.cancel();
     client.close();

@@ -6,7 +6,7 @@ import { makeSnapshot, type ResourceInput, type Snapshot } from "../../../envoy/
 import { TypeUrl } from "../../../envoy/xds/type-urls.js";
 import { echoClient, startEchoServer, type EchoCaller, type EchoServer } from "../../support/xds-echo.js";
 import { edsClusterJson, loadAssignmentJson } from "../../support/xds-resources.js";
-import { until } from "../../support/xds-traffic.js";
+import { waitFor } from "../../support/poll.js";
 
 const SERVICE = "echo.bulwark.test";
 const ROUTES = "echo-routes";
@@ -73,7 +73,7 @@ describe("an independent xDS client (@grpc/grpc-js-xds)", () => {
     const reply = await client.echo("hello", 15_000);
     expect(reply).toEqual({ message: "hello", server: "blue" });
     expect(blue.calls).toBe(1);
-    await until(() => server.cache.isInSync(NODE_ID), "the gRPC client to acknowledge listener, routes, cluster and endpoints");
+    await waitFor("the gRPC client to acknowledge listener, routes, cluster and endpoints", () => server.cache.isInSync(NODE_ID));
     const status = server.cache.statusInfo(NODE_ID);
     expect(status.streams).toBe(1);
     expect(Object.keys(status.types).sort()).toEqual(["CDS", "EDS", "LDS", "RDS"]);
@@ -84,8 +84,8 @@ describe("an independent xDS client (@grpc/grpc-js-xds)", () => {
     expect(moved.typeVersions.get(TypeUrl.Listener)).toBe(first.typeVersions.get(TypeUrl.Listener));
     server.cache.setSnapshot(NODE_ID, moved);
     const caller = client;
-    await until(async () => (await caller.echo("again")).server === "green", "calls to reach the new endpoint");
-    await until(() => server.cache.isInSync(NODE_ID), "the gRPC client to acknowledge the new endpoints");
+    await waitFor("calls to reach the new endpoint", async () => (await caller.echo("again")).server === "green");
+    await waitFor("the gRPC client to acknowledge the new endpoints", () => server.cache.isInSync(NODE_ID));
     expect(server.cache.statusInfo(NODE_ID).types.EDS?.ackedVersion).toBe(moved.typeVersions.get(TypeUrl.Endpoints));
     const callsOnBlue = blue.calls;
     for (let i = 0; i < 5; i++) expect((await caller.echo(`call ${i}`)).server).toBe("green");
