@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
-import { apiSecurityPolicy } from "../../../operator/api/v1alpha1/index.js";
-import { badPolicies, validPolicy } from "../../fixtures/bad-policies.js";
-import { set } from "../../fixtures/json-path.js";
+import { apiSecurityPolicy } from "./v1alpha1/index.js";
+import { badPolicies, validPolicy } from "../../test/fixtures/bad-policies.js";
+import { set } from "../../test/fixtures/json-path.js";
 
 /** A zod issue path written the way the API server names fields: spec.rules[0].match. */
 function fieldName(path: readonly PropertyKey[]): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { apiSecurityPolicy } from "../../../operator/api/v1alpha1/index.js";
-import { examples } from "../../fixtures/examples.js";
+import { apiSecurityPolicy } from "./v1alpha1/index.js";
+import { examples } from "../../test/fixtures/examples.js";
 
 describe("examples/", () => {
   const all = examples();

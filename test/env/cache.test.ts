@@ -3,9 +3,9 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { cachedDirectory } from "../../env/cache.js";
-import { exec } from "../../env/exec.js";
-import { PrerequisiteError } from "../../env/errors.js";
+import { cachedDirectory } from "./cache.js";
+import { exec } from "./exec.js";
+import { PrerequisiteError } from "./errors.js";
 
 describe("cachedDirectory", () => {
   const saved = process.env.BULWARK_CACHE_DIR;
