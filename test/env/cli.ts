@@ -3,11 +3,14 @@
  * The integration suites use the same code (test/env/global-setup.ts).
  */
 import { existsSync, readFileSync } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cacheRoot } from "./cache.js";
 import { provisionBinaries, startEnvironment, type EnvironmentInfo } from "./environment.js";
 import { PrerequisiteError } from "./errors.js";
+import { exec } from "./exec.js";
+import { cleanUpNode } from "./node/node.js";
+import { checkNodeHost } from "./node/prerequisites.js";
 import { isAlive, stopPid } from "./processes.js";
 import { consoleSteps } from "./steps.js";
 import { errorMessage } from "../../common/errors.js";
@@ -20,8 +23,9 @@ interface State {
 const usage = `usage: npm run env -- <command>
 
   up          provision (first use only) and start etcd, kube-apiserver, kube-controller-manager and redis-server
-  down        stop them and delete the instance's data
-  status      show whether each process runs
+  up --node   the same, plus a real node: kube-scheduler, containerd, kubelet, kube-proxy and the cluster DNS
+  down        stop them and delete the instance's data (containers, mounts, network namespace, cgroups)
+  status      show whether each process runs, and the node's readiness
   kubeconfig  print the path of the admin kubeconfig (export KUBECONFIG=$(npm run -s env -- kubeconfig))
   provision   only build or download the binaries into the cache (${cacheRoot()})
 `;
@@ -34,15 +38,17 @@ function readState(): State | undefined {
   return JSON.parse(readFileSync(stateFile, "utf8")) as State;
 }
 
-async function up(): Promise<void> {
+async function up(withNode: boolean): Promise<void> {
   const existing = readState();
   if (existing && existing.processes.every((p) => isAlive(p.pid))) {
     process.stdout.write(`already up; KUBECONFIG=${existing.info.kubeconfig}\n`);
     return;
   }
-  if (existing) await down();
+  // A previous run that failed half-way leaves data behind; every `up` starts from nothing.
+  if (existing || existsSync(instanceDir)) await down();
+  await mkdir(instanceDir, { recursive: true });
   const steps = consoleSteps();
-  const env = await startEnvironment({ dir: instanceDir, steps, keepAlive: true, kubeconfig: process.env.KUBECONFIG });
+  const env = await startEnvironment({ dir: instanceDir, steps, keepAlive: true, kubeconfig: process.env.KUBECONFIG, node: withNode });
   const state: State = { info: env.info, processes: env.processes.map((p) => ({ name: p.name, pid: p.pid, logFile: p.logFile })) };
   await writeFile(stateFile, JSON.stringify(state, null, 2));
   process.stdout.write(`up; KUBECONFIG=${env.info.kubeconfig} REDIS_URL=${env.info.redisUrl}\n`);
@@ -52,12 +58,13 @@ async function down(): Promise<void> {
   const state = readState();
   if (state) {
     for (const proc of [...state.processes].reverse()) await stopPid(proc.pid);
+    if (state.info.node) await cleanUpNode(state.info.node, (await checkNodeHost()).tools);
   }
   await rm(instanceDir, { recursive: true, force: true });
   process.stdout.write("down\n");
 }
 
-function status(): void {
+async function status(): Promise<void> {
   const state = readState();
   if (!state) {
     process.stdout.write("not running (npm run env -- up)\n");
@@ -69,6 +76,11 @@ function status(): void {
   }
   process.stdout.write(`kubeconfig ${state.info.kubeconfig}\nredis      ${state.info.redisUrl}\n`);
   if (!state.processes.every((p) => isAlive(p.pid))) process.exitCode = 3;
+  if (state.info.node) {
+    const { stdout } = await exec(state.info.binaries.kubectl, ["--kubeconfig", state.info.kubeconfig, "get", "nodes", "-o", "wide"], { missingFix: "run `npm run env -- provision`" });
+    process.stdout.write(`\n${stdout}`);
+    if (!/\sReady\s/.test(stdout)) process.exitCode = 3;
+  }
 }
 
 function kubeconfig(): void {
@@ -77,10 +89,10 @@ function kubeconfig(): void {
   process.stdout.write(`${state.info.kubeconfig}\n`);
 }
 
-async function main(command: string | undefined): Promise<void> {
+async function main(command: string | undefined, flags: readonly string[]): Promise<void> {
   switch (command) {
     case "up":
-      return up();
+      return up(flags.includes("--node"));
     case "down":
       return down();
     case "status":
@@ -98,7 +110,7 @@ async function main(command: string | undefined): Promise<void> {
   }
 }
 
-main(process.argv[2]).catch((error: unknown) => {
+main(process.argv[2], process.argv.slice(3)).catch((error: unknown) => {
   if (error instanceof PrerequisiteError) {
     process.stderr.write(`env: ${error.oneLine()}\n`);
   } else {

@@ -4,7 +4,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { createClusterPki, type ClusterPki } from "./pki.js";
+import { createClusterPki, createNodePki, type ClusterPki } from "./pki.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "./processes.js";
 import type { StepReporter } from "./steps.js";
 import type { KubeBinaries } from "./provision/kube-binaries.js";
@@ -13,6 +13,18 @@ export interface LocalCluster {
   kubeconfig: string;
   apiServerUrl: string;
   processes: ManagedProcess[];
+  pki: ClusterPki;
+  pkiDir: string;
+}
+
+/** How the API server faces a real node: the address it serves on and the Service range the node's kube-proxy routes. */
+export interface ApiServerNodeFacing {
+  /** Host address the node (and its Pods) reach the API server on; the API server binds it instead of loopback. */
+  address: string;
+  serviceCidr: string;
+  /** First address of serviceCidr: the kubernetes Service. */
+  kubernetesServiceIp: string;
+  nodeName: string;
 }
 
 export interface StartClusterOptions {
@@ -20,11 +32,26 @@ export interface StartClusterOptions {
   binaries: KubeBinaries;
   steps: StepReporter;
   keepAlive: boolean;
+  /** Set when a real node joins: the API server serves on the node-facing address, with the Node authorizer, and kube-scheduler runs. */
+  nodeFacing?: ApiServerNodeFacing | undefined;
 }
 
 function httpOk(url: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = httpRequest(url, { timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on("error", () => resolve(false));
+    req.on("timeout", () => req.destroy());
+    req.end();
+  });
+}
+
+/** The scheduler's secure port with its self-signed certificate; /healthz needs no credentials. */
+function httpsUp(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpsRequest(url, { rejectUnauthorized: false, timeout: 2000 }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });
@@ -73,13 +100,15 @@ function adminKubeconfig(apiServerUrl: string, pki: ClusterPki): string {
  * finish deleting, garbage collection runs and EndpointSlices exist.
  */
 export async function startLocalCluster(options: StartClusterOptions): Promise<LocalCluster> {
-  const { dir, binaries, steps, keepAlive } = options;
+  const { dir, binaries, steps, keepAlive, nodeFacing } = options;
   const pkiDir = join(dir, "pki");
   await mkdir(pkiDir, { recursive: true });
   await mkdir(join(dir, "etcd"), { recursive: true });
   const processes: ManagedProcess[] = [];
   try {
-    const pki = await steps.step("create cluster PKI", () => createClusterPki(pkiDir));
+    const pki = await steps.step("create cluster PKI", () => createClusterPki(pkiDir, { extraServingIps: nodeFacing ? [nodeFacing.address, nodeFacing.kubernetesServiceIp] : [] }));
+    const nodePki = nodeFacing ? await createNodePki(pkiDir, nodeFacing.nodeName) : undefined;
+    const apiAddress = nodeFacing?.address ?? "127.0.0.1";
 
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
@@ -104,22 +133,31 @@ export async function startLocalCluster(options: StartClusterOptions): Promise<L
       await waitUntilReady(etcd, () => httpOk(`${etcdUrl}/health`), 30_000);
     });
 
-    const apiServerUrl = `https://127.0.0.1:${apiPort}`;
+    const apiServerUrl = `https://${apiAddress}:${apiPort}`;
     await steps.step(`start kube-apiserver on ${apiServerUrl}`, async () => {
       const apiserver = startProcess({
         name: "kube-apiserver",
         command: binaries.kubeApiserver,
         args: [
           `--etcd-servers=${etcdUrl}`,
-          "--bind-address=127.0.0.1",
-          "--advertise-address=127.0.0.1",
+          `--bind-address=${apiAddress}`,
+          `--advertise-address=${apiAddress}`,
           `--secure-port=${apiPort}`,
           `--cert-dir=${pkiDir}`,
           `--tls-cert-file=${pki.servingCert}`,
           `--tls-private-key-file=${pki.servingKey}`,
           `--client-ca-file=${pki.caCert}`,
-          "--authorization-mode=RBAC",
-          "--service-cluster-ip-range=10.96.0.0/16",
+          ...(nodeFacing && nodePki
+            ? [
+                // A real kubelet: the Node authorizer and NodeRestriction confine it to its own node and Pods.
+                "--authorization-mode=Node,RBAC",
+                "--enable-admission-plugins=NodeRestriction",
+                `--service-cluster-ip-range=${nodeFacing.serviceCidr}`,
+                `--kubelet-client-certificate=${nodePki.apiserverKubeletClientCert}`,
+                `--kubelet-client-key=${nodePki.apiserverKubeletClientKey}`,
+                "--kubelet-preferred-address-types=InternalIP",
+              ]
+            : ["--authorization-mode=RBAC", "--service-cluster-ip-range=10.96.0.0/16"]),
           "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
           `--service-account-key-file=${pki.serviceAccountPublicKey}`,
           `--service-account-signing-key-file=${pki.serviceAccountPrivateKey}`,
@@ -164,7 +202,30 @@ export async function startLocalCluster(options: StartClusterOptions): Promise<L
       await waitUntilReady(controllerManager, () => apiOk(apiServerUrl, "/api/v1/namespaces/default/serviceaccounts/default", pki), 60_000);
     });
 
-    return { kubeconfig, apiServerUrl, processes };
+    if (nodeFacing) {
+      await steps.step("start kube-scheduler", async () => {
+        const healthPort = await freePort();
+        const scheduler = startProcess({
+          name: "kube-scheduler",
+          command: binaries.kubeScheduler,
+          args: [
+            `--kubeconfig=${kubeconfig}`,
+            `--authentication-kubeconfig=${kubeconfig}`,
+            `--authorization-kubeconfig=${kubeconfig}`,
+            "--bind-address=127.0.0.1",
+            `--secure-port=${healthPort}`,
+            "--leader-elect=false",
+            "--v=0",
+          ],
+          logFile: join(dir, "kube-scheduler.log"),
+          keepAlive,
+        });
+        processes.push(scheduler);
+        await waitUntilReady(scheduler, () => httpsUp(`https://127.0.0.1:${healthPort}/healthz`), 60_000);
+      });
+    }
+
+    return { kubeconfig, apiServerUrl, processes, pki, pkiDir };
   } catch (error) {
     for (const proc of processes.reverse()) await proc.stop();
     throw error;

