@@ -108,12 +108,11 @@ async function answers(ctr: string, socket: string): Promise<boolean> {
 }
 
 /** `ctr` in the CRI's namespace (k8s.io), where the kubelet sees images and containers. */
-export async function ctr(tools: NodeTools, socket: string, args: readonly string[]): Promise<string> {
+export async function ctr(tools: Pick<NodeTools, "ctr">, socket: string, args: readonly string[]): Promise<string> {
   return (await exec(tools.ctr, ["--address", socket, "--namespace", "k8s.io", ...args], { missingFix: "install containerd (apt-get install containerd)" })).stdout;
 }
 
-/** Imports an OCI archive under `name` (repository:tag): the kubelet then runs it without pulling. */
-export async function importImage(tools: NodeTools, socket: string, archive: string, name: string): Promise<void> {
-  const colon = name.lastIndexOf(":");
-  await ctr(tools, socket, ["images", "import", "--base-name", name.slice(0, colon), archive]);
+/** Imports an OCI archive (it names its image in full): the kubelet then runs it without pulling. */
+export async function importImage(tools: Pick<NodeTools, "ctr">, socket: string, archive: string): Promise<void> {
+  await ctr(tools, socket, ["images", "import", archive]);
 }

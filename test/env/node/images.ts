@@ -72,16 +72,25 @@ async function buildArchive(spec: ImageSpec, out: string): Promise<void> {
   await umoci(["repack", "--image", ref, bundle]);
   await umoci(["config", "--image", ref, "--config.user", spec.user, ...spec.entrypoint.flatMap((e) => ["--config.entrypoint", e])]);
   await umoci(["gc", "--layout", layout]);
+  // The archive names the image in full, as containerd stores it after `ctr images import`.
+  const indexFile = join(layout, "index.json");
+  const index = JSON.parse(await readFile(indexFile, "utf8")) as { manifests: { annotations?: Record<string, string> }[] };
+  for (const manifest of index.manifests) manifest.annotations = { ...manifest.annotations, "org.opencontainers.image.ref.name": imageName(spec) };
+  await writeFile(indexFile, JSON.stringify(index));
   await exec("tar", ["-C", layout, "-cf", join(out, "image.tar"), "."], { missingFix: "install tar" });
 }
 
+function imageName(spec: Pick<ImageSpec, "repository" | "tag">): string {
+  return `localhost/${spec.repository}:${spec.tag}`;
+}
+
 async function cachedImage(spec: ImageSpec, inputs: string): Promise<LocalImage> {
-  const key = `image-${spec.repository}-${spec.tag}-${createHash("sha256").update(JSON.stringify(spec)).update(inputs).digest("hex").slice(0, 12)}`;
+  const key = `image-local-${spec.repository}-${spec.tag}-${createHash("sha256").update(JSON.stringify(spec)).update(inputs).digest("hex").slice(0, 12)}`;
   const { dir } = await cachedDirectory(key, async (out) => {
     await buildArchive(spec, out);
     await exec("rm", ["-rf", join(out, "layout"), join(out, "bundle")], { missingFix: "" });
   });
-  return { name: `localhost/${spec.repository}:${spec.tag}`, archive: join(dir, "image.tar") };
+  return { name: imageName(spec), archive: join(dir, "image.tar") };
 }
 
 /** Builds (first use only) the node's images. */

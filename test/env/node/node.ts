@@ -11,7 +11,7 @@ import type { NodeImages } from "./images.js";
 import { startKubeProxy } from "./kube-proxy.js";
 import { startKubelet, type ComponentCredentials } from "./kubelet.js";
 import { deleteNodeNetwork, type NodeNetwork } from "./network.js";
-import type { NodeHost } from "./prerequisites.js";
+import type { NodeHost, NodeTools } from "./prerequisites.js";
 
 /** What tests and `env down` need to know about a running node; plain data, serialisable. */
 export interface NodeInfo {
@@ -84,7 +84,7 @@ export async function startNode(options: StartNodeOptions, processes: ManagedPro
   );
   processes.push(containerd.process);
   await steps.step("import the node's images (pause, busybox, redis, coredns)", async () => {
-    for (const image of Object.values(images) as { name: string; archive: string }[]) await importImage(host.tools, containerd.socket, image.archive, image.name);
+    for (const image of Object.values(images) as { name: string; archive: string }[]) await importImage(host.tools, containerd.socket, image.archive);
   });
 
   const kubelet = await steps.step(`start kubelet (node ${nodeName}, ${network.nodeAddress}, Pods ${network.podCidr})`, () =>
@@ -118,8 +118,8 @@ export async function startNode(options: StartNodeOptions, processes: ManagedPro
 }
 
 /** Imports more OCI archives into a running node (the Bulwark and Envoy images). */
-export async function importIntoNode(info: NodeInfo, host: NodeHost, images: readonly { archive: string; name: string }[]): Promise<void> {
-  for (const image of images) await importImage(host.tools, info.containerdSocket, image.archive, image.name);
+export async function importIntoNode(info: NodeInfo, tools: Pick<NodeTools, "ctr">, archives: readonly string[]): Promise<void> {
+  for (const archive of archives) await importImage(tools, info.containerdSocket, archive);
 }
 
 /** Processes whose command line names `needle` (the node's shims and containers outlive containerd). */
@@ -174,7 +174,7 @@ export async function cleanUpNode(info: NodeInfo, tools: { ctr: string; runc: st
   removeCgroupRoot(info.cgroupRoot, info.cgroupVersion);
 }
 
-/** Names of the images in the node (for reports). */
-export async function nodeImages(info: NodeInfo, tools: { ctr: string }): Promise<string> {
-  return ctr({ ...tools, containerd: "", runc: "", cniBinDir: "", iptables: "" }, info.containerdSocket, ["images", "ls", "-q"]);
+/** The images in the node (for reports). */
+export async function nodeImages(info: NodeInfo, tools: Pick<NodeTools, "ctr">): Promise<string> {
+  return ctr(tools, info.containerdSocket, ["images", "ls", "-q"]);
 }

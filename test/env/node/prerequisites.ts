@@ -52,7 +52,7 @@ export interface NodeHost {
 export async function checkNodeHost(): Promise<NodeHost> {
   if (process.platform !== "linux") throw new PrerequisiteError("a node needs Linux", "run the node suite on a Linux host or set KUBECONFIG to a cluster with nodes");
   if (process.getuid?.() !== 0) throw new PrerequisiteError("a node needs root (network namespaces, mounts, cgroups)", "run as root, or set KUBECONFIG to a cluster with nodes");
-  const missingTools = Object.entries(tools)
+  const missingTools = (Object.entries(tools) as [string, string][])
     .filter(([, path]) => !existsSync(path))
     .map(([name, path]) => `${name} (${path})`);
   for (const plugin of ["bridge", "host-local", "loopback", "portmap"]) {
