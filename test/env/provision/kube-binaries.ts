@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cachedDirectory, shortHash } from "../cache.js";
+import { cacheRoot, cachedDirectory, shortHash } from "../cache.js";
 import { exec } from "../exec.js";
 import { PrerequisiteError } from "../errors.js";
 import { versions } from "../versions.js";
@@ -35,13 +35,18 @@ function versionLdflags(version: string): string {
 /**
  * Builds kube-apiserver, kube-controller-manager, kube-scheduler, the kubelet, kube-proxy and etcd from the Go module proxy
  * (the module in test/env/kube pins the release) into a version-keyed cache directory.
+ * `announce` hears, before a build starts, what is built and that it happens once.
  */
-export async function provisionKubeBinaries(): Promise<KubeBinaries & { built: boolean }> {
+export async function provisionKubeBinaries(announce: (message: string) => void = () => undefined): Promise<KubeBinaries & { built: boolean }> {
   const goMod = await readFile(join(moduleDir, "go.mod"));
   const goSum = await readFile(join(moduleDir, "go.sum"));
   const key = `kube-${versions.kubernetes}-etcd-${versions.etcd}-${shortHash(goMod, goSum)}`;
   const { dir, built } = await cachedDirectory(key, async (out) => {
     await exec("go", ["version"], { missingFix: goFix });
+    announce(
+      `building Kubernetes ${versions.kubernetes} (kube-apiserver, kube-controller-manager) and etcd ${versions.etcd} from source with Go: ` +
+        `first run only (cached in ${join(cacheRoot(), key)}), it takes several minutes`,
+    );
     const build = exec(
       "go",
       [
