@@ -68,10 +68,11 @@ describe("npm run build", () => {
   });
 
   it("the built render subcommand loads the Envoy protos and prints a sidecar's configuration", async () => {
-    const result = await run(["render", "-f", join(repoRoot, "examples", "shop-api.yaml")]);
+    const result = await run(["render", "-f", join(repoRoot, "operator", "testdata", "translate", "app-attestation.in.yaml")]);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain("envoy.config.listener.v3.Listener");
+    expect(result.stdout).toContain('"@type": type.googleapis.com/envoy.config.listener.v3.Listener');
+    expect(result.stdout).toContain('"@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication');
   });
 
   it("the built ratelimit subcommand starts and becomes ready", async () => {
