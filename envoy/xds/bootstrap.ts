@@ -30,6 +30,12 @@ export interface SidecarBootstrapOptions {
     tokenFile?: string;
   };
   admin: { port: number };
+  /**
+   * The kubelet's HTTP probes of the app, when inbound traffic to the app port is intercepted
+   * (it would otherwise meet the policy): a listener on every address at `port` that forwards
+   * exactly these paths, GET only, to the app on loopback, and answers 404 to anything else.
+   */
+  probes?: ProbeListener;
   /** Heap limit for the overload manager (default 256 MiB). */
   maxHeapBytes?: number;
   /** Downstream connections accepted at most (default 10,000). */
@@ -37,6 +43,47 @@ export interface SidecarBootstrapOptions {
 }
 
 export const XDS_CLUSTER = "bulwark-xds";
+
+export interface ProbeListener {
+  port: number;
+  appPort: number;
+  /** The probes' paths (a query string is allowed; the match is on the path before it). */
+  paths: readonly string[];
+}
+
+/** Names of the probe listener and its cluster (static, so never replaced over xDS). */
+export const PROBES = { listener: "bulwark-probes", cluster: "bulwark-probes-app" } as const;
+
+/** The static listener and cluster that carry the kubelet's probes to the app (see `probes`). */
+export function probeResources(probes: ProbeListener): { listener: Record<string, unknown>; cluster: Record<string, unknown> } {
+  const paths = [...new Set(probes.paths.map((p) => p.split("?")[0] ?? p))].sort();
+  const routes = paths.map((path) => ({
+    match: { path, headers: [{ name: ":method", string_match: { exact: "GET" } }] },
+    route: { cluster: PROBES.cluster, timeout: "10s" },
+  }));
+  const hcm = {
+    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+    stat_prefix: "bulwark_probes",
+    route_config: { name: PROBES.listener, virtual_hosts: [{ name: PROBES.listener, domains: ["*"], routes }] },
+    http_filters: [{ name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } }],
+  };
+  return {
+    listener: {
+      name: PROBES.listener,
+      address: { socket_address: { address: "0.0.0.0", port_value: probes.port } },
+      filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: hcm }] }],
+    },
+    cluster: {
+      name: PROBES.cluster,
+      type: "STATIC",
+      connect_timeout: "1s",
+      load_assignment: {
+        cluster_name: PROBES.cluster,
+        endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: probes.appPort } } } }] }],
+      },
+    },
+  };
+}
 
 const isIp = (host: string): boolean => /^[0-9.]+$/.test(host) || host.includes(":");
 
@@ -111,6 +158,13 @@ function plaintextXdsCluster(xds: SidecarBootstrapOptions["xds"]): Record<string
   };
 }
 
+function staticResources(options: SidecarBootstrapOptions): Record<string, unknown> {
+  const probes = options.probes && options.probes.paths.length > 0 ? probeResources(options.probes) : undefined;
+  const clusters = [...(options.xds.tls ? [] : [plaintextXdsCluster(options.xds)]), ...(probes ? [probes.cluster] : [])];
+  if (clusters.length === 0) return {};
+  return { static_resources: { ...(probes ? { listeners: [probes.listener] } : {}), clusters } };
+}
+
 export function sidecarBootstrap(options: SidecarBootstrapOptions): Record<string, unknown> {
   const ads = { ads: {}, resource_api_version: "V3" };
   const maxHeap = options.maxHeapBytes ?? 256 * 1024 * 1024;
@@ -130,7 +184,7 @@ export function sidecarBootstrap(options: SidecarBootstrapOptions): Record<strin
       cds_config: ads,
       lds_config: ads,
     },
-    ...(options.xds.tls ? {} : { static_resources: { clusters: [plaintextXdsCluster(options.xds)] } }),
+    ...staticResources(options),
     admin: { address: { socket_address: { address: "127.0.0.1", port_value: options.admin.port } } },
     overload_manager: {
       refresh_interval: "0.25s",

@@ -27,6 +27,13 @@ flags (environment variable in brackets):
   --sidecar-port PORT        Envoy's inbound port, named bulwark-inbound [BULWARK_SIDECAR_PORT] (default 15006)
   --admin-port PORT          Envoy's admin port, on loopback [BULWARK_ADMIN_PORT] (default 15000)
   --outbound-port PORT       Envoy's egress proxy on loopback, the app's HTTP_PROXY [BULWARK_OUTBOUND_PORT] (default 15001)
+  --inbound-interception M   iptables: an init container (bulwark intercept, root with NET_ADMIN and NET_RAW)
+                             redirects inbound TCP to the app port to the sidecar, and HTTP probes of the app
+                             port go to the sidecar's probe listener; none: the app port must be closed some
+                             other way (a NetworkPolicy, or an app on loopback) [BULWARK_INBOUND_INTERCEPTION]
+                             (default iptables)
+  --intercept-image IMAGE    the Bulwark image the init container runs (required with iptables) [BULWARK_INTERCEPT_IMAGE]
+  --probe-port PORT          the sidecar's listener for the kubelet's probes of the app [BULWARK_PROBE_PORT] (default 15021)
   --proxy-cpu-request Q      [BULWARK_PROXY_CPU_REQUEST] (default 50m)
   --proxy-memory-request Q   [BULWARK_PROXY_MEMORY_REQUEST] (default 64Mi)
   --proxy-memory-limit Q     [BULWARK_PROXY_MEMORY_LIMIT] (default 256Mi)
@@ -66,6 +73,9 @@ export async function runInjector(argv: string[]): Promise<number> {
       "sidecar-port": { type: "string" },
       "admin-port": { type: "string" },
       "outbound-port": { type: "string" },
+      "inbound-interception": { type: "string" },
+      "intercept-image": { type: "string" },
+      "probe-port": { type: "string" },
       "proxy-cpu-request": { type: "string" },
       "proxy-memory-request": { type: "string" },
       "proxy-memory-limit": { type: "string" },
@@ -107,6 +117,15 @@ export async function runInjector(argv: string[]): Promise<number> {
     },
   };
   if (new Set([config.sidecarPort, config.adminPort, config.outboundPort]).size !== 3) throw new UsageError("--sidecar-port, --admin-port and --outbound-port must differ");
+  const interception = flag(values, "inbound-interception", "BULWARK_INBOUND_INTERCEPTION", "iptables");
+  if (interception !== "iptables" && interception !== "none") throw new UsageError(`--inbound-interception ${interception} is not one of iptables, none`);
+  if (interception === "iptables") {
+    const probePort = portFlag(flag(values, "probe-port", "BULWARK_PROBE_PORT", "15021"), "probe-port");
+    if ([config.sidecarPort, config.adminPort, config.outboundPort].includes(probePort)) throw new UsageError("--probe-port must differ from --sidecar-port, --admin-port and --outbound-port");
+    const image = typeof values["intercept-image"] === "string" ? values["intercept-image"] : process.env.BULWARK_INTERCEPT_IMAGE;
+    if (!image) throw new UsageError("--intercept-image is required with --inbound-interception iptables (the Bulwark image); or pass --inbound-interception none");
+    config.interception = { image, probePort };
+  }
   const readTls = (): { cert: string; key: string } => ({ cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") });
   let tls = readTls();
   const server = await startWebhookServer({ host: address.host, port: address.port, tls, config, log });
@@ -133,7 +152,8 @@ export async function runInjector(argv: string[]): Promise<number> {
   }, 30_000);
   reload.unref();
   const listening = server.address();
-  log.info({ address: typeof listening === "object" && listening ? `${listening.address}:${listening.port}` : String(listening), image: config.image }, "injector started");
+  log.info({ address: typeof listening === "object" && listening ? `${listening.address}:${listening.port}` : String(listening), image: config.image, inboundInterception: interception }, "injector started");
+  if (interception === "none") log.warn("inbound interception is off: an injected pod's app port is reachable past its sidecar unless a NetworkPolicy or the app's own binding closes it");
   return new Promise((resolve) => {
     const shutdown = (signal: string): void => {
       log.info({ signal }, "shutting down");

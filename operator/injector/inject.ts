@@ -6,10 +6,12 @@
  * `$(VAR)` expansion of arguments, so the node id is `<pod>.<namespace>`.
  *
  * How inbound traffic reaches the app only through Envoy: Envoy listens on the sidecar port
- * (named `bulwark-inbound`) on every interface; the app listens on 127.0.0.1 at the app port,
- * which only containers of the pod can reach; Services send traffic to `targetPort:
- * bulwark-inbound`. An app that binds 0.0.0.0 is reachable directly on its port: a
- * NetworkPolicy that admits only the sidecar port (the chart's `injector.networkPolicy`) closes that.
+ * (named `bulwark-inbound`) on every interface and forwards to 127.0.0.1 at the app port. With
+ * interception (the default; interception.ts), an init container redirects inbound TCP to the
+ * app port to the sidecar before any other container starts, so the app may bind every address
+ * and a Service may target either port. Without it (an installation that cannot grant the init
+ * container NET_ADMIN), the app must listen on 127.0.0.1 only, or a NetworkPolicy that admits only
+ * the sidecar port (the chart's `injector.networkPolicy`) must close the app port.
  *
  * How outbound traffic reaches peers over mTLS: no iptables. Envoy's egress proxy listens on
  * 127.0.0.1 at the outbound port (default 15001, annotation `bulwark.dev/outbound-port`); an app
@@ -28,9 +30,10 @@
  * the injector puts in the bootstrap; the controller checks it with TokenReview and serves the
  * stream only this pod's configuration and its ServiceAccount's certificate.
  */
-import { sidecarArgs, sidecarBootstrap } from "../../envoy/xds/bootstrap.js";
+import { sidecarArgs, sidecarBootstrap, type ProbeListener } from "../../envoy/xds/bootstrap.js";
 import { XDS_TOKEN_AUDIENCE } from "../controller/xds-authentication.js";
 import { SidecarAnnotation } from "../resolve/objects.js";
+import { INTERCEPT_CONTAINER, INTERCEPTION_MODE, interceptContainer, PROBE_PORT_NAME, probeListener, probeRewrites, type ContainerLike, type InterceptionConfig } from "./interception.js";
 
 export const PROXY_CONTAINER = "bulwark-proxy";
 /** The label of injected pods (what the chart's optional NetworkPolicy selects). */
@@ -61,6 +64,8 @@ export interface InjectorConfig {
   resources: { requests: { cpu: string; memory: string }; limits: { memory: string } };
   /** Envoy's user id (the official image's `envoy` user is 101). */
   runAsUser: number;
+  /** Inbound interception (interception.ts); absent: off, the app port is closed some other way. */
+  interception?: InterceptionConfig;
 }
 
 /** The projected token the proxy presents to the controller. */
@@ -84,7 +89,8 @@ export interface PodLike {
   metadata?: { name?: string; generateName?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec?: {
     serviceAccountName?: string;
-    containers?: { name: string; ports?: { containerPort: number; name?: string; protocol?: string }[]; env?: { name: string }[] }[];
+    hostNetwork?: boolean;
+    containers?: ContainerLike[];
     initContainers?: { name: string }[];
     volumes?: { name: string }[];
   };
@@ -114,8 +120,11 @@ function appPortOf(pod: PodLike): number | undefined {
   return first?.containerPort;
 }
 
-/** The sidecar container: Envoy with Bulwark's bootstrap, passed inline. */
-export function proxyContainer(config: InjectorConfig): Record<string, unknown> {
+/**
+ * The sidecar container: Envoy with Bulwark's bootstrap, passed inline; with `probes`, its
+ * static listener for the kubelet's probes of the app (interception.ts).
+ */
+export function proxyContainer(config: InjectorConfig, probes?: ProbeListener): Record<string, unknown> {
   const bootstrap = sidecarBootstrap({
     node: {
       id: "$(POD_NAME).$(POD_NAMESPACE)",
@@ -130,6 +139,7 @@ export function proxyContainer(config: InjectorConfig): Record<string, unknown> 
       tokenFile: `${XdsToken.directory}/${XdsToken.file}`,
     },
     admin: { port: config.adminPort },
+    ...(probes ? { probes } : {}),
   });
   const flags = sidecarArgs("-");
   // sidecarArgs names a config file first; the bootstrap goes inline instead.
@@ -147,7 +157,7 @@ export function proxyContainer(config: InjectorConfig): Record<string, unknown> 
       { name: "POD_NAMESPACE", ...field("metadata.namespace") },
       { name: "SERVICE_ACCOUNT", ...field("spec.serviceAccountName") },
     ],
-    ports: [{ name: INBOUND_PORT_NAME, containerPort: config.sidecarPort, protocol: "TCP" }],
+    ports: [{ name: INBOUND_PORT_NAME, containerPort: config.sidecarPort, protocol: "TCP" }, ...(probes ? [{ name: PROBE_PORT_NAME, containerPort: probes.port, protocol: "TCP" }] : [])],
     volumeMounts: [{ name: XdsToken.volume, mountPath: XdsToken.directory, readOnly: true }],
     resources: config.resources,
     securityContext: {
@@ -205,7 +215,15 @@ export function decideInjection(pod: PodLike, config: InjectorConfig): Injection
   const annotations = pod.metadata?.annotations ?? {};
   if (annotations[InjectAnnotation.key] === InjectAnnotation.disabled) return { inject: false, reason: `annotation ${InjectAnnotation.key}: "false"` };
   const names = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].map((c) => c.name);
+  // Pods injected before (with or without interception) are left as they are: upgrades never re-inject.
   if (names.includes(PROXY_CONTAINER)) return { inject: false, reason: "already injected" };
+  if (names.includes(INTERCEPT_CONTAINER)) {
+    return { inject: false, reason: "container name taken", warning: `bulwark: no sidecar injected: the pod already has a container named ${INTERCEPT_CONTAINER}` };
+  }
+  if (config.interception && pod.spec?.hostNetwork) {
+    // Interception would rewrite the node's own firewall; and the node's ports are no pod's to take.
+    return { inject: false, reason: "host network", warning: "bulwark: no sidecar injected: the pod uses the host's network, where inbound interception would redirect the node's traffic" };
+  }
   const appPort = appPortOf(pod);
   if (appPort === undefined) {
     const warning = `bulwark: no sidecar injected: the pod declares no app port (annotation ${SidecarAnnotation.appPort} or a TCP containerPort)`;
@@ -214,8 +232,8 @@ export function decideInjection(pod: PodLike, config: InjectorConfig): Injection
   if (appPort === config.sidecarPort) {
     return { inject: false, reason: "app port is the sidecar port", warning: `bulwark: no sidecar injected: the app port ${appPort} is the sidecar's inbound port` };
   }
-  if (appPort === config.outboundPort || appPort === config.adminPort) {
-    return { inject: false, reason: "app port is a sidecar port", warning: `bulwark: no sidecar injected: the app port ${appPort} is the sidecar's egress or admin port` };
+  if (appPort === config.outboundPort || appPort === config.adminPort || appPort === config.interception?.probePort) {
+    return { inject: false, reason: "app port is a sidecar port", warning: `bulwark: no sidecar injected: the app port ${appPort} is the sidecar's egress, admin or probe port` };
   }
   const patch: JsonPatchOp[] = [];
   if (!pod.metadata?.labels) patch.push({ op: "add", path: "/metadata/labels", value: {} });
@@ -224,15 +242,21 @@ export function decideInjection(pod: PodLike, config: InjectorConfig): Injection
   patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.sidecarPort)}`, value: String(config.sidecarPort) });
   patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.appPort)}`, value: String(appPort) });
   patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.outboundPort)}`, value: String(config.outboundPort) });
+  if (config.interception) patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.inboundInterception)}`, value: INTERCEPTION_MODE });
   if (annotations[EgressProxyAnnotation.key] === EgressProxyAnnotation.enabled) patch.push(...proxyEnvironment(pod, config));
   if (pod.spec?.volumes?.some((v) => v.name === XdsToken.volume)) {
     return { inject: false, reason: "volume name taken", warning: `bulwark: no sidecar injected: the pod already has a volume named ${XdsToken.volume}` };
   }
   if (pod.spec?.volumes) patch.push({ op: "add", path: "/spec/volumes/-", value: xdsTokenVolume(config) });
   else patch.push({ op: "add", path: "/spec/volumes", value: [xdsTokenVolume(config)] });
-  const container = proxyContainer(config);
-  // First among the init containers: the other init containers may already need the network.
-  if (pod.spec?.initContainers && pod.spec.initContainers.length > 0) patch.push({ op: "add", path: "/spec/initContainers/0", value: container });
-  else patch.push({ op: "add", path: "/spec/initContainers", value: [container] });
+  const rewrites = config.interception ? probeRewrites(pod.spec?.containers ?? [], appPort, config.interception.probePort) : { patch: [], paths: [] };
+  patch.push(...rewrites.patch);
+  const proxy = proxyContainer(config, config.interception ? probeListener(rewrites.paths, appPort, config.interception.probePort) : undefined);
+  // The interception first (nothing runs before the app port is closed), then the sidecar: the
+  // other init containers may already need the network.
+  const first = config.interception ? [interceptContainer(config.interception, { appPort, sidecarPort: config.sidecarPort, proxyUid: config.runAsUser }), proxy] : [proxy];
+  if (pod.spec?.initContainers && pod.spec.initContainers.length > 0) {
+    for (const container of [...first].reverse()) patch.push({ op: "add", path: "/spec/initContainers/0", value: container });
+  } else patch.push({ op: "add", path: "/spec/initContainers", value: first });
   return { inject: true, patch, appPort };
 }

@@ -1,5 +1,5 @@
 import type { ConditionData } from "./conditions.js";
-import { namespaceOf, type PodObject, type ServiceObject } from "./objects.js";
+import { namespaceOf, SidecarAnnotation, type PodObject, type ServiceObject } from "./objects.js";
 import { labelsMatch, sidecarPorts } from "./sidecars.js";
 import { compareStrings } from "../../common/order.js";
 
@@ -18,11 +18,22 @@ export interface SidecarBypass {
 export const SidecarBypassCondition = "SidecarBypass";
 export const SidecarBypassReason = "ServicePortBypassesSidecar";
 
+/** The value of `bulwark.dev/inbound-interception` on pods whose app port the injector's init container redirects to the sidecar. */
+export const INTERCEPTED = "iptables";
+
+/** Whether `target` (a Service's targetPort) leads to the pod's app port: its number, or a container port of that name and number. */
+function isAppPort(pod: PodObject, target: number | string, appPort: number): boolean {
+  if (typeof target === "number" || /^[0-9]+$/.test(target)) return Number(target) === appPort;
+  return (pod.spec?.containers ?? []).some((c) => (c.ports ?? []).some((p) => p.name === target && p.containerPort === appPort));
+}
+
 /**
  * Service ports (TCP) that select `pods` but lead to another port than their sidecar's inbound
  * one: traffic through them reaches the app without any of the policy's checks. A targetPort is
- * fine when it is the sidecar's port number or its port name (`bulwark-inbound`); no targetPort
- * means the Service's port itself. Sorted by Service and port.
+ * fine when it is the sidecar's port number or its port name (`bulwark-inbound`), or the app
+ * port of a pod whose inbound traffic is intercepted (annotation `bulwark.dev/inbound-interception:
+ * iptables`, set by the injector with the init container that redirects it to the sidecar); no
+ * targetPort means the Service's port itself. Sorted by Service and port.
  */
 export function sidecarBypasses(pods: readonly PodObject[], services: readonly ServiceObject[]): SidecarBypass[] {
   const found = new Map<string, SidecarBypass>();
@@ -30,12 +41,14 @@ export function sidecarBypasses(pods: readonly PodObject[], services: readonly S
     const ports = sidecarPorts(pod);
     if (!ports) continue;
     const namespace = namespaceOf(pod.metadata);
+    const intercepted = pod.metadata.annotations?.[SidecarAnnotation.inboundInterception] === INTERCEPTED;
     for (const service of services) {
       if (namespaceOf(service.metadata) !== namespace || !labelsMatch(service.spec?.selector ?? {}, pod.metadata.labels)) continue;
       for (const p of service.spec?.ports ?? []) {
         if ((p.protocol ?? "TCP") !== "TCP") continue;
         const target = p.targetPort ?? p.port;
         if (target === ports.sidecarPort || target === SIDECAR_PORT_NAME || target === String(ports.sidecarPort)) continue;
+        if (intercepted && isAppPort(pod, target, ports.appPort)) continue;
         found.set(`${service.metadata.name}\u0000${String(p.port).padStart(5, "0")}`, { service: service.metadata.name, port: p.port, targetPort: target });
       }
     }

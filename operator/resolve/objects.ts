@@ -24,8 +24,11 @@ export interface PodObject {
   apiVersion?: string;
   kind?: "Pod";
   metadata: ObjectMeta;
-  /** The service account is the pod's mesh identity (`spiffe://<td>/ns/<ns>/sa/<sa>`). */
-  spec?: { serviceAccountName?: string };
+  /**
+   * The service account is the pod's mesh identity (`spiffe://<td>/ns/<ns>/sa/<sa>`); the
+   * containers' named ports are what a Service's named targetPort reaches.
+   */
+  spec?: { serviceAccountName?: string; containers?: { ports?: { name?: string; containerPort: number; protocol?: string }[] }[] };
   /** The pod's IP is where peers reach its sidecar (mesh endpoints). */
   status?: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] };
 }
@@ -72,6 +75,12 @@ export const SidecarAnnotation = {
   egressProxy: "bulwark.dev/egress-proxy",
   /** Optional, with egressProxy: the only mesh Services it reaches, `<ns>/<svc>` or `<ns>/*`, comma-separated. */
   egressServices: "bulwark.dev/egress-services",
+  /**
+   * `iptables`: the injector's init container redirects inbound TCP to the app port to the
+   * sidecar, so a Service targeting the app port goes through the sidecar too. Absent: pods
+   * injected without interception (or before it existed), whose app port is reachable directly.
+   */
+  inboundInterception: "bulwark.dev/inbound-interception",
 } as const;
 
 /** The egress proxy's port when a pod does not name one. */

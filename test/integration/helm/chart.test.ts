@@ -152,10 +152,10 @@ describe("chart", () => {
     const role = docs.find((d) => d.kind === "Role") as { rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[] } | undefined;
     expect(role?.rules.filter((r) => r.resources.includes("secrets"))).toEqual([{ apiGroups: [""], resources: ["secrets"], resourceNames: ["corp-mesh-ca"], verbs: ["get"] }]);
     const out = await serverDryRun(rendered);
-    // The optional NetworkPolicy: injected pods of the listed namespace admit ingress on the sidecar's inbound port only.
+    // The optional NetworkPolicy: injected pods of the listed namespace admit ingress on the sidecar's inbound and probe ports only.
     const policy = docs.find((d) => d.kind === "NetworkPolicy") as { metadata: { namespace: string }; spec: unknown } | undefined;
     expect(policy?.metadata.namespace).toBe("bulwark-chart-mesh-apps");
-    expect(policy?.spec).toEqual({ podSelector: { matchLabels: { "bulwark.dev/sidecar": "injected" } }, policyTypes: ["Ingress"], ingress: [{ ports: [{ port: 15001, protocol: "TCP" }] }] });
+    expect(policy?.spec).toEqual({ podSelector: { matchLabels: { "bulwark.dev/sidecar": "injected" } }, policyTypes: ["Ingress"], ingress: [{ ports: [{ port: 15001, protocol: "TCP" }, { port: 15021, protocol: "TCP" }] }] });
     expect(out).toContain("networkpolicy.networking.k8s.io/shield-sidecar-inbound serverside-applied (server dry run)");
     const certManager = documents(await template("bw", ["--set", "injector.certificate.source=certManager", "--set", "controller.xdsCertificate.source=certManager"]));
     expect(certManager.map((d) => d.kind)).toEqual(expect.arrayContaining(["Issuer", "Certificate"]));
@@ -166,6 +166,18 @@ describe("chart", () => {
     expect(certManager.find((d) => d.kind === "MutatingWebhookConfiguration")?.metadata.annotations?.["cert-manager.io/inject-ca-from"]).toBe(`${namespace}/bw-bulwark-injector`);
   });
 
+  it("inbound interception is on by default (the chart's image runs it) and can be turned off for the NetworkPolicy", async () => {
+    const injectorArgs = async (values: string[]): Promise<string[]> => {
+      const docs = documents(await template("bw", values));
+      const deployment = docs.find((d) => d.kind === "Deployment" && d.metadata.name === "bw-bulwark-injector") as { spec: { template: { spec: { containers: { args: string[] }[] } } } } | undefined;
+      return (deployment?.spec.template.spec.containers[0]?.args ?? []).filter((a) => /^--(inbound-interception|intercept-image|probe-port)/.test(a));
+    };
+    expect(await injectorArgs([])).toEqual(["--inbound-interception=iptables", "--intercept-image=bulwark:0.1.0", "--probe-port=15021"]);
+    expect(await injectorArgs(["--set", "proxy.interception.enabled=false"])).toEqual(["--inbound-interception=none"]);
+    const off = documents(await template("bw", ["--set", "proxy.interception.enabled=false", "--set", "injector.networkPolicy.enabled=true", "--set", "injector.networkPolicy.namespaces={apps}"]));
+    expect((off.find((d) => d.kind === "NetworkPolicy") as { spec: { ingress: unknown } } | undefined)?.spec.ingress).toEqual([{ ports: [{ port: 15006, protocol: "TCP" }] }]);
+  });
+
   it("the schema rejects unknown keys and wrong values", async () => {
     await expect(template("bw", ["--set", "controller.replicaCount=2"])).rejects.toThrow(/additional propert/i);
     await expect(template("bw", ["--set", "bogus=1"])).rejects.toThrow(/additional propert/i);
@@ -174,6 +186,8 @@ describe("chart", () => {
     await expect(template("bw", ["--set", "injector.networkPolicy.enabled=true"])).rejects.toThrow(/needs injector.networkPolicy.namespaces/);
     await expect(template("bw", ["--set", "injector.networkPolicy.namespaces={Not_A_Namespace}"])).rejects.toThrow(/namespaces/);
     await expect(template("bw", ["--set", "proxy.outboundPort=15006"])).rejects.toThrow(/must differ/);
+    await expect(template("bw", ["--set", "proxy.probePort=15000"])).rejects.toThrow(/must differ/);
+    await expect(template("bw", ["--set", "proxy.interception.enabled=yes"])).rejects.toThrow(/interception/);
     await expect(template("bw", ["--set", "clientAddress.trustedHops=11"])).rejects.toThrow(/trustedHops/);
     await expect(template("bw", ["--set", "clientAddress.header=X-Real-IP"])).rejects.toThrow(/clientAddress.header needs clientAddress.trustedCIDRs/);
     await expect(template("bw", ["--set", "clientAddress.header=X-Real-IP,clientAddress.trustedHops=1,clientAddress.trustedCIDRs={10.0.0.0/8}"])).rejects.toThrow(/set header or trustedHops, not both/);

@@ -22,6 +22,7 @@ import { servingPki, type ServingPki } from "../../support/pki-webhook.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const IMAGE = "envoyproxy/envoy:v1.40.0";
+const BULWARK_IMAGE = "bulwark:0.1.0";
 
 let env: E2eEnvironment;
 let kc: KubeConfig;
@@ -72,6 +73,8 @@ async function startInjector(): Promise<ManagedProcess> {
       "bulwark-controller.bulwark-system.svc:18000",
       "--xds-ca-file",
       join(dir, "xds-ca.crt"),
+      "--intercept-image",
+      BULWARK_IMAGE,
     ],
     logFile: join(dir, "injector.log"),
   });
@@ -94,7 +97,10 @@ async function startInjector(): Promise<ManagedProcess> {
 function podBody(name: string, extra: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}): V1Pod {
   return {
     metadata: { name, ...(extra.labels ? { labels: extra.labels } : {}), ...(extra.annotations ? { annotations: extra.annotations } : {}) },
-    spec: { automountServiceAccountToken: false, containers: [{ name: "app", image: "example/app:1", ports: [{ containerPort: 8080 }] }] },
+    spec: {
+      automountServiceAccountToken: false,
+      containers: [{ name: "app", image: "example/app:1", ports: [{ name: "http", containerPort: 8080 }], readinessProbe: { httpGet: { path: "/ready", port: "http" } } }],
+    },
   };
 }
 
@@ -142,10 +148,21 @@ describe("sidecar injection through the API server", () => {
     injected = await core.createNamespacedPod({ namespace: labelled, body: podBody("orders-0", { annotations: { "bulwark.dev/egress-proxy": "enabled" } }) });
     const proxy = proxyOf(injected);
     expect(proxy).toBeDefined();
-    expect(injected.spec?.initContainers?.[0]?.name).toBe(PROXY_CONTAINER);
+    // Interception first (the API server accepted its capabilities), then the sidecar.
+    expect(injected.spec?.initContainers?.map((c) => c.name)).toEqual(["bulwark-intercept", PROXY_CONTAINER]);
+    const intercept = injected.spec?.initContainers?.[0];
+    expect(intercept?.image).toBe(BULWARK_IMAGE);
+    expect(intercept?.args).toEqual(["intercept", "--app-port", "8080", "--sidecar-port", "15006", "--proxy-uid", "101"]);
+    expect(intercept?.securityContext).toMatchObject({ runAsUser: 0, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW"] } });
+    expect(injected.metadata?.annotations).toMatchObject({ "bulwark.dev/inbound-interception": "iptables" });
+    // The kubelet's probe of the app port goes to the sidecar's probe listener.
+    expect(injected.spec?.containers[0]?.readinessProbe?.httpGet).toMatchObject({ path: "/ready", port: 15021 });
     expect(proxy?.restartPolicy).toBe("Always");
     expect(proxy?.image).toBe(IMAGE);
-    expect(proxy?.ports).toEqual([{ name: "bulwark-inbound", containerPort: 15006, protocol: "TCP" }]);
+    expect(proxy?.ports).toEqual([
+      { name: "bulwark-inbound", containerPort: 15006, protocol: "TCP" },
+      { name: "bulwark-probes", containerPort: 15021, protocol: "TCP" },
+    ]);
     expect(proxy?.resources).toEqual({ requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } });
     expect(proxy?.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
     expect(proxy?.env?.find((e) => e.name === "POD_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.name");
@@ -198,6 +215,28 @@ describe("sidecar injection through the API server", () => {
     expect(plain.spec?.initContainers ?? []).toEqual([]);
     const opted = await core.createNamespacedPod({ namespace: unlabelled, body: podBody("opted", { labels: { "bulwark.dev/inject": "enabled" } }) });
     expect(proxyOf(opted)).toBeDefined();
+  });
+
+  it("the trade-off: a namespace enforcing Pod Security baseline refuses an intercepted pod (NET_ADMIN, NET_RAW), saying so", async () => {
+    const strict = uniqueName("inject-baseline");
+    await createNamespace(kc, strict);
+    try {
+      await core.patchNamespace({
+        name: strict,
+        body: [
+          { op: "add", path: "/metadata/labels/bulwark.dev~1inject", value: "enabled" },
+          { op: "add", path: "/metadata/labels/pod-security.kubernetes.io~1enforce", value: "baseline" },
+        ],
+      });
+      const refusal = await core.createNamespacedPod({ namespace: strict, body: podBody("refused") }).then(
+        () => "created",
+        (error: unknown) => String(error).replace(/\\/g, ""),
+      );
+      expect(refusal).toMatch(/HTTP-Code: 403/);
+      expect(refusal).toContain('violates PodSecurity "baseline:latest": non-default capabilities (container "bulwark-intercept" must not include "NET_ADMIN", "NET_RAW"');
+    } finally {
+      await deleteNamespace(kc, strict);
+    }
   });
 
   it("with the injector down: a pod of an unlabelled namespace is created (never sent to the webhook); an opted-in one is refused (failurePolicy Fail)", async () => {

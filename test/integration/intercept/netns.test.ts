@@ -14,6 +14,7 @@ import { stringify } from "yaml";
 import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
 import { authServingWorkload, fixtureSettings } from "../../../envoy/testdata/ir-fixtures.js";
 import { buildSidecarResources } from "../../../envoy/translate/sidecar.js";
+import { probeResources } from "../../../envoy/xds/bootstrap.js";
 import { sleep, startProcess, type ManagedProcess } from "../../env/processes.js";
 import { testEnvironment } from "../../support/environment.js";
 import { createPodNetwork, netnsUnavailable, type PodNetwork } from "../../support/netns.js";
@@ -22,6 +23,7 @@ const APP_PORT = 8080;
 const SIDECAR_PORT = 15006;
 const PROXY_UID = 101;
 const APP_UID = 1000;
+const PROBE_PORT = 15021;
 const repoRoot = resolve(import.meta.dirname, "../../..");
 const bulwark = [process.execPath, "--import", "tsx", join(repoRoot, "operator/cli/main.ts")];
 
@@ -77,7 +79,11 @@ describe.skipIf(unavailable !== undefined)(`inbound interception in a pod's netw
       .setExpirationTime(now + 600)
       .sign(privateKey);
     // The sidecar's configuration for the app port, as the controller would serve it: 401 without a token.
-    const bootstrap = staticBootstrap(buildSidecarResources(authServingWorkload({ listener: SIDECAR_PORT, app: APP_PORT }, jwks), fixtureSettings));
+    const bootstrap = staticBootstrap(buildSidecarResources(authServingWorkload({ listener: SIDECAR_PORT, app: APP_PORT }, jwks), fixtureSettings)) as { static_resources: { listeners: unknown[]; clusters: unknown[] } };
+    // And the injector's probe listener for the kubelet's probes of /healthz and /ready.
+    const probes = probeResources({ port: PROBE_PORT, appPort: APP_PORT, paths: ["/healthz?full=1", "/ready"] });
+    bootstrap.static_resources.listeners.push(probes.listener);
+    bootstrap.static_resources.clusters.push(probes.cluster);
     const config = join(dir, "envoy.yaml");
     await writeFile(config, stringify({ ...bootstrap, admin: { address: { socket_address: { address: "127.0.0.1", port_value: 15000 } } } }));
     await chmod(config, 0o644);
@@ -133,6 +139,15 @@ describe.skipIf(unavailable !== undefined)(`inbound interception in a pod's netw
     const unknown = await get(pod.ipv4, APP_PORT, "/admin");
     expect(unknown.status).toBe(404);
     expect(unknown.body).not.toContain("answeredBy");
+  });
+
+  it("the kubelet's rewritten probes reach the app through the probe listener, and nothing else does", async () => {
+    expect(await get(pod.ipv4, PROBE_PORT, "/healthz?full=1")).toEqual({ status: 200, body: JSON.stringify({ answeredBy: "app", path: "/healthz?full=1" }) });
+    expect((await get(pod.ipv4, PROBE_PORT, "/ready")).status).toBe(200);
+    for (const path of ["/orders", "/healthz/../orders", "/HEALTHZ", "/healthz/", "/ready%2F..%2Forders"]) {
+      const reply = await get(pod.ipv4, PROBE_PORT, path);
+      expect({ path, status: reply.status, app: reply.body.includes("answeredBy") }).toEqual({ path, status: 404, app: false });
+    }
   });
 
   it("over IPv6 the app port does not reach the app either (the sidecar listens on IPv4 only, so it is refused)", async () => {
