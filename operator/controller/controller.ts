@@ -100,7 +100,9 @@ export class Controller {
 
   constructor(private readonly options: ControllerOptions) {
     this.clock = options.clock ?? ((): Date => new Date());
-    this.store = new ObjectStore(options.kc, (kind) => this.schedule(kind === "pods" ? (options.podDebounceMs ?? 500) : undefined), options.log);
+    this.store = new ObjectStore(options.kc, (kind) => this.schedule(kind === "pods" ? (options.podDebounceMs ?? 500) : undefined), options.log, {
+      ...(options.caRotation ? { namedSecrets: [options.caRotation.secret] } : {}),
+    });
     this.writer = new StatusWriter(options.kc, options.log, options.metrics);
     this.bypassEvents = new BypassEvents(this.writer);
     const lease = options.elector.lease;

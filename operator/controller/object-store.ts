@@ -9,8 +9,10 @@ import {
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { group, plural, version } from "../api/v1alpha1/policy.js";
-import type { NamespaceObject, PodObject, SecretObject, ServiceObject, TranslationInput } from "../resolve/objects.js";
+import type { NamespaceObject, PodObject, ServiceObject, TranslationInput } from "../resolve/objects.js";
+import { secretNamespaces } from "../resolve/secret-references.js";
 import { errorMessage } from "../../common/errors.js";
+import { SecretWatches, type NamedSecret } from "./secret-watches.js";
 
 export type Kind = "policies" | "services" | "pods" | "secrets" | "namespaces";
 
@@ -67,11 +69,18 @@ async function listOnce(informer: ListWatch<KubernetesObject>): Promise<boolean>
   return !failed;
 }
 
+export interface ObjectStoreOptions {
+  /** What is watched, for a reader that needs less (bulwark ratelimit reads no Secrets); a kind not watched is empty in the snapshot. */
+  kinds?: readonly Kind[];
+  /** Secrets read by name whether or not a policy names them (the workload CA's). */
+  namedSecrets?: readonly NamedSecret[];
+}
+
 /**
  * Watches the objects translation reads, keeps them in memory (list + watch, restarted after
- * errors and expired resource versions), and calls `onChange` after every event. `kinds` narrows
- * what is watched for a reader that needs less (bulwark ratelimit reads no Secrets, so its
- * ServiceAccount needs no access to them); a kind not watched is empty in the snapshot.
+ * errors and expired resource versions), and calls `onChange` after every event. Secrets are
+ * watched only in the namespaces of policies that name one (secret-watches.ts), never
+ * cluster-wide.
  */
 export class ObjectStore {
   private readonly watches = new Map<Kind, ListWatch<KubernetesObject>>();
@@ -79,29 +88,52 @@ export class ObjectStore {
   private readonly seen = new Map<Kind, Map<string, string>>();
   private listed = false;
   private stopped = false;
+  private readonly kinds: readonly Kind[];
+  private readonly secrets: SecretWatches | undefined;
+  /** The namespaces whose Secrets are in scope, as last computed from the policies. */
+  private secretScope: string | undefined;
+  private scoping: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly kc: KubeConfig,
     private readonly onChange: (kind: Kind) => void,
     private readonly log: Logger,
-    private readonly kinds: readonly Kind[] = ALL_KINDS,
-  ) {}
+    options: ObjectStoreOptions = {},
+  ) {
+    this.kinds = options.kinds ?? ALL_KINDS;
+    this.secrets = this.kinds.includes("secrets") ? new SecretWatches(kc, () => this.onChange("secrets"), log, options.namedSecrets) : undefined;
+  }
+
+  /** Follows the policies: Secrets are watched in the namespaces whose policies name one (one change at a time, in order). */
+  private rescopeSecrets(): Promise<void> {
+    this.scoping = this.scoping.then(() => this.applySecretScope()).catch((error: unknown) => this.log.warn({ err: errorMessage(error) }, "could not change which Secrets are watched"));
+    return this.scoping;
+  }
+
+  private async applySecretScope(): Promise<void> {
+    if (!this.secrets || this.stopped) return;
+    const namespaces = secretNamespaces(this.items<unknown>("policies"));
+    const key = [...namespaces].sort().join(",");
+    if (key === this.secretScope) return;
+    this.secretScope = key;
+    await this.secrets.scope(namespaces);
+  }
 
   async start(): Promise<void> {
     const core = this.kc.makeApiClient(CoreV1Api);
     const custom = this.kc.makeApiClient(CustomObjectsApi);
-    const lists: Record<Kind, { path: string; list: () => Promise<KubernetesListObject<KubernetesObject>> }> = {
+    const lists: Record<Exclude<Kind, "secrets">, { path: string; list: () => Promise<KubernetesListObject<KubernetesObject>> }> = {
       policies: {
         path: `/apis/${group}/${version}/${plural}`,
         list: async () => (await custom.listClusterCustomObject({ group, version, plural })) as KubernetesListObject<KubernetesObject>,
       },
       services: { path: "/api/v1/services", list: () => core.listServiceForAllNamespaces() },
       pods: { path: "/api/v1/pods", list: () => core.listPodForAllNamespaces() },
-      secrets: { path: "/api/v1/secrets", list: () => core.listSecretForAllNamespaces() },
       namespaces: { path: "/api/v1/namespaces", list: () => core.listNamespace() },
     };
     await Promise.all(
       this.kinds.map(async (kind) => {
+        if (kind === "secrets") return;
         const { path, list } = lists[kind];
         const informer = new ListWatch<KubernetesObject>(path, new Watch(this.kc), list, false);
         const seen = new Map<string, string>();
@@ -112,12 +144,14 @@ export class ObjectStore {
           const key = keyOf(o);
           if (seen.get(key) === content) return;
           seen.set(key, content);
+          if (kind === "policies") void this.rescopeSecrets();
           this.onChange(kind);
         };
         informer.on("add", changed);
         informer.on("update", changed);
         informer.on("delete", (o) => {
           seen.delete(keyOf(o));
+          if (kind === "policies") void this.rescopeSecrets();
           this.onChange(kind);
         });
         informer.on("error", (error: unknown) => {
@@ -130,6 +164,7 @@ export class ObjectStore {
               (listed) => {
                 if (!listed) return; // its error handler runs again and retries
                 this.synced.add(kind);
+                if (kind === "policies") void this.rescopeSecrets();
                 if (this.synced.size === this.kinds.length) this.listed = true;
                 this.onChange(kind);
               },
@@ -143,17 +178,31 @@ export class ObjectStore {
         if (await listOnce(informer)) this.synced.add(kind);
       }),
     );
+    if (this.secrets) {
+      // The policies are listed (or failed to be): the Secrets they name next.
+      if (this.synced.has("policies")) await this.rescopeSecrets();
+      this.synced.add("secrets");
+    }
     if (this.synced.size === this.kinds.length) this.listed = true;
   }
 
-  /** True once every kind was listed: before that, a translation would miss objects (a policy not yet listed = a sidecar left unprotected). */
+  /**
+   * True once every kind was listed and the Secrets of every namespace in scope too: before that,
+   * a translation would miss objects (a policy not yet listed = a sidecar left unprotected; a
+   * Secret not yet listed = a policy refused for a missing Secret).
+   */
   isListed(): boolean {
-    return this.listed;
+    return this.listed && !(this.secrets?.pending() ?? false);
   }
 
   /** True once every watch listed its objects and none is failing now. */
   isSynced(): boolean {
-    return this.listed && this.synced.size === this.kinds.length;
+    return this.isListed() && this.synced.size === this.kinds.length && (this.secrets?.healthy() ?? true);
+  }
+
+  /** The namespaces (and named Secrets) whose Secrets are watched now. */
+  secretScopes(): string[] {
+    return this.secrets?.scopes() ?? [];
   }
 
   private items<T>(kind: Kind): T[] {
@@ -165,7 +214,7 @@ export class ObjectStore {
       policies: this.items<unknown>("policies"),
       services: this.items<ServiceObject>("services"),
       pods: this.items<PodObject>("pods"),
-      secrets: this.items<SecretObject>("secrets"),
+      secrets: this.secrets?.items() ?? [],
       namespaces: this.items<NamespaceObject>("namespaces"),
       now,
     };
@@ -174,5 +223,6 @@ export class ObjectStore {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all([...this.watches.values()].map((w) => w.stop()));
+    await this.secrets?.stop();
   }
 }

@@ -26,7 +26,7 @@ export class KubernetesLimitSource {
     private readonly debounceMs = 100,
   ) {
     // Limits do not depend on Secrets (JWKS, CA): none are watched, so its account needs no access to them.
-    this.store = new ObjectStore(kc, () => this.schedule(), log, ["policies", "services", "pods", "namespaces"]);
+    this.store = new ObjectStore(kc, () => this.schedule(), log, { kinds: ["policies", "services", "pods", "namespaces"] });
   }
 
   current(): LimitIndex {
