@@ -12,7 +12,8 @@ import { group, plural, version } from "../../../operator/api/v1alpha1/policy.js
 import { ObjectStore } from "../../../operator/controller/object-store.js";
 import { translate } from "../../../operator/translate/translate.js";
 import { installCrds } from "../../support/crds.js";
-import { adminKubeConfig, eventually, uniqueName } from "../../support/environment.js";
+import { adminKubeConfig, uniqueName } from "../../support/environment.js";
+import { waitFor } from "../../support/poll.js";
 
 const admin = adminKubeConfig();
 const core = admin.makeApiClient(CoreV1Api);
@@ -112,23 +113,23 @@ describe("Secrets read only where policies name them (real API server)", () => {
 
     // A policy in a new namespace: its Secrets are watched from then on, and its reference resolves.
     await custom.createNamespacedCustomObject({ group, version, plural, namespace: later, body: policy(later, "api") });
-    await eventually(() => Promise.resolve(s.isListed() && resolvedRefs(s, later, "api") === "True/ResolvedRefs" ? true : undefined), { what: "the later policy's Secret resolved", timeoutMs: 15_000 });
+    await waitFor("the later policy's Secret resolved", () => s.isListed() && resolvedRefs(s, later, "api") === "True/ResolvedRefs" ? true : undefined, 15_000);
     expect(s.secretScopes()).toEqual([home, later].sort());
     expect(secretKeys(s).some((k) => k.startsWith(`${unrelated}/`))).toBe(false);
     // A Secret changed in the new namespace reaches translation.
     await core.replaceNamespacedSecret({ namespace: later, name: "idp-jwks", body: { metadata: { name: "idp-jwks", namespace: later }, stringData: { "jwks.json": "{}" } } });
-    await eventually(() => Promise.resolve(resolvedRefs(s, later, "api") === "False/InvalidSecret" ? true : undefined), { what: "the changed Secret seen", timeoutMs: 15_000 });
+    await waitFor("the changed Secret seen", () => resolvedRefs(s, later, "api") === "False/InvalidSecret" ? true : undefined, 15_000);
 
     // A policy where the reader may not read Secrets: that policy alone reads its Secret as missing; translation goes on.
     await custom.createNamespacedCustomObject({ group, version, plural, namespace: unrelated, body: policy(unrelated, "api") });
-    await eventually(() => Promise.resolve(s.isListed() && resolvedRefs(s, unrelated, "api") === "False/SecretNotFound" ? true : undefined), { what: "the forbidden namespace's policy judged", timeoutMs: 15_000 });
+    await waitFor("the forbidden namespace's policy judged", () => s.isListed() && resolvedRefs(s, unrelated, "api") === "False/SecretNotFound" ? true : undefined, 15_000);
     expect(resolvedRefs(s, home, "api")).toBe("True/ResolvedRefs");
     expect(s.isSynced()).toBe(false);
     await custom.deleteNamespacedCustomObject({ group, version, plural, namespace: unrelated, name: "api" });
 
     // The policy goes: so do the watch and the Secrets of its namespace.
     await custom.deleteNamespacedCustomObject({ group, version, plural, namespace: later, name: "api" });
-    await eventually(() => Promise.resolve(s.secretScopes().length === 1 ? true : undefined), { what: "the later namespace unwatched", timeoutMs: 15_000 });
+    await waitFor("the later namespace unwatched", () => s.secretScopes().length === 1 ? true : undefined, 15_000);
     expect(s.secretScopes()).toEqual([home]);
     expect(secretKeys(s).every((k) => k.startsWith(`${home}/`))).toBe(true);
     expect(s.isSynced()).toBe(true);
