@@ -1,5 +1,5 @@
 # The bulwark image: one executable for every subcommand (controller, authz, ratelimit, injector,
-# render); the entrypoint is `bulwark`. It runs as uid 65532 on a read-only root filesystem and
+# intercept, render); the entrypoint is `bulwark`. It runs as uid 65532 on a read-only root filesystem and
 # contains Node.js, the compiled JavaScript and the production dependencies only.
 #
 #   docker build -t bulwark:0.1.0 \
@@ -49,6 +49,12 @@ COPY --from=production-dependencies /src/node_modules ./node_modules
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/dist ./dist
 COPY --from=build /out/bin/ /usr/local/bin/
+# iptables (Debian's, nftables backend) for `bulwark intercept`: the init container the injector adds
+# to every pod runs it once, as root with NET_ADMIN and NET_RAW only, to redirect the pod's inbound
+# app-port traffic to its sidecar. Every other subcommand runs as 65532 and never calls it.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iptables \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/lib/dpkg/*-old /var/log/apt /var/log/dpkg.log
 ENV NODE_ENV=production \
     NODE_OPTIONS=--enable-source-maps
 USER 65532:65532
