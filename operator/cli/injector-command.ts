@@ -33,6 +33,7 @@ flags (environment variable in brackets):
                              other way (a NetworkPolicy, or an app on loopback) [BULWARK_INBOUND_INTERCEPTION]
                              (default iptables)
   --intercept-image IMAGE    the Bulwark image the init container runs (required with iptables) [BULWARK_INTERCEPT_IMAGE]
+  --intercept-image-pull-policy P  Always, IfNotPresent or Never [BULWARK_INTERCEPT_IMAGE_PULL_POLICY] (default: Kubernetes')
   --probe-port PORT          the sidecar's listener for the kubelet's probes of the app [BULWARK_PROBE_PORT] (default 15021)
   --proxy-cpu-request Q      [BULWARK_PROXY_CPU_REQUEST] (default 50m)
   --proxy-memory-request Q   [BULWARK_PROXY_MEMORY_REQUEST] (default 64Mi)
@@ -75,6 +76,7 @@ export async function runInjector(argv: string[]): Promise<number> {
       "outbound-port": { type: "string" },
       "inbound-interception": { type: "string" },
       "intercept-image": { type: "string" },
+      "intercept-image-pull-policy": { type: "string" },
       "probe-port": { type: "string" },
       "proxy-cpu-request": { type: "string" },
       "proxy-memory-request": { type: "string" },
@@ -124,7 +126,11 @@ export async function runInjector(argv: string[]): Promise<number> {
     if ([config.sidecarPort, config.adminPort, config.outboundPort].includes(probePort)) throw new UsageError("--probe-port must differ from --sidecar-port, --admin-port and --outbound-port");
     const image = typeof values["intercept-image"] === "string" ? values["intercept-image"] : process.env.BULWARK_INTERCEPT_IMAGE;
     if (!image) throw new UsageError("--intercept-image is required with --inbound-interception iptables (the Bulwark image); or pass --inbound-interception none");
-    config.interception = { image, probePort };
+    const pullPolicy = typeof values["intercept-image-pull-policy"] === "string" ? values["intercept-image-pull-policy"] : process.env.BULWARK_INTERCEPT_IMAGE_PULL_POLICY;
+    if (pullPolicy !== undefined && pullPolicy !== "Always" && pullPolicy !== "IfNotPresent" && pullPolicy !== "Never") {
+      throw new UsageError(`--intercept-image-pull-policy ${pullPolicy} is not one of Always, IfNotPresent, Never`);
+    }
+    config.interception = { image, probePort, ...(pullPolicy ? { imagePullPolicy: pullPolicy } : {}) };
   }
   const readTls = (): { cert: string; key: string } => ({ cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") });
   let tls = readTls();

@@ -172,7 +172,7 @@ describe("chart", () => {
       const deployment = docs.find((d) => d.kind === "Deployment" && d.metadata.name === "bw-bulwark-injector") as { spec: { template: { spec: { containers: { args: string[] }[] } } } } | undefined;
       return (deployment?.spec.template.spec.containers[0]?.args ?? []).filter((a) => /^--(inbound-interception|intercept-image|probe-port)/.test(a));
     };
-    expect(await injectorArgs([])).toEqual(["--inbound-interception=iptables", "--intercept-image=bulwark:0.1.0", "--probe-port=15021"]);
+    expect(await injectorArgs([])).toEqual(["--inbound-interception=iptables", "--intercept-image=bulwark:0.1.0", "--intercept-image-pull-policy=IfNotPresent", "--probe-port=15021"]);
     expect(await injectorArgs(["--set", "proxy.interception.enabled=false"])).toEqual(["--inbound-interception=none"]);
     const off = documents(await template("bw", ["--set", "proxy.interception.enabled=false", "--set", "injector.networkPolicy.enabled=true", "--set", "injector.networkPolicy.namespaces={apps}"]));
     expect((off.find((d) => d.kind === "NetworkPolicy") as { spec: { ingress: unknown } } | undefined)?.spec.ingress).toEqual([{ ports: [{ port: 15006, protocol: "TCP" }] }]);

@@ -75,6 +75,8 @@ async function startInjector(): Promise<ManagedProcess> {
       join(dir, "xds-ca.crt"),
       "--intercept-image",
       BULWARK_IMAGE,
+      "--intercept-image-pull-policy",
+      "Never",
     ],
     logFile: join(dir, "injector.log"),
   });
@@ -152,6 +154,7 @@ describe("sidecar injection through the API server", () => {
     expect(injected.spec?.initContainers?.map((c) => c.name)).toEqual(["bulwark-intercept", PROXY_CONTAINER]);
     const intercept = injected.spec?.initContainers?.[0];
     expect(intercept?.image).toBe(BULWARK_IMAGE);
+    expect(intercept?.imagePullPolicy).toBe("Never");
     expect(intercept?.args).toEqual(["intercept", "--app-port", "8080", "--sidecar-port", "15006", "--proxy-uid", "101"]);
     expect(intercept?.securityContext).toMatchObject({ runAsUser: 0, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW"] } });
     expect(injected.metadata?.annotations).toMatchObject({ "bulwark.dev/inbound-interception": "iptables" });
