@@ -5,12 +5,12 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
-import { check } from "../operator/authz/check.js";
-import { buildRouteTable } from "../operator/authz/config.js";
-import { DpopNonces } from "../operator/authz/dpop-nonce.js";
-import { KeySets } from "../operator/authz/keys.js";
-import { MemoryReplayStore } from "../operator/authz/replay-store.js";
-import type { AuthzRequest } from "../operator/authz/request.js";
+import { check } from "../services/authz/check.js";
+import { buildRouteTable } from "../services/authz/config.js";
+import { DpopNonces } from "../services/authz/dpop-nonce.js";
+import { KeySets } from "../services/authz/keys.js";
+import { MemoryReplayStore } from "../services/authz/replay-store.js";
+import type { AuthzRequest } from "../services/authz/request.js";
 import { translate } from "../operator/translate/translate.js";
 import { DpopKey, TestIssuer } from "../test/support/authz-client.js";
 import { ATTESTER, AUDIENCE, authzPolicyInput, ISSUER, routeName } from "../test/support/authz-policy.js";

@@ -18,7 +18,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { staticBootstrap } from "../envoy/bootstrap/static-bootstrap.js";
-import type { TranslationSettings } from "../operator/ir/types.js";
+import type { TranslationSettings } from "../contract/ir.js";
 import { render } from "../operator/translate/render.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../test/env/processes.js";
 import { provisionEnvoy } from "../test/env/provision/envoy-binary.js";

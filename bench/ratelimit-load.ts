@@ -9,7 +9,7 @@ import { credentials, makeGenericClientConstructor, type Client, type ServiceErr
 import { Agent, request } from "node:http";
 import { connect, type IncomingHttpHeaders } from "node:http2";
 import { performance } from "node:perf_hooks";
-import { ratelimitServices, type RateLimitRequestMessage, type RateLimitResponseMessage } from "../operator/ratelimit/protocol.js";
+import { ratelimitServices, type RateLimitRequestMessage, type RateLimitResponseMessage } from "../services/ratelimit/protocol.js";
 import { errorMessage } from "../common/errors.js";
 import { percentile } from "./stats.js";
 

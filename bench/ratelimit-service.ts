@@ -200,7 +200,7 @@ export const ratelimitService: Benchmark = {
         "--import",
         tsxLoader(),
         // BENCH_RATELIMIT_SERVER_REPO: another checkout's server (before/after comparisons).
-        join(process.env.BENCH_RATELIMIT_SERVER_REPO ?? repoRoot, "operator/cli/main.ts"),
+        join(process.env.BENCH_RATELIMIT_SERVER_REPO ?? repoRoot, "cli/main.ts"),
         "ratelimit",
         "-f",
         join(dir, "objects"),

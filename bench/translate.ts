@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { mkdir, writeFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
-import { sidecarSnapshot } from "../envoy/xds/sidecar-snapshot.js";
+import { sidecarSnapshot } from "../envoy/snapshot/sidecar-snapshot.js";
 import type { TranslationInput } from "../operator/resolve/objects.js";
 import { policy, service, sidecarPod } from "../operator/testdata/objects.js";
 import { policySpecArbitrary } from "../operator/testdata/random-policies.js";

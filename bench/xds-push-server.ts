@@ -8,7 +8,7 @@ import { runInNewContext } from "node:vm";
 import { encodeResource } from "../envoy/proto/encode.js";
 import { SnapshotCache } from "../envoy/xds/cache.js";
 import { XdsServer } from "../envoy/xds/server.js";
-import type { Snapshot } from "../envoy/xds/snapshot.js";
+import type { Snapshot } from "../envoy/snapshot/snapshot.js";
 import { freePort } from "../test/env/processes.js";
 import { listenerJson, sidecarSnapshot, type SidecarFixture } from "../test/support/xds-resources.js";
 import { startSidecar, type Sidecar } from "../test/support/xds-sidecar.js";

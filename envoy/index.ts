@@ -1,7 +1,7 @@
 /** The Envoy side of Bulwark: IR → Envoy resources (pure), their protobuf encoding, and a static bootstrap for validation. */
-export { buildSidecarResources } from "./translate/sidecar.js";
-export { NAMES, type NamedResource, type SidecarResources } from "./translate/resources.js";
-export { TYPE } from "./translate/type-urls.js";
+export { buildSidecarResources } from "./build/sidecar.js";
+export { NAMES, type NamedResource, type SidecarResources } from "./build/resources.js";
+export { TYPE } from "./build/type-urls.js";
 export { encodeResource, resourceVersion } from "./proto/encode.js";
 export { ProtoJsonError } from "./proto/proto-json.js";
 export { envoyProtoRoot } from "./proto/load.js";

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import { sidecarArgs, sidecarBootstrap } from "../envoy/xds/bootstrap.js";
+import { sidecarArgs, sidecarBootstrap } from "../envoy/bootstrap/ads-bootstrap.js";
 import { startEnvironment, type RunningEnvironment } from "../test/env/environment.js";
 import { exec } from "../test/env/exec.js";
 import { PrerequisiteError } from "../test/env/errors.js";
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     const authz = startProcess({
       name: "bulwark authz",
       command: process.execPath,
-      args: ["--import", "tsx", join(root, "operator/cli/main.ts"), "authz", "--kubeconfig", env.info.kubeconfig, "--address", `127.0.0.1:${authzPort}`, "--redis-url", env.info.redisUrl],
+      args: ["--import", "tsx", join(root, "cli/main.ts"), "authz", "--kubeconfig", env.info.kubeconfig, "--address", `127.0.0.1:${authzPort}`, "--redis-url", env.info.redisUrl],
       logFile: join(dir, "authz.log"),
     });
     cleanups.push(() => authz.stop());
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
     const controller = startProcess({
       name: "bulwark controller",
       command: process.execPath,
-      args: ["--import", "tsx", join(root, "operator/cli/main.ts"), "controller", "--kubeconfig", env.info.kubeconfig, "--xds-address", `127.0.0.1:${xdsPort}`, "--http-address", `127.0.0.1:${httpPort}`, "--authz-address", `127.0.0.1:${authzPort}`, "--lease-namespace", "bulwark-system", ...(await xdsServingArgs())],
+      args: ["--import", "tsx", join(root, "cli/main.ts"), "controller", "--kubeconfig", env.info.kubeconfig, "--xds-address", `127.0.0.1:${xdsPort}`, "--http-address", `127.0.0.1:${httpPort}`, "--authz-address", `127.0.0.1:${authzPort}`, "--lease-namespace", "bulwark-system", ...(await xdsServingArgs())],
       logFile: join(dir, "controller.log"),
     });
     cleanups.push(() => controller.stop());

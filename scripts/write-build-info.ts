@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUILD_INFO_FILE, type BuildInfo } from "../operator/cli/build-info.js";
+import { BUILD_INFO_FILE, type BuildInfo } from "../cli/build-info.js";
 
 function gitCommit(): string | undefined {
   try {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { JsonObject, JsonValue } from "../json.js";
 import { encodeResource } from "../proto/encode.js";
 import { fixtureSettings, gatewayWorkload, passThroughWorkload, shopWorkload } from "../testdata/ir-fixtures.js";
-import { buildSidecarResources } from "../translate/sidecar.js";
+import { buildSidecarResources } from "../build/sidecar.js";
 import { staticBootstrap, type PlaceholderPems } from "./static-bootstrap.js";
 
 const pems: PlaceholderPems = { certificateChain: "CERT", privateKey: "KEY", trustedCa: "CA" };

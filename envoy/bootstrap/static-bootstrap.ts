@@ -1,6 +1,6 @@
 import { isJsonObject, type JsonObject, type JsonValue } from "../json.js";
-import type { NamedResource, SidecarResources } from "../translate/resources.js";
-import { TYPE } from "../translate/type-urls.js";
+import type { NamedResource, SidecarResources } from "../build/resources.js";
+import { TYPE } from "../build/type-urls.js";
 import { compareStrings } from "../../common/order.js";
 
 /** PEM material for secrets the resources refer to over SDS but that are not among `resources.secrets`. */

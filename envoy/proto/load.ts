@@ -2,6 +2,13 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import protobuf from "protobufjs";
+import { loadPackageDefinition, type ServiceDefinition } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+
+/**
+ * The one loader of the Envoy API protos: protobufjs types for encoding resources
+ * (envoyProtoRoot) and gRPC service definitions (envoyGrpcService), from the same include trees.
+ */
 
 /**
  * The Envoy API files Bulwark's resources use; their imports pull in the rest. The
@@ -38,12 +45,17 @@ const ENTRY_FILES = [
   "envoy/service/ratelimit/v3/rls.proto",
 ];
 
-/** Include directories: the trees @grpc/grpc-js-xds ships, then protobufjs's own google/protobuf files. */
+/** The proto trees the npm package @grpc/grpc-js-xds ships (Envoy API, xds, googleapis, validate). */
+export function envoyProtoIncludeDirs(): string[] {
+  const require = createRequire(import.meta.url);
+  const root = dirname(require.resolve("@grpc/grpc-js-xds/package.json"));
+  return ["envoy-api", "xds", "googleapis", "protoc-gen-validate"].map((d) => join(root, "deps", d));
+}
+
+/** Include directories of the protobufjs root: those trees, then protobufjs's own google/protobuf files. */
 function includeDirectories(): string[] {
   const require = createRequire(import.meta.url);
-  const xds = dirname(require.resolve("@grpc/grpc-js-xds/package.json"));
-  const protobufjs = dirname(require.resolve("protobufjs/package.json"));
-  return [...["envoy-api", "xds", "googleapis", "protoc-gen-validate"].map((tree) => join(xds, "deps", tree)), protobufjs];
+  return [...envoyProtoIncludeDirs(), dirname(require.resolve("protobufjs/package.json"))];
 }
 
 let root: protobuf.Root | undefined;
@@ -80,4 +92,23 @@ export function messageTypeOf(typeUrl: string): protobuf.Type | undefined {
   }
   typesByUrl.set(typeUrl, type);
   return type;
+}
+
+const servicesByName = new Map<string, ServiceDefinition>();
+
+/**
+ * A gRPC service of the Envoy API (e.g. `envoy.service.auth.v3.Authorization` from
+ * `envoy/service/auth/v3/external_auth.proto`), loaded once with @grpc/proto-loader from the
+ * protos @grpc/grpc-js-xds ships.
+ */
+export function envoyGrpcService(protoFile: string, serviceName: string, options: { longs?: typeof Number | typeof String } = {}): ServiceDefinition {
+  const cached = servicesByName.get(serviceName);
+  if (cached) return cached;
+  const packageDefinition = loadSync(protoFile, { includeDirs: envoyProtoIncludeDirs(), keepCase: true, longs: options.longs ?? String, enums: String, defaults: false, oneofs: true });
+  let node: unknown = loadPackageDefinition(packageDefinition);
+  for (const part of serviceName.split(".")) node = (node as Record<string, unknown> | undefined)?.[part];
+  const service = (node as { service?: ServiceDefinition } | undefined)?.service;
+  if (!service) throw new Error(`${protoFile} does not define the gRPC service ${serviceName}`);
+  servicesByName.set(serviceName, service);
+  return service;
 }

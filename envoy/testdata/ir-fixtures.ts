@@ -3,7 +3,7 @@
  * envoy/ unit tests, the integration tests that validate the output with the real Envoy, and
  * anyone who needs a realistic WorkloadIR.
  */
-import type { JwtProviderIR, RouteChecksIR, RouteIR, TranslationSettings, WorkloadIR } from "../../operator/ir/types.js";
+import type { JwtProviderIR, RouteChecksIR, RouteIR, TranslationSettings, WorkloadIR } from "../../contract/ir.js";
 
 /** authz by Service name (resolved by the sidecar), ratelimit by IP (served over EDS). */
 export const fixtureSettings: TranslationSettings = {

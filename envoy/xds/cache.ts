@@ -1,5 +1,5 @@
 import { plainSidecarText } from "./sidecar-text.js";
-import { inconsistencies, type Snapshot } from "./snapshot.js";
+import { inconsistencies, type Snapshot } from "../snapshot/snapshot.js";
 import { shortTypeName, type TypeUrl } from "./type-urls.js";
 
 export interface NackInfo {

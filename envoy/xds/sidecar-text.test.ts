@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { DiscoveryResponse } from "./ads-protocol.js";
 import { SnapshotCache } from "./cache.js";
 import { MAX_SIDECAR_ERROR_LENGTH, nodeIdProblem, plainSidecarText } from "./sidecar-text.js";
-import { makeSnapshot, type ResourceInput } from "./snapshot.js";
+import { makeSnapshot, type ResourceInput } from "../snapshot/snapshot.js";
 import { SotwStream } from "./sotw-stream.js";
 import { TypeUrl } from "./type-urls.js";
 

@@ -1,7 +1,7 @@
 import type { DiscoveryRequest, DiscoveryResponse } from "./ads-protocol.js";
 import type { SnapshotCache } from "./cache.js";
 import { nodeIdProblem } from "./sidecar-text.js";
-import type { Snapshot, XdsResource } from "./snapshot.js";
+import type { Snapshot, XdsResource } from "../snapshot/snapshot.js";
 import { isWildcardType, pushOrder, TypeUrl } from "./type-urls.js";
 
 interface TypeState {

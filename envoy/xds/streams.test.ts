@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { DeltaDiscoveryResponse, DiscoveryResponse } from "./ads-protocol.js";
 import { SnapshotCache } from "./cache.js";
 import { DeltaStream } from "./delta-stream.js";
-import { makeSnapshot, type ResourceInput } from "./snapshot.js";
+import { makeSnapshot, type ResourceInput } from "../snapshot/snapshot.js";
 import { SotwStream } from "./sotw-stream.js";
 import { TypeUrl } from "./type-urls.js";
 

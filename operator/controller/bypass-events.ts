@@ -1,7 +1,7 @@
 import type { PolicyStatus } from "../api/v1alpha1/policy.js";
 import { SidecarBypassCondition } from "../resolve/bypass.js";
 import type { ConditionData } from "../resolve/conditions.js";
-import type { PolicyRef, StatusWriter } from "./status-writer.js";
+import type { PolicyRef, StatusWriter } from "../kube/status-writer.js";
 
 /**
  * One Warning Event per new finding of a Service that reaches a policy's pods past their sidecar

@@ -1,29 +1,29 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
-import { NAMES } from "../../envoy/translate/resources.js";
+import { NAMES } from "../../envoy/build/resources.js";
 import type { XdsServer } from "../../envoy/xds/server.js";
-import { hashHex, type Snapshot } from "../../envoy/xds/snapshot.js";
+import { hashHex, type Snapshot } from "../../envoy/snapshot/snapshot.js";
 import { shortTypeName, TypeUrl } from "../../envoy/xds/type-urls.js";
 import { AcceptedReason, ProgrammedReason } from "../api/v1alpha1/conditions.js";
 import type { PolicyStatus } from "../api/v1alpha1/policy.js";
 import { nextSunset } from "../ir/deprecations.js";
-import type { MeshIR, MeshSettings, WorkloadIR } from "../ir/types.js";
-import { missingSecrets, withSecrets } from "../identity/snapshot-secrets.js";
+import type { MeshIR, MeshSettings, WorkloadIR } from "../../contract/ir.js";
+import { missingSecrets, withSecrets } from "../../envoy/snapshot/secrets.js";
 import { identityKey, identityOfPod, type WorkloadIdentity } from "../identity/spiffe.js";
 import type { SidecarCertificates } from "../identity/workload-certificates.js";
 import type { CaObservation, CaRotation } from "../identity/ca-rotation.js";
 import { rootFingerprints } from "../identity/trust-bundle.js";
 import type { ObjectMeta, SecretObject } from "../resolve/objects.js";
 import { buildPerWorkload, translate, type Translation } from "../translate/translate.js";
-import type { LeaderElector } from "./leader-election.js";
+import type { LeaderElector } from "../kube/leader-election.js";
 import type { ControllerMetrics } from "./metrics.js";
 import { BypassEvents } from "./bypass-events.js";
 import { meshScopeKeys } from "./mesh-scope.js";
-import { ObjectStore } from "./object-store.js";
+import { ObjectStore } from "../kube/object-store.js";
 import { desiredStatus, type SidecarObservation } from "./policy-status.js";
 import { SidecarReports, type SidecarReport } from "./sidecar-reports.js";
-import { StatusWriter } from "./status-writer.js";
+import { StatusWriter } from "../kube/status-writer.js";
 
 export interface ControllerOptions {
   kc: KubeConfig;

@@ -1,5 +1,5 @@
-import { hashHex } from "../../envoy/xds/snapshot.js";
-import type { MeshIR, WorkloadIR } from "../ir/types.js";
+import { hashHex } from "../../envoy/snapshot/snapshot.js";
+import type { MeshIR, WorkloadIR } from "../../contract/ir.js";
 
 /**
  * The part of a workload's snapshot memo key that stands for the mesh: a hash of the mesh Services

@@ -1,14 +1,14 @@
 import { X509Certificate, generateKeyPairSync, createPrivateKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { NAMES } from "../../envoy/translate/resources.js";
-import { makeSnapshot } from "../../envoy/xds/snapshot.js";
+import { NAMES } from "../../envoy/build/resources.js";
+import { makeSnapshot } from "../../envoy/snapshot/snapshot.js";
 import { TypeUrl } from "../../envoy/xds/type-urls.js";
 import type { Logger } from "pino";
 import type { SecretObject } from "../resolve/objects.js";
 import { CaRotation } from "./ca-rotation.js";
 import { WorkloadCa } from "./ca.js";
 import { needsRenewal, parseDuration, renewalTime, validity } from "./rotation.js";
-import { missingSecrets, withSecrets } from "./snapshot-secrets.js";
+import { missingSecrets, withSecrets } from "../../envoy/snapshot/secrets.js";
 import { identityOfPod, spiffeId } from "./spiffe.js";
 import { WorkloadCertificates } from "./workload-certificates.js";
 

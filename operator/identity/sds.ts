@@ -1,6 +1,6 @@
 import type { JsonObject } from "../../envoy/json.js";
-import { NAMES, type NamedResource } from "../../envoy/translate/resources.js";
-import { TYPE } from "../../envoy/translate/type-urls.js";
+import { NAMES, type NamedResource } from "../../envoy/build/resources.js";
+import { TYPE } from "../../envoy/build/type-urls.js";
 import type { IssuedCertificate } from "./ca.js";
 
 /** The SDS secret of a sidecar's own certificate and key (`workload-cert`). */

@@ -1,5 +1,5 @@
-import type { NamedResource } from "../../envoy/translate/resources.js";
-import { NAMES } from "../../envoy/translate/resources.js";
+import type { NamedResource } from "../../envoy/build/resources.js";
+import { NAMES } from "../../envoy/build/resources.js";
 import type { IssuedCertificate, WorkloadCa } from "./ca.js";
 import { needsRenewal, renewalTime, type RotationPolicy } from "./rotation.js";
 import { trustBundleSecret, workloadCertificateSecret } from "./sds.js";

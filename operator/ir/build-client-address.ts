@@ -1,6 +1,6 @@
 import type { ClientAddress } from "../api/v1alpha1/client-address.js";
 import type { Rule } from "../api/v1alpha1/policy.js";
-import type { ClientAddressIR, ClientCidrsIR } from "./types.js";
+import type { ClientAddressIR, ClientCidrsIR } from "../../contract/ir.js";
 
 /**
  * A validated spec.clientAddress (or the controller's flags) as the IR states it. The header

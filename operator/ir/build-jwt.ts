@@ -1,7 +1,7 @@
 import { durationSeconds } from "../api/v1alpha1/common.js";
 import type { PolicySpec } from "../api/v1alpha1/policy.js";
 import { UNUSABLE_JWKS } from "../resolve/jwks.js";
-import type { AppAttestationIR, JwksIR, JwtProviderIR, SenderConstraintIR } from "./types.js";
+import type { AppAttestationIR, JwksIR, JwtProviderIR, SenderConstraintIR } from "../../contract/ir.js";
 import { errorMessage } from "../../common/errors.js";
 import { compareStrings } from "../../common/order.js";
 

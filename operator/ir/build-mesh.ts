@@ -1,5 +1,5 @@
 import type { MeshService } from "../resolve/resolve.js";
-import type { ListenerIR, MeshIR, MeshServiceIR, MeshSettings, WorkloadIR } from "./types.js";
+import type { ListenerIR, MeshIR, MeshServiceIR, MeshSettings, WorkloadIR } from "../../contract/ir.js";
 import { compareStrings } from "../../common/order.js";
 
 /** `outbound/<ns>/<service>`: the destination's cluster and endpoint set. */

@@ -1,6 +1,6 @@
 import { durationSeconds } from "../api/v1alpha1/common.js";
 import type { Rule } from "../api/v1alpha1/policy.js";
-import type { GlobalRateLimitIR, LocalRateLimitIR, PathMeaningIR, RateLimitKeyPartIR } from "./types.js";
+import type { GlobalRateLimitIR, LocalRateLimitIR, PathMeaningIR, RateLimitKeyPartIR } from "../../contract/ir.js";
 
 function keyPart(part: string, template: string | undefined, meaning: PathMeaningIR | undefined): RateLimitKeyPartIR {
   if (part === "clientIP") return { kind: "clientIP" };

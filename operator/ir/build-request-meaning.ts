@@ -1,5 +1,5 @@
 import type { PolicySpec } from "../api/v1alpha1/policy.js";
-import type { RequestMeaningIR } from "./types.js";
+import type { RequestMeaningIR } from "../../contract/ir.js";
 import { compareStrings } from "../../common/order.js";
 
 /**

@@ -4,7 +4,7 @@ import { buildClientCidrs } from "./build-client-address.js";
 import { buildRateLimits } from "./build-rate-limits.js";
 import { coveredBy, overlapsPartly, type DeprecationWindow } from "./deprecations.js";
 import { ruleName } from "./names.js";
-import type { AuthzChecksIR, PathMatchIR, PathMeaningIR, RouteChecksIR, RouteIR } from "./types.js";
+import type { AuthzChecksIR, PathMatchIR, PathMeaningIR, RouteChecksIR, RouteIR } from "../../contract/ir.js";
 import { compareStrings } from "../../common/order.js";
 
 interface RouteContext {

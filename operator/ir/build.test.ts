@@ -4,7 +4,7 @@ import type { TranslationInput } from "../resolve/objects.js";
 import { jwtAuthentication, policy, service, sidecarPod } from "../testdata/objects.js";
 import { buildIR } from "./build.js";
 import { nextSunset } from "./deprecations.js";
-import type { RouteIR } from "./types.js";
+import type { RouteIR } from "../../contract/ir.js";
 
 const shop = service("shop", "shop-api", { app: "shop" });
 const pods = [sidecarPod("shop", "shop-1", { app: "shop" })];

@@ -10,7 +10,7 @@ import { failTranslation } from "../resolve/conditions.js";
 import { DEFAULT_OUTBOUND_PORT } from "../resolve/objects.js";
 import type { SidecarGroup } from "../resolve/resolve.js";
 import { egressIncludes } from "../resolve/sidecars.js";
-import type { IR, MeshIR, MeshSettings, WorkloadIR } from "./types.js";
+import type { IR, MeshIR, MeshSettings, WorkloadIR } from "../../contract/ir.js";
 import { compareStrings } from "../../common/order.js";
 
 type RoutesMemo = { key: string; routes: WorkloadIR["routes"] };

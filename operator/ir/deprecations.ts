@@ -1,5 +1,5 @@
 import type { PolicySpec } from "../api/v1alpha1/policy.js";
-import type { PathMatchIR } from "./types.js";
+import type { PathMatchIR } from "../../contract/ir.js";
 
 type DeprecationSpec = NonNullable<NonNullable<PolicySpec["mobile"]>["deprecations"]>[number];
 

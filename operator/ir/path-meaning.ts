@@ -1,4 +1,4 @@
-import type { PathMeaningIR } from "./types.js";
+import type { PathMeaningIR } from "../../contract/ir.js";
 
 /**
  * How a path compares under the backend's matching (the policy's `backendMatching`), shared by

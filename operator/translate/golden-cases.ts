@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { TranslationSettings } from "../ir/types.js";
+import type { TranslationSettings } from "../../contract/ir.js";
 import { defaultSettings } from "./render.js";
 
 /** testdata/translate/<case>.in.yaml → <case>.out/: the golden cases of the whole translation. */

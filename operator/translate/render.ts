@@ -1,7 +1,7 @@
 import { stringify } from "yaml";
-import { buildSidecarResources } from "../../envoy/translate/sidecar.js";
-import type { SidecarResources } from "../../envoy/translate/resources.js";
-import type { IR, TranslationSettings } from "../ir/types.js";
+import { buildSidecarResources } from "../../envoy/build/sidecar.js";
+import type { SidecarResources } from "../../envoy/build/resources.js";
+import type { IR, TranslationSettings } from "../../contract/ir.js";
 import type { TranslationInput } from "../resolve/objects.js";
 import type { Resolution } from "../resolve/resolve.js";
 import { buildPerWorkload, translate } from "./translate.js";

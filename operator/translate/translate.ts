@@ -1,5 +1,5 @@
 import { buildIR } from "../ir/build.js";
-import type { IR, MeshSettings, WorkloadIR } from "../ir/types.js";
+import type { IR, MeshSettings, WorkloadIR } from "../../contract/ir.js";
 import { failTranslation } from "../resolve/conditions.js";
 import type { TranslationInput } from "../resolve/objects.js";
 import { resolvePolicies, type Resolution } from "../resolve/resolve.js";

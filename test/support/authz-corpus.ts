@@ -12,8 +12,8 @@ import { createHash, randomUUID } from "node:crypto";
 import { exportJWK, SignJWT, UnsecuredJWT, type JWTPayload } from "jose";
 import * as dpopClient from "dpop";
 import * as oauth from "oauth4webapi";
-import type { RequestMeaningReason } from "../../envoy/translate/filters/request-meaning.js";
-import type { RefusalReason } from "../../operator/authz/decision.js";
+import type { RequestMeaningReason } from "../../envoy/build/filters/request-meaning.js";
+import type { RefusalReason } from "../../services/authz/decision.js";
 import type { DpopKey, ProofOptions, TestIssuer } from "./authz-client.js";
 import { APP_ID, ATTESTER, AUDIENCE, ISSUER, MAX_TOKEN_AGE_SECONDS, RSA_ISSUER } from "./authz-policy.js";
 

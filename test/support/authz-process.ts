@@ -1,5 +1,5 @@
 /**
- * `bulwark authz` as a separate process (node --import tsx operator/cli/main.ts authz), watching
+ * `bulwark authz` as a separate process (node --import tsx cli/main.ts authz), watching
  * Kubernetes, with its ext_authz gRPC port and its health/metrics port on loopback.
  */
 import { freePort } from "../env/processes.js";

@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { stringify } from "yaml";
 import { group, plural, version, type PolicyStatus } from "../../operator/api/v1alpha1/policy.js";
 import { SidecarAnnotation } from "../../operator/resolve/objects.js";
-import { sidecarArgs, sidecarBootstrap } from "../../envoy/xds/bootstrap.js";
+import { sidecarArgs, sidecarBootstrap } from "../../envoy/bootstrap/ads-bootstrap.js";
 import type { EnvironmentInfo } from "../env/environment.js";
 import { exec, type ExecResult } from "../env/exec.js";
 import { freePort, isAlive, killGroup, sleep, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";
@@ -136,7 +136,7 @@ export interface BulwarkProcess {
 
 /**
  * Starts `bulwark <command> <args…> --http-address 127.0.0.1:<free port>` (node --import tsx
- * operator/cli/main.ts), logging to `logFile` (in a fresh temporary directory by default), and
+ * cli/main.ts), logging to `logFile` (in a fresh temporary directory by default), and
  * waits until `probe` answers 200 (none: no wait). A process that does not get there is stopped.
  */
 export async function startBulwark(options: { command: "controller" | "authz" | "ratelimit"; name: string; args: string[]; logFile?: string; httpPort?: number; probe?: "/readyz" | "/healthz" | "none"; nodeOptions?: string }): Promise<BulwarkProcess> {
@@ -145,7 +145,7 @@ export async function startBulwark(options: { command: "controller" | "authz" | 
   const proc = startProcess({
     name: options.name,
     command: process.execPath,
-    args: ["--import", tsxLoader(), join(repoRoot, "operator/cli/main.ts"), options.command, ...options.args, "--http-address", `127.0.0.1:${httpPort}`],
+    args: ["--import", tsxLoader(), join(repoRoot, "cli/main.ts"), options.command, ...options.args, "--http-address", `127.0.0.1:${httpPort}`],
     logFile,
     ...(options.nodeOptions ? { env: { ...process.env, NODE_OPTIONS: options.nodeOptions } } : {}),
   });

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { staticBootstrap, type PlaceholderPems } from "../../envoy/bootstrap/static-bootstrap.js";
-import type { SidecarResources } from "../../envoy/translate/resources.js";
+import type { SidecarResources } from "../../envoy/build/resources.js";
 import { exec } from "../env/exec.js";
 import { testEnvironment } from "./environment.js";
 

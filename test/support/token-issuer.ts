@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { calculateJwkThumbprint, EmbeddedJWK, errors, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
-import { DpopNonces } from "../../operator/authz/dpop-nonce.js";
+import { DpopNonces } from "../../services/authz/dpop-nonce.js";
 import { errorMessage } from "../../common/errors.js";
 
 export interface TokenIssuerOptions {

@@ -1,6 +1,6 @@
 import type { JsonObject } from "../../envoy/json.js";
 import { encodeResource } from "../../envoy/proto/encode.js";
-import { makeSnapshot, type ResourceInput, type Snapshot } from "../../envoy/xds/snapshot.js";
+import { makeSnapshot, type ResourceInput, type Snapshot } from "../../envoy/snapshot/snapshot.js";
 import { TypeUrl } from "../../envoy/xds/type-urls.js";
 
 /**

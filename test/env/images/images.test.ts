@@ -74,8 +74,8 @@ describe("build context", () => {
     expect(isIgnored(rules, ".git/config")).toBe(true);
     expect(isIgnored(rules, "a/b/node_modules/x.js")).toBe(true);
     expect(isIgnored(rules, "node_modules")).toBe(true);
-    expect(isIgnored(rules, "operator/cli/main.test.ts")).toBe(true);
-    expect(isIgnored(rules, "operator/cli/main.ts")).toBe(false);
+    expect(isIgnored(rules, "cli/main.test.ts")).toBe(true);
+    expect(isIgnored(rules, "cli/main.ts")).toBe(false);
     expect(isIgnored(rules, "test/env/cli.ts")).toBe(true);
     expect(isIgnored(rules, "CONTRIBUTING.md")).toBe(true);
     expect(isIgnored(rules, "README.md")).toBe(false);
@@ -103,7 +103,7 @@ describe("build context", () => {
     const files = await buildContextFiles(repoRoot);
     expect(files).toContain("package-lock.json");
     expect(files).toContain("tsconfig.build.json");
-    expect(files).toContain("operator/cli/main.ts");
+    expect(files).toContain("cli/main.ts");
     expect(files.filter((file) => file.endsWith(".test.ts") || file.startsWith("test/") || file.startsWith("node_modules/"))).toEqual([]);
   });
 });

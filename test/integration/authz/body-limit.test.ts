@@ -3,12 +3,12 @@ import { connect, createServer as createTcpServer, type Server as TcpServer, typ
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
-import { RouteTableHolder, buildRouteTable } from "../../../operator/authz/config.js";
-import { DpopNonces } from "../../../operator/authz/dpop-nonce.js";
-import { KeySets } from "../../../operator/authz/keys.js";
-import { MemoryReplayStore } from "../../../operator/authz/replay-store.js";
-import { AuthzServer } from "../../../operator/authz/service.js";
-import type { TranslationSettings } from "../../../operator/ir/types.js";
+import { RouteTableHolder, buildRouteTable } from "../../../services/authz/config.js";
+import { DpopNonces } from "../../../services/authz/dpop-nonce.js";
+import { KeySets } from "../../../services/authz/keys.js";
+import { MemoryReplayStore } from "../../../services/authz/replay-store.js";
+import { AuthzServer } from "../../../services/authz/service.js";
+import type { TranslationSettings } from "../../../contract/ir.js";
 import { render } from "../../../operator/translate/render.js";
 import { freePort } from "../../env/processes.js";
 import { TestIssuer } from "../../support/authz-client.js";

@@ -16,7 +16,7 @@ import { installCrds } from "../../support/crds.js";
 import { createNamespace, createService, createSidecarPod, deleteNamespace, e2eEnvironment, kubeConfig, kubectl, policyManifest, waitFor, type E2eEnvironment } from "../../support/e2e.js";
 import { testEnvironment, uniqueName } from "../../support/environment.js";
 import { TestIssuer } from "../../support/authz-client.js";
-import { authorizationService } from "../../../operator/authz/service.js";
+import { authorizationService } from "../../../services/authz/service.js";
 
 type CheckClient = Client & { Check(request: unknown, callback: (error: ServiceError | null, response?: { status?: { message?: string } }) => void): void };
 

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
-import type { TranslationSettings } from "../../../operator/ir/types.js";
+import type { TranslationSettings } from "../../../contract/ir.js";
 import { render } from "../../../operator/translate/render.js";
 import { freePort, type ManagedProcess } from "../../env/processes.js";
 import { startRedis } from "../../env/redis.js";

@@ -6,7 +6,7 @@
  * decides every request the sidecar asks about after it, and no timer is needed.
  */
 import { describe, expect, it } from "vitest";
-import { buildRouteTable } from "../../../operator/authz/config.js";
+import { buildRouteTable } from "../../../services/authz/config.js";
 import { render } from "../../../operator/translate/render.js";
 import { authzPolicyInput } from "../../support/authz-policy.js";
 

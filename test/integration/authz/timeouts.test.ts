@@ -2,7 +2,7 @@ import { createServer, request, type Server } from "node:http";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
-import type { TranslationSettings } from "../../../operator/ir/types.js";
+import type { TranslationSettings } from "../../../contract/ir.js";
 import { render } from "../../../operator/translate/render.js";
 import { freePort } from "../../env/processes.js";
 import { DpopKey, TestIssuer } from "../../support/authz-client.js";

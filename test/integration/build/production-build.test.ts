@@ -64,7 +64,7 @@ describe("npm run build", () => {
     expect(readFileSync(main, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
     const files = readdirSync(join(out, "dist"), { recursive: true, encoding: "utf8" });
     expect(files.filter((file) => file.endsWith(".ts") || file.includes(".test.") || file.includes("testdata"))).toEqual([]);
-    expect(files).toContain(join("operator", "cli", "main.js"));
+    expect(files).toContain(join("cli", "main.js"));
   });
 
   it("the built render subcommand loads the Envoy protos and prints a sidecar's configuration", async () => {

@@ -9,7 +9,7 @@ import { exportJWK, generateKeyPair } from "jose";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { group, plural, version } from "../../../operator/api/v1alpha1/policy.js";
-import { ObjectStore } from "../../../operator/controller/object-store.js";
+import { ObjectStore } from "../../../operator/kube/object-store.js";
 import { translate } from "../../../operator/translate/translate.js";
 import { installCrds } from "../../support/crds.js";
 import { adminKubeConfig, uniqueName } from "../../support/environment.js";

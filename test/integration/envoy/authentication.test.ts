@@ -3,7 +3,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
 import { authServingWorkload, fixtureSettings } from "../../../envoy/testdata/ir-fixtures.js";
-import { buildSidecarResources } from "../../../envoy/translate/sidecar.js";
+import { buildSidecarResources } from "../../../envoy/build/sidecar.js";
 import { freePort } from "../../env/processes.js";
 import { startEnvoy, type EnvoyProcess } from "../../support/envoy-process.js";
 

@@ -2,10 +2,10 @@ import { createServer, request, type IncomingHttpHeaders, type OutgoingHttpHeade
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
-import type { TranslationSettings } from "../../../operator/ir/types.js";
-import { limitsOf } from "../../../operator/ratelimit/limit-source.js";
-import { MemoryStore } from "../../../operator/ratelimit/memory-store.js";
-import { RateLimitGrpcService } from "../../../operator/ratelimit/service.js";
+import type { TranslationSettings } from "../../../contract/ir.js";
+import { limitsOf } from "../../../services/ratelimit/limit-source.js";
+import { MemoryStore } from "../../../services/ratelimit/memory-store.js";
+import { RateLimitGrpcService } from "../../../services/ratelimit/service.js";
 import type { TranslationInput } from "../../../operator/resolve/objects.js";
 import { policy, service, sidecarPod } from "../../../operator/testdata/objects.js";
 import { defaultSettings, render } from "../../../operator/translate/render.js";
@@ -49,7 +49,7 @@ function seenByApp(reply: Reply): Record<string, unknown> {
   return { xff: headers["x-forwarded-for"], external: headers["x-envoy-external-address"], realIp: headers["x-real-ip"] };
 }
 
-// Daily budgets: the sliding-window estimate (operator/ratelimit/window.ts) rounds the previous
+// Daily budgets: the sliding-window estimate (services/ratelimit/window.ts) rounds the previous
 // window's share down, so a minute boundary inside a loop would let one more request through.
 const rules = [
   { name: "echo", authentication: "None", match: { pathPrefix: "/v1/echo" } },

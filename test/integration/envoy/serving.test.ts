@@ -2,7 +2,7 @@ import { createServer, request, type IncomingHttpHeaders, type Server } from "no
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
 import { fixtureSettings, servingWorkload } from "../../../envoy/testdata/ir-fixtures.js";
-import { buildSidecarResources } from "../../../envoy/translate/sidecar.js";
+import { buildSidecarResources } from "../../../envoy/build/sidecar.js";
 import { freePort } from "../../env/processes.js";
 import { startEnvoy, type EnvoyProcess } from "../../support/envoy-process.js";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { buildSidecarResources } from "../../../envoy/translate/sidecar.js";
+import { buildSidecarResources } from "../../../envoy/build/sidecar.js";
 import { fixtureSettings, irFixtures, servingWorkload } from "../../../envoy/testdata/ir-fixtures.js";
-import type { TranslationSettings } from "../../../operator/ir/types.js";
+import type { TranslationSettings } from "../../../contract/ir.js";
 import { validateSidecarResources } from "../../support/envoy-validate.js";
 
 /** The services by IP address: their clusters are EDS clusters, made STATIC in the bootstrap. */

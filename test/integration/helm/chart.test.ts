@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { webhookConfiguration } from "../../../operator/injector/webhook-configuration.js";
+import { webhookConfiguration } from "../../../injector/webhook-configuration.js";
 import { exec } from "../../env/exec.js";
 import { installCrds } from "../../support/crds.js";
 import { conditionOf, createNamespace, createService, deleteNamespace, e2eEnvironment, getPolicy, kubeConfig, kubectl, policyManifest, startSidecarPod, waitFor, type E2eEnvironment, type SidecarPod } from "../../support/e2e.js";

@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROXY_CONTAINER } from "../../../operator/injector/inject.js";
-import { webhookConfiguration } from "../../../operator/injector/webhook-configuration.js";
+import { PROXY_CONTAINER } from "../../../injector/inject.js";
+import { webhookConfiguration } from "../../../injector/webhook-configuration.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../../env/processes.js";
 import { createNamespace, deleteNamespace, e2eEnvironment, kubeConfig, kubectl, waitFor, type E2eEnvironment } from "../../support/e2e.js";
 import { validateWithEnvoy } from "../../support/envoy-validate.js";
@@ -59,7 +59,7 @@ async function startInjector(): Promise<ManagedProcess> {
     args: [
       "--import",
       tsx,
-      join(repoRoot, "operator/cli/main.ts"),
+      join(repoRoot, "cli/main.ts"),
       "injector",
       "--address",
       `127.0.0.1:${port}`,

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { genericRateLimitService, type RateLimitRequestMessage, type RateLimitResponseMessage } from "../../../operator/ratelimit/protocol.js";
+import { genericRateLimitService, type RateLimitRequestMessage, type RateLimitResponseMessage } from "../../../services/ratelimit/protocol.js";
 import { policy, service, sidecarPod } from "../../../operator/testdata/objects.js";
 import { freePort } from "../../env/processes.js";
 import { startBulwark, type BulwarkProcess } from "../../support/e2e.js";

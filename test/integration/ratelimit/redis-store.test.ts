@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { budgetKey } from "../../../operator/ratelimit/keys.js";
-import { MemoryStore } from "../../../operator/ratelimit/memory-store.js";
-import { RedisStore } from "../../../operator/ratelimit/redis-store.js";
-import type { CountRequest } from "../../../operator/ratelimit/store.js";
+import { budgetKey } from "../../../services/ratelimit/keys.js";
+import { MemoryStore } from "../../../services/ratelimit/memory-store.js";
+import { RedisStore } from "../../../services/ratelimit/redis-store.js";
+import type { CountRequest } from "../../../services/ratelimit/store.js";
 import { testEnvironment, uniqueName } from "../../support/environment.js";
 import { waitFor } from "../../support/poll.js";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SnapshotCache, type NackEvent } from "../../../envoy/xds/cache.js";
 import { XdsServer } from "../../../envoy/xds/server.js";
-import type { Snapshot } from "../../../envoy/xds/snapshot.js";
+import type { Snapshot } from "../../../envoy/snapshot/snapshot.js";
 import { TypeUrl } from "../../../envoy/xds/type-urls.js";
 import { freePort } from "../../env/processes.js";
 import { testEnvironment } from "../../support/environment.js";

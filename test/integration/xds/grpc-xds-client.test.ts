@@ -2,7 +2,7 @@ import { register } from "@grpc/grpc-js-xds";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeResource } from "../../../envoy/proto/encode.js";
 import { XdsServer } from "../../../envoy/xds/server.js";
-import { makeSnapshot, type ResourceInput, type Snapshot } from "../../../envoy/xds/snapshot.js";
+import { makeSnapshot, type ResourceInput, type Snapshot } from "../../../envoy/snapshot/snapshot.js";
 import { TypeUrl } from "../../../envoy/xds/type-urls.js";
 import { echoClient, startEchoServer, type EchoCaller, type EchoServer } from "../../support/xds-echo.js";
 import { edsClusterJson, loadAssignmentJson } from "../../support/xds-resources.js";

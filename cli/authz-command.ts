@@ -1,0 +1,212 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { readdir, readFile, stat } from "node:fs/promises";
+import type { Server } from "node:http";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import { pino, type Logger } from "pino";
+import { RouteTableHolder } from "../services/authz/config.js";
+import { DpopNonces } from "../services/authz/dpop-nonce.js";
+import { jwksInUse, KeySets } from "../services/authz/keys.js";
+import { MemoryReplayStore, RedisReplayStore, type ReplayStore } from "../services/authz/replay-store.js";
+import { authzHealthChecks } from "../services/authz/health.js";
+import { AuthzMetrics } from "../services/authz/metrics.js";
+import { AuthzServer } from "../services/authz/service.js";
+import { applyTranslation, KubernetesRouteSource } from "../services/authz/source.js";
+import { startHttpServer } from "../operator/kube/http-server.js";
+import { readObjects } from "../operator/translate/read-objects.js";
+import { parseAddress, UsageError } from "./usage.js";
+import { errorMessage } from "../common/errors.js";
+
+export const authzHelp = `usage: bulwark authz [flags]
+
+Serves envoy.service.auth.v3.Authorization (Envoy ext_authz over gRPC) for the routes whose
+policies need more than Envoy can check: DPoP (RFC 9449), certificate-bound tokens (RFC 8705),
+app attestation, object ownership and minimum app versions. Its configuration comes from the same
+translation as the sidecars': it watches Kubernetes itself (or reads files with -f) and swaps its
+route table atomically; it keeps its last configuration when the controller or the API server is
+gone.
+
+flags (environment variable in brackets):
+  --kubeconfig PATH          kubeconfig to use [KUBECONFIG]; in-cluster configuration when unset
+  -f, --filename PATH        read objects from files or directories instead of watching Kubernetes (repeatable)
+  --address HOST:PORT        where Envoy calls Check [BULWARK_AUTHZ_ADDRESS] (default 0.0.0.0:9191)
+  --http-address HOST:PORT   /healthz, /readyz (ready once a route table is loaded) and /metrics
+                             [BULWARK_AUTHZ_HTTP_ADDRESS] (default 0.0.0.0:9192)
+  --redis-url URL            DPoP replay cache shared by replicas [BULWARK_REDIS_URL]; in memory when unset (one replica only)
+  --dpop-nonce-secret S      secret for DPoP server nonces, the same on every replica [BULWARK_DPOP_NONCE_SECRET]; random when unset
+  --log-level LEVEL          trace, debug, info, warn, error [BULWARK_LOG_LEVEL] (default info)
+  -h, --help                 this text
+`;
+
+function flag(values: Record<string, unknown>, name: string, env: string): string | undefined {
+  const v = values[name];
+  return typeof v === "string" ? v : process.env[env];
+}
+
+async function filesOf(path: string): Promise<string[]> {
+  if (!(await stat(path)).isDirectory()) return [path];
+  return (await readdir(path))
+    .filter((f) => /\.ya?ml$|\.json$/.test(f))
+    .sort()
+    .map((f) => join(path, f));
+}
+
+async function loadFiles(paths: string[], tables: RouteTableHolder, log: Logger): Promise<void> {
+  const files = await Promise.all((await Promise.all(paths.map(filesOf))).flat().map(async (path) => ({ path, text: await readFile(path, "utf8") })));
+  const { input, problems } = readObjects(files);
+  if (problems.length > 0) throw new UsageError(`cannot read the objects: ${JSON.stringify(problems)}`);
+  if (applyTranslation({ ...input, now: new Date().toISOString() }, tables, log) === undefined) throw new Error("the objects do not translate");
+}
+
+/**
+ * The Kubernetes source, started again (a new one) until its first listing succeeds: an API
+ * server that is down or a CRD not yet installed leaves authz up and not ready, and says why.
+ */
+class RetryingRouteSource {
+  private current: KubernetesRouteSource | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly create: () => KubernetesRouteSource,
+    private readonly log: Logger,
+    private readonly retryMs = 1000,
+  ) {}
+
+  start(): void {
+    if (this.stopped) return;
+    const source = this.create();
+    this.current = source;
+    source.start().then(
+      () => {
+        if (this.stopped) void source.stop();
+      },
+      (error: unknown) => {
+        this.log.warn({ err: errorMessage(error), retryInMs: this.retryMs }, "cannot list the objects the route table is built from; retrying");
+        void source.stop().finally(() => {
+          if (this.stopped) return;
+          this.timer = setTimeout(() => this.start(), this.retryMs);
+        });
+      },
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.current?.stop();
+  }
+}
+
+/** The replay cache's connection: commands fail at once while Redis is away (checks then refuse with replay_store_unavailable); errors are logged, once per outage. */
+function redisClient(url: string, log: Logger): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  let down = false;
+  redis.on("error", (error: Error) => {
+    if (down) return;
+    down = true;
+    log.warn({ err: error.message }, "Redis (DPoP replay cache) unreachable; DPoP checks are refused until it is back");
+  });
+  redis.on("ready", () => {
+    if (down) log.info("Redis (DPoP replay cache) reachable again");
+    down = false;
+  });
+  return redis;
+}
+
+/** Runs bulwark authz until SIGTERM or SIGINT; resolves with the exit code. */
+export async function runAuthz(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      kubeconfig: { type: "string" },
+      filename: { type: "string", short: "f", multiple: true },
+      address: { type: "string" },
+      "http-address": { type: "string" },
+      "redis-url": { type: "string" },
+      "dpop-nonce-secret": { type: "string" },
+      "log-level": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(authzHelp);
+    return 0;
+  }
+  const levels = ["trace", "debug", "info", "warn", "error"];
+  const level = flag(values, "log-level", "BULWARK_LOG_LEVEL") ?? "info";
+  if (!levels.includes(level)) throw new UsageError(`--log-level ${level} is not one of ${levels.join(", ")}`);
+  const log = pino({ level, base: { component: "authz" } });
+  const address = parseAddress(flag(values, "address", "BULWARK_AUTHZ_ADDRESS") ?? "0.0.0.0:9191", "--address");
+  const httpAddress = parseAddress(flag(values, "http-address", "BULWARK_AUTHZ_HTTP_ADDRESS") ?? "0.0.0.0:9192", "--http-address");
+  const redisUrl = flag(values, "redis-url", "BULWARK_REDIS_URL");
+  const secret = flag(values, "dpop-nonce-secret", "BULWARK_DPOP_NONCE_SECRET");
+
+  const tables = new RouteTableHolder();
+  const redis = redisUrl ? redisClient(redisUrl, log) : undefined;
+  const replay: ReplayStore = redis ? new RedisReplayStore(redis) : new MemoryReplayStore();
+  const keySets = new KeySets({ onError: (uri, error) => log.warn({ uri, err: errorMessage(error) }, "JWKS fetch failed; keeping the last good keys") });
+  tables.onSwap((table) => keySets.retain(jwksInUse(table)));
+  const metrics = new AuthzMetrics(tables, keySets);
+  const server = new AuthzServer({
+    host: address.host,
+    port: address.port,
+    tables,
+    deps: { now: Date.now, replay, nonces: new DpopNonces(secret !== undefined ? { secret } : {}), keys: keySets.keys },
+    log,
+    onDecision: metrics.record,
+  });
+
+  let stopping = false;
+  let http: Server | undefined;
+  let source: RetryingRouteSource | undefined;
+  const close = async (): Promise<void> => {
+    stopping = true;
+    await server.stop(2000);
+    await source?.stop();
+    // QUIT waits for a Redis that may be away: give it a second, then drop the connection (and its reconnect timer).
+    await Promise.race([replay.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+    redis?.disconnect();
+    await new Promise((r) => (http ? http.close(r) : r(undefined)));
+  };
+  try {
+    http = await startHttpServer({
+      host: httpAddress.host,
+      port: httpAddress.port,
+      registry: metrics.registry,
+      checks: authzHealthChecks({ tables, serving: () => server.port !== undefined, stopping: () => stopping }),
+    });
+    if (values.filename && values.filename.length > 0) {
+      await loadFiles(values.filename, tables, log);
+    } else {
+      const kc = new KubeConfig();
+      const kubeconfig = flag(values, "kubeconfig", "KUBECONFIG");
+      if (kubeconfig) kc.loadFromFile(kubeconfig);
+      else kc.loadFromCluster();
+      source = new RetryingRouteSource(() => new KubernetesRouteSource(kc, tables, log), log);
+      source.start();
+    }
+    const port = await server.start().catch((error: unknown) => {
+      throw new Error(`cannot serve Check on ${address.host}:${address.port}: ${errorMessage(error)}`);
+    });
+    log.info({ address: `${address.host}:${port}`, http: `${httpAddress.host}:${httpAddress.port}`, replay: redisUrl ? "redis" : "memory", version: tables.current()?.version }, "authz started");
+  } catch (error) {
+    // Nothing may keep the process alive after a failed start (the Redis connection, the watches, the servers).
+    await close();
+    throw error;
+  }
+
+  return new Promise((resolve) => {
+    const shutdown = (signal: string): void => {
+      log.info({ signal }, "shutting down");
+      void (async (): Promise<void> => {
+        await close();
+        resolve(0);
+      })();
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+  });
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+/** The `bulwark` executable: one package, subcommands. */
+import { runAuthz } from "./authz-command.js";
+import { formatVersion, readBuildInfo } from "./build-info.js";
+import { runController } from "./controller-command.js";
+import { runInjector } from "./injector-command.js";
+import { runIntercept } from "./intercept-command.js";
+import { runRatelimit } from "./ratelimit-command.js";
+import { runRender } from "./render-command.js";
+import { UsageError } from "./usage.js";
+import { errorMessage } from "../common/errors.js";
+
+const help = `usage: bulwark <command> [flags]
+
+commands:
+  authz        serve Envoy ext_authz: DPoP, certificate-bound tokens, attestation, ownership, app versions
+  controller   watch policies and serve every sidecar its Envoy configuration over xDS
+  injector     serve the admission webhook that adds the Envoy sidecar to opted-in pods
+  intercept    redirect a pod's inbound app-port traffic to its sidecar (the injected init container)
+  ratelimit    serve Envoy global rate limits and outcome-aware budgets (RateLimitService, AccessLogService)
+  render       print the Envoy configuration a set of Kubernetes objects produces (offline)
+  version      print the version, the commit and date of the build, and the Node.js version
+
+Run 'bulwark <command> --help' for a command's flags.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "authz":
+      return runAuthz(rest);
+    case "controller":
+      return runController(rest);
+    case "injector":
+      return runInjector(rest);
+    case "intercept":
+      return runIntercept(rest);
+    case "ratelimit":
+      return runRatelimit(rest);
+    case "render":
+      return runRender(rest);
+    case "version":
+    case "--version":
+      process.stdout.write(formatVersion(readBuildInfo()));
+      return 0;
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(help);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command ${command}; commands: authz, controller, injector, intercept, ratelimit, render, version`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const usage = error instanceof UsageError || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"));
+    process.stderr.write(`bulwark: ${errorMessage(error)}\n`);
+    process.exitCode = usage ? 2 : 1;
+  },
+);

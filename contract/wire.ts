@@ -1,0 +1,39 @@
+/**
+ * Wire constants: names that the sidecar's configuration (envoy/build) writes and that Bulwark's
+ * services (services/authz, services/ratelimit) read back from what Envoy sends them. Each is
+ * written here once; both sides import it, so they cannot drift apart.
+ */
+import type { RateLimitKeyPartIR } from "./ir.js";
+
+/** The ext_authz context extension that names the route whose checks apply (its IR name). */
+export const ROUTE_CONTEXT_KEY = "bulwark.dev/route";
+
+/** The response header that names why Bulwark refused a request (sidecar filters and authz alike). */
+export const REASON_HEADER = "x-bulwark-reason";
+
+/** Envoy's JWT filter: the namespace of its dynamic metadata, read by rbac, ext_authz and the rate-limit outcome log. */
+export const JWT_AUTHN_FILTER = "envoy.filters.http.jwt_authn";
+/** Key of the verified payload in that metadata. */
+export const JWT_PAYLOAD_KEY = "jwt_payload";
+/** Key of the verified token's protected header in the same metadata (rbac refuses unknown `crit` from it). */
+export const JWT_HEADER_KEY = "jwt_header";
+
+/** The first entry of every rate-limit descriptor: its value is the limit's IR name. */
+export const LIMIT_DESCRIPTOR_KEY = "limit";
+
+/** The descriptor entry key Envoy sends for one part of a limit's key. */
+export function descriptorKey(part: RateLimitKeyPartIR): string {
+  switch (part.kind) {
+    case "clientIP":
+      return "remote_address";
+    case "header":
+      return `header:${part.header}`;
+    case "claim":
+      return `claim:${part.claim}`;
+    case "pathParam":
+      return `pathParam:${part.param}`;
+  }
+}
+
+/** The access-log name under which sidecars stream finished requests to bulwark ratelimit (outcome-aware budgets). */
+export const OUTCOME_LOG_NAME = "bulwark-outcomes";

@@ -1,0 +1,89 @@
+import type { JsonObject } from "../../json.js";
+import type { RouteChecksIR, RouteIR } from "../../../contract/ir.js";
+import { allForwardChecks, forwardChecks } from "../common.js";
+import { TYPE } from "../type-urls.js";
+import { httpFilter, type HttpFilterFeature } from "./feature.js";
+import { JWT_AUTHN_FILTER, JWT_HEADER_KEY, JWT_PAYLOAD_KEY } from "../../../contract/wire.js";
+
+export const RBAC_FILTER = "envoy.filters.http.rbac";
+
+type Requirement = NonNullable<RouteChecksIR["require"]>;
+
+/** A principal matching the verified JWT payload's `claim` with a ValueMatcher. */
+function payload(claim: string, value: JsonObject): JsonObject {
+  return { metadata: { filter: JWT_AUTHN_FILTER, path: [{ key: JWT_PAYLOAD_KEY }, { key: claim }], value } };
+}
+
+/**
+ * No critical header parameter: jwt_authn verifies tokens without reading `crit`, and Bulwark
+ * understands no JWS extension, so a token that names one is refused (RFC 7515 section 4.1.11).
+ */
+const NO_CRITICAL_EXTENSION: JsonObject = {
+  not_id: { metadata: { filter: JWT_AUTHN_FILTER, path: [{ key: JWT_HEADER_KEY }, { key: "crit" }], value: { present_match: true } } },
+};
+
+function anyOf(ids: JsonObject[]): JsonObject {
+  return ids.length === 1 && ids[0] ? ids[0] : { or_ids: { ids } };
+}
+
+/**
+ * The scope is one of the space-separated words of `scope` (RFC 8693) — the whole claim, its
+ * first, last or a middle word — or an element of the `scp` array. Plain string matchers, not a
+ * regex: RE2's program-size limit would refuse a regex for a long scope.
+ */
+function scopePrincipal(scope: string): JsonObject {
+  const words: JsonObject[] = [{ exact: scope }, { prefix: `${scope} ` }, { suffix: ` ${scope}` }, { contains: ` ${scope} ` }];
+  return anyOf([
+    ...words.map((match) => payload("scope", { string_match: match })),
+    payload("scp", { list_match: { one_of: { string_match: { exact: scope } } } }),
+  ]);
+}
+
+/** Matchers for a claim equal to `value`: as a string, an element of an array, or the boolean or number it spells. */
+function claimValueMatchers(value: string): JsonObject[] {
+  const matchers: JsonObject[] = [{ string_match: { exact: value } }];
+  if (value === "true" || value === "false") matchers.push({ bool_match: value === "true" });
+  else if (/^-?\d+(\.\d+)?$/.test(value)) matchers.push({ double_match: { exact: Number(value) } });
+  return matchers.flatMap((m) => [m, { list_match: { one_of: m } }]);
+}
+
+function claimPrincipal(claim: { name: string; values: string[] }): JsonObject {
+  return anyOf(claim.values.flatMap((v) => claimValueMatchers(v).map((m) => payload(claim.name, m))));
+}
+
+function requirementPrincipals(require: Requirement): JsonObject[] {
+  return [...require.scopes.map(scopePrincipal), ...require.claims.filter((c) => c.values.length > 0).map(claimPrincipal)];
+}
+
+function authenticates(checks: RouteChecksIR | undefined): boolean {
+  return checks !== undefined && checks.authentication !== "None";
+}
+
+/**
+ * The route's RBAC policy on the verified payload and header: no critical extension on routes
+ * that verify a token, and every scope and claim required; undefined when nothing is checked.
+ */
+export function buildRbacPerRoute(route: RouteIR): JsonObject | undefined {
+  const checks = forwardChecks(route);
+  const principals = [...(authenticates(checks) ? [NO_CRITICAL_EXTENSION] : []), ...(checks?.require ? requirementPrincipals(checks.require) : [])];
+  if (principals.length === 0) return undefined;
+  return {
+    "@type": TYPE.rbacPerRoute,
+    rbac: {
+      rules: {
+        action: "ALLOW",
+        policies: { [route.name]: { permissions: [{ any: true }], principals: [{ and_ids: { ids: principals } }] } },
+      },
+    },
+  };
+}
+
+export const rbac: HttpFilterFeature = {
+  // Without rules the filter allows everything; routes with checks carry their own policy.
+  httpFilters: (ctx) =>
+    allForwardChecks(ctx.workload).some((c) => authenticates(c) || (c.require && requirementPrincipals(c.require).length > 0)) ? [httpFilter(RBAC_FILTER, { "@type": TYPE.rbac })] : [],
+  perRouteConfig: (route): Record<string, JsonObject> => {
+    const config = buildRbacPerRoute(route);
+    return config ? { [RBAC_FILTER]: config } : {};
+  },
+};

@@ -1,0 +1,34 @@
+import type { NamedResource } from "../build/resources.js";
+import { encodeResource } from "../proto/encode.js";
+import { hashHex, type Snapshot, type XdsResource } from "./snapshot.js";
+import { TypeUrl } from "../xds/type-urls.js";
+import { assembleSnapshot } from "./shared-encoding.js";
+
+/** Names of the SDS secrets the snapshot's resources refer to (and that it lacks). */
+export function missingSecrets(snapshot: Snapshot): Set<string> {
+  const have = snapshot.resources.get(TypeUrl.Secret);
+  const names = new Set<string>();
+  for (const byName of snapshot.resources.values()) {
+    for (const resource of byName.values()) {
+      for (const ref of resource.references) if (ref.typeUrl === TypeUrl.Secret && !have?.has(ref.name)) names.add(ref.name);
+    }
+  }
+  return names;
+}
+
+/**
+ * The snapshot with `secrets` added: same resources and versions otherwise, so only SDS changes
+ * on rotation. The other types' resources are shared, not encoded or hashed again (a sidecar of
+ * a large mesh has thousands of clusters).
+ */
+export function withSecrets(snapshot: Snapshot, secrets: readonly NamedResource[]): Snapshot {
+  const byType = new Map<TypeUrl, ReadonlyMap<string, XdsResource>>(snapshot.resources);
+  const own = new Map(snapshot.resources.get(TypeUrl.Secret) ?? []);
+  for (const secret of secrets) {
+    if (own.has(secret.name)) throw new Error(`duplicate ${TypeUrl.Secret} resource ${secret.name}`);
+    const body = encodeResource(secret.resource);
+    own.set(secret.name, { name: secret.name, version: hashHex(body), body, references: [] });
+  }
+  byType.set(TypeUrl.Secret, own);
+  return assembleSnapshot(byType, snapshot);
+}

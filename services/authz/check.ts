@@ -1,0 +1,67 @@
+import type { JWTVerifyGetKey } from "jose";
+import type { JwksIR } from "../../contract/ir.js";
+import { checkAppVersion } from "./app-version.js";
+import { checkAttestation } from "./attestation.js";
+import { checkCertificateBinding } from "./certificate-binding.js";
+import type { RouteTable } from "./config.js";
+import { allow, refuse, type Decision, type Header } from "./decision.js";
+import { checkDpop } from "./dpop.js";
+import type { DpopNonces } from "./dpop-nonce.js";
+import { checkOwnership } from "./ownership.js";
+import { checkTokenAge } from "./token-age.js";
+import type { ReplayStore } from "./replay-store.js";
+import type { AuthzRequest } from "./request.js";
+
+export interface CheckDeps {
+  /** Milliseconds since the epoch. */
+  now: () => number;
+  replay: ReplayStore;
+  nonces: DpopNonces;
+  keys: (jwks: JwksIR) => JWTVerifyGetKey;
+}
+
+/**
+ * The decision for one request: the route's checks in order of cost and of what the client
+ * should fix first — app version (426), token age (401), sender constraint (401), attestation (401), ownership
+ * (403). Anything missing (no table yet, an unknown route, a check without its settings) refuses.
+ */
+export async function check(request: AuthzRequest, table: RouteTable | undefined, deps: CheckDeps): Promise<Decision> {
+  if (!table) return refuse(503, "config_not_loaded");
+  const route = request.route === undefined ? undefined : table.routes.get(request.route);
+  if (!route) return refuse(503, "route_unknown");
+  const { checks } = route;
+  const headers: Header[] = [];
+
+  if (checks.minAppVersion) {
+    if (!route.minAppVersion) return refuse(503, "config_not_loaded");
+    const outcome = checkAppVersion(request.headers, route.minAppVersion);
+    if (outcome) return outcome;
+  }
+  if (checks.tokenAge) {
+    if (!route.tokenAge) return refuse(503, "config_not_loaded");
+    const outcome = checkTokenAge({ payload: request.jwtPayload, limits: route.tokenAge, authentication: route.authentication, dpop: checks.dpop, nowMs: deps.now() });
+    if (outcome) return outcome;
+  }
+  if (checks.dpop) {
+    const dpop = route.senderConstraint?.dpop;
+    if (!dpop) return refuse(503, "config_not_loaded");
+    const outcome = await checkDpop(request, dpop, deps);
+    if (outcome && !outcome.allowed) return outcome;
+    if (outcome?.allowed) headers.push(...outcome.responseHeaders);
+  }
+  if (checks.certificateBound) {
+    const mtls = route.senderConstraint?.mtls;
+    if (!mtls) return refuse(503, "config_not_loaded");
+    const outcome = checkCertificateBinding({ payload: request.jwtPayload, peerCertificate: request.peerCertificate, required: mtls.required });
+    if (outcome) return outcome;
+  }
+  if (checks.appAttestation) {
+    const outcome = await checkAttestation(request.headers, route.appAttestation, deps);
+    if (outcome) return outcome;
+  }
+  if (checks.ownership) {
+    const outcome = checkOwnership(request.path, request.jwtPayload, checks.ownership);
+    if (outcome) return outcome;
+  }
+  return allow(headers);
+}

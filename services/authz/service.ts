@@ -1,0 +1,144 @@
+import { Server, ServerCredentials, status as grpcStatus, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { structToJson, type ProtoStruct } from "../../envoy/xds/proto-struct.js";
+import { check, type CheckDeps } from "./check.js";
+import type { RouteTableHolder } from "./config.js";
+import type { Decision, Header } from "./decision.js";
+import type { AuthzRequest } from "./request.js";
+import { errorMessage } from "../../common/errors.js";
+import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY, ROUTE_CONTEXT_KEY } from "../../contract/wire.js";
+import { envoyGrpcService } from "../../envoy/proto/load.js";
+
+const GRPC_OK = 0;
+const GRPC_PERMISSION_DENIED = 7;
+
+/** envoy.service.auth.v3.Authorization, loaded once from the Envoy API protos. */
+export function authorizationService(): ServiceDefinition {
+  return envoyGrpcService("envoy/service/auth/v3/external_auth.proto", "envoy.service.auth.v3.Authorization");
+}
+
+export interface CheckRequestMessage {
+  attributes?: {
+    source?: { certificate?: string };
+    request?: { http?: { method?: string; headers?: Record<string, string>; path?: string; host?: string; scheme?: string } };
+    context_extensions?: Record<string, string>;
+    metadata_context?: { filter_metadata?: Record<string, ProtoStruct> };
+  };
+}
+
+/** CheckRequest → what the checks read. A certificate that cannot be URL-decoded is dropped (binding checks then refuse). */
+export function toAuthzRequest(message: CheckRequestMessage): AuthzRequest {
+  const attributes = message.attributes ?? {};
+  const http = attributes.request?.http ?? {};
+  const headers: Record<string, string> = {};
+  const received = http.headers;
+  if (received) for (const k in received) if (Object.hasOwn(received, k)) headers[k.toLowerCase()] = received[k] as string;
+  const jwt = attributes.metadata_context?.filter_metadata?.[JWT_AUTHN_FILTER]?.fields?.[JWT_PAYLOAD_KEY];
+  const payload = jwt?.kind === "structValue" || jwt?.kind === "struct_value" ? structToJson(jwt.structValue ?? jwt.struct_value) : undefined;
+  const request: AuthzRequest = { method: http.method ?? "", scheme: http.scheme ?? "", host: http.host ?? headers[":authority"] ?? "", path: http.path ?? "", headers };
+  const route = attributes.context_extensions?.[ROUTE_CONTEXT_KEY];
+  if (route !== undefined) request.route = route;
+  if (payload) request.jwtPayload = payload;
+  const encoded = attributes.source?.certificate;
+  if (encoded) {
+    try {
+      request.peerCertificate = decodeURIComponent(encoded);
+    } catch {
+      // dropped: the binding checks refuse
+    }
+  }
+  return request;
+}
+
+function headerOptions(headers: Header[]): { header: { key: string; value: string } }[] {
+  return headers.map((h) => ({ header: { key: h.name, value: h.value } }));
+}
+
+/** The answer to most requests (allowed, nothing to add): serialised once by the server. */
+const ALLOWED: Readonly<Record<string, unknown>> = Object.freeze({ status: { code: GRPC_OK }, ok_response: { response_headers_to_add: [] } });
+
+export function toCheckResponse(decision: Decision): Readonly<Record<string, unknown>> {
+  if (decision.allowed) return decision.responseHeaders.length === 0 ? ALLOWED : { status: { code: GRPC_OK }, ok_response: { response_headers_to_add: headerOptions(decision.responseHeaders) } };
+  return {
+    status: { code: GRPC_PERMISSION_DENIED, message: decision.reason },
+    denied_response: { status: { code: decision.status }, headers: headerOptions(decision.headers), body: decision.body },
+  };
+}
+
+export interface AuthzServerOptions {
+  host: string;
+  port: number;
+  tables: RouteTableHolder;
+  deps: CheckDeps;
+  log: Logger;
+  /** Called after each Check with its decision (undefined when the check failed) and how long it took. */
+  onDecision?: (decision: Decision | undefined, seconds: number) => void;
+}
+
+function secondsSince(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+/** The service definition with the constant "allowed" response serialised once instead of on every call. */
+function withCachedAllowedResponse(service: ServiceDefinition): ServiceDefinition {
+  const method = service.Check;
+  if (!method) return service;
+  const serialize = method.responseSerialize;
+  const allowedBytes = serialize(ALLOWED);
+  return { ...service, Check: { ...method, responseSerialize: (value: unknown): Buffer => (value === ALLOWED ? allowedBytes : serialize(value)) } };
+}
+
+/** The ext_authz gRPC service: a thin adapter over `check`. */
+export class AuthzServer {
+  // Channelz keeps per-call statistics nobody reads here; it costs on every call.
+  private readonly server = new Server({ "grpc.enable_channelz": 0 });
+  port: number | undefined;
+
+  constructor(private readonly options: AuthzServerOptions) {
+    this.server.addService(withCachedAllowedResponse(authorizationService()), { Check: this.handle.bind(this) });
+  }
+
+  private handle(call: ServerUnaryCall<CheckRequestMessage, unknown>, callback: sendUnaryData<unknown>): void {
+    const request = toAuthzRequest(call.request);
+    // One table per request: a swap during the decision does not split it.
+    const table = this.options.tables.current();
+    const onDecision = this.options.onDecision;
+    const started = onDecision ? process.hrtime.bigint() : 0n;
+    check(request, table, this.options.deps).then(
+      (decision) => {
+        if (onDecision) onDecision(decision, secondsSince(started));
+        if (!decision.allowed) this.options.log.info({ route: request.route, method: request.method, status: decision.status, reason: decision.reason }, "refused");
+        callback(null, toCheckResponse(decision));
+      },
+      (error: unknown) => {
+        if (onDecision) onDecision(undefined, secondsSince(started));
+        this.options.log.error({ route: request.route, err: errorMessage(error) }, "check failed");
+        callback({ code: grpcStatus.INTERNAL, details: "check failed" });
+      },
+    );
+  }
+
+  start(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`${this.options.host}:${this.options.port}`, ServerCredentials.createInsecure(), (error, port) => {
+        if (error) return reject(error);
+        this.port = port;
+        resolve(port);
+      });
+    });
+  }
+
+  /** Finishes calls in flight for up to graceMs, then cancels the rest. */
+  stop(graceMs = 1000): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,251 @@
+import { Server, ServerCredentials, status, type sendUnaryData, type ServerReadableStream, type ServerUnaryCall } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { Counter, Gauge, Registry } from "prom-client";
+import { decide, type Decision, type DescriptorInput } from "./decide.js";
+import type { LimitIndex } from "./limits.js";
+import { countOutcome, type Outcome } from "./outcomes.js";
+import {
+  ratelimitServices,
+  type HttpAccessLogEntryMessage,
+  type RateLimitRequestMessage,
+  type RateLimitResponseMessage,
+  type StreamAccessLogsMessage,
+} from "./protocol.js";
+import type { CounterStore } from "./store.js";
+import { structToJson } from "../../envoy/xds/proto-struct.js";
+import { errorMessage } from "../../common/errors.js";
+import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY } from "../../contract/wire.js";
+
+
+export class RateLimitMetrics {
+  readonly decisions: Counter<"limit" | "result">;
+  readonly outcomes: Counter<"limit">;
+  readonly degraded: Gauge;
+  readonly limits: Gauge;
+  readonly memoryEvictions: Counter;
+  /** Read when /metrics is scraped: counters held in memory. */
+  memoryCounters: () => number = () => 0;
+  /** Read when /metrics is scraped: whether the store counts per replica in memory. */
+  isDegraded: () => boolean = () => false;
+  /** Read when /metrics is scraped: how many Global limits the latest translation has. */
+  knownLimits: () => number = () => 0;
+
+  constructor(readonly registry: Registry = new Registry()) {
+    this.decisions = new Counter({
+      name: "bulwark_ratelimit_decisions_total",
+      help: "Descriptors decided, by limit and result (ok, over_limit, shadow_over_limit: refused in Shadow mode, only reported).",
+      labelNames: ["limit", "result"],
+      registers: [registry],
+    });
+    this.outcomes = new Counter({ name: "bulwark_ratelimit_outcomes_counted_total", help: "Responses that spent an outcome-aware budget.", labelNames: ["limit"], registers: [registry] });
+    const degraded = (): boolean => this.isDegraded();
+    this.degraded = new Gauge({
+      name: "bulwark_ratelimit_store_degraded",
+      help: "1 while counting per replica in memory because Redis is unavailable.",
+      registers: [registry],
+      collect(): void {
+        this.set(degraded() ? 1 : 0);
+      },
+    });
+    this.memoryEvictions = new Counter({
+      name: "bulwark_ratelimit_memory_evictions_total",
+      help: "Counters evicted from memory to stay within --memory-counters (least-spent first); each one's budget restarts (fails open for that key).",
+      registers: [registry],
+    });
+    const held = (): number => this.memoryCounters();
+    new Gauge({
+      name: "bulwark_ratelimit_memory_counters",
+      help: "Counters held in memory (the store without Redis, or the fallback while Redis is away).",
+      registers: [registry],
+      collect(): void {
+        this.set(held());
+      },
+    });
+    const known = (): number => this.knownLimits();
+    this.limits = new Gauge({
+      name: "bulwark_ratelimit_limits",
+      help: "Global limits this replica knows (from the latest translation).",
+      registers: [registry],
+      collect(): void {
+        this.set(known());
+      },
+    });
+  }
+}
+
+export interface RateLimitServiceOptions {
+  store: CounterStore;
+  /** The current limits (from the latest translation). */
+  limits: () => LimitIndex;
+  domain: string;
+  log: Logger;
+  metrics?: RateLimitMetrics;
+  now?: () => number;
+}
+
+/** The finished request an access-log entry describes. */
+export function outcomeOf(entry: HttpAccessLogEntryMessage): Outcome | undefined {
+  const common = entry.common_properties;
+  const code = entry.response?.response_code?.value;
+  if (!common?.route_name || code === undefined) return undefined;
+  return {
+    routeName: common.route_name,
+    responseCode: code,
+    clientAddress: common.downstream_remote_address?.socket_address?.address ?? "",
+    requestHeaders: new Map(Object.entries(entry.request?.request_headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+    path: entry.request?.path ?? "",
+    claims: (structToJson(common.metadata?.filter_metadata?.[JWT_AUTHN_FILTER])[JWT_PAYLOAD_KEY] ?? {}) as Record<string, unknown>,
+  };
+}
+
+export function responseMessage(decision: Decision): RateLimitResponseMessage {
+  return {
+    overall_code: decision.code,
+    statuses: decision.descriptors.map((d) => ({
+      code: d.code,
+      ...(d.limit ? { limit_remaining: d.remaining, duration_until_reset: { seconds: d.resetSeconds } } : {}),
+    })),
+    response_headers_to_add: decision.responseHeaders,
+  };
+}
+
+/**
+ * bulwark ratelimit's gRPC face: RateLimitService/ShouldRateLimit (a thin adapter over decide())
+ * and AccessLogService/StreamAccessLogs, through which sidecars report finished requests of
+ * routes with outcome-aware budgets (countOutcome()).
+ */
+export class RateLimitGrpcService {
+  private server: Server | undefined;
+  readonly metrics: RateLimitMetrics;
+  /** Access-log entries received and budgets they spent (for tests and diagnostics). */
+  readonly stats = { decisions: 0, outcomesReceived: 0, outcomesCounted: 0 };
+  private readonly now: () => number;
+
+  constructor(private readonly options: RateLimitServiceOptions) {
+    this.metrics = options.metrics ?? new RateLimitMetrics();
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The decisions counter's series, by limit and result: looked up once, not on every call. */
+  private readonly decisionSeries = new Map<string, { inc(): void }>();
+
+  private countDecision(limit: string, result: "ok" | "over_limit" | "shadow_over_limit"): void {
+    const id = `${result} ${limit}`;
+    let series = this.decisionSeries.get(id);
+    if (!series) {
+      series = this.metrics.decisions.labels({ limit, result });
+      this.decisionSeries.set(id, series);
+    }
+    series.inc();
+  }
+
+  /** What was warned about (a misconfiguration repeats on every request: logged once, not per call). */
+  private readonly warned = new Set<string>();
+
+  private warnOnce(what: string, warn: () => void): void {
+    if (this.warned.has(what)) return;
+    if (this.warned.size >= 1000) this.warned.clear();
+    this.warned.add(what);
+    warn();
+  }
+
+  /** Limits are replaced by a new translation: series of limits that are gone are not kept. */
+  private lastLimits: LimitIndex | undefined;
+
+  async shouldRateLimit(request: RateLimitRequestMessage): Promise<RateLimitResponseMessage> {
+    // The server's codec (codec.ts) gives every field; other callers may leave some out.
+    const descriptors = (request.descriptors ?? []).map((d) => (d.entries?.every((e) => e.key !== undefined && e.value !== undefined) ? (d as DescriptorInput) : { entries: (d.entries ?? []).map((e) => ({ key: e.key ?? "", value: e.value ?? "" })) }));
+    if ((request.domain ?? "") !== this.options.domain) {
+      this.warnOnce(`domain ${request.domain ?? ""}`, () => this.options.log.warn({ domain: request.domain }, "rate-limit request for another domain; allowed (logged once per domain)"));
+      return { overall_code: "OK", statuses: descriptors.map(() => ({ code: "OK" })), response_headers_to_add: [] };
+    }
+    const limits = this.options.limits();
+    if (limits !== this.lastLimits) {
+      this.lastLimits = limits;
+      this.decisionSeries.clear();
+      this.warned.clear();
+    }
+    const decision = await decide({ descriptors, hitsAddend: request.hits_addend ?? 0 }, limits, this.options.store, this.now());
+    this.stats.decisions++;
+    for (const d of decision.descriptors) {
+      if (!d.limit) {
+        const name = d.limitName;
+        if (name !== undefined) this.warnOnce(`limit ${name}`, () => this.options.log.warn({ limit: name }, "descriptor names a limit this replica does not know; allowed (logged once per limit until the limits change)"));
+        continue;
+      }
+      const result = !d.exceeded ? "ok" : d.code === "OVER_LIMIT" ? "over_limit" : "shadow_over_limit";
+      this.countDecision(d.limit.name, result);
+      if (result === "shadow_over_limit") this.options.log.info({ limit: d.limit.name, key: d.key }, "shadow limit exceeded; request allowed");
+    }
+    return responseMessage(decision);
+  }
+
+  async recordAccessLogs(message: StreamAccessLogsMessage): Promise<void> {
+    for (const entry of message.http_logs?.log_entry ?? []) {
+      const outcome = outcomeOf(entry);
+      if (!outcome) continue;
+      this.stats.outcomesReceived++;
+      try {
+        const spent = await countOutcome(outcome, this.options.limits(), this.options.store, this.now());
+        for (const limit of spent) this.metrics.outcomes.inc({ limit });
+        this.stats.outcomesCounted += spent.length;
+      } catch (error) {
+        // One entry that cannot be counted does not cost the others of its batch.
+        this.options.log.warn({ err: errorMessage(error) }, "outcome not counted");
+      }
+    }
+  }
+
+  /** Listens on host:port (0: a free port); resolves with the port. */
+  async start(host: string, port: number): Promise<number> {
+    const server = new Server({ "grpc.enable_channelz": 0 });
+    const { rateLimit, accessLog } = ratelimitServices();
+    const log = this.options.log;
+    server.addService(rateLimit, {
+      ShouldRateLimit: (call: ServerUnaryCall<RateLimitRequestMessage, RateLimitResponseMessage>, callback: sendUnaryData<RateLimitResponseMessage>): void => {
+        this.shouldRateLimit(call.request).then(
+          (response) => callback(null, response),
+          (error: unknown) => {
+            log.error({ err: errorMessage(error) }, "rate-limit decision failed");
+            callback({ code: status.UNAVAILABLE, details: "rate-limit decision failed" });
+          },
+        );
+      },
+    });
+    server.addService(accessLog, {
+      StreamAccessLogs: (call: ServerReadableStream<StreamAccessLogsMessage, unknown>, callback: sendUnaryData<unknown>): void => {
+        // Entries of one stream are counted in order; a failure is logged and the stream goes on.
+        let chain = Promise.resolve();
+        call.on("data", (message: StreamAccessLogsMessage) => {
+          chain = chain.then(() => this.recordAccessLogs(message).catch((error: unknown) => log.warn({ err: errorMessage(error) }, "outcome not counted")));
+        });
+        call.on("end", () => {
+          void chain.then(() => callback(null, {}));
+        });
+        call.on("error", () => undefined);
+      },
+    });
+    const bound = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p)));
+    });
+    this.server = server;
+    return bound;
+  }
+
+  /** Finishes calls in flight for up to graceMs, then cancels the rest. */
+  stop(graceMs = 1000): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, graceMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
