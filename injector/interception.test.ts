@@ -7,7 +7,7 @@ import { INTERCEPT_CONTAINER, probeRewrites } from "./interception.js";
 
 /**
  * The injector's patch with inbound interception. Golden: `UPDATE_GOLDEN=1 npx vitest run
- * operator/injector/interception.test.ts` rewrites testdata/intercepted.patch.json (review the diff).
+ * injector/interception.test.ts` rewrites testdata/intercepted.patch.json (review the diff).
  */
 const GOLDEN = join(import.meta.dirname, "testdata", "intercepted.patch.json");
 
@@ -74,7 +74,7 @@ describe("injection with inbound interception", () => {
       mkdirSync(join(import.meta.dirname, "testdata"), { recursive: true });
       writeFileSync(GOLDEN, text);
     }
-    expect(existsSync(GOLDEN), "the golden is missing: run UPDATE_GOLDEN=1 npx vitest run operator/injector/interception.test.ts").toBe(true);
+    expect(existsSync(GOLDEN), "the golden is missing: run UPDATE_GOLDEN=1 npx vitest run injector/interception.test.ts").toBe(true);
     expect(text).toBe(readFileSync(GOLDEN, "utf8"));
   });
 

@@ -25,7 +25,7 @@ const PROXY_UID = 101;
 const APP_UID = 1000;
 const PROBE_PORT = 15021;
 const repoRoot = resolve(import.meta.dirname, "../../..");
-const bulwark = [process.execPath, "--import", "tsx", join(repoRoot, "operator/cli/main.ts")];
+const bulwark = [process.execPath, "--import", "tsx", join(repoRoot, "cli/main.ts")];
 
 interface Reply {
   status: number;
