@@ -63,10 +63,14 @@ export function renderFiles(rendered: Rendered): Record<string, string> {
     "status.yaml": yaml(statusSummary(rendered.resolution)),
     "ir.yaml": yaml(rendered.ir),
   };
+  return { ...files, ...xdsGoldenFiles(rendered.workloads) };
+}
+
+/** One golden file per xDS type: each workload's resources of that type, in workload order. */
+export function xdsGoldenFiles(workloads: readonly RenderedWorkload[]): Record<string, string> {
+  const files: Record<string, string> = {};
   for (const type of xdsFiles) {
-    files[`${type}.yaml`] = yaml(
-      rendered.workloads.map((w) => ({ workload: w.workload, sidecars: w.sidecars, resources: w.resources[type].map((r) => r.resource) })),
-    );
+    files[`${type}.yaml`] = yaml(workloads.map((w) => ({ workload: w.workload, sidecars: w.sidecars, resources: w.resources[type].map((r) => r.resource) })));
   }
   return files;
 }
