@@ -1,56 +1,39 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { ObjectStore } from "../../operator/kube/object-store.js";
 import type { TranslationInput } from "../../operator/resolve/objects.js";
-import { translate } from "../../operator/translate/translate.js";
+import { applyTranslation as translateInto, TranslationSource } from "../../operator/translate/source.js";
+import type { Translation } from "../../operator/translate/translate.js";
 import { buildRouteTable, type RouteTableHolder } from "./config.js";
-import { errorMessage } from "../../common/errors.js";
+
+/** Swaps in the route table of a translation (logged when it changed). */
+function swapTable(translation: Translation, tables: RouteTableHolder, log: Logger): void {
+  const table = buildRouteTable(translation.ir);
+  if (tables.swap(table)) log.info({ version: table.version, routes: table.routes.size }, "configuration swapped");
+}
 
 /** Translates objects and swaps in the new table; a failure keeps the last table. Returns the version in use. */
 export function applyTranslation(input: TranslationInput, tables: RouteTableHolder, log: Logger): string | undefined {
-  try {
-    const table = buildRouteTable(translate(input).ir);
-    if (tables.swap(table)) log.info({ version: table.version, routes: table.routes.size }, "configuration swapped");
-  } catch (error) {
-    log.error({ err: errorMessage(error) }, "translation failed; keeping the last configuration");
-  }
+  translateInto(input, { apply: (translation) => swapTable(translation, tables, log), log, what: "the last configuration" });
   return tables.current()?.version;
 }
 
 /**
- * Watches the objects translation reads (as the controller does) and keeps the route table
- * current. Independent of the controller: when it is gone, authz keeps its last table; when the
+ * Keeps the route table current from the objects translation reads (the shared translation
+ * source). Independent of the controller: when it is gone, authz keeps its last table; when the
  * API server is gone, the watches retry and the table stays.
  */
 export class KubernetesRouteSource {
-  private readonly store: ObjectStore;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly source: TranslationSource;
 
-  constructor(
-    kc: KubeConfig,
-    private readonly tables: RouteTableHolder,
-    private readonly log: Logger,
-    private readonly debounceMs = 100,
-  ) {
-    this.store = new ObjectStore(kc, () => this.schedule(), log);
+  constructor(kc: KubeConfig, tables: RouteTableHolder, log: Logger, debounceMs = 100) {
+    this.source = new TranslationSource({ kc, log, debounceMs, requireSync: true, what: "the last configuration", apply: (translation) => swapTable(translation, tables, log) });
   }
 
-  private schedule(): void {
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (this.store.isSynced()) applyTranslation(this.store.snapshot(new Date().toISOString()), this.tables, this.log);
-    }, this.debounceMs);
+  start(): Promise<void> {
+    return this.source.start();
   }
 
-  async start(): Promise<void> {
-    await this.store.start();
-    // Not before every kind is listed (an API server still unreachable): the watches retry and schedule() translates then.
-    if (this.store.isSynced()) applyTranslation(this.store.snapshot(new Date().toISOString()), this.tables, this.log);
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    await this.store.stop();
+  stop(): Promise<void> {
+    return this.source.stop();
   }
 }

@@ -1,0 +1,73 @@
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { errorMessage } from "../../common/errors.js";
+import { ObjectStore, type Kind } from "../kube/object-store.js";
+import type { TranslationInput } from "../resolve/objects.js";
+import { translate, type Translation } from "./translate.js";
+
+export interface TranslationSourceOptions {
+  kc: KubeConfig;
+  log: Logger;
+  /** What to do with each new translation; a throw keeps what the process had (logged with `what`). */
+  apply(translation: Translation): void;
+  /** What the process keeps, for the log line of a failed translation ("the last configuration"). */
+  what: string;
+  /** Kinds to watch (default: every kind translation reads). */
+  kinds?: readonly Kind[];
+  /** Translate only once every kind is listed (a half-listed store would drop policies). */
+  requireSync: boolean;
+  /** Changes within this window are coalesced into one translation. */
+  debounceMs?: number;
+}
+
+/**
+ * The one loop that keeps a process's view of the IR current outside the controller (bulwark
+ * authz, bulwark ratelimit): watches the objects translation reads, coalesces changes and runs
+ * the same translation the controller runs. When the API server is gone the watches retry and the
+ * last translation stays.
+ */
+export class TranslationSource {
+  private readonly store: ObjectStore;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: TranslationSourceOptions) {
+    this.store = new ObjectStore(options.kc, () => this.schedule(), options.log, options.kinds ? { kinds: [...options.kinds] } : undefined);
+  }
+
+  isSynced(): boolean {
+    return this.store.isSynced();
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.refresh();
+    }, this.options.debounceMs ?? 100);
+  }
+
+  private refresh(): void {
+    if (this.options.requireSync && !this.store.isSynced()) return;
+    applyTranslation(this.store.snapshot(new Date().toISOString()), this.options);
+  }
+
+  async start(): Promise<void> {
+    await this.store.start();
+    this.refresh();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.store.stop();
+  }
+}
+
+/** Translates `input` and hands it to `apply`; a failure is logged and changes nothing. */
+export function applyTranslation(input: TranslationInput, options: Pick<TranslationSourceOptions, "apply" | "log" | "what">): void {
+  try {
+    options.apply(translate(input));
+  } catch (error) {
+    options.log.error({ err: errorMessage(error) }, `translation failed; keeping ${options.what}`);
+  }
+}
