@@ -20,6 +20,9 @@ import { PrerequisiteError } from "../test/env/errors.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../test/env/processes.js";
 import { consoleSteps } from "../test/env/steps.js";
 import { sidecarXds, xdsServingArgs } from "../test/support/xds-credentials.js";
+import { importIntoNode } from "../test/env/node/node.js";
+import { chartImageArchives } from "../test/support/chart-images.js";
+import { applyShopPolicy, deployShop, installChart, kubectlOn, shopKeys, shopName, shopNamespace, shopPods, shopTokens, waitUntilServing, type NodeShopContext } from "../test/support/node-shop.js";
 import { errorMessage } from "../common/errors.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -87,8 +90,9 @@ interface Row {
   why: string;
 }
 
-async function call(port: number, path: string, token?: string, app = { platform: "ios", version: "4.3.1" }): Promise<{ status: number; why: string }> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+/** One request of the mobile app to a sidecar at `address` (host:port). */
+async function call(address: string, path: string, token?: string, app = { platform: "ios", version: "4.3.1" }): Promise<{ status: number; why: string }> {
+  const response = await fetch(`http://${address}${path}`, {
     headers: { "accept-encoding": "br, gzip", "x-app-platform": app.platform, "x-app-version": app.version, ...(token ? { authorization: `Bearer ${token}` } : {}) },
   });
   const text = await response.text();
@@ -215,11 +219,20 @@ async function main(): Promise<void> {
   // bulwark authz reads the same translation; wait until it has the demo's routes.
   const first = sidecars[0];
   if (!first) throw new Error("no sidecar");
-  for (const deadline = Date.now() + 30_000; (await call(first.port, "/v1/catalog/warmup")).status === 503; ) {
+  for (const deadline = Date.now() + 30_000; (await call(`127.0.0.1:${first.port}`, "/v1/catalog/warmup")).status === 503; ) {
     if (Date.now() > deadline) throw new Error("bulwark authz did not get the demo policy's routes within 30 s");
     await new Promise((r) => setTimeout(r, 200));
   }
 
+  await playScript(
+    sidecars.map((sidecar) => ({ name: sidecar.pod, address: `127.0.0.1:${sidecar.port}` })),
+    { good, expired, noScope, longLived },
+  );
+}
+
+/** The scripted mobile client, row by row: each request to one of the sidecars (the scraper always to the first). */
+async function playScript(sidecars: { name: string; address: string }[], tokens: { good: string; expired: string; noScope: string; longLived: string }): Promise<void> {
+  const { good, expired, noScope, longLived } = tokens;
   const script: { step: string; path: string; token?: string; app?: { platform: string; version: string } }[] = [
     { step: "browse the catalog, no account", path: "/v1/catalog/shoes" },
     { step: "same, from an outdated iOS build 4.2.9", path: "/v1/catalog/shoes", app: { platform: "ios", version: "4.2.9" } },
@@ -237,10 +250,39 @@ async function main(): Promise<void> {
   for (const [i, s] of script.entries()) {
     const sidecar = s.path.startsWith("/v1/images/") ? sidecars[0] : sidecars[i % sidecars.length];
     if (!sidecar) throw new Error("no sidecar");
-    const result = await call(sidecar.port, s.path, s.token, s.app);
-    rows.push({ step: s.step, request: `GET ${s.path} via ${sidecar.pod}${s.app ? ` (${s.app.platform} ${s.app.version})` : ""}`, status: result.status, why: result.why });
+    const result = await call(sidecar.address, s.path, s.token, s.app);
+    rows.push({ step: s.step, request: `GET ${s.path} via ${sidecar.name}${s.app ? ` (${s.app.platform} ${s.app.version})` : ""}`, status: result.status, why: result.why });
   }
   printTable(rows);
+}
+
+/**
+ * `npm run demo -- --node`: the same table, answered by Pods. The local cluster gets a real node;
+ * the chart is installed with helm from the locally built images, the backend is a Deployment
+ * whose Pods get their sidecar from the injector, and every request goes to a Pod's sidecar.
+ */
+async function mainOnNode(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "bulwark-demo-"));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const env = await startEnvironment({ dir: join(dir, "env"), steps, keepAlive: false, node: true });
+  cleanups.push(() => env.stop());
+  const node = env.info.node;
+  if (!node) throw new PrerequisiteError("the demo on a node needs the local cluster", "unset KUBECONFIG");
+  const images = await chartImageArchives(steps);
+  await steps.step(`import ${images.bulwark.name} and ${images.envoy.name} into the node`, () => importIntoNode(node, { ctr: "/usr/bin/ctr" }, [images.bulwark.archive, images.envoy.archive]));
+  const ctx: NodeShopContext = { env: env.info, bulwarkImage: images.bulwark.name, dir, progress: (line) => process.stderr.write(`[demo] ${line}\n`) };
+  await steps.step("helm install bulwark (controller, authz, ratelimit, injector, redis) and wait for every Pod", () => installChart(ctx));
+  const keys = await shopKeys();
+  await steps.step(`deploy ${shopName} (two Pods, sidecars injected by the webhook) in ${shopNamespace}`, () => deployShop(ctx, keys));
+  await steps.step("apply the demo policy with kubectl and wait until it is Ready", () => applyShopPolicy(ctx));
+  const pods = await shopPods(ctx);
+  for (const pod of pods) await waitUntilServing(`${pod.ip}:15006`);
+  const { stdout } = await kubectlOn(env.info, ["get", "pods", "-A", "-o", "wide"]);
+  process.stdout.write(`\n$ kubectl get pods -A -o wide\n${stdout}`);
+  await playScript(
+    pods.map((pod) => ({ name: pod.name, address: `${pod.ip}:15006` })),
+    await shopTokens(keys),
+  );
 }
 
 async function teardown(): Promise<void> {
@@ -249,7 +291,7 @@ async function teardown(): Promise<void> {
   });
 }
 
-main()
+(process.argv.includes("--node") ? mainOnNode() : main())
   .then(teardown)
   .catch(async (error: unknown) => {
     process.stderr.write(`demo: ${error instanceof PrerequisiteError ? error.oneLine() : errorMessage(error)}\n`);
