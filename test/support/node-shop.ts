@@ -70,14 +70,14 @@ export async function installChart(ctx: NodeShopContext, extra: readonly string[
   await waitForRelease(ctx);
 }
 
-/** The demo's backend: answers every path with JSON naming the Pod, on loopback only (behind its sidecar). */
+/** The demo's backend: answers every path with JSON naming the Pod. It listens on every address, as most apps do: only interception keeps its port behind the sidecar. */
 const backendSource = `
 const http = require("node:http");
 const name = process.env.POD_NAME;
 http.createServer((req, res) => {
   const body = JSON.stringify({ servedBy: name, path: req.url, user: req.headers["x-user-id"] ?? null, items: Array.from({ length: 20 }, (_, i) => "item-" + i) });
   res.writeHead(200, { "content-type": "application/json" }).end(body);
-}).listen(${shopAppPort}, "127.0.0.1");
+}).listen(${shopAppPort});
 process.on("SIGTERM", () => process.exit(0));
 `;
 
@@ -232,7 +232,7 @@ export async function requestLoop(address: string, path: string, stop: Promise<u
     const at = Date.now() - started;
     try {
       const response = await shopRequest(address, path, { timeoutMs: 10_000, ...(options.token ? { token: options.token } : {}) });
-      if (response.status !== 200) result.failures.push({ at, status: `${response.status} ${response.body.slice(0, 80)}` });
+      if (response.status !== 200) result.failures.push({ at, status: `${response.status} ${response.body.slice(0, 80)} ${response.headers.get("x-bulwark-reason") ?? ""}`.trim() });
     } catch (error) {
       result.failures.push({ at, status: String(error) });
     }
