@@ -29,6 +29,8 @@ import {
   repoRoot,
   requestLoop,
   serviceIp,
+  shopAppPort,
+  shopPods,
   shopKeys,
   shopName,
   shopNamespace,
@@ -152,6 +154,17 @@ describe.skipIf(skipReason !== undefined)("Bulwark installed with helm on a real
     expect(images).toContain(429);
     progress(`through ${shopName} ${shopAddress}: images ${images.join(" ")}`);
   }, 180_000);
+
+  it("the app's port cannot be reached except through the sidecar", async () => {
+    const pods = await shopPods(ctx);
+    expect(pods.length).toBe(2);
+    for (const pod of pods) {
+      // The app listens on every address; straight to its port, the request still meets the policy.
+      const direct = await shopRequest(`${pod.ip}:${shopAppPort}`, "/v1/orders");
+      expect(direct.status, `${pod.name} ${direct.body.slice(0, 80)}`).toBe(401);
+      expect((await shopRequest(`${pod.ip}:${shopAppPort}`, "/v1/orders", { token: tokens.good })).status).toBe(200);
+    }
+  }, 60_000);
 
   it("a client Pod reaches the backend by its Service name (CoreDNS, kube-proxy) and the policy applies to it", async () => {
     const script = [
