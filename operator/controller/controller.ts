@@ -5,7 +5,8 @@ import { NAMES } from "../../envoy/build/resources.js";
 import type { XdsServer } from "../../envoy/xds/server.js";
 import { hashHex, type Snapshot } from "../../envoy/snapshot/snapshot.js";
 import { shortTypeName, TypeUrl } from "../../envoy/xds/type-urls.js";
-import { AcceptedReason, ProgrammedReason } from "../api/v1alpha1/conditions.js";
+import { AcceptedReason, ConditionType, ProgrammedReason } from "../api/v1alpha1/conditions.js";
+import { SidecarBypassCondition } from "../resolve/bypass.js";
 import type { PolicyStatus } from "../api/v1alpha1/policy.js";
 import { nextSunset } from "../ir/deprecations.js";
 import type { MeshIR, MeshSettings, WorkloadIR } from "../../contract/ir.js";
@@ -18,12 +19,12 @@ import type { ObjectMeta, SecretObject } from "../resolve/objects.js";
 import { buildPerWorkload, translate, type Translation } from "../translate/translate.js";
 import type { LeaderElector } from "../kube/leader-election.js";
 import type { ControllerMetrics } from "./metrics.js";
-import { BypassEvents } from "./bypass-events.js";
 import { meshScopeKeys } from "./mesh-scope.js";
 import { ObjectStore } from "../kube/object-store.js";
 import { desiredStatus, type SidecarObservation } from "./policy-status.js";
 import { SidecarReports, type SidecarReport } from "./sidecar-reports.js";
 import { StatusWriter } from "../kube/status-writer.js";
+import { WarningEvents } from "./warning-events.js";
 
 export interface ControllerOptions {
   kc: KubeConfig;
@@ -66,7 +67,8 @@ interface RunningConfig {
 export class Controller {
   private readonly store: ObjectStore;
   private readonly writer: StatusWriter;
-  private readonly bypassEvents: BypassEvents;
+  private readonly bypassEvents: WarningEvents;
+  private readonly warningEvents: WarningEvents;
   private readonly reports: SidecarReports;
   private lastGarbageCollection = 0;
   private readonly clock: () => Date;
@@ -104,7 +106,8 @@ export class Controller {
       ...(options.caRotation ? { namedSecrets: [options.caRotation.secret] } : {}),
     });
     this.writer = new StatusWriter(options.kc, options.log, options.metrics);
-    this.bypassEvents = new BypassEvents(this.writer);
+    this.bypassEvents = new WarningEvents(this.writer, SidecarBypassCondition);
+    this.warningEvents = new WarningEvents(this.writer, ConditionType.Warnings, true);
     const lease = options.elector.lease;
     this.reports = options.reports ?? new SidecarReports(options.kc, { namespace: lease.namespace, leaseName: lease.name, identity: lease.identity }, options.log);
     this.reports.onChange(() => {
@@ -482,8 +485,12 @@ export class Controller {
         await this.writer.write(ref, object.status, desired);
         await this.recordEvents(key, ref, desired);
         await this.bypassEvents.record(key, ref, resolved.sidecarBypass, object.status);
+        await this.warningEvents.record(key, ref, resolved.warnings.status === "True" ? resolved.warnings : undefined, object.status);
       }),
     );
+    const keys = new Set(this.last.resolution.policies.map((p) => `${p.namespace}/${p.name}`));
+    this.bypassEvents.retain(keys);
+    this.warningEvents.retain(keys);
   }
 
   /** One Event per change of what the policy's status says (accepted, rejected, programmed, NACKed). */
