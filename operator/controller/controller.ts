@@ -200,7 +200,7 @@ export class Controller {
     if (!this.store.isListed()) return;
     const started = performance.now();
     const now = this.clock();
-    const input = this.store.snapshot(now.toISOString());
+    const input = this.store.translationInput(now.toISOString());
     const ca = await this.options.caRotation?.observe(input.secrets);
     if (ca?.kind === "staged" || ca?.kind === "unstaged") {
       // A new (or withdrawn) staged CA: the acknowledgement timeout starts again for whatever is staged now.
@@ -469,7 +469,7 @@ export class Controller {
     const observe = this.observation();
     const now = this.clock().toISOString().replace(/\.\d{3}Z$/, "Z");
     const raw = new Map<string, { metadata: ObjectMeta; status?: PolicyStatus }>();
-    for (const p of this.store.snapshot(now).policies) {
+    for (const p of this.store.translationInput(now).policies) {
       const object = p as { metadata: ObjectMeta; status?: PolicyStatus };
       raw.set(`${object.metadata.namespace ?? "default"}/${object.metadata.name}`, object);
     }

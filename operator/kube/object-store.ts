@@ -209,7 +209,8 @@ export class ObjectStore {
     return (this.watches.get(kind)?.list() ?? []) as unknown as T[];
   }
 
-  snapshot(now: string): TranslationInput {
+  /** The objects as translation reads them, at `now` (not an xDS snapshot: that is envoy/snapshot). */
+  translationInput(now: string): TranslationInput {
     return {
       policies: this.items<unknown>("policies"),
       services: this.items<ServiceObject>("services"),

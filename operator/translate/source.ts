@@ -48,7 +48,7 @@ export class TranslationSource {
 
   private refresh(): void {
     if (this.options.requireSync && !this.store.isSynced()) return;
-    applyTranslation(this.store.snapshot(new Date().toISOString()), this.options);
+    applyTranslation(this.store.translationInput(new Date().toISOString()), this.options);
   }
 
   async start(): Promise<void> {

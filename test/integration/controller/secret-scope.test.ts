@@ -60,13 +60,13 @@ async function readerKubeConfig(): Promise<KubeConfig> {
 
 function secretKeys(s: ObjectStore): string[] {
   return s
-    .snapshot(new Date().toISOString())
+    .translationInput(new Date().toISOString())
     .secrets.map((x) => `${x.metadata.namespace ?? ""}/${x.metadata.name}`)
     .sort();
 }
 
 function resolvedRefs(s: ObjectStore, namespace: string, name: string): string | undefined {
-  const resolved = translate(s.snapshot(new Date().toISOString())).resolution.policies.find((p) => p.namespace === namespace && p.name === name);
+  const resolved = translate(s.translationInput(new Date().toISOString())).resolution.policies.find((p) => p.namespace === namespace && p.name === name);
   return resolved ? `${resolved.resolvedRefs.status}/${resolved.resolvedRefs.reason}` : undefined;
 }
 
