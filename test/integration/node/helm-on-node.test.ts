@@ -9,7 +9,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -62,6 +62,7 @@ function progress(line: string): void {
 }
 
 let running: RunningEnvironment | undefined;
+let runDir: string | undefined;
 let host: NodeHost;
 let ctx: NodeShopContext;
 let tokens: ShopTokens;
@@ -71,6 +72,7 @@ describe.skipIf(skipReason !== undefined)("Bulwark installed with helm on a real
   beforeAll(async () => {
     host = await checkNodeHost();
     const dir = await mkdtemp(join(tmpdir(), "bulwark-node-e2e-"));
+    runDir = dir;
     const started = Date.now();
     running = await startEnvironment({ dir, steps: consoleSteps("node e2e"), keepAlive: false, node: true });
     progress(`environment with a Ready node in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -84,12 +86,13 @@ describe.skipIf(skipReason !== undefined)("Bulwark installed with helm on a real
   }, 900_000);
 
   afterAll(async () => {
-    if (!running) return;
-    if (process.env.BULWARK_NODE_E2E_KEEP === "1") {
+    if (running && process.env.BULWARK_NODE_E2E_KEEP === "1") {
       progress(`kept running: KUBECONFIG=${running.info.kubeconfig}`);
       return;
     }
-    await running.stop();
+    await running?.stop();
+    // Stopped: nothing is mounted under the run's directory any more.
+    if (runDir) await rm(runDir, { recursive: true, force: true });
   }, 180_000);
 
   it("helm install: the controller, authz, ratelimit, injector and Redis Pods become Running and Ready through their probes", async () => {
