@@ -5,7 +5,7 @@ import { buildRequestMeaning } from "./build-request-meaning.js";
 import { buildRoutes } from "./build-routes.js";
 import { deprecationWindows } from "./deprecations.js";
 import { policyName, workloadName } from "./names.js";
-import { buildMesh } from "./build-mesh.js";
+import { buildMesh, type MeshServiceBuilder } from "./build-mesh.js";
 import { failTranslation } from "../resolve/conditions.js";
 import { DEFAULT_OUTBOUND_PORT } from "../resolve/objects.js";
 import type { SidecarGroup } from "../resolve/resolve.js";
@@ -103,7 +103,7 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
  * ones; with `mesh`, also the egress proxy of each and the mesh's destinations. A policy whose
  * IR cannot be built gets Accepted=False (TranslationFailed) in `resolution` and no workload.
  */
-export function buildIR(resolution: Resolution, mesh?: MeshSettings): IR {
+export function buildIR(resolution: Resolution, mesh?: MeshSettings, buildService?: MeshServiceBuilder): IR {
   const workloads = [
     ...resolution.policies.flatMap((p) => {
       try {
@@ -135,7 +135,32 @@ export function buildIR(resolution: Resolution, mesh?: MeshSettings): IR {
   ];
   workloads.sort((a, b) => compareStrings(a.name, b.name));
   if (!mesh) return { workloads };
-  const meshIR = buildMesh(resolution.meshServices, workloads, mesh);
-  scopeEgress(workloads, meshIR);
-  return { workloads, mesh: meshIR };
+  const { workloads: kept, mesh: meshIR } = meshOf(resolution, workloads, mesh, buildService);
+  scopeEgress(kept, meshIR);
+  return { workloads: kept, mesh: meshIR };
+}
+
+/**
+ * The mesh of `workloads`. A destination whose entry cannot be built fails the policies that
+ * govern its sidecars alone (TranslationFailed; their sidecars held at their last good
+ * configuration, their workloads left out), and the mesh is built again without them; a
+ * destination behind pass-through sidecars only (no policy to tell) is left out of the mesh, so
+ * no caller reaches it through the egress proxy, and everything else goes on.
+ */
+function meshOf(resolution: Resolution, workloads: WorkloadIR[], settings: MeshSettings, buildService: MeshServiceBuilder | undefined): { workloads: WorkloadIR[]; mesh: MeshIR } {
+  let current = workloads;
+  for (;;) {
+    const { mesh, failures } = buildMesh(resolution.meshServices, current, settings, buildService);
+    const failed = new Set<string>();
+    for (const failure of failures) {
+      for (const w of current.filter((w) => w.policy && w.sidecars.some((id) => failure.sidecars.includes(id)))) {
+        const owner = resolution.policies.find((p) => p.namespace === w.policy?.namespace && p.name === w.policy.name);
+        if (!owner || failed.has(`${owner.namespace}/${owner.name}`)) continue;
+        failTranslation(owner, `building the mesh destination ${failure.service}`, failure.error);
+        failed.add(`${owner.namespace}/${owner.name}`);
+      }
+    }
+    if (failed.size === 0) return { workloads: current, mesh };
+    current = current.filter((w) => !w.policy || !failed.has(`${w.policy.namespace}/${w.policy.name}`));
+  }
 }
