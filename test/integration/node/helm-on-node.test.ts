@@ -165,7 +165,20 @@ describe.skipIf(skipReason !== undefined)("Bulwark installed with helm on a real
       // The app listens on every address; straight to its port, the request still meets the policy.
       const direct = await shopRequest(`${pod.ip}:${shopAppPort}`, "/v1/orders");
       expect(direct.status, `${pod.name} ${direct.body.slice(0, 80)}`).toBe(401);
-      expect((await shopRequest(`${pod.ip}:${shopAppPort}`, "/v1/orders", { token: tokens.good })).status).toBe(200);
+      expect(direct.body).not.toContain("servedBy");
+      // Allowed, it went through the sidecar: the user comes from the verified token, which only the sidecar reads.
+      const allowed = await shopRequest(`${pod.ip}:${shopAppPort}`, "/v1/orders", { token: tokens.good });
+      expect(allowed.status).toBe(200);
+      expect(JSON.parse(allowed.body)).toMatchObject({ servedBy: pod.name, user: "user-42" });
+    }
+    // The init container programmed each pod before the app started, and the kubelet's probe of the app port was moved to the probe listener.
+    const { stdout } = await kubectlOn(ctx.env, ["get", "pods", "-n", shopNamespace, "-l", `app=${shopName}`, "-o", "json"]);
+    const items = (JSON.parse(stdout) as { items: InterceptedPodJson[] }).items.filter((p) => !p.metadata.deletionTimestamp);
+    for (const pod of items) {
+      expect(pod.spec.initContainers.map((c) => c.name).slice(0, 2), pod.metadata.name).toEqual(["bulwark-intercept", "bulwark-proxy"]);
+      expect(pod.status.initContainerStatuses.find((c) => c.name === "bulwark-intercept")?.state.terminated, pod.metadata.name).toMatchObject({ exitCode: 0, reason: "Completed" });
+      expect(pod.spec.containers[0]?.readinessProbe?.httpGet?.port, pod.metadata.name).toBe(15021);
+      expect(pod.status.conditions.find((c) => c.type === "Ready")?.status, pod.metadata.name).toBe("True");
     }
   }, 60_000);
 
@@ -235,6 +248,12 @@ describe.skipIf(skipReason !== undefined)("Bulwark installed with helm on a real
     expect(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })).not.toContain(node.containerdSocket);
   }, 180_000);
 });
+
+interface InterceptedPodJson {
+  metadata: { name: string; deletionTimestamp?: string };
+  spec: { initContainers: { name: string }[]; containers: { readinessProbe?: { httpGet?: { port?: number | string } } }[] };
+  status: { conditions: { type: string; status: string }[]; initContainerStatuses: { name: string; state: { terminated?: { exitCode: number; reason?: string } } }[] };
+}
 
 interface PodJson {
   metadata: { name: string; uid: string; labels: Record<string, string> };
