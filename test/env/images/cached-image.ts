@@ -26,8 +26,11 @@ export interface CachedImageOptions {
   /** Cache directory name: changes whenever anything that goes into the image changes. */
   key: string;
   name: string;
-  /** Builds the image into the store under its qualified reference, labelled with CACHE_KEY_LABEL=key. */
-  build: (reference: string) => Promise<void>;
+  /**
+   * Builds the image into the store under `buildTag`, labelled with CACHE_KEY_LABEL=key. A tag of
+   * its own, so that two builds at once (from two clones) never archive each other's image.
+   */
+  build: (buildTag: string) => Promise<void>;
 }
 
 /**
@@ -39,8 +42,14 @@ export async function cachedImage(options: CachedImageOptions): Promise<ImageArc
   const { store, key, name } = options;
   const reference = qualifiedReference(name);
   const { dir, built } = await cachedDirectory(key, async (out) => {
-    await options.build(reference);
-    await buildah(store, ["push", "--quiet", reference, `oci-archive:${join(out, ARCHIVE_FILE)}:${reference}`]);
+    const buildTag = `localhost/bulwark-provisioning:${key}`;
+    await options.build(buildTag);
+    try {
+      await buildah(store, ["push", "--quiet", buildTag, `oci-archive:${join(out, ARCHIVE_FILE)}:${reference}`]);
+      await buildah(store, ["tag", buildTag, reference]);
+    } finally {
+      await buildah(store, ["rmi", buildTag]).catch(() => undefined);
+    }
   });
   const archive = join(dir, ARCHIVE_FILE);
   if (!existsSync(archive)) throw new Error(`${dir} has no ${ARCHIVE_FILE}; delete the directory to rebuild ${name}`);

@@ -28,12 +28,12 @@ export function provisionEnvoyImage(options: { store: ImageStore; name: string; 
     store,
     key,
     name,
-    build: async (reference) => {
+    build: async (buildTag) => {
       const container = (await buildah(store, ["from", "--pull=never", debian.reference])).stdout.trim();
       try {
         await buildah(store, ["copy", "--quiet", "--chmod", "0755", container, envoyBinary, "/usr/local/bin/envoy"]);
         await buildah(store, ["config", "--entrypoint", '["envoy"]', "--cmd", '["--help"]', "--user", "101:101", "--label", `${CACHE_KEY_LABEL}=${key}`, container]);
-        await buildah(store, ["commit", "--quiet", "--rm", container, reference]);
+        await buildah(store, ["commit", "--quiet", "--rm", container, buildTag]);
       } catch (error) {
         await buildah(store, ["rm", container]).catch(() => undefined);
         throw error;

@@ -72,9 +72,10 @@ export async function provisionImages(steps: StepReporter = silentSteps, repoRoo
   const envoy = await steps.step(`image ${names.sidecarImage} (official Envoy binary on debian:${ENVOY_IMAGE_RELEASE}-slim)`, () =>
     provisionEnvoyImage({ store, name: names.sidecarImage, envoyBinary, debian }),
   );
-  const logFile = join(store.runroot, "..", "bulwark-image-build.log");
-  const bulwark = await steps.step(`image ${names.bulwarkImage} (buildah bud of the repository's Dockerfile; log ${logFile})`, () =>
-    provisionBulwarkImage({ store, repoRoot, name: names.bulwarkImage, bases, logFile }),
+  const logDir = join(store.runroot, "..", "logs");
+  await mkdir(logDir, { recursive: true });
+  const bulwark = await steps.step(`image ${names.bulwarkImage} (buildah bud of the repository's Dockerfile; log in ${logDir})`, () =>
+    provisionBulwarkImage({ store, repoRoot, name: names.bulwarkImage, bases, logDir }),
   );
   return { bulwark, envoy, bases };
 }
