@@ -34,29 +34,28 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-# Runtime: Debian's slim base and the node binary alone (no npm, no compiler), plus iptables for
-# `bulwark intercept` (the injected init container that sends a pod's app port through its sidecar).
+# Runtime: Debian's slim base, the node binary alone (no npm, no compiler), the compiled code and
+# the production dependencies.
 FROM debian:${DEBIAN_RELEASE}-slim
+# iptables (Debian's, nftables backend) for `bulwark intercept`: the init container the injector adds
+# to every pod runs it once, as root with NET_ADMIN and NET_RAW only, to redirect the pod's inbound
+# app-port traffic to its sidecar. Every other subcommand runs as 65532 and never calls it.
+# First in the stage, so that a new build of the code reuses this layer.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends iptables \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iptables \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/lib/dpkg/*-old /var/log/apt /var/log/dpkg.log
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
 COPY --from=production-dependencies /src/node_modules ./node_modules
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/dist ./dist
 COPY --from=build /out/bin/ /usr/local/bin/
-# iptables (Debian's, nftables backend) for `bulwark intercept`: the init container the injector adds
-# to every pod runs it once, as root with NET_ADMIN and NET_RAW only, to redirect the pod's inbound
-# app-port traffic to its sidecar. Every other subcommand runs as 65532 and never calls it.
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iptables \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/lib/dpkg/*-old /var/log/apt /var/log/dpkg.log
 ENV NODE_ENV=production \
     NODE_OPTIONS=--enable-source-maps
 USER 65532:65532
 ENTRYPOINT ["bulwark"]
 CMD ["--help"]
+# Last, so that a new commit or date changes only the image's configuration.
 ARG BULWARK_COMMIT
 ARG BULWARK_BUILD_DATE
 LABEL org.opencontainers.image.title="bulwark" \
