@@ -1,4 +1,4 @@
-import { createPublicKey, type JsonWebKey } from "node:crypto";
+import { createPublicKey } from "node:crypto";
 
 /**
  * What a key of an inline key set must be for both verifiers to load it: Envoy's jwt_authn (its
@@ -27,7 +27,7 @@ function algProblem(alg: unknown, allowed: readonly string[]): string | undefine
 /** Imports the public key with node:crypto (which checks that an EC point is on its curve, and the encodings). */
 function importProblem(jwk: Record<string, unknown>): { problem: string } | { bits?: number; exponent?: bigint } {
   try {
-    const details = createPublicKey({ key: jwk as JsonWebKey, format: "jwk" }).asymmetricKeyDetails;
+    const details = createPublicKey({ key: jwk, format: "jwk" }).asymmetricKeyDetails;
     return { ...(details?.modulusLength !== undefined ? { bits: details.modulusLength } : {}), ...(details?.publicExponent !== undefined ? { exponent: details.publicExponent } : {}) };
   } catch (error) {
     return { problem: `it cannot be imported as a public key (${error instanceof Error ? error.message : "unreadable"})` };
