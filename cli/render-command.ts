@@ -59,5 +59,6 @@ export async function runRender(argv: string[]): Promise<number> {
     }),
   ];
   process.stdout.write(out.join("---\n"));
-  return problems.length > 0 ? 1 : 0;
+  for (const f of rendered.failed) process.stderr.write(`bulwark render: the pass-through sidecars ${f.sidecars.join(", ")} (workload ${f.workload}) could not be built: ${f.error}\n`);
+  return problems.length > 0 || rendered.failed.length > 0 ? 1 : 0;
 }

@@ -162,13 +162,24 @@ const memo = new WeakMap<MeshIR, MeshMemo>();
  */
 let previousServices = new Map<string, { cluster: NamedResource; endpoints: NamedResource }>();
 
+/**
+ * One destination's own Envoy resources: its cluster, its endpoint set and the virtual host that
+ * routes to it from a caller in its own namespace (the widest form: with the bare names). Pure;
+ * throws when the entry cannot be expressed, which translation checks per destination before
+ * any sidecar is built (operator/translate/translate.ts), so one bad destination fails only the
+ * policies behind it.
+ */
+export function meshServiceResources(service: MeshServiceIR): { cluster: NamedResource; endpoints: NamedResource; virtualHost: JsonObject } {
+  return { cluster: { name: service.name, resource: meshCluster(service) }, endpoints: { name: service.name, resource: meshEndpoints(service) }, virtualHost: virtualHost(service, service.namespace) };
+}
+
 function serviceResources(services: readonly MeshServiceIR[]): { clusters: NamedResource[]; endpoints: NamedResource[] } {
   const current = new Map<string, { cluster: NamedResource; endpoints: NamedResource }>();
   const clusters: NamedResource[] = [];
   const endpoints: NamedResource[] = [];
   for (const service of services) {
     const key = JSON.stringify(service);
-    const entry = previousServices.get(key) ?? current.get(key) ?? { cluster: { name: service.name, resource: meshCluster(service) }, endpoints: { name: service.name, resource: meshEndpoints(service) } };
+    const entry = previousServices.get(key) ?? current.get(key) ?? meshServiceResources(service);
     current.set(key, entry);
     clusters.push(entry.cluster);
     endpoints.push(entry.endpoints);

@@ -16,7 +16,8 @@ import type { SidecarCertificates } from "../identity/workload-certificates.js";
 import type { CaObservation, CaRotation } from "../identity/ca-rotation.js";
 import { rootFingerprints } from "../identity/trust-bundle.js";
 import type { ObjectMeta, SecretObject } from "../resolve/objects.js";
-import { buildPerWorkload, translate, type Translation } from "../translate/translate.js";
+import { errorMessage } from "../../common/errors.js";
+import { buildPerWorkload, translate, type Translation, type WorkloadFailure } from "../translate/translate.js";
 import type { LeaderElector } from "../kube/leader-election.js";
 import type { ControllerMetrics } from "./metrics.js";
 import { meshScopeKeys } from "./mesh-scope.js";
@@ -226,7 +227,7 @@ export class Controller {
     const usedSecured = new Set<string>();
     // A workload whose snapshot cannot be built fails its policy alone (its sidecars keep their last good configuration).
     const meshScopeKey = meshScopeKeys(translation.ir.mesh);
-    const built = buildPerWorkload(translation, (workload) => {
+    const { built, failed } = buildPerWorkload(translation, (workload) => {
       const { sidecars: _s, ...content } = workload;
       // Memo key only (snapshot versions hash the encoded resources): translation builds equal IR in
       // the same key order, so plain JSON is enough, and 5x cheaper than sorted JSON at 1,000 workloads.
@@ -267,7 +268,7 @@ export class Controller {
         if (cache.isInSync(nodeId)) this.acked.set(nodeId, config);
       }
     }
-    const held = new Set(translation.resolution.policies.flatMap((p) => p.held));
+    const held = this.heldSidecars(translation, failed);
     for (const nodeId of cache.nodeIds()) {
       if (!wanted.has(nodeId) && !held.has(nodeId) && cache.getSnapshot(nodeId)) {
         cache.clearSnapshot(nodeId);
@@ -288,6 +289,14 @@ export class Controller {
     this.options.metrics.reconcileSeconds.observe((performance.now() - started) / 1000);
     this.scheduleSunset(input.policies, now);
     await this.writeStatuses();
+  }
+
+  /** Sidecars kept at their last good configuration: their policy failed, or (pass-through) their own build did. */
+  private heldSidecars(translation: Translation, failed: readonly WorkloadFailure[]): Set<string> {
+    for (const f of failed.filter((f) => !f.workload.policy)) {
+      this.options.log.error({ workload: f.workload.name, sidecars: f.workload.sidecars, error: errorMessage(f.error) }, "the Envoy resources of pass-through sidecars could not be built; they keep their last good configuration");
+    }
+    return new Set([...translation.resolution.policies.flatMap((p) => p.held), ...failed.flatMap((f) => f.workload.sidecars)]);
   }
 
   private scheduleSunset(policies: unknown[], now: Date): void {

@@ -27,7 +27,8 @@ export interface MeshFailure {
 /** Builds one destination's entry (undefined: no sidecar behind it is known); replaceable in tests. */
 export type MeshServiceBuilder = (s: MeshService, listeners: ReadonlyMap<string, ListenerIR>, settings: MeshSettings) => MeshServiceIR | undefined;
 
-function meshService(s: MeshService, listeners: ReadonlyMap<string, ListenerIR>, settings: MeshSettings): MeshServiceIR | undefined {
+/** The default builder of a destination's IR entry. */
+export function meshService(s: MeshService, listeners: ReadonlyMap<string, ListenerIR>, settings: MeshSettings): MeshServiceIR | undefined {
   const known = s.pods.filter((p) => listeners.has(p.sidecar));
   if (known.length === 0) return undefined;
   const endpoints = known

@@ -5,6 +5,11 @@ import type { TranslationInput } from "../resolve/objects.js";
 import { resolvePolicies } from "../resolve/resolve.js";
 import { jwtAuthentication, policy, service, sidecarPod } from "../testdata/objects.js";
 import { buildPerWorkload, translate } from "./translate.js";
+import { errorMessage } from "../../common/errors.js";
+import { meshService } from "../ir/build-mesh.js";
+import { buildSidecarResources } from "../../envoy/build/sidecar.js";
+import { defaultSettings } from "./render.js";
+import { sharedEncodingSnapshot } from "../../envoy/snapshot/shared-encoding.js";
 
 const now = "2026-11-25T12:00:00Z";
 
@@ -54,16 +59,49 @@ describe("one policy's failure stays in that policy", () => {
 
   it("an Envoy-side build that throws for one workload fails its policy alone; the others are built", () => {
     const translation = translate(twoPolicies());
-    const built = buildPerWorkload(translation, (workload) => {
+    const { built, failed } = buildPerWorkload(translation, (workload) => {
       if (workload.policy?.name === "broken") throw new Error("encoding the listener failed");
       return workload.name;
     });
     expect(built.flatMap((b) => b.workload.sidecars).sort()).toEqual(["api-1.b", "other.c"]);
+    expect(failed.flatMap((f) => f.workload.sidecars)).toEqual(["api-1.a"]);
     const [broken, fine] = translation.resolution.policies;
     expect(broken?.accepted).toMatchObject({ status: "False", reason: "TranslationFailed" });
     expect(broken?.accepted.message).toContain("encoding the listener failed");
     expect(broken?.held).toEqual(["api-1.a"]);
     expect(fine?.accepted.status).toBe("True");
+  });
+
+  it("a pass-through workload whose Envoy side throws is left out alone: the policies' workloads are built and nothing throws", () => {
+    const translation = translate(twoPolicies());
+    const { built, failed } = buildPerWorkload(translation, (workload) => {
+      if (!workload.policy) throw new Error("a bug in the pass-through listener");
+      return workload.name;
+    });
+    expect(built.flatMap((b) => b.workload.sidecars).sort()).toEqual(["api-1.a", "api-1.b"]);
+    expect(failed.map((f) => [f.workload.sidecars, errorMessage(f.error)])).toEqual([[["other.c"], "a bug in the pass-through listener"]]);
+    expect(translation.resolution.policies.map((p) => p.accepted.status)).toEqual(["True", "True"]);
+  });
+
+  it("a mesh destination whose Envoy resources cannot be built fails only the policy behind it; callers keep the other destinations", () => {
+    const input = twoPolicies();
+    input.pods.push(sidecarPod("b", "caller-1", { app: "caller" }));
+    input.services.push(service("b", "caller", { app: "caller" }));
+    const mesh = { trustDomain: "cluster.local", clusterDomain: "cluster.local" };
+    // What today's IR never holds, put in past it: an endpoint address Envoy's builder refuses.
+    const translation = translate(input, mesh, (s, listeners, settings) => {
+      const entry = meshService(s, listeners, settings);
+      return entry && s.namespace === "a" ? { ...entry, endpoints: [{ address: "not an address", port: Number.NaN, tls: false }] } : entry;
+    });
+    const [broken, fine] = translation.resolution.policies;
+    expect(broken?.accepted).toMatchObject({ status: "False", reason: "TranslationFailed" });
+    expect(broken?.accepted.message).toContain("building the mesh destination a/api");
+    expect(fine?.accepted.status).toBe("True");
+    expect(translation.ir.mesh?.services.map((s) => s.name)).toEqual(["outbound/b/api", "outbound/b/caller"]);
+    // As the controller builds each sidecar: resources, then their protobuf encoding.
+    const { built, failed } = buildPerWorkload(translation, (w) => sharedEncodingSnapshot(buildSidecarResources(w, defaultSettings, translation.ir.mesh)));
+    expect(failed).toEqual([]);
+    expect(built.flatMap((b) => b.workload.sidecars).sort()).toEqual(["api-1.b", "caller-1.b", "other.c"]);
   });
 
   it("a failed translation reads Programmed=False and Ready=False with reason TranslationFailed in the status", () => {

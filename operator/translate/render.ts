@@ -5,6 +5,7 @@ import type { IR, TranslationSettings } from "../../contract/ir.js";
 import type { TranslationInput } from "../resolve/objects.js";
 import type { Resolution } from "../resolve/resolve.js";
 import { buildPerWorkload, translate } from "./translate.js";
+import { errorMessage } from "../../common/errors.js";
 
 /** Where bulwark authz and ratelimit listen when nothing else is said. */
 export const defaultSettings: TranslationSettings = {
@@ -23,17 +24,20 @@ export interface Rendered {
   resolution: Resolution;
   ir: IR;
   workloads: RenderedWorkload[];
+  /** Pass-through workloads (no policy, so no status to carry it) whose Envoy side could not be built. */
+  failed: { workload: string; sidecars: string[]; error: string }[];
 }
 
 /** The whole offline pipeline: objects → resolution → IR → Envoy resources per workload. Pure. */
 export function render(input: TranslationInput, settings: TranslationSettings = defaultSettings): Rendered {
   const translation = translate(input, settings.mesh);
   const { resolution, ir } = translation;
-  const built = buildPerWorkload(translation, (w) => buildSidecarResources(w, settings, ir.mesh));
+  const { built, failed } = buildPerWorkload(translation, (w) => buildSidecarResources(w, settings, ir.mesh));
   return {
     resolution,
     ir: { ...ir, workloads: built.map((b) => b.workload) },
     workloads: built.map(({ workload, built: resources }) => ({ workload: workload.name, sidecars: workload.sidecars, resources })),
+    failed: failed.filter((f) => !f.workload.policy).map((f) => ({ workload: f.workload.name, sidecars: f.workload.sidecars, error: errorMessage(f.error) })),
   };
 }
 

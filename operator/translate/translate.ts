@@ -1,4 +1,6 @@
 import { buildIR } from "../ir/build.js";
+import { meshService, type MeshServiceBuilder } from "../ir/build-mesh.js";
+import { checkMeshDestination } from "../../envoy/snapshot/mesh-destination-check.js";
 import type { IR, MeshSettings, WorkloadIR } from "../../contract/ir.js";
 import { failTranslation } from "../resolve/conditions.js";
 import type { TranslationInput } from "../resolve/objects.js";
@@ -9,33 +11,66 @@ export interface Translation {
   ir: IR;
 }
 
+/**
+ * A destination's IR entry, checked by building and encoding its Envoy resources: a destination
+ * whose cluster, endpoints or route cannot be built fails at translation, where only the policies behind it
+ * fail (build-mesh.ts); every caller's outbound proxy is built from the destinations that passed.
+ */
+function checkedMeshService(build: MeshServiceBuilder): MeshServiceBuilder {
+  return (service, listeners, settings) => {
+    const entry = build(service, listeners, settings);
+    if (entry) checkMeshDestination(entry);
+    return entry;
+  };
+}
+
 /** Kubernetes objects → resolution (with policy conditions as data) → IR (with the mesh when `mesh` is set). Pure. */
-export function translate(input: TranslationInput, mesh?: MeshSettings): Translation {
+export function translate(input: TranslationInput, mesh?: MeshSettings, buildService: MeshServiceBuilder = meshService): Translation {
   const resolution = resolvePolicies(input);
-  return { resolution, ir: buildIR(resolution, mesh) };
+  return { resolution, ir: buildIR(resolution, mesh, checkedMeshService(buildService)) };
+}
+
+/** A workload whose Envoy side could not be built, and why. */
+export interface WorkloadFailure {
+  workload: WorkloadIR;
+  error: unknown;
+}
+
+/** What `buildPerWorkload` built, in workload order, and the workloads it could not build. */
+export interface BuiltWorkloads<T> {
+  built: { workload: WorkloadIR; built: T }[];
+  /**
+   * Workloads left out whose sidecars keep their last good configuration. A policy's failure is
+   * also in its status (TranslationFailed); a pass-through workload (no policy) has no status,
+   * so its failure is only here, for the caller to log and to hold its sidecars.
+   */
+  failed: WorkloadFailure[];
 }
 
 /**
  * Builds each workload's Envoy side with `build`; a workload whose build throws fails its policy
  * alone (Accepted=False, TranslationFailed, its sidecars held at their last good configuration)
- * and every workload of that policy is left out. Returns what was built, in workload order.
+ * and every workload of that policy is left out. A pass-through workload whose build throws is
+ * left out alone: nothing else stops, and its sidecars keep their last good configuration.
  */
-export function buildPerWorkload<T>(translation: Translation, build: (workload: WorkloadIR) => T): { workload: WorkloadIR; built: T }[] {
+export function buildPerWorkload<T>(translation: Translation, build: (workload: WorkloadIR) => T): BuiltWorkloads<T> {
   const built: { workload: WorkloadIR; built: T }[] = [];
-  const failed = new Set<string>();
+  const failed: WorkloadFailure[] = [];
+  const failedPolicies = new Set<string>();
   for (const workload of translation.ir.workloads) {
     try {
       built.push({ workload, built: build(workload) });
     } catch (error) {
-      // A pass-through workload has no policy: its error is a bug of Bulwark, not of a user's policy.
-      if (!workload.policy) throw error;
-      const owner = policyOf(translation.resolution, workload.policy);
-      if (!owner) throw error;
+      failed.push({ workload, error });
+      const owner = workload.policy ? policyOf(translation.resolution, workload.policy) : undefined;
+      if (!owner) continue;
       failTranslation(owner, `building the Envoy resources of workload ${workload.name}`, error);
-      failed.add(`${owner.namespace}/${owner.name}`);
+      failedPolicies.add(`${owner.namespace}/${owner.name}`);
     }
   }
-  return built.filter(({ workload }) => !workload.policy || !failed.has(`${workload.policy.namespace}/${workload.policy.name}`));
+  const ofFailedPolicy = (workload: WorkloadIR): boolean => workload.policy !== undefined && failedPolicies.has(`${workload.policy.namespace}/${workload.policy.name}`);
+  for (const entry of built) if (ofFailedPolicy(entry.workload)) failed.push({ workload: entry.workload, error: new Error("another workload of its policy could not be built") });
+  return { built: built.filter(({ workload }) => !ofFailedPolicy(workload)), failed };
 }
 
 /** The resolved policy a workload belongs to. */
