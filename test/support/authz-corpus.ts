@@ -750,6 +750,11 @@ export const corpus: CorpusCase[] = [
   { group: "equivalent", name: "another user's orders, with a trailing slash", expect: authz(403, "ownership_mismatch"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users/bob/orders/" }) },
   { group: "equivalent", name: "another user's orders, with a path parameter", expect: meaning("path_parameters"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users;v=1/bob/orders" }) },
   { group: "equivalent", name: "another user's orders, a path parameter in the last segment", expect: meaning("path_parameters"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users/bob/orders;jsessionid=x?page=1" }) },
+  { group: "equivalent", name: "another user's orders, a percent-encoded path parameter (%3B)", expect: meaning("path_parameters"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users%3bv=1/bob/orders" }) },
+  { group: "equivalent", name: "another user's orders, an encoded slash (%2F, redirected to its normal form)", expect: { kind: "envoy", status: 307 }, build: (ctx) => dpopRequest(ctx, { path: "/v1/users%2Fbob/orders" }) },
+  { group: "equivalent", name: "another user's orders, an encoded backslash (%5C, redirected to its normal form)", expect: { kind: "envoy", status: 307 }, build: (ctx) => dpopRequest(ctx, { path: "/v1/users%5Cbob/orders" }) },
+  { group: "equivalent", name: "another user's orders, encoded dot segments (%2E%2E) resolved before any check", expect: authz(403, "ownership_mismatch"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users/alice/%2E%2E/bob/orders" }) },
+  { group: "equivalent", name: "another user's orders, an encoded letter (%62 is b) decoded before any check", expect: authz(403, "ownership_mismatch"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users/%62ob/orders" }) },
   { group: "equivalent", name: "another user's orders with HEAD", expect: authz(403, "ownership_mismatch"), build: (ctx) => dpopRequest(ctx, { method: "HEAD", path: "/v1/users/bob/orders" }) },
   {
     group: "equivalent",

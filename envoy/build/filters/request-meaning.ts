@@ -25,8 +25,9 @@ function luaList(values: readonly string[]): string {
  * - a header a decision reads, sent twice or with a comma (what Envoy makes of two copies), is
  *   refused: never joined (RFC 9110 section 5.3);
  * - method-override headers are refused: the app would run another method than the one matched;
- * - path parameters (`;` in the path) are refused: servlet containers and Spring drop them before
- *   routing, so `/v1/users;x/bob` would reach `/v1/users/bob` past another rule;
+ * - path parameters (`;` in the path, or `%3B`, which a backend that decodes before it strips
+ *   parameters reads as `;`) are refused: servlet containers and Spring drop them before routing,
+ *   so `/v1/users;x/bob` would reach `/v1/users/bob` past another rule;
  * - the Authorization scheme is written in its canonical case (`dpop` → `DPoP`, `BEARER` →
  *   `Bearer`): scheme names are case-insensitive (RFC 9110 section 11.1), jwt_authn's prefix is not.
  * Everything the script refuses gets 400, a JSON body and x-bulwark-reason.
@@ -48,8 +49,9 @@ function envoy_on_request(handle)
   end
   local path = headers:get(":path") or ""
   local query = string.find(path, "?", 1, true)
-  if string.find(query and string.sub(path, 1, query - 1) or path, ";", 1, true) then
-    return refuse(handle, "path_parameters", "path parameters (;) are not accepted")
+  local bare = string.lower(query and string.sub(path, 1, query - 1) or path)
+  if string.find(bare, ";", 1, true) or string.find(bare, "%3b", 1, true) then
+    return refuse(handle, "path_parameters", "path parameters (; or %3B) are not accepted")
   end
   for _, name in ipairs(SINGLE) do
     local value = headers:get(name)

@@ -105,3 +105,50 @@ describe("a sidecar verifying JWTs and checking scopes and claims on the verifie
     expect((await send(listenerPort, "/public/catalog", bearer("not.a.token"))).status).toBe(401);
   });
 });
+
+describe("access tokens signed with Ed25519, verified by the sidecar's jwt_authn", () => {
+  let app: Server;
+  let listenerPort: number;
+  let envoy: EnvoyProcess;
+  let sign: (alg: "EdDSA" | "Ed25519", claims: JWTPayload) => Promise<string>;
+
+  beforeAll(async () => {
+    const { publicKey, privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+    // As identity providers publish it: OKP/Ed25519 with alg EdDSA (RFC 8037).
+    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "ed-1", alg: "EdDSA", use: "sig" }] });
+    sign = (alg, claims) => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT(claims).setProtectedHeader({ alg, kid: "ed-1" }).setIssuer("https://issuer.test").setAudience("demo").setIssuedAt(now).setExpirationTime(now + 300).sign(privateKey);
+    };
+    app = createServer((req, res) => res.end(JSON.stringify({ user: req.headers["x-user-id"] ?? null })));
+    await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
+    const address = app.address();
+    if (!address || typeof address !== "object") throw new Error("the app has no port");
+    listenerPort = await freePort();
+    const resources = buildSidecarResources(authServingWorkload({ listener: listenerPort, app: address.port }, jwks), fixtureSettings);
+    envoy = await startEnvoy(staticBootstrap(resources), "envoy-auth-ed25519");
+  });
+
+  afterAll(async () => {
+    await envoy?.stop();
+    await new Promise((resolve) => app?.close(resolve));
+  });
+
+  it("accepts a token with alg EdDSA and hands the app its subject", async () => {
+    const reply = await send(listenerPort, "/me", { authorization: `Bearer ${await sign("EdDSA", { sub: "dana" })}` });
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.body)).toMatchObject({ user: "dana" });
+  });
+
+  it("refuses (401, never anonymous) a token with the fully-specified alg Ed25519 (RFC 9864), which jwt_authn does not know; the README says so", async () => {
+    const reply = await send(listenerPort, "/me", { authorization: `Bearer ${await sign("Ed25519", { sub: "dana" })}` });
+    expect(reply).toEqual({ status: 401, body: "Jwt header [alg] is not supported" });
+  });
+
+  it("refuses an EdDSA token whose signature was made by another key (401)", async () => {
+    const other = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+    const now = Math.floor(Date.now() / 1000);
+    const forged = await new SignJWT({ sub: "mallory" }).setProtectedHeader({ alg: "EdDSA", kid: "ed-1" }).setIssuer("https://issuer.test").setAudience("demo").setIssuedAt(now).setExpirationTime(now + 300).sign(other.privateKey);
+    expect((await send(listenerPort, "/me", { authorization: `Bearer ${forged}` })).status).toBe(401);
+  });
+});
