@@ -105,6 +105,8 @@ export interface WorkloadIR {
   /** Routes in match order; the last one is the default action's catch-all. */
   routes: RouteIR[];
   compression?: CompressionIR;
+  /** Cross-origin requests from browsers, when the policy allows any. */
+  cors?: CorsIR;
   /** Workload-wide app-version gate (enforced by authz on every route that has `authz`). */
   minAppVersion?: MinAppVersionIR;
   /** App attestation settings, when the policy declares them. */
@@ -269,6 +271,20 @@ export interface MinAppVersionIR {
   minimum: string;
   /** Sorted by platform. */
   platforms: { platform: string; minimum: string }[];
+}
+
+export interface CorsIR {
+  /** Lowercase origins, sorted; `*.` before the host stands for exactly one DNS label. */
+  allowOrigins: string[];
+  /** Sorted. */
+  allowMethods: string[];
+  /** Lowercase, sorted. */
+  allowHeaders: string[];
+  /** Lowercase, sorted. */
+  exposeHeaders: string[];
+  /** Absent: browsers use their own default (5 s). */
+  maxAgeSeconds?: number;
+  allowCredentials: boolean;
 }
 
 export interface CompressionIR {

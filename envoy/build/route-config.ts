@@ -100,6 +100,12 @@ function buildRoute(route: RouteIR, options: { ctx: FilterContext; features: rea
   };
 }
 
+function virtualHostPerFilter(options: { ctx: FilterContext; features: readonly HttpFilterFeature[] }): JsonObject {
+  const perFilter: JsonObject = {};
+  for (const feature of options.features) Object.assign(perFilter, feature.virtualHostConfig?.(options.ctx) ?? {});
+  return Object.keys(perFilter).length > 0 ? { typed_per_filter_config: perFilter } : {};
+}
+
 /**
  * The inbound route configuration: one virtual host for any authority, routes in IR (match)
  * order; requests reach the app with the client's address as decided, not as written.
@@ -109,6 +115,13 @@ export function buildRouteConfiguration(options: { ctx: FilterContext; features:
     "@type": TYPE.routeConfiguration,
     name: NAMES.routeConfiguration,
     request_headers_to_add: clientAddressRequestHeaders(clientAddressOf(options.ctx.workload, options.ctx.settings)),
-    virtual_hosts: [{ name: NAMES.routeConfiguration, domains: ["*"], routes: options.ctx.workload.routes.map((route) => buildRoute(route, options)) }],
+    virtual_hosts: [
+      {
+        name: NAMES.routeConfiguration,
+        domains: ["*"],
+        routes: [...options.features.flatMap((f) => f.leadingRoutes?.(options.ctx) ?? []), ...options.ctx.workload.routes.map((route) => buildRoute(route, options))],
+        ...virtualHostPerFilter(options),
+      },
+    ],
   };
 }

@@ -24,6 +24,8 @@ export const TYPE = {
   buffer: `${prefix}envoy.extensions.filters.http.buffer.v3.Buffer`,
   bufferPerRoute: `${prefix}envoy.extensions.filters.http.buffer.v3.BufferPerRoute`,
   compressor: `${prefix}envoy.extensions.filters.http.compressor.v3.Compressor`,
+  cors: `${prefix}envoy.extensions.filters.http.cors.v3.Cors`,
+  corsPolicy: `${prefix}envoy.extensions.filters.http.cors.v3.CorsPolicy`,
   brotli: `${prefix}envoy.extensions.compression.brotli.compressor.v3.Brotli`,
   gzip: `${prefix}envoy.extensions.compression.gzip.compressor.v3.Gzip`,
   router: `${prefix}envoy.extensions.filters.http.router.v3.Router`,

@@ -26,6 +26,7 @@ const ENTRY_FILES = [
   "envoy/extensions/compression/gzip/compressor/v3/gzip.proto",
   "envoy/extensions/filters/http/buffer/v3/buffer.proto",
   "envoy/extensions/filters/http/compressor/v3/compressor.proto",
+  "envoy/extensions/filters/http/cors/v3/cors.proto",
   "envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto",
   "envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto",
   "envoy/extensions/filters/http/jwt_authn/v3/config.proto",

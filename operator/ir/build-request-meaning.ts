@@ -5,7 +5,8 @@ import { compareStrings } from "../../common/order.js";
 /**
  * The headers of a policy whose value some decision reads: the authority (DPoP htu), the
  * credentials (Authorization, DPoP, the attestation header), the app-version and platform
- * headers, and the headers rate limits are keyed by. Each must arrive once: Envoy joins copies
+ * headers, the headers rate limits are keyed by, and with CORS the Origin and the preflight's
+ * Access-Control-Request-Method. Each must arrive once: Envoy joins copies
  * into one comma-separated value (`ios,windows`) that no check was written for.
  */
 export function buildRequestMeaning(spec: PolicySpec): RequestMeaningIR {
@@ -17,6 +18,7 @@ export function buildRequestMeaning(spec: PolicySpec): RequestMeaningIR {
   }
   const attestation = spec.authentication?.appAttestation;
   if (attestation) headers.add(attestation.header.toLowerCase());
+  if (spec.cors) for (const name of ["origin", "access-control-request-method"]) headers.add(name);
   for (const rule of spec.rules ?? []) {
     for (const limit of rule.rateLimits ?? []) {
       for (const key of limit.key ?? []) if (key.startsWith("header:")) headers.add(key.slice("header:".length).toLowerCase());

@@ -5,6 +5,7 @@ import { buildRequestMeaning } from "./build-request-meaning.js";
 import { buildRoutes } from "./build-routes.js";
 import { deprecationWindows } from "./deprecations.js";
 import { policyName, workloadName } from "./names.js";
+import { buildCors } from "./build-cors.js";
 import { buildMesh, type MeshServiceBuilder } from "./build-mesh.js";
 import { failTranslation } from "../resolve/conditions.js";
 import { DEFAULT_OUTBOUND_PORT } from "../resolve/objects.js";
@@ -79,6 +80,7 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
     ...outbound(group, mesh),
     jwtProviders,
     routes,
+    ...(spec.cors ? { cors: buildCors(spec.cors) } : {}),
     ...(spec.mobile?.compression ? { compression: { algorithms: [...spec.mobile.compression.algorithms], minBytes: spec.mobile.compression.minBytes } } : {}),
     ...(minAppVersion
       ? {

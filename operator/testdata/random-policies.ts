@@ -98,6 +98,15 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
           fc.constantFrom({ trustedHops: 0 }, { trustedHops: 2 }, { trustedHops: 1, trustedCIDRs: ["10.0.0.0/8"] }, { header: "X-Real-IP", trustedCIDRs: ["10.0.0.0/8", "fd00::/8"] }),
           { nil: undefined },
         ),
+        cors: fc.option(
+          fc.record({
+            allowOrigins: fc.subarray(["https://shop.example.com", "http://localhost:3000", "https://*.preview.example.com", `https://*.${"preview-x.".repeat(6)}pre.example.com:8443`], { minLength: 1 }),
+            allowMethods: fc.subarray(["GET", "POST", "PUT", "DELETE", "OPTIONS"], { minLength: 1 }),
+            allowHeaders: fc.subarray(["Authorization", "DPoP", "Content-Type"]),
+            maxAge: fc.option(fc.constantFrom("1s", "10m", "24h"), { nil: undefined }),
+          }),
+          { nil: undefined },
+        ),
         deprecation: fc.option(fc.record({ prefix: fc.constantFrom("/v1/", "/v2/", "/"), sunsetYear: fc.integer({ min: 2025, max: 2030 }) }), { nil: undefined }),
       })
       .chain((p) =>
@@ -133,6 +142,7 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
             ...(tls ? { tls } : {}),
             ...(Object.keys(mobile).length ? { mobile } : {}),
             ...(p.clientAddress ? { clientAddress: p.clientAddress } : {}),
+            ...(p.cors ? { cors: Object.fromEntries(Object.entries(p.cors).filter(([, v]) => v !== undefined)) } : {}),
           };
         }),
       ),

@@ -1,4 +1,4 @@
-import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server } from "node:http";
+import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage } from "../../common/errors.js";
 
@@ -8,8 +8,8 @@ export interface HttpAnswer {
   body: string;
 }
 
-/** One request to 127.0.0.1 on a fresh connection (so a listener change is seen at once). */
-export function httpRequest(port: number, path: string, options: { headers?: Record<string, string>; method?: string; timeoutMs?: number } = {}): Promise<HttpAnswer> {
+/** One request to 127.0.0.1 on a fresh connection (so a listener change is seen at once); a header given as a list is sent as that many lines. */
+export function httpRequest(port: number, path: string, options: { headers?: OutgoingHttpHeaders; method?: string; timeoutMs?: number } = {}): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, path, method: options.method ?? "GET", headers: options.headers, timeout: options.timeoutMs ?? 2000, agent: false }, (res) => {
       const chunks: Buffer[] = [];

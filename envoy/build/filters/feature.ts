@@ -16,6 +16,10 @@ export interface FilterContext {
 export interface HttpFilterFeature {
   /** Filters for the connection manager, in chain order; empty when the workload needs none. */
   httpFilters(ctx: FilterContext): JsonObject[];
+  /** Routes placed before the IR's routes, for requests the feature's filter answers itself. */
+  leadingRoutes?(ctx: FilterContext): JsonObject[];
+  /** `typed_per_filter_config` entries of the virtual host (every route), keyed by filter name. */
+  virtualHostConfig?(ctx: FilterContext): Record<string, JsonObject>;
   /** `typed_per_filter_config` entries of a route, keyed by filter name. */
   perRouteConfig?(route: RouteIR, ctx: FilterContext): Record<string, JsonObject>;
   /** Fields added to the `route` action of a forwarding route. */

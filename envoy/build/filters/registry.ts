@@ -1,6 +1,7 @@
 import { buffer } from "./buffer.js";
 import { clientCidrs } from "./client-cidrs.js";
 import { compressor } from "./compressor.js";
+import { cors } from "./cors.js";
 import { extAuthz } from "./ext-authz.js";
 import type { HttpFilterFeature } from "./feature.js";
 import { globalRateLimit } from "./global-ratelimit.js";
@@ -12,7 +13,8 @@ import { router } from "./router.js";
 
 /**
  * The HTTP filter chain, in order: the client's network first (clientCIDRs), what the request
- * means (refusals and normalisation every decision relies on), its size (the whole body is held
+ * means (refusals and normalisation every decision relies on), CORS (preflights answered by the
+ * sidecar, before any token is asked for; CORS headers on every answer after it), its size (the whole body is held
  * to the route's limit before any filter can pause the request: a limit placed after an
  * asynchronous check would see a body that arrived during the check only at its end, and let it
  * through), verified identity (JWT), what the identity may do (RBAC, bulwark authz), how much
@@ -21,6 +23,7 @@ import { router } from "./router.js";
 export const HTTP_FILTER_FEATURES: readonly HttpFilterFeature[] = [
   clientCidrs,
   requestMeaning,
+  cors,
   buffer,
   jwtAuthn,
   rbac,

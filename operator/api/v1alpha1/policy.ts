@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { authentication } from "./authentication.js";
 import { clientAddress } from "./client-address.js";
+import { cors } from "./cors.js";
 import { backendMatching } from "./backend-matching.js";
 import { mobile } from "./mobile.js";
 import { rule } from "./rule.js";
@@ -44,6 +45,7 @@ export const policySpec = withRules(
       tls: tls.optional(),
       mobile: mobile.optional(),
       clientAddress: clientAddress.optional(),
+      cors: cors.optional(),
       // request meaning (backend-matching.ts)
       backendMatching: backendMatching.optional(),
     })
