@@ -1,6 +1,7 @@
 import type { JsonObject } from "../../json.js";
 import type { CorsIR } from "../../../contract/ir.js";
 import { escapeRegex } from "../common.js";
+import { appCluster } from "../clusters.js";
 import { NAMES } from "../resources.js";
 import { TYPE } from "../type-urls.js";
 import { httpFilter, type HttpFilterFeature } from "./feature.js";
@@ -61,5 +62,7 @@ export function corsPreflightRoute(workload: string): JsonObject {
 export const cors: HttpFilterFeature = {
   httpFilters: (ctx) => (ctx.workload.cors ? [httpFilter(CORS_FILTER, { "@type": TYPE.cors })] : []),
   leadingRoutes: (ctx): JsonObject[] => (ctx.workload.cors ? [corsPreflightRoute(ctx.workload.name)] : []),
+  // The preflight route names the app's cluster, which a policy whose rules never forward would not have.
+  clusters: (ctx) => (ctx.workload.cors ? [appCluster(ctx.workload)] : []),
   virtualHostConfig: (ctx): Record<string, JsonObject> => (ctx.workload.cors ? { [CORS_FILTER]: buildCorsPolicy(ctx.workload.cors) } : {}),
 };
