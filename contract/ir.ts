@@ -222,8 +222,16 @@ export interface RouteChecksIR {
   maxRequestBytes?: number;
   /** Client networks allowed and refused (refusal wins), checked before anything else; absent: any client. */
   clientCIDRs?: ClientCidrsIR;
+  /** Mesh workloads allowed (by the identity of their certificate), checked before anything else; absent: any caller. */
+  callers?: CallerIR[];
   localRateLimit?: LocalRateLimitIR;
   globalRateLimits: GlobalRateLimitIR[];
+}
+
+/** A mesh workload identity: a ServiceAccount, or (absent) every ServiceAccount of the namespace. */
+export interface CallerIR {
+  namespace: string;
+  serviceAccount?: string;
 }
 
 /** Canonical CIDRs in declared order; an empty `allow` allows every network. */

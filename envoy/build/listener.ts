@@ -3,6 +3,7 @@ import type { ClientAddressIR, WorkloadIR } from "../../contract/ir.js";
 import { believedAddress, cidrRange, clientAddressOf, PEER_ADDRESS, trustedPeers } from "./client-address.js";
 import { adsConfigSource, socketAddress } from "./common.js";
 import type { FilterContext } from "./filters/feature.js";
+import { callersLocalReplies } from "./filters/callers.js";
 import { clientCidrsLocalReplies } from "./filters/client-cidrs.js";
 import { buildOutcomeAccessLog } from "./filters/outcome-log.js";
 import { NAMES } from "./resources.js";
@@ -75,7 +76,7 @@ export function buildListener(ctx: FilterContext, httpFilters: readonly JsonObje
   const workload = ctx.workload;
   const permissive = workload.listener.tls?.mtls === "Permissive";
   const accessLog = buildOutcomeAccessLog(workload);
-  const localReplies = clientCidrsLocalReplies(workload);
+  const localReplies = [...clientCidrsLocalReplies(workload), ...callersLocalReplies(workload)];
   const hcm = (address: JsonObject): JsonObject => buildHttpConnectionManager(httpFilters, { address, accessLog, localReplies });
   return {
     "@type": TYPE.listener,

@@ -1,5 +1,6 @@
 import type { PolicySpec, Rule } from "../api/v1alpha1/policy.js";
 import { templateVariables } from "../api/v1alpha1/rule.js";
+import { buildCallers } from "./build-callers.js";
 import { buildClientCidrs } from "./build-client-address.js";
 import { buildRateLimits } from "./build-rate-limits.js";
 import { coveredBy, overlapsPartly, type DeprecationWindow } from "./deprecations.js";
@@ -9,6 +10,8 @@ import { compareStrings } from "../../common/order.js";
 
 interface RouteContext {
   policy: string;
+  /** The policy's namespace: a caller without one is in it. */
+  namespace: string;
   spec: PolicySpec;
   windows: DeprecationWindow[];
   meaning: PathMeaningIR;
@@ -53,6 +56,7 @@ function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR 
   const limits = buildRateLimits(rule, name, ctx.meaning);
   const authz = authzChecks(rule, ctx, rule.authentication);
   const clientCIDRs = buildClientCidrs(rule);
+  const callers = buildCallers(rule, ctx.namespace);
   const require = rule.require
     ? {
         scopes: [...(rule.require.scopes ?? [])].sort(compareStrings),
@@ -67,6 +71,7 @@ function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR 
     ...(authz ? { authz } : {}),
     ...(rule.maxRequestBytes !== undefined ? { maxRequestBytes: rule.maxRequestBytes } : {}),
     ...(clientCIDRs ? { clientCIDRs } : {}),
+    ...(callers ? { callers } : {}),
     ...(limits.local ? { localRateLimit: limits.local } : {}),
     globalRateLimits: limits.global,
   };
@@ -131,8 +136,8 @@ function defaultRoutes(ctx: RouteContext): RouteIR[] {
  * The routes of a policy in match order: retired prefixes (410) first, then each rule —
  * split where a deprecation window covers part of it — then the default action's catch-all.
  */
-export function buildRoutes(policy: string, spec: PolicySpec, windows: DeprecationWindow[]): RouteIR[] {
-  const ctx: RouteContext = { policy, spec, windows, meaning: pathMeaning(spec) };
+export function buildRoutes(policy: string, spec: PolicySpec, windows: DeprecationWindow[], namespace: string): RouteIR[] {
+  const ctx: RouteContext = { policy, namespace, spec, windows, meaning: pathMeaning(spec) };
   const rules = (spec.rules ?? []).flatMap((rule) => {
     const name = ruleName(policy, rule.name);
     return forwardRoutes({ name, path: pathMatch(rule), methods: ruleMethods(rule), checks: ruleChecks(rule, name, ctx), meaning: ctx.meaning }, windows);

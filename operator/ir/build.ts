@@ -29,7 +29,7 @@ function policyRoutes(resolved: ResolvedPolicy & { policy: NonNullable<ResolvedP
   const key = `${source}|${windows.map((w) => (w.sunset ? 1 : 0)).join("")}`;
   const memo = routesMemo.get(resolved.policy);
   if (memo?.key === key) return memo.routes;
-  const routes = buildRoutes(source, spec, windows);
+  const routes = buildRoutes(source, spec, windows, resolved.namespace);
   routesMemo.set(resolved.policy, { key, routes });
   return routes;
 }

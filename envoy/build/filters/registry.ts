@@ -1,4 +1,5 @@
 import { buffer } from "./buffer.js";
+import { callers } from "./callers.js";
 import { clientCidrs } from "./client-cidrs.js";
 import { compressor } from "./compressor.js";
 import { cors } from "./cors.js";
@@ -12,7 +13,8 @@ import { requestMeaning } from "./request-meaning.js";
 import { router } from "./router.js";
 
 /**
- * The HTTP filter chain, in order: the client's network first (clientCIDRs), what the request
+ * The HTTP filter chain, in order: the client's network first (clientCIDRs) and its mesh identity
+ * (callers), what the request
  * means (refusals and normalisation every decision relies on), CORS (preflights answered by the
  * sidecar, before any token is asked for; CORS headers on every answer after it), its size (the whole body is held
  * to the route's limit before any filter can pause the request: a limit placed after an
@@ -22,6 +24,7 @@ import { router } from "./router.js";
  */
 export const HTTP_FILTER_FEATURES: readonly HttpFilterFeature[] = [
   clientCidrs,
+  callers,
   requestMeaning,
   cors,
   buffer,

@@ -89,6 +89,12 @@ export const policySpec = withRules(
       holds: (v) => v.authentication?.jwt?.senderConstraint?.mtls === undefined || (v.tls !== undefined && v.tls.mtls !== "Disabled"),
     },
     {
+      cel: "!has(self.rules) || !self.rules.exists(r, has(r.callers)) || (has(self.tls) && self.tls.mtls != 'Disabled')",
+      message: "rules with callers need spec.tls with mtls Permissive or Strict: a caller's identity is the mesh certificate it presents",
+      fieldPath: ".rules",
+      holds: (v) => !(v.rules ?? []).some((r) => r.callers !== undefined) || (v.tls !== undefined && v.tls.mtls !== "Disabled"),
+    },
+    {
       cel: "!has(self.rules) || !self.rules.exists(r, r.requireAppAttestation) || (has(self.authentication) && has(self.authentication.appAttestation))",
       message: "rules with requireAppAttestation need spec.authentication.appAttestation",
       fieldPath: ".rules",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { callers } from "./callers.js";
 import { clientCIDRs } from "./client-address.js";
 import { claimName, claimValues, dnsLabel } from "./common.js";
 import { rateLimit } from "./rate-limit.js";
@@ -138,6 +139,7 @@ export const rule = withRules(
       require: requirements.optional(),
       ownership: ownership.optional(),
       clientCIDRs: clientCIDRs.optional(),
+      callers: callers.optional(),
       requireAppAttestation: z.boolean().default(false).describe("Require a valid app integrity token (spec.authentication.appAttestation) on this route."),
       maxRequestBytes: z.number().int().min(1).max(67_108_864).optional().describe("Largest request body accepted, in bytes (at most 64 MiB); 413 above it."),
       authzTimeoutMs: z

@@ -46,9 +46,9 @@ let meshClient: { cert: string; key: string };
 let foreignClient: { cert: string; key: string };
 const sidecars = new Map<string, SidecarPod>();
 
-async function protect(service: string, tls: Record<string, string>): Promise<SidecarPod> {
+async function protect(service: string, tls: Record<string, string>, rules?: unknown[]): Promise<SidecarPod> {
   await createService(kc, namespace, service, { app: service });
-  const spec = { targetRefs: [{ kind: "Service", name: service }], defaultAction: "Allow", tls };
+  const spec = { targetRefs: [{ kind: "Service", name: service }], defaultAction: "Allow", tls, ...(rules ? { rules } : {}) };
   await kubectl(env, ["apply", "--namespace", namespace], policyManifest(namespace, service, spec));
   const sidecar = await startSidecarPod(env, kc, { namespace, pod: `${service}-0`, labels: { app: service }, xdsPort: controller.xdsPort, delta: false });
   sidecars.set(service, sidecar);
@@ -87,7 +87,14 @@ beforeAll(async () => {
   meshClient = { cert: issued.certificateChainPem, key: issued.privateKeyPem };
   const foreign = await (await WorkloadCa.generate(TRUST_DOMAIN, new Date())).issue({ namespace, serviceAccount: "client" }, new Date(), day);
   foreignClient = { cert: foreign.certificateChainPem, key: foreign.privateKeyPem };
-  await Promise.all([protect("strict", { mtls: "Strict" }), protect("permissive", { mtls: "Permissive" }), protect("modern", { minVersion: "TLSv1.3" })]);
+  // "guarded": /internal/ only for the ServiceAccount "client" of this namespace (mesh authorization by identity).
+  const guarded = [{ name: "internal", match: { pathPrefix: "/internal/" }, authentication: "None", callers: [{ serviceAccount: "client" }] }];
+  await Promise.all([
+    protect("strict", { mtls: "Strict" }),
+    protect("permissive", { mtls: "Permissive" }),
+    protect("modern", { minVersion: "TLSv1.3" }),
+    protect("guarded", { mtls: "Permissive" }, guarded),
+  ]);
 }, 180_000);
 
 afterAll(async () => {
@@ -140,6 +147,30 @@ describe("Strict mTLS", () => {
     const outcome = await tlsRequest(client("strict", foreignClient));
     expect(outcome.ok, JSON.stringify(outcome)).toBe(false);
     expect(sidecars.get("strict")?.app.requests).toBe(1);
+  });
+});
+
+describe("mesh authorization by caller identity (rules[].callers)", () => {
+  it("lets the listed ServiceAccount's certificate through and refuses another ServiceAccount of the same CA with 403 caller_denied", async () => {
+    const before = sidecars.get("guarded")?.app.requests ?? 0;
+    const allowed = await tlsRequest(client("guarded", meshClient), "/internal/ledger");
+    expect(appAnswered(allowed, "guarded"), JSON.stringify(allowed)).toBe(true);
+    const intruder = await ca.issue({ namespace, serviceAccount: "intruder" }, new Date(), day);
+    const refused = await tlsRequest(client("guarded", { cert: intruder.certificateChainPem, key: intruder.privateKeyPem }), "/internal/ledger");
+    expect(refused.status, JSON.stringify(refused)).toBe(403);
+    expect(refused.body).toBe('{"error":"caller_denied"}');
+    const elsewhere = await ca.issue({ namespace: `${namespace}-other`, serviceAccount: "client" }, new Date(), day);
+    expect((await tlsRequest(client("guarded", { cert: elsewhere.certificateChainPem, key: elsewhere.privateKeyPem }), "/internal/ledger")).status).toBe(403);
+    expect(sidecars.get("guarded")?.app.requests).toBe(before + 1);
+  });
+
+  it("refuses plaintext and TLS without a certificate on the guarded rule (no identity), while other routes stay open under Permissive", async () => {
+    const sidecar = sidecars.get("guarded");
+    const plaintext = await httpRequest(sidecar?.port ?? 0, "/internal/ledger");
+    expect(plaintext.status).toBe(403);
+    expect(plaintext.headers["x-bulwark-reason"]).toBe("caller_denied");
+    expect((await tlsRequest(client("guarded"), "/internal/ledger")).status).toBe(403);
+    expect((await httpRequest(sidecar?.port ?? 0, "/public")).status).toBe(200);
   });
 });
 
@@ -247,6 +278,13 @@ describe("sidecar to sidecar, as translated and pushed by the controller", () =>
     const certs = JSON.parse((await caller.admin("/certs")).body) as { certificates: { cert_chain: { serial_number: string; subject_alt_names: { uri?: string }[] }[] }[] };
     const uris = certs.certificates.flatMap((c) => c.cert_chain.flatMap((x) => x.subject_alt_names.map((s) => s.uri)));
     expect(uris).toContain(`spiffe://${TRUST_DOMAIN}/ns/${namespace}/sa/default`);
+
+    // A sidecar's own identity (ServiceAccount default) is what rules' callers judge: the guarded rule refuses it, the rest of the service answers.
+    const guarded = `http://guarded.${namespace}.svc.cluster.local`;
+    await waitFor("guarded through the mesh", async () => ((await proxyRequest(caller.outboundPort, `${guarded}/open`).catch(() => undefined))?.status === 200 ? true : undefined), 30_000);
+    const denied = await proxyRequest(caller.outboundPort, `${guarded}/internal/ledger`);
+    expect(denied.status).toBe(403);
+    expect(denied.body).toBe('{"error":"caller_denied"}');
 
     // B in Strict refuses plaintext (the proxy is the only way in with a certificate).
     await expect(httpRequest(strict.port, "/plaintext")).rejects.toThrow();

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { goldenCases, goldenDir, goldenNow, goldenSettings } from "../../../operator/translate/golden-cases.js";
 import { readObjects } from "../../../operator/translate/read-objects.js";
-import { render, type RenderedWorkload } from "../../../operator/translate/render.js";
+import { defaultSettings, render, type RenderedWorkload } from "../../../operator/translate/render.js";
 import type { PodObject, ServiceObject, TranslationInput } from "../../../operator/resolve/objects.js";
 import { inputFor, policySpecArbitrary } from "../../../operator/testdata/random-policies.js";
 import { service, sidecarPod } from "../../../operator/testdata/objects.js";
@@ -48,7 +48,8 @@ describe("the render of every example is accepted by the real Envoy", () => {
       }
       if (p.spec.podSelector) pods.push(sidecarPod("examples", `selected-${i}`, p.spec.podSelector.matchLabels));
     }
-    const rendered = render({ ...input, services: [...input.services, ...services], pods: [...input.pods, ...pods] });
+    // As the chart installs it: with mesh identity (examples/internal-callers.yaml needs it).
+    const rendered = render({ ...input, services: [...input.services, ...services], pods: [...input.pods, ...pods] }, { ...defaultSettings, mesh: { trustDomain: "cluster.local", clusterDomain: "cluster.local" } });
     expect(rendered.workloads.length).toBeGreaterThan(0);
     expect(rendered.workloads.every((w) => !w.workload.startsWith("passthrough/"))).toBe(true);
     await expectEnvoyAccepts(rendered.workloads, file);
