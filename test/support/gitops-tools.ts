@@ -1,0 +1,40 @@
+/**
+ * The GitOps tools' own verdicts on an object: kstatus's `status.Compute` (Flux, kubectl-style
+ * waiters), a small Go program built once into the cache (test/env/provision/go-tools.ts) that
+ * reads the object as JSON on stdin.
+ */
+import { spawn } from "node:child_process";
+import { provisionGitOpsTools } from "../env/provision/go-tools.js";
+import { consoleSteps } from "../env/steps.js";
+
+/** What a tool answered: kstatus's status (Current, InProgress, Failed, …). */
+export interface Verdict {
+  status: string;
+  message: string;
+}
+
+function run(command: string, args: readonly string[], stdin: string): Promise<Verdict> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code !== 0) reject(new Error(`${command} exited with ${code}: ${err.trim()}`));
+      else resolve(JSON.parse(out) as Verdict);
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+export interface GitOpsJudges {
+  kstatus(object: unknown): Promise<Verdict>;
+}
+
+/** Provisions (first use builds, with progress on stderr) and returns the judge. */
+export async function gitOpsJudges(): Promise<GitOpsJudges> {
+  const tools = await provisionGitOpsTools(consoleSteps("gitops tools"));
+  return { kstatus: (object) => run(tools.kstatus, [], JSON.stringify(object)) };
+}
