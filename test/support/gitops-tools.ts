@@ -1,17 +1,21 @@
 /**
  * The GitOps tools' own verdicts on an object: kstatus's `status.Compute` (Flux, kubectl-style
- * waiters), a small Go program built once into the cache (test/env/provision/go-tools.ts) that
- * reads the object as JSON on stdin.
+ * waiters) and Argo CD's Lua health check as Argo CD runs it. Both are small Go programs built
+ * once into the cache (test/env/provision/go-tools.ts); each reads the object as JSON on stdin.
  */
 import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { provisionGitOpsTools } from "../env/provision/go-tools.js";
 import { consoleSteps } from "../env/steps.js";
 
-/** What a tool answered: kstatus's status (Current, InProgress, Failed, …). */
+/** What a tool answered: kstatus's status (Current, InProgress, Failed, …) or Argo CD's health (Healthy, Progressing, Degraded, …). */
 export interface Verdict {
   status: string;
   message: string;
 }
+
+/** The health script the docs ship for argocd-cm. */
+export const argoHealthScript = fileURLToPath(new URL("../../docs/gitops/argocd-health.lua", import.meta.url));
 
 function run(command: string, args: readonly string[], stdin: string): Promise<Verdict> {
   return new Promise((resolve, reject) => {
@@ -31,10 +35,14 @@ function run(command: string, args: readonly string[], stdin: string): Promise<V
 
 export interface GitOpsJudges {
   kstatus(object: unknown): Promise<Verdict>;
+  argoHealth(object: unknown): Promise<Verdict>;
 }
 
-/** Provisions (first use builds, with progress on stderr) and returns the judge. */
+/** Provisions (first use builds, with progress on stderr) and returns the two judges. */
 export async function gitOpsJudges(): Promise<GitOpsJudges> {
   const tools = await provisionGitOpsTools(consoleSteps("gitops tools"));
-  return { kstatus: (object) => run(tools.kstatus, [], JSON.stringify(object)) };
+  return {
+    kstatus: (object) => run(tools.kstatus, [], JSON.stringify(object)),
+    argoHealth: (object) => run(tools.argoLua, [argoHealthScript], JSON.stringify(object)),
+  };
 }

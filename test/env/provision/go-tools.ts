@@ -70,11 +70,15 @@ export async function provisionGoTool(tool: GoTool, steps: StepReporter = silent
 /** kstatus's `status.Compute` on an object read as JSON (test/env/kstatus). */
 export const kstatusTool: GoTool = { name: "kstatus", module: "sigs.k8s.io/cli-utils", version: versions.cliUtils, moduleDir: join(envDir, "kstatus") };
 
+/** An Argo CD health script run in gopher-lua as Argo CD runs it (test/env/argocd-lua). */
+export const argoLuaTool: GoTool = { name: "argocd-lua", module: "github.com/yuin/gopher-lua", version: versions.gopherLua, moduleDir: join(envDir, "argocd-lua") };
+
 /** CoreDNS with only the plugins a local cluster needs (test/env/coredns pins the release). */
 export const coreDnsTool: GoTool = { name: "coredns", module: "github.com/coredns/coredns", version: versions.coredns, moduleDir: join(envDir, "coredns") };
 
-/** The GitOps checkers the integration suites run: kstatus. */
-export async function provisionGitOpsTools(steps: StepReporter = silentSteps): Promise<{ kstatus: string }> {
-  const kstatus = await provisionGoTool(kstatusTool, steps);
-  return { kstatus: kstatus.path };
+/** The GitOps checkers the integration suites run: kstatus and Argo CD's Lua engine. */
+export async function provisionGitOpsTools(steps: StepReporter = silentSteps): Promise<{ kstatus: string; argoLua: string }> {
+  const [kstatus, argoLua] = await Promise.all([kstatusTool, argoLuaTool].map((tool) => provisionGoTool(tool, steps)));
+  if (!kstatus || !argoLua) throw new Error("a GitOps tool was not provisioned");
+  return { kstatus: kstatus.path, argoLua: argoLua.path };
 }

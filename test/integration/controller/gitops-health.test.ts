@@ -1,6 +1,7 @@
 /**
- * What Flux concludes about a policy, asked of its own code: kstatus's `status.Compute`
- * (sigs.k8s.io/cli-utils). The objects are read back from the real API server, with the
+ * What Flux and Argo CD conclude about a policy, asked of their own code: kstatus's
+ * `status.Compute` (sigs.k8s.io/cli-utils) and the Argo CD health script of docs/gitops run in
+ * gopher-lua as Argo CD runs it. The objects are read back from the real API server, with the
  * status a real `bulwark controller` wrote, in each state a policy can be in: Ready with a real
  * Envoy sidecar, Ready with no sidecar yet, waiting for a sidecar's acknowledgement, invalid,
  * conflicted, a missing or invalid Secret, and a generation the controller has not seen.
@@ -103,31 +104,36 @@ afterAll(async () => {
   for (const ns of [namespace, leaseNamespace]) if (ns && kc) await deleteNamespace(kc, ns);
 });
 
-describe("kstatus of policies in each state, on objects from the real API server", () => {
+describe("kstatus and Argo CD health of policies in each state, on objects from the real API server", () => {
   it.each([
-    // policy, kstatus, kstatus before Stalled/Reconciling existed
-    ["programmed", "Current", "Current"],
-    ["no-sidecars", "Current", "Current"],
-    ["pending", "InProgress", "InProgress"],
-    ["invalid", "Failed", "InProgress"],
-    ["conflicted", "Failed", "InProgress"],
-    ["secret-missing", "Failed", "InProgress"],
-    ["secret-invalid", "Failed", "InProgress"],
-  ])("%s: kstatus %s (was %s)", async (name, kstatus, before) => {
+    // policy, kstatus, Argo CD health, kstatus before Stalled/Reconciling existed
+    ["programmed", "Current", "Healthy", "Current"],
+    ["no-sidecars", "Current", "Healthy", "Current"],
+    ["pending", "InProgress", "Progressing", "InProgress"],
+    ["invalid", "Failed", "Degraded", "InProgress"],
+    ["conflicted", "Failed", "Degraded", "InProgress"],
+    ["secret-missing", "Failed", "Degraded", "InProgress"],
+    ["secret-invalid", "Failed", "Degraded", "InProgress"],
+  ])("%s: kstatus %s, Argo CD %s (was %s)", async (name, kstatus, argo, before) => {
     const reason = policies.find((p) => p.name === name)?.reason ?? "";
     const policy = await settled(name, reason);
-    const [computed, previously] = await Promise.all([judges.kstatus(policy), judges.kstatus(withoutKstatusConditions(policy))]);
+    const [computed, health, previously] = await Promise.all([judges.kstatus(policy), judges.argoHealth(policy), judges.kstatus(withoutKstatusConditions(policy))]);
     expect(computed.status, computed.message).toBe(kstatus);
+    expect(health.status, health.message).toBe(argo);
     expect(previously.status).toBe(before);
-    // Flux shows the controller's words.
-    if (kstatus === "Failed") expect(computed.message).toBe(conditionOf(policy, "Stalled")?.message);
-    if (kstatus === "InProgress") expect(computed.message).toMatch(/waiting for the others to acknowledge/);
+    // Flux and Argo CD show the reason and the controller's words.
+    if (kstatus === "Failed") {
+      expect(computed.message).toBe(conditionOf(policy, "Stalled")?.message);
+      expect(health.message).toContain(`${reason}: `);
+    }
+    if (kstatus === "InProgress") expect(health.message).toMatch(/^Pending: .*waiting for the others to acknowledge/);
     for (const c of policy.status?.conditions ?? []) expect(c.observedGeneration, c.type).toBe(policy.metadata.generation);
   });
 
   it("says honestly that a policy with no sidecar is enforced by nothing yet, and is not waited for", async () => {
     const policy = await settled("no-sidecars", "NoSidecars");
     expect(conditionOf(policy, "Ready")?.message).toMatch(/no sidecar serves its targets yet, so nothing enforces it now/);
+    expect((await judges.argoHealth(policy)).message).toMatch(/^NoSidecars: /);
     const programmed = await settled("programmed", "Ready");
     expect(conditionOf(programmed, "Ready")?.message).toBe("Enforced by every sidecar of its targets: 1/1 sidecars run generation 1.");
   });
@@ -140,14 +146,17 @@ describe("kstatus of policies in each state, on objects from the real API server
     const policy = await settled("secret-missing", "NoSidecars");
     expect(conditionOf(policy, "Stalled")).toBeUndefined();
     expect((await judges.kstatus(policy)).status).toBe("Current");
+    expect((await judges.argoHealth(policy)).status).toBe("Healthy");
   });
 
-  it("a generation the controller has not observed is InProgress, whatever the conditions say", async () => {
+  it("a generation the controller has not observed is InProgress and Progressing, whatever the conditions say", async () => {
     await controller?.stop();
     controller = undefined;
     const policy = await patchPolicySpec(kc, namespace, "no-sidecars", { rules: [{ name: "health", match: { path: "/healthz" }, authentication: "None" }] });
     expect(policy.metadata.generation).toBe(2);
     expect(policy.status?.observedGeneration).toBe(1);
-    expect(await judges.kstatus(policy)).toEqual({ status: "InProgress", message: "APISecurityPolicy generation is 2, but latest observed generation is 1" });
+    const [computed, health] = await Promise.all([judges.kstatus(policy), judges.argoHealth(policy)]);
+    expect(computed).toEqual({ status: "InProgress", message: "APISecurityPolicy generation is 2, but latest observed generation is 1" });
+    expect(health).toEqual({ status: "Progressing", message: "Waiting for the Bulwark controller to observe generation 2" });
   });
 });
