@@ -29,7 +29,7 @@ const usage = `usage: npm run env -- <command>
   down        stop them and delete the instance's data (containers, mounts, network namespace, cgroups)
   status      show whether each process runs, and the node's readiness
   kubeconfig  print the path of the admin kubeconfig (export KUBECONFIG=$(npm run -s env -- kubeconfig))
-  provision   only build or download the binaries (the GitOps checkers kstatus and argocd-lua
+  provision   only build or download the binaries (the GitOps checkers kstatus, argocd-lua and kubeconform
               included) and the images into the cache (${cacheRoot()})
   images      build (first use) the bulwark and Envoy sidecar images; print their OCI archives as JSON
 `;

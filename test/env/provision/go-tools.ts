@@ -73,12 +73,20 @@ export const kstatusTool: GoTool = { name: "kstatus", module: "sigs.k8s.io/cli-u
 /** An Argo CD health script run in gopher-lua as Argo CD runs it (test/env/argocd-lua). */
 export const argoLuaTool: GoTool = { name: "argocd-lua", module: "github.com/yuin/gopher-lua", version: versions.gopherLua, moduleDir: join(envDir, "argocd-lua") };
 
+/** kubeconform, the manifest validator GitOps pipelines run with published JSON schemas. */
+export const kubeconformTool: GoTool = {
+  name: "kubeconform",
+  module: "github.com/yannh/kubeconform",
+  version: versions.kubeconform,
+  install: { package: "github.com/yannh/kubeconform/cmd/kubeconform" },
+};
+
 /** CoreDNS with only the plugins a local cluster needs (test/env/coredns pins the release). */
 export const coreDnsTool: GoTool = { name: "coredns", module: "github.com/coredns/coredns", version: versions.coredns, moduleDir: join(envDir, "coredns") };
 
-/** The GitOps checkers the integration suites run: kstatus and Argo CD's Lua engine. */
-export async function provisionGitOpsTools(steps: StepReporter = silentSteps): Promise<{ kstatus: string; argoLua: string }> {
-  const [kstatus, argoLua] = await Promise.all([kstatusTool, argoLuaTool].map((tool) => provisionGoTool(tool, steps)));
-  if (!kstatus || !argoLua) throw new Error("a GitOps tool was not provisioned");
-  return { kstatus: kstatus.path, argoLua: argoLua.path };
+/** The GitOps checkers the integration suites run: kstatus, Argo CD's Lua engine and kubeconform. */
+export async function provisionGitOpsTools(steps: StepReporter = silentSteps): Promise<{ kstatus: string; argoLua: string; kubeconform: string }> {
+  const [kstatus, argoLua, kubeconform] = await Promise.all([kstatusTool, argoLuaTool, kubeconformTool].map((tool) => provisionGoTool(tool, steps)));
+  if (!kstatus || !argoLua || !kubeconform) throw new Error("a GitOps tool was not provisioned");
+  return { kstatus: kstatus.path, argoLua: argoLua.path, kubeconform: kubeconform.path };
 }
