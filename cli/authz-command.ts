@@ -1,4 +1,3 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import { readdir, readFile, stat } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join } from "node:path";
@@ -15,6 +14,7 @@ import { AuthzServer } from "../services/authz/service.js";
 import { applyTranslation, KubernetesRouteSource } from "../services/authz/source.js";
 import { startHttpServer } from "../operator/kube/http-server.js";
 import { readObjects } from "../operator/translate/read-objects.js";
+import { loadClusterConfig } from "./cluster-config.js";
 import { parseAddress, UsageError } from "./usage.js";
 import { errorMessage } from "../common/errors.js";
 
@@ -181,10 +181,7 @@ export async function runAuthz(argv: string[]): Promise<number> {
     if (values.filename && values.filename.length > 0) {
       await loadFiles(values.filename, tables, log);
     } else {
-      const kc = new KubeConfig();
-      const kubeconfig = flag(values, "kubeconfig", "KUBECONFIG");
-      if (kubeconfig) kc.loadFromFile(kubeconfig);
-      else kc.loadFromCluster();
+      const kc = loadClusterConfig(values.kubeconfig);
       source = new RetryingRouteSource(() => new KubernetesRouteSource(kc, tables, log), log);
       source.start();
     }

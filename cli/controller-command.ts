@@ -1,4 +1,3 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
@@ -18,6 +17,7 @@ import { isTrustDomain } from "../operator/identity/spiffe.js";
 import { WorkloadCertificates } from "../operator/identity/workload-certificates.js";
 import { clientAddressHelp, parseClientAddressFlags } from "./client-address-flags.js";
 import { TokenReviewAuthenticator, tokenReviewer, XDS_TOKEN_AUDIENCE } from "../operator/kube/xds-authentication.js";
+import { loadClusterConfig } from "./cluster-config.js";
 import { parseAddress, UsageError } from "./usage.js";
 import { errorMessage } from "../common/errors.js";
 
@@ -142,10 +142,7 @@ export async function runController(argv: string[]): Promise<number> {
   const audience = flag(values, "xds-token-audience", "BULWARK_XDS_TOKEN_AUDIENCE", XDS_TOKEN_AUDIENCE);
   if (!/^[\x21-\x7e]{1,253}$/.test(audience)) throw new UsageError(`--xds-token-audience ${audience} is not an audience (1 to 253 printable characters, no spaces)`);
 
-  const kc = new KubeConfig();
-  const kubeconfig = typeof values.kubeconfig === "string" ? values.kubeconfig : process.env.KUBECONFIG;
-  if (kubeconfig) kc.loadFromFile(kubeconfig);
-  else kc.loadFromCluster();
+  const kc = loadClusterConfig(values.kubeconfig);
 
   const metrics = new ControllerMetrics();
   const xds = new XdsServer({

@@ -7,7 +7,7 @@ import { runInjector } from "./injector-command.js";
 import { runIntercept } from "./intercept-command.js";
 import { runRatelimit } from "./ratelimit-command.js";
 import { runRender } from "./render-command.js";
-import { UsageError } from "./usage.js";
+import { usageProblem, UsageError } from "./usage.js";
 import { errorMessage } from "../common/errors.js";
 
 const help = `usage: bulwark <command> [flags]
@@ -50,17 +50,18 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(help);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command ${command}; commands: authz, controller, injector, intercept, ratelimit, render, version`);
+      throw new UsageError(`unknown command ${command}; commands: authz, controller, injector, intercept, ratelimit, render, version (run 'bulwark --help')`);
   }
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    const usage = error instanceof UsageError || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"));
-    process.stderr.write(`bulwark: ${errorMessage(error)}\n`);
-    process.exitCode = usage ? 2 : 1;
+    const usage = usageProblem(error, argv[0]);
+    process.stderr.write(`bulwark: ${usage ?? errorMessage(error)}\n`);
+    process.exitCode = usage === undefined ? 1 : 2;
   },
 );

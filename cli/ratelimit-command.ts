@@ -1,4 +1,3 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -13,6 +12,7 @@ import { RedisStore } from "../services/ratelimit/redis-store.js";
 import { RateLimitGrpcService, RateLimitMetrics } from "../services/ratelimit/service.js";
 import type { CounterStore } from "../services/ratelimit/store.js";
 import { readObjects } from "../operator/translate/read-objects.js";
+import { loadClusterConfig } from "./cluster-config.js";
 import { parseAddress, UsageError } from "./usage.js";
 
 export const ratelimitHelp = `usage: bulwark ratelimit [flags]
@@ -105,10 +105,7 @@ export async function runRatelimit(argv: string[]): Promise<number> {
     limits = () => index;
     synced = () => true;
   } else {
-    const kc = new KubeConfig();
-    const kubeconfig = typeof values.kubeconfig === "string" ? values.kubeconfig : process.env.KUBECONFIG;
-    if (kubeconfig) kc.loadFromFile(kubeconfig);
-    else kc.loadFromCluster();
+    const kc = loadClusterConfig(values.kubeconfig);
     const watched = new KubernetesLimitSource(kc, log);
     source = watched;
     limits = () => watched.current();

@@ -13,6 +13,11 @@ Prints, as YAML, the exact Envoy configuration that the Kubernetes objects in th
 *.json) produce for each sidecar, with the policy conditions translation decides. Nothing is
 contacted: the same translation the controller runs, offline.
 
+Exits 1, naming each on stderr, when a policy is not Accepted (Invalid, Conflicted, its
+translation failed), a pass-through workload cannot be built or a file cannot be read, and when
+the inputs hold no APISecurityPolicy;
+a reference it cannot resolve offline (a Service or Secret not among the files) does not fail it.
+
 flags:
   -f, --filename PATH   a file or directory (repeatable)
   --now TIME            the instant to translate for (deprecation windows); default: now
@@ -48,6 +53,11 @@ export async function runRender(argv: string[]): Promise<number> {
   const files = await Promise.all(paths.map(async (path) => ({ path, text: await readFile(path, "utf8") })));
   const { input, problems } = readObjects(files);
   for (const problem of problems) process.stderr.write(`bulwark render: ${problem.source}: ${problem.message}\n`);
+  if (input.policies.length === 0) {
+    // Nothing to render is a mistake in a CI step (a wrong path, a glob that matched nothing), not a success.
+    process.stderr.write(`bulwark render: no APISecurityPolicy in ${values.filename.join(", ")} (${paths.length} file(s) read: *.yaml, *.yml and *.json); nothing to render\n`);
+    return 1;
+  }
   const rendered = render({ ...input, now });
   const workloads = rendered.workloads.filter((w) => !values.sidecar || w.sidecars.includes(values.sidecar));
   if (values.sidecar && workloads.length === 0) throw new UsageError(`no sidecar ${values.sidecar} among the objects read`);
@@ -60,5 +70,8 @@ export async function runRender(argv: string[]): Promise<number> {
   ];
   process.stdout.write(out.join("---\n"));
   for (const f of rendered.failed) process.stderr.write(`bulwark render: the pass-through sidecars ${f.sidecars.join(", ")} (workload ${f.workload}) could not be built: ${f.error}\n`);
-  return problems.length > 0 || rendered.failed.length > 0 ? 1 : 0;
+  // A policy the controller would not accept fails the step that renders it, with the controller's words.
+  const refused = rendered.resolution.policies.filter((p) => p.accepted.status !== "True");
+  for (const p of refused) process.stderr.write(`bulwark render: policy ${p.namespace}/${p.name} is not Accepted (${p.accepted.reason}): ${p.accepted.message}\n`);
+  return problems.length > 0 || rendered.failed.length > 0 || refused.length > 0 ? 1 : 0;
 }

@@ -1,6 +1,14 @@
-/** Regenerates the files derived from the TypeScript sources (the CRD). */
-import { writeFile } from "node:fs/promises";
+/** Regenerates the files derived from the TypeScript sources: the CRD, and the JSON Schema for kubeconform. */
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { crdFile, renderCrdYaml } from "../operator/api/crd.js";
+import { jsonSchemaFile, renderJsonSchema } from "../operator/api/json-schema.js";
 
-await writeFile(crdFile, renderCrdYaml());
-process.stdout.write(`wrote ${crdFile}\n`);
+for (const [file, text] of [
+  [crdFile, renderCrdYaml()],
+  [jsonSchemaFile, renderJsonSchema()],
+] as const) {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, text);
+  process.stdout.write(`wrote ${file}\n`);
+}

@@ -1,5 +1,5 @@
 import { plainSidecarText } from "../../envoy/xds/sidecar-text.js";
-import { AcceptedReason, ConditionType, ProgrammedReason, ReadyReason } from "../api/v1alpha1/conditions.js";
+import { AcceptedReason, ConditionType, ProgrammedReason, ReadyReason, ResolvedRefsReason } from "../api/v1alpha1/conditions.js";
 import type { PolicyStatus } from "../api/v1alpha1/policy.js";
 import type { ConditionData } from "../resolve/conditions.js";
 import { SidecarBypassCondition } from "../resolve/bypass.js";
@@ -42,6 +42,44 @@ function programmed(resolved: ResolvedPolicy, observe: SidecarObservation): Cond
     : { status: "False", reason: ProgrammedReason.Pending, message: `${summary}; waiting for the others to acknowledge.`, running };
 }
 
+/** Ready=True: every sidecar runs this generation, or there is none to run it (said as it is). */
+function readyData(programmedReason: string, programmedMessage: string): ConditionData {
+  if (programmedReason === ProgrammedReason.NoSidecars) {
+    return {
+      status: "True",
+      reason: ReadyReason.NoSidecars,
+      message: "Accepted and its references resolved, but no sidecar serves its targets yet, so nothing enforces it now; nothing is left to wait for: a sidecar that joins gets it with its first configuration.",
+    };
+  }
+  return { status: "True", reason: ReadyReason.Ready, message: `Enforced by every sidecar of its targets: ${programmedMessage}` };
+}
+
+/**
+ * Ready's reasons that no waiting mends: the spec, a Secret, a Service, the older policy or what
+ * Envoy accepts has to change first. kstatus reads them as Failed (Stalled=True).
+ */
+const stalledReasons: ReadonlySet<string> = new Set([
+  AcceptedReason.Invalid,
+  AcceptedReason.Conflicted,
+  AcceptedReason.TranslationFailed,
+  ResolvedRefsReason.TargetNotFound,
+  ResolvedRefsReason.SecretNotFound,
+  ResolvedRefsReason.InvalidSecret,
+  ProgrammedReason.Rejected,
+]);
+
+/**
+ * kstatus's abnormal-true conditions, present only when True (absent means normal, as kstatus
+ * and Flux's own controllers use them): Stalled when Ready failed for good, Reconciling while
+ * sidecars have yet to acknowledge. Both carry Ready's reason and message.
+ */
+function kstatusConditions(ready: ConditionData): [string, ConditionData][] {
+  if (ready.status === "True") return [];
+  const data: ConditionData = { status: "True", reason: ready.reason, message: ready.message };
+  if (stalledReasons.has(ready.reason)) return [[ConditionType.Stalled, data]];
+  return [[ConditionType.Reconciling, data]];
+}
+
 function condition(type: string, data: ConditionData, generation: number, previous: readonly Condition[] | undefined, now: string): Condition {
   const before = previous?.find((c) => c.type === type);
   const lastTransitionTime = before && before.status === data.status ? before.lastTransitionTime : now;
@@ -50,7 +88,8 @@ function condition(type: string, data: ConditionData, generation: number, previo
 
 /**
  * The status a policy should have: Accepted and ResolvedRefs from translation, Programmed from
- * what the sidecars acknowledged, Ready summarising them for kstatus. Transition times are kept
+ * what the sidecars acknowledged, Ready summarising them, and Stalled or Reconciling (only when
+ * True) telling kstatus whether a policy that is not Ready failed or is on its way. Transition times are kept
  * while a condition's status does not change, so an unchanged status is byte-identical.
  */
 export function desiredStatus(resolved: ResolvedPolicy, observe: SidecarObservation, previous: PolicyStatus | undefined, now: string): PolicyStatus {
@@ -62,9 +101,7 @@ export function desiredStatus(resolved: ResolvedPolicy, observe: SidecarObservat
     [ConditionType.Programmed, { status: prog.status, reason: prog.reason, message: prog.message }],
   ];
   const failing = parts.find(([, c]) => c.status !== "True");
-  const ready: ConditionData = failing
-    ? { status: "False", reason: failing[1].reason, message: failing[1].message }
-    : { status: "True", reason: ReadyReason.Ready, message: "The policy is enforced by every sidecar of its targets." };
+  const ready: ConditionData = failing ? { status: "False", reason: failing[1].reason, message: failing[1].message } : readyData(prog.reason, prog.message);
   // A warning beside them, not a step to Ready: the policy is enforced on what goes through the sidecar.
   if (resolved.sidecarBypass) parts.push([SidecarBypassCondition, resolved.sidecarBypass]);
   const previousConditions = previous?.conditions;
@@ -72,7 +109,7 @@ export function desiredStatus(resolved: ResolvedPolicy, observe: SidecarObservat
   return {
     observedGeneration: generation,
     // Warnings is not part of Ready: a policy enforced as written is Ready, and says what looks unintended.
-    conditions: [...parts, [ConditionType.Ready, ready] as [string, ConditionData], [ConditionType.Warnings, resolved.warnings] as [string, ConditionData]].map(([type, data]) =>
+    conditions: [...parts, [ConditionType.Ready, ready] as [string, ConditionData], ...kstatusConditions(ready), [ConditionType.Warnings, resolved.warnings] as [string, ConditionData]].map(([type, data]) =>
       condition(type, data, generation, previousConditions, now),
     ),
     targets: resolved.targets.map((t) => ({ kind: t.kind, name: t.name, sidecars: t.sidecars.length, programmed: t.sidecars.filter((s) => prog.running.has(s)).length })),

@@ -11,6 +11,7 @@ import { PrerequisiteError } from "./errors.js";
 import { exec } from "./exec.js";
 import { cleanUpNode } from "./node/node.js";
 import { checkNodeHost } from "./node/prerequisites.js";
+import { provisionGitOpsTools } from "./provision/go-tools.js";
 import { provisionImages } from "./provision/images.js";
 import { isAlive, stopPid } from "./processes.js";
 import { consoleSteps } from "./steps.js";
@@ -28,7 +29,8 @@ const usage = `usage: npm run env -- <command>
   down        stop them and delete the instance's data (containers, mounts, network namespace, cgroups)
   status      show whether each process runs, and the node's readiness
   kubeconfig  print the path of the admin kubeconfig (export KUBECONFIG=$(npm run -s env -- kubeconfig))
-  provision   only build or download the binaries and the images into the cache (${cacheRoot()})
+  provision   only build or download the binaries (the GitOps checkers kstatus, argocd-lua and kubeconform
+              included) and the images into the cache (${cacheRoot()})
   images      build (first use) the bulwark and Envoy sidecar images; print their OCI archives as JSON
 `;
 
@@ -104,13 +106,14 @@ async function main(command: string | undefined, flags: readonly string[]): Prom
     case "provision": {
       const steps = consoleSteps();
       const { binaries } = await provisionBinaries(steps, !process.env.KUBECONFIG);
+      const gitops = await provisionGitOpsTools(steps);
       const images = await provisionImages(steps).catch((error: unknown) => {
         // Without images only the suites that run Pods on a node are skipped; say why and go on.
         if (!(error instanceof PrerequisiteError)) throw error;
         process.stderr.write(`env: images not built: ${error.oneLine()}\n`);
         return undefined;
       });
-      process.stdout.write(`${JSON.stringify({ ...binaries, ...(images ? { images } : {}) }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...binaries, ...gitops, ...(images ? { images } : {}) }, null, 2)}\n`);
       return;
     }
     case "images": {

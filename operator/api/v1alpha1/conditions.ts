@@ -1,8 +1,9 @@
 /**
- * Condition types and reasons of APISecurityPolicy status. Ready summarises the others for
- * kstatus (Flux, Argo CD): with observedGeneration equal to metadata.generation and Ready=True
- * the policy is Current; Ready=False means in progress or failed, with the reason of the first
- * condition that is not True.
+ * Condition types and reasons of APISecurityPolicy status. Ready summarises the others; Stalled
+ * and Reconciling say, in kstatus's terms (Flux, Argo CD, `kubectl wait`), whether a policy that
+ * is not Ready is doomed until something changes (Failed) or on its way (InProgress). With
+ * observedGeneration equal to metadata.generation, Ready=True and neither of those two present,
+ * the policy is Current.
  */
 export const ConditionType = {
   /** The spec is valid and the policy governs its targets (it did not lose them to an older policy). */
@@ -13,6 +14,18 @@ export const ConditionType = {
   Programmed: "Programmed",
   /** Accepted, ResolvedRefs and Programmed are all True. */
   Ready: "Ready",
+  /**
+   * kstatus's abnormal-true condition: present, and True, only while the policy cannot progress
+   * without a change by someone (its spec, a Secret, a Service, another policy, Envoy's rules); its
+   * reason is Ready's. Absent otherwise, so kstatus reads the policy as Failed only then.
+   */
+  Stalled: "Stalled",
+  /**
+   * kstatus's abnormal-true condition: present, and True, only while the controller is still
+   * getting there (sidecars have not yet acknowledged this generation: reason Pending). Absent
+   * otherwise, so kstatus reads the policy as InProgress only then.
+   */
+  Reconciling: "Reconciling",
   /**
    * True when the policy is enforced as written but part of it probably does not do what its
    * author means (a rule no request can reach, keys fetched over plain http); the message lists
@@ -51,7 +64,11 @@ export const ProgrammedReason = {
   Pending: "Pending",
   /** A sidecar rejected the configuration (NACK); the message carries Envoy's error. */
   Rejected: "Rejected",
-  /** The targets have no sidecars (yet); nothing to program. */
+  /**
+   * The targets have no sidecars (yet); nothing to program. Programmed and Ready are True with
+   * this reason: nothing enforces the policy today, and nothing is left to wait for either (a
+   * sidecar that joins gets it with its first configuration); see docs/gitops/README.md.
+   */
   NoSidecars: "NoSidecars",
 } as const;
 

@@ -2,7 +2,7 @@ import { z } from "zod";
 
 export const condition = z
   .object({
-    type: z.string().max(316).describe("Type of the condition: Accepted, ResolvedRefs, Programmed, Ready or Warnings."),
+    type: z.string().max(316).describe("Type of the condition: Accepted, ResolvedRefs, Programmed, Ready, Stalled, Reconciling, Warnings or SidecarBypass."),
     status: z.enum(["True", "False", "Unknown"]).describe("True, False or Unknown."),
     observedGeneration: z.number().int().min(0).optional().describe("metadata.generation the condition was computed from."),
     lastTransitionTime: z.string().max(64).describe("When the status last changed (RFC 3339)."),
@@ -30,7 +30,8 @@ export const policyStatus = z
       .max(8)
       .optional()
       .meta({
-        description: "Accepted, ResolvedRefs, Programmed and Ready (Ready=True once all three are); Warnings is True when part of the policy is enforced but probably unintended, and never makes Ready False.",
+        description:
+          "Accepted, ResolvedRefs, Programmed and Ready (Ready=True once all three are); Stalled (it cannot progress until something changes) or Reconciling (sidecars still to acknowledge), present only when True, as kstatus reads them; Warnings is True when part of the policy is enforced but probably unintended, and never makes Ready False.",
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["type"],
       }),

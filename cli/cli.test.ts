@@ -1,0 +1,128 @@
+/**
+ * The `bulwark` executable as a CI step or a person meets it: exit codes and the one line it
+ * prints for each mistake. Each case runs cli/main.ts as its own process.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { describe, expect, it, vi } from "vitest";
+import { stringify } from "yaml";
+import { sidecarPod } from "../operator/testdata/objects.js";
+import { xdsServingArgs } from "../test/support/xds-credentials.js";
+
+const repoRoot = fileURLToPath(new URL("../", import.meta.url));
+// Each case starts Node.js with tsx; on a loaded 2-core machine that alone can take tens of seconds.
+vi.setConfig({ testTimeout: 180_000 });
+const tsx = pathToFileURL(createRequire(join(repoRoot, "package.json")).resolve("tsx")).href;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `bulwark <args>` with `env` as its whole environment (plus PATH). */
+function bulwark(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", tsx, join(repoRoot, "cli/main.ts"), ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function folder(objects: readonly object[]): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "bulwark-cli-"));
+  for (const [i, o] of objects.entries()) await writeFile(join(dir, `${i}.yaml`), stringify(o));
+  return dir;
+}
+
+const policy = (name: string, spec: Record<string, unknown>, created = "2026-01-01T00:00:00Z"): Record<string, unknown> => ({
+  apiVersion: "bulwark.dev/v1alpha1",
+  kind: "APISecurityPolicy",
+  metadata: { name, namespace: "shop", creationTimestamp: created },
+  spec,
+});
+const api = { targetRefs: [{ kind: "Service", name: "api" }] };
+const service = { apiVersion: "v1", kind: "Service", metadata: { name: "api", namespace: "shop" }, spec: { selector: { app: "api" }, ports: [{ port: 80 }] } };
+
+describe.concurrent("bulwark render", () => {
+  it("exits 0 on the examples, every policy Accepted", async () => {
+    const run = await bulwark(["render", "-f", join(repoRoot, "examples")]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+  });
+
+  it("exits 1 when a policy is not Accepted, naming it, the reason and the controller's words, and still prints the render", async () => {
+    const dir = await folder([
+      service,
+      policy("good", api),
+      policy("twice", { targetRefs: [{ kind: "Service", name: "other" }], rules: [{ name: "r", match: { pathTemplate: "/v1/users/{id}/orders/{id}" }, authentication: "None" }] }),
+    ]);
+    const run = await bulwark(["render", "-f", dir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^bulwark render: policy shop\/twice is not Accepted \(Invalid\): The policy is invalid: .*pathTemplate variables must have distinct names/m);
+    expect(run.stderr).not.toContain("shop/good");
+    expect(run.stdout).toContain("# policies");
+  });
+
+  it("exits 1 on a policy that loses its target to an older one (Conflicted)", async () => {
+    const dir = await folder([service, sidecarPod("shop", "api-0", { app: "api" }), policy("older", api, "2026-01-01T00:00:00Z"), policy("younger", api, "2026-02-01T00:00:00Z")]);
+    const run = await bulwark(["render", "-f", dir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^bulwark render: policy shop\/younger is not Accepted \(Conflicted\): .*shop\/older/)]);
+  });
+
+  it("does not fail on references it cannot resolve offline", async () => {
+    const run = await bulwark(["render", "-f", await folder([policy("alone", api)])]);
+    expect(run.code).toBe(0);
+  });
+
+  it("exits 1 with a clear line on a directory with nothing to render", async () => {
+    const empty = await mkdtemp(join(tmpdir(), "bulwark-cli-empty-"));
+    const run = await bulwark(["render", "-f", empty]);
+    expect(run).toEqual({ code: 1, stdout: "", stderr: `bulwark render: no APISecurityPolicy in ${empty} (0 file(s) read: *.yaml, *.yml and *.json); nothing to render\n` });
+  });
+
+  it("exits 1 on files that hold no policy", async () => {
+    const dir = await folder([service]);
+    const run = await bulwark(["render", "-f", dir]);
+    expect(run).toEqual({ code: 1, stdout: "", stderr: `bulwark render: no APISecurityPolicy in ${dir} (1 file(s) read: *.yaml, *.yml and *.json); nothing to render\n` });
+  });
+});
+
+describe.concurrent("mistakes on the command line: one line, exit 2", () => {
+  it.each([
+    [["render", "--bogus"], "bulwark: render: unknown flag --bogus; run 'bulwark render --help' for its flags\n"],
+    [["controller", "--xds-adress=127.0.0.1:1"], "bulwark: controller: unknown flag --xds-adress; run 'bulwark controller --help' for its flags\n"],
+    [["render", "-f", "examples", "extra"], "bulwark: render: unexpected argument extra; run 'bulwark render --help' for its flags\n"],
+    [["frobnicate"], "bulwark: unknown command frobnicate; commands: authz, controller, injector, intercept, ratelimit, render, version (run 'bulwark --help')\n"],
+  ])("bulwark %j", async (args, stderr) => {
+    expect(await bulwark(args)).toEqual({ code: 2, stdout: "", stderr });
+  });
+});
+
+describe.concurrent("bulwark controller without a cluster to talk to", () => {
+  it("says in one line which configuration it looked for and how to give it", async () => {
+    const tls = await xdsServingArgs();
+    const run = await bulwark(["controller", ...tls, "--http-address", "127.0.0.1:0", "--xds-address", "127.0.0.1:0"]);
+    expect(run).toEqual({
+      code: 2,
+      stdout: "",
+      stderr:
+        "bulwark: no cluster configuration: --kubeconfig and KUBECONFIG are unset and this is not a pod (no KUBERNETES_SERVICE_HOST or ServiceAccount token); pass --kubeconfig PATH or set KUBECONFIG\n",
+    });
+  });
+
+  it("names a kubeconfig that does not exist and where it came from", async () => {
+    const tls = await xdsServingArgs();
+    const run = await bulwark(["controller", ...tls, "--http-address", "127.0.0.1:0"], { KUBECONFIG: "/nonexistent/kubeconfig" });
+    expect(run).toEqual({ code: 2, stdout: "", stderr: "bulwark: no cluster configuration: the kubeconfig /nonexistent/kubeconfig (from KUBECONFIG) does not exist\n" });
+  });
+});
