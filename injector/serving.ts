@@ -33,7 +33,7 @@ export class ServingKeeper {
     return this.current;
   }
 
-  /** Ensures the Secret and the caBundle once; throws when either cannot be written (the caller decides). */
+  /** Ensures the Secret (throws when it cannot) and then the caBundle (logged when it cannot: the next check retries). */
   async sync(): Promise<ServingMaterial> {
     const { kc, log } = this.options;
     const { material } = await ensureServingSecret(kc, { ...this.options.secret, now: this.options.now ?? (() => new Date()) }, log);
@@ -41,8 +41,13 @@ export class ServingKeeper {
     this.current = material;
     this.options.onExpiry?.(servingNotAfter(material));
     if (previous && (previous.certPem !== material.certPem || previous.keyPem !== material.keyPem)) this.options.onChange?.(material);
-    const changed = await patchCaBundle(kc, this.options.webhookConfiguration, material.caPem);
-    if (changed.length > 0) log.info({ webhookConfiguration: this.options.webhookConfiguration, webhooks: changed }, "wrote the caBundle of the webhook configuration");
+    // The webhook configuration may not exist yet (an install creates it alongside): serve anyway, and write it on the next check.
+    try {
+      const changed = await patchCaBundle(kc, this.options.webhookConfiguration, material.caPem);
+      if (changed.length > 0) log.info({ webhookConfiguration: this.options.webhookConfiguration, webhooks: changed }, "wrote the caBundle of the webhook configuration");
+    } catch (error) {
+      log.warn({ webhookConfiguration: this.options.webhookConfiguration, err: errorMessage(error) }, "cannot write the caBundle yet; trying again at the next check");
+    }
     return material;
   }
 

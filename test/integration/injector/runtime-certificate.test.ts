@@ -48,7 +48,7 @@ function servedCertificate(port: number): Promise<X509Certificate> {
   });
 }
 
-async function startInjector(port: number, name: string): Promise<ManagedProcess> {
+async function startInjector(port: number, name: string, webhookConfiguration = configName): Promise<ManagedProcess> {
   const tsx = pathToFileURL(createRequire(join(repoRoot, "package.json")).resolve("tsx")).href;
   const dir = await mkdtemp(join(tmpdir(), "bulwark-injector-runtime-"));
   const proc = startProcess({
@@ -70,7 +70,7 @@ async function startInjector(port: number, name: string): Promise<ManagedProcess
       "--tls-dns-names",
       `127.0.0.1,bulwark-injector.${system}.svc`,
       "--webhook-configuration",
-      configName,
+      webhookConfiguration,
       "--tls-check-interval",
       "1s",
       "--proxy-image",
@@ -122,7 +122,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (configName) await kubectl(env, ["delete", "mutatingwebhookconfiguration", configName, "--ignore-not-found"]).catch(() => undefined);
+  for (const name of [configName, `${configName}-late`]) if (configName) await kubectl(env, ["delete", "mutatingwebhookconfiguration", name, "--ignore-not-found"]).catch(() => undefined);
   for (const proc of injectors) await proc.stop();
   for (const ns of [apps, system]) if (ns) await deleteNamespace(kc, ns);
 });
@@ -197,4 +197,19 @@ describe("the injector's serving certificate, made and trusted at run time", () 
     expect(await caBundles()).toEqual([b64(caPem)]);
     await waitFor("injection with the renewed certificate", async () => (proxyOf(await core.createNamespacedPod({ namespace: apps, body: podBody("after-renewal"), dryRun: "All" })) ? true : undefined), 15_000, 200);
   }, 60_000);
+
+  it("starts serving before its webhook configuration exists (an install creates both), and writes the caBundle once it does", async () => {
+    const late = `${configName}-late`;
+    const port3 = await freePort();
+    await startInjector(port3, "injector-late", late);
+    // No pod reaches it: a namespace selector no namespace matches.
+    const config = webhookConfiguration({ name: late, clientConfig: { url: `https://127.0.0.1:${port3}`, caBundle: "" }, failurePolicy: "Ignore", excludedNamespaces: [] }) as { webhooks: Record<string, unknown>[] };
+    config.webhooks = config.webhooks.map((w) => ({ ...w, clientConfig: { url: (w.clientConfig as { url: string }).url }, namespaceSelector: { matchLabels: { "bulwark.dev/never": "true" } }, objectSelector: {} }));
+    await kubectl(env, ["apply", "--server-side", "--field-manager=helm"], config);
+    const ca = Buffer.from((await secretData())["ca.crt"] ?? "").toString("base64");
+    await waitFor("the caBundle written into the configuration created after the injector started", async () => {
+      const written = (await admission.readMutatingWebhookConfiguration({ name: late })).webhooks?.map((w) => w.clientConfig.caBundle);
+      return written?.length === 2 && written.every((b) => b === ca) ? true : undefined;
+    }, 15_000, 200);
+  }, 90_000);
 });
