@@ -175,6 +175,13 @@ describe("chart", () => {
     const noSeccomp = documents(await template("bw", ["--set", "podSecurityContext.seccompProfile=null"]));
     expect(podSpec(noSeccomp, "bw-bulwark-controller")?.securityContext).toEqual({ runAsNonRoot: true });
     expect(budgets(full)).toMatchObject({ "shield-controller": { maxUnavailable: "50%" }, "shield-ratelimit": { minAvailable: 2 } });
+    // The Prometheus Operator's objects need its API; the dashboard ConfigMap does not.
+    for (const object of ["serviceMonitor", "podMonitor", "prometheusRule"]) {
+      await expect(template("bw", ["--set", `metrics.${object}.enabled=true`])).rejects.toThrow(/need the Prometheus Operator \(the API monitoring.coreos.com\/v1 is not served/);
+    }
+    const monitored = documents(await template("bw", ["--api-versions", "monitoring.coreos.com/v1", "--set", "metrics.serviceMonitor.enabled=true,metrics.podMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true"]));
+    expect(monitored.filter((d) => ["ServiceMonitor", "PodMonitor", "PrometheusRule"].includes(d.kind) || d.metadata.name === "bw-bulwark-dashboard").map((d) => d.kind).sort()).toEqual(["ConfigMap", "PodMonitor", "PrometheusRule", "ServiceMonitor"]);
+    expect(documents(await template("bw", ["--set", "metrics.grafanaDashboard.enabled=true"])).find((d) => d.metadata.name === "bw-bulwark-dashboard")?.metadata).toMatchObject({ labels: { grafana_dashboard: "1" } });
     await expect(template("bw", ["--set", "controller.extraArgs={verbose}"])).rejects.toThrow(/extraArgs/);
     await expect(template("bw", ["--set", "image.digest=latest"])).rejects.toThrow(/digest/);
   });

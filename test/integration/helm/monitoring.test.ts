@@ -101,14 +101,14 @@ describe("alerts and dashboard", () => {
   });
 
   it("promtool checks every alert and every dashboard query", async () => {
-    const alerts = await exec("promtool", ["check", "rules", rulesFile], { missingFix: PROMETHEUS_FIX });
+    const alerts = await exec(testEnvironment().binaries.promtool, ["check", "rules", rulesFile], { missingFix: PROMETHEUS_FIX });
     expect(alerts.stdout).toContain(`SUCCESS: ${alertExprs.length} rules found`);
-    const panels = await exec("promtool", ["check", "rules", dashboardRulesFile], { missingFix: PROMETHEUS_FIX });
+    const panels = await exec(testEnvironment().binaries.promtool, ["check", "rules", dashboardRulesFile], { missingFix: PROMETHEUS_FIX });
     expect(panels.stdout).toContain(`SUCCESS: ${dashboardExprs.length} rules found`);
     // And it would say so: a broken expression fails.
     const broken = join(dir, "broken.yaml");
     await writeFile(broken, stringify({ groups: [{ name: "x", rules: [{ alert: "X", expr: "sum by (namespace (bulwark_leader)" }] }] }));
-    await expect(exec("promtool", ["check", "rules", broken], { missingFix: PROMETHEUS_FIX })).rejects.toThrow(/parse error/);
+    await expect(exec(testEnvironment().binaries.promtool, ["check", "rules", broken], { missingFix: PROMETHEUS_FIX })).rejects.toThrow(/parse error/);
   });
 
   it("a real Prometheus scraping the running controller, authz and ratelimit evaluates every alert and answers every query; the metrics exist", async () => {
@@ -149,7 +149,7 @@ describe("alerts and dashboard", () => {
     );
     prometheus = startProcess({
       name: "prometheus",
-      command: "prometheus",
+      command: testEnvironment().binaries.prometheus,
       args: [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${promPort}`],
       logFile: join(dir, "prometheus.log"),
     });
