@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
@@ -19,7 +18,7 @@ import { clientAddressHelp, parseClientAddressFlags } from "./client-address-fla
 import { TokenReviewAuthenticator, tokenReviewer, XDS_TOKEN_AUDIENCE } from "../operator/kube/xds-authentication.js";
 import { loadClusterConfig } from "./cluster-config.js";
 import { parseAddress, UsageError } from "./usage.js";
-import { errorMessage } from "../common/errors.js";
+import { loadXdsTls, parseXdsTlsFlags } from "./xds-tls.js";
 
 export const controllerHelp = `usage: bulwark controller [flags]
 
@@ -32,7 +31,11 @@ flags (environment variable in brackets):
   --xds-address HOST:PORT    where sidecars connect for xDS [BULWARK_XDS_ADDRESS] (default 0.0.0.0:18000)
   --xds-tls-cert FILE        the xDS serving certificate (PEM, with its chain) sidecars verify [BULWARK_XDS_TLS_CERT]
   --xds-tls-key FILE         its private key (PEM) [BULWARK_XDS_TLS_KEY]
-                             Both required: xDS is served over TLS only (read at start; restart to rotate)
+                             Both required, or --xds-tls-secret: xDS is served over TLS only (read at start; restart to rotate)
+  --xds-tls-secret NAME      instead of the files: a Secret (in the Lease's namespace) the controller keeps itself,
+                             created with a new CA when missing and renewed at start when a third of its year is left;
+                             the injector puts its ca.crt in sidecars' bootstraps [BULWARK_XDS_TLS_SECRET]
+  --xds-tls-dns-names NAMES  comma-separated names the certificate carries (the controller Service's) [BULWARK_XDS_TLS_DNS_NAMES]
   --xds-token-audience AUD   the audience of the projected ServiceAccount tokens sidecars present; each stream
                              is checked with TokenReview and served only the pod its token is bound to
                              [BULWARK_XDS_TOKEN_AUDIENCE] (default ${XDS_TOKEN_AUDIENCE})
@@ -75,6 +78,8 @@ export async function runController(argv: string[]): Promise<number> {
       "xds-address": { type: "string" },
       "xds-tls-cert": { type: "string" },
       "xds-tls-key": { type: "string" },
+      "xds-tls-secret": { type: "string" },
+      "xds-tls-dns-names": { type: "string" },
       "xds-token-audience": { type: "string" },
       "http-address": { type: "string" },
       "authz-address": { type: "string" },
@@ -128,22 +133,18 @@ export async function runController(argv: string[]): Promise<number> {
   const createText = flag(values, "ca-secret-create", "BULWARK_CA_SECRET_CREATE", "true");
   if (createText !== "true" && createText !== "false") throw new UsageError(`--ca-secret-create ${createText} is not true or false`);
   const leaseNamespace = flag(values, "lease-namespace", "POD_NAMESPACE", "bulwark-system");
-  const tlsCertFile = flag(values, "xds-tls-cert", "BULWARK_XDS_TLS_CERT", "");
-  const tlsKeyFile = flag(values, "xds-tls-key", "BULWARK_XDS_TLS_KEY", "");
-  if (!tlsCertFile || !tlsKeyFile) throw new UsageError("--xds-tls-cert and --xds-tls-key are required: sidecars get their configuration and workload keys over TLS only (the chart creates the certificate)");
-  const readPem = async (file: string, what: string): Promise<string> => {
-    try {
-      return await readFile(file, "utf8");
-    } catch (error) {
-      throw new UsageError(`${what} ${file} cannot be read: ${errorMessage(error)}`);
-    }
-  };
-  const tls = { certPem: await readPem(tlsCertFile, "--xds-tls-cert"), keyPem: await readPem(tlsKeyFile, "--xds-tls-key") };
+  const xdsTls = parseXdsTlsFlags({
+    certFile: flag(values, "xds-tls-cert", "BULWARK_XDS_TLS_CERT", ""),
+    keyFile: flag(values, "xds-tls-key", "BULWARK_XDS_TLS_KEY", ""),
+    secret: flag(values, "xds-tls-secret", "BULWARK_XDS_TLS_SECRET", ""),
+    dnsNames: flag(values, "xds-tls-dns-names", "BULWARK_XDS_TLS_DNS_NAMES", ""),
+  });
   const audience = flag(values, "xds-token-audience", "BULWARK_XDS_TOKEN_AUDIENCE", XDS_TOKEN_AUDIENCE);
   if (!/^[\x21-\x7e]{1,253}$/.test(audience)) throw new UsageError(`--xds-token-audience ${audience} is not an audience (1 to 253 printable characters, no spaces)`);
 
   const kc = loadClusterConfig(values.kubeconfig);
 
+  const tls = await loadXdsTls(xdsTls, { kc, namespace: leaseNamespace, log });
   const metrics = new ControllerMetrics();
   const xds = new XdsServer({
     host: xdsAddress.host,

@@ -6,6 +6,7 @@ import { DEFAULT_INJECTOR_CONFIG, type InjectorConfig } from "../injector/inject
 import { MUTATE_PATH, startWebhookServer } from "../injector/webhook.js";
 import { parseAddress, UsageError } from "./usage.js";
 import { errorMessage } from "../common/errors.js";
+import { injectorTls, injectorTlsFlags, injectorTlsHelp } from "./injector-tls.js";
 
 export const injectorHelp = `usage: bulwark injector [flags]
 
@@ -15,9 +16,7 @@ bulwark.dev/inject: "false" is left alone. Injection never refuses a pod.
 
 flags (environment variable in brackets):
   --address HOST:PORT        where the API server calls the webhook [BULWARK_INJECTOR_ADDRESS] (default 0.0.0.0:9443)
-  --tls-cert-file PATH       serving certificate (PEM) [BULWARK_INJECTOR_TLS_CERT] (required); re-read every 30 s
-  --tls-key-file PATH        its key (PEM) [BULWARK_INJECTOR_TLS_KEY] (required)
-  --proxy-image IMAGE        the Envoy image of the sidecar [BULWARK_PROXY_IMAGE] (required)
+${injectorTlsHelp}  --proxy-image IMAGE        the Envoy image of the sidecar [BULWARK_PROXY_IMAGE] (required)
   --xds-address HOST:PORT    the controller's xDS Service as sidecars reach it [BULWARK_XDS_ADDRESS]
                              (default bulwark-controller.bulwark-system.svc:18000); its certificate must name HOST
   --xds-ca-file PATH         the CA (PEM) of the controller's xDS serving certificate, put in every sidecar's
@@ -65,8 +64,7 @@ export async function runInjector(argv: string[]): Promise<number> {
     args: argv,
     options: {
       address: { type: "string" },
-      "tls-cert-file": { type: "string" },
-      "tls-key-file": { type: "string" },
+      ...injectorTlsFlags,
       "proxy-image": { type: "string" },
       "xds-address": { type: "string" },
       "xds-ca-file": { type: "string" },
@@ -95,8 +93,6 @@ export async function runInjector(argv: string[]): Promise<number> {
   if (!levels.includes(level)) throw new UsageError(`--log-level ${level} is not one of ${levels.join(", ")}`);
   const log = pino({ level, base: { component: "injector" } });
   const address = parseAddress(flag(values, "address", "BULWARK_INJECTOR_ADDRESS", "0.0.0.0:9443"), "--address");
-  const certFile = flag(values, "tls-cert-file", "BULWARK_INJECTOR_TLS_CERT");
-  const keyFile = flag(values, "tls-key-file", "BULWARK_INJECTOR_TLS_KEY");
   const xds = parseAddress(flag(values, "xds-address", "BULWARK_XDS_ADDRESS", "bulwark-controller.bulwark-system.svc:18000"), "--xds-address");
   const caFile = flag(values, "xds-ca-file", "BULWARK_XDS_CA_FILE");
   const readCa = (): string => {
@@ -132,10 +128,10 @@ export async function runInjector(argv: string[]): Promise<number> {
     }
     config.interception = { image, probePort, ...(pullPolicy ? { imagePullPolicy: pullPolicy } : {}) };
   }
-  const readTls = (): { cert: string; key: string } => ({ cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") });
-  let tls = readTls();
-  const server = await startWebhookServer({ host: address.host, port: address.port, tls, config, log });
-  // A renewed serving certificate (cert-manager, or the chart on upgrade) is picked up without a restart.
+  const serving = await injectorTls(values, log);
+  const server = await startWebhookServer({ host: address.host, port: address.port, tls: serving.tls, config, log });
+  const stopKeeping = serving.keep(server);
+  // A new xDS CA (cert-manager's renewal, the controller's) reaches pods injected from then on.
   const reload = setInterval(() => {
     try {
       const ca = readCa();
@@ -146,15 +142,6 @@ export async function runInjector(argv: string[]): Promise<number> {
     } catch (error) {
       log.warn({ err: errorMessage(error) }, "cannot reload the xDS CA; keeping the current one");
     }
-    try {
-      const next = readTls();
-      if (next.cert === tls.cert && next.key === tls.key) return;
-      server.setSecureContext({ ...next, minVersion: "TLSv1.2" });
-      tls = next;
-      log.info("reloaded the serving certificate");
-    } catch (error) {
-      log.warn({ err: errorMessage(error) }, "cannot reload the serving certificate; keeping the current one");
-    }
   }, 30_000);
   reload.unref();
   const listening = server.address();
@@ -164,6 +151,7 @@ export async function runInjector(argv: string[]): Promise<number> {
     const shutdown = (signal: string): void => {
       log.info({ signal }, "shutting down");
       clearInterval(reload);
+      stopKeeping();
       server.close(() => resolve(0));
       server.closeAllConnections();
     };

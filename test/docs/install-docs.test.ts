@@ -62,3 +62,33 @@ describe("README.md, Install on a cluster", () => {
     expect(keys.filter((key) => valueAt(values, key) === Symbol.for("missing"))).toEqual([]);
   });
 });
+
+describe("charts/bulwark/values.schema.json", () => {
+  type SchemaNode = { description?: string; properties?: Record<string, SchemaNode> };
+  const schema = JSON.parse(readFileSync(join(chart, "values.schema.json"), "utf8")) as SchemaNode;
+  const values = parse(readFileSync(join(chart, "values.yaml"), "utf8")) as Record<string, unknown>;
+
+  it("describes every value of values.yaml (down to free-form objects such as securityContexts)", () => {
+    const undescribed: string[] = [];
+    const walk = (node: unknown, schemaNode: SchemaNode | undefined, path: string): void => {
+      if (typeof node !== "object" || node === null || Array.isArray(node)) return;
+      for (const [key, value] of Object.entries(node)) {
+        const child = schemaNode?.properties?.[key];
+        if (!child?.description?.trim()) undescribed.push(`${path}${key}`);
+        if (child?.properties) walk(value, child, `${path}${key}.`);
+      }
+    };
+    walk(values, schema, "");
+    expect(undescribed).toEqual([]);
+    // And the schema has no property without one either.
+    const bare: string[] = [];
+    const all = (n: SchemaNode, path: string): void => {
+      for (const [key, child] of Object.entries(n.properties ?? {})) {
+        if (!child.description?.trim()) bare.push(`${path}${key}`);
+        all(child, `${path}${key}.`);
+      }
+    };
+    all(schema, "");
+    expect(bare).toEqual([]);
+  });
+});

@@ -5,6 +5,7 @@ import { provisionEnvoy } from "./provision/envoy-binary.js";
 import { provisionKubeBinaries } from "./provision/kube-binaries.js";
 import { provisionKubectlAndHelm } from "./provision/kubectl-helm.js";
 import { provisionRedis } from "./provision/redis-binary.js";
+import { provisionPrometheus } from "./provision/prometheus-binary.js";
 import { startRedis } from "./redis.js";
 import type { ManagedProcess } from "./processes.js";
 import type { StepReporter } from "./steps.js";
@@ -20,7 +21,7 @@ export interface EnvironmentInfo {
   /** True when KUBECONFIG named an existing cluster instead of the local one. */
   externalCluster: boolean;
   redisUrl: string;
-  binaries: { envoy: string; kubectl: string; helm: string; redisServer: string };
+  binaries: { envoy: string; kubectl: string; helm: string; redisServer: string; promtool: string; prometheus: string };
   /** Directory for logs and state of this environment instance. */
   dir: string;
   /** The real node (containerd, kubelet, kube-proxy, cluster DNS) when one was asked for. */
@@ -38,18 +39,21 @@ export interface BinaryPaths {
   kubectl: string;
   helm: string;
   redisServer: string;
+  promtool: string;
+  prometheus: string;
 }
 
 /** Provisions every binary the environment needs (cached; built only on first use). */
 export async function provisionBinaries(steps: StepReporter, needKube: boolean): Promise<{ binaries: BinaryPaths; kube?: Awaited<ReturnType<typeof provisionKubeBinaries>> }> {
-  const [envoy, tools, redis, kube] = await Promise.all([
+  const [envoy, tools, redis, prometheus, kube] = await Promise.all([
     steps.step("provision envoy", provisionEnvoy),
     steps.step("provision kubectl and helm", provisionKubectlAndHelm),
     steps.step("provision redis-server", provisionRedis),
+    steps.step("provision promtool and prometheus", provisionPrometheus),
     needKube ? steps.step("provision kube-apiserver, kube-controller-manager, etcd", () => provisionKubeBinaries((message) => steps.note(message))) : Promise.resolve(undefined),
   ]);
   return {
-    binaries: { envoy: envoy.envoy, kubectl: tools.kubectl, helm: tools.helm, redisServer: redis.redisServer },
+    binaries: { envoy: envoy.envoy, kubectl: tools.kubectl, helm: tools.helm, redisServer: redis.redisServer, promtool: prometheus.promtool, prometheus: prometheus.prometheus },
     ...(kube ? { kube } : {}),
   };
 }

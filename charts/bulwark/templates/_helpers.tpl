@@ -51,41 +51,103 @@ app.kubernetes.io/component: {{ .component }}
 {{ include "bulwark.componentName" . }}
 {{- end }}
 
+{{/* The bulwark image: repository@digest when a digest is set (the tag is then ignored), else repository:tag. */}}
 {{- define "bulwark.image" -}}
-{{ printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The Envoy image of the sidecar, by digest when one is set. */}}
+{{- define "bulwark.proxyImage" -}}
+{{- if .Values.proxy.image.digest }}
+{{- printf "%s@%s" .Values.proxy.image.repository .Values.proxy.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.proxy.image.repository .Values.proxy.image.tag }}
+{{- end }}
 {{- end }}
 
 {{- define "bulwark.caSecretName" -}}
 {{ default (include "bulwark.componentName" (dict "root" . "component" "workload-ca")) .Values.controller.workloadCa.secretName }}
 {{- end }}
 
-{{- /* The Secret of the controller's xDS serving certificate (tls.crt, tls.key, ca.crt). */}}
+{{- /*
+The Secret of the controller's xDS serving certificate (tls.crt, tls.key, ca.crt): cert-manager's,
+or (source chart) the one the controller creates and renews at run time, named apart so that an
+upgrade from a chart that rendered it never deletes the one in use.
+*/}}
 {{- define "bulwark.xdsSecretName" -}}
-{{ printf "%s-xds-tls" (include "bulwark.componentName" (dict "root" . "component" "controller")) }}
+{{- $controller := include "bulwark.componentName" (dict "root" . "component" "controller") }}
+{{- if eq .Values.controller.xdsCertificate.source "chart" }}{{ printf "%s-xds-serving" $controller }}{{ else }}{{ printf "%s-xds-tls" $controller }}{{ end }}
+{{- end }}
+
+{{- /* The Secret of the injector's webhook serving certificate: created and renewed by the injector (source chart) or cert-manager's. */}}
+{{- define "bulwark.injectorSecretName" -}}
+{{- $injector := include "bulwark.componentName" (dict "root" . "component" "injector") }}
+{{- if eq .Values.injector.certificate.source "chart" }}{{ printf "%s-serving" $injector }}{{ else }}{{ printf "%s-tls" $injector }}{{ end }}
+{{- end }}
+
+{{- /* The DNS names of a component's Service. Call with (dict "root" $ "component" "controller"). */}}
+{{- define "bulwark.serviceDnsNames" -}}
+{{- $name := include "bulwark.componentName" . }}
+{{- $ns := .root.Release.Namespace }}
+{{- list (printf "%s.%s.svc" $name $ns) (printf "%s.%s" $name $ns) (printf "%s.%s.svc.%s" $name $ns .root.Values.controller.clusterDomain) | toJson }}
+{{- end }}
+
+{{- /* Fails unless cert-manager's API is served: a certManager source would otherwise fail the install on "no matches for kind Certificate". */}}
+{{- define "bulwark.requireCertManager" -}}
+{{- if not (.root.Capabilities.APIVersions.Has "cert-manager.io/v1") }}
+{{- fail (printf "%s=certManager needs cert-manager (the API cert-manager.io/v1 is not served by this cluster). Install cert-manager first, or use the default source chart (the certificate is made at run time). With helm template, pass --api-versions cert-manager.io/v1." .what) }}
+{{- end }}
+{{- end }}
+
+{{- /*
+One release per cluster: two would both program every sidecar, write every policy's status and
+inject the same pods. A ClusterRole of this chart that belongs to another release (name or
+namespace) means one is installed. lookup is empty under helm template: renders stay deterministic.
+*/}}
+{{- define "bulwark.singleRelease" -}}
+{{- range (lookup "rbac.authorization.k8s.io/v1" "ClusterRole" "" "").items }}
+{{- $labels := default (dict) .metadata.labels }}
+{{- $annotations := default (dict) .metadata.annotations }}
+{{- if hasPrefix (printf "%s-" $.Chart.Name) (default "" (index $labels "helm.sh/chart")) }}
+{{- $otherName := default "" (index $annotations "meta.helm.sh/release-name") }}
+{{- $otherNamespace := default "" (index $annotations "meta.helm.sh/release-namespace") }}
+{{- if and $otherName (or (ne $otherName $.Release.Name) (ne $otherNamespace $.Release.Namespace)) }}
+{{- fail (printf "Bulwark is already installed in this cluster by release %s in namespace %s (ClusterRole %s). One release per cluster: two would program the same sidecars, write the same policies' status and inject the same pods. Upgrade that release (helm upgrade %s -n %s) or uninstall it first." $otherName $otherNamespace .metadata.name $otherName $otherNamespace) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{- define "bulwark.redisUrl" -}}
 {{- if .Values.redis.url }}{{ .Values.redis.url }}{{- else if .Values.redis.inChart.enabled }}{{ printf "redis://%s.%s.svc:6379" (include "bulwark.componentName" (dict "root" . "component" "redis")) .Release.Namespace }}{{- end }}
 {{- end }}
 
-{{/* Pod security context of every Bulwark pod. */}}
+{{/* Pod security context of the Bulwark pods (values podSecurityContext; the image's own user runs). */}}
 {{- define "bulwark.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-fsGroup: 65532
-seccompProfile:
-  type: RuntimeDefault
+{{ toYaml .Values.podSecurityContext }}
 {{- end }}
 
-{{/* Container security context of every Bulwark container. */}}
+{{/* Container security context of every Bulwark container (values containerSecurityContext). */}}
 {{- define "bulwark.containerSecurityContext" -}}
-runAsNonRoot: true
-readOnlyRootFilesystem: true
-allowPrivilegeEscalation: false
-privileged: false
-capabilities:
-  drop: ["ALL"]
+{{ toYaml .Values.containerSecurityContext }}
+{{- end }}
+
+{{/* extraEnv of a component, as env entries. Call with .Values.<component>. */}}
+{{- define "bulwark.extraEnv" -}}
+{{- with .extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* extraArgs of a component, as args entries. Call with .Values.<component>. */}}
+{{- define "bulwark.extraArgs" -}}
+{{- range .extraArgs }}
+- {{ . | quote }}
+{{- end }}
 {{- end }}
 
 {{/* Scheduling and pull secrets shared by the pods. Call with (dict "root" $ "values" .Values.controller). */}}
@@ -105,6 +167,20 @@ tolerations:
 {{- with .values.affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (default .root.Values.priorityClassName .values.priorityClassName) }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .values.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- /* A constraint without a labelSelector spreads this component's pods. */}}
+  {{- range . }}
+  {{- $constraint := . }}
+  {{- if not (hasKey . "labelSelector") }}
+  {{- $constraint = merge (dict "labelSelector" (dict "matchLabels" (include "bulwark.selectorLabels" $ | fromYaml))) . }}
+  {{- end }}
+  - {{- toYaml $constraint | nindent 4 }}
+  {{- end }}
 {{- end }}
 {{- end }}
 

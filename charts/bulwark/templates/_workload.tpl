@@ -14,7 +14,12 @@ metadata:
   labels:
     {{- include "bulwark.componentLabels" . | nindent 4 }}
 spec:
+  {{- /* maxUnavailable by default (minAvailable when set): with one replica, minAvailable 1 would block every node drain. */}}
+  {{- if and (not (kindIs "invalid" .values.podDisruptionBudget.minAvailable)) (ne (toString .values.podDisruptionBudget.minAvailable) "") }}
   minAvailable: {{ .values.podDisruptionBudget.minAvailable }}
+  {{- else }}
+  maxUnavailable: {{ .values.podDisruptionBudget.maxUnavailable }}
+  {{- end }}
   selector:
     matchLabels:
       {{- include "bulwark.selectorLabels" . | nindent 6 }}

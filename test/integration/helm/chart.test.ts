@@ -43,10 +43,6 @@ function documents(text: string): Manifest[] {
     .filter((d): d is Manifest => d !== null);
 }
 
-/** Generated certificates differ on every render: the goldens name them instead. */
-function normalized(text: string): string {
-  return text.replace(/^(\s*(?:ca\.crt|tls\.crt|tls\.key|caBundle)): [A-Za-z0-9+/=]{40,}$/gm, "$1: <generated>");
-}
 
 async function template(release: string, extra: readonly string[] = [], ns = namespace): Promise<string> {
   return (await helm(["template", release, chart, "--namespace", ns, ...extra])).stdout;
@@ -54,12 +50,10 @@ async function template(release: string, extra: readonly string[] = [], ns = nam
 
 async function golden(name: string, rendered: string): Promise<void> {
   // The CRD is crds/ itself (checked below), not repeated in the goldens.
-  const text = normalized(
-    documents(rendered)
-      .filter((d) => d.kind !== "CustomResourceDefinition")
-      .map((d) => stringify(d, { lineWidth: 0 }))
-      .join("---\n"),
-  );
+  const text = documents(rendered)
+    .filter((d) => d.kind !== "CustomResourceDefinition")
+    .map((d) => stringify(d, { lineWidth: 0 }))
+    .join("---\n");
   const file = join(testdata, `${name}.golden.yaml`);
   if (update || !existsSync(file)) {
     await writeFile(file, text);
@@ -134,6 +128,64 @@ describe("chart", () => {
     for (const image of rendered.match(/image: \S+/g) ?? []) expect(image).not.toMatch(/image: [^/\s]*\.[^/\s]*\//);
   });
 
+  it("renders the same bytes twice: no certificate, key or caBundle is made at render time (Argo CD stays in sync)", async () => {
+    const variants = [
+      [],
+      ["-f", join(testdata, "full-values.yaml")],
+      ["--api-versions", "cert-manager.io/v1", "--set", "injector.certificate.source=certManager", "--set", "controller.xdsCertificate.source=certManager"],
+      ["--api-versions", "monitoring.coreos.com/v1", "--set", "metrics.serviceMonitor.enabled=true,metrics.podMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true"],
+    ];
+    for (const extra of variants) {
+      const first = await template("bw", extra, "bulwark-system");
+      const second = await template("bw", extra, "bulwark-system");
+      expect(second === first, extra.join(" ")).toBe(true);
+      // PEM in the clear or base64 ("-----BEGIN" is LS0tLS1CRUdJTi), and no caBundle field at all.
+      expect(first, extra.join(" ")).not.toMatch(/BEGIN CERTIFICATE|PRIVATE KEY|LS0tLS1CRUdJTi|caBundle/);
+      expect(documents(first).filter((d) => d.kind === "Secret").map((d) => d.metadata.name)).toEqual([]);
+    }
+    // The run-time certificates: the injector keeps its Secret and the caBundle, the controller its xDS Secret.
+    const docs = documents(await template("bw", [], "bulwark-system"));
+    const args = (name: string): string[] => (docs.find((d) => d.kind === "Deployment" && d.metadata.name === name) as { spec: { template: { spec: { containers: { args: string[] }[] } } } } | undefined)?.spec.template.spec.containers[0]?.args ?? [];
+    expect(args("bw-bulwark-injector")).toEqual(expect.arrayContaining(["--tls-secret=bw-bulwark-injector-serving", "--webhook-configuration=bw-bulwark-injector", "--tls-dns-names=bw-bulwark-injector.bulwark-system.svc,bw-bulwark-injector.bulwark-system,bw-bulwark-injector.bulwark-system.svc.cluster.local"]));
+    expect(args("bw-bulwark-controller")).toEqual(expect.arrayContaining(["--xds-tls-secret=bw-bulwark-controller-xds-serving"]));
+  });
+
+  it("tunes scheduling, security contexts, arguments, environment, images by digest and disruption budgets", async () => {
+    type PodSpec = { priorityClassName?: string; securityContext: Record<string, unknown>; topologySpreadConstraints?: Record<string, unknown>[]; containers: { args: string[]; env?: { name: string }[]; image: string; securityContext: Record<string, unknown> }[] };
+    const podSpec = (docs: Manifest[], name: string): PodSpec | undefined => (docs.find((d) => d.kind === "Deployment" && d.metadata.name === name) as { spec: { template: { spec: PodSpec } } } | undefined)?.spec.template.spec;
+    const budgets = (docs: Manifest[]): Record<string, unknown> => Object.fromEntries(docs.filter((d) => d.kind === "PodDisruptionBudget").map((d) => [d.metadata.name, { ...(d.spec as Record<string, unknown>), selector: undefined }]));
+    // Defaults: no uid named (OpenShift assigns one; the image runs as 65532 elsewhere), budgets that never block a drain, one authz and ratelimit replica (no Redis).
+    const defaults = documents(await template("bw"));
+    expect(podSpec(defaults, "bw-bulwark-controller")?.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(budgets(defaults)).toEqual({ "bw-bulwark-controller": { maxUnavailable: 1 }, "bw-bulwark-authz": { maxUnavailable: 1 }, "bw-bulwark-ratelimit": { maxUnavailable: 1 }, "bw-bulwark-injector": { maxUnavailable: 1 } });
+    expect(defaults.filter((d) => d.kind === "Deployment").map((d) => [d.metadata.name, (d.spec as { replicas: number }).replicas])).toEqual([["bw-bulwark-authz", 1], ["bw-bulwark-controller", 2], ["bw-bulwark-injector", 2], ["bw-bulwark-ratelimit", 1]]);
+    const full = documents(await template("bw", ["-f", join(testdata, "full-values.yaml")]));
+    const controller = podSpec(full, "shield-controller");
+    expect(controller?.priorityClassName).toBe("system-cluster-critical");
+    expect(podSpec(full, "shield-authz")?.priorityClassName).toBe("bulwark-critical");
+    // A constraint without a labelSelector spreads the component's own pods; one with it keeps it.
+    expect(controller?.topologySpreadConstraints).toEqual([{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { "app.kubernetes.io/name": "bulwark", "app.kubernetes.io/instance": "bw", "app.kubernetes.io/component": "controller" } } }]);
+    expect(podSpec(full, "shield-injector")?.topologySpreadConstraints?.[0]?.labelSelector).toEqual({ matchLabels: { "app.kubernetes.io/component": "injector" } });
+    expect(controller?.containers[0]?.args.at(-1)).toBe("--workload-cert-lifetime=6h");
+    expect(controller?.containers[0]?.env?.map((e) => e.name)).toEqual(["POD_NAME", "POD_NAMESPACE", "NODE_OPTIONS"]);
+    expect(podSpec(full, "shield-authz")?.containers[0]?.env?.map((e) => e.name)).toEqual(["BULWARK_DPOP_NONCE_SECRET", "GOMAXPROCS_HINT"]);
+    expect(controller?.containers[0]?.image).toBe("platform/bulwark@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    expect(podSpec(full, "shield-injector")?.containers[0]?.args).toContain("--proxy-image=envoyproxy/envoy@sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210");
+    expect(controller?.securityContext).toEqual({ runAsNonRoot: true, supplementalGroups: [5000], seccompProfile: { type: "RuntimeDefault" } });
+    const noSeccomp = documents(await template("bw", ["--set", "podSecurityContext.seccompProfile=null"]));
+    expect(podSpec(noSeccomp, "bw-bulwark-controller")?.securityContext).toEqual({ runAsNonRoot: true });
+    expect(budgets(full)).toMatchObject({ "shield-controller": { maxUnavailable: "50%" }, "shield-ratelimit": { minAvailable: 2 } });
+    // The Prometheus Operator's objects need its API; the dashboard ConfigMap does not.
+    for (const object of ["serviceMonitor", "podMonitor", "prometheusRule"]) {
+      await expect(template("bw", ["--set", `metrics.${object}.enabled=true`])).rejects.toThrow(/need the Prometheus Operator \(the API monitoring.coreos.com\/v1 is not served/);
+    }
+    const monitored = documents(await template("bw", ["--api-versions", "monitoring.coreos.com/v1", "--set", "metrics.serviceMonitor.enabled=true,metrics.podMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true"]));
+    expect(monitored.filter((d) => ["ServiceMonitor", "PodMonitor", "PrometheusRule"].includes(d.kind) || d.metadata.name === "bw-bulwark-dashboard").map((d) => d.kind).sort()).toEqual(["ConfigMap", "PodMonitor", "PrometheusRule", "ServiceMonitor"]);
+    expect(documents(await template("bw", ["--set", "metrics.grafanaDashboard.enabled=true"])).find((d) => d.metadata.name === "bw-bulwark-dashboard")?.metadata).toMatchObject({ labels: { grafana_dashboard: "1" } });
+    await expect(template("bw", ["--set", "controller.extraArgs={verbose}"])).rejects.toThrow(/extraArgs/);
+    await expect(template("bw", ["--set", "image.digest=latest"])).rejects.toThrow(/digest/);
+  });
+
   it("renders the same webhook selectors the injector's tests register", async () => {
     const docs = documents(await template("bw"));
     const rendered = docs.find((d) => d.kind === "MutatingWebhookConfiguration") as { webhooks: Record<string, unknown>[] } | undefined;
@@ -148,16 +200,23 @@ describe("chart", () => {
     const docs = documents(rendered);
     expect(docs.filter((d) => d.kind === "HorizontalPodAutoscaler").map((d) => d.metadata.name).sort()).toEqual(["shield-authz", "shield-controller"]);
     expect(docs.some((d) => d.kind === "Deployment" && d.metadata.name === "shield-redis")).toBe(true);
-    // A user-supplied CA: the controller may read it, not create secrets.
-    const role = docs.find((d) => d.kind === "Role") as { rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[] } | undefined;
-    expect(role?.rules.filter((r) => r.resources.includes("secrets"))).toEqual([{ apiGroups: [""], resources: ["secrets"], resourceNames: ["corp-mesh-ca"], verbs: ["get"] }]);
+    // A user-supplied workload CA: the controller may only read it; it creates and renews its own xDS Secret, by name.
+    const role = docs.find((d) => d.kind === "Role" && d.metadata.name === "shield-controller") as { rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[] } | undefined;
+    expect(role?.rules.filter((r) => r.resources.includes("secrets"))).toEqual([
+      { apiGroups: [""], resources: ["secrets"], resourceNames: ["corp-mesh-ca"], verbs: ["get"] },
+      { apiGroups: [""], resources: ["secrets"], resourceNames: ["shield-controller-xds-serving"], verbs: ["get", "update"] },
+      { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+    ]);
     const out = await serverDryRun(rendered);
     // The optional NetworkPolicy: injected pods of the listed namespace admit ingress on the sidecar's inbound and probe ports only.
     const policy = docs.find((d) => d.kind === "NetworkPolicy") as { metadata: { namespace: string }; spec: unknown } | undefined;
     expect(policy?.metadata.namespace).toBe("bulwark-chart-mesh-apps");
     expect(policy?.spec).toEqual({ podSelector: { matchLabels: { "bulwark.dev/sidecar": "injected" } }, policyTypes: ["Ingress"], ingress: [{ ports: [{ port: 15001, protocol: "TCP" }, { port: 15021, protocol: "TCP" }] }] });
     expect(out).toContain("networkpolicy.networking.k8s.io/shield-sidecar-inbound serverside-applied (server dry run)");
-    const certManager = documents(await template("bw", ["--set", "injector.certificate.source=certManager", "--set", "controller.xdsCertificate.source=certManager"]));
+    // cert-manager's API must be served: without it the chart refuses with a message (no "no matches for kind Certificate").
+    await expect(template("bw", ["--set", "injector.certificate.source=certManager"])).rejects.toThrow(/injector.certificate.source=certManager needs cert-manager \(the API cert-manager.io\/v1 is not served/);
+    await expect(template("bw", ["--set", "controller.xdsCertificate.source=certManager"])).rejects.toThrow(/controller.xdsCertificate.source=certManager needs cert-manager/);
+    const certManager = documents(await template("bw", ["--api-versions", "cert-manager.io/v1", "--set", "injector.certificate.source=certManager", "--set", "controller.xdsCertificate.source=certManager"]));
     expect(certManager.map((d) => d.kind)).toEqual(expect.arrayContaining(["Issuer", "Certificate"]));
     expect(certManager.some((d) => d.kind === "Secret")).toBe(false);
     // The xDS serving certificate names the controller's Service as sidecars reach it.
@@ -213,14 +272,28 @@ describe("install, least privilege, uninstall", () => {
 
   it("installs, runs the controller with the chart's ServiceAccount token, and uninstalls keeping the CRD", async () => {
     // Ignore: the webhook's Service has no endpoints here; other suites' labelled pods must not be refused.
-    await helm(["install", "bw", chart, "--namespace", namespace, "--take-ownership", "--set", "injector.failurePolicy=Ignore"]);
+    const install = await helm(["install", "bw", chart, "--namespace", namespace, "--take-ownership", "--set", "injector.failurePolicy=Ignore"]);
     let installed = true;
+    // The default install prints no warning of its own (one authz and ratelimit replica without Redis is consistent).
+    expect(install.stdout).toContain("Bulwark 0.1.0 is installed");
+    expect(install.stdout).not.toMatch(/WARNING/);
     cleanup.push(() => (installed ? helm(["uninstall", "bw", "--namespace", namespace]) : Promise.resolve()));
     const names = (await kubectl(env, ["get", "deployments,services,serviceaccounts,roles,rolebindings,poddisruptionbudgets,secrets", "-n", namespace, "-o", "name"])).stdout;
-    for (const object of ["deployment.apps/bw-bulwark-controller", "deployment.apps/bw-bulwark-authz", "deployment.apps/bw-bulwark-ratelimit", "deployment.apps/bw-bulwark-injector", "service/bw-bulwark-controller", "serviceaccount/bw-bulwark-controller", "secret/bw-bulwark-injector-tls"]) {
+    for (const object of ["deployment.apps/bw-bulwark-controller", "deployment.apps/bw-bulwark-authz", "deployment.apps/bw-bulwark-ratelimit", "deployment.apps/bw-bulwark-injector", "service/bw-bulwark-controller", "serviceaccount/bw-bulwark-controller"]) {
       expect(names).toContain(object);
     }
-    expect((await kubectl(env, ["get", "mutatingwebhookconfiguration", "bw-bulwark-injector", "-o", "name"])).stdout.trim()).toBe("mutatingwebhookconfiguration.admissionregistration.k8s.io/bw-bulwark-injector");
+    // Nothing certificate-like comes from the chart: the Secrets and the caBundle are made at run time.
+    expect(names.split("\n").filter((n) => n.startsWith("secret/") && !n.startsWith("secret/sh.helm.release."))).toEqual([]);
+    const webhook = JSON.parse((await kubectl(env, ["get", "mutatingwebhookconfiguration", "bw-bulwark-injector", "-o", "json"])).stdout) as { webhooks: { clientConfig: Record<string, unknown> }[] };
+    expect(webhook.webhooks.map((w) => Object.keys(w.clientConfig).sort())).toEqual([["service"], ["service"]]);
+
+    // A second release, in another namespace or under another name, is refused with a message naming the first.
+    const second = uniqueName("bulwark-second");
+    await expect(helm(["install", "bw2", chart, "--namespace", second, "--create-namespace"])).rejects.toThrow(new RegExp(`Bulwark is already installed in this cluster by release bw in namespace ${namespace} \\(ClusterRole bw-bulwark-[a-z-]+\\)\\. One release per cluster`));
+    await expect(helm(["install", "bw", chart, "--namespace", second, "--create-namespace"])).rejects.toThrow(/already installed in this cluster by release bw/);
+    cleanup.push(() => deleteNamespace(kc, second));
+    // The release itself upgrades (the check spares it).
+    await helm(["upgrade", "bw", chart, "--namespace", namespace, "--reuse-values"]);
 
     // What the controller's account may do, as the API server sees it.
     const account = `system:serviceaccount:${namespace}:bw-bulwark-controller`;
@@ -251,7 +324,11 @@ describe("install, least privilege, uninstall", () => {
     expect(await canI("default", `system:serviceaccount:${namespace}:bw-bulwark-ratelimit`)).toEqual(readOnly);
     expect(await canI("default", `system:serviceaccount:${namespace}:bw-bulwark-authz`)).toEqual([...readOnly, "secrets [list watch]"].sort());
     const own = await canI(namespace);
-    expect(own.filter((l) => !elsewhere.includes(l)).sort()).toEqual(["leases.coordination.k8s.io [get list watch create update delete]", "secrets [get] bw-bulwark-workload-ca", "secrets [list watch create]"].sort());
+    expect(own.filter((l) => !elsewhere.includes(l)).sort()).toEqual(["leases.coordination.k8s.io [get list watch create update delete]", "secrets [get] bw-bulwark-workload-ca", "secrets [get update] bw-bulwark-controller-xds-serving", "secrets [list watch create]"].sort());
+    // The injector: its serving Secret (by name; create cannot be), and its own webhook configuration's caBundle; nothing elsewhere.
+    const injector = `system:serviceaccount:${namespace}:bw-bulwark-injector`;
+    expect(await canI(namespace, injector)).toEqual(["mutatingwebhookconfigurations.admissionregistration.k8s.io [get patch] bw-bulwark-injector", "secrets [create]", "secrets [get update] bw-bulwark-injector-serving"].sort());
+    expect(await canI("default", injector)).toEqual(["mutatingwebhookconfigurations.admissionregistration.k8s.io [get patch] bw-bulwark-injector"]);
 
     // The controller with exactly those permissions: lists everything, creates its CA, leads, writes status.
     const token = await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ namespace, name: "bw-bulwark-controller", body: { spec: { audiences: [], expirationSeconds: 3600 } } });
