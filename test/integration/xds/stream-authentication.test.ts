@@ -82,6 +82,7 @@ describe("authenticated xDS: TLS, and each stream bound to the pod its token nam
   const namespace = uniqueName("xds-auth");
   let controller: ControllerProcess;
   let sidecar: SidecarPod | undefined;
+  const logged = async (line: RegExp): Promise<boolean> => line.test(await readFile(controller.logFile, "utf8"));
   const rejected = async (reason: string): Promise<number> => (await controller.metric("bulwark_xds_rejected_streams_total", { reason })) ?? 0;
 
   beforeAll(async () => {
@@ -156,8 +157,8 @@ describe("authenticated xDS: TLS, and each stream bound to the pod its token nam
     expect(result.responses).toEqual([]);
     expect(result.code).toBe(code);
     await waitFor(`bulwark_xds_rejected_streams_total{reason="${reason}"} to grow`, async () => ((await rejected(reason)) > before ? true : undefined), 10_000);
-    const log = await readFile(controller.logFile, "utf8");
-    expect(log).toMatch(new RegExp(`refused an ADS stream from [^"]+ \\(${reason}\\)`));
+    // The log line is written asynchronously: wait for it rather than read the file once.
+    await waitFor(`the log line for ${reason}`, async () => ((await logged(new RegExp(`refused an ADS stream from [^"]+ \\(${reason}\\)`))) ? true : undefined), 10_000);
     expect(await controller.metric("bulwark_xds_connected_sidecars")).toBe(1);
   });
 
@@ -171,7 +172,7 @@ describe("authenticated xDS: TLS, and each stream bound to the pod its token nam
     expect(result.code).toBe(16);
     expect(result.details).toMatch(/expired|refused/i);
     await waitFor("the invalid_token counter to grow", async () => ((await rejected("invalid_token")) > before ? true : undefined), 10_000);
-    expect(await readFile(controller.logFile, "utf8")).toMatch(/refused an ADS stream from [^"]+ \(invalid_token\)/);
+    await waitFor("the log line for invalid_token", async () => ((await logged(/refused an ADS stream from [^"]+ \(invalid_token\)/)) ? true : undefined), 10_000);
   });
 
   it("a real Envoy presenting another pod's token never gets configuration", async () => {
