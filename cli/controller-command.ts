@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { pino } from "pino";
+import { componentLogger } from "./logger.js";
 import { XdsServer } from "../envoy/xds/server.js";
 import { buildSidecarResources } from "../envoy/build/sidecar.js";
 import { Controller } from "../operator/controller/controller.js";
@@ -109,7 +109,7 @@ export async function runController(argv: string[]): Promise<number> {
   const levels = ["trace", "debug", "info", "warn", "error"];
   const level = flag(values, "log-level", "BULWARK_LOG_LEVEL", "info");
   if (!levels.includes(level)) throw new UsageError(`--log-level ${level} is not one of ${levels.join(", ")}`);
-  const log = pino({ level, base: { component: "controller" } });
+  const log = componentLogger("controller", level);
   const xdsAddress = parseAddress(flag(values, "xds-address", "BULWARK_XDS_ADDRESS", "0.0.0.0:18000"), "--xds-address");
   const httpAddress = parseAddress(flag(values, "http-address", "BULWARK_HTTP_ADDRESS", "0.0.0.0:8080"), "--http-address");
   const authz = parseAddress(flag(values, "authz-address", "BULWARK_AUTHZ_ADDRESS", "127.0.0.1:9191"), "--authz-address");

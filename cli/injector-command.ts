@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { pino } from "pino";
+import { componentLogger } from "./logger.js";
 import { XDS_TOKEN_AUDIENCE } from "../operator/kube/xds-authentication.js";
 import { DEFAULT_INJECTOR_CONFIG, type InjectorConfig } from "../injector/inject.js";
 import { MUTATE_PATH, startWebhookServer } from "../injector/webhook.js";
@@ -91,7 +91,7 @@ export async function runInjector(argv: string[]): Promise<number> {
   const levels = ["trace", "debug", "info", "warn", "error"];
   const level = flag(values, "log-level", "BULWARK_LOG_LEVEL", "info");
   if (!levels.includes(level)) throw new UsageError(`--log-level ${level} is not one of ${levels.join(", ")}`);
-  const log = pino({ level, base: { component: "injector" } });
+  const log = componentLogger("injector", level);
   const address = parseAddress(flag(values, "address", "BULWARK_INJECTOR_ADDRESS", "0.0.0.0:9443"), "--address");
   const xds = parseAddress(flag(values, "xds-address", "BULWARK_XDS_ADDRESS", "bulwark-controller.bulwark-system.svc:18000"), "--xds-address");
   const caFile = flag(values, "xds-ca-file", "BULWARK_XDS_CA_FILE");

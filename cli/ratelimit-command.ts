@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { pino } from "pino";
+import { componentLogger } from "./logger.js";
 import { collectDefaultMetrics } from "prom-client";
 import { startHttpServer } from "../operator/kube/http-server.js";
 import { FallbackStore } from "../services/ratelimit/fallback-store.js";
@@ -87,7 +87,7 @@ export async function runRatelimit(argv: string[]): Promise<number> {
   const levels = ["trace", "debug", "info", "warn", "error"];
   const level = flag(values, "log-level", "BULWARK_LOG_LEVEL", "info");
   if (!levels.includes(level)) throw new UsageError(`--log-level ${level} is not one of ${levels.join(", ")}`);
-  const log = pino({ level, base: { component: "ratelimit" } });
+  const log = componentLogger("ratelimit", level);
   const grpcAddress = parseAddress(flag(values, "grpc-address", "BULWARK_RATELIMIT_GRPC_ADDRESS", "0.0.0.0:8089"), "--grpc-address");
   const httpAddress = parseAddress(flag(values, "http-address", "BULWARK_RATELIMIT_HTTP_ADDRESS", "0.0.0.0:8090"), "--http-address");
   const redisUrl = flag(values, "redis-url", "BULWARK_REDIS_URL", "");

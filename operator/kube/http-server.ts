@@ -8,12 +8,12 @@ export interface HealthChecks {
   ready(): boolean;
 }
 
-/** /healthz, /readyz and /metrics. */
+/** /livez (also served as /healthz, the older name), /readyz and /metrics. */
 export function startHttpServer(options: { host: string; port: number; checks: HealthChecks; registry: Registry }): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    if (path === "/healthz" || path === "/readyz") {
-      const ok = path === "/healthz" ? options.checks.live() : options.checks.ready();
+    if (path === "/livez" || path === "/healthz" || path === "/readyz") {
+      const ok = path === "/readyz" ? options.checks.ready() : options.checks.live();
       res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" }).end(ok ? "ok\n" : "not ready\n");
       return;
     }

@@ -16,6 +16,9 @@ function code(error: unknown): number | undefined {
 }
 
 /** Writes policy status (skipping no-op writes, retrying transient failures) and Events. */
+/** Who writes policy status, as `kubectl get -o yaml --show-managed-fields` names it. */
+export const STATUS_FIELD_MANAGER = "bulwark-controller";
+
 export class StatusWriter {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
@@ -38,7 +41,7 @@ export class StatusWriter {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.custom.patchNamespacedCustomObjectStatus(
-          { group, version, plural, namespace: ref.namespace, name: ref.name, body: { status: desired } },
+          { group, version, plural, namespace: ref.namespace, name: ref.name, body: { status: desired }, fieldManager: STATUS_FIELD_MANAGER },
           setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
         );
         this.metrics.statusWrites.inc({ result: "written" });

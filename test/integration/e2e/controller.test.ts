@@ -4,6 +4,7 @@
  * policies written with kubectl. What users see — HTTP answers and `kubectl get asp` status —
  * is what is asserted.
  */
+import { readFile } from "node:fs/promises";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installCrds } from "../../support/crds.js";
@@ -193,6 +194,19 @@ describe.each([
     expect(policy.status).toMatchObject({ observedGeneration: 1, sidecars: "1/1", targets: [{ kind: "Service", name: service, sidecars: 1, programmed: 1 }] });
     const table = (await kubectl(env, ["get", "asp", "shop", "--namespace", namespace, "--no-headers"])).stdout.trim().split(/\s+/);
     expect(table.slice(0, 5)).toEqual(["shop", service, "True", "1/1", "True"]);
+    // Status is written under the controller's own field manager, not its HTTP library's.
+    const managed = (policy.metadata as { managedFields?: { manager: string; subresource?: string }[] }).managedFields ?? [];
+    expect(managed.filter((f) => f.subresource === "status").map((f) => f.manager)).toEqual(["bulwark-controller"]);
+    // Day-2 signals: /livez, and log lines with the level as a word and an ISO 8601 UTC time.
+    expect((await controller.get("/livez")).status).toBe(200);
+    const lines = (await readFile(controller.logFile, "utf8")).split("\n").filter((l) => l.startsWith("{"));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines.slice(0, 20)) {
+      const entry = JSON.parse(line) as { level?: unknown; time?: unknown; component?: unknown };
+      expect(String(entry.level), line).toMatch(/^(trace|debug|info|warn|error|fatal)$/);
+      expect(String(entry.time), line).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      expect(entry.component).toBe("controller");
+    }
   });
 
   it("edit → the new behaviour, Programmed for the new generation", async () => {
