@@ -217,6 +217,8 @@ export interface RouteChecksIR {
   authentication: "Required" | "Optional" | "None";
   /** Scopes and claims checked by Envoy RBAC on the verified payload. */
   require?: { scopes: string[]; claims: { name: string; values: string[] }[] };
+  /** Header and claim conditions (rules' `when`), checked by Envoy RBAC; header names lowercase, lists sorted. */
+  conditions?: ConditionsIR;
   /** Checks only bulwark authz can make; absent when the route needs none (ext_authz disabled there). */
   authz?: AuthzChecksIR;
   maxRequestBytes?: number;
@@ -226,6 +228,15 @@ export interface RouteChecksIR {
   callers?: CallerIR[];
   localRateLimit?: LocalRateLimitIR;
   globalRateLimits: GlobalRateLimitIR[];
+}
+
+export interface ConditionsIR {
+  /** Each must be present with one of its values. */
+  headers: { name: string; values: string[] }[];
+  /** None may carry one of its values. */
+  notHeaders: { name: string; values: string[] }[];
+  /** None of the verified token's claims may hold one of its values. */
+  notClaims: { name: string; values: string[] }[];
 }
 
 /** A mesh workload identity: a ServiceAccount, or (absent) every ServiceAccount of the namespace. */

@@ -1,6 +1,7 @@
 import type { PolicySpec, Rule } from "../api/v1alpha1/policy.js";
 import { templateVariables } from "../api/v1alpha1/rule.js";
 import { buildCallers } from "./build-callers.js";
+import { buildConditions } from "./build-conditions.js";
 import { buildClientCidrs } from "./build-client-address.js";
 import { buildRateLimits } from "./build-rate-limits.js";
 import { coveredBy, overlapsPartly, type DeprecationWindow } from "./deprecations.js";
@@ -57,6 +58,7 @@ function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR 
   const authz = authzChecks(rule, ctx, rule.authentication);
   const clientCIDRs = buildClientCidrs(rule);
   const callers = buildCallers(rule, ctx.namespace);
+  const conditions = buildConditions(rule);
   const require = rule.require
     ? {
         scopes: [...(rule.require.scopes ?? [])].sort(compareStrings),
@@ -72,6 +74,7 @@ function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR 
     ...(rule.maxRequestBytes !== undefined ? { maxRequestBytes: rule.maxRequestBytes } : {}),
     ...(clientCIDRs ? { clientCIDRs } : {}),
     ...(callers ? { callers } : {}),
+    ...(conditions ? { conditions } : {}),
     ...(limits.local ? { localRateLimit: limits.local } : {}),
     globalRateLimits: limits.global,
   };

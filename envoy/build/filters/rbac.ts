@@ -1,5 +1,5 @@
 import type { JsonObject } from "../../json.js";
-import type { RouteChecksIR, RouteIR } from "../../../contract/ir.js";
+import type { ConditionsIR, RouteChecksIR, RouteIR } from "../../../contract/ir.js";
 import { allForwardChecks, forwardChecks } from "../common.js";
 import { TYPE } from "../type-urls.js";
 import { httpFilter, type HttpFilterFeature } from "./feature.js";
@@ -55,17 +55,46 @@ function requirementPrincipals(require: Requirement): JsonObject[] {
   return [...require.scopes.map(scopePrincipal), ...require.claims.filter((c) => c.values.length > 0).map(claimPrincipal)];
 }
 
+/** The header is exactly one of `values` (the request-meaning filter refuses it sent twice: the app might read the other copy). */
+function headerPrincipal(header: { name: string; values: string[] }): JsonObject {
+  return anyOf(header.values.map((value) => ({ header: { name: header.name, string_match: { exact: value } } })));
+}
+
+/**
+ * The header holds one of `values` in any copy: alone, or as one of the comma-joined copies Envoy
+ * makes of some headers sent several times. A refused value cannot slip through beside another
+ * copy, and such headers need not arrive once (values such as User-Agent contain commas).
+ */
+function refusedHeaderPrincipal(header: { name: string; values: string[] }): JsonObject {
+  const element = (value: string): JsonObject[] => [{ exact: value }, { prefix: `${value},` }, { suffix: `,${value}` }, { contains: `,${value},` }];
+  return anyOf(header.values.flatMap((value) => element(value).map((match) => ({ header: { name: header.name, string_match: match } }))));
+}
+
+/** Rules' `when`: every required header value, and none of the refused header or claim values. */
+function conditionPrincipals(conditions: ConditionsIR): JsonObject[] {
+  const refused = [...conditions.notHeaders.map(refusedHeaderPrincipal), ...conditions.notClaims.map(claimPrincipal)];
+  return [...conditions.headers.map(headerPrincipal), ...(refused.length > 0 ? [{ not_id: anyOf(refused) }] : [])];
+}
+
+function checkedPrincipals(checks: RouteChecksIR | undefined): JsonObject[] {
+  return [
+    ...(authenticates(checks) ? [NO_CRITICAL_EXTENSION] : []),
+    ...(checks?.require ? requirementPrincipals(checks.require) : []),
+    ...(checks?.conditions ? conditionPrincipals(checks.conditions) : []),
+  ];
+}
+
 function authenticates(checks: RouteChecksIR | undefined): boolean {
   return checks !== undefined && checks.authentication !== "None";
 }
 
 /**
  * The route's RBAC policy on the verified payload and header: no critical extension on routes
- * that verify a token, and every scope and claim required; undefined when nothing is checked.
+ * that verify a token, every scope and claim required, and the rule's conditions; undefined when
+ * nothing is checked.
  */
 export function buildRbacPerRoute(route: RouteIR): JsonObject | undefined {
-  const checks = forwardChecks(route);
-  const principals = [...(authenticates(checks) ? [NO_CRITICAL_EXTENSION] : []), ...(checks?.require ? requirementPrincipals(checks.require) : [])];
+  const principals = checkedPrincipals(forwardChecks(route));
   if (principals.length === 0) return undefined;
   return {
     "@type": TYPE.rbacPerRoute,
@@ -81,7 +110,7 @@ export function buildRbacPerRoute(route: RouteIR): JsonObject | undefined {
 export const rbac: HttpFilterFeature = {
   // Without rules the filter allows everything; routes with checks carry their own policy.
   httpFilters: (ctx) =>
-    allForwardChecks(ctx.workload).some((c) => authenticates(c) || (c.require && requirementPrincipals(c.require).length > 0)) ? [httpFilter(RBAC_FILTER, { "@type": TYPE.rbac })] : [],
+    allForwardChecks(ctx.workload).some((c) => checkedPrincipals(c).length > 0) ? [httpFilter(RBAC_FILTER, { "@type": TYPE.rbac })] : [],
   perRouteConfig: (route): Record<string, JsonObject> => {
     const config = buildRbacPerRoute(route);
     return config ? { [RBAC_FILTER]: config } : {};

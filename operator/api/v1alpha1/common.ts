@@ -157,3 +157,24 @@ export function claimValues(description: string, valueDescription = "A value of 
     { message: "at most 8 claims", holds: (v) => Object.keys(v).length <= 8 },
   ]);
 }
+
+/** What a header name may be: letters, digits and '-' (what the API and Envoy agree on). */
+export const headerNamePattern = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
+
+/** Header names (case-insensitive, at most 64 characters) with the values that match, exactly. */
+export function headerValues(description: string): z.ZodRecord<z.ZodString, z.ZodArray<z.ZodString>> {
+  const value = patternString({
+    pattern: /^[^,]+$/,
+    maxLength: 256,
+    message: "must be a header value without a comma: a comma separates the copies of a header sent several times",
+    description: "A value of the header, compared exactly.",
+  });
+  return withRules(z.record(z.string(), setList(value, { min: 1, max: 16, description: "The values; one must match." })), { description, maxProperties: 8 }, [
+    {
+      cel: `self.all(k, k.size() <= 64 && k.matches(r"${headerNamePattern.source}"))`,
+      message: "header names must be letters, digits and '-', at most 64 characters",
+      holds: (v) => Object.keys(v).every((k) => k.length <= 64 && headerNamePattern.test(k)),
+    },
+    { message: "at most 8 headers", holds: (v) => Object.keys(v).length <= 8 },
+  ]);
+}

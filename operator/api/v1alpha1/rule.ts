@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { callers } from "./callers.js";
 import { clientCIDRs } from "./client-address.js";
-import { claimName, claimValues, dnsLabel } from "./common.js";
+import { claimName, claimValues, dnsLabel, headerValues } from "./common.js";
 import { rateLimit } from "./rate-limit.js";
 import { patternString, setList, withRules } from "./validation.js";
 
@@ -111,6 +111,19 @@ const requirements = z
   .strict()
   .meta({ description: "What a verified token must carry for the rule to allow the request; 403 otherwise." });
 
+/** Conditions on the request beyond the path, the token's scopes and claims, and the client's network. */
+export const conditions = withRules(
+  z
+    .object({
+      headers: headerValues("Headers the request must carry, each with one of the listed values (all listed headers); 403 otherwise.").optional(),
+      notHeaders: headerValues("Headers that refuse the request (403) when they carry one of the listed values.").optional(),
+      notClaims: claimValues("Claims of the verified token that refuse the request (403) when they hold one of the listed values (an array claim when it contains one).").optional(),
+    })
+    .strict(),
+  "Conditions on a request, as Istio's `when` and Envoy Gateway's authorization rules: required header values, refused header values and refused claim values, checked by the sidecar's RBAC filter. A header whose value is required must arrive once (400 otherwise: the app might read another copy than the one checked); a refused value refuses the request in any copy of its header.",
+  [{ cel: "has(self.headers) || has(self.notHeaders) || has(self.notClaims)", message: "set headers, notHeaders or notClaims", holds: (v) => v.headers !== undefined || v.notHeaders !== undefined || v.notClaims !== undefined }],
+);
+
 export const ownership = z
   .object({
     pathParam: patternString({
@@ -140,6 +153,7 @@ export const rule = withRules(
       ownership: ownership.optional(),
       clientCIDRs: clientCIDRs.optional(),
       callers: callers.optional(),
+      when: conditions.optional(),
       requireAppAttestation: z.boolean().default(false).describe("Require a valid app integrity token (spec.authentication.appAttestation) on this route."),
       maxRequestBytes: z.number().int().min(1).max(67_108_864).optional().describe("Largest request body accepted, in bytes (at most 64 MiB); 413 above it."),
       authzTimeoutMs: z
@@ -166,6 +180,12 @@ export const rule = withRules(
       message: "require needs authentication Required or Optional: scopes and claims come from a verified token",
       fieldPath: ".require",
       holds: (v) => v.require === undefined || v.authentication !== "None",
+    },
+    {
+      cel: "!has(self.when) || !has(self.when.notClaims) || self.authentication != 'None'",
+      message: "when.notClaims needs authentication Required or Optional: claims come from a verified token",
+      fieldPath: ".when.notClaims",
+      holds: (v) => v.when?.notClaims === undefined || v.authentication !== "None",
     },
     {
       cel: "!has(self.ownership) || self.authentication == 'Required'",
