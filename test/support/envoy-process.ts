@@ -2,7 +2,6 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stringify } from "yaml";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";
 import { testEnvironment } from "./environment.js";
 
@@ -32,8 +31,9 @@ export async function startEnvoy(bootstrap: Record<string, unknown>, name = "env
   const dir = await mkdtemp(join(tmpdir(), `bulwark-${name}-`));
   const adminPort = await freePort();
   const config = { ...bootstrap, admin: { address: { socket_address: { address: "127.0.0.1", port_value: adminPort } } } };
-  const configPath = join(dir, "envoy.yaml");
-  await writeFile(configPath, stringify(config));
+  // JSON, as the injector hands it over: Envoy's YAML 1.1 reader takes unquoted strings such as `n` or `on` as booleans.
+  const configPath = join(dir, "envoy.json");
+  await writeFile(configPath, JSON.stringify(config, null, 2));
   const proc = startProcess({
     name,
     command: testEnvironment().binaries.envoy,

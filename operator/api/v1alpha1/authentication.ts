@@ -49,7 +49,9 @@ export const jwtProvider = z
       .array(
         z
           .object({
-            claim: claimName("Top-level claim of the verified token."),
+            claim: claimName(
+              "Claim of the verified token; a dotted path reaches into objects (address.country). Strings, numbers and booleans arrive as text, arrays and objects as the base64 of their JSON (jwt_authn's encoding). A claim whose own name has a dot (https://example.com/roles) cannot be copied: the dots are read as a path.",
+            ),
             header: httpHeaderName("Request header the backend receives the claim in; any value the client sent in it is replaced."),
           })
           .strict()
