@@ -209,7 +209,14 @@ export interface RouteIR {
 
 export type RouteActionIR =
   /** Forward to the app after the checks below. */
-  | { kind: "forward"; checks: RouteChecksIR; responseHeaders: { name: string; value: string }[] }
+  | {
+      kind: "forward";
+      checks: RouteChecksIR;
+      /** Set on every answer, replacing the app's (deprecation headers). */
+      responseHeaders: { name: string; value: string }[];
+      /** Added only where the app's answer has no such header (caching defaults). */
+      defaultResponseHeaders?: { name: string; value: string }[];
+    }
   /** Answer directly (default Deny: 404; after sunset: 410). */
   | { kind: "respond"; status: number; body: string; responseHeaders: { name: string; value: string }[] };
 

@@ -71,12 +71,34 @@ function filterChains(workload: WorkloadIR, mode: ClientAddressIR, hcm: (address
   return [...transportChains(workload, hcm(PEER_ADDRESS)), ...trusted];
 }
 
+const NO_STORE: JsonObject = { header: { key: "cache-control", value: "no-store" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" };
+
+function caches(workload: WorkloadIR): boolean {
+  return workload.routes.some((r) => r.action.kind === "forward" && (r.action.defaultResponseHeaders ?? []).some((h) => h.name === "cache-control"));
+}
+
+/**
+ * Envoy puts a route's response headers on the sidecar's own refusals too (401, 403, 429, 503),
+ * so where rules set caching defaults every local reply says `Cache-Control: no-store`: a 429
+ * with the images' `public, max-age=86400` would be kept by caches for a day. The first mapper
+ * that matches applies, so each gets the header and a last one matches every other reply.
+ */
+function uncachedLocalReplies(workload: WorkloadIR, mappers: readonly JsonObject[]): JsonObject[] {
+  if (!caches(workload)) return [...mappers];
+  const withNoStore = mappers.map((m) => ({ ...m, headers_to_add: [...((m.headers_to_add as JsonObject[] | undefined) ?? []), NO_STORE] }));
+  const everyReply: JsonObject = {
+    filter: { extension_filter: { name: "envoy.access_loggers.extension_filters.cel", typed_config: { "@type": TYPE.celAccessLogFilter, expression: "true" } } },
+    headers_to_add: [NO_STORE],
+  };
+  return [...withNoStore, everyReply];
+}
+
 /** The sidecar's inbound listener on all addresses at the workload's listener port. */
 export function buildListener(ctx: FilterContext, httpFilters: readonly JsonObject[]): JsonObject {
   const workload = ctx.workload;
   const permissive = workload.listener.tls?.mtls === "Permissive";
   const accessLog = buildOutcomeAccessLog(workload);
-  const localReplies = [...clientCidrsLocalReplies(workload), ...callersLocalReplies(workload)];
+  const localReplies = uncachedLocalReplies(workload, [...clientCidrsLocalReplies(workload), ...callersLocalReplies(workload)]);
   const hcm = (address: JsonObject): JsonObject => buildHttpConnectionManager(httpFilters, { address, accessLog, localReplies });
   return {
     "@type": TYPE.listener,

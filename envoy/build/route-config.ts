@@ -78,6 +78,15 @@ function directResponseHeaders(action: Extract<RouteIR["action"], { kind: "respo
   return !hasContentType && action.body !== "" && isJson(action.body) ? [...declared, overwriteHeader("content-type", "application/json")] : declared;
 }
 
+/** The forward route's response headers: its own (replacing the app's), then its defaults (only where the app set none). */
+function responseHeadersToAdd(action: Extract<RouteIR["action"], { kind: "forward" }>): JsonObject {
+  const headers = [
+    ...action.responseHeaders.map((h) => overwriteHeaderLiteral(h.name, h.value)),
+    ...(action.defaultResponseHeaders ?? []).map((h) => ({ header: { key: h.name, value: h.value.replaceAll("%", "%%") }, append_action: "ADD_IF_ABSENT" })),
+  ];
+  return headers.length > 0 ? { response_headers_to_add: headers } : {};
+}
+
 function buildRoute(route: RouteIR, options: { ctx: FilterContext; features: readonly HttpFilterFeature[] }): JsonObject {
   const perFilter: JsonObject = {};
   for (const feature of options.features) Object.assign(perFilter, feature.perRouteConfig?.(route, options.ctx) ?? {});
@@ -96,7 +105,7 @@ function buildRoute(route: RouteIR, options: { ctx: FilterContext; features: rea
   return {
     ...common,
     route: routeAction,
-    ...(action.responseHeaders.length > 0 ? { response_headers_to_add: action.responseHeaders.map((h) => overwriteHeaderLiteral(h.name, h.value)) } : {}),
+    ...responseHeadersToAdd(action),
   };
 }
 

@@ -81,8 +81,12 @@ function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR 
 }
 
 /** One forward route, split where part of it falls under a deprecation window. */
-function forwardRoutes(base: { name: string; path: PathMatchIR; methods: string[]; checks: RouteChecksIR; meaning?: PathMeaningIR }, windows: DeprecationWindow[]): RouteIR[] {
+function forwardRoutes(
+  base: { name: string; path: PathMatchIR; methods: string[]; checks: RouteChecksIR; meaning?: PathMeaningIR; defaults?: { name: string; value: string }[] },
+  windows: DeprecationWindow[],
+): RouteIR[] {
   const meaning = base.meaning ? { meaning: base.meaning } : {};
+  const defaults = base.defaults && base.defaults.length > 0 ? { defaultResponseHeaders: base.defaults } : {};
   const active = windows.filter((w) => !w.sunset);
   const routes: RouteIR[] = [];
   for (const window of active) {
@@ -91,14 +95,14 @@ function forwardRoutes(base: { name: string; path: PathMatchIR; methods: string[
     routes.push({
       name: `${base.name}/deprecation/${window.index}`,
       match: { path: base.path, methods: base.methods, pathPrefixGuard: window.pathPrefix, ...meaning },
-      action: { kind: "forward", checks: base.checks, responseHeaders: window.headers },
+      action: { kind: "forward", checks: base.checks, responseHeaders: window.headers, ...defaults },
     });
   }
   const covering = active.find((w) => coveredBy(base.path, w.pathPrefix));
   routes.push({
     name: base.name,
     match: { path: base.path, methods: base.methods, ...meaning },
-    action: { kind: "forward", checks: base.checks, responseHeaders: covering?.headers ?? [] },
+    action: { kind: "forward", checks: base.checks, responseHeaders: covering?.headers ?? [], ...defaults },
   });
   return routes;
 }
@@ -135,6 +139,13 @@ function defaultRoutes(ctx: RouteContext): RouteIR[] {
   return forwardRoutes({ name, path: everything, methods: [], checks }, ctx.windows);
 }
 
+/** A rule's caching defaults as response headers (sent only where the app sets none). */
+function cachingHeaders(rule: Rule): { name: string; value: string }[] {
+  const caching = rule.caching;
+  if (!caching) return [];
+  return [...(caching.cacheControl !== undefined ? [{ name: "cache-control", value: caching.cacheControl }] : []), ...(caching.vary ? [{ name: "vary", value: caching.vary.join(", ") }] : [])];
+}
+
 /**
  * The routes of a policy in match order: retired prefixes (410) first, then each rule —
  * split where a deprecation window covers part of it — then the default action's catch-all.
@@ -143,7 +154,7 @@ export function buildRoutes(policy: string, spec: PolicySpec, windows: Deprecati
   const ctx: RouteContext = { policy, namespace, spec, windows, meaning: pathMeaning(spec) };
   const rules = (spec.rules ?? []).flatMap((rule) => {
     const name = ruleName(policy, rule.name);
-    return forwardRoutes({ name, path: pathMatch(rule), methods: ruleMethods(rule), checks: ruleChecks(rule, name, ctx), meaning: ctx.meaning }, windows);
+    return forwardRoutes({ name, path: pathMatch(rule), methods: ruleMethods(rule), checks: ruleChecks(rule, name, ctx), meaning: ctx.meaning, defaults: cachingHeaders(rule) }, windows);
   });
   return [...sunsetRoutes(ctx), ...rules, ...defaultRoutes(ctx)];
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { callers } from "./callers.js";
 import { clientCIDRs } from "./client-address.js";
-import { claimName, claimValues, dnsLabel, headerValues } from "./common.js";
+import { claimName, claimValues, dnsLabel, headerValues, httpHeaderName } from "./common.js";
 import { rateLimit } from "./rate-limit.js";
 import { patternString, setList, withRules } from "./validation.js";
 
@@ -124,6 +124,26 @@ export const conditions = withRules(
   [{ cel: "has(self.headers) || has(self.notHeaders) || has(self.notClaims)", message: "set headers, notHeaders or notClaims", holds: (v) => v.headers !== undefined || v.notHeaders !== undefined || v.notClaims !== undefined }],
 );
 
+/** Cache-Control directives as RFC 9111 writes them: tokens, some with `=` and a number, separated by commas (no quoted field lists). */
+export const cacheControlPattern = /^[a-z-]+(=[0-9]{1,10})?(, ?[a-z-]+(=[0-9]{1,10})?)*$/;
+
+/** Caching defaults of a rule's answers (seed practice 4: avoid redundant downloads). */
+export const caching = withRules(
+  z
+    .object({
+      cacheControl: patternString({
+        pattern: cacheControlPattern,
+        maxLength: 256,
+        message: "must be Cache-Control directives such as 'private, max-age=300' or 'no-store': lowercase directives, some with '=' and a number, separated by commas",
+        description: "Cache-Control for the rule's answers when the app sets none, e.g. `private, max-age=300` for a user's data or `public, max-age=86400` for public images.",
+      }).optional(),
+      vary: setList(httpHeaderName("A request header name."), { min: 1, max: 8, description: "Vary for the rule's answers when the app sets none: the request headers an answer depends on (Accept-Encoding with compression)." }).optional(),
+    })
+    .strict(),
+  "Caching defaults for the rule's answers, added only where the app's answer has no such header: the app stays the authority on its own caching.",
+  [{ cel: "has(self.cacheControl) || has(self.vary)", message: "set cacheControl, vary or both", holds: (v) => v.cacheControl !== undefined || v.vary !== undefined }],
+);
+
 export const ownership = z
   .object({
     pathParam: patternString({
@@ -154,6 +174,7 @@ export const rule = withRules(
       clientCIDRs: clientCIDRs.optional(),
       callers: callers.optional(),
       when: conditions.optional(),
+      caching: caching.optional(),
       requireAppAttestation: z.boolean().default(false).describe("Require a valid app integrity token (spec.authentication.appAttestation) on this route."),
       maxRequestBytes: z.number().int().min(1).max(67_108_864).optional().describe("Largest request body accepted, in bytes (at most 64 MiB); 413 above it."),
       authzTimeoutMs: z
@@ -186,6 +207,12 @@ export const rule = withRules(
       message: "when.notClaims needs authentication Required or Optional: claims come from a verified token",
       fieldPath: ".when.notClaims",
       holds: (v) => v.when?.notClaims === undefined || v.authentication !== "None",
+    },
+    {
+      cel: "!has(self.caching) || !has(self.caching.cacheControl) || self.authentication == 'None' || !self.caching.cacheControl.matches('(^|[ ,])(public|s-maxage)')",
+      message: "caching.cacheControl on a rule that authenticates may not say public or s-maxage: a shared cache would serve one user's answer to another (RFC 9111 section 3.5); use private",
+      fieldPath: ".caching.cacheControl",
+      holds: (v) => v.caching?.cacheControl === undefined || v.authentication === "None" || !/(^|[ ,])(public|s-maxage)/.test(v.caching.cacheControl),
     },
     {
       cel: "!has(self.ownership) || self.authentication == 'Required'",
