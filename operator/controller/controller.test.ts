@@ -14,9 +14,9 @@ afterEach(async () => {
   controller = undefined;
 });
 
-function setup(): { controller: Controller; objects: MemoryObjects; cache: SnapshotCache; writer: RecordingWriter; reports: MemoryReports } {
+function setup(options: { spec?: Record<string, unknown>; clock?: () => Date } = {}): { controller: Controller; objects: MemoryObjects; cache: SnapshotCache; writer: RecordingWriter; reports: MemoryReports } {
   const objects = new MemoryObjects({
-    policies: [policy({ namespace: "shop", name: "api", created: "2026-01-01T00:00:00Z", spec: { targetRefs: [{ kind: "Service", name: "api" }], ...publicRules } })],
+    policies: [policy({ namespace: "shop", name: "api", created: "2026-01-01T00:00:00Z", spec: { targetRefs: [{ kind: "Service", name: "api" }], ...publicRules, ...options.spec } })],
     services: [service("shop", "api", { app: "api" })],
     pods: [sidecarPod("shop", "api-1", { app: "api" }), sidecarPod("other", "plain", { app: "x" })],
     secrets: [],
@@ -31,7 +31,7 @@ function setup(): { controller: Controller; objects: MemoryObjects; cache: Snaps
     reports,
     cache,
     leadership: new FixedLeadership(true),
-    clock: () => new Date("2026-11-25T12:00:00Z"),
+    clock: options.clock ?? ((): Date => new Date("2026-11-25T12:00:00Z")),
     metrics: new ControllerMetrics(),
     log: silentLog,
     buildSnapshot: realSnapshot,
@@ -78,5 +78,15 @@ describe("Controller (its runners in process)", () => {
     objects.listed = true;
     controller.schedule();
     await waitFor("snapshot", () => cache.getSnapshot("api-1.shop"));
+  });
+
+  it("translates again when a sunset passes, with no change of objects (the resolution says when)", async () => {
+    let now = new Date(Date.parse("2027-01-01T00:00:00Z") - 100);
+    const deprecations = [{ pathPrefix: "/v1/", deprecatedAt: "2026-06-01", sunsetAt: "2027-01-01" }];
+    const { controller, cache } = setup({ spec: { mobile: { deprecations } }, clock: () => now });
+    await controller.start();
+    const before = await waitFor("snapshot", () => cache.getSnapshot("api-1.shop")?.version);
+    now = new Date("2027-01-01T00:00:00.001Z");
+    await waitFor("the snapshot after the sunset", () => cache.getSnapshot("api-1.shop")?.version !== before, 5_000);
   });
 });

@@ -3,7 +3,6 @@ import type { MeshIR, MeshSettings, WorkloadIR } from "../../contract/ir.js";
 import type { Snapshot } from "../../envoy/snapshot/snapshot.js";
 import { shortTypeName } from "../../envoy/xds/type-urls.js";
 import type { SidecarCertificates } from "../identity/workload-certificates.js";
-import { nextSunset } from "../ir/deprecations.js";
 import { CaRunner } from "./ca-runner.js";
 import type { ControllerMetrics } from "./metrics.js";
 import type { CaRotationPort, Clock, Leadership, Logger, ObjectSource, ReportBook, StatusSink, XdsCache } from "./ports.js";
@@ -39,7 +38,7 @@ export interface ControllerOptions {
 
 const RECONCILE = "reconcile";
 const STATUS = "status";
-const SUNSET = "sunset";
+const NEXT_CHANGE = "next-change";
 
 /**
  * Runs the controller's runners in order on one line of work: on a change of objects, translation
@@ -162,16 +161,13 @@ export class Controller {
     this.status.published(translation);
     this.reconciles += 1;
     metrics.reconcileSeconds.observe((performance.now() - started) / 1000);
-    this.scheduleSunset(input.policies, now);
+    this.scheduleNextChange(translation.resolution.nextChange, now);
     await this.status.write();
   }
 
-  private scheduleSunset(policies: unknown[], now: Date): void {
-    const next = policies
-      .map((p) => nextSunset((p as { spec?: { mobile?: { deprecations?: { sunsetAt: string; deprecatedAt: string; pathPrefix: string }[] } } }).spec?.mobile?.deprecations, now.toISOString()))
-      .filter((t): t is string => t !== undefined)
-      .sort()[0];
-    this.queue.wakeUp(SUNSET, next ? Date.parse(next) - now.getTime() + 1000 : undefined, () => this.schedule());
+  /** A reconcile when the translation's output changes with time alone (a sunset), a second past it. */
+  private scheduleNextChange(next: string | undefined, now: Date): void {
+    this.queue.wakeUp(NEXT_CHANGE, next ? Date.parse(next) - now.getTime() + 1000 : undefined, () => this.schedule());
   }
 
   async stop(): Promise<void> {
