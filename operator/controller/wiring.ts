@@ -42,14 +42,15 @@ export function wireController(wiring: ControllerWiring): Controller {
     ...(caRotation ? { namedSecrets: [caRotation.secret] } : {}),
   });
   const lease = wiring.elector.lease;
+  const clock = wiring.clock ?? ((): Date => new Date());
   // The store calls back only once started, after `controller` is set.
   const controller = new Controller({
     objects,
     writer: new StatusWriter(kc, log, wiring.metrics),
-    reports: new SidecarReports(kc, { namespace: lease.namespace, leaseName: lease.name, identity: lease.identity }, log),
+    reports: new SidecarReports(kc, { namespace: lease.namespace, leaseName: lease.name, identity: lease.identity, clock }, log),
     cache: wiring.xds.cache,
     leadership: wiring.elector,
-    clock: wiring.clock ?? ((): Date => new Date()),
+    clock,
     metrics: wiring.metrics,
     log,
     buildSnapshot: wiring.buildSnapshot,

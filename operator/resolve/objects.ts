@@ -1,3 +1,5 @@
+import { sidecarNodeIdOf } from "../../contract/wire.js";
+
 /**
  * The Kubernetes objects translation reads, as plain data (what the API server returns as JSON
  * and what `bulwark render` reads from YAML). Only the fields translation uses are typed.
@@ -96,7 +98,7 @@ export function objectKey(meta: ObjectMeta): string {
 
 /** The Envoy node id of a pod's sidecar. */
 export function sidecarNodeId(pod: PodObject): string {
-  return `${pod.metadata.name}.${namespaceOf(pod.metadata)}`;
+  return sidecarNodeIdOf(pod.metadata.name, namespaceOf(pod.metadata));
 }
 
 function toIso(value: string | Date | undefined): string {
