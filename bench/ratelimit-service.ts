@@ -92,7 +92,6 @@ function objects(ports: { sidecar: number; app: number }): TranslationInput {
     services: [service(NAMESPACE, "api", { app: "api" })],
     pods: [sidecarPod(NAMESPACE, "api-0", { app: "api" }, ports)],
     secrets: [],
-    namespaces: [],
     now: new Date().toISOString(),
   };
 }

@@ -22,7 +22,7 @@ import { loadXdsTls, parseXdsTlsFlags } from "./xds-tls.js";
 
 export const controllerHelp = `usage: bulwark controller [flags]
 
-Watches APISecurityPolicy, Service, Pod, Secret and Namespace objects and serves each Envoy
+Watches APISecurityPolicy, Service, Pod and Secret objects and serves each Envoy
 sidecar its configuration over xDS (ADS, state of the world and delta). The leader (a Lease)
 writes policy status; every replica serves xDS.
 

@@ -20,7 +20,6 @@ function setup(options: { spec?: Record<string, unknown>; clock?: () => Date } =
     services: [service("shop", "api", { app: "api" })],
     pods: [sidecarPod("shop", "api-1", { app: "api" }), sidecarPod("other", "plain", { app: "x" })],
     secrets: [],
-    namespaces: [],
   });
   const cache = new SnapshotCache();
   const writer = new RecordingWriter();

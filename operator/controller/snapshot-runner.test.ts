@@ -18,7 +18,6 @@ function objects(options: { generation?: number; spec?: Record<string, unknown>;
     services: [service("shop", "api", { app: "api" })],
     pods: (options.pods ?? ["api-1", "api-2"]).map((name) => sidecarPod("shop", name, { app: "api" })),
     secrets: [],
-    namespaces: [],
     now: now.toISOString(),
   };
 }

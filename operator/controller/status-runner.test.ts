@@ -21,7 +21,6 @@ function setup(options: { leader?: boolean } = {}): {
     services: [service("shop", "api", { app: "api" })],
     pods: [sidecarPod("shop", "api-1", { app: "api" })],
     secrets: [],
-    namespaces: [],
   });
   const writer = new RecordingWriter();
   const reports = new MemoryReports();

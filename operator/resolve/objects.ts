@@ -44,12 +44,6 @@ export interface SecretObject {
   stringData?: Record<string, string>;
 }
 
-export interface NamespaceObject {
-  apiVersion?: string;
-  kind?: "Namespace";
-  metadata: ObjectMeta;
-}
-
 /** Everything one translation reads. `now` is an input, so translation never reads a clock. */
 export interface TranslationInput {
   /** APISecurityPolicy objects as read (validated during resolution). */
@@ -57,7 +51,6 @@ export interface TranslationInput {
   services: ServiceObject[];
   pods: PodObject[];
   secrets: SecretObject[];
-  namespaces: NamespaceObject[];
   /** RFC 3339 instant the translation is for (deprecation and sunset windows depend on it). */
   now: string;
 }

@@ -7,7 +7,7 @@ import { UNUSABLE_JWKS } from "./jwks.js";
 const now = "2026-11-25T12:00:00Z";
 
 function input(partial: Partial<TranslationInput>): TranslationInput {
-  return { policies: [], services: [], pods: [], secrets: [], namespaces: [], now, ...partial };
+  return { policies: [], services: [], pods: [], secrets: [], now, ...partial };
 }
 
 const shop = service("shop", "shop-api", { app: "shop" });

@@ -72,7 +72,7 @@ function objects(app: number, sidecars: Record<string, number>): TranslationInpu
     pod: sidecarPod("shop", `${name}-0`, { app: name }, { sidecar: sidecars[name] ?? 0, app }),
   });
   const all = [workload("direct"), workload("behind-lb"), workload("behind-cdn", { header: "X-Real-IP", trustedCIDRs: [`${TRUSTED}/32`] })];
-  return { policies: all.map((w) => w.policy), services: all.map((w) => w.svc), pods: all.map((w) => w.pod), secrets: [], namespaces: [], now: new Date().toISOString() };
+  return { policies: all.map((w) => w.policy), services: all.map((w) => w.svc), pods: all.map((w) => w.pod), secrets: [], now: new Date().toISOString() };
 }
 
 describe("the client's address through real Envoy sidecars", () => {

@@ -55,7 +55,6 @@ describe("CORS for web clients through a real Envoy sidecar", () => {
       services: [service("shop", "shop-api", { app: "shop" })],
       pods: [sidecarPod("shop", "shop-0", { app: "shop" }, { sidecar: port, app: address.port })],
       secrets: [jwksSecret("shop", "idp-jwks", jwks)],
-      namespaces: [],
       now: new Date().toISOString(),
     };
     const rendered = render(input);

@@ -30,7 +30,6 @@ function input(jwks: unknown): TranslationInput {
     services: [service("shop", "shop-api", { app: "shop" })],
     pods: [sidecarPod("shop", "shop-0", { app: "shop" })],
     secrets: [jwksSecret("shop", "idp-jwks", jwks)],
-    namespaces: [],
     now: "2026-06-01T00:00:00Z",
   };
 }
