@@ -31,7 +31,7 @@
  * stream only this pod's configuration and its ServiceAccount's certificate.
  */
 import { sidecarNodeIdOf } from "../contract/wire.js";
-import { sidecarArgs, sidecarBootstrap, type ProbeListener } from "../envoy/bootstrap/ads-bootstrap.js";
+import { sidecarArgs, sidecarBootstrap, type ProbeListener } from "../envoy/bootstrap/sidecar-bootstrap.js";
 import { XDS_TOKEN_AUDIENCE } from "../operator/kube/xds-authentication.js";
 import { SidecarAnnotation } from "../operator/resolve/objects.js";
 import { INTERCEPT_CONTAINER, INTERCEPTION_MODE, interceptContainer, PROBE_PORT_NAME, probeListener, probeRewrites, type ContainerLike, type InterceptionConfig } from "./interception.js";

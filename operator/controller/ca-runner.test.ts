@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { makeSnapshot } from "../../envoy/snapshot/snapshot.js";
 import { SnapshotCache } from "../../envoy/xds/cache.js";
-import { TypeUrl } from "../../envoy/xds/type-urls.js";
+import { XdsType } from "../../envoy/type-urls.js";
 import { FixedLeadership, MemoryReports, RecordingWriter, acknowledgeAll, silentLog } from "../../test/support/controller-fakes.js";
 import { waitFor } from "../../test/support/poll.js";
 import type { CaObservation } from "../identity/ca-rotation.js";
@@ -34,7 +34,7 @@ class ScriptedRotation implements CaRotationPort {
 }
 
 const now = new Date("2026-11-25T12:00:00Z");
-const plain = makeSnapshot([{ typeUrl: TypeUrl.Cluster, name: "app", body: Buffer.from("cluster") }]);
+const plain = makeSnapshot([{ typeUrl: XdsType.Cluster, name: "app", body: Buffer.from("cluster") }]);
 
 function setup(options: { leader?: boolean } = {}): {
   ca: CaRunner;

@@ -1,6 +1,6 @@
 import { NAMES } from "../../envoy/build/resources.js";
 import type { Snapshot } from "../../envoy/snapshot/snapshot.js";
-import { TypeUrl } from "../../envoy/xds/type-urls.js";
+import { XdsType } from "../../envoy/type-urls.js";
 import type { CaObservation } from "../identity/ca-rotation.js";
 import { rootFingerprints } from "../identity/trust-bundle.js";
 import type { SidecarCertificates } from "../identity/workload-certificates.js";
@@ -83,7 +83,7 @@ export class CaRunner {
 
   /** Remembers the roots of the trust bundle in `snapshot` (a sidecar's, with its SDS secrets) by the bundle's resource version. */
   rememberBundle(snapshot: Snapshot, secrets: readonly { name: string; resource: unknown }[]): void {
-    const version = snapshot.resources.get(TypeUrl.Secret)?.get(NAMES.trustBundle)?.version;
+    const version = snapshot.resources.get(XdsType.Secret)?.get(NAMES.trustBundle)?.version;
     const bundle = secrets.find((s) => s.name === NAMES.trustBundle)?.resource as { validation_context?: { trusted_ca?: { inline_string?: string } } } | undefined;
     const pem = bundle?.validation_context?.trusted_ca?.inline_string;
     if (version === undefined || pem === undefined || this.bundleRoots.has(version)) return;
@@ -97,7 +97,7 @@ export class CaRunner {
 
   /** `nodeId` acknowledged its whole snapshot: what it trusts now. */
   acknowledged(nodeId: string): void {
-    const bundle = this.options.cache.getSnapshot(nodeId)?.resources.get(TypeUrl.Secret)?.get(NAMES.trustBundle);
+    const bundle = this.options.cache.getSnapshot(nodeId)?.resources.get(XdsType.Secret)?.get(NAMES.trustBundle);
     this.ackedRoots.set(nodeId, bundle ? (this.bundleRoots.get(bundle.version) ?? []) : "any");
   }
 

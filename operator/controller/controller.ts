@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import type { MeshIR, MeshSettings, WorkloadIR } from "../../contract/ir.js";
 import type { Snapshot } from "../../envoy/snapshot/snapshot.js";
-import { shortTypeName } from "../../envoy/xds/type-urls.js";
+import { shortTypeName } from "../../envoy/type-urls.js";
 import type { SidecarCertificates } from "../identity/workload-certificates.js";
 import { CaRunner } from "./ca-runner.js";
 import type { ControllerMetrics } from "./metrics.js";

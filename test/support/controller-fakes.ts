@@ -9,7 +9,7 @@ import { buildSidecarResources } from "../../envoy/build/sidecar.js";
 import { sharedEncodingSnapshot } from "../../envoy/snapshot/shared-encoding.js";
 import type { Snapshot } from "../../envoy/snapshot/snapshot.js";
 import type { SnapshotCache } from "../../envoy/xds/cache.js";
-import { pushOrder, TypeUrl } from "../../envoy/xds/type-urls.js";
+import { pushOrder, XdsType } from "../../envoy/type-urls.js";
 import type { PolicyStatus } from "../../operator/api/v1alpha1/policy.js";
 import type { ObjectSource, ReportBook, StatusSink } from "../../operator/controller/ports.js";
 import type { SidecarReport } from "../../operator/controller/sidecar-reports.js";
@@ -155,8 +155,8 @@ export function acknowledgeAll(cache: SnapshotCache, nodeId: string): void {
 /** A sidecar's rejection of the listeners of its current snapshot. */
 export function rejectListeners(cache: SnapshotCache, nodeId: string, error: string): void {
   const snapshot = cache.getSnapshot(nodeId);
-  const version = snapshot?.typeVersions.get(TypeUrl.Listener);
+  const version = snapshot?.typeVersions.get(XdsType.Listener);
   if (version === undefined) throw new Error(`${nodeId} has no listeners`);
-  cache.recordSent(nodeId, TypeUrl.Listener, version);
-  cache.recordNack(nodeId, TypeUrl.Listener, version, error);
+  cache.recordSent(nodeId, XdsType.Listener, version);
+  cache.recordNack(nodeId, XdsType.Listener, version, error);
 }
