@@ -33,7 +33,6 @@ export default tseslint.config(
   },
   // Known debt, ratcheted at today's figure so it cannot grow: each of these is to be split (#17).
   ...[
-    ["operator/controller/controller.ts", { complexity: 43, "max-lines-per-function": 87 }],
     ["injector/inject.ts", { complexity: 39 }],
     ["operator/resolve/resolve.ts", { complexity: 30 }],
     ["envoy/proto/proto-json.ts", { complexity: 29 }],

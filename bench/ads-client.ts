@@ -9,7 +9,7 @@ import {
   type DiscoveryRequest,
   type DiscoveryResponse,
 } from "../envoy/xds/ads-protocol.js";
-import { TypeUrl } from "../envoy/xds/type-urls.js";
+import { XdsType } from "../envoy/type-urls.js";
 
 /**
  * A lightweight ADS client that behaves like an Envoy sidecar towards the server, for load
@@ -30,7 +30,7 @@ function envoyTypes(): { cluster: protobuf.Type; listener: protobuf.Type; hcm: p
     if (!type) throw new Error(`no message type for ${url}`);
     return type;
   };
-  types = { cluster: lookup(TypeUrl.Cluster), listener: lookup(TypeUrl.Listener), hcm: lookup(HCM_TYPE) };
+  types = { cluster: lookup(XdsType.Cluster), listener: lookup(XdsType.Listener), hcm: lookup(HCM_TYPE) };
   return types;
 }
 
@@ -115,15 +115,15 @@ export class AdsClient {
       this.stream = stream;
       this.watch(stream);
       stream.on("data", (response: DeltaDiscoveryResponse) => this.onDelta(stream, response));
-      stream.write({ node, type_url: TypeUrl.Cluster, resource_names_subscribe: [] });
-      stream.write({ type_url: TypeUrl.Listener, resource_names_subscribe: [] });
+      stream.write({ node, type_url: XdsType.Cluster, resource_names_subscribe: [] });
+      stream.write({ type_url: XdsType.Listener, resource_names_subscribe: [] });
     } else {
       const method = service.StreamAggregatedResources as MethodDefinition<DiscoveryRequest, DiscoveryResponse>;
       const stream = this.client.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize);
       this.stream = stream;
       this.watch(stream);
       stream.on("data", (response: DiscoveryResponse) => this.onSotw(stream, response));
-      for (const type of [TypeUrl.Cluster, TypeUrl.Listener]) {
+      for (const type of [XdsType.Cluster, XdsType.Listener]) {
         this.sotw.set(type, { names: [], version: "", nonce: "" });
         stream.write({ node, type_url: type, resource_names: [], version_info: "" });
       }
@@ -140,8 +140,8 @@ export class AdsClient {
     this.responses.total += 1;
     const type = response.type_url;
     // Like Envoy: subscribe to what the new clusters and listeners need before acknowledging them.
-    if (type === TypeUrl.Cluster) this.subscribeSotw(stream, TypeUrl.Endpoints, endpointNamesOf(response.resources));
-    if (type === TypeUrl.Listener) this.subscribeSotw(stream, TypeUrl.Route, routeNamesOf(response.resources));
+    if (type === XdsType.Cluster) this.subscribeSotw(stream, XdsType.Endpoints, endpointNamesOf(response.resources));
+    if (type === XdsType.Listener) this.subscribeSotw(stream, XdsType.Route, routeNamesOf(response.resources));
     const state = this.sotw.get(type) ?? { names: [], version: "", nonce: "" };
     state.version = response.version_info;
     state.nonce = response.nonce;
@@ -161,8 +161,8 @@ export class AdsClient {
     this.responses.total += 1;
     const type = response.type_url;
     const resources = response.resources.map((r) => r.resource);
-    if (type === TypeUrl.Cluster && resources.length > 0) this.subscribeDelta(stream, TypeUrl.Endpoints, endpointNamesOf(resources));
-    if (type === TypeUrl.Listener && resources.length > 0) this.subscribeDelta(stream, TypeUrl.Route, routeNamesOf(resources));
+    if (type === XdsType.Cluster && resources.length > 0) this.subscribeDelta(stream, XdsType.Endpoints, endpointNamesOf(resources));
+    if (type === XdsType.Listener && resources.length > 0) this.subscribeDelta(stream, XdsType.Route, routeNamesOf(resources));
     stream.write({ type_url: type, response_nonce: response.nonce });
   }
 

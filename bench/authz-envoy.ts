@@ -17,7 +17,7 @@ import { createServer, request, type Server } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { staticBootstrap } from "../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../envoy/bootstrap/standalone-bootstrap.js";
 import type { TranslationSettings } from "../contract/ir.js";
 import { render } from "../operator/translate/render.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../test/env/processes.js";
@@ -166,7 +166,7 @@ export async function runAuthzEnvoyBench(): Promise<{ results: AuthzEnvoyResult[
       const settings: TranslationSettings = { authz: { host: "127.0.0.1", port: authzPorts[c.replay ?? "memory"], timeoutMs: 1000 }, ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 }, rateLimitDomain: "bulwark" };
       const workload = render(input, settings).workloads.find((w) => w.workload.startsWith(`apisecuritypolicy/bench/${c.scenario}/`));
       if (!workload) throw new Error(`no workload rendered for ${c.scenario}`);
-      envoys.push(await startEnvoy(envoy, staticBootstrap(workload.resources), `envoy-${c.name}`, dir));
+      envoys.push(await startEnvoy(envoy, standaloneBootstrap(workload.resources), `envoy-${c.name}`, dir));
       listeners.set(c.name, sidecarPorts[c.scenario] ?? 0);
     }
 

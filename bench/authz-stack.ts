@@ -57,7 +57,6 @@ export function benchInput(options: { jwks: { keys: JWK[] }; appPort?: number; s
     services: SCENARIOS.map((s) => service(BENCH_NS, s, { app: s })),
     pods: SCENARIOS.map((s, i) => sidecarPod(BENCH_NS, `${s}-0`, { app: s }, { sidecar: options.sidecarPorts?.[s] ?? 15006 + i, app: options.appPort ?? 8080 })),
     secrets: [jwksSecret(BENCH_NS, "idp-jwks", options.jwks)],
-    namespaces: [],
     now: new Date().toISOString(),
   };
 }

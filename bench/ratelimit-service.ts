@@ -7,7 +7,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { stringify } from "yaml";
-import { staticBootstrap } from "../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../envoy/bootstrap/standalone-bootstrap.js";
 import type { TranslationInput } from "../operator/resolve/objects.js";
 import { policy, service, sidecarPod } from "../operator/testdata/objects.js";
 import { defaultSettings, render } from "../operator/translate/render.js";
@@ -92,7 +92,6 @@ function objects(ports: { sidecar: number; app: number }): TranslationInput {
     services: [service(NAMESPACE, "api", { app: "api" })],
     pods: [sidecarPod(NAMESPACE, "api-0", { app: "api" }, ports)],
     secrets: [],
-    namespaces: [],
     now: new Date().toISOString(),
   };
 }
@@ -223,7 +222,7 @@ export const ratelimitService: Benchmark = {
       const workload = rendered.workloads[0];
       if (!workload) throw new Error("no workload rendered");
       const adminPort = await freePort();
-      const bootstrap = { ...staticBootstrap(workload.resources), admin: { address: { socket_address: { address: "127.0.0.1", port_value: adminPort } } } };
+      const bootstrap = { ...standaloneBootstrap(workload.resources), admin: { address: { socket_address: { address: "127.0.0.1", port_value: adminPort } } } };
       await writeFile(join(dir, "envoy.yaml"), stringify(bootstrap));
       const e = pinned(OTHER_CORE, envoyBinary, ["--config-path", join(dir, "envoy.yaml"), "--disable-hot-restart", "--log-level", "warn", "--concurrency", "1"]);
       const envoy = startProcess({ name: "envoy", ...e, logFile: join(dir, "envoy.log") });

@@ -35,7 +35,6 @@ function input(policies: number, workloads: number): TranslationInput {
     services: Array.from({ length: workloads }, (_, i) => service("shop", `svc-${i}`, { app: `svc-${i}` })),
     pods: Array.from({ length: workloads }, (_, i) => sidecarPod("shop", `svc-${i}-pod`, { app: `svc-${i}` })),
     secrets: [],
-    namespaces: [],
     now: "2026-11-25T12:00:00Z",
   };
 }

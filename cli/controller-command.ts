@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { componentLogger } from "./logger.js";
 import { XdsServer } from "../envoy/xds/server.js";
 import { buildSidecarResources } from "../envoy/build/sidecar.js";
-import { Controller } from "../operator/controller/controller.js";
+import { wireController } from "../operator/controller/wiring.js";
 import { startHttpServer } from "../operator/kube/http-server.js";
 import { LeaderElector } from "../operator/kube/leader-election.js";
 import { ControllerMetrics } from "../operator/controller/metrics.js";
@@ -22,7 +22,7 @@ import { loadXdsTls, parseXdsTlsFlags } from "./xds-tls.js";
 
 export const controllerHelp = `usage: bulwark controller [flags]
 
-Watches APISecurityPolicy, Service, Pod, Secret and Namespace objects and serves each Envoy
+Watches APISecurityPolicy, Service, Pod and Secret objects and serves each Envoy
 sidecar its configuration over xDS (ADS, state of the world and delta). The leader (a Lease)
 writes policy status; every replica serves xDS.
 
@@ -186,7 +186,7 @@ export async function runController(argv: string[]): Promise<number> {
   // The workload CA serves SDS, so the mesh is on: every sidecar gets the egress proxy with mTLS.
   const mesh = { trustDomain, clusterDomain };
   const settings: TranslationSettings = { authz: { ...authz, timeoutMs: authzTimeoutMs }, ratelimit: { ...ratelimit, timeoutMs: 100 }, rateLimitDomain: "bulwark", mesh, clientAddress };
-  const controller = new Controller({
+  const controller = wireController({
     kc,
     xds,
     elector,

@@ -37,3 +37,12 @@ export function descriptorKey(part: RateLimitKeyPartIR): string {
 
 /** The access-log name under which sidecars stream finished requests to bulwark ratelimit (outcome-aware budgets). */
 export const OUTCOME_LOG_NAME = "bulwark-outcomes";
+
+/**
+ * The Envoy node id of a pod's sidecar, `<pod>.<namespace>`: the injector writes it into the
+ * bootstrap (from the downward API), the xDS server checks a stream's token against it, and the
+ * controller keys snapshots and status by it.
+ */
+export function sidecarNodeIdOf(pod: string, namespace: string): string {
+  return `${pod}.${namespace}`;
+}

@@ -30,7 +30,8 @@
  * the injector puts in the bootstrap; the controller checks it with TokenReview and serves the
  * stream only this pod's configuration and its ServiceAccount's certificate.
  */
-import { sidecarArgs, sidecarBootstrap, type ProbeListener } from "../envoy/bootstrap/ads-bootstrap.js";
+import { sidecarNodeIdOf } from "../contract/wire.js";
+import { sidecarArgs, sidecarBootstrap, type ProbeListener } from "../envoy/bootstrap/sidecar-bootstrap.js";
 import { XDS_TOKEN_AUDIENCE } from "../operator/kube/xds-authentication.js";
 import { SidecarAnnotation } from "../operator/resolve/objects.js";
 import { INTERCEPT_CONTAINER, INTERCEPTION_MODE, interceptContainer, PROBE_PORT_NAME, probeListener, probeRewrites, type ContainerLike, type InterceptionConfig } from "./interception.js";
@@ -127,7 +128,7 @@ function appPortOf(pod: PodLike): number | undefined {
 export function proxyContainer(config: InjectorConfig, probes?: ProbeListener): Record<string, unknown> {
   const bootstrap = sidecarBootstrap({
     node: {
-      id: "$(POD_NAME).$(POD_NAMESPACE)",
+      id: sidecarNodeIdOf("$(POD_NAME)", "$(POD_NAMESPACE)"),
       cluster: "$(POD_NAMESPACE)/$(SERVICE_ACCOUNT)",
       metadata: { namespace: "$(POD_NAMESPACE)", pod: "$(POD_NAME)", serviceAccount: "$(SERVICE_ACCOUNT)" },
     },

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PROBES } from "../envoy/bootstrap/ads-bootstrap.js";
+import { PROBES } from "../envoy/bootstrap/sidecar-bootstrap.js";
 import { decideInjection, DEFAULT_INJECTOR_CONFIG, PROXY_CONTAINER, type InjectorConfig, type JsonPatchOp, type PodLike } from "./inject.js";
 import { INTERCEPT_CONTAINER, probeRewrites } from "./interception.js";
 

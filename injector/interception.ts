@@ -12,7 +12,7 @@
  * chart's NetworkPolicy instead (on a CNI that enforces it); the controller's SidecarBypass
  * warning keeps reporting Services that target the app port either way.
  */
-import type { ProbeListener } from "../envoy/bootstrap/ads-bootstrap.js";
+import type { ProbeListener } from "../envoy/bootstrap/sidecar-bootstrap.js";
 
 export const INTERCEPT_CONTAINER = "bulwark-intercept";
 export const PROBE_PORT_NAME = "bulwark-probes";

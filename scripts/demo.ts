@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import { sidecarArgs, sidecarBootstrap } from "../envoy/bootstrap/ads-bootstrap.js";
+import { sidecarArgs, sidecarBootstrap } from "../envoy/bootstrap/sidecar-bootstrap.js";
 import { startEnvironment, type RunningEnvironment } from "../test/env/environment.js";
 import { exec } from "../test/env/exec.js";
 import { PrerequisiteError } from "../test/env/errors.js";

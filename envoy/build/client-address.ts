@@ -1,7 +1,7 @@
 import type { JsonObject } from "../json.js";
 import type { ClientAddressIR, TranslationSettings, WorkloadIR } from "../../contract/ir.js";
 import { overwriteHeader } from "./common.js";
-import { TYPE } from "./type-urls.js";
+import { TypeUrl } from "../type-urls.js";
 
 /**
  * The client's address, as the connection manager decides it: the address Envoy's
@@ -27,7 +27,7 @@ export function believedAddress(mode: ClientAddressIR): JsonObject {
       // Detection extensions replace use_remote_address; without an address in the header the peer is the client.
       return {
         original_ip_detection_extensions: [
-          { name: "envoy.http.original_ip_detection.custom_header", typed_config: { "@type": TYPE.customHeaderIpDetection, header_name: mode.header } },
+          { name: "envoy.http.original_ip_detection.custom_header", typed_config: { "@type": TypeUrl.customHeaderIpDetection, header_name: mode.header } },
         ],
       };
   }

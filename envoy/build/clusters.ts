@@ -3,7 +3,7 @@ import type { JsonObject } from "../json.js";
 import type { ServiceAddress, UpstreamHostIR, WorkloadIR } from "../../contract/ir.js";
 import { adsConfigSource, socketAddress } from "./common.js";
 import { NAMES } from "./resources.js";
-import { TYPE } from "./type-urls.js";
+import { TypeUrl } from "../type-urls.js";
 
 /** A cluster and, when it is an EDS cluster, the ClusterLoadAssignment served for it. */
 export interface UpstreamCluster {
@@ -22,7 +22,7 @@ export const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 
 export function loadAssignment(clusterName: string, addresses: readonly ServiceAddress[]): JsonObject {
   return {
-    "@type": TYPE.clusterLoadAssignment,
+    "@type": TypeUrl.clusterLoadAssignment,
     cluster_name: clusterName,
     endpoints: [{ lb_endpoints: addresses.map((a) => ({ endpoint: { address: socketAddress(a.host, a.port) } })) }],
   };
@@ -32,7 +32,7 @@ export function loadAssignment(clusterName: string, addresses: readonly ServiceA
 function http2Only(): JsonObject {
   return {
     "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-      "@type": TYPE.httpProtocolOptions,
+      "@type": TypeUrl.httpProtocolOptions,
       explicit_http_config: { http2_protocol_options: {} },
     },
   };
@@ -40,7 +40,7 @@ function http2Only(): JsonObject {
 
 function edsCluster(options: { name: string; http2: boolean }): JsonObject {
   return {
-    "@type": TYPE.cluster,
+    "@type": TypeUrl.cluster,
     name: options.name,
     type: "EDS",
     eds_cluster_config: { eds_config: adsConfigSource() },
@@ -69,7 +69,7 @@ export function grpcServiceCluster(name: string, address: ServiceAddress): Upstr
   return {
     name,
     cluster: {
-      "@type": TYPE.cluster,
+      "@type": TypeUrl.cluster,
       name,
       type: "STRICT_DNS",
       dns_lookup_family: "V4_PREFERRED",
@@ -86,7 +86,7 @@ export function remoteHostCluster(host: UpstreamHostIR): UpstreamCluster {
   return {
     name: host.name,
     cluster: {
-      "@type": TYPE.cluster,
+      "@type": TypeUrl.cluster,
       name: host.name,
       type: "LOGICAL_DNS",
       dns_lookup_family: "V4_PREFERRED",
@@ -97,7 +97,7 @@ export function remoteHostCluster(host: UpstreamHostIR): UpstreamCluster {
             transport_socket: {
               name: "envoy.transport_sockets.tls",
               typed_config: {
-                "@type": TYPE.upstreamTlsContext,
+                "@type": TypeUrl.upstreamTlsContext,
                 sni: host.host,
                 common_tls_context: {
                   validation_context: {

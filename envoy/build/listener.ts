@@ -8,7 +8,7 @@ import { clientCidrsLocalReplies } from "./filters/client-cidrs.js";
 import { buildOutcomeAccessLog } from "./filters/outcome-log.js";
 import { NAMES } from "./resources.js";
 import { tlsTransportSocket } from "./tls.js";
-import { TYPE } from "./type-urls.js";
+import { TypeUrl } from "../type-urls.js";
 
 interface ConnectionManagerOptions {
   /** How the client's address is decided on this chain (client-address.ts). */
@@ -24,7 +24,7 @@ export function buildHttpConnectionManager(httpFilters: readonly JsonObject[], o
   return {
     name: "envoy.filters.network.http_connection_manager",
     typed_config: {
-      "@type": TYPE.httpConnectionManager,
+      "@type": TypeUrl.httpConnectionManager,
       stat_prefix: NAMES.listener,
       ...options.address,
       // Route matching sees the path the app will see: no dot segments, no doubled or escaped slashes.
@@ -87,7 +87,7 @@ function uncachedLocalReplies(workload: WorkloadIR, mappers: readonly JsonObject
   if (!caches(workload)) return [...mappers];
   const withNoStore = mappers.map((m) => ({ ...m, headers_to_add: [...((m.headers_to_add as JsonObject[] | undefined) ?? []), NO_STORE] }));
   const everyReply: JsonObject = {
-    filter: { extension_filter: { name: "envoy.access_loggers.extension_filters.cel", typed_config: { "@type": TYPE.celAccessLogFilter, expression: "true" } } },
+    filter: { extension_filter: { name: "envoy.access_loggers.extension_filters.cel", typed_config: { "@type": TypeUrl.celAccessLogFilter, expression: "true" } } },
     headers_to_add: [NO_STORE],
   };
   return [...withNoStore, everyReply];
@@ -101,10 +101,10 @@ export function buildListener(ctx: FilterContext, httpFilters: readonly JsonObje
   const localReplies = uncachedLocalReplies(workload, [...clientCidrsLocalReplies(workload), ...callersLocalReplies(workload)]);
   const hcm = (address: JsonObject): JsonObject => buildHttpConnectionManager(httpFilters, { address, accessLog, localReplies });
   return {
-    "@type": TYPE.listener,
+    "@type": TypeUrl.listener,
     name: NAMES.listener,
     address: socketAddress("0.0.0.0", workload.listener.port),
-    ...(permissive ? { listener_filters: [{ name: "envoy.filters.listener.tls_inspector", typed_config: { "@type": TYPE.tlsInspector } }] } : {}),
+    ...(permissive ? { listener_filters: [{ name: "envoy.filters.listener.tls_inspector", typed_config: { "@type": TypeUrl.tlsInspector } }] } : {}),
     filter_chains: filterChains(workload, clientAddressOf(workload, ctx.settings), hcm),
   };
 }

@@ -15,7 +15,7 @@ import type { MeshIR, MeshServiceIR } from "../../contract/ir.js";
 import { adsConfigSource, socketAddress } from "./common.js";
 import { ROUTER_FILTER } from "./filters/router.js";
 import { NAMES, type NamedResource } from "./resources.js";
-import { TYPE } from "./type-urls.js";
+import { TypeUrl } from "../type-urls.js";
 
 export const OUTBOUND = { listener: "outbound", routeConfiguration: "outbound", unknownHost: "outbound/unknown-host" } as const;
 
@@ -36,7 +36,7 @@ function upstreamTls(service: MeshServiceIR, tls: NonNullable<MeshServiceIR["tls
   return {
     name: "envoy.transport_sockets.tls",
     typed_config: {
-      "@type": TYPE.upstreamTlsContext,
+      "@type": TypeUrl.upstreamTlsContext,
       common_tls_context: {
         tls_params: { tls_minimum_protocol_version: TLS_VERSIONS[tls.minVersion] },
         tls_certificate_sds_secret_configs: [sds(NAMES.workloadCertificate)],
@@ -57,7 +57,7 @@ function mixed(service: MeshServiceIR): boolean {
 function meshCluster(service: MeshServiceIR): JsonObject {
   const tls = service.tls ? upstreamTls(service, service.tls) : undefined;
   return {
-    "@type": TYPE.cluster,
+    "@type": TypeUrl.cluster,
     name: service.name,
     type: "EDS",
     eds_cluster_config: { eds_config: adsConfigSource() },
@@ -70,7 +70,7 @@ function meshCluster(service: MeshServiceIR): JsonObject {
 function meshEndpoints(service: MeshServiceIR): JsonObject {
   const marked = mixed(service);
   return {
-    "@type": TYPE.clusterLoadAssignment,
+    "@type": TypeUrl.clusterLoadAssignment,
     cluster_name: service.name,
     endpoints: [
       {
@@ -94,7 +94,7 @@ function virtualHost(service: MeshServiceIR, callerNamespace: string): JsonObjec
 
 function routeConfiguration(services: readonly MeshServiceIR[], callerNamespace: string): JsonObject {
   return {
-    "@type": TYPE.routeConfiguration,
+    "@type": TypeUrl.routeConfiguration,
     name: OUTBOUND.routeConfiguration,
     virtual_hosts: [
       ...services.map((s) => virtualHost(s, callerNamespace)),
@@ -109,7 +109,7 @@ function routeConfiguration(services: readonly MeshServiceIR[], callerNamespace:
 
 function listener(port: number): JsonObject {
   return {
-    "@type": TYPE.listener,
+    "@type": TypeUrl.listener,
     name: OUTBOUND.listener,
     // Loopback only: the proxy serves the pod's own containers.
     address: socketAddress("127.0.0.1", port),
@@ -120,14 +120,14 @@ function listener(port: number): JsonObject {
           {
             name: "envoy.filters.network.http_connection_manager",
             typed_config: {
-              "@type": TYPE.httpConnectionManager,
+              "@type": TypeUrl.httpConnectionManager,
               stat_prefix: OUTBOUND.listener,
               // Proxy-style requests (`GET http://svc.ns/path`) carry the destination in the URL.
               http_protocol_options: { allow_absolute_url: true },
               normalize_path: true,
               merge_slashes: true,
               rds: { route_config_name: OUTBOUND.routeConfiguration, config_source: adsConfigSource() },
-              http_filters: [{ name: ROUTER_FILTER, typed_config: { "@type": TYPE.router } }],
+              http_filters: [{ name: ROUTER_FILTER, typed_config: { "@type": TypeUrl.router } }],
             },
           },
         ],

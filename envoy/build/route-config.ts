@@ -5,7 +5,7 @@ import { clientAddressOf, clientAddressRequestHeaders } from "./client-address.j
 import { escapeRegex, overwriteHeader, overwriteHeaderLiteral } from "./common.js";
 import type { FilterContext, HttpFilterFeature } from "./filters/feature.js";
 import { NAMES } from "./resources.js";
-import { TYPE } from "./type-urls.js";
+import { TypeUrl } from "../type-urls.js";
 
 function exactSpecifier(path: PathMatchIR): JsonObject {
   switch (path.kind) {
@@ -17,7 +17,7 @@ function exactSpecifier(path: PathMatchIR): JsonObject {
       return {
         path_match_policy: {
           name: "envoy.path.match.uri_template.uri_template_matcher",
-          typed_config: { "@type": TYPE.uriTemplateMatch, path_template: path.template },
+          typed_config: { "@type": TypeUrl.uriTemplateMatch, path_template: path.template },
         },
       };
   }
@@ -121,7 +121,7 @@ function virtualHostPerFilter(options: { ctx: FilterContext; features: readonly 
  */
 export function buildRouteConfiguration(options: { ctx: FilterContext; features: readonly HttpFilterFeature[] }): JsonObject {
   return {
-    "@type": TYPE.routeConfiguration,
+    "@type": TypeUrl.routeConfiguration,
     name: NAMES.routeConfiguration,
     request_headers_to_add: clientAddressRequestHeaders(clientAddressOf(options.ctx.workload, options.ctx.settings)),
     virtual_hosts: [

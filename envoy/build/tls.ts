@@ -2,7 +2,7 @@ import type { JsonObject } from "../json.js";
 import type { ListenerIR } from "../../contract/ir.js";
 import { adsConfigSource } from "./common.js";
 import { NAMES } from "./resources.js";
-import { TYPE } from "./type-urls.js";
+import { TypeUrl } from "../type-urls.js";
 
 type ListenerTls = NonNullable<ListenerIR["tls"]>;
 
@@ -19,7 +19,7 @@ function sdsSecret(name: string): JsonObject {
 export function buildDownstreamTlsContext(tls: ListenerTls): JsonObject {
   const mtls = tls.mtls !== "Disabled";
   return {
-    "@type": TYPE.downstreamTlsContext,
+    "@type": TypeUrl.downstreamTlsContext,
     common_tls_context: {
       tls_params: { tls_minimum_protocol_version: TLS_VERSIONS[tls.minVersion] },
       alpn_protocols: ["h2", "http/1.1"],

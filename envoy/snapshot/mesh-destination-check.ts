@@ -1,7 +1,7 @@
 import type { MeshServiceIR } from "../../contract/ir.js";
 import { meshServiceResources } from "../build/outbound.js";
 import { encodeResource } from "../proto/encode.js";
-import { TYPE } from "../build/type-urls.js";
+import { TypeUrl } from "../type-urls.js";
 
 /** Results by entry, bounded: a mesh of more destinations than this only checks some again. */
 const MAX_REMEMBERED = 20_000;
@@ -12,7 +12,7 @@ function check(service: MeshServiceIR): { error?: Error } {
     const { cluster, endpoints, virtualHost } = meshServiceResources(service);
     encodeResource(cluster.resource);
     encodeResource(endpoints.resource);
-    encodeResource({ "@type": TYPE.routeConfiguration, name: service.name, virtual_hosts: [virtualHost] });
+    encodeResource({ "@type": TypeUrl.routeConfiguration, name: service.name, virtual_hosts: [virtualHost] });
     return {};
   } catch (error) {
     return { error: error instanceof Error ? error : new Error(String(error)) };

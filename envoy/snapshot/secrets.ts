@@ -1,16 +1,16 @@
 import type { NamedResource } from "../build/resources.js";
 import { encodeResource } from "../proto/encode.js";
 import { hashHex, type Snapshot, type XdsResource } from "./snapshot.js";
-import { TypeUrl } from "../xds/type-urls.js";
+import { XdsType } from "../type-urls.js";
 import { assembleSnapshot } from "./shared-encoding.js";
 
 /** Names of the SDS secrets the snapshot's resources refer to (and that it lacks). */
 export function missingSecrets(snapshot: Snapshot): Set<string> {
-  const have = snapshot.resources.get(TypeUrl.Secret);
+  const have = snapshot.resources.get(XdsType.Secret);
   const names = new Set<string>();
   for (const byName of snapshot.resources.values()) {
     for (const resource of byName.values()) {
-      for (const ref of resource.references) if (ref.typeUrl === TypeUrl.Secret && !have?.has(ref.name)) names.add(ref.name);
+      for (const ref of resource.references) if (ref.typeUrl === XdsType.Secret && !have?.has(ref.name)) names.add(ref.name);
     }
   }
   return names;
@@ -22,13 +22,13 @@ export function missingSecrets(snapshot: Snapshot): Set<string> {
  * a large mesh has thousands of clusters).
  */
 export function withSecrets(snapshot: Snapshot, secrets: readonly NamedResource[]): Snapshot {
-  const byType = new Map<TypeUrl, ReadonlyMap<string, XdsResource>>(snapshot.resources);
-  const own = new Map(snapshot.resources.get(TypeUrl.Secret) ?? []);
+  const byType = new Map<XdsType, ReadonlyMap<string, XdsResource>>(snapshot.resources);
+  const own = new Map(snapshot.resources.get(XdsType.Secret) ?? []);
   for (const secret of secrets) {
-    if (own.has(secret.name)) throw new Error(`duplicate ${TypeUrl.Secret} resource ${secret.name}`);
+    if (own.has(secret.name)) throw new Error(`duplicate ${XdsType.Secret} resource ${secret.name}`);
     const body = encodeResource(secret.resource);
     own.set(secret.name, { name: secret.name, version: hashHex(body), body, references: [] });
   }
-  byType.set(TypeUrl.Secret, own);
+  byType.set(XdsType.Secret, own);
   return assembleSnapshot(byType, snapshot);
 }

@@ -6,7 +6,7 @@ import { goldenCases, goldenDir, goldenNow, goldenSettings } from "../../operato
 import { readObjects } from "../../operator/translate/read-objects.js";
 import { render } from "../../operator/translate/render.js";
 import { makeSnapshot } from "./snapshot.js";
-import { TypeUrl } from "../xds/type-urls.js";
+import { XdsType } from "../type-urls.js";
 import { encodeResource } from "../proto/encode.js";
 import { trustBundleSecret } from "../../operator/identity/sds.js";
 import { withSecrets } from "./secrets.js";
@@ -26,7 +26,7 @@ describe("snapshots from shared encodings", () => {
       const secret = trustBundleSecret("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
       const secured = withSecrets(shared, [secret]);
       const inputs = [...plain.resources].flatMap(([typeUrl, byName]) => [...byName.values()].map((r) => ({ typeUrl, name: r.name, body: r.body, references: r.references })));
-      const rebuilt = makeSnapshot([...inputs, { typeUrl: TypeUrl.Secret, name: secret.name, body: encodeResource(secret.resource) }]);
+      const rebuilt = makeSnapshot([...inputs, { typeUrl: XdsType.Secret, name: secret.name, body: encodeResource(secret.resource) }]);
       expect(secured.version).toBe(rebuilt.version);
       expect(secured.typeVersions).toEqual(rebuilt.typeVersions);
     }

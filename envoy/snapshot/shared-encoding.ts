@@ -4,7 +4,7 @@ import { encodeResource } from "../proto/encode.js";
 import type { NamedResource, SidecarResources } from "../build/resources.js";
 import { referencesOf } from "./sidecar-snapshot.js";
 import { hashHex, type Snapshot, type XdsResource } from "./snapshot.js";
-import { TypeUrl } from "../xds/type-urls.js";
+import { XdsType } from "../type-urls.js";
 import { compareStrings } from "../../common/order.js";
 
 /**
@@ -16,7 +16,7 @@ import { compareStrings } from "../../common/order.js";
  */
 const encoded = new WeakMap<JsonObject, XdsResource>();
 
-function encodeOnce(typeUrl: TypeUrl, named: NamedResource): XdsResource {
+function encodeOnce(typeUrl: XdsType, named: NamedResource): XdsResource {
   let resource = encoded.get(named.resource);
   if (!resource) {
     const body = encodeResource(named.resource);
@@ -39,8 +39,8 @@ function typeVersion(byName: ReadonlyMap<string, XdsResource>): string {
 }
 
 /** A snapshot of resources by type; the versions of types in `unchanged` are taken from it. */
-export function assembleSnapshot(byType: ReadonlyMap<TypeUrl, ReadonlyMap<string, XdsResource>>, unchanged?: Snapshot): Snapshot {
-  const typeVersions = new Map<TypeUrl, string>();
+export function assembleSnapshot(byType: ReadonlyMap<XdsType, ReadonlyMap<string, XdsResource>>, unchanged?: Snapshot): Snapshot {
+  const typeVersions = new Map<XdsType, string>();
   for (const [type, byName] of byType) {
     const same = unchanged !== undefined && unchanged.resources.get(type) === byName;
     typeVersions.set(type, (same ? unchanged.typeVersions.get(type) : undefined) ?? typeVersion(byName));
@@ -54,9 +54,9 @@ export function assembleSnapshot(byType: ReadonlyMap<TypeUrl, ReadonlyMap<string
  * same versions: a unit test holds them together) but built from shared encoded resources.
  */
 export function sharedEncodingSnapshot(resources: SidecarResources): Snapshot {
-  const byType = new Map<TypeUrl, Map<string, XdsResource>>();
-  for (const type of Object.values(TypeUrl)) byType.set(type, new Map());
-  const add = (typeUrl: TypeUrl, list: readonly NamedResource[]): void => {
+  const byType = new Map<XdsType, Map<string, XdsResource>>();
+  for (const type of Object.values(XdsType)) byType.set(type, new Map());
+  const add = (typeUrl: XdsType, list: readonly NamedResource[]): void => {
     const byName = byType.get(typeUrl);
     if (!byName) throw new Error(`unsupported resource type ${typeUrl}`);
     for (const r of list) {
@@ -64,10 +64,10 @@ export function sharedEncodingSnapshot(resources: SidecarResources): Snapshot {
       byName.set(r.name, encodeOnce(typeUrl, r));
     }
   };
-  add(TypeUrl.Listener, resources.listeners);
-  add(TypeUrl.Route, resources.routes);
-  add(TypeUrl.Cluster, resources.clusters);
-  add(TypeUrl.Endpoints, resources.endpoints);
-  add(TypeUrl.Secret, resources.secrets);
+  add(XdsType.Listener, resources.listeners);
+  add(XdsType.Route, resources.routes);
+  add(XdsType.Cluster, resources.clusters);
+  add(XdsType.Endpoints, resources.endpoints);
+  add(XdsType.Secret, resources.secrets);
   return assembleSnapshot(byType);
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { shortTypeName, TypeUrl, type TypeUrl as TypeUrlT } from "../xds/type-urls.js";
+import { shortTypeName, XdsType, type XdsType as XdsTypeT } from "../type-urls.js";
 import { compareStrings } from "../../common/order.js";
 
 /** One encoded xDS resource; `version` is a hash of its bytes, so it never changes unless the resource does. */
@@ -13,21 +13,21 @@ export interface XdsResource {
 }
 
 export interface ResourceRef {
-  typeUrl: TypeUrlT;
+  typeUrl: XdsTypeT;
   name: string;
 }
 
 export interface Snapshot {
   /** Per type: resources by name. */
-  resources: ReadonlyMap<TypeUrlT, ReadonlyMap<string, XdsResource>>;
+  resources: ReadonlyMap<XdsTypeT, ReadonlyMap<string, XdsResource>>;
   /** Per type: hash of every (name, version) of the type. */
-  typeVersions: ReadonlyMap<TypeUrlT, string>;
+  typeVersions: ReadonlyMap<XdsTypeT, string>;
   /** Hash of the whole snapshot. */
   version: string;
 }
 
 export interface ResourceInput {
-  typeUrl: TypeUrlT;
+  typeUrl: XdsTypeT;
   name: string;
   body: Buffer;
   references?: ResourceRef[];
@@ -50,15 +50,15 @@ export function versionOf(resources: Iterable<XdsResource>): string {
 
 /** Builds a snapshot; the same resources always give the same versions, whatever their order. */
 export function makeSnapshot(inputs: readonly ResourceInput[]): Snapshot {
-  const resources = new Map<TypeUrlT, Map<string, XdsResource>>();
-  for (const type of Object.values(TypeUrl)) resources.set(type, new Map());
+  const resources = new Map<XdsTypeT, Map<string, XdsResource>>();
+  for (const type of Object.values(XdsType)) resources.set(type, new Map());
   for (const input of inputs) {
     const byName = resources.get(input.typeUrl);
     if (!byName) throw new Error(`unsupported resource type ${input.typeUrl}`);
     if (byName.has(input.name)) throw new Error(`duplicate ${input.typeUrl} resource ${input.name}`);
     byName.set(input.name, { name: input.name, version: hashHex(input.body), body: input.body, references: [...(input.references ?? [])].sort((a, b) => compareStrings(`${a.typeUrl} ${a.name}`, `${b.typeUrl} ${b.name}`)) });
   }
-  const typeVersions = new Map<TypeUrlT, string>();
+  const typeVersions = new Map<XdsTypeT, string>();
   for (const [type, byName] of resources) typeVersions.set(type, versionOf(byName.values()));
   const version = hashHex(...[...typeVersions.entries()].flatMap(([t, v]) => [t, v]));
   return { resources, typeVersions, version };

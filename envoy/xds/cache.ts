@@ -1,6 +1,6 @@
 import { plainSidecarText } from "./sidecar-text.js";
 import { inconsistencies, type Snapshot } from "../snapshot/snapshot.js";
-import { shortTypeName, type TypeUrl } from "./type-urls.js";
+import { shortTypeName, type XdsType } from "../type-urls.js";
 
 export interface NackInfo {
   /** Version the sidecar rejected (it keeps running the one it acknowledged last). */
@@ -29,7 +29,7 @@ export interface SidecarStatus {
 
 export interface AckEvent {
   nodeId: string;
-  typeUrl: TypeUrl;
+  typeUrl: XdsType;
   version: string;
 }
 
@@ -47,7 +47,7 @@ export type SetSnapshotResult = { ok: true; changed: boolean } | { ok: false; pr
  */
 export class SnapshotCache {
   private readonly snapshots = new Map<string, Snapshot>();
-  private readonly ackState = new Map<string, Map<TypeUrl, TypeAckState>>();
+  private readonly ackState = new Map<string, Map<XdsType, TypeAckState>>();
   private readonly streamCount = new Map<string, number>();
   private readonly watchers = new Map<string, Set<(snapshot: Snapshot) => void>>();
   private readonly ackListeners = new Set<Listener<AckEvent>>();
@@ -102,7 +102,7 @@ export class SnapshotCache {
    * its snapshot holds now and that it has not acknowledged. A NACK of an older version (the
    * snapshot moved on) or of a version also acknowledged tells nothing about what runs now.
    */
-  currentRejection(nodeId: string): (NackInfo & { typeUrl: TypeUrl }) | undefined {
+  currentRejection(nodeId: string): (NackInfo & { typeUrl: XdsType }) | undefined {
     const snapshot = this.snapshots.get(nodeId);
     if (!snapshot) return undefined;
     for (const [typeUrl, state] of this.ackState.get(nodeId) ?? []) {
@@ -156,19 +156,19 @@ export class SnapshotCache {
     if (count === 0) for (const l of this.connectionListeners) l({ nodeId, connected: false });
   }
 
-  private typeState(nodeId: string, typeUrl: TypeUrl): TypeAckState {
-    const byType = this.ackState.get(nodeId) ?? new Map<TypeUrl, TypeAckState>();
+  private typeState(nodeId: string, typeUrl: XdsType): TypeAckState {
+    const byType = this.ackState.get(nodeId) ?? new Map<XdsType, TypeAckState>();
     this.ackState.set(nodeId, byType);
     const state = byType.get(typeUrl) ?? {};
     byType.set(typeUrl, state);
     return state;
   }
 
-  recordSent(nodeId: string, typeUrl: TypeUrl, version: string): void {
+  recordSent(nodeId: string, typeUrl: XdsType, version: string): void {
     this.typeState(nodeId, typeUrl).sentVersion = version;
   }
 
-  recordAck(nodeId: string, typeUrl: TypeUrl, version: string): void {
+  recordAck(nodeId: string, typeUrl: XdsType, version: string): void {
     const state = this.typeState(nodeId, typeUrl);
     state.ackedVersion = version;
     if (state.nack && state.nack.version === version) delete state.nack;
@@ -181,7 +181,7 @@ export class SnapshotCache {
    * sidecar acknowledged contradicts that acknowledgement (another stream under the same node
    * id, or a confused client) and is not recorded: a rejection never outlives an acknowledgement.
    */
-  recordNack(nodeId: string, typeUrl: TypeUrl, version: string, error: string): boolean {
+  recordNack(nodeId: string, typeUrl: XdsType, version: string, error: string): boolean {
     const state = this.typeState(nodeId, typeUrl);
     if (state.ackedVersion === version) return false;
     const text = plainSidecarText(error) || "rejected without a message";

@@ -3,7 +3,7 @@ import type { SnapshotCache } from "./cache.js";
 import { nodeIdProblem } from "./sidecar-text.js";
 import type { Snapshot, XdsResource } from "../snapshot/snapshot.js";
 import { ProtocolError } from "./sotw-stream.js";
-import { isWildcardType, pushOrder, TypeUrl } from "./type-urls.js";
+import { isWildcardType, pushOrder, XdsType } from "../type-urls.js";
 
 interface TypeState {
   wildcard: boolean;
@@ -20,7 +20,7 @@ interface TypeState {
  */
 export class DeltaStream {
   private nodeId: string | undefined;
-  private readonly types = new Map<TypeUrl, TypeState>();
+  private readonly types = new Map<XdsType, TypeState>();
   private unwatch: (() => void) | undefined;
   private nonce = 0;
 
@@ -38,7 +38,7 @@ export class DeltaStream {
     const nodeId = this.identify(request);
     const typeUrl = request.type_url ?? "";
     if (!this.supported.has(typeUrl)) return;
-    const type = typeUrl as TypeUrl;
+    const type = typeUrl as XdsType;
     const subscribe = request.resource_names_subscribe ?? [];
     let state = this.types.get(type);
     const first = !state;
@@ -71,10 +71,10 @@ export class DeltaStream {
     const snapshot = this.cache.getSnapshot(nodeId);
     if (!snapshot) return;
     const sent = this.respond(type, state, snapshot, first);
-    const endpoints = this.types.get(TypeUrl.Endpoints);
+    const endpoints = this.types.get(XdsType.Endpoints);
     if (sent.length > 0 && endpoints) {
       this.afterClusters(sent);
-      this.respond(TypeUrl.Endpoints, endpoints, snapshot);
+      this.respond(XdsType.Endpoints, endpoints, snapshot);
     }
   }
 
@@ -84,9 +84,9 @@ export class DeltaStream {
    * cluster sent are sent again.
    */
   private afterClusters(sent: readonly XdsResource[]): void {
-    const endpoints = this.types.get(TypeUrl.Endpoints);
+    const endpoints = this.types.get(XdsType.Endpoints);
     if (!endpoints) return;
-    for (const cluster of sent) for (const ref of cluster.references) if (ref.typeUrl === TypeUrl.Endpoints) endpoints.known.delete(ref.name);
+    for (const cluster of sent) for (const ref of cluster.references) if (ref.typeUrl === XdsType.Endpoints) endpoints.known.delete(ref.name);
   }
 
   private identify(request: DeltaDiscoveryRequest): string {
@@ -109,7 +109,7 @@ export class DeltaStream {
   }
 
   /** The resources it sent when `type` is Cluster (none otherwise). */
-  private respond(type: TypeUrl, state: TypeState, snapshot: Snapshot, firstRequest = false): XdsResource[] {
+  private respond(type: XdsType, state: TypeState, snapshot: Snapshot, firstRequest = false): XdsResource[] {
     const nodeId = this.nodeId;
     if (!nodeId) return [];
     const byName = snapshot.resources.get(type) ?? new Map<string, XdsResource>();
@@ -139,7 +139,7 @@ export class DeltaStream {
       removed_resources: removed,
       resources: updated.map((r) => ({ name: r.name, version: r.version, resource: { type_url: type, value: r.body } })),
     });
-    return type === TypeUrl.Cluster ? updated : [];
+    return type === XdsType.Cluster ? updated : [];
   }
 
   close(): void {

@@ -12,7 +12,7 @@ import { DeltaStream } from "./delta-stream.js";
 import { nodeIdProblem } from "./sidecar-text.js";
 import { ProtocolError, SotwStream } from "./sotw-stream.js";
 import { bearerToken, nodeIdOf, type RejectionReason, type StreamAuthenticator, type StreamIdentity, type StreamRejection } from "./stream-auth.js";
-import { TypeUrl } from "./type-urls.js";
+import { XdsType } from "../type-urls.js";
 import { errorMessage } from "../../common/errors.js";
 
 export interface XdsServerOptions {
@@ -163,7 +163,7 @@ export class XdsServer {
               options.onRejected?.(rejection);
             },
           };
-    const supported = new Set<string>(Object.values(TypeUrl));
+    const supported = new Set<string>(Object.values(XdsType));
     this.server.addService(aggregatedDiscoveryService(), {
       StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void => {
         serve(call, new SotwStream(this.cache, (r) => call.write(r), supported), this.log, this.gate);

@@ -4,14 +4,14 @@ import { SnapshotCache } from "./cache.js";
 import { MAX_SIDECAR_ERROR_LENGTH, nodeIdProblem, plainSidecarText } from "./sidecar-text.js";
 import { makeSnapshot, type ResourceInput } from "../snapshot/snapshot.js";
 import { SotwStream } from "./sotw-stream.js";
-import { TypeUrl } from "./type-urls.js";
+import { XdsType } from "../type-urls.js";
 
-const supported = new Set<string>(Object.values(TypeUrl));
+const supported = new Set<string>(Object.values(XdsType));
 
 function resources(listener: string, route: string): ResourceInput[] {
   return [
-    { typeUrl: TypeUrl.Listener, name: "inbound", body: Buffer.from(listener), references: [{ typeUrl: TypeUrl.Route, name: "inbound" }] },
-    { typeUrl: TypeUrl.Route, name: "inbound", body: Buffer.from(route) },
+    { typeUrl: XdsType.Listener, name: "inbound", body: Buffer.from(listener), references: [{ typeUrl: XdsType.Route, name: "inbound" }] },
+    { typeUrl: XdsType.Route, name: "inbound", body: Buffer.from(route) },
   ];
 }
 
@@ -19,8 +19,8 @@ function resources(listener: string, route: string): ResourceInput[] {
 function listenerStream(cache: SnapshotCache, nodeId: string): { stream: SotwStream; lds: () => DiscoveryResponse | undefined } {
   const sent: DiscoveryResponse[] = [];
   const stream = new SotwStream(cache, (r) => sent.push(r), supported);
-  stream.onRequest({ node: { id: nodeId }, type_url: TypeUrl.Listener });
-  return { stream, lds: () => sent.filter((r) => r.type_url === TypeUrl.Listener).at(-1) };
+  stream.onRequest({ node: { id: nodeId }, type_url: XdsType.Listener });
+  return { stream, lds: () => sent.filter((r) => r.type_url === XdsType.Listener).at(-1) };
 }
 
 describe("text a sidecar sends", () => {
@@ -44,7 +44,7 @@ describe("text a sidecar sends", () => {
   it("a stream whose node id is too long or not a pod's is closed before it is counted", () => {
     const cache = new SnapshotCache();
     const stream = new SotwStream(cache, () => undefined, supported);
-    expect(() => stream.onRequest({ node: { id: `${"a".repeat(5000)}.shop` }, type_url: TypeUrl.Listener })).toThrow(/at most 317/);
+    expect(() => stream.onRequest({ node: { id: `${"a".repeat(5000)}.shop` }, type_url: XdsType.Listener })).toThrow(/at most 317/);
     expect(cache.connectedSidecars()).toBe(0);
     expect(cache.nodeIds()).toEqual([]);
   });
@@ -59,8 +59,8 @@ describe("rejections never outlive an acknowledgement", () => {
     const real = listenerStream(cache, nodeId);
     const other = listenerStream(cache, nodeId);
     const version = real.lds()?.version_info;
-    real.stream.onRequest({ type_url: TypeUrl.Listener, version_info: version, response_nonce: real.lds()?.nonce });
-    other.stream.onRequest({ type_url: TypeUrl.Listener, version_info: "", response_nonce: other.lds()?.nonce, error_detail: { message: "<b>forged</b>" } });
+    real.stream.onRequest({ type_url: XdsType.Listener, version_info: version, response_nonce: real.lds()?.nonce });
+    other.stream.onRequest({ type_url: XdsType.Listener, version_info: "", response_nonce: other.lds()?.nonce, error_detail: { message: "<b>forged</b>" } });
     expect(cache.statusInfo(nodeId).types.LDS?.nack).toBeUndefined();
     expect(cache.currentRejection(nodeId)).toBeUndefined();
   });
@@ -69,8 +69,8 @@ describe("rejections never outlive an acknowledgement", () => {
     const cache = new SnapshotCache();
     cache.setSnapshot(nodeId, makeSnapshot(resources("l1", "r1")));
     const s = listenerStream(cache, nodeId);
-    s.stream.onRequest({ type_url: TypeUrl.Listener, version_info: "", response_nonce: s.lds()?.nonce, error_detail: { message: "bad listener" } });
-    expect(cache.currentRejection(nodeId)).toMatchObject({ typeUrl: TypeUrl.Listener, error: "bad listener" });
+    s.stream.onRequest({ type_url: XdsType.Listener, version_info: "", response_nonce: s.lds()?.nonce, error_detail: { message: "bad listener" } });
+    expect(cache.currentRejection(nodeId)).toMatchObject({ typeUrl: XdsType.Listener, error: "bad listener" });
     // The listener changes (the bad one is replaced): the old NACK is history, not the state of the new version.
     cache.setSnapshot(nodeId, makeSnapshot(resources("l2", "r2")));
     expect(cache.currentRejection(nodeId)).toBeUndefined();
@@ -82,7 +82,7 @@ describe("rejections never outlive an acknowledgement", () => {
     cache.onNack((e) => announced.push(e.error));
     cache.setSnapshot(nodeId, makeSnapshot(resources("l1", "r1")));
     const s = listenerStream(cache, nodeId);
-    s.stream.onRequest({ type_url: TypeUrl.Listener, version_info: "", response_nonce: s.lds()?.nonce, error_detail: { message: `<img src=x onerror=alert(1)>\u0007${"y".repeat(10_000)}` } });
+    s.stream.onRequest({ type_url: XdsType.Listener, version_info: "", response_nonce: s.lds()?.nonce, error_detail: { message: `<img src=x onerror=alert(1)>\u0007${"y".repeat(10_000)}` } });
     const recorded = cache.currentRejection(nodeId)?.error ?? "";
     expect(announced).toEqual([recorded]);
     expect(recorded.startsWith("‹img src=x onerror=alert(1)› y")).toBe(true);

@@ -2,7 +2,7 @@ import type { DiscoveryRequest, DiscoveryResponse } from "./ads-protocol.js";
 import type { SnapshotCache } from "./cache.js";
 import { nodeIdProblem } from "./sidecar-text.js";
 import type { Snapshot, XdsResource } from "../snapshot/snapshot.js";
-import { isWildcardType, pushOrder, TypeUrl } from "./type-urls.js";
+import { isWildcardType, pushOrder, XdsType } from "../type-urls.js";
 
 interface TypeState {
   wildcard: boolean;
@@ -33,7 +33,7 @@ export class ProtocolError extends Error {}
  */
 export class SotwStream {
   private nodeId: string | undefined;
-  private readonly types = new Map<TypeUrl, TypeState>();
+  private readonly types = new Map<XdsType, TypeState>();
   private unwatch: (() => void) | undefined;
   private nonce = 0;
 
@@ -51,7 +51,7 @@ export class SotwStream {
     const nodeId = this.identify(request);
     const typeUrl = request.type_url ?? "";
     if (!this.supported.has(typeUrl)) return; // types Bulwark does not serve are left unanswered
-    const type = typeUrl as TypeUrl;
+    const type = typeUrl as XdsType;
     const names = [...(request.resource_names ?? [])].sort();
     let state = this.types.get(type);
     if (!state) {
@@ -79,9 +79,9 @@ export class SotwStream {
    * only once it gets its ClusterLoadAssignment again, even an unchanged one (else it waits for its
    * initial-fetch timeout, 15 s). So the endpoints follow every Cluster response.
    */
-  private afterClusters(type: TypeUrl, snapshot: Snapshot): void {
-    const endpoints = this.types.get(TypeUrl.Endpoints);
-    if (type === TypeUrl.Cluster && endpoints) this.respond(TypeUrl.Endpoints, endpoints, snapshot, undefined, true);
+  private afterClusters(type: XdsType, snapshot: Snapshot): void {
+    const endpoints = this.types.get(XdsType.Endpoints);
+    if (type === XdsType.Cluster && endpoints) this.respond(XdsType.Endpoints, endpoints, snapshot, undefined, true);
   }
 
   private identify(request: DiscoveryRequest): string {
@@ -104,7 +104,7 @@ export class SotwStream {
   }
 
   /** True when it sent a response. `again`: even what was sent last (not what was rejected). */
-  private respond(type: TypeUrl, state: TypeState, snapshot: Snapshot, clientVersion: string | undefined, again = false): boolean {
+  private respond(type: XdsType, state: TypeState, snapshot: Snapshot, clientVersion: string | undefined, again = false): boolean {
     const nodeId = this.nodeId;
     if (!nodeId) return false;
     const version = snapshot.typeVersions.get(type) ?? "";

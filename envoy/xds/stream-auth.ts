@@ -3,6 +3,7 @@
  * Kubernetes side implements it with TokenReview) who the bearer of a stream's token is, and
  * serves the stream only the node id of that pod. Kept free of Kubernetes types.
  */
+import { sidecarNodeIdOf } from "../../contract/wire.js";
 
 /** The pod a stream was authenticated as. */
 export interface StreamIdentity {
@@ -48,7 +49,7 @@ export interface StreamRejection {
 
 /** The node id a pod's sidecar must declare: `<pod>.<namespace>`. */
 export function nodeIdOf(identity: StreamIdentity): string {
-  return `${identity.pod}.${identity.namespace}`;
+  return sidecarNodeIdOf(identity.pod, identity.namespace);
 }
 
 /** The bearer token of an `authorization` header value, or undefined. */

@@ -28,7 +28,6 @@ function resolved(situation: Situation): ResolvedPolicy {
     services: situation === "missing service" ? [] : [service("shop", "api", { app: "api" })],
     pods: situation === "no sidecars" ? [] : [sidecarPod("shop", "api-1", { app: "api" }), sidecarPod("shop", "api-2", { app: "api" })],
     secrets: situation === "invalid secret" ? [jwksSecret("shop", "idp-jwks", { keys: "not a list" })] : [],
-    namespaces: [],
     now,
   });
   const p = policies.find((x) => x.name === "p");

@@ -37,6 +37,8 @@ export interface SidecarReportsOptions {
   staleAfterSeconds?: number;
   /** Debounce of writes after changes. */
   debounceMs?: number;
+  /** The time records are stamped with and judged fresh by (default: the system clock). */
+  clock?: () => Date;
 }
 
 export const REPORT_LABEL = "bulwark.dev/sidecar-reports";
@@ -160,6 +162,10 @@ export class SidecarReports {
     this.ownName = recordName(options.leaseName, options.identity);
   }
 
+  private now(): number {
+    return this.options.clock?.().getTime() ?? Date.now();
+  }
+
   /** Called whenever another replica's record changes. */
   onChange(listener: () => void): void {
     this.listeners.add(listener);
@@ -244,7 +250,7 @@ export class SidecarReports {
    * The best report about `nodeId` from the other replicas: one to which the sidecar is
    * connected now (a fresh record), else the newest.
    */
-  fromOthers(nodeId: string, now = Date.now()): SidecarReport | undefined {
+  fromOthers(nodeId: string, now = this.now()): SidecarReport | undefined {
     const fresh = now - (this.options.staleAfterSeconds ?? 30) * 1000;
     let best: { report: SidecarReport; at: number; live: boolean } | undefined;
     for (const [name, record] of this.records) {
@@ -262,7 +268,7 @@ export class SidecarReports {
    * not said that all their sidecars trust every one of `roots`. A replica whose record has
    * expired is gone (its sidecars reconnect elsewhere) and holds nothing back.
    */
-  replicasNotTrusting(roots: readonly string[], now = Date.now()): string[] {
+  replicasNotTrusting(roots: readonly string[], now = this.now()): string[] {
     const fresh = now - (this.options.staleAfterSeconds ?? 30) * 1000;
     const out: string[] = [];
     for (const [name, record] of this.records) {
@@ -292,7 +298,7 @@ export class SidecarReports {
     if (signature === this.written) return;
     if (omitted > 0) this.log.warn({ omitted, kept: sidecars.size - omitted, maxBytes: MAX_RECORD_BYTES }, "the sidecar report is full: reports left out read as not programmed to the other replicas");
     const { namespace, leaseName, identity } = this.options;
-    const now = new V1MicroTime(Date.now());
+    const now = new V1MicroTime(this.now());
     const annotations: Record<string, string> = { [DATA_ANNOTATION]: data, ...(trust !== undefined ? { [TRUSTED_ROOTS_ANNOTATION]: trust } : {}) };
     const metadata = { name: this.ownName, namespace, labels: { [REPORT_LABEL]: leaseName }, annotations };
     for (let attempt = 1; attempt <= 3; attempt++) {
@@ -323,7 +329,7 @@ export class SidecarReports {
 
   /** Deletes records of replicas gone for longer than `olderThanSeconds` (the leader calls this now and then). */
   async collectGarbage(olderThanSeconds: number): Promise<void> {
-    const cutoff = Date.now() - olderThanSeconds * 1000;
+    const cutoff = this.now() - olderThanSeconds * 1000;
     for (const [name, record] of this.records) {
       if (name === this.ownName || record.at >= cutoff) continue;
       await this.api.deleteNamespacedLease({ name, namespace: this.options.namespace }).catch((error: unknown) => {

@@ -1,6 +1,7 @@
 import type { PolicyStatus } from "../api/v1alpha1/policy.js";
 import type { ConditionData } from "../resolve/conditions.js";
-import type { PolicyRef, StatusWriter } from "../kube/status-writer.js";
+import type { PolicyRef } from "../kube/status-writer.js";
+import type { StatusSink } from "./ports.js";
 
 /**
  * One Warning Event per change of what a warning condition says (`SidecarBypass`: the Service
@@ -13,7 +14,7 @@ export class WarningEvents {
   private readonly announced = new Map<string, string>();
 
   constructor(
-    private readonly writer: StatusWriter,
+    private readonly writer: StatusSink,
     private readonly conditionType: string,
     private readonly reasonOfCondition = false,
   ) {}

@@ -2,7 +2,7 @@ import { X509Certificate, generateKeyPairSync, createPrivateKey } from "node:cry
 import { describe, expect, it } from "vitest";
 import { NAMES } from "../../envoy/build/resources.js";
 import { makeSnapshot } from "../../envoy/snapshot/snapshot.js";
-import { TypeUrl } from "../../envoy/xds/type-urls.js";
+import { XdsType } from "../../envoy/type-urls.js";
 import type { Logger } from "pino";
 import type { SecretObject } from "../resolve/objects.js";
 import { CaRotation } from "./ca-rotation.js";
@@ -110,15 +110,15 @@ describe("SDS secrets in a snapshot", () => {
   it("adds exactly the secrets the listener refers to, and the snapshot becomes consistent", async () => {
     const ca = await WorkloadCa.generate("cluster.local", now);
     const certs = new WorkloadCertificates(ca, { rotation: day });
-    const listener = { typeUrl: TypeUrl.Listener, name: "inbound", body: Buffer.from("x"), references: [{ typeUrl: TypeUrl.Secret, name: NAMES.workloadCertificate }] };
+    const listener = { typeUrl: XdsType.Listener, name: "inbound", body: Buffer.from("x"), references: [{ typeUrl: XdsType.Secret, name: NAMES.workloadCertificate }] };
     const plain = makeSnapshot([listener]);
     expect([...missingSecrets(plain)]).toEqual([NAMES.workloadCertificate]);
     const secrets = await certs.secretsFor(identity, missingSecrets(plain), now);
     expect(secrets.map((s) => s.name)).toEqual([NAMES.workloadCertificate]);
     const full = withSecrets(plain, secrets);
     expect(missingSecrets(full).size).toBe(0);
-    expect(full.typeVersions.get(TypeUrl.Listener)).toBe(plain.typeVersions.get(TypeUrl.Listener));
-    const mtls = makeSnapshot([{ ...listener, references: [...listener.references, { typeUrl: TypeUrl.Secret, name: NAMES.trustBundle }] }]);
+    expect(full.typeVersions.get(XdsType.Listener)).toBe(plain.typeVersions.get(XdsType.Listener));
+    const mtls = makeSnapshot([{ ...listener, references: [...listener.references, { typeUrl: XdsType.Secret, name: NAMES.trustBundle }] }]);
     const both = await certs.secretsFor(identity, missingSecrets(mtls), now);
     expect(both.map((s) => s.name)).toEqual([NAMES.workloadCertificate, NAMES.trustBundle]);
     expect(JSON.stringify(both[1]?.resource)).toContain(JSON.stringify(ca.trustBundlePem));

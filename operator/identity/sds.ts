@@ -1,12 +1,12 @@
 import type { JsonObject } from "../../envoy/json.js";
 import { NAMES, type NamedResource } from "../../envoy/build/resources.js";
-import { TYPE } from "../../envoy/build/type-urls.js";
+import { TypeUrl } from "../../envoy/type-urls.js";
 import type { IssuedCertificate } from "./ca.js";
 
 /** The SDS secret of a sidecar's own certificate and key (`workload-cert`). */
 export function workloadCertificateSecret(issued: IssuedCertificate): NamedResource {
   const resource: JsonObject = {
-    "@type": TYPE.secret,
+    "@type": TypeUrl.secret,
     name: NAMES.workloadCertificate,
     tls_certificate: { certificate_chain: { inline_string: issued.certificateChainPem }, private_key: { inline_string: issued.privateKeyPem } },
   };
@@ -20,7 +20,7 @@ export function workloadCertificateSecret(issued: IssuedCertificate): NamedResou
  */
 export function trustBundleSecret(trustBundlePem: string): NamedResource {
   const resource: JsonObject = {
-    "@type": TYPE.secret,
+    "@type": TypeUrl.secret,
     name: NAMES.trustBundle,
     validation_context: { trusted_ca: { inline_string: trustBundlePem } },
   };

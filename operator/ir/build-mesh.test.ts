@@ -19,7 +19,6 @@ function input(): TranslationInput {
     services: namespaces.map((ns) => withPorts(service(ns, "api", { app: "api" }))),
     pods: [...namespaces.map((ns) => sidecarPod(ns, "api-0", { app: "api" })), sidecarPod("gamma", "plain-0", { app: "plain" })],
     secrets: [],
-    namespaces: [],
     now: "2026-11-25T12:00:00Z",
   };
 }

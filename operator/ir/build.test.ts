@@ -15,7 +15,6 @@ function routesFor(spec: Record<string, unknown>, now = "2026-11-25T12:00:00Z"):
     services: [shop],
     pods,
     secrets: [],
-    namespaces: [],
     now,
   };
   const ir = buildIR(resolvePolicies(input));
@@ -94,7 +93,7 @@ describe("buildIR routes", () => {
     const allPods = [...pods, sidecarPod("shop", "shop-0", { app: "shop" }), sidecarPod("web", "w", { app: "w" })];
     const make = (reverse: boolean): string => {
       const order = <T>(items: T[]): T[] => (reverse ? [...items].reverse() : items);
-      return JSON.stringify(buildIR(resolvePolicies({ policies: order(policies), services: [shop], pods: order(allPods), secrets: [], namespaces: [], now: "2026-11-25T12:00:00Z" })));
+      return JSON.stringify(buildIR(resolvePolicies({ policies: order(policies), services: [shop], pods: order(allPods), secrets: [], now: "2026-11-25T12:00:00Z" })));
     };
     const forward = make(false);
     expect(forward).toBe(make(true));

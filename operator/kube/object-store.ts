@@ -9,14 +9,14 @@ import {
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { group, plural, version } from "../api/v1alpha1/policy.js";
-import type { NamespaceObject, PodObject, ServiceObject, TranslationInput } from "../resolve/objects.js";
+import type { PodObject, ServiceObject, TranslationInput } from "../resolve/objects.js";
 import { secretNamespaces } from "../resolve/secret-references.js";
 import { errorMessage } from "../../common/errors.js";
 import { SecretWatches, type NamedSecret } from "./secret-watches.js";
 
-export type Kind = "policies" | "services" | "pods" | "secrets" | "namespaces";
+export type Kind = "policies" | "services" | "pods" | "secrets";
 
-const ALL_KINDS: readonly Kind[] = ["policies", "services", "pods", "secrets", "namespaces"];
+const ALL_KINDS: readonly Kind[] = ["policies", "services", "pods", "secrets"];
 
 interface Meta {
   name?: string;
@@ -32,7 +32,7 @@ interface Meta {
 /**
  * What translation reads of an object: an update that leaves it unchanged (a policy's status
  * written by the controller itself, a pod's conditions, a Service's load-balancer status) does
- * not need a reconcile. Secrets and namespaces: any change.
+ * not need a reconcile. Secrets: any change.
  */
 export function relevantContent(kind: Kind, object: KubernetesObject & { spec?: unknown; status?: unknown }): string {
   const meta = (object.metadata ?? {}) as Meta;
@@ -129,7 +129,6 @@ export class ObjectStore {
       },
       services: { path: "/api/v1/services", list: () => core.listServiceForAllNamespaces() },
       pods: { path: "/api/v1/pods", list: () => core.listPodForAllNamespaces() },
-      namespaces: { path: "/api/v1/namespaces", list: () => core.listNamespace() },
     };
     await Promise.all(
       this.kinds.map(async (kind) => {
@@ -216,7 +215,6 @@ export class ObjectStore {
       services: this.items<ServiceObject>("services"),
       pods: this.items<PodObject>("pods"),
       secrets: this.secrets?.items() ?? [],
-      namespaces: this.items<NamespaceObject>("namespaces"),
       now,
     };
   }

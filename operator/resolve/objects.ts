@@ -1,3 +1,5 @@
+import { sidecarNodeIdOf } from "../../contract/wire.js";
+
 /**
  * The Kubernetes objects translation reads, as plain data (what the API server returns as JSON
  * and what `bulwark render` reads from YAML). Only the fields translation uses are typed.
@@ -42,12 +44,6 @@ export interface SecretObject {
   stringData?: Record<string, string>;
 }
 
-export interface NamespaceObject {
-  apiVersion?: string;
-  kind?: "Namespace";
-  metadata: ObjectMeta;
-}
-
 /** Everything one translation reads. `now` is an input, so translation never reads a clock. */
 export interface TranslationInput {
   /** APISecurityPolicy objects as read (validated during resolution). */
@@ -55,7 +51,6 @@ export interface TranslationInput {
   services: ServiceObject[];
   pods: PodObject[];
   secrets: SecretObject[];
-  namespaces: NamespaceObject[];
   /** RFC 3339 instant the translation is for (deprecation and sunset windows depend on it). */
   now: string;
 }
@@ -96,7 +91,7 @@ export function objectKey(meta: ObjectMeta): string {
 
 /** The Envoy node id of a pod's sidecar. */
 export function sidecarNodeId(pod: PodObject): string {
-  return `${pod.metadata.name}.${namespaceOf(pod.metadata)}`;
+  return sidecarNodeIdOf(pod.metadata.name, namespaceOf(pod.metadata));
 }
 
 function toIso(value: string | Date | undefined): string {

@@ -7,7 +7,7 @@ import { UNUSABLE_JWKS } from "./jwks.js";
 const now = "2026-11-25T12:00:00Z";
 
 function input(partial: Partial<TranslationInput>): TranslationInput {
-  return { policies: [], services: [], pods: [], secrets: [], namespaces: [], now, ...partial };
+  return { policies: [], services: [], pods: [], secrets: [], now, ...partial };
 }
 
 const shop = service("shop", "shop-api", { app: "shop" });
@@ -134,5 +134,22 @@ describe("mesh Services", () => {
       { namespace: "shop", ports: { sidecarPort: 15006, appPort: 8080 }, sidecars: ["d.shop"] },
       { namespace: "shop", ports: { sidecarPort: 15006, appPort: 8080, outboundPort: 15001 }, sidecars: ["a.shop"] },
     ]);
+  });
+});
+
+describe("the next time-driven change", () => {
+  const deprecated = (name: string, created: string, sunsets: string[]): Record<string, unknown> =>
+    policy({
+      name,
+      created,
+      spec: { podSelector: { matchLabels: { app: name } }, ...publicRules, mobile: { deprecations: sunsets.map((sunsetAt, i) => ({ pathPrefix: `/v${i}/`, deprecatedAt: "2025-01-01", sunsetAt })) } },
+    });
+
+  it("is the earliest sunset still ahead among the policies, none when every sunset has passed", () => {
+    const policies = [deprecated("a", "2026-01-01T00:00:00Z", ["2027-03-01", "2026-01-01"]), deprecated("b", "2026-01-02T00:00:00Z", ["2027-01-01"])];
+    expect(resolvePolicies(input({ policies })).nextChange).toBe("2027-01-01T00:00:00.000Z");
+    expect(resolvePolicies(input({ policies, now: "2027-01-01T00:00:00Z" })).nextChange).toBe("2027-03-01T00:00:00.000Z");
+    expect(resolvePolicies(input({ policies, now: "2027-03-01T00:00:00Z" })).nextChange).toBeUndefined();
+    expect(resolvePolicies(input({ policies: [policy({ name: "plain", created: "2026-01-01T00:00:00Z", spec: publicRules })] })).nextChange).toBeUndefined();
   });
 });

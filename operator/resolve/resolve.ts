@@ -8,6 +8,7 @@ import { sidecarBypassCondition, sidecarBypasses } from "./bypass.js";
 import { selectPods, sidecarPorts, type SidecarPorts } from "./sidecars.js";
 import { policyWarnings, warningsCondition } from "./warnings.js";
 import { compareStrings } from "../../common/order.js";
+import { nextSunset } from "../ir/deprecations.js";
 
 export interface TargetResolution {
   kind: string;
@@ -75,6 +76,11 @@ export interface Resolution {
   /** Sidecars no policy governs, grouped by namespace and ports: they pass traffic through. */
   passthrough: (SidecarGroup & { namespace: string })[];
   now: string;
+  /**
+   * The earliest instant after `now` at which the same objects translate differently (a
+   * deprecation's sunset): when the controller must translate again. Absent when none is ahead.
+   */
+  nextChange?: string;
 }
 
 interface Candidate {
@@ -365,7 +371,16 @@ export function resolvePolicies(input: TranslationInput): Resolution {
     const kb = `${b.namespace}/${b.name}`;
     return compareStrings(ka, kb);
   });
-  return { policies: results, passthrough, meshServices: meshServices(input.services, podIndex), now: input.now };
+  return { policies: results, passthrough, meshServices: meshServices(input.services, podIndex), now: input.now, ...nextTimeDrivenChange(results, input.now) };
+}
+
+/** The earliest sunset after `now` among the valid policies (an invalid one's output does not change with time). */
+function nextTimeDrivenChange(results: readonly ResolvedPolicy[], now: string): Pick<Resolution, "nextChange"> {
+  const nextChange = results
+    .map((result) => nextSunset(result.policy?.spec.mobile?.deprecations, now))
+    .filter((t): t is string => t !== undefined)
+    .sort(compareStrings)[0];
+  return nextChange ? { nextChange } : {};
 }
 
 /**

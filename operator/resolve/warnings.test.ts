@@ -9,7 +9,6 @@ function resolvedWith(spec: Record<string, unknown>): ReturnType<typeof resolveP
     services: [service("shop", "api", { app: "api" })],
     pods: [sidecarPod("shop", "api-1", { app: "api" })],
     secrets: [],
-    namespaces: [],
     now: "2026-11-25T12:00:00Z",
   }).policies;
   if (!resolved) throw new Error("no policy");

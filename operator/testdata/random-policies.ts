@@ -156,7 +156,6 @@ export function inputFor(spec: Record<string, unknown>, index = 0): TranslationI
     services: [service("shop", name, { app: name })],
     pods: [sidecarPod("shop", `${name}-pod`, { app: name })],
     secrets: [],
-    namespaces: [],
     now: "2026-11-25T12:00:00Z",
   };
 }

@@ -24,7 +24,6 @@ function twoPolicies(spec: Record<string, unknown> = {}): TranslationInput {
     services: [service("a", "api", { app: "api" }), service("b", "api", { app: "api" })],
     pods: [sidecarPod("a", "api-1", { app: "api" }), sidecarPod("b", "api-1", { app: "api" }), sidecarPod("c", "other", { app: "other" })],
     secrets: [],
-    namespaces: [],
     now,
   };
 }

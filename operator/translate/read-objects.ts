@@ -1,6 +1,6 @@
 import { parseAllDocuments } from "yaml";
 import { apiVersion as policyApiVersion, kind as policyKind } from "../api/v1alpha1/policy.js";
-import type { NamespaceObject, PodObject, SecretObject, ServiceObject, TranslationInput } from "../resolve/objects.js";
+import type { PodObject, SecretObject, ServiceObject, TranslationInput } from "../resolve/objects.js";
 
 export const readableKinds = [policyKind, "Service", "Pod", "Secret", "Namespace", "List"] as const;
 
@@ -15,7 +15,7 @@ export interface ReadResult {
 }
 
 function emptyInput(): Omit<TranslationInput, "now"> {
-  return { policies: [], services: [], pods: [], secrets: [], namespaces: [] };
+  return { policies: [], services: [], pods: [], secrets: [] };
 }
 
 function add(input: Omit<TranslationInput, "now">, object: unknown, source: string, problems: ReadProblem[]): void {
@@ -47,8 +47,7 @@ function add(input: Omit<TranslationInput, "now">, object: unknown, source: stri
       input.secrets.push(object as SecretObject);
       return;
     case "Namespace":
-      input.namespaces.push(object as NamespaceObject);
-      return;
+      return; // accepted with the rest of a manifest; translation reads no Namespace
     default:
       problems.push({ source, message: `unsupported kind ${String(kind)} (allowed: ${readableKinds.join(", ")})` });
   }

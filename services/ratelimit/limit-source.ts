@@ -24,7 +24,7 @@ export class KubernetesLimitSource {
       log,
       debounceMs,
       // Limits do not depend on Secrets (JWKS, CA): none are watched, so its account needs no access to them.
-      kinds: ["policies", "services", "pods", "namespaces"],
+      kinds: ["policies", "services", "pods"],
       requireSync: false,
       what: "the previous limits",
       apply: (translation) => {

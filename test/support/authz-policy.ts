@@ -40,7 +40,6 @@ export function authzPolicyInput(options: { idpJwks: { keys: JWK[] }; attestJwks
     services: [service(AUTHZ_NS, "shop-api", { app: "shop" })],
     pods: [sidecarPod(AUTHZ_NS, "shop-1", { app: "shop" }, options.ports ?? { sidecar: 15006, app: 8080 })],
     secrets: [jwksSecret(AUTHZ_NS, "idp-jwks", options.idpJwks), jwksSecret(AUTHZ_NS, "attest-jwks", options.attestJwks)],
-    namespaces: [],
     now: new Date().toISOString(),
   };
 }
@@ -149,7 +148,6 @@ export function corpusPolicyInput(keys: CorpusKeys, ports: { shop: number; walle
       jwksSecret(ns.nonce, "idp-jwks", keys.idpJwks),
       jwksSecret(ns.bank, "idp-jwks", keys.idpJwks),
     ],
-    namespaces: [],
     now: new Date().toISOString(),
   };
 }

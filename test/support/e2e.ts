@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { stringify } from "yaml";
 import { group, plural, version, type PolicyStatus } from "../../operator/api/v1alpha1/policy.js";
 import { SidecarAnnotation } from "../../operator/resolve/objects.js";
-import { sidecarArgs, sidecarBootstrap } from "../../envoy/bootstrap/ads-bootstrap.js";
+import { sidecarArgs, sidecarBootstrap } from "../../envoy/bootstrap/sidecar-bootstrap.js";
 import type { EnvironmentInfo } from "../env/environment.js";
 import { exec, type ExecResult } from "../env/exec.js";
 import { freePort, isAlive, killGroup, sleep, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";

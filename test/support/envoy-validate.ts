@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { staticBootstrap, type PlaceholderPems } from "../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap, type PlaceholderPems } from "../../envoy/bootstrap/standalone-bootstrap.js";
 import type { SidecarResources } from "../../envoy/build/resources.js";
 import { exec } from "../env/exec.js";
 import { testEnvironment } from "./environment.js";
@@ -67,5 +67,5 @@ export function placeholderPems(): Promise<PlaceholderPems> {
 
 /** Validates a sidecar's resources with the real Envoy, carried statically with placeholder secrets. */
 export async function validateSidecarResources(resources: SidecarResources, options: { envoy?: string } = {}): Promise<EnvoyValidation> {
-  return validateWithEnvoy(staticBootstrap(resources, { placeholders: await placeholderPems() }), options);
+  return validateWithEnvoy(standaloneBootstrap(resources, { placeholders: await placeholderPems() }), options);
 }

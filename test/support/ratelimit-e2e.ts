@@ -11,7 +11,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { sidecarArgs, sidecarBootstrap } from "../../envoy/bootstrap/ads-bootstrap.js";
+import { sidecarArgs, sidecarBootstrap } from "../../envoy/bootstrap/sidecar-bootstrap.js";
 import { sidecarXds } from "./xds-credentials.js";
 import { genericRateLimitService, type RateLimitRequestMessage, type RateLimitResponseMessage } from "../../services/ratelimit/protocol.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pino, type Logger } from "pino";
-import { staticBootstrap } from "../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../../envoy/bootstrap/standalone-bootstrap.js";
 import { FallbackStore } from "../../services/ratelimit/fallback-store.js";
 import { limitsOf } from "../../services/ratelimit/limit-source.js";
 import { RedisStore } from "../../services/ratelimit/redis-store.js";
@@ -148,7 +148,7 @@ export async function startReplica(options: { objects: (pod: { name: string; sid
   const rendered = render(input, { ...defaultSettings, ratelimit: { host: "127.0.0.1", port: grpcPort, timeoutMs: 500 } });
   const workload = rendered.workloads.find((w) => w.sidecars.some((s) => s.startsWith(`${options.pod}.`)));
   if (!workload) throw new Error(`no workload for pod ${options.pod}: ${JSON.stringify(rendered.resolution.policies)}`);
-  const envoy = await startEnvoy(staticBootstrap(workload.resources), `envoy-${options.pod}`);
+  const envoy = await startEnvoy(standaloneBootstrap(workload.resources), `envoy-${options.pod}`);
   return { service, store, envoy, port: sidecarPort, logs: lines };
 }
 

@@ -8,7 +8,7 @@ import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { SidecarBootstrapOptions } from "../../envoy/bootstrap/ads-bootstrap.js";
+import type { SidecarBootstrapOptions } from "../../envoy/bootstrap/sidecar-bootstrap.js";
 import { XDS_TOKEN_AUDIENCE } from "../../operator/kube/xds-authentication.js";
 import { servingPki } from "./pki-webhook.js";
 

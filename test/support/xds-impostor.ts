@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { sidecarArgs, sidecarBootstrap } from "../../envoy/bootstrap/ads-bootstrap.js";
+import { sidecarArgs, sidecarBootstrap } from "../../envoy/bootstrap/sidecar-bootstrap.js";
 import { freePort, startProcess } from "../env/processes.js";
 import { httpRequest, type E2eEnvironment } from "./e2e.js";
 import { podToken, xdsServingFiles } from "./xds-credentials.js";

@@ -1,7 +1,7 @@
 import type { JsonObject } from "../../envoy/json.js";
 import { encodeResource } from "../../envoy/proto/encode.js";
 import { makeSnapshot, type ResourceInput, type Snapshot } from "../../envoy/snapshot/snapshot.js";
-import { TypeUrl } from "../../envoy/xds/type-urls.js";
+import { XdsType } from "../../envoy/type-urls.js";
 
 /**
  * Small, real xDS resources for tests and benchmarks: one inbound listener, its route
@@ -103,10 +103,10 @@ export function loadAssignmentJson(clusterName: string, ports: readonly number[]
 /** The four resources of a sidecar, encoded, with the references the cache checks. */
 export function sidecarResources(fixture: SidecarFixture): ResourceInput[] {
   return [
-    { typeUrl: TypeUrl.Cluster, name: CLUSTER_NAME, body: encodeResource(edsClusterJson(CLUSTER_NAME)), references: [{ typeUrl: TypeUrl.Endpoints, name: CLUSTER_NAME }] },
-    { typeUrl: TypeUrl.Endpoints, name: CLUSTER_NAME, body: encodeResource(loadAssignmentJson(CLUSTER_NAME, [fixture.upstreamPort])) },
-    { typeUrl: TypeUrl.Listener, name: LISTENER_NAME, body: encodeResource(listenerJson(fixture.listenerPort)), references: [{ typeUrl: TypeUrl.Route, name: ROUTE_NAME }] },
-    { typeUrl: TypeUrl.Route, name: ROUTE_NAME, body: encodeResource(routeJson(fixture)) },
+    { typeUrl: XdsType.Cluster, name: CLUSTER_NAME, body: encodeResource(edsClusterJson(CLUSTER_NAME)), references: [{ typeUrl: XdsType.Endpoints, name: CLUSTER_NAME }] },
+    { typeUrl: XdsType.Endpoints, name: CLUSTER_NAME, body: encodeResource(loadAssignmentJson(CLUSTER_NAME, [fixture.upstreamPort])) },
+    { typeUrl: XdsType.Listener, name: LISTENER_NAME, body: encodeResource(listenerJson(fixture.listenerPort)), references: [{ typeUrl: XdsType.Route, name: ROUTE_NAME }] },
+    { typeUrl: XdsType.Route, name: ROUTE_NAME, body: encodeResource(routeJson(fixture)) },
   ];
 }
 

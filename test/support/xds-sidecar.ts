@@ -3,7 +3,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { sidecarArgs, sidecarBootstrap } from "../../envoy/bootstrap/ads-bootstrap.js";
+import { sidecarArgs, sidecarBootstrap } from "../../envoy/bootstrap/sidecar-bootstrap.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";
 
 /** A real Envoy started as a Bulwark sidecar: the bootstrap and flags Bulwark generates, ADS to `xds`. */

@@ -1,7 +1,7 @@
 import type { JsonObject } from "../../json.js";
 import type { CallerIR, RouteIR, TranslationSettings, WorkloadIR } from "../../../contract/ir.js";
 import { allForwardChecks, forwardChecks } from "../common.js";
-import { TYPE } from "../type-urls.js";
+import { TypeUrl } from "../../type-urls.js";
 import { httpFilter, type HttpFilterFeature } from "./feature.js";
 import { REASON_HEADER } from "../../../contract/wire.js";
 
@@ -32,7 +32,7 @@ export function buildCallersPerRoute(callers: readonly CallerIR[], trustDomain: 
   const ids = callers.map((c) => principal(trustDomain, c));
   const allowed = ids.length === 1 && ids[0] ? ids[0] : { or_ids: { ids } };
   return {
-    "@type": TYPE.rbacPerRoute,
+    "@type": TypeUrl.rbacPerRoute,
     rbac: { rules: { action: "DENY", policies: { [DENY_POLICY]: { permissions: [{ any: true }], principals: [{ not_id: allowed }] } } } },
   };
 }
@@ -49,7 +49,7 @@ export function callersLocalReplies(workload: WorkloadIR): JsonObject[] {
       filter: {
         extension_filter: {
           name: "envoy.access_loggers.extension_filters.cel",
-          typed_config: { "@type": TYPE.celAccessLogFilter, expression: `response.code_details == 'rbac_access_denied_matched_policy[${DENY_POLICY}]'` },
+          typed_config: { "@type": TypeUrl.celAccessLogFilter, expression: `response.code_details == 'rbac_access_denied_matched_policy[${DENY_POLICY}]'` },
         },
       },
       headers_to_add: [{ header: { key: REASON_HEADER, value: CALLER_DENIED }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }],
@@ -61,7 +61,7 @@ export function callersLocalReplies(workload: WorkloadIR): JsonObject[] {
 
 export const callers: HttpFilterFeature = {
   // Without a per-route policy the filter allows everything.
-  httpFilters: (ctx) => (hasCallers(ctx.workload) ? [httpFilter(CALLERS_FILTER, { "@type": TYPE.rbac })] : []),
+  httpFilters: (ctx) => (hasCallers(ctx.workload) ? [httpFilter(CALLERS_FILTER, { "@type": TypeUrl.rbac })] : []),
   perRouteConfig: (route: RouteIR, ctx): Record<string, JsonObject> => {
     const allowed = forwardChecks(route)?.callers;
     return allowed ? { [CALLERS_FILTER]: buildCallersPerRoute(allowed, meshTrustDomain(ctx.settings)) } : {};

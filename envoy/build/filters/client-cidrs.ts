@@ -2,7 +2,7 @@ import type { JsonObject } from "../../json.js";
 import type { ClientCidrsIR, RouteIR, WorkloadIR } from "../../../contract/ir.js";
 import { cidrRange } from "../client-address.js";
 import { allForwardChecks, forwardChecks } from "../common.js";
-import { TYPE } from "../type-urls.js";
+import { TypeUrl } from "../../type-urls.js";
 import { httpFilter, type HttpFilterFeature } from "./feature.js";
 import { REASON_HEADER } from "../../../contract/wire.js";
 
@@ -29,7 +29,7 @@ function refusedClients(cidrs: ClientCidrsIR): JsonObject {
 
 export function buildClientCidrsPerRoute(cidrs: ClientCidrsIR): JsonObject {
   return {
-    "@type": TYPE.rbacPerRoute,
+    "@type": TypeUrl.rbacPerRoute,
     rbac: { rules: { action: "DENY", policies: { [DENY_POLICY]: { permissions: [{ any: true }], principals: [refusedClients(cidrs)] } } } },
   };
 }
@@ -49,7 +49,7 @@ export function clientCidrsLocalReplies(workload: WorkloadIR): JsonObject[] {
       filter: {
         extension_filter: {
           name: "envoy.access_loggers.extension_filters.cel",
-          typed_config: { "@type": TYPE.celAccessLogFilter, expression: `response.code_details == 'rbac_access_denied_matched_policy[${DENY_POLICY}]'` },
+          typed_config: { "@type": TypeUrl.celAccessLogFilter, expression: `response.code_details == 'rbac_access_denied_matched_policy[${DENY_POLICY}]'` },
         },
       },
       headers_to_add: [{ header: { key: REASON_HEADER, value: CLIENT_ADDRESS_DENIED }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }],
@@ -61,7 +61,7 @@ export function clientCidrsLocalReplies(workload: WorkloadIR): JsonObject[] {
 
 export const clientCidrs: HttpFilterFeature = {
   // Without a per-route policy the filter allows everything.
-  httpFilters: (ctx) => (hasClientCidrs(ctx.workload) ? [httpFilter(CLIENT_CIDRS_FILTER, { "@type": TYPE.rbac })] : []),
+  httpFilters: (ctx) => (hasClientCidrs(ctx.workload) ? [httpFilter(CLIENT_CIDRS_FILTER, { "@type": TypeUrl.rbac })] : []),
   perRouteConfig: (route: RouteIR): Record<string, JsonObject> => {
     const cidrs = forwardChecks(route)?.clientCIDRs;
     return cidrs ? { [CLIENT_CIDRS_FILTER]: buildClientCidrsPerRoute(cidrs) } : {};

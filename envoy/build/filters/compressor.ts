@@ -1,13 +1,13 @@
 import type { JsonObject } from "../../json.js";
 import type { CompressionIR } from "../../../contract/ir.js";
-import { TYPE } from "../type-urls.js";
+import { TypeUrl } from "../../type-urls.js";
 import { httpFilter, type HttpFilterFeature } from "./feature.js";
 
 type Algorithm = CompressionIR["algorithms"][number];
 
 const LIBRARIES: Record<Algorithm, { name: string; type: string }> = {
-  brotli: { name: "brotli", type: TYPE.brotli },
-  gzip: { name: "gzip", type: TYPE.gzip },
+  brotli: { name: "brotli", type: TypeUrl.brotli },
+  gzip: { name: "gzip", type: TypeUrl.gzip },
 };
 
 export function compressorFilterName(algorithm: Algorithm): string {
@@ -18,7 +18,7 @@ export function compressorFilterName(algorithm: Algorithm): string {
 export function buildCompressorFilters(compression: CompressionIR): JsonObject[] {
   return compression.algorithms.map((algorithm, index) =>
     httpFilter(compressorFilterName(algorithm), {
-      "@type": TYPE.compressor,
+      "@type": TypeUrl.compressor,
       response_direction_config: { common_config: { min_content_length: compression.minBytes } },
       compressor_library: { name: LIBRARIES[algorithm].name, typed_config: { "@type": LIBRARIES[algorithm].type } },
       ...(index === 0 ? { choose_first: true } : {}),

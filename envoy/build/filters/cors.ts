@@ -3,7 +3,7 @@ import type { CorsIR } from "../../../contract/ir.js";
 import { escapeRegex } from "../common.js";
 import { appCluster } from "../clusters.js";
 import { NAMES } from "../resources.js";
-import { TYPE } from "../type-urls.js";
+import { TypeUrl } from "../../type-urls.js";
 import { httpFilter, type HttpFilterFeature } from "./feature.js";
 
 export const CORS_FILTER = "envoy.filters.http.cors";
@@ -23,7 +23,7 @@ function originMatcher(origin: string): JsonObject {
  */
 export function buildCorsPolicy(cors: CorsIR): JsonObject {
   return {
-    "@type": TYPE.corsPolicy,
+    "@type": TypeUrl.corsPolicy,
     allow_origin_string_match: cors.allowOrigins.map(originMatcher),
     allow_methods: cors.allowMethods.join(","),
     ...(cors.allowHeaders.length > 0 ? { allow_headers: cors.allowHeaders.join(",") } : {}),
@@ -60,7 +60,7 @@ export function corsPreflightRoute(workload: string): JsonObject {
 
 /** Present when the policy allows cross-origin requests: the filter, the preflight route, and the policy on the virtual host. */
 export const cors: HttpFilterFeature = {
-  httpFilters: (ctx) => (ctx.workload.cors ? [httpFilter(CORS_FILTER, { "@type": TYPE.cors })] : []),
+  httpFilters: (ctx) => (ctx.workload.cors ? [httpFilter(CORS_FILTER, { "@type": TypeUrl.cors })] : []),
   leadingRoutes: (ctx): JsonObject[] => (ctx.workload.cors ? [corsPreflightRoute(ctx.workload.name)] : []),
   // The preflight route names the app's cluster, which a policy whose rules never forward would not have.
   clusters: (ctx) => (ctx.workload.cors ? [appCluster(ctx.workload)] : []),

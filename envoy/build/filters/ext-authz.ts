@@ -3,7 +3,7 @@ import type { RouteIR, TranslationSettings } from "../../../contract/ir.js";
 import { grpcServiceCluster } from "../clusters.js";
 import { allForwardChecks, durationFromMs, forwardChecks } from "../common.js";
 import { NAMES } from "../resources.js";
-import { TYPE } from "../type-urls.js";
+import { TypeUrl } from "../../type-urls.js";
 import { httpFilter, type FilterContext, type HttpFilterFeature } from "./feature.js";
 import { JWT_AUTHN_FILTER, ROUTE_CONTEXT_KEY } from "../../../contract/wire.js";
 
@@ -21,7 +21,7 @@ export function extAuthzFilterName(timeoutMs: number | undefined, settings: Tran
 /** bulwark authz over gRPC; fails closed (503) when the service cannot answer in time. */
 export function buildExtAuthzFilter(settings: TranslationSettings, timeoutMs = settings.authz.timeoutMs): JsonObject {
   return httpFilter(extAuthzFilterName(timeoutMs, settings), {
-    "@type": TYPE.extAuthz,
+    "@type": TypeUrl.extAuthz,
     grpc_service: { envoy_grpc: { cluster_name: NAMES.authzCluster }, timeout: durationFromMs(timeoutMs) },
     transport_api_version: "V3",
     failure_mode_allow: false,
@@ -46,7 +46,7 @@ export function buildExtAuthzPerRoute(route: RouteIR, ctx: FilterContext): Recor
   const out: Record<string, JsonObject> = {};
   for (const timeout of timeoutsOf(ctx)) {
     const name = extAuthzFilterName(timeout, ctx.settings);
-    out[name] = name === mine ? { "@type": TYPE.extAuthzPerRoute, check_settings: { context_extensions: { [ROUTE_CONTEXT_KEY]: route.name } } } : { "@type": TYPE.extAuthzPerRoute, disabled: true };
+    out[name] = name === mine ? { "@type": TypeUrl.extAuthzPerRoute, check_settings: { context_extensions: { [ROUTE_CONTEXT_KEY]: route.name } } } : { "@type": TypeUrl.extAuthzPerRoute, disabled: true };
   }
   return out;
 }

@@ -3,7 +3,7 @@ import type { GlobalRateLimitIR, RateLimitKeyPartIR, TranslationSettings, Worklo
 import { grpcServiceCluster } from "../clusters.js";
 import { allForwardChecks, durationFromMs, forwardChecks } from "../common.js";
 import { NAMES } from "../resources.js";
-import { TYPE } from "../type-urls.js";
+import { TypeUrl } from "../../type-urls.js";
 import { httpFilter, type HttpFilterFeature } from "./feature.js";
 import { descriptorKey, JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY, LIMIT_DESCRIPTOR_KEY } from "../../../contract/wire.js";
 
@@ -25,7 +25,7 @@ function globalLimits(workload: WorkloadIR): GlobalRateLimitIR[] {
 export function buildRateLimitFilter(mode: FailureMode, options: { settings: TranslationSettings }): JsonObject {
   const stage = STAGES[mode];
   return httpFilter(stage.name, {
-    "@type": TYPE.rateLimit,
+    "@type": TypeUrl.rateLimit,
     domain: options.settings.rateLimitDomain,
     stage: stage.stage,
     failure_mode_deny: stage.failureModeDeny,

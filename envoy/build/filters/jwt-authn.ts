@@ -2,7 +2,7 @@ import type { JsonObject } from "../../json.js";
 import type { JwksIR, JwtProviderIR, RouteChecksIR, RouteIR, WorkloadIR } from "../../../contract/ir.js";
 import { remoteHostCluster, type UpstreamCluster } from "../clusters.js";
 import { allForwardChecks, durationFromSeconds, forwardChecks } from "../common.js";
-import { TYPE } from "../type-urls.js";
+import { TypeUrl } from "../../type-urls.js";
 import { httpFilter, type FilterContext, type HttpFilterFeature } from "./feature.js";
 import { JWT_AUTHN_FILTER, JWT_HEADER_KEY, JWT_PAYLOAD_KEY } from "../../../contract/wire.js";
 
@@ -63,13 +63,13 @@ export function buildJwtAuthnFilter(workload: WorkloadIR): JsonObject | undefine
   for (const p of workload.jwtProviders) providers[p.name] = provider(p);
   const requirementMap: JsonObject = {};
   for (const mode of modes) requirementMap[REQUIREMENT_NAMES[mode]] = requirement(mode, workload.jwtProviders);
-  return httpFilter(JWT_AUTHN_FILTER, { "@type": TYPE.jwtAuthentication, providers, ...(modes.length > 0 ? { requirement_map: requirementMap } : {}) });
+  return httpFilter(JWT_AUTHN_FILTER, { "@type": TypeUrl.jwtAuthentication, providers, ...(modes.length > 0 ? { requirement_map: requirementMap } : {}) });
 }
 
 function jwtPerRoute(route: RouteIR): JsonObject {
   const mode = forwardChecks(route)?.authentication ?? "None";
-  if (mode === "None") return { "@type": TYPE.jwtPerRoute, disabled: true };
-  return { "@type": TYPE.jwtPerRoute, requirement_name: REQUIREMENT_NAMES[mode] };
+  if (mode === "None") return { "@type": TypeUrl.jwtPerRoute, disabled: true };
+  return { "@type": TypeUrl.jwtPerRoute, requirement_name: REQUIREMENT_NAMES[mode] };
 }
 
 /** One cluster per JWKS host, shared by the providers that fetch from it. */

@@ -1,7 +1,7 @@
 import type { JsonObject } from "../../json.js";
 import type { ConditionsIR, RouteChecksIR, RouteIR } from "../../../contract/ir.js";
 import { allForwardChecks, forwardChecks } from "../common.js";
-import { TYPE } from "../type-urls.js";
+import { TypeUrl } from "../../type-urls.js";
 import { httpFilter, type HttpFilterFeature } from "./feature.js";
 import { JWT_AUTHN_FILTER, JWT_HEADER_KEY, JWT_PAYLOAD_KEY } from "../../../contract/wire.js";
 
@@ -97,7 +97,7 @@ export function buildRbacPerRoute(route: RouteIR): JsonObject | undefined {
   const principals = checkedPrincipals(forwardChecks(route));
   if (principals.length === 0) return undefined;
   return {
-    "@type": TYPE.rbacPerRoute,
+    "@type": TypeUrl.rbacPerRoute,
     rbac: {
       rules: {
         action: "ALLOW",
@@ -110,7 +110,7 @@ export function buildRbacPerRoute(route: RouteIR): JsonObject | undefined {
 export const rbac: HttpFilterFeature = {
   // Without rules the filter allows everything; routes with checks carry their own policy.
   httpFilters: (ctx) =>
-    allForwardChecks(ctx.workload).some((c) => checkedPrincipals(c).length > 0) ? [httpFilter(RBAC_FILTER, { "@type": TYPE.rbac })] : [],
+    allForwardChecks(ctx.workload).some((c) => checkedPrincipals(c).length > 0) ? [httpFilter(RBAC_FILTER, { "@type": TypeUrl.rbac })] : [],
   perRouteConfig: (route): Record<string, JsonObject> => {
     const config = buildRbacPerRoute(route);
     return config ? { [RBAC_FILTER]: config } : {};

@@ -1,6 +1,6 @@
 import type { JsonObject } from "../../json.js";
 import type { RequestMeaningIR } from "../../../contract/ir.js";
-import { TYPE } from "../type-urls.js";
+import { TypeUrl } from "../../type-urls.js";
 import { httpFilter, type HttpFilterFeature } from "./feature.js";
 import { REASON_HEADER } from "../../../contract/wire.js";
 
@@ -70,7 +70,7 @@ end
 }
 
 export function buildRequestMeaningFilter(meaning: RequestMeaningIR): JsonObject {
-  return httpFilter(REQUEST_MEANING_FILTER, { "@type": TYPE.lua, default_source_code: { inline_string: requestMeaningScript(meaning) } });
+  return httpFilter(REQUEST_MEANING_FILTER, { "@type": TypeUrl.lua, default_source_code: { inline_string: requestMeaningScript(meaning) } });
 }
 
 /** Present on workloads a policy governs; pass-through workloads forward as they are. */

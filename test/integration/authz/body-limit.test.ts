@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
 import { RouteTableHolder, buildRouteTable } from "../../../services/authz/config.js";
 import { DpopNonces } from "../../../services/authz/dpop-nonce.js";
 import { KeySets } from "../../../services/authz/keys.js";
@@ -114,7 +114,7 @@ describe("request body limits while bulwark authz is in flight, through real Env
     const rendered = render(input, settings);
     const workload = rendered.workloads[0];
     if (!workload) throw new Error("no workload rendered");
-    envoy = await startEnvoy(staticBootstrap(workload.resources), "envoy-body-limit");
+    envoy = await startEnvoy(standaloneBootstrap(workload.resources), "envoy-body-limit");
   });
 
   afterAll(async () => {

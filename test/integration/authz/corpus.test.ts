@@ -9,7 +9,7 @@ import { request as httpsRequest } from "node:https";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
 import { certificateThumbprint } from "../../../services/authz/certificate-binding.js";
 import { RouteTableHolder, buildRouteTable } from "../../../services/authz/config.js";
 import { DpopNonces } from "../../../services/authz/dpop-nonce.js";
@@ -117,7 +117,7 @@ describe("adversarial corpus through real Envoy and bulwark authz", () => {
     for (const target of ["shop", "wallet", "bank"] as const) {
       const workload = rendered.workloads.find((w) => w.workload.startsWith(`apisecuritypolicy/${CORPUS_NS[target === "wallet" ? "nonce" : target]}/`));
       if (!workload) throw new Error(`no workload rendered for ${target}`);
-      envoys.push(await startEnvoy(staticBootstrap(workload.resources, { placeholders }), `envoy-corpus-${target}`));
+      envoys.push(await startEnvoy(standaloneBootstrap(workload.resources, { placeholders }), `envoy-corpus-${target}`));
     }
 
     ctx = {

@@ -2,7 +2,7 @@ import { createServer, request, type Server } from "node:http";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
 import { RouteTableHolder, buildRouteTable } from "../../../services/authz/config.js";
 import { DpopNonces } from "../../../services/authz/dpop-nonce.js";
 import { KeySets } from "../../../services/authz/keys.js";
@@ -91,7 +91,7 @@ describe("bulwark authz behind real Envoy: DPoP, ownership, app versions, attest
       const settings: TranslationSettings = { authz: { host: "127.0.0.1", port: authzPort, timeoutMs: 1000 }, ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 }, rateLimitDomain: "bulwark" };
       const workload = render(input, settings).workloads[0];
       if (!workload) throw new Error("no workload rendered");
-      envoys.push(await startEnvoy(staticBootstrap(workload.resources), `envoy-authz-${name}`));
+      envoys.push(await startEnvoy(standaloneBootstrap(workload.resources), `envoy-authz-${name}`));
       listeners.push(listener);
     }
   });

@@ -10,7 +10,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
 import type { TranslationSettings } from "../../../contract/ir.js";
 import { render } from "../../../operator/translate/render.js";
 import { freePort, type ManagedProcess } from "../../env/processes.js";
@@ -52,7 +52,7 @@ async function stack(name: string): Promise<Stack> {
   const settings: TranslationSettings = { authz: { host: "127.0.0.1", port: grpcPort, timeoutMs: 1000 }, ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 }, rateLimitDomain: "bulwark" };
   const workload = render(input, settings).workloads[0];
   if (!workload) throw new Error("no workload rendered");
-  const envoy = await startEnvoy(staticBootstrap(workload.resources), `envoy-${name}`);
+  const envoy = await startEnvoy(standaloneBootstrap(workload.resources), `envoy-${name}`);
   const made = { dir, grpcPort, listener, file, envoy };
   stacks.push(made);
   return made;

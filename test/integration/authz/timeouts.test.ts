@@ -1,7 +1,7 @@
 import { createServer, request, type Server } from "node:http";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
 import type { TranslationSettings } from "../../../contract/ir.js";
 import { render } from "../../../operator/translate/render.js";
 import { freePort } from "../../env/processes.js";
@@ -71,7 +71,7 @@ describe("authz timeouts per rule, through real Envoy", () => {
     expect(rendered.resolution.policies[0]?.accepted.status).toBe("True");
     const workload = rendered.workloads[0];
     if (!workload) throw new Error("no workload rendered");
-    envoy = await startEnvoy(staticBootstrap(workload.resources), "envoy-authz-timeouts");
+    envoy = await startEnvoy(standaloneBootstrap(workload.resources), "envoy-authz-timeouts");
   });
 
   afterAll(async () => {

@@ -77,7 +77,7 @@ beforeAll(async () => {
   for (const namespace of [home, later, unrelated]) await core.createNamespace({ body: { metadata: { name: namespace } } });
   await core.createNamespacedServiceAccount({ namespace: home, body: { metadata: { name: reader } } });
   // Everything translation reads, cluster-wide, except Secrets.
-  await rbac.createClusterRole({ body: { metadata: { name: reader }, rules: [{ apiGroups: [""], resources: ["services", "pods", "namespaces"], verbs: ["list", "watch"] }, { apiGroups: [group], resources: [plural], verbs: ["list", "watch"] }] } });
+  await rbac.createClusterRole({ body: { metadata: { name: reader }, rules: [{ apiGroups: [""], resources: ["services", "pods"], verbs: ["list", "watch"] }, { apiGroups: [group], resources: [plural], verbs: ["list", "watch"] }] } });
   await rbac.createClusterRoleBinding({ body: { metadata: { name: reader }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: reader }, subjects: [{ kind: "ServiceAccount", name: reader, namespace: home }] } });
   await allowSecrets(home);
   await allowSecrets(later);

@@ -1,7 +1,7 @@
 import { createServer, request, type Server } from "node:http";
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
 import { authServingWorkload, fixtureSettings } from "../../../envoy/testdata/ir-fixtures.js";
 import { buildSidecarResources } from "../../../envoy/build/sidecar.js";
 import { freePort } from "../../env/processes.js";
@@ -52,7 +52,7 @@ describe("a sidecar verifying JWTs and checking scopes and claims on the verifie
     if (!address || typeof address !== "object") throw new Error("the app has no port");
     listenerPort = await freePort();
     const resources = buildSidecarResources(authServingWorkload({ listener: listenerPort, app: address.port }, jwks), fixtureSettings);
-    envoy = await startEnvoy(staticBootstrap(resources), "envoy-auth");
+    envoy = await startEnvoy(standaloneBootstrap(resources), "envoy-auth");
   });
 
   afterAll(async () => {
@@ -126,7 +126,7 @@ describe("access tokens signed with Ed25519, verified by the sidecar's jwt_authn
     if (!address || typeof address !== "object") throw new Error("the app has no port");
     listenerPort = await freePort();
     const resources = buildSidecarResources(authServingWorkload({ listener: listenerPort, app: address.port }, jwks), fixtureSettings);
-    envoy = await startEnvoy(staticBootstrap(resources), "envoy-auth-ed25519");
+    envoy = await startEnvoy(standaloneBootstrap(resources), "envoy-auth-ed25519");
   });
 
   afterAll(async () => {

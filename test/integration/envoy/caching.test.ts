@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
 import type { TranslationInput } from "../../../operator/resolve/objects.js";
 import { jwksSecret, policy, service, sidecarPod } from "../../../operator/testdata/objects.js";
 import { render } from "../../../operator/translate/render.js";
@@ -46,14 +46,13 @@ describe("caching defaults through a real Envoy sidecar", () => {
       services: [service("shop", "shop-api", { app: "shop" })],
       pods: [sidecarPod("shop", "shop-0", { app: "shop" }, { sidecar: port, app: address.port })],
       secrets: [jwksSecret("shop", "idp-jwks", jwks)],
-      namespaces: [],
       now: new Date().toISOString(),
     };
     const rendered = render(input);
     expect(rendered.resolution.policies[0]?.accepted.status).toBe("True");
     const workload = rendered.workloads[0];
     if (!workload) throw new Error("nothing rendered");
-    envoy = await startEnvoy(staticBootstrap(workload.resources), "envoy-caching");
+    envoy = await startEnvoy(standaloneBootstrap(workload.resources), "envoy-caching");
   });
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
 import type { TranslationInput } from "../../../operator/resolve/objects.js";
 import { jwksSecret, policy, service, sidecarPod } from "../../../operator/testdata/objects.js";
 import { render } from "../../../operator/translate/render.js";
@@ -24,11 +24,11 @@ describe("claims copied into request headers by jwt_authn", () => {
     const address = app.address(); if (!address || typeof address !== "object") throw new Error("x");
     port = await freePort();
     const spec = { targetRefs: [{ kind: "Service", name: "s" }], authentication: { jwt: { providers: [{ name: "idp", issuer: "https://id.example.com/", audiences: ["a"], jwks: { secretRef: { name: "j" } }, claimsToHeaders: [{ claim: "address.country", header: "x-country" }, { claim: "roles", header: "x-roles" }, { claim: "org.teams", header: "x-teams" }, { claim: "n", header: "x-n" }, { claim: "obj", header: "x-obj" }] }] } }, rules: [{ name: "all", match: { pathPrefix: "/" } }] };
-    const input: TranslationInput = { policies: [policy({ name: "p", created: "2026-01-01T00:00:00Z", spec })], services: [service("shop", "s", { app: "s" })], pods: [sidecarPod("shop", "s-0", { app: "s" }, { sidecar: port, app: address.port })], secrets: [jwksSecret("shop", "j", jwks)], namespaces: [], now: new Date().toISOString() };
+    const input: TranslationInput = { policies: [policy({ name: "p", created: "2026-01-01T00:00:00Z", spec })], services: [service("shop", "s", { app: "s" })], pods: [sidecarPod("shop", "s-0", { app: "s" }, { sidecar: port, app: address.port })], secrets: [jwksSecret("shop", "j", jwks)], now: new Date().toISOString() };
     const rendered = render(input);
     const workload = rendered.workloads[0];
     if (!workload) throw new Error("nothing rendered");
-    envoy = await startEnvoy(staticBootstrap(workload.resources), "envoy-claims");
+    envoy = await startEnvoy(standaloneBootstrap(workload.resources), "envoy-claims");
   });
   afterAll(async () => {
     await envoy?.stop();

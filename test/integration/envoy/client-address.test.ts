@@ -1,7 +1,7 @@
 import { createServer, request, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Server } from "node:http";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
 import type { TranslationSettings } from "../../../contract/ir.js";
 import { limitsOf } from "../../../services/ratelimit/limit-source.js";
 import { MemoryStore } from "../../../services/ratelimit/memory-store.js";
@@ -72,7 +72,7 @@ function objects(app: number, sidecars: Record<string, number>): TranslationInpu
     pod: sidecarPod("shop", `${name}-0`, { app: name }, { sidecar: sidecars[name] ?? 0, app }),
   });
   const all = [workload("direct"), workload("behind-lb"), workload("behind-cdn", { header: "X-Real-IP", trustedCIDRs: [`${TRUSTED}/32`] })];
-  return { policies: all.map((w) => w.policy), services: all.map((w) => w.svc), pods: all.map((w) => w.pod), secrets: [], namespaces: [], now: new Date().toISOString() };
+  return { policies: all.map((w) => w.policy), services: all.map((w) => w.svc), pods: all.map((w) => w.pod), secrets: [], now: new Date().toISOString() };
 }
 
 describe("the client's address through real Envoy sidecars", () => {
@@ -110,7 +110,7 @@ describe("the client's address through real Envoy sidecars", () => {
     for (const [name, settings] of plan) {
       const workload = render(input, settings).workloads.find((w) => w.sidecars.includes(`${name}-0.shop`));
       if (!workload) throw new Error(`no workload for ${name}`);
-      envoys.push(await startEnvoy(staticBootstrap(workload.resources), `envoy-${name}`));
+      envoys.push(await startEnvoy(standaloneBootstrap(workload.resources), `envoy-${name}`));
     }
   });
 

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
 import type { TranslationInput } from "../../../operator/resolve/objects.js";
 import { jwksSecret, policy, service, sidecarPod } from "../../../operator/testdata/objects.js";
 import { render } from "../../../operator/translate/render.js";
@@ -48,14 +48,13 @@ describe("conditions on requests (rules' when) through a real Envoy sidecar", ()
       services: [service("shop", "partner-api", { app: "partner" })],
       pods: [sidecarPod("shop", "partner-0", { app: "partner" }, { sidecar: port, app: address.port })],
       secrets: [jwksSecret("shop", "idp-jwks", jwks)],
-      namespaces: [],
       now: new Date().toISOString(),
     };
     const rendered = render(input);
     expect(rendered.resolution.policies[0]?.accepted.status).toBe("True");
     const workload = rendered.workloads[0];
     if (!workload) throw new Error("nothing rendered");
-    envoy = await startEnvoy(staticBootstrap(workload.resources), "envoy-conditions");
+    envoy = await startEnvoy(standaloneBootstrap(workload.resources), "envoy-conditions");
   });
 
   afterAll(async () => {

@@ -1,6 +1,6 @@
 import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
 import { fixtureSettings, servingWorkload } from "../../../envoy/testdata/ir-fixtures.js";
 import { buildSidecarResources } from "../../../envoy/build/sidecar.js";
 import { freePort } from "../../env/processes.js";
@@ -46,7 +46,7 @@ describe("a sidecar serving from a static bootstrap of the built resources", () 
     if (!address || typeof address !== "object") throw new Error("the app has no port");
     listenerPort = await freePort();
     const resources = buildSidecarResources(servingWorkload({ listener: listenerPort, app: address.port }), fixtureSettings);
-    envoy = await startEnvoy(staticBootstrap(resources), "envoy-serving");
+    envoy = await startEnvoy(standaloneBootstrap(resources), "envoy-serving");
   });
 
   afterAll(async () => {

@@ -311,7 +311,6 @@ describe("install, least privilege, uninstall", () => {
         "apisecuritypolicies.bulwark.dev [list watch]",
         "apisecuritypolicies.bulwark.dev/status [patch]",
         "events [create]",
-        "namespaces [list watch]",
         "pods [list watch]",
         "secrets [list watch]",
         "services [list watch]",
@@ -320,7 +319,7 @@ describe("install, least privilege, uninstall", () => {
       ].sort(),
     );
     // bulwark ratelimit reads no Secrets; bulwark authz reads them (inline JWKS) and nothing else is written by either.
-    const readOnly = ["apisecuritypolicies.bulwark.dev [list watch]", "namespaces [list watch]", "pods [list watch]", "services [list watch]"];
+    const readOnly = ["apisecuritypolicies.bulwark.dev [list watch]", "pods [list watch]", "services [list watch]"];
     expect(await canI("default", `system:serviceaccount:${namespace}:bw-bulwark-ratelimit`)).toEqual(readOnly);
     expect(await canI("default", `system:serviceaccount:${namespace}:bw-bulwark-authz`)).toEqual([...readOnly, "secrets [list watch]"].sort());
     const own = await canI(namespace);

@@ -11,10 +11,10 @@ import { join, resolve } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
 import { authServingWorkload, fixtureSettings } from "../../../envoy/testdata/ir-fixtures.js";
 import { buildSidecarResources } from "../../../envoy/build/sidecar.js";
-import { probeResources } from "../../../envoy/bootstrap/ads-bootstrap.js";
+import { probeResources } from "../../../envoy/bootstrap/sidecar-bootstrap.js";
 import { sleep, startProcess, type ManagedProcess } from "../../env/processes.js";
 import { testEnvironment } from "../../support/environment.js";
 import { createPodNetwork, netnsUnavailable, type PodNetwork } from "../../support/netns.js";
@@ -79,7 +79,7 @@ describe.skipIf(unavailable !== undefined)(`inbound interception in a pod's netw
       .setExpirationTime(now + 600)
       .sign(privateKey);
     // The sidecar's configuration for the app port, as the controller would serve it: 401 without a token.
-    const bootstrap = staticBootstrap(buildSidecarResources(authServingWorkload({ listener: SIDECAR_PORT, app: APP_PORT }, jwks), fixtureSettings)) as { static_resources: { listeners: unknown[]; clusters: unknown[] } };
+    const bootstrap = standaloneBootstrap(buildSidecarResources(authServingWorkload({ listener: SIDECAR_PORT, app: APP_PORT }, jwks), fixtureSettings)) as { static_resources: { listeners: unknown[]; clusters: unknown[] } };
     // And the injector's probe listener for the kubelet's probes of /healthz and /ready.
     const probes = probeResources({ port: PROBE_PORT, appPort: APP_PORT, paths: ["/healthz?full=1", "/ready"] });
     bootstrap.static_resources.listeners.push(probes.listener);

@@ -41,7 +41,6 @@ function objects(appPort: number): (pod: { name: string; sidecarPort: number }) 
     services: [service("shop", "shop-api", { app: "shop" })],
     pods: [sidecarPod("shop", pod.name, { app: "shop" }, { sidecar: pod.sidecarPort, app: appPort })],
     secrets: [],
-    namespaces: [],
     now: new Date().toISOString(),
   });
 }

@@ -5,7 +5,7 @@
  * when nothing checks it first: the sets it refuses are the ones that used to take a listener down.
  */
 import { describe, expect, it } from "vitest";
-import { staticBootstrap } from "../../../envoy/bootstrap/static-bootstrap.js";
+import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
 import { UNUSABLE_JWKS } from "../../../operator/resolve/jwks.js";
 import type { TranslationInput } from "../../../operator/resolve/objects.js";
 import { jwksSecret, policy, service, sidecarPod } from "../../../operator/testdata/objects.js";
@@ -30,7 +30,6 @@ function input(jwks: unknown): TranslationInput {
     services: [service("shop", "shop-api", { app: "shop" })],
     pods: [sidecarPod("shop", "shop-0", { app: "shop" })],
     secrets: [jwksSecret("shop", "idp-jwks", jwks)],
-    namespaces: [],
     now: "2026-06-01T00:00:00Z",
   };
 }
@@ -55,7 +54,7 @@ describe("inline JWKS: what Bulwark accepts, the real Envoy loads", () => {
     const workload = rendered.workloads[0];
     if (!workload) throw new Error("no workload rendered");
     const status = statusSummary(rendered.resolution)[0] as { resolvedRefs: { status: string; reason: string; message: string } };
-    const bootstrap = staticBootstrap(workload.resources, { placeholders: await placeholderPems() });
+    const bootstrap = standaloneBootstrap(workload.resources, { placeholders: await placeholderPems() });
     const inline = JSON.stringify(bootstrap).includes(JSON.stringify(UNUSABLE_JWKS).slice(1, -1));
     if (c.refused) {
       expect([status.resolvedRefs.status, status.resolvedRefs.reason]).toEqual(["False", "InvalidSecret"]);

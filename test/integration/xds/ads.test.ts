@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SnapshotCache, type NackEvent } from "../../../envoy/xds/cache.js";
 import { XdsServer } from "../../../envoy/xds/server.js";
 import type { Snapshot } from "../../../envoy/snapshot/snapshot.js";
-import { TypeUrl } from "../../../envoy/xds/type-urls.js";
+import { XdsType } from "../../../envoy/type-urls.js";
 import { freePort } from "../../env/processes.js";
 import { testEnvironment } from "../../support/environment.js";
 import { CLUSTER_NAME, ROUTE_NAME, sidecarSnapshot, STAT_PREFIX, type SidecarFixture } from "../../support/xds-resources.js";
@@ -13,14 +13,14 @@ import { waitFor } from "../../support/poll.js";
 
 /** A cache that also records every response the streams send (type and version), for counting re-sends. */
 class RecordingCache extends SnapshotCache {
-  readonly sent: { typeUrl: TypeUrl; version: string }[] = [];
+  readonly sent: { typeUrl: XdsType; version: string }[] = [];
 
-  override recordSent(nodeId: string, typeUrl: TypeUrl, version: string): void {
+  override recordSent(nodeId: string, typeUrl: XdsType, version: string): void {
     this.sent.push({ typeUrl, version });
     super.recordSent(nodeId, typeUrl, version);
   }
 
-  sentOf(typeUrl: TypeUrl): string[] {
+  sentOf(typeUrl: XdsType): string[] {
     return this.sent.filter((s) => s.typeUrl === typeUrl).map((s) => s.version);
   }
 }
@@ -88,15 +88,15 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
     expect(cache.setSnapshot(nodeId, good)).toEqual({ ok: true, changed: true });
     await waitFor("the sidecar to acknowledge its snapshot", () => cache.isInSync(nodeId));
     // Clusters and endpoints went out before the listener and routes that use them.
-    const firstOfType = (type: TypeUrl): number => cache.sent.findIndex((s) => s.typeUrl === type);
-    expect(firstOfType(TypeUrl.Cluster)).toBeLessThan(firstOfType(TypeUrl.Listener));
-    expect(firstOfType(TypeUrl.Endpoints)).toBeLessThan(firstOfType(TypeUrl.Route));
+    const firstOfType = (type: XdsType): number => cache.sent.findIndex((s) => s.typeUrl === type);
+    expect(firstOfType(XdsType.Cluster)).toBeLessThan(firstOfType(XdsType.Listener));
+    expect(firstOfType(XdsType.Endpoints)).toBeLessThan(firstOfType(XdsType.Route));
     await waitFor("the listener to serve", async () => (await get(base.listenerPort, "/").catch(() => undefined))?.status === 200);
 
     const status = cache.statusInfo(nodeId);
     expect(status.streams).toBe(1);
     expect(status.snapshotVersion).toBe(good.version);
-    for (const [type, short] of [[TypeUrl.Cluster, "CDS"], [TypeUrl.Endpoints, "EDS"], [TypeUrl.Listener, "LDS"], [TypeUrl.Route, "RDS"]] as const) {
+    for (const [type, short] of [[XdsType.Cluster, "CDS"], [XdsType.Endpoints, "EDS"], [XdsType.Listener, "LDS"], [XdsType.Route, "RDS"]] as const) {
       expect(status.types[short]).toEqual({ sentVersion: good.typeVersions.get(type), ackedVersion: good.typeVersions.get(type) });
     }
 
@@ -124,7 +124,7 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
 
     await waitFor("the sidecar to acknowledge the update", () => cache.isInSync(nodeId));
     // Clusters, endpoints and the listener did not change: their versions are content hashes, so only RDS went out.
-    expect(cache.sent.slice(sentBefore)).toEqual([{ typeUrl: TypeUrl.Route, version: next.typeVersions.get(TypeUrl.Route) }]);
+    expect(cache.sent.slice(sentBefore)).toEqual([{ typeUrl: XdsType.Route, version: next.typeVersions.get(XdsType.Route) }]);
     good = next;
     goodFixture = fixture;
   });
@@ -136,15 +136,15 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
     try {
       const rejectedBefore = await stat(envoy, `${RDS}.update_rejected`);
       const bad = sidecarSnapshot({ ...goodFixture, configTag: "v3-bad", invalidRegex: true });
-      const badRouteVersion = bad.typeVersions.get(TypeUrl.Route);
+      const badRouteVersion = bad.typeVersions.get(XdsType.Route);
       expect(cache.setSnapshot(nodeId, bad)).toEqual({ ok: true, changed: true });
 
       await waitFor("the NACK of the route configuration", () => nacks.length > 0);
-      expect(nacks[0]).toMatchObject({ nodeId, typeUrl: TypeUrl.Route, version: badRouteVersion });
+      expect(nacks[0]).toMatchObject({ nodeId, typeUrl: XdsType.Route, version: badRouteVersion });
       expect(nacks[0]?.error).toContain("missing ]: [unclosed"); // RE2, compiling the safe_regex
       const status = cache.statusInfo(nodeId);
       expect(status.types.RDS?.nack).toMatchObject({ version: badRouteVersion, error: nacks[0]?.error });
-      expect(status.types.RDS?.ackedVersion).toBe(good.typeVersions.get(TypeUrl.Route));
+      expect(status.types.RDS?.ackedVersion).toBe(good.typeVersions.get(XdsType.Route));
       expect(cache.isInSync(nodeId)).toBe(false);
       expect(await stat(envoy, `${RDS}.update_rejected`)).toBe(rejectedBefore + 1);
 
@@ -155,10 +155,10 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
       expect((await get(base.listenerPort, "/maintenance")).status).toBe(503);
 
       // No resend loop: over two seconds the rejected version goes out exactly once and Envoy rejects nothing more.
-      const sentRoutes = cache.sentOf(TypeUrl.Route).length;
+      const sentRoutes = cache.sentOf(XdsType.Route).length;
       await new Promise((resolve) => setTimeout(resolve, 2000));
-      expect(cache.sentOf(TypeUrl.Route)).toHaveLength(sentRoutes);
-      expect(cache.sentOf(TypeUrl.Route).filter((v) => v === badRouteVersion)).toHaveLength(1);
+      expect(cache.sentOf(XdsType.Route)).toHaveLength(sentRoutes);
+      expect(cache.sentOf(XdsType.Route).filter((v) => v === badRouteVersion)).toHaveLength(1);
       expect(nacks).toHaveLength(1);
       expect(await stat(envoy, `${RDS}.update_rejected`)).toBe(rejectedBefore + 1);
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { aggregatedDiscoveryService, type DiscoveryRequest, type DiscoveryResponse } from "../../../envoy/xds/ads-protocol.js";
 import { SnapshotCache } from "../../../envoy/xds/cache.js";
 import { XdsServer } from "../../../envoy/xds/server.js";
-import { TypeUrl } from "../../../envoy/xds/type-urls.js";
+import { XdsType } from "../../../envoy/type-urls.js";
 import { freePort } from "../../env/processes.js";
 import { testEnvironment } from "../../support/environment.js";
 import { sidecarSnapshot, type SidecarFixture } from "../../support/xds-resources.js";
@@ -50,13 +50,13 @@ describe("forged ACK/NACKs under a real sidecar's node id", () => {
     const responses: DiscoveryResponse[] = [];
     call.on("data", (r: DiscoveryResponse) => responses.push(r));
     call.on("error", () => undefined);
-    call.write({ node: { id: nodeId }, type_url: TypeUrl.Listener });
+    call.write({ node: { id: nodeId }, type_url: XdsType.Listener });
     await waitFor("the listener sent to the second stream", () => responses.length > 0);
     const lds = responses[0];
-    call.write({ type_url: TypeUrl.Listener, response_nonce: lds?.nonce, version_info: "", error_detail: { code: 3, message: "<script>forged</script> listener rejected" } });
+    call.write({ type_url: XdsType.Listener, response_nonce: lds?.nonce, version_info: "", error_detail: { code: 3, message: "<script>forged</script> listener rejected" } });
     // Wait until the server has read the NACK: the stream answers nothing more, so look for its effect through a later request.
-    call.write({ type_url: TypeUrl.Cluster });
-    await waitFor("the second stream's cluster response", () => responses.some((r) => r.type_url === TypeUrl.Cluster));
+    call.write({ type_url: XdsType.Cluster });
+    await waitFor("the second stream's cluster response", () => responses.some((r) => r.type_url === XdsType.Cluster));
     expect(cache.statusInfo(nodeId).types.LDS?.nack).toBeUndefined();
     expect(cache.currentRejection(nodeId)).toBeUndefined();
     expect(cache.isInSync(nodeId)).toBe(true);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeResource } from "../../../envoy/proto/encode.js";
 import { XdsServer } from "../../../envoy/xds/server.js";
 import { makeSnapshot, type ResourceInput, type Snapshot } from "../../../envoy/snapshot/snapshot.js";
-import { TypeUrl } from "../../../envoy/xds/type-urls.js";
+import { XdsType } from "../../../envoy/type-urls.js";
 import { echoClient, startEchoServer, type EchoCaller, type EchoServer } from "../../support/xds-echo.js";
 import { edsClusterJson, loadAssignmentJson } from "../../support/xds-resources.js";
 import { waitFor } from "../../support/poll.js";
@@ -33,10 +33,10 @@ function echoSnapshot(endpointPort: number): Snapshot {
     virtual_hosts: [{ name: "echo", domains: [SERVICE], routes: [{ match: { prefix: "/bulwark.test.Echo/" }, route: { cluster: CLUSTER } }] }],
   };
   const inputs: ResourceInput[] = [
-    { typeUrl: TypeUrl.Listener, name: SERVICE, body: encodeResource(listener), references: [{ typeUrl: TypeUrl.Route, name: ROUTES }] },
-    { typeUrl: TypeUrl.Route, name: ROUTES, body: encodeResource(routes) },
-    { typeUrl: TypeUrl.Cluster, name: CLUSTER, body: encodeResource(edsClusterJson(CLUSTER)), references: [{ typeUrl: TypeUrl.Endpoints, name: CLUSTER }] },
-    { typeUrl: TypeUrl.Endpoints, name: CLUSTER, body: encodeResource(loadAssignmentJson(CLUSTER, [endpointPort])) },
+    { typeUrl: XdsType.Listener, name: SERVICE, body: encodeResource(listener), references: [{ typeUrl: XdsType.Route, name: ROUTES }] },
+    { typeUrl: XdsType.Route, name: ROUTES, body: encodeResource(routes) },
+    { typeUrl: XdsType.Cluster, name: CLUSTER, body: encodeResource(edsClusterJson(CLUSTER)), references: [{ typeUrl: XdsType.Endpoints, name: CLUSTER }] },
+    { typeUrl: XdsType.Endpoints, name: CLUSTER, body: encodeResource(loadAssignmentJson(CLUSTER, [endpointPort])) },
   ];
   return makeSnapshot(inputs);
 }
@@ -81,12 +81,12 @@ describe("an independent xDS client (@grpc/grpc-js-xds)", () => {
 
     // Move the service to another backend: only the ClusterLoadAssignment changes.
     const moved = echoSnapshot(green.port);
-    expect(moved.typeVersions.get(TypeUrl.Listener)).toBe(first.typeVersions.get(TypeUrl.Listener));
+    expect(moved.typeVersions.get(XdsType.Listener)).toBe(first.typeVersions.get(XdsType.Listener));
     server.cache.setSnapshot(NODE_ID, moved);
     const caller = client;
     await waitFor("calls to reach the new endpoint", async () => (await caller.echo("again")).server === "green");
     await waitFor("the gRPC client to acknowledge the new endpoints", () => server.cache.isInSync(NODE_ID));
-    expect(server.cache.statusInfo(NODE_ID).types.EDS?.ackedVersion).toBe(moved.typeVersions.get(TypeUrl.Endpoints));
+    expect(server.cache.statusInfo(NODE_ID).types.EDS?.ackedVersion).toBe(moved.typeVersions.get(XdsType.Endpoints));
     const callsOnBlue = blue.calls;
     for (let i = 0; i < 5; i++) expect((await caller.echo(`call ${i}`)).server).toBe("green");
     expect(blue.calls).toBe(callsOnBlue);

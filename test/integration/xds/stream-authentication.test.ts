@@ -12,7 +12,7 @@ import { createPrivateKey } from "node:crypto";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { aggregatedDiscoveryService, type DiscoveryRequest, type DiscoveryResponse } from "../../../envoy/xds/ads-protocol.js";
-import { TypeUrl } from "../../../envoy/xds/type-urls.js";
+import { XdsType } from "../../../envoy/type-urls.js";
 import {
   applyCrds,
   createNamespace,
@@ -59,8 +59,8 @@ async function probe(options: { port: number; tls: boolean; token?: string; node
       clearTimeout(timer);
       resolve();
     });
-    call.write({ node: { id: options.nodeId, cluster: "attacker" }, type_url: TypeUrl.Listener });
-    call.write({ type_url: TypeUrl.Cluster });
+    call.write({ node: { id: options.nodeId, cluster: "attacker" }, type_url: XdsType.Listener });
+    call.write({ type_url: XdsType.Cluster });
   });
   call.cancel();
   client.close();

@@ -3,7 +3,7 @@ import type { JsonObject, JsonValue } from "../json.js";
 import { encodeResource } from "../proto/encode.js";
 import { fixtureSettings, gatewayWorkload, passThroughWorkload, shopWorkload } from "../testdata/ir-fixtures.js";
 import { buildSidecarResources } from "../build/sidecar.js";
-import { staticBootstrap, type PlaceholderPems } from "./static-bootstrap.js";
+import { standaloneBootstrap, type PlaceholderPems } from "./standalone-bootstrap.js";
 
 const pems: PlaceholderPems = { certificateChain: "CERT", privateKey: "KEY", trustedCa: "CA" };
 
@@ -17,10 +17,10 @@ function staticResources(bootstrap: JsonObject): JsonObject {
   return bootstrap.static_resources as JsonObject;
 }
 
-describe("staticBootstrap", () => {
+describe("standaloneBootstrap", () => {
   it("inlines the route configuration, makes EDS clusters static and keeps no dynamic source", () => {
     const resources = buildSidecarResources(shopWorkload, fixtureSettings);
-    const bootstrap = staticBootstrap(resources, { placeholders: pems, adminPort: 9901 });
+    const bootstrap = standaloneBootstrap(resources, { placeholders: pems, adminPort: 9901 });
     expect(bootstrap.admin).toEqual({ address: { socket_address: { address: "127.0.0.1", port_value: 9901 } } });
     expect(find(bootstrap, "rds")).toEqual([]);
     expect(find(bootstrap, "sds_config")).toEqual([]);
@@ -40,7 +40,7 @@ describe("staticBootstrap", () => {
   });
 
   it("supplies placeholder secrets for the SDS references, by the kind each reference needs", () => {
-    const bootstrap = staticBootstrap(buildSidecarResources(gatewayWorkload, fixtureSettings), { placeholders: pems });
+    const bootstrap = standaloneBootstrap(buildSidecarResources(gatewayWorkload, fixtureSettings), { placeholders: pems });
     expect(staticResources(bootstrap).secrets).toEqual([
       { name: "trust-bundle", validation_context: { trusted_ca: { inline_string: "CA" } } },
       { name: "workload-cert", tls_certificate: { certificate_chain: { inline_string: "CERT" }, private_key: { inline_string: "KEY" } } },
@@ -50,25 +50,25 @@ describe("staticBootstrap", () => {
 
   it("prefers secrets the resources carry, and refuses references it cannot satisfy", () => {
     const resources = buildSidecarResources(shopWorkload, fixtureSettings);
-    expect(() => staticBootstrap(resources)).toThrow(/secret trust-bundle is referenced over SDS/);
+    expect(() => standaloneBootstrap(resources)).toThrow(/secret trust-bundle is referenced over SDS/);
     const carried = {
       ...resources,
       secrets: [
         { name: "trust-bundle", resource: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret", name: "trust-bundle", validation_context: { trusted_ca: { inline_string: "REAL-CA" } } } },
       ],
     };
-    const secrets = staticResources(staticBootstrap(carried, { placeholders: pems })).secrets as JsonObject[];
+    const secrets = staticResources(standaloneBootstrap(carried, { placeholders: pems })).secrets as JsonObject[];
     expect(secrets.find((s) => s.name === "trust-bundle")).toEqual({ name: "trust-bundle", validation_context: { trusted_ca: { inline_string: "REAL-CA" } } });
   });
 
   it("refuses an EDS cluster without endpoints", () => {
     const resources = buildSidecarResources(passThroughWorkload, fixtureSettings);
-    expect(() => staticBootstrap({ ...resources, endpoints: [] })).toThrow(/EDS cluster app has no ClusterLoadAssignment/);
+    expect(() => standaloneBootstrap({ ...resources, endpoints: [] })).toThrow(/EDS cluster app has no ClusterLoadAssignment/);
   });
 
   it("is a valid Bootstrap message", () => {
     for (const workload of [shopWorkload, gatewayWorkload, passThroughWorkload]) {
-      const bootstrap = staticBootstrap(buildSidecarResources(workload, fixtureSettings), { placeholders: pems });
+      const bootstrap = standaloneBootstrap(buildSidecarResources(workload, fixtureSettings), { placeholders: pems });
       expect(encodeResource({ "@type": "type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap", ...bootstrap }).length).toBeGreaterThan(0);
     }
   });

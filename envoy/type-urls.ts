@@ -1,7 +1,11 @@
-/** Type URLs of the Envoy messages Bulwark emits. */
+/**
+ * Type URLs of the Envoy messages Bulwark writes: the one place they are spelled. `TypeUrl` names
+ * every message (resources and the typed configs inside them, for envoy/build and the bootstraps);
+ * `XdsType` is the subset served as xDS resources (for envoy/snapshot and envoy/xds).
+ */
 const prefix = "type.googleapis.com/";
 
-export const TYPE = {
+export const TypeUrl = {
   listener: `${prefix}envoy.config.listener.v3.Listener`,
   routeConfiguration: `${prefix}envoy.config.route.v3.RouteConfiguration`,
   cluster: `${prefix}envoy.config.cluster.v3.Cluster`,
@@ -33,3 +37,41 @@ export const TYPE = {
   celAccessLogFilter: `${prefix}envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter`,
   lua: `${prefix}envoy.extensions.filters.http.lua.v3.Lua`,
 } as const;
+
+/** The xDS resource types Bulwark serves. */
+export const XdsType = {
+  Cluster: TypeUrl.cluster,
+  Endpoints: TypeUrl.clusterLoadAssignment,
+  Secret: TypeUrl.secret,
+  Listener: TypeUrl.listener,
+  Route: TypeUrl.routeConfiguration,
+} as const;
+export type XdsType = (typeof XdsType)[keyof typeof XdsType];
+
+/**
+ * Clusters and endpoints before the listeners and routes that use them, secrets before the
+ * listeners whose TLS needs them: a sidecar never waits on a resource that comes later.
+ */
+export const pushOrder: readonly XdsType[] = [XdsType.Cluster, XdsType.Endpoints, XdsType.Secret, XdsType.Listener, XdsType.Route];
+
+/** Types a sidecar requests as a whole (wildcard); the others it requests by name. */
+export function isWildcardType(typeUrl: string): boolean {
+  return typeUrl === XdsType.Cluster || typeUrl === XdsType.Listener;
+}
+
+export function shortTypeName(typeUrl: string): string {
+  switch (typeUrl) {
+    case XdsType.Cluster:
+      return "CDS";
+    case XdsType.Endpoints:
+      return "EDS";
+    case XdsType.Secret:
+      return "SDS";
+    case XdsType.Listener:
+      return "LDS";
+    case XdsType.Route:
+      return "RDS";
+    default:
+      return typeUrl;
+  }
+}

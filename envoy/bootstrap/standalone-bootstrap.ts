@@ -1,6 +1,6 @@
 import { isJsonObject, type JsonObject, type JsonValue } from "../json.js";
 import type { NamedResource, SidecarResources } from "../build/resources.js";
-import { TYPE } from "../build/type-urls.js";
+import { TypeUrl } from "../type-urls.js";
 import { compareStrings } from "../../common/order.js";
 
 /** PEM material for secrets the resources refer to over SDS but that are not among `resources.secrets`. */
@@ -11,7 +11,7 @@ export interface PlaceholderPems {
   trustedCa: string;
 }
 
-export interface StaticBootstrapOptions {
+export interface StandaloneBootstrapOptions {
   /** Admin port on 127.0.0.1; 0 (the default) lets the kernel choose. */
   adminPort?: number;
   nodeId?: string;
@@ -52,7 +52,7 @@ function inline(value: JsonValue, state: Inlining, secretKind?: SecretKind): Jso
   }
   const out: JsonObject = {};
   for (const [key, child] of Object.entries(value)) {
-    if (key === "rds" && value["@type"] === TYPE.httpConnectionManager && isJsonObject(child)) {
+    if (key === "rds" && value["@type"] === TypeUrl.httpConnectionManager && isJsonObject(child)) {
       const name = typeof child.route_config_name === "string" ? child.route_config_name : "";
       const routes = state.routes.get(name);
       if (!routes) throw new Error(`the connection manager refers to route configuration ${name}, which the resources do not contain`);
@@ -88,7 +88,7 @@ function placeholderSecret(name: string, kind: SecretKind, pems: PlaceholderPems
  * (taken from `resources.secrets`, else placeholders from `options`). Pure: nothing is read,
  * generated or written here.
  */
-export function staticBootstrap(resources: SidecarResources, options: StaticBootstrapOptions = {}): JsonObject {
+export function standaloneBootstrap(resources: SidecarResources, options: StandaloneBootstrapOptions = {}): JsonObject {
   const state: Inlining = { routes: byNameOf(resources.routes), secrets: new Map() };
   const listeners = resources.listeners.map((l) => bare(inline(l.resource, state) as JsonObject));
   const endpoints = byNameOf(resources.endpoints);

@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import { FixedLeadership, MemoryObjects, MemoryReports, RecordingWriter } from "../../test/support/controller-fakes.js";
+import type { PolicyStatus } from "../api/v1alpha1/policy.js";
+import { policy, service, sidecarPod } from "../testdata/objects.js";
+import { translate } from "../translate/translate.js";
+import type { SidecarReport } from "./sidecar-reports.js";
+import { StatusRunner } from "./status-runner.js";
+
+const publicRules = { rules: [{ name: "all", match: { pathPrefix: "/" }, authentication: "None" }] };
+
+function setup(options: { leader?: boolean } = {}): {
+  runner: StatusRunner;
+  objects: MemoryObjects;
+  writer: RecordingWriter;
+  reports: MemoryReports;
+  own: Map<string, SidecarReport>;
+  clock: { now: Date };
+} {
+  const objects = new MemoryObjects({
+    policies: [policy({ namespace: "shop", name: "api", created: "2026-01-01T00:00:00Z", spec: { targetRefs: [{ kind: "Service", name: "api" }], ...publicRules } })],
+    services: [service("shop", "api", { app: "api" })],
+    pods: [sidecarPod("shop", "api-1", { app: "api" })],
+    secrets: [],
+  });
+  const writer = new RecordingWriter();
+  const reports = new MemoryReports();
+  const own = new Map<string, SidecarReport>();
+  const clock = { now: new Date("2026-11-25T12:00:00.123Z") };
+  const runner = new StatusRunner({
+    objects,
+    writer,
+    reports,
+    leadership: new FixedLeadership(options.leader ?? true),
+    clock: () => clock.now,
+    sidecars: { ownReport: (id) => own.get(id), isInSync: (id) => own.has(id) },
+  });
+  runner.published(translate(objects.translationInput("2026-11-25T12:00:00Z")));
+  return { runner, objects, writer, reports, own, clock };
+}
+
+function condition(status: PolicyStatus | undefined, type: string): { status: string; reason: string } | undefined {
+  const found = status?.conditions?.find((c) => c.type === type);
+  return found ? { status: found.status, reason: found.reason } : undefined;
+}
+
+describe("StatusRunner", () => {
+  it("a follower writes nothing", async () => {
+    const { runner, writer, reports } = setup({ leader: false });
+    await runner.write();
+    expect(writer.statuses).toEqual([]);
+    expect(writer.events).toEqual([]);
+    expect(reports.collected).toBe(0);
+  });
+
+  it("writes Programmed once the sidecar runs the generation, at the injected clock's second, with one Event per change", async () => {
+    const { runner, objects, writer, own } = setup();
+    await runner.write();
+    const pending = writer.statuses.at(-1);
+    expect(pending?.ref).toEqual({ namespace: "shop", name: "api" });
+    expect(condition(pending?.status, "Accepted")).toEqual({ status: "True", reason: "Accepted" });
+    expect(condition(pending?.status, "Programmed")).toEqual({ status: "False", reason: "Pending" });
+    expect(pending?.status.conditions?.[0]?.lastTransitionTime).toBe("2026-11-25T12:00:00Z");
+    expect(writer.events.map((e) => `${e.type}/${e.reason}`)).toEqual(["Normal/Accepted"]);
+
+    // The store returns what was written; the same status again announces nothing new.
+    (objects.input.policies[0] as { status?: PolicyStatus }).status = pending?.status;
+    await runner.write();
+    expect(writer.events).toHaveLength(1);
+
+    own.set("api-1.shop", { policy: "shop/api", generation: 1, connected: true });
+    await runner.write();
+    expect(condition(writer.statuses.at(-1)?.status, "Programmed")).toEqual({ status: "True", reason: "Programmed" });
+    expect(writer.events.map((e) => `${e.type}/${e.reason}`)).toEqual(["Normal/Accepted", "Normal/Programmed"]);
+  });
+
+  it("takes another replica's word for a sidecar connected there, NACK included", async () => {
+    const { runner, writer, reports } = setup();
+    reports.others.set("api-1.shop", { policy: "shop/api", generation: 1, connected: true, nack: "listener: invalid" });
+    await runner.write();
+    expect(condition(writer.statuses.at(-1)?.status, "Programmed")).toEqual({ status: "False", reason: "Rejected" });
+    expect(writer.events.map((e) => `${e.type}/${e.reason}`)).toEqual(["Warning/Rejected"]);
+  });
+
+  it("skips a policy whose generation changed since the translation (the next reconcile covers it)", async () => {
+    const { runner, objects, writer } = setup();
+    (objects.input.policies[0] as { metadata: { generation: number } }).metadata.generation = 2;
+    await runner.write();
+    expect(writer.statuses).toEqual([]);
+  });
+
+  it("collects the records of gone replicas at most every ten minutes of its clock", async () => {
+    const { runner, reports, clock } = setup();
+    await runner.write();
+    await runner.write();
+    expect(reports.collected).toBe(1);
+    clock.now = new Date(clock.now.getTime() + 600_001);
+    await runner.write();
+    expect(reports.collected).toBe(2);
+  });
+});

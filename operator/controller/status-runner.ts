@@ -1,0 +1,108 @@
+import { AcceptedReason, ConditionType, ProgrammedReason } from "../api/v1alpha1/conditions.js";
+import type { PolicyStatus } from "../api/v1alpha1/policy.js";
+import type { PolicyRef } from "../kube/status-writer.js";
+import { SidecarBypassCondition } from "../resolve/bypass.js";
+import type { ObjectMeta } from "../resolve/objects.js";
+import type { Translation } from "../translate/translate.js";
+import { desiredStatus } from "./policy-status.js";
+import type { Clock, Leadership, ObjectSource, ReportBook, StatusSink } from "./ports.js";
+import { sidecarObservation, type ObservationSources } from "./sidecar-observation.js";
+import { WarningEvents } from "./warning-events.js";
+
+export interface StatusRunnerOptions {
+  objects: Pick<ObjectSource, "translationInput">;
+  writer: StatusSink;
+  reports: Pick<ReportBook, "forget" | "inheritedReport" | "fromOthers" | "collectGarbage">;
+  leadership: Pick<Leadership, "isLeader">;
+  clock: Clock;
+  /** This replica's word on its sidecars (snapshot-runner.ts). */
+  sidecars: Pick<ObservationSources, "ownReport" | "isInSync">;
+}
+
+/** How often the leader deletes the records of replicas gone for an hour. */
+const GARBAGE_COLLECTION_MS = 600_000;
+
+type PolicyObject = { metadata: ObjectMeta; status?: PolicyStatus };
+
+/**
+ * As leader, writes each policy's status for the last published translation — what its sidecars
+ * acknowledged, as the fleet of replicas reports it — and one Event per change of what the status
+ * says, plus the warning Events.
+ */
+export class StatusRunner {
+  private last: Translation | undefined;
+  private lastGarbageCollection = 0;
+  private readonly reported = new Map<string, string>();
+  private readonly bypassEvents: WarningEvents;
+  private readonly warningEvents: WarningEvents;
+
+  constructor(private readonly options: StatusRunnerOptions) {
+    this.bypassEvents = new WarningEvents(options.writer, SidecarBypassCondition);
+    this.warningEvents = new WarningEvents(options.writer, ConditionType.Warnings, true);
+  }
+
+  /** The translation whose snapshots were published: status is written for it from now on. */
+  published(translation: Translation): void {
+    this.last = translation;
+  }
+
+  async write(): Promise<void> {
+    const { leadership, clock, reports } = this.options;
+    const last = this.last;
+    if (!leadership.isLeader() || !last) return;
+    const instant = clock();
+    if (instant.getTime() - this.lastGarbageCollection > GARBAGE_COLLECTION_MS) {
+      this.lastGarbageCollection = instant.getTime();
+      await reports.collectGarbage(3600);
+    }
+    const observe = sidecarObservation({ ...this.options.sidecars, reports, now: instant.getTime() });
+    const now = instant.toISOString().replace(/\.\d{3}Z$/, "Z");
+    const raw = new Map<string, PolicyObject>();
+    for (const p of this.options.objects.translationInput(now).policies) {
+      const object = p as PolicyObject;
+      raw.set(`${object.metadata.namespace ?? "default"}/${object.metadata.name}`, object);
+    }
+    await Promise.all(
+      last.resolution.policies.map(async (resolved) => {
+        const key = `${resolved.namespace}/${resolved.name}`;
+        const object = raw.get(key);
+        if (!object || (object.metadata.generation ?? 0) !== resolved.generation) return; // changed meanwhile; the next reconcile covers it
+        const desired = desiredStatus(resolved, observe, object.status, now);
+        const ref = { namespace: resolved.namespace, name: resolved.name, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) };
+        // What the status already says was announced (by this replica before a restart, or by the previous leader).
+        if (!this.reported.has(key) && object.status) this.reported.set(key, eventSignature(object.status));
+        await this.options.writer.write(ref, object.status, desired);
+        await this.recordEvents(key, ref, desired);
+        await this.bypassEvents.record(key, ref, resolved.sidecarBypass, object.status);
+        await this.warningEvents.record(key, ref, resolved.warnings.status === "True" ? resolved.warnings : undefined, object.status);
+      }),
+    );
+    const keys = new Set(last.resolution.policies.map((p) => `${p.namespace}/${p.name}`));
+    this.bypassEvents.retain(keys);
+    this.warningEvents.retain(keys);
+  }
+
+  /** One Event per change of what the policy's status says (accepted, rejected, programmed, NACKed). */
+  private async recordEvents(key: string, ref: PolicyRef, status: PolicyStatus): Promise<void> {
+    const writer = this.options.writer;
+    const accepted = status.conditions?.find((c) => c.type === "Accepted");
+    const programmed = status.conditions?.find((c) => c.type === "Programmed");
+    const signature = eventSignature(status);
+    if (this.reported.get(key) === signature) return;
+    this.reported.set(key, signature);
+    if (accepted && accepted.reason !== AcceptedReason.Accepted) {
+      await writer.event(ref, "Warning", accepted.reason, accepted.message);
+      return;
+    }
+    if (programmed?.reason === ProgrammedReason.Rejected) await writer.event(ref, "Warning", "Rejected", programmed.message);
+    else if (programmed?.reason === ProgrammedReason.Programmed) await writer.event(ref, "Normal", "Programmed", programmed.message);
+    else if (accepted) await writer.event(ref, "Normal", "Accepted", `Generation ${status.observedGeneration ?? 0} accepted; programming its sidecars.`);
+  }
+}
+
+/** What an Event announces about a status: its generation and the reasons of Accepted and Programmed. */
+function eventSignature(status: PolicyStatus): string {
+  const accepted = status.conditions?.find((c) => c.type === "Accepted");
+  const programmed = status.conditions?.find((c) => c.type === "Programmed");
+  return `${status.observedGeneration ?? 0}/${accepted?.reason ?? ""}/${programmed?.reason ?? ""}`;
+}
