@@ -26,7 +26,6 @@ export interface AuthzCheckBenchResult {
   checksPerSecond: number;
 }
 
-
 async function requests(count: number, key: DpopKey, idp: TestIssuer): Promise<AuthzRequest[]> {
   const token = await idp.sign({ sub: "alice", cnf: { jkt: key.jkt } }, { audience: AUDIENCE, lifetimeSeconds: 3600 });
   const payload = { iss: ISSUER, aud: AUDIENCE, sub: "alice", cnf: { jkt: key.jkt } };
@@ -38,7 +37,12 @@ async function requests(count: number, key: DpopKey, idp: TestIssuer): Promise<A
       scheme: "http",
       host: "shop.test",
       path,
-      headers: { authorization: `DPoP ${token}`, dpop: await key.proof({ htm: "GET", htu: `http://shop.test${path}`, accessToken: token }), "x-app-version": "4.3.0", "x-app-platform": "ios" },
+      headers: {
+        authorization: `DPoP ${token}`,
+        dpop: await key.proof({ htm: "GET", htu: `http://shop.test${path}`, accessToken: token }),
+        "x-app-version": "4.3.0",
+        "x-app-platform": "ios",
+      },
       jwtPayload: payload,
     })),
   );
@@ -64,7 +68,14 @@ export async function runAuthzCheckBench(options: { checks?: number; algorithm?:
     if (!decision.allowed) throw new Error(`benchmark request refused: ${decision.reason}`);
   }
   const elapsed = (performance.now() - started) / 1000;
-  return { route: routeName("orders"), algorithm, checks, p50Us: Math.round(percentileOf(durations, 0.5)), p99Us: Math.round(percentileOf(durations, 0.99)), checksPerSecond: Math.round(checks / elapsed) };
+  return {
+    route: routeName("orders"),
+    algorithm,
+    checks,
+    p50Us: Math.round(percentileOf(durations, 0.5)),
+    p99Us: Math.round(percentileOf(durations, 0.99)),
+    checksPerSecond: Math.round(checks / elapsed),
+  };
 }
 
 export const authzCheck: Benchmark = {
@@ -73,7 +84,8 @@ export const authzCheck: Benchmark = {
     const rows: AuthzCheckBenchResult[] = [];
     for (const algorithm of ["ES256", "EdDSA"]) rows.push(await runAuthzCheckBench({ algorithm }));
     console.log("algorithm  checks   p50 µs  p99 µs  checks/s (one core, sequential)");
-    for (const r of rows) console.log(`${r.algorithm.padEnd(10)} ${String(r.checks).padEnd(8)} ${String(r.p50Us).padStart(6)}  ${String(r.p99Us).padStart(6)}  ${r.checksPerSecond}`);
+    for (const r of rows)
+      console.log(`${r.algorithm.padEnd(10)} ${String(r.checks).padEnd(8)} ${String(r.p50Us).padStart(6)}  ${String(r.p99Us).padStart(6)}  ${r.checksPerSecond}`);
     await mkdir(new URL("./results/", import.meta.url), { recursive: true });
     await writeFile(new URL("./results/authz-check.json", import.meta.url), `${JSON.stringify(rows, null, 2)}\n`);
   },

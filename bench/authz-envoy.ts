@@ -82,7 +82,12 @@ async function startEnvoy(envoy: string, bootstrap: Record<string, unknown>, nam
   const adminPort = await freePort();
   const configPath = join(dir, `${name}.yaml`);
   await writeFile(configPath, stringify({ ...bootstrap, admin: { address: { socket_address: { address: "127.0.0.1", port_value: adminPort } } } }));
-  const proc = startProcess({ name, command: envoy, args: ["--config-path", configPath, "--disable-hot-restart", "--log-level", "warn", "--concurrency", "1"], logFile: join(dir, `${name}.log`) });
+  const proc = startProcess({
+    name,
+    command: envoy,
+    args: ["--config-path", configPath, "--disable-hot-restart", "--log-level", "warn", "--concurrency", "1"],
+    logFile: join(dir, `${name}.log`),
+  });
   await waitUntilReady(proc, () => adminReady(adminPort), 30_000);
   return proc;
 }
@@ -163,7 +168,11 @@ export async function runAuthzEnvoyBench(): Promise<{ results: AuthzEnvoyResult[
     // One Envoy per case, each rendered from the same translation input.
     const listeners = new Map<string, number>();
     for (const c of CASES) {
-      const settings: TranslationSettings = { authz: { host: "127.0.0.1", port: authzPorts[c.replay ?? "memory"], timeoutMs: 1000 }, ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 }, rateLimitDomain: "bulwark" };
+      const settings: TranslationSettings = {
+        authz: { host: "127.0.0.1", port: authzPorts[c.replay ?? "memory"], timeoutMs: 1000 },
+        ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 },
+        rateLimitDomain: "bulwark",
+      };
       const workload = render(input, settings).workloads.find((w) => w.workload.startsWith(`apisecuritypolicy/bench/${c.scenario}/`));
       if (!workload) throw new Error(`no workload rendered for ${c.scenario}`);
       envoys.push(await startEnvoy(envoy, standaloneBootstrap(workload.resources), `envoy-${c.name}`, dir));

@@ -45,7 +45,15 @@ async function serverCpuSeconds(server: Worker): Promise<number> {
   return (cpu.userUs + cpu.systemUs) / 1e6;
 }
 
-async function runCase(options: { load: Worker; scenario: Scenario; store: AuthzGrpcResult["replayStore"]; redisUrl: string; input: ReturnType<typeof benchInput>; run: number; cycle?: boolean }): Promise<AuthzGrpcResult> {
+async function runCase(options: {
+  load: Worker;
+  scenario: Scenario;
+  store: AuthzGrpcResult["replayStore"];
+  redisUrl: string;
+  input: ReturnType<typeof benchInput>;
+  run: number;
+  cycle?: boolean;
+}): Promise<AuthzGrpcResult> {
   const core = cores();
   const profileDir = process.env.BENCH_AUTHZ_PROFILE;
   const nodeFlags = process.env.BENCH_AUTHZ_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [];
@@ -55,7 +63,10 @@ async function runCase(options: { load: Worker; scenario: Scenario; store: Authz
     const { port } = await server.ask({ kind: "serve", input: options.input, ...redis }, "serving");
     let before = 0;
     const measuring = options.load.ask(undefined, "measuring").then(async () => (before = await serverCpuSeconds(server)));
-    const done = await options.load.ask({ kind: "grpc-load", port, durationMs: DURATION_MS, warmupCalls: WARMUP_CALLS, inFlight: IN_FLIGHT, cycle: options.cycle ?? false }, "grpc-done");
+    const done = await options.load.ask(
+      { kind: "grpc-load", port, durationMs: DURATION_MS, warmupCalls: WARMUP_CALLS, inFlight: IN_FLIGHT, cycle: options.cycle ?? false },
+      "grpc-done",
+    );
     await measuring;
     const serverCpu = (await serverCpuSeconds(server)) - before;
     if (done.errors > 0 || done.refused > 0) throw new Error(`${options.scenario}/${options.store}: ${done.errors} errors, ${done.refused} refusals (${done.firstProblem})`);
@@ -106,7 +117,9 @@ export const authzGrpc: Benchmark = {
   async run(): Promise<void> {
     const results = await runAuthzGrpcBench();
     const core = cores();
-    console.log(`Check direct over gRPC, ${IN_FLIGHT} in flight, ${DURATION_MS / 1000} s per case; server on core ${core.server ?? "any"}, load generator on core ${core.load ?? "any"} (${core.count} cores, load average ${loadavg()[0]?.toFixed(2)}), Node ${process.version}`);
+    console.log(
+      `Check direct over gRPC, ${IN_FLIGHT} in flight, ${DURATION_MS / 1000} s per case; server on core ${core.server ?? "any"}, load generator on core ${core.load ?? "any"} (${core.count} cores, load average ${loadavg()[0]?.toFixed(2)}), Node ${process.version}`,
+    );
     console.log("route            replay   calls/s  calls/server-core-s  p50 µs  p99 µs  server CPU s  load CPU s");
     for (const r of results) {
       console.log(
@@ -115,7 +128,16 @@ export const authzGrpc: Benchmark = {
     }
     if (quick) return;
     await mkdir(RESULTS_DIR, { recursive: true });
-    const meta = { node: process.version, cpu: cpus()[0]?.model, cores: core.count, loadAverage1m: Number((loadavg()[0] ?? 0).toFixed(2)), serverCore: core.server ?? null, loadCore: core.load ?? null, durationMs: DURATION_MS, warmupCalls: WARMUP_CALLS };
+    const meta = {
+      node: process.version,
+      cpu: cpus()[0]?.model,
+      cores: core.count,
+      loadAverage1m: Number((loadavg()[0] ?? 0).toFixed(2)),
+      serverCore: core.server ?? null,
+      loadCore: core.load ?? null,
+      durationMs: DURATION_MS,
+      warmupCalls: WARMUP_CALLS,
+    };
     await writeFile(join(RESULTS_DIR, "authz-grpc.json"), `${JSON.stringify({ ...meta, results }, null, 2)}\n`);
   },
 };

@@ -106,7 +106,6 @@ export function checkRequestMessage(options: { route: string; headers: Record<st
   };
 }
 
-
 /** Cores to pin the server and the load generator to, when there are at least two (BENCH_AUTHZ_NO_PIN=1: none). */
 export function cores(): { server?: number; load?: number; count: number } {
   const count = cpus().length;
@@ -129,7 +128,14 @@ export type WorkerRequest =
   | { kind: "serve"; input: TranslationInput; redisUrl?: string; redisPrefix?: string }
   | { kind: "cpu" }
   | { kind: "grpc-prepare"; route: string; proofs: number }
-  | { kind: "grpc-load"; port: number; durationMs: number; warmupCalls: number; inFlight: number; /** Send the prepared requests again and again (routes without DPoP). */ cycle?: boolean }
+  | {
+      kind: "grpc-load";
+      port: number;
+      durationMs: number;
+      warmupCalls: number;
+      inFlight: number;
+      /** Send the prepared requests again and again (routes without DPoP). */ cycle?: boolean;
+    }
   | { kind: "http-load"; port: number; file: string; rate: number; warmup: number }
   | { kind: "exit" };
 
@@ -138,7 +144,18 @@ export type WorkerReply =
   | { kind: "cpu"; userUs: number; systemUs: number }
   | { kind: "prepared" }
   | { kind: "measuring" }
-  | { kind: "grpc-done"; calls: number; errors: number; refused: number; seconds: number; p50Us: number; p99Us: number; loadCpuSeconds: number; exhausted: boolean; firstProblem?: string }
+  | {
+      kind: "grpc-done";
+      calls: number;
+      errors: number;
+      refused: number;
+      seconds: number;
+      p50Us: number;
+      p99Us: number;
+      loadCpuSeconds: number;
+      exhausted: boolean;
+      firstProblem?: string;
+    }
   | { kind: "http-done"; latenciesUs: number[]; statuses: Record<string, number>; seconds: number; lateSends: number }
   | { kind: "error"; message: string };
 

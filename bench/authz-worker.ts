@@ -29,12 +29,20 @@ let replay: ReplayStore | undefined;
 async function serve(request: Extract<WorkerRequest, { kind: "serve" }>): Promise<void> {
   const tables = new RouteTableHolder();
   tables.swap(buildRouteTable(translate(request.input).ir));
-  replay = request.redisUrl ? new RedisReplayStore(new Redis(request.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }), request.redisPrefix) : new MemoryReplayStore(Date.now, { rememberedSince: 0 });
+  replay = request.redisUrl
+    ? new RedisReplayStore(new Redis(request.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }), request.redisPrefix)
+    : new MemoryReplayStore(Date.now, { rememberedSince: 0 });
   if (request.redisUrl) await new Promise((resolve) => setTimeout(resolve, 200));
   // A fresh store refuses proofs issued within the clock skew (5 s) of its first connection: measure a warm one.
   const warmAt = replay.rememberedSince() + 5000;
   if (warmAt > Date.now()) await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, warmAt - Date.now() + 1000)));
-  server = new AuthzServer({ host: "127.0.0.1", port: 0, tables, deps: { now: Date.now, replay, nonces: new DpopNonces(), keys: new KeySets().keys }, log: pino({ level: "silent" }) });
+  server = new AuthzServer({
+    host: "127.0.0.1",
+    port: 0,
+    tables,
+    deps: { now: Date.now, replay, nonces: new DpopNonces(), keys: new KeySets().keys },
+    log: pino({ level: "silent" }),
+  });
   reply({ kind: "serving", port: await server.start() });
 }
 
@@ -52,7 +60,9 @@ async function prepareGrpc(request: Extract<WorkerRequest, { kind: "grpc-prepare
   prepared = [];
   const batch = 2000;
   for (let i = 0; i < request.proofs; i += batch) {
-    const proofs = await Promise.all(Array.from({ length: Math.min(batch, request.proofs - i) }, () => key.proof({ htm: "GET", htu: `http://${HOST}${PATH}`, accessToken: token })));
+    const proofs = await Promise.all(
+      Array.from({ length: Math.min(batch, request.proofs - i) }, () => key.proof({ htm: "GET", htu: `http://${HOST}${PATH}`, accessToken: token })),
+    );
     for (const [j, dpop] of proofs.entries()) {
       const headers = { authorization: `DPoP ${token}`, dpop };
       prepared.push(serialize(checkRequestMessage({ route: request.route, headers, jwtPayload, id: i + j })));
@@ -116,7 +126,18 @@ async function loadGrpc(request: Extract<WorkerRequest, { kind: "grpc-load" }>):
   const used = process.cpuUsage(cpu);
   client.close();
   const sorted = Float64Array.from(latencies).sort();
-  reply({ kind: "grpc-done", calls: latencies.length, errors, refused, seconds, p50Us: percentile(sorted, 0.5), p99Us: percentile(sorted, 0.99), loadCpuSeconds: (used.user + used.system) / 1e6, exhausted, ...(firstProblem !== undefined ? { firstProblem } : {}) });
+  reply({
+    kind: "grpc-done",
+    calls: latencies.length,
+    errors,
+    refused,
+    seconds,
+    p50Us: percentile(sorted, 0.5),
+    p99Us: percentile(sorted, 0.99),
+    loadCpuSeconds: (used.user + used.system) / 1e6,
+    exhausted,
+    ...(firstProblem !== undefined ? { firstProblem } : {}),
+  });
 }
 
 interface HttpRequestSpec {

@@ -79,11 +79,22 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T, index
 function benchSpec(service: string, idp: TokenIssuer, scope: string): Record<string, unknown> {
   return {
     targetRefs: [{ kind: "Service", name: service }],
-    authentication: { jwt: { providers: [{ name: "idp", issuer: idp.issuer, audiences: [idp.audience], jwks: { secretRef: { name: "idp-jwks" } }, claimsToHeaders: [{ claim: "sub", header: "x-user-id" }] }] } },
+    authentication: {
+      jwt: {
+        providers: [
+          { name: "idp", issuer: idp.issuer, audiences: [idp.audience], jwks: { secretRef: { name: "idp-jwks" } }, claimsToHeaders: [{ claim: "sub", header: "x-user-id" }] },
+        ],
+      },
+    },
     rules: [
       { name: "orders", match: { methods: ["GET"], pathPrefix: "/v1/orders/" }, require: { scopes: [scope] } },
       { name: "profile", match: { methods: ["GET", "PUT"], path: "/v1/profile" } },
-      { name: "images", match: { methods: ["GET"], pathPrefix: "/v1/images/" }, authentication: "None", rateLimits: [{ name: "shield", scope: "Local", limit: { requests: 1000, per: "1s" } }] },
+      {
+        name: "images",
+        match: { methods: ["GET"], pathPrefix: "/v1/images/" },
+        authentication: "None",
+        rateLimits: [{ name: "shield", scope: "Local", limit: { requests: 1000, per: "1s" } }],
+      },
     ],
     defaultAction: "Deny",
   };
@@ -106,7 +117,10 @@ class PolicyWatcher {
   ) {}
 
   async start(): Promise<void> {
-    const list = (await this.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group, version, plural, namespace: this.namespace })) as { items: PolicyObject[]; metadata: { resourceVersion: string } };
+    const list = (await this.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group, version, plural, namespace: this.namespace })) as {
+      items: PolicyObject[];
+      metadata: { resourceVersion: string };
+    };
     for (const p of list.items) this.latest.set(p.metadata.name, p);
     const watch = new Watch(this.kc);
     this.request = await watch.watch(
@@ -335,7 +349,9 @@ async function applyRounds(
   const ackEach: number[] = [];
   const enforced: number[] = [];
   const status: number[] = [];
-  let generation = (await ctx.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group, version, plural, namespace: options.namespace, name: options.policy }) as PolicyObject).metadata.generation;
+  let generation = (
+    (await ctx.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group, version, plural, namespace: options.namespace, name: options.policy })) as PolicyObject
+  ).metadata.generation;
   for (let round = 1; round <= options.rounds; round++) {
     const scope = scopeOf(generation);
     generation += 1;
@@ -415,7 +431,11 @@ async function fleetScenario(ctx: Context, controller: ControllerProcess, delta:
   const pods = Array.from({ length: size }, (_, i) => `api-${String(i).padStart(4, "0")}`);
   await pool(pods, 16, (pod) => createSidecarPod(ctx.kc, { namespace, name: pod, labels: { app: service }, sidecarPort: 15001, appPort: 8080 }));
   const watcher = new PolicyWatcher(ctx.kc, namespace);
-  const fleet = new Fleet(`127.0.0.1:${controller.xdsPort}`, pods.map((p) => `${p}.${namespace}`), delta);
+  const fleet = new Fleet(
+    `127.0.0.1:${controller.xdsPort}`,
+    pods.map((p) => `${p}.${namespace}`),
+    delta,
+  );
   try {
     await watcher.start();
     await createPolicy(ctx, namespace, "api", benchSpec(service, ctx.idp, scopeOf(0)));
@@ -467,7 +487,12 @@ async function scaleScenario(ctx: Context, previous: ControllerProcess, plan: Pl
   await previous.stop();
   for (const namespace of ctx.namespaces.splice(0)) await deleteNamespace(ctx.kc, namespace);
   const core = ctx.kc.makeApiClient(CoreV1Api);
-  await waitFor("earlier benchmark pods to be gone", async () => ((await core.listPodForAllNamespaces()).items.some((p) => p.metadata?.annotations?.["bulwark.dev/sidecar-port"]) ? undefined : true), 120_000, 200);
+  await waitFor(
+    "earlier benchmark pods to be gone",
+    async () => ((await core.listPodForAllNamespaces()).items.some((p) => p.metadata?.annotations?.["bulwark.dev/sidecar-port"]) ? undefined : true),
+    120_000,
+    200,
+  );
 
   const n = plan.scale;
   const namespace = await newNamespace(ctx, "bench-scale");
@@ -487,7 +512,11 @@ async function scaleScenario(ctx: Context, previous: ControllerProcess, plan: Pl
   const restart = await timedStart(ctx, "bench-scale-1", n);
   const controller = restart.controller;
   const watcher = new PolicyWatcher(ctx.kc, namespace);
-  const fleet = new Fleet(`127.0.0.1:${controller.xdsPort}`, names.map((name) => `${name}-0.${namespace}`), false);
+  const fleet = new Fleet(
+    `127.0.0.1:${controller.xdsPort}`,
+    names.map((name) => `${name}-0.${namespace}`),
+    false,
+  );
   try {
     await watcher.start();
     const connectStarted = performance.now();
@@ -522,7 +551,7 @@ async function scaleScenario(ctx: Context, previous: ControllerProcess, plan: Pl
       changed.push(((await controller.metric("bulwark_snapshot_updates_total")) ?? 0) - snapshotsBefore);
       const reconciles = ((await controller.metric("bulwark_reconcile_duration_seconds_count")) ?? 0) - countBefore;
       reconcileCounts.push(reconciles);
-      reconcile.push((((await controller.metric("bulwark_reconcile_duration_seconds_sum")) ?? 0) - sumBefore) * 1000 / Math.max(1, reconciles));
+      reconcile.push(((((await controller.metric("bulwark_reconcile_duration_seconds_sum")) ?? 0) - sumBefore) * 1000) / Math.max(1, reconciles));
     }
     if (fleet.errors > 0) throw new Error(`${fleet.errors} simulated sidecars lost their stream`);
     return {
@@ -536,7 +565,14 @@ async function scaleScenario(ctx: Context, previous: ControllerProcess, plan: Pl
         restart: { spawnToReadyMs: restart.spawnToReadyMs, spawnToAllSnapshotsMs: restart.spawnToAllSnapshotsMs, reconciles: restart.reconciles },
       },
       connectAllToAckedMs,
-      edit: { rounds: plan.editRounds, ackMs: percentiles(ack), statusMs: percentiles(status), reconcileMs: percentiles(reconcile), reconcilesPerEdit: reconcileCounts, snapshotsChangedPerEdit: changed },
+      edit: {
+        rounds: plan.editRounds,
+        ackMs: percentiles(ack),
+        statusMs: percentiles(status),
+        reconcileMs: percentiles(reconcile),
+        reconcilesPerEdit: reconcileCounts,
+        snapshotsChangedPerEdit: changed,
+      },
     };
   } finally {
     fleet.close();
@@ -576,7 +612,13 @@ async function run(): Promise<void> {
   const plan = quick ? QUICK : FULL;
   await withEnvironment(async (env) => {
     const kc = kubeConfig(env);
-    const ctx: Context = { env, kc, idp: await createIssuer("https://idp.bench.bulwark.test/", "bench-api"), leaseNamespace: `bench-lease-${Date.now().toString(36)}`, namespaces: [] };
+    const ctx: Context = {
+      env,
+      kc,
+      idp: await createIssuer("https://idp.bench.bulwark.test/", "bench-api"),
+      leaseNamespace: `bench-lease-${Date.now().toString(36)}`,
+      namespaces: [],
+    };
     await applyCrds(env);
     await createNamespace(kc, ctx.leaseNamespace);
     const load = { start: loadavg()[0] ?? 0, end: 0 };
@@ -605,7 +647,16 @@ async function run(): Promise<void> {
     console.log(
       `\n${table(
         ["API write → ACK", "sidecars", "rounds", "write p50", "all ACKed p50", "all ACKed p99", "per sidecar p99", "enforced p50", "enforced p99", "status p50", "status p99"],
-        apply.map((r) => [`${r.client === "envoy" ? "Envoy" : "ADS client"} ${r.mode}`, String(r.sidecars), String(r.rounds), r.writeMs.p50.toFixed(1), ...pct(r.ackAllMs), pct(r.ackPerSidecarMs)[1], ...pct(r.enforcedMs), ...pct(r.statusMs)]),
+        apply.map((r) => [
+          `${r.client === "envoy" ? "Envoy" : "ADS client"} ${r.mode}`,
+          String(r.sidecars),
+          String(r.rounds),
+          r.writeMs.p50.toFixed(1),
+          ...pct(r.ackAllMs),
+          pct(r.ackPerSidecarMs)[1],
+          ...pct(r.enforcedMs),
+          ...pct(r.statusMs),
+        ]),
       )}\n(ms; enforced = the new behaviour answered on the Envoy's listener; status = Programmed n/n for the new generation seen through a watch)\n`,
     );
     const s = scale;

@@ -7,9 +7,7 @@ export interface FleetOptions {
   nodePrefix: string;
 }
 
-export type FleetMessage =
-  | { kind: "started"; count: number }
-  | { kind: "stopped"; cpuMicros: number; rssBytes: number; responses: number; errors: number };
+export type FleetMessage = { kind: "started"; count: number } | { kind: "stopped"; cpuMicros: number; rssBytes: number; responses: number; errors: number };
 
 export function fleetNodeId(prefix: string, index: number): string {
   return `${prefix}-${String(index).padStart(5, "0")}.bench`;

@@ -74,9 +74,13 @@ interface Result {
 }
 
 function descriptor(i: number, keys: number): DescriptorInput {
-  return { entries: [{ key: "limit", value: limit.name }, { key: "header:x-device-id", value: `device-${i % keys}` }] };
+  return {
+    entries: [
+      { key: "limit", value: limit.name },
+      { key: "header:x-device-id", value: `device-${i % keys}` },
+    ],
+  };
 }
-
 
 /** Runs `one` with `inFlight` concurrent loops for DURATION_MS. */
 async function measure(one: (i: number) => Promise<void>, inFlight: number): Promise<{ decisions: number; seconds: number; cpuSeconds: number; p50Ms: number; p99Ms: number }> {

@@ -55,7 +55,14 @@ function grpcSender(c: LoadCase): { send: Send; close(): void } {
   // Requests are built ahead: the generator's own work stays small and constant.
   const requests: RateLimitRequestMessage[] = Array.from({ length: c.keys }, (_, k) => ({
     domain: "bulwark",
-    descriptors: [{ entries: [{ key: "limit", value: c.limitName }, { key: "header:x-device-id", value: `device-${k}` }] }],
+    descriptors: [
+      {
+        entries: [
+          { key: "limit", value: c.limitName },
+          { key: "header:x-device-id", value: `device-${k}` },
+        ],
+      },
+    ],
   }));
   return {
     send: (i, done) =>
@@ -77,7 +84,17 @@ function rawGrpcSender(c: LoadCase): { send: Send; close(): void } {
   const serialize = ratelimitServices().rateLimit.ShouldRateLimit?.requestSerialize;
   if (!serialize) throw new Error("no ShouldRateLimit");
   const bodies = Array.from({ length: c.keys }, (_, k) => {
-    const message = serialize({ domain: "bulwark", descriptors: [{ entries: [{ key: "limit", value: c.limitName }, { key: "header:x-device-id", value: `device-${k}` }] }] } satisfies RateLimitRequestMessage);
+    const message = serialize({
+      domain: "bulwark",
+      descriptors: [
+        {
+          entries: [
+            { key: "limit", value: c.limitName },
+            { key: "header:x-device-id", value: `device-${k}` },
+          ],
+        },
+      ],
+    } satisfies RateLimitRequestMessage);
     const framed = Buffer.alloc(5 + message.length);
     framed.writeUInt32BE(message.length, 1);
     message.copy(framed, 5);
@@ -121,7 +138,6 @@ function httpSender(c: LoadCase): { send: Send; close(): void } {
   };
 }
 
-
 /** Runs `send` for `ms`; records latencies only when `record`. */
 function phase(c: LoadCase, send: Send, ms: number, record: boolean): Promise<LoadResult> {
   return new Promise((resolve) => {
@@ -144,7 +160,19 @@ function phase(c: LoadCase, send: Send, ms: number, record: boolean): Promise<Lo
       const used = process.cpuUsage(cpu);
       const sorted = latencies.subarray(0, answered).sort();
       const r = (x: number): number => Number(x.toFixed(3));
-      resolve({ sent, answered, failed, failures, seconds, p50Ms: r(percentile(sorted, 0.5, 0)), p90Ms: r(percentile(sorted, 0.9, 0)), p99Ms: r(percentile(sorted, 0.99, 0)), p999Ms: r(percentile(sorted, 0.999, 0)), maxMs: r(sorted[sorted.length - 1] ?? 0), generatorCpuSeconds: (used.user + used.system) / 1e6 });
+      resolve({
+        sent,
+        answered,
+        failed,
+        failures,
+        seconds,
+        p50Ms: r(percentile(sorted, 0.5, 0)),
+        p90Ms: r(percentile(sorted, 0.9, 0)),
+        p99Ms: r(percentile(sorted, 0.99, 0)),
+        p999Ms: r(percentile(sorted, 0.999, 0)),
+        maxMs: r(sorted[sorted.length - 1] ?? 0),
+        generatorCpuSeconds: (used.user + used.system) / 1e6,
+      });
     };
     const fire = (): void => {
       const t = performance.now();

@@ -83,7 +83,12 @@ function objects(ports: { sidecar: number; app: number }): TranslationInput {
         spec: {
           targetRefs: [{ kind: "Service", name: "api" }],
           rules: [
-            { name: "images", authentication: "None", match: { pathPrefix: "/v1/images/" }, rateLimits: [{ name: "per-device", key: ["header:X-Device-Id"], limit: { requests: 1_000_000_000, per: "1m" } }] },
+            {
+              name: "images",
+              authentication: "None",
+              match: { pathPrefix: "/v1/images/" },
+              rateLimits: [{ name: "per-device", key: ["header:X-Device-Id"], limit: { requests: 1_000_000_000, per: "1m" } }],
+            },
             { name: "static", authentication: "None", match: { pathPrefix: "/static/" } },
           ],
         },
@@ -132,7 +137,9 @@ class LoadGenerator {
 
   run(c: LoadCase): Promise<LoadResult> {
     return new Promise((resolve, reject) => {
-      this.child.once("message", (m: { ok: boolean; result?: LoadResult; error?: string }) => (m.ok && m.result ? resolve(m.result) : reject(new Error(m.error ?? "load generator failed"))));
+      this.child.once("message", (m: { ok: boolean; result?: LoadResult; error?: string }) =>
+        m.ok && m.result ? resolve(m.result) : reject(new Error(m.error ?? "load generator failed")),
+      );
       this.child.send(c);
     });
   }

@@ -11,7 +11,10 @@ export function percentile(sorted: ArrayLike<number>, q: number, whenEmpty = Num
 
 /** The q-quantile of samples in any order (sorts a copy). */
 export function percentileOf(values: readonly number[], q: number): number {
-  return percentile([...values].sort((a, b) => a - b), q);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    q,
+  );
 }
 
 export interface Percentiles {

@@ -25,12 +25,15 @@ export interface TranslateBenchRow {
   routes: number;
 }
 
-
 function input(policies: number, workloads: number): TranslationInput {
   const specs = fc.sample(policySpecArbitrary, { numRuns: policies, seed: 7 });
   return {
     policies: specs.map((spec, i) =>
-      policy({ name: `p-${i}`, created: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(), spec: { targetRefs: [{ kind: "Service", name: `svc-${i % workloads}` }], ...spec } }),
+      policy({
+        name: `p-${i}`,
+        created: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+        spec: { targetRefs: [{ kind: "Service", name: `svc-${i % workloads}` }], ...spec },
+      }),
     ),
     services: Array.from({ length: workloads }, (_, i) => service("shop", `svc-${i}`, { app: `svc-${i}` })),
     pods: Array.from({ length: workloads }, (_, i) => sidecarPod("shop", `svc-${i}-pod`, { app: `svc-${i}` })),
@@ -92,4 +95,3 @@ export async function translateBench(): Promise<void> {
   await mkdir(new URL("./results/", import.meta.url), { recursive: true });
   await writeFile(new URL("./results/translate.json", import.meta.url), `${JSON.stringify({ node: process.version, rows }, null, 2)}\n`);
 }
-

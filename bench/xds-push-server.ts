@@ -101,7 +101,8 @@ function rssOfPid(pid: number): number {
 async function startEnvoys(scenario: Scenario, nodeIds: readonly string[], xdsPort: number): Promise<Clients> {
   const sidecars: Sidecar[] = [];
   try {
-    for (const nodeId of nodeIds) sidecars.push(await startSidecar({ envoyBinary: scenario.envoyBinary, nodeId, xdsPort, delta: scenario.delta, waitReady: false, logLevel: "error" }));
+    for (const nodeId of nodeIds)
+      sidecars.push(await startSidecar({ envoyBinary: scenario.envoyBinary, nodeId, xdsPort, delta: scenario.delta, waitReady: false, logLevel: "error" }));
   } catch (error) {
     await Promise.all(sidecars.map((s) => s.stop()));
     throw error;
@@ -185,7 +186,10 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     });
     const cpuConnect = cpuMicros();
     const connectStart = performance.now();
-    clients = scenario.client === "envoy" ? await startEnvoys(scenario, nodeIds, xdsPort) : await startFleet({ target: `127.0.0.1:${xdsPort}`, count: n, delta: scenario.delta, nodePrefix: prefix });
+    clients =
+      scenario.client === "envoy"
+        ? await startEnvoys(scenario, nodeIds, xdsPort)
+        : await startFleet({ target: `127.0.0.1:${xdsPort}`, count: n, delta: scenario.delta, nodePrefix: prefix });
     await until(() => synced.size === n, 120_000, `${n} sidecars to acknowledge their first snapshot`);
     stopFollowing();
     const connectMs = performance.now() - connectStart;

@@ -70,7 +70,23 @@ function describe(s: Pick<Scenario, "sidecars" | "client" | "delta">): string {
 const kb = (bytes: number): string => (bytes / 1024).toFixed(1);
 
 function table(results: readonly ScenarioResult[]): string {
-  const header = ["mode", "sidecars", "clients", "load", "push p50 ms", "push p99 ms", "round p50 ms", "updates/s", "p99 ms at max", "CPU µs/update", "connect CPU ms/sidecar", "idle CPU µs/s/sidecar", "RSS KiB/sidecar", "heap KiB/sidecar", "server RSS MiB"];
+  const header = [
+    "mode",
+    "sidecars",
+    "clients",
+    "load",
+    "push p50 ms",
+    "push p99 ms",
+    "round p50 ms",
+    "updates/s",
+    "p99 ms at max",
+    "CPU µs/update",
+    "connect CPU ms/sidecar",
+    "idle CPU µs/s/sidecar",
+    "RSS KiB/sidecar",
+    "heap KiB/sidecar",
+    "server RSS MiB",
+  ];
   const rows = results.map((r) => [
     r.scenario.delta ? "delta" : "sotw",
     String(r.scenario.sidecars),
@@ -104,7 +120,9 @@ async function run(): Promise<void> {
     const started = Date.now();
     const result = await runInServerProcess(scenario);
     results.push(result);
-    console.log(`${describe(scenario)}: push p50 ${result.pushMs.p50} ms, p99 ${result.pushMs.p99} ms; ${result.throughput.updatesPerSecond} updates/s; ${kb(result.memory.rssBytesPerSidecar)} KiB RSS per sidecar (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    console.log(
+      `${describe(scenario)}: push p50 ${result.pushMs.p50} ms, p99 ${result.pushMs.p99} ms; ${result.throughput.updatesPerSecond} updates/s; ${kb(result.memory.rssBytesPerSidecar)} KiB RSS per sidecar (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
   }
   console.log(`\n${table(results)}\n`);
   const cpu = cpus();

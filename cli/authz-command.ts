@@ -189,7 +189,10 @@ export async function runAuthz(argv: string[]): Promise<number> {
     const port = await server.start().catch((error: unknown) => {
       throw new Error(`cannot serve Check on ${address.host}:${address.port}: ${errorMessage(error)}`);
     });
-    log.info({ address: `${address.host}:${port}`, http: `${httpAddress.host}:${httpAddress.port}`, replay: redisUrl ? "redis" : "memory", version: tables.current()?.version }, "authz started");
+    log.info(
+      { address: `${address.host}:${port}`, http: `${httpAddress.host}:${httpAddress.port}`, replay: redisUrl ? "redis" : "memory", version: tables.current()?.version },
+      "authz started",
+    );
   } catch (error) {
     // Nothing may keep the process alive after a failed start (the Redis connection, the watches, the servers).
     await close();

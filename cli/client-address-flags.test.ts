@@ -11,12 +11,24 @@ describe("the controller's --client-address-* flags", () => {
 
   it("trust X-Forwarded-For hops, from the proxies' networks when given", () => {
     expect(parseClientAddressFlags({ ...unset, trustedHops: "2" })).toEqual({ from: "forwardedFor", trustedHops: 2 });
-    expect(parseClientAddressFlags({ ...unset, trustedHops: "1", trustedCidrs: "10.0.0.0/8, fd00::/8" })).toEqual({ from: "forwardedFor", trustedHops: 1, trustedCIDRs: ["10.0.0.0/8", "fd00::/8"] });
+    expect(parseClientAddressFlags({ ...unset, trustedHops: "1", trustedCidrs: "10.0.0.0/8, fd00::/8" })).toEqual({
+      from: "forwardedFor",
+      trustedHops: 1,
+      trustedCIDRs: ["10.0.0.0/8", "fd00::/8"],
+    });
   });
 
   it("trust a header from the proxies' networks; X-Forwarded-For as the header is its rightmost entry", () => {
-    expect(parseClientAddressFlags({ ...unset, header: "CF-Connecting-IP", trustedCidrs: "173.245.48.0/20" })).toEqual({ from: "header", header: "cf-connecting-ip", trustedCIDRs: ["173.245.48.0/20"] });
-    expect(parseClientAddressFlags({ ...unset, header: "X-Forwarded-For", trustedCidrs: "10.0.0.0/8" })).toEqual({ from: "forwardedFor", trustedHops: 1, trustedCIDRs: ["10.0.0.0/8"] });
+    expect(parseClientAddressFlags({ ...unset, header: "CF-Connecting-IP", trustedCidrs: "173.245.48.0/20" })).toEqual({
+      from: "header",
+      header: "cf-connecting-ip",
+      trustedCIDRs: ["173.245.48.0/20"],
+    });
+    expect(parseClientAddressFlags({ ...unset, header: "X-Forwarded-For", trustedCidrs: "10.0.0.0/8" })).toEqual({
+      from: "forwardedFor",
+      trustedHops: 1,
+      trustedCIDRs: ["10.0.0.0/8"],
+    });
   });
 
   it.each([

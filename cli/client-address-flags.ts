@@ -40,7 +40,14 @@ export function parseClientAddressFlags(flags: ClientAddressFlags): ClientAddres
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const field = String(issue.path[0] ?? "");
-      const name = field === "trustedCIDRs" ? "--client-address-trusted-cidrs" : field === "header" ? "--client-address-header" : field === "trustedHops" ? "--client-address-trusted-hops" : "--client-address-*";
+      const name =
+        field === "trustedCIDRs"
+          ? "--client-address-trusted-cidrs"
+          : field === "header"
+            ? "--client-address-header"
+            : field === "trustedHops"
+              ? "--client-address-trusted-hops"
+              : "--client-address-*";
       const at = issue.path.length > 1 ? ` (${String(issue.path[1] !== undefined ? cidrs[Number(issue.path[1])] : "")})` : "";
       return `${name}${at}: ${issue.message}`;
     });

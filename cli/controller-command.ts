@@ -116,7 +116,8 @@ export async function runController(argv: string[]): Promise<number> {
   const ratelimit = parseAddress(flag(values, "ratelimit-address", "BULWARK_RATELIMIT_ADDRESS", "127.0.0.1:8089"), "--ratelimit-address");
   const authzTimeoutText = flag(values, "authz-timeout-ms", "BULWARK_AUTHZ_TIMEOUT_MS", "250");
   const authzTimeoutMs = Number(authzTimeoutText);
-  if (!/^[0-9]{1,5}$/.test(authzTimeoutText) || authzTimeoutMs < 10 || authzTimeoutMs > 10_000) throw new UsageError(`--authz-timeout-ms ${authzTimeoutText} is not a whole number of milliseconds from 10 to 10000`);
+  if (!/^[0-9]{1,5}$/.test(authzTimeoutText) || authzTimeoutMs < 10 || authzTimeoutMs > 10_000)
+    throw new UsageError(`--authz-timeout-ms ${authzTimeoutText} is not a whole number of milliseconds from 10 to 10000`);
   const clientAddress = parseClientAddressFlags({
     trustedHops: flag(values, "client-address-trusted-hops", "BULWARK_CLIENT_ADDRESS_TRUSTED_HOPS", ""),
     header: flag(values, "client-address-header", "BULWARK_CLIENT_ADDRESS_HEADER", ""),
@@ -129,7 +130,8 @@ export async function runController(argv: string[]): Promise<number> {
   const lifetimeMs = parseDuration(lifetimeText);
   if (lifetimeMs === undefined || lifetimeMs < 10_000) throw new UsageError(`--workload-cert-lifetime ${lifetimeText} is not a duration of at least 10s (e.g. 24h, 90m)`);
   const clusterDomain = flag(values, "cluster-domain", "BULWARK_CLUSTER_DOMAIN", "cluster.local");
-  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(clusterDomain)) throw new UsageError(`--cluster-domain ${clusterDomain} is not a DNS domain (e.g. cluster.local)`);
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(clusterDomain))
+    throw new UsageError(`--cluster-domain ${clusterDomain} is not a DNS domain (e.g. cluster.local)`);
   const createText = flag(values, "ca-secret-create", "BULWARK_CA_SECRET_CREATE", "true");
   if (createText !== "true" && createText !== "false") throw new UsageError(`--ca-secret-create ${createText} is not true or false`);
   const leaseNamespace = flag(values, "lease-namespace", "POD_NAMESPACE", "bulwark-system");
@@ -181,11 +183,18 @@ export async function runController(argv: string[]): Promise<number> {
   );
   const certificates = new WorkloadCertificates(ca, {
     rotation: { ...DEFAULT_ROTATION, lifetimeMs },
-    onIssued: (issued, renewal) => log.info({ spiffeId: issued.spiffeId, serial: issued.serialNumber, notAfter: issued.notAfter.toISOString(), renewal }, "issued a workload certificate"),
+    onIssued: (issued, renewal) =>
+      log.info({ spiffeId: issued.spiffeId, serial: issued.serialNumber, notAfter: issued.notAfter.toISOString(), renewal }, "issued a workload certificate"),
   });
   // The workload CA serves SDS, so the mesh is on: every sidecar gets the egress proxy with mTLS.
   const mesh = { trustDomain, clusterDomain };
-  const settings: TranslationSettings = { authz: { ...authz, timeoutMs: authzTimeoutMs }, ratelimit: { ...ratelimit, timeoutMs: 100 }, rateLimitDomain: "bulwark", mesh, clientAddress };
+  const settings: TranslationSettings = {
+    authz: { ...authz, timeoutMs: authzTimeoutMs },
+    ratelimit: { ...ratelimit, timeoutMs: 100 },
+    rateLimitDomain: "bulwark",
+    mesh,
+    clientAddress,
+  };
   const controller = wireController({
     kc,
     xds,

@@ -110,7 +110,10 @@ export async function runInjector(argv: string[]): Promise<number> {
     adminPort: portFlag(flag(values, "admin-port", "BULWARK_ADMIN_PORT", "15000"), "admin-port"),
     outboundPort: portFlag(flag(values, "outbound-port", "BULWARK_OUTBOUND_PORT", "15001"), "outbound-port"),
     resources: {
-      requests: { cpu: quantity(flag(values, "proxy-cpu-request", "BULWARK_PROXY_CPU_REQUEST", "50m"), "proxy-cpu-request"), memory: quantity(flag(values, "proxy-memory-request", "BULWARK_PROXY_MEMORY_REQUEST", "64Mi"), "proxy-memory-request") },
+      requests: {
+        cpu: quantity(flag(values, "proxy-cpu-request", "BULWARK_PROXY_CPU_REQUEST", "50m"), "proxy-cpu-request"),
+        memory: quantity(flag(values, "proxy-memory-request", "BULWARK_PROXY_MEMORY_REQUEST", "64Mi"), "proxy-memory-request"),
+      },
       limits: { memory: quantity(flag(values, "proxy-memory-limit", "BULWARK_PROXY_MEMORY_LIMIT", "256Mi"), "proxy-memory-limit") },
     },
   };
@@ -119,7 +122,8 @@ export async function runInjector(argv: string[]): Promise<number> {
   if (interception !== "iptables" && interception !== "none") throw new UsageError(`--inbound-interception ${interception} is not one of iptables, none`);
   if (interception === "iptables") {
     const probePort = portFlag(flag(values, "probe-port", "BULWARK_PROBE_PORT", "15021"), "probe-port");
-    if ([config.sidecarPort, config.adminPort, config.outboundPort].includes(probePort)) throw new UsageError("--probe-port must differ from --sidecar-port, --admin-port and --outbound-port");
+    if ([config.sidecarPort, config.adminPort, config.outboundPort].includes(probePort))
+      throw new UsageError("--probe-port must differ from --sidecar-port, --admin-port and --outbound-port");
     const image = typeof values["intercept-image"] === "string" ? values["intercept-image"] : process.env.BULWARK_INTERCEPT_IMAGE;
     if (!image) throw new UsageError("--intercept-image is required with --inbound-interception iptables (the Bulwark image); or pass --inbound-interception none");
     const pullPolicy = typeof values["intercept-image-pull-policy"] === "string" ? values["intercept-image-pull-policy"] : process.env.BULWARK_INTERCEPT_IMAGE_PULL_POLICY;
@@ -145,8 +149,12 @@ export async function runInjector(argv: string[]): Promise<number> {
   }, 30_000);
   reload.unref();
   const listening = server.address();
-  log.info({ address: typeof listening === "object" && listening ? `${listening.address}:${listening.port}` : String(listening), image: config.image, inboundInterception: interception }, "injector started");
-  if (interception === "none") log.warn("inbound interception is off: an injected pod's app port is reachable past its sidecar unless a NetworkPolicy or the app's own binding closes it");
+  log.info(
+    { address: typeof listening === "object" && listening ? `${listening.address}:${listening.port}` : String(listening), image: config.image, inboundInterception: interception },
+    "injector started",
+  );
+  if (interception === "none")
+    log.warn("inbound interception is off: an injected pod's app port is reachable past its sidecar unless a NetworkPolicy or the app's own binding closes it");
   return new Promise((resolve) => {
     const shutdown = (signal: string): void => {
       log.info({ signal }, "shutting down");

@@ -80,7 +80,10 @@ export async function injectorTls(values: Values, log: Logger): Promise<Injector
     if (!certFile || !keyFile) throw new UsageError("--tls-cert-file and --tls-key-file are required (or --tls-secret)");
     return fromFiles(certFile, keyFile, log);
   }
-  const dnsNames = (get(values, "tls-dns-names", "BULWARK_INJECTOR_TLS_DNS_NAMES") ?? "").split(",").map((n) => n.trim()).filter((n) => n !== "");
+  const dnsNames = (get(values, "tls-dns-names", "BULWARK_INJECTOR_TLS_DNS_NAMES") ?? "")
+    .split(",")
+    .map((n) => n.trim())
+    .filter((n) => n !== "");
   if (dnsNames.length === 0) throw new UsageError("--tls-dns-names is required with --tls-secret (the webhook Service's DNS names)");
   const webhookConfiguration = get(values, "webhook-configuration", "BULWARK_WEBHOOK_CONFIGURATION");
   if (!webhookConfiguration) throw new UsageError("--webhook-configuration is required with --tls-secret (its caBundle is written)");
@@ -94,7 +97,13 @@ export async function injectorTls(values: Values, log: Logger): Promise<Injector
   let server: Server | undefined;
   const keeper = new ServingKeeper({
     kc,
-    secret: { namespace: get(values, "tls-secret-namespace", "POD_NAMESPACE") ?? "bulwark-system", name: secret, dnsNames, caCommonName: `${dnsNames[0] ?? "bulwark-injector"} CA`, labels: { "app.kubernetes.io/managed-by": "bulwark", "app.kubernetes.io/component": "injector" } },
+    secret: {
+      namespace: get(values, "tls-secret-namespace", "POD_NAMESPACE") ?? "bulwark-system",
+      name: secret,
+      dnsNames,
+      caCommonName: `${dnsNames[0] ?? "bulwark-injector"} CA`,
+      labels: { "app.kubernetes.io/managed-by": "bulwark", "app.kubernetes.io/component": "injector" },
+    },
     webhookConfiguration,
     log,
     onChange: (material) => {

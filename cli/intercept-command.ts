@@ -54,12 +54,16 @@ export async function runIntercept(argv: string[]): Promise<number> {
   try {
     const results = await programInterception(options);
     const families = results.map((r) => r.family).join(" and ");
-    process.stdout.write(`bulwark intercept: inbound TCP to port ${options.appPorts.join(", ")} goes to the sidecar on ${options.sidecarPort} (${families}; uid ${options.proxyUid} and loopback exempt)\n`);
+    process.stdout.write(
+      `bulwark intercept: inbound TCP to port ${options.appPorts.join(", ")} goes to the sidecar on ${options.sidecarPort} (${families}; uid ${options.proxyUid} and loopback exempt)\n`,
+    );
     for (const r of results) process.stdout.write(`# ${r.family}\n${r.saved}`);
     return 0;
   } catch (error) {
     if (error instanceof InterceptionError) {
-      process.stderr.write(`bulwark intercept: inbound traffic is not intercepted, so this pod must not start (its app port would be reachable past the sidecar): ${error.message}\n`);
+      process.stderr.write(
+        `bulwark intercept: inbound traffic is not intercepted, so this pod must not start (its app port would be reachable past the sidecar): ${error.message}\n`,
+      );
       return 1;
     }
     throw error;

@@ -121,7 +121,11 @@ export async function runRatelimit(argv: string[]): Promise<number> {
     maxCounters: Number(memoryCounters),
     onEvict: (count: number): void => {
       metrics.memoryEvictions.inc(count);
-      if (!warned) log.warn({ evicted: count, maxCounters: Number(memoryCounters) }, "rate-limit counters in memory reached --memory-counters; evicting the least-spent (their budgets restart)");
+      if (!warned)
+        log.warn(
+          { evicted: count, maxCounters: Number(memoryCounters) },
+          "rate-limit counters in memory reached --memory-counters; evicting the least-spent (their budgets restart)",
+        );
       warned = true;
     },
   };

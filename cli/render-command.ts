@@ -69,7 +69,8 @@ export async function runRender(argv: string[]): Promise<number> {
     }),
   ];
   process.stdout.write(out.join("---\n"));
-  for (const f of rendered.failed) process.stderr.write(`bulwark render: the pass-through sidecars ${f.sidecars.join(", ")} (workload ${f.workload}) could not be built: ${f.error}\n`);
+  for (const f of rendered.failed)
+    process.stderr.write(`bulwark render: the pass-through sidecars ${f.sidecars.join(", ")} (workload ${f.workload}) could not be built: ${f.error}\n`);
   // A policy the controller would not accept fails the step that renders it, with the controller's words.
   const refused = rendered.resolution.policies.filter((p) => p.accepted.status !== "True");
   for (const p of refused) process.stderr.write(`bulwark render: policy ${p.namespace}/${p.name} is not Accepted (${p.accepted.reason}): ${p.accepted.message}\n`);

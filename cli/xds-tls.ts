@@ -11,11 +11,15 @@ export type XdsTlsSource = { kind: "files"; certFile: string; keyFile: string } 
 export function parseXdsTlsFlags(flags: { certFile: string; keyFile: string; secret: string; dnsNames: string }): XdsTlsSource {
   if (flags.secret) {
     if (flags.certFile || flags.keyFile) throw new UsageError("--xds-tls-secret and --xds-tls-cert/--xds-tls-key exclude each other");
-    const dnsNames = flags.dnsNames.split(",").map((n) => n.trim()).filter((n) => n !== "");
+    const dnsNames = flags.dnsNames
+      .split(",")
+      .map((n) => n.trim())
+      .filter((n) => n !== "");
     if (dnsNames.length === 0) throw new UsageError("--xds-tls-dns-names is required with --xds-tls-secret (the names sidecars reach the controller by)");
     return { kind: "secret", name: flags.secret, dnsNames };
   }
-  if (!flags.certFile || !flags.keyFile) throw new UsageError("--xds-tls-cert and --xds-tls-key (or --xds-tls-secret) are required: sidecars get their configuration and workload keys over TLS only");
+  if (!flags.certFile || !flags.keyFile)
+    throw new UsageError("--xds-tls-cert and --xds-tls-key (or --xds-tls-secret) are required: sidecars get their configuration and workload keys over TLS only");
   return { kind: "files", certFile: flags.certFile, keyFile: flags.keyFile };
 }
 
@@ -32,7 +36,14 @@ export async function loadXdsTls(source: XdsTlsSource, context: { kc: KubeConfig
   if (source.kind === "files") return { certPem: await readPem(source.certFile, "--xds-tls-cert"), keyPem: await readPem(source.keyFile, "--xds-tls-key") };
   const { material } = await ensureServingSecret(
     context.kc,
-    { namespace: context.namespace, name: source.name, dnsNames: source.dnsNames, caCommonName: `${source.dnsNames[0] ?? "bulwark-controller"} xDS CA`, labels: { "app.kubernetes.io/managed-by": "bulwark", "app.kubernetes.io/component": "controller" }, now: () => new Date() },
+    {
+      namespace: context.namespace,
+      name: source.name,
+      dnsNames: source.dnsNames,
+      caCommonName: `${source.dnsNames[0] ?? "bulwark-controller"} xDS CA`,
+      labels: { "app.kubernetes.io/managed-by": "bulwark", "app.kubernetes.io/component": "controller" },
+      now: () => new Date(),
+    },
     context.log,
   );
   return { certPem: material.certPem, keyPem: material.keyPem };

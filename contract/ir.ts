@@ -33,9 +33,7 @@ export interface TranslationSettings {
  * CIDRs are canonical (`203.0.113.0/24`), in the order declared.
  */
 export type ClientAddressIR =
-  | { from: "peer" }
-  | { from: "forwardedFor"; trustedHops: number; trustedCIDRs?: string[] }
-  | { from: "header"; header: string; trustedCIDRs: string[] };
+  { from: "peer" } | { from: "forwardedFor"; trustedHops: number; trustedCIDRs?: string[] } | { from: "header"; header: string; trustedCIDRs: string[] };
 
 export interface MeshSettings {
   /** SPIFFE trust domain of the workload certificates. */
@@ -329,10 +327,7 @@ export interface LocalRateLimitIR {
 }
 
 export type RateLimitKeyPartIR =
-  | { kind: "clientIP" }
-  | { kind: "header"; header: string }
-  | { kind: "claim"; claim: string }
-  | { kind: "pathParam"; param: string; template: string; meaning?: PathMeaningIR };
+  { kind: "clientIP" } | { kind: "header"; header: string } | { kind: "claim"; claim: string } | { kind: "pathParam"; param: string; template: string; meaning?: PathMeaningIR };
 
 export interface GlobalRateLimitIR {
   /** `apisecuritypolicy/<ns>/<name>/rule/<rule>/ratelimit/<limit>`; also the descriptor's first entry. */

@@ -2,13 +2,20 @@ import { describe, expect, it } from "vitest";
 import { decideInjection, DEFAULT_INJECTOR_CONFIG, PROXY_CONTAINER, type InjectorConfig, type JsonPatchOp, type PodLike } from "./inject.js";
 import { review } from "./webhook.js";
 
-const config: InjectorConfig = { ...DEFAULT_INJECTOR_CONFIG, image: "envoyproxy/envoy:v1.40.0", xds: { host: "bulwark-controller.bulwark-system.svc", port: 18000, caPem: "-----BEGIN CERTIFICATE-----\nxds-ca\n-----END CERTIFICATE-----\n" } };
+const config: InjectorConfig = {
+  ...DEFAULT_INJECTOR_CONFIG,
+  image: "envoyproxy/envoy:v1.40.0",
+  xds: { host: "bulwark-controller.bulwark-system.svc", port: 18000, caPem: "-----BEGIN CERTIFICATE-----\nxds-ca\n-----END CERTIFICATE-----\n" },
+};
 
 /** Applies the JSON Patch operations the injector emits (add to objects and arrays). */
 function apply(pod: PodLike, patch: JsonPatchOp[]): PodLike {
   const out = structuredClone(pod) as Record<string, unknown>;
   for (const op of patch) {
-    const parts = op.path.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const parts = op.path
+      .split("/")
+      .slice(1)
+      .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
     const last = parts.pop() ?? "";
     let target = out as Record<string, unknown> | unknown[];
     for (const part of parts) target = (target as Record<string, unknown>)[part] as Record<string, unknown>;
@@ -48,12 +55,22 @@ describe("sidecar injection", () => {
     const proxy = pod.spec?.initContainers?.[0] as unknown as { args: string[]; volumeMounts: unknown[] };
     expect(proxy.volumeMounts).toEqual([{ name: "bulwark-xds-token", mountPath: "/var/run/secrets/bulwark.dev/xds", readOnly: true }]);
     expect(pod.spec?.containers?.[0]).not.toHaveProperty("volumeMounts");
-    const bootstrap = JSON.parse(proxy.args[1] ?? "{}") as { dynamic_resources: { ads_config: { grpc_services: { google_grpc: Record<string, unknown> }[] } }; static_resources?: unknown };
+    const bootstrap = JSON.parse(proxy.args[1] ?? "{}") as {
+      dynamic_resources: { ads_config: { grpc_services: { google_grpc: Record<string, unknown> }[] } };
+      static_resources?: unknown;
+    };
     const grpc = bootstrap.dynamic_resources.ads_config.grpc_services[0]?.google_grpc;
     expect(grpc).toMatchObject({
       target_uri: "bulwark-controller.bulwark-system.svc:18000",
       channel_credentials: { ssl_credentials: { root_certs: { inline_string: config.xds.caPem } } },
-      call_credentials: [{ from_plugin: { name: "envoy.grpc_credentials.file_based_metadata", typed_config: { secret_data: { filename: "/var/run/secrets/bulwark.dev/xds/token" }, header_key: "authorization", header_prefix: "Bearer " } } }],
+      call_credentials: [
+        {
+          from_plugin: {
+            name: "envoy.grpc_credentials.file_based_metadata",
+            typed_config: { secret_data: { filename: "/var/run/secrets/bulwark.dev/xds/token" }, header_key: "authorization", header_prefix: "Bearer " },
+          },
+        },
+      ],
     });
     expect(bootstrap.static_resources).toBeUndefined();
     // A first pod without volumes gets the list.
@@ -66,7 +83,12 @@ describe("sidecar injection", () => {
   it("points the app's containers at the egress proxy when the pod asks for it, keeping variables a container sets itself", () => {
     const pod0: PodLike = {
       metadata: { name: "orders-0", namespace: "shop", annotations: { "bulwark.dev/egress-proxy": "enabled" } },
-      spec: { containers: [{ name: "app", ports: [{ containerPort: 8080 }] }, { name: "worker", env: [{ name: "NO_PROXY" }, { name: "LOG" }] }] },
+      spec: {
+        containers: [
+          { name: "app", ports: [{ containerPort: 8080 }] },
+          { name: "worker", env: [{ name: "NO_PROXY" }, { name: "LOG" }] },
+        ],
+      },
     };
     const decision = decideInjection(pod0, config);
     if (!decision.inject) throw new Error(decision.reason);
@@ -95,7 +117,10 @@ describe("sidecar injection", () => {
 
   it("honours the opt-out annotation and an explicit app-port annotation; keeps other init containers after the sidecar", () => {
     expect(decideInjection({ ...app, metadata: { annotations: { "bulwark.dev/inject": "false" } } }, config).inject).toBe(false);
-    const annotated: PodLike = { metadata: { annotations: { "bulwark.dev/app-port": "9000", keep: "me" } }, spec: { containers: [{ name: "app" }], initContainers: [{ name: "migrate" }] } };
+    const annotated: PodLike = {
+      metadata: { annotations: { "bulwark.dev/app-port": "9000", keep: "me" } },
+      spec: { containers: [{ name: "app" }], initContainers: [{ name: "migrate" }] },
+    };
     const decision = decideInjection(annotated, config);
     if (!decision.inject) throw new Error(decision.reason);
     const pod = apply(annotated, decision.patch);
@@ -107,7 +132,9 @@ describe("sidecar injection", () => {
     const none = decideInjection({ spec: { containers: [{ name: "app" }] } }, config);
     expect(none).toMatchObject({ inject: false, warning: expect.stringContaining("no app port") as unknown });
     expect(decideInjection({ spec: { containers: [{ name: "app", ports: [{ containerPort: 15006 }] }] } }, config).inject).toBe(false);
-    expect(decideInjection({ metadata: { annotations: { "bulwark.dev/app-port": "x" } }, spec: { containers: [{ name: "app", ports: [{ containerPort: 80 }] }] } }, config).inject).toBe(false);
+    expect(
+      decideInjection({ metadata: { annotations: { "bulwark.dev/app-port": "x" } }, spec: { containers: [{ name: "app", ports: [{ containerPort: 80 }] }] } }, config).inject,
+    ).toBe(false);
   });
 
   it("answers AdmissionReviews: always allowed, a JSON Patch only for pod creations to inject", () => {

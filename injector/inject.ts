@@ -34,7 +34,16 @@ import { sidecarNodeIdOf } from "../contract/wire.js";
 import { sidecarArgs, sidecarBootstrap, type ProbeListener } from "../envoy/bootstrap/sidecar-bootstrap.js";
 import { XDS_TOKEN_AUDIENCE } from "../operator/kube/xds-authentication.js";
 import { SidecarAnnotation } from "../operator/resolve/objects.js";
-import { INTERCEPT_CONTAINER, INTERCEPTION_MODE, interceptContainer, PROBE_PORT_NAME, probeListener, probeRewrites, type ContainerLike, type InterceptionConfig } from "./interception.js";
+import {
+  INTERCEPT_CONTAINER,
+  INTERCEPTION_MODE,
+  interceptContainer,
+  PROBE_PORT_NAME,
+  probeListener,
+  probeRewrites,
+  type ContainerLike,
+  type InterceptionConfig,
+} from "./interception.js";
 
 export const PROXY_CONTAINER = "bulwark-proxy";
 /** The label of injected pods (what the chart's optional NetworkPolicy selects). */
@@ -99,9 +108,7 @@ export interface PodLike {
 
 export type JsonPatchOp = { op: "add" | "replace"; path: string; value: unknown };
 
-export type InjectionDecision =
-  | { inject: true; patch: JsonPatchOp[]; appPort: number }
-  | { inject: false; reason: string; warning?: string };
+export type InjectionDecision = { inject: true; patch: JsonPatchOp[]; appPort: number } | { inject: false; reason: string; warning?: string };
 
 function pointer(key: string): string {
   return key.replace(/~/g, "~0").replace(/\//g, "~1");
@@ -158,7 +165,10 @@ export function proxyContainer(config: InjectorConfig, probes?: ProbeListener): 
       { name: "POD_NAMESPACE", ...field("metadata.namespace") },
       { name: "SERVICE_ACCOUNT", ...field("spec.serviceAccountName") },
     ],
-    ports: [{ name: INBOUND_PORT_NAME, containerPort: config.sidecarPort, protocol: "TCP" }, ...(probes ? [{ name: PROBE_PORT_NAME, containerPort: probes.port, protocol: "TCP" }] : [])],
+    ports: [
+      { name: INBOUND_PORT_NAME, containerPort: config.sidecarPort, protocol: "TCP" },
+      ...(probes ? [{ name: PROBE_PORT_NAME, containerPort: probes.port, protocol: "TCP" }] : []),
+    ],
     volumeMounts: [{ name: XdsToken.volume, mountPath: XdsToken.directory, readOnly: true }],
     resources: config.resources,
     securityContext: {
@@ -223,7 +233,11 @@ export function decideInjection(pod: PodLike, config: InjectorConfig): Injection
   }
   if (config.interception && pod.spec?.hostNetwork) {
     // Interception would rewrite the node's own firewall; and the node's ports are no pod's to take.
-    return { inject: false, reason: "host network", warning: "bulwark: no sidecar injected: the pod uses the host's network, where inbound interception would redirect the node's traffic" };
+    return {
+      inject: false,
+      reason: "host network",
+      warning: "bulwark: no sidecar injected: the pod uses the host's network, where inbound interception would redirect the node's traffic",
+    };
   }
   const appPort = appPortOf(pod);
   if (appPort === undefined) {

@@ -21,7 +21,10 @@ const config: InjectorConfig = {
 function apply(pod: PodLike, patch: JsonPatchOp[]): PodLike {
   const out = structuredClone(pod) as Record<string, unknown>;
   for (const op of patch) {
-    const parts = op.path.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const parts = op.path
+      .split("/")
+      .slice(1)
+      .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
     const last = parts.pop() ?? "";
     let target = out as Record<string, unknown> | unknown[];
     for (const part of parts) target = (target as Record<string, unknown>)[part] as Record<string, unknown>;
@@ -85,7 +88,14 @@ describe("injection with inbound interception", () => {
     expect(intercept).toMatchObject({
       image: "bulwark:0.1.0",
       args: ["intercept", "--app-port", "8080", "--sidecar-port", "15006", "--proxy-uid", "101"],
-      securityContext: { runAsUser: 0, runAsNonRoot: false, privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW"] } },
+      securityContext: {
+        runAsUser: 0,
+        runAsNonRoot: false,
+        privileged: false,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW"] },
+      },
     });
     expect(intercept).not.toHaveProperty("restartPolicy");
     expect(pod.metadata?.annotations).toMatchObject({ "bulwark.dev/inbound-interception": "iptables", "bulwark.dev/app-port": "8080" });
@@ -107,7 +117,16 @@ describe("injection with inbound interception", () => {
       { name: "bulwark-inbound", containerPort: 15006, protocol: "TCP" },
       { name: "bulwark-probes", containerPort: 15021, protocol: "TCP" },
     ]);
-    const bootstrap = JSON.parse(proxy?.args?.[1] ?? "{}") as { static_resources: { listeners: { name: string; address: unknown; filter_chains: { filters: { typed_config: { route_config: { virtual_hosts: { routes: { match: unknown; route: unknown }[] }[] } } }[] }[] }[]; clusters: { name: string }[] } };
+    const bootstrap = JSON.parse(proxy?.args?.[1] ?? "{}") as {
+      static_resources: {
+        listeners: {
+          name: string;
+          address: unknown;
+          filter_chains: { filters: { typed_config: { route_config: { virtual_hosts: { routes: { match: unknown; route: unknown }[] }[] } } }[] }[];
+        }[];
+        clusters: { name: string }[];
+      };
+    };
     const listener = bootstrap.static_resources.listeners[0];
     expect(listener?.name).toBe(PROBES.listener);
     expect(listener?.address).toEqual({ socket_address: { address: "0.0.0.0", port_value: 15021 } });
@@ -136,9 +155,19 @@ describe("injection with inbound interception", () => {
   });
 
   it("refuses to inject a host-network pod (interception would rewrite the node's firewall) or a pod that took the container's name", () => {
-    expect(decideInjection({ ...app, spec: { ...app.spec, hostNetwork: true } }, config)).toMatchObject({ inject: false, reason: "host network", warning: expect.stringContaining("host's network") as unknown });
-    expect(decideInjection({ ...app, spec: { ...app.spec, initContainers: [{ name: INTERCEPT_CONTAINER }] } }, config)).toMatchObject({ inject: false, warning: expect.stringContaining(INTERCEPT_CONTAINER) as unknown });
-    expect(decideInjection({ metadata: { annotations: { "bulwark.dev/app-port": "15021" } }, spec: { containers: [{ name: "app" }] } }, config)).toMatchObject({ inject: false, reason: "app port is a sidecar port" });
+    expect(decideInjection({ ...app, spec: { ...app.spec, hostNetwork: true } }, config)).toMatchObject({
+      inject: false,
+      reason: "host network",
+      warning: expect.stringContaining("host's network") as unknown,
+    });
+    expect(decideInjection({ ...app, spec: { ...app.spec, initContainers: [{ name: INTERCEPT_CONTAINER }] } }, config)).toMatchObject({
+      inject: false,
+      warning: expect.stringContaining(INTERCEPT_CONTAINER) as unknown,
+    });
+    expect(decideInjection({ metadata: { annotations: { "bulwark.dev/app-port": "15021" } }, spec: { containers: [{ name: "app" }] } }, config)).toMatchObject({
+      inject: false,
+      reason: "app port is a sidecar port",
+    });
   });
 
   it("resolves a probe's named port only to the container's own port of that name", () => {

@@ -79,7 +79,11 @@ function isAppPort(port: number | string, appPort: number, container: ContainerL
  * gRPC probes of the app port reach the sidecar's inbound listener (a TCP probe then checks that
  * the sidecar serves the app port; a gRPC probe goes through the policy).
  */
-export function probeRewrites(containers: readonly ContainerLike[], appPort: number, probePort: number): { patch: { op: "replace"; path: string; value: unknown }[]; paths: string[] } {
+export function probeRewrites(
+  containers: readonly ContainerLike[],
+  appPort: number,
+  probePort: number,
+): { patch: { op: "replace"; path: string; value: unknown }[]; paths: string[] } {
   const patch: { op: "replace"; path: string; value: unknown }[] = [];
   const paths = new Set<string>();
   for (const [i, container] of containers.entries()) {

@@ -19,7 +19,10 @@ export interface WebhookConfigurationOptions {
  * labelled pods in other namespaces (so no pod is sent twice). The Helm chart renders the same.
  */
 export function webhookConfiguration(options: WebhookConfigurationOptions): Record<string, unknown> {
-  const clientConfig = "url" in options.clientConfig ? { url: `${options.clientConfig.url}${MUTATE_PATH}`, caBundle: options.clientConfig.caBundle } : { service: { ...options.clientConfig.service, path: MUTATE_PATH }, caBundle: options.clientConfig.caBundle };
+  const clientConfig =
+    "url" in options.clientConfig
+      ? { url: `${options.clientConfig.url}${MUTATE_PATH}`, caBundle: options.clientConfig.caBundle }
+      : { service: { ...options.clientConfig.service, path: MUTATE_PATH }, caBundle: options.clientConfig.caBundle };
   const common = {
     clientConfig,
     rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], scope: "Namespaced" }],

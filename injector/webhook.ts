@@ -72,23 +72,20 @@ export interface WebhookServerOptions {
 
 /** Starts the HTTPS server: POST /mutate-pods, GET /healthz. Resolves with the server once listening. */
 export async function startWebhookServer(options: WebhookServerOptions): Promise<Server> {
-  const server = createServer(
-    { ...options.tls, minVersion: "TLSv1.2" },
-    (req, res) => {
-      if (req.method === "GET" && req.url === "/healthz") return send(res, 200, "ok");
-      if (req.method !== "POST" || req.url?.split("?")[0] !== MUTATE_PATH) return send(res, 404, "not found");
-      void readBody(req).then(
-        (text) => {
-          try {
-            send(res, 200, review(JSON.parse(text) as AdmissionReview, options.config, options.log));
-          } catch (error) {
-            send(res, 400, errorMessage(error));
-          }
-        },
-        (error: unknown) => send(res, 413, errorMessage(error)),
-      );
-    },
-  );
+  const server = createServer({ ...options.tls, minVersion: "TLSv1.2" }, (req, res) => {
+    if (req.method === "GET" && req.url === "/healthz") return send(res, 200, "ok");
+    if (req.method !== "POST" || req.url?.split("?")[0] !== MUTATE_PATH) return send(res, 404, "not found");
+    void readBody(req).then(
+      (text) => {
+        try {
+          send(res, 200, review(JSON.parse(text) as AdmissionReview, options.config, options.log));
+        } catch (error) {
+          send(res, 400, errorMessage(error));
+        }
+      },
+      (error: unknown) => send(res, 413, errorMessage(error)),
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {

@@ -22,7 +22,19 @@ import { consoleSteps } from "../test/env/steps.js";
 import { sidecarXds, xdsServingArgs } from "../test/support/xds-credentials.js";
 import { importIntoNode } from "../test/env/node/node.js";
 import { chartImageArchives } from "../test/support/chart-images.js";
-import { applyShopPolicy, deployShop, installChart, kubectlOn, shopKeys, shopName, shopNamespace, shopPods, shopTokens, waitUntilServing, type NodeShopContext } from "../test/support/node-shop.js";
+import {
+  applyShopPolicy,
+  deployShop,
+  installChart,
+  kubectlOn,
+  shopKeys,
+  shopName,
+  shopNamespace,
+  shopPods,
+  shopTokens,
+  waitUntilServing,
+  type NodeShopContext,
+} from "../test/support/node-shop.js";
 import { errorMessage } from "../common/errors.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -77,7 +89,12 @@ async function startSidecar(options: { kc: KubeConfig; dir: string; envoy: strin
   const bootstrap = sidecarBootstrap({ node: { id: `${options.pod}.${namespace}`, cluster: `${namespace}/mobile-shop` }, xds, admin: { port: adminPort } });
   const config = join(options.dir, `${options.pod}.yaml`);
   await writeFile(config, stringify(bootstrap));
-  const proc = startProcess({ name: `envoy ${options.pod}`, command: options.envoy, args: [...sidecarArgs(config), "--log-level", "error"], logFile: join(options.dir, `${options.pod}.log`) });
+  const proc = startProcess({
+    name: `envoy ${options.pod}`,
+    command: options.envoy,
+    args: [...sidecarArgs(config), "--log-level", "error"],
+    logFile: join(options.dir, `${options.pod}.log`),
+  });
   cleanups.push(() => proc.stop());
   await waitUntilReady(proc, () => httpOk(adminPort, "/ready"), 30_000);
   return { pod: options.pod, port, proc };
@@ -120,7 +137,8 @@ async function main(): Promise<void> {
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const env: RunningEnvironment = await startEnvironment({ dir: join(dir, "env"), steps, keepAlive: false, kubeconfig: process.env.KUBECONFIG });
   cleanups.push(() => env.stop());
-  const kubectl = (args: string[]): Promise<unknown> => exec(env.info.binaries.kubectl, ["--kubeconfig", env.info.kubeconfig, ...args], { missingFix: "run `npm run env -- provision`" });
+  const kubectl = (args: string[]): Promise<unknown> =>
+    exec(env.info.binaries.kubectl, ["--kubeconfig", env.info.kubeconfig, ...args], { missingFix: "run `npm run env -- provision`" });
   const kc = new KubeConfig();
   kc.loadFromFile(env.info.kubeconfig);
   const core = kc.makeApiClient(CoreV1Api);
@@ -157,7 +175,23 @@ async function main(): Promise<void> {
     const controller = startProcess({
       name: "bulwark controller",
       command: process.execPath,
-      args: ["--import", "tsx", join(root, "cli/main.ts"), "controller", "--kubeconfig", env.info.kubeconfig, "--xds-address", `127.0.0.1:${xdsPort}`, "--http-address", `127.0.0.1:${httpPort}`, "--authz-address", `127.0.0.1:${authzPort}`, "--lease-namespace", "bulwark-system", ...(await xdsServingArgs())],
+      args: [
+        "--import",
+        "tsx",
+        join(root, "cli/main.ts"),
+        "controller",
+        "--kubeconfig",
+        env.info.kubeconfig,
+        "--xds-address",
+        `127.0.0.1:${xdsPort}`,
+        "--http-address",
+        `127.0.0.1:${httpPort}`,
+        "--authz-address",
+        `127.0.0.1:${authzPort}`,
+        "--lease-namespace",
+        "bulwark-system",
+        ...(await xdsServingArgs()),
+      ],
       logFile: join(dir, "controller.log"),
     });
     cleanups.push(() => controller.stop());
@@ -170,7 +204,10 @@ async function main(): Promise<void> {
   await steps.step("start the sample backend behind two Envoy sidecars, registered as Pods of Service mobile-shop", async () => {
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     await core.createNamespacedSecret({ namespace, body: { metadata: { name: "demo-idp-jwks" }, stringData: { "jwks.json": JSON.stringify({ keys: [jwk] }) } } });
-    await core.createNamespacedService({ namespace, body: { metadata: { name: "mobile-shop" }, spec: { selector: { app: "mobile-shop" }, ports: [{ port: 80, targetPort: 15006 }] } } });
+    await core.createNamespacedService({
+      namespace,
+      body: { metadata: { name: "mobile-shop" }, spec: { selector: { app: "mobile-shop" }, ports: [{ port: 80, targetPort: 15006 }] } },
+    });
     for (const pod of ["mobile-shop-a", "mobile-shop-b"]) {
       const app = await sampleBackend(pod);
       const sidecarPort = await freePort();
@@ -179,7 +216,11 @@ async function main(): Promise<void> {
         namespace,
         body: {
           // Each sidecar's egress proxy on its own port: both run on this host (in a cluster, each pod has its own 15001).
-          metadata: { name: pod, labels: { app: "mobile-shop" }, annotations: { "bulwark.dev/sidecar-port": String(sidecarPort), "bulwark.dev/app-port": String(app.port), "bulwark.dev/outbound-port": String(await freePort()) } },
+          metadata: {
+            name: pod,
+            labels: { app: "mobile-shop" },
+            annotations: { "bulwark.dev/sidecar-port": String(sidecarPort), "bulwark.dev/app-port": String(app.port), "bulwark.dev/outbound-port": String(await freePort()) },
+          },
           spec: { containers: [{ name: "app", image: "registry.invalid/mobile-shop:demo" }] },
         },
       });
@@ -210,7 +251,14 @@ async function main(): Promise<void> {
 
   const now = Math.floor(Date.now() / 1000);
   const token = (claims: Record<string, unknown>, issuedAt: number, ttl: number): Promise<string> =>
-    new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "demo-1" }).setIssuer("https://id.demo.bulwark.dev/").setAudience("mobile-shop").setSubject("user-42").setIssuedAt(issuedAt).setExpirationTime(issuedAt + ttl).sign(privateKey);
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: "ES256", kid: "demo-1" })
+      .setIssuer("https://id.demo.bulwark.dev/")
+      .setAudience("mobile-shop")
+      .setSubject("user-42")
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + ttl)
+      .sign(privateKey);
   const good = await token({ scope: "orders:read profile" }, now, 600);
   const expired = await token({ scope: "orders:read" }, now - 1200, 600);
   const noScope = await token({ scope: "profile" }, now, 600);
@@ -219,7 +267,7 @@ async function main(): Promise<void> {
   // bulwark authz reads the same translation; wait until it has the demo's routes.
   const first = sidecars[0];
   if (!first) throw new Error("no sidecar");
-  for (const deadline = Date.now() + 30_000; (await call(`127.0.0.1:${first.port}`, "/v1/catalog/warmup")).status === 503; ) {
+  for (const deadline = Date.now() + 30_000; (await call(`127.0.0.1:${first.port}`, "/v1/catalog/warmup")).status === 503;) {
     if (Date.now() > deadline) throw new Error("bulwark authz did not get the demo policy's routes within 30 s");
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -269,7 +317,9 @@ async function mainOnNode(): Promise<void> {
   const node = env.info.node;
   if (!node) throw new PrerequisiteError("the demo on a node needs the local cluster", "unset KUBECONFIG");
   const images = await chartImageArchives(steps);
-  await steps.step(`import ${images.bulwark.name} and ${images.envoy.name} into the node`, () => importIntoNode(node, { ctr: "/usr/bin/ctr" }, [images.bulwark.archive, images.envoy.archive]));
+  await steps.step(`import ${images.bulwark.name} and ${images.envoy.name} into the node`, () =>
+    importIntoNode(node, { ctr: "/usr/bin/ctr" }, [images.bulwark.archive, images.envoy.archive]),
+  );
   const ctx: NodeShopContext = { env: env.info, bulwarkImage: images.bulwark.name, dir, progress: (line) => process.stderr.write(`[demo] ${line}\n`) };
   await steps.step("helm install bulwark (controller, authz, ratelimit, injector, redis) and wait for every Pod", () => installChart(ctx));
   const keys = await shopKeys();
@@ -291,10 +341,8 @@ async function teardown(): Promise<void> {
   });
 }
 
-(process.argv.includes("--node") ? mainOnNode() : main())
-  .then(teardown)
-  .catch(async (error: unknown) => {
-    process.stderr.write(`demo: ${error instanceof PrerequisiteError ? error.oneLine() : errorMessage(error)}\n`);
-    await teardown();
-    process.exitCode = 1;
-  });
+(process.argv.includes("--node") ? mainOnNode() : main()).then(teardown).catch(async (error: unknown) => {
+  process.stderr.write(`demo: ${error instanceof PrerequisiteError ? error.oneLine() : errorMessage(error)}\n`);
+  await teardown();
+  process.exitCode = 1;
+});

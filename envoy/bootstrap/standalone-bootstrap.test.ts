@@ -54,7 +54,14 @@ describe("standaloneBootstrap", () => {
     const carried = {
       ...resources,
       secrets: [
-        { name: "trust-bundle", resource: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret", name: "trust-bundle", validation_context: { trusted_ca: { inline_string: "REAL-CA" } } } },
+        {
+          name: "trust-bundle",
+          resource: {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+            name: "trust-bundle",
+            validation_context: { trusted_ca: { inline_string: "REAL-CA" } },
+          },
+        },
       ],
     };
     const secrets = staticResources(standaloneBootstrap(carried, { placeholders: pems })).secrets as JsonObject[];

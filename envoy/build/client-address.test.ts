@@ -37,14 +37,23 @@ describe("the client's address in the inbound listener", () => {
   });
 
   it("believes the proxies only on filter chains that match their networks; every other peer is its own address", () => {
-    const resources = buildSidecarResources(workload({ from: "header", header: "x-real-ip", trustedCIDRs: ["10.0.0.0/8", "fd00::/8"] }, { minVersion: "TLSv1.3", mtls: "Permissive" }), fixtureSettings);
+    const resources = buildSidecarResources(
+      workload({ from: "header", header: "x-real-ip", trustedCIDRs: ["10.0.0.0/8", "fd00::/8"] }, { minVersion: "TLSv1.3", mtls: "Permissive" }),
+      fixtureSettings,
+    );
     const all = chains(resources);
     expect(all.map((c) => c.name)).toEqual(["tls", "plaintext", "tls/trusted-proxies", "plaintext/trusted-proxies"]);
     expect(all.map((c) => (c.filter_chain_match as JsonObject).direct_source_prefix_ranges ?? null)).toEqual([
       null,
       null,
-      [{ address_prefix: "10.0.0.0", prefix_len: 8 }, { address_prefix: "fd00::", prefix_len: 8 }],
-      [{ address_prefix: "10.0.0.0", prefix_len: 8 }, { address_prefix: "fd00::", prefix_len: 8 }],
+      [
+        { address_prefix: "10.0.0.0", prefix_len: 8 },
+        { address_prefix: "fd00::", prefix_len: 8 },
+      ],
+      [
+        { address_prefix: "10.0.0.0", prefix_len: 8 },
+        { address_prefix: "fd00::", prefix_len: 8 },
+      ],
     ]);
     expect(addressFields(all[0] ?? {})).toEqual({ use_remote_address: true });
     expect(addressFields(all[2] ?? {})).toEqual({
@@ -90,7 +99,9 @@ describe("clientCIDRs on a route", () => {
             policies: {
               "bulwark-client-address": {
                 permissions: [{ any: true }],
-                principals: [{ or_ids: { ids: [{ remote_ip: { address_prefix: "10.66.0.0", prefix_len: 16 } }, { not_id: { remote_ip: { address_prefix: "10.0.0.0", prefix_len: 8 } } }] } }],
+                principals: [
+                  { or_ids: { ids: [{ remote_ip: { address_prefix: "10.66.0.0", prefix_len: 16 } }, { not_id: { remote_ip: { address_prefix: "10.0.0.0", prefix_len: 8 } } }] } },
+                ],
               },
             },
           },

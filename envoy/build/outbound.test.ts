@@ -28,14 +28,17 @@ describe("egress proxy (mesh identity enabled)", () => {
   });
 
   it("only pods annotated for the egress proxy get it, with the Services of their scope only", () => {
-    const names = (w: (typeof rendered.workloads)[number] | undefined, type: "clusters" | "endpoints"): string[] => (w?.resources[type] ?? []).map((c) => c.name).filter((n) => n.startsWith("outbound/"));
+    const names = (w: (typeof rendered.workloads)[number] | undefined, type: "clusters" | "endpoints"): string[] =>
+      (w?.resources[type] ?? []).map((c) => c.name).filter((n) => n.startsWith("outbound/"));
     const without = rendered.workloads.find((w) => w.sidecars.includes("mixed-2.shop"));
     expect(without?.resources.listeners.map((l) => l.name)).toEqual(["inbound"]);
     expect(names(without, "clusters")).toEqual([]);
     const narrowed = rendered.workloads.find((w) => w.sidecars.includes("mixed-1.shop"));
     expect(names(narrowed, "clusters")).toEqual(["outbound/shop/orders"]);
     expect(names(narrowed, "endpoints")).toEqual(["outbound/shop/orders"]);
-    const hosts = (narrowed?.resources.routes.find((r) => r.name === OUTBOUND.routeConfiguration)?.resource as { virtual_hosts: { name: string }[] }).virtual_hosts.map((v) => v.name);
+    const hosts = (narrowed?.resources.routes.find((r) => r.name === OUTBOUND.routeConfiguration)?.resource as { virtual_hosts: { name: string }[] }).virtual_hosts.map(
+      (v) => v.name,
+    );
     expect(hosts).toEqual(["outbound/shop/orders", OUTBOUND.unknownHost]);
     expect(names(workload(rendered, ALL), "clusters")).toEqual(["outbound/billing/invoices", "outbound/shop/catalog", "outbound/shop/mixed", "outbound/shop/orders"]);
   });
@@ -45,7 +48,9 @@ describe("egress proxy (mesh identity enabled)", () => {
       const listener = w.resources.listeners.find((l) => l.name === OUTBOUND.listener)?.resource as { address: { socket_address: { address: string; port_value: number } } };
       expect(listener.address.socket_address.address).toBe("127.0.0.1");
       expect(listener.address.socket_address.port_value).toBe(w.workload.includes("-15101/") ? 15101 : 15001);
-      const routes = w.resources.routes.find((r) => r.name === OUTBOUND.routeConfiguration)?.resource as { virtual_hosts: { name: string; domains: string[]; routes: JsonObject[] }[] };
+      const routes = w.resources.routes.find((r) => r.name === OUTBOUND.routeConfiguration)?.resource as {
+        virtual_hosts: { name: string; domains: string[]; routes: JsonObject[] }[];
+      };
       const last = routes.virtual_hosts[routes.virtual_hosts.length - 1];
       expect(last?.domains).toEqual(["*"]);
       expect(JSON.stringify(last?.routes)).toContain('"status":404');
@@ -60,7 +65,9 @@ describe("egress proxy (mesh identity enabled)", () => {
     const billing = rendered.workloads.find((w) => w.workload.startsWith("passthrough/billing/"));
     const shop = workload(rendered, ALL);
     const domains = (w: typeof billing): string[] =>
-      ((w?.resources.routes.find((r) => r.name === OUTBOUND.routeConfiguration)?.resource as { virtual_hosts: { domains: string[] }[] }).virtual_hosts ?? []).flatMap((v) => v.domains);
+      ((w?.resources.routes.find((r) => r.name === OUTBOUND.routeConfiguration)?.resource as { virtual_hosts: { domains: string[] }[] }).virtual_hosts ?? []).flatMap(
+        (v) => v.domains,
+      );
     expect(domains(billing)).toContain("invoices");
     expect(domains(billing)).not.toContain("orders");
     expect(domains(shop)).toContain("orders:8081");

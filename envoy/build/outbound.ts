@@ -170,7 +170,11 @@ let previousServices = new Map<string, { cluster: NamedResource; endpoints: Name
  * policies behind it.
  */
 export function meshServiceResources(service: MeshServiceIR): { cluster: NamedResource; endpoints: NamedResource; virtualHost: JsonObject } {
-  return { cluster: { name: service.name, resource: meshCluster(service) }, endpoints: { name: service.name, resource: meshEndpoints(service) }, virtualHost: virtualHost(service, service.namespace) };
+  return {
+    cluster: { name: service.name, resource: meshCluster(service) },
+    endpoints: { name: service.name, resource: meshEndpoints(service) },
+    virtualHost: virtualHost(service, service.namespace),
+  };
 }
 
 function serviceResources(services: readonly MeshServiceIR[]): { clusters: NamedResource[]; endpoints: NamedResource[] } {

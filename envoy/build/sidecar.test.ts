@@ -106,7 +106,12 @@ describe("buildSidecarResources", () => {
       "envoy.filters.http.compressor.gzip",
       "envoy.filters.http.router",
     ]);
-    expect(filterNames(build(legacyWorkload))).toEqual(["envoy.filters.http.buffer", "envoy.filters.http.ext_authz", "envoy.filters.http.compressor.brotli", "envoy.filters.http.router"]);
+    expect(filterNames(build(legacyWorkload))).toEqual([
+      "envoy.filters.http.buffer",
+      "envoy.filters.http.ext_authz",
+      "envoy.filters.http.compressor.brotli",
+      "envoy.filters.http.router",
+    ]);
   });
 
   it("keeps the routes in IR order with their matches", () => {
@@ -215,7 +220,13 @@ describe("buildSidecarResources", () => {
     const scopeMatchers = scope.slice(0, 4).map((id) => obj(at(id, "metadata", "value", "string_match")));
     const matches = (claim: string): boolean =>
       scopeMatchers.some((m) =>
-        typeof m.exact === "string" ? claim === m.exact : typeof m.prefix === "string" ? claim.startsWith(m.prefix) : typeof m.suffix === "string" ? claim.endsWith(m.suffix) : claim.includes(typeof m.contains === "string" ? m.contains : "\u0000"),
+        typeof m.exact === "string"
+          ? claim === m.exact
+          : typeof m.prefix === "string"
+            ? claim.startsWith(m.prefix)
+            : typeof m.suffix === "string"
+              ? claim.endsWith(m.suffix)
+              : claim.includes(typeof m.contains === "string" ? m.contains : "\u0000"),
       );
     expect(scope.slice(0, 4).every((id) => at(id, "metadata", "path", 1, "key") === "scope")).toBe(true);
     expect(["orders:read", "profile orders:read", "orders:read profile", "a orders:read b"].every(matches)).toBe(true);
@@ -235,7 +246,11 @@ describe("buildSidecarResources", () => {
     const verified = list(at(ids[1], "or_ids", "ids")).map((id) => at(id, "metadata", "value"));
     expect(verified).toContainEqual({ bool_match: true });
     // A route that authenticates without requirements checks only the critical header parameters.
-    expect(list(at(perFilter(route(resources, `${SHOP}/rule/catalog`)), "envoy.filters.http.rbac", "rbac", "rules", "policies", `${SHOP}/rule/catalog`, "principals", 0, "and_ids", "ids"))).toEqual([critical]);
+    expect(
+      list(
+        at(perFilter(route(resources, `${SHOP}/rule/catalog`)), "envoy.filters.http.rbac", "rbac", "rules", "policies", `${SHOP}/rule/catalog`, "principals", 0, "and_ids", "ids"),
+      ),
+    ).toEqual([critical]);
   });
 
   it("calls bulwark authz only on routes with authz checks, naming the route", () => {
@@ -375,7 +390,9 @@ describe("buildSidecarResources", () => {
     });
     expect(cluster("bulwark-ratelimit").type).toBe("EDS");
     for (const name of ["bulwark-authz", "bulwark-ratelimit"]) {
-      expect(at(cluster(name), "typed_extension_protocol_options", "envoy.extensions.upstreams.http.v3.HttpProtocolOptions", "explicit_http_config")).toEqual({ http2_protocol_options: {} });
+      expect(at(cluster(name), "typed_extension_protocol_options", "envoy.extensions.upstreams.http.v3.HttpProtocolOptions", "explicit_http_config")).toEqual({
+        http2_protocol_options: {},
+      });
     }
     const jwks = cluster("jwks/auth.example.com/443");
     expect(jwks.type).toBe("LOGICAL_DNS");
@@ -397,11 +414,20 @@ describe("buildSidecarResources", () => {
     for (const [name, workload] of Object.entries(irFixtures)) {
       const resources = build(workload);
       const defined = new Set(resources.clusters.map((c) => c.name));
-      const used = named([...resources.listeners, ...resources.routes].map((r) => r.resource), ["cluster", "cluster_name"]);
+      const used = named(
+        [...resources.listeners, ...resources.routes].map((r) => r.resource),
+        ["cluster", "cluster_name"],
+      );
       expect(used.length, name).toBeGreaterThan(0);
-      expect(used.filter((c) => !defined.has(c)), name).toEqual([]);
+      expect(
+        used.filter((c) => !defined.has(c)),
+        name,
+      ).toEqual([]);
       const eds = resources.clusters.filter((c) => c.resource.type === "EDS").map((c) => c.name);
-      expect(resources.endpoints.map((e) => e.name), name).toEqual(eds);
+      expect(
+        resources.endpoints.map((e) => e.name),
+        name,
+      ).toEqual(eds);
     }
   });
 

@@ -45,7 +45,18 @@ export function buildSidecarResources(workload: WorkloadIR, settings: Translatio
   const endpoints: NamedResource[] = upstreams.flatMap((u) => (u.loadAssignment ? [{ name: u.name, resource: u.loadAssignment }] : []));
   const outbound = mesh && workload.outbound ? buildOutboundResources(mesh, workload.namespace, workload.outbound.port, workload.outbound.services) : undefined;
   return {
-    listeners: mergeSorted([{ name: NAMES.listener, resource: buildListener(ctx, active.flatMap((f) => f.filters)) }], outbound?.listeners ?? []),
+    listeners: mergeSorted(
+      [
+        {
+          name: NAMES.listener,
+          resource: buildListener(
+            ctx,
+            active.flatMap((f) => f.filters),
+          ),
+        },
+      ],
+      outbound?.listeners ?? [],
+    ),
     routes: mergeSorted([{ name: NAMES.routeConfiguration, resource: buildRouteConfiguration({ ctx, features }) }], outbound?.routes ?? []),
     clusters: mergeSorted(byName(upstreams.map((u) => ({ name: u.name, resource: u.cluster }))), outbound?.clusters ?? []),
     endpoints: mergeSorted(byName(endpoints), outbound?.endpoints ?? []),

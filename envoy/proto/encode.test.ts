@@ -64,8 +64,18 @@ describe("encodeResource", () => {
   });
 
   it("gives identical bytes and version for the same input, whatever the order of its keys", () => {
-    const a = encodeResource(routeConfig({ "b.filter": { "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute", disabled: true }, "a.filter": { "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute", disabled: true } }));
-    const b = encodeResource(routeConfig({ "a.filter": { disabled: true, "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute" }, "b.filter": { "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute", disabled: true } }));
+    const a = encodeResource(
+      routeConfig({
+        "b.filter": { "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute", disabled: true },
+        "a.filter": { "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute", disabled: true },
+      }),
+    );
+    const b = encodeResource(
+      routeConfig({
+        "a.filter": { disabled: true, "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute" },
+        "b.filter": { "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute", disabled: true },
+      }),
+    );
     expect(b.equals(a)).toBe(true);
     expect(resourceVersion(b)).toBe(resourceVersion(a));
     expect(resourceVersion(a)).toMatch(/^[0-9a-f]{16}$/);
@@ -94,7 +104,9 @@ describe("encodeResource", () => {
   });
 
   it("refuses an unknown type URL, a missing @type, an unknown enum value and a doubly-set oneof", () => {
-    expect(refusal(listener([{ name: "x", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.nope.v3.Nope" } }])).message).toContain("unknown message type");
+    expect(refusal(listener([{ name: "x", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.nope.v3.Nope" } }])).message).toContain(
+      "unknown message type",
+    );
     expect(refusal({ name: "no-type" }).path).toBe('["@type"]');
     const badEnum = refusal({ "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", name: "c", type: "EDS_PLEASE" });
     expect(badEnum.path).toBe("type");

@@ -105,7 +105,14 @@ const servicesByName = new Map<string, ServiceDefinition>();
 export function envoyGrpcService(protoFile: string, serviceName: string, options: { longs?: typeof Number | typeof String } = {}): ServiceDefinition {
   const cached = servicesByName.get(serviceName);
   if (cached) return cached;
-  const packageDefinition = loadSync(protoFile, { includeDirs: envoyProtoIncludeDirs(), keepCase: true, longs: options.longs ?? String, enums: String, defaults: false, oneofs: true });
+  const packageDefinition = loadSync(protoFile, {
+    includeDirs: envoyProtoIncludeDirs(),
+    keepCase: true,
+    longs: options.longs ?? String,
+    enums: String,
+    defaults: false,
+    oneofs: true,
+  });
   let node: unknown = loadPackageDefinition(packageDefinition);
   for (const part of serviceName.split(".")) node = (node as Record<string, unknown> | undefined)?.[part];
   const service = (node as { service?: ServiceDefinition } | undefined)?.service;

@@ -31,9 +31,7 @@ export function protobufObjectOf(type: protobuf.Type, json: JsonValue, path: str
 }
 
 type JsonMapping =
-  | { kind: "special"; convert: (json: JsonValue, path: string) => Record<string, unknown>; nullable: boolean }
-  | { kind: "wrapper"; scalar: string }
-  | { kind: "message" };
+  { kind: "special"; convert: (json: JsonValue, path: string) => Record<string, unknown>; nullable: boolean } | { kind: "wrapper"; scalar: string } | { kind: "message" };
 
 /** protobufjs computes `fullName` on every read, so each type's JSON mapping is looked up once. */
 const mappings = new WeakMap<protobuf.Type, JsonMapping>();
@@ -241,4 +239,3 @@ const WELL_KNOWN: Record<string, (json: JsonValue, path: string) => Record<strin
   ".google.protobuf.ListValue": listValue,
   ".google.protobuf.FieldMask": fieldMask,
 };
-

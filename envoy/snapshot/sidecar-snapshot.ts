@@ -22,7 +22,8 @@ export function referencesOf(typeUrl: XdsType, resource: JsonObject): ResourceRe
     for (const key of ["tls_certificate_sds_secret_configs", "validation_context_sds_secret_config"]) {
       const configs = object[key];
       for (const config of Array.isArray(configs) ? configs : configs ? [configs] : []) {
-        if (config && typeof config === "object" && !Array.isArray(config) && typeof config.name === "string" && config.sds_config) refs.push({ typeUrl: XdsType.Secret, name: config.name });
+        if (config && typeof config === "object" && !Array.isArray(config) && typeof config.name === "string" && config.sds_config)
+          refs.push({ typeUrl: XdsType.Secret, name: config.name });
       }
     }
   });

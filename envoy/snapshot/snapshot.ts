@@ -56,7 +56,12 @@ export function makeSnapshot(inputs: readonly ResourceInput[]): Snapshot {
     const byName = resources.get(input.typeUrl);
     if (!byName) throw new Error(`unsupported resource type ${input.typeUrl}`);
     if (byName.has(input.name)) throw new Error(`duplicate ${input.typeUrl} resource ${input.name}`);
-    byName.set(input.name, { name: input.name, version: hashHex(input.body), body: input.body, references: [...(input.references ?? [])].sort((a, b) => compareStrings(`${a.typeUrl} ${a.name}`, `${b.typeUrl} ${b.name}`)) });
+    byName.set(input.name, {
+      name: input.name,
+      version: hashHex(input.body),
+      body: input.body,
+      references: [...(input.references ?? [])].sort((a, b) => compareStrings(`${a.typeUrl} ${a.name}`, `${b.typeUrl} ${b.name}`)),
+    });
   }
   const typeVersions = new Map<XdsTypeT, string>();
   for (const [type, byName] of resources) typeVersions.set(type, versionOf(byName.values()));

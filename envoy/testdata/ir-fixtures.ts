@@ -111,8 +111,20 @@ export const shopWorkload: WorkloadIR = {
       { path: { kind: "template", template: "/v2/orders/{orderId}", variables: ["orderId"] }, methods: ["GET"] },
       checks({
         authentication: "Required",
-        require: { scopes: ["orders:read"], claims: [{ name: "email_verified", values: ["true"] }, { name: "tier", values: ["gold", "silver"] }] },
-        authz: { dpop: true, certificateBound: true, appAttestation: false, ownership: { pathParam: "orderId", claim: "sub", template: "/v2/orders/{orderId}" }, minAppVersion: true },
+        require: {
+          scopes: ["orders:read"],
+          claims: [
+            { name: "email_verified", values: ["true"] },
+            { name: "tier", values: ["gold", "silver"] },
+          ],
+        },
+        authz: {
+          dpop: true,
+          certificateBound: true,
+          appAttestation: false,
+          ownership: { pathParam: "orderId", claim: "sub", template: "/v2/orders/{orderId}" },
+          minAppVersion: true,
+        },
         localRateLimit: { name: `${SHOP}/rule/get-order/ratelimit/burst`, requests: 100, windowSeconds: 1, shadow: false, responseHeaders: true },
         globalRateLimits: [
           {
@@ -161,19 +173,33 @@ export const shopWorkload: WorkloadIR = {
     forward(
       `${SHOP}/rule/catalog/deprecation/1`,
       { path: { kind: "prefix", prefix: "/v1/" }, methods: ["GET", "HEAD"], pathPrefixGuard: "/v1/catalog" },
-      checks({ authentication: "Optional", localRateLimit: { name: `${SHOP}/rule/catalog/ratelimit/shadow`, requests: 50, windowSeconds: 10, shadow: true, responseHeaders: false } }),
+      checks({
+        authentication: "Optional",
+        localRateLimit: { name: `${SHOP}/rule/catalog/ratelimit/shadow`, requests: 50, windowSeconds: 10, shadow: true, responseHeaders: false },
+      }),
       deprecationHeaders,
     ),
     forward(
       `${SHOP}/rule/catalog`,
       { path: { kind: "prefix", prefix: "/v1/" }, methods: ["GET", "HEAD"] },
-      checks({ authentication: "Optional", localRateLimit: { name: `${SHOP}/rule/catalog/ratelimit/shadow`, requests: 50, windowSeconds: 10, shadow: true, responseHeaders: false } }),
+      checks({
+        authentication: "Optional",
+        localRateLimit: { name: `${SHOP}/rule/catalog/ratelimit/shadow`, requests: 50, windowSeconds: 10, shadow: true, responseHeaders: false },
+      }),
     ),
     forward(`${SHOP}/rule/health`, { path: { kind: "exact", path: "/healthz" }, methods: [] }, checks({ authentication: "None" })),
     notFound(SHOP),
   ],
   compression: { algorithms: ["brotli", "gzip"], minBytes: 1024 },
-  minAppVersion: { header: "x-app-version", platformHeader: "x-app-platform", minimum: "3.0.0", platforms: [{ platform: "android", minimum: "3.2.0" }, { platform: "ios", minimum: "3.1.0" }] },
+  minAppVersion: {
+    header: "x-app-version",
+    platformHeader: "x-app-platform",
+    minimum: "3.0.0",
+    platforms: [
+      { platform: "android", minimum: "3.2.0" },
+      { platform: "ios", minimum: "3.1.0" },
+    ],
+  },
   appAttestation: {
     header: "x-app-attestation",
     issuer: "https://attest.example.com",
@@ -218,7 +244,16 @@ export const gatewayWorkload: WorkloadIR = {
     forward(
       `${GATEWAY}/rule/admin`,
       { path: { kind: "prefix", prefix: "/admin/" }, methods: ["DELETE", "PATCH", "POST", "PUT"] },
-      checks({ authentication: "Required", require: { scopes: [], claims: [{ name: "realm_access.roles", values: ["admin"] }, { name: "level", values: ["3", "4"] }] } }),
+      checks({
+        authentication: "Required",
+        require: {
+          scopes: [],
+          claims: [
+            { name: "realm_access.roles", values: ["admin"] },
+            { name: "level", values: ["3", "4"] },
+          ],
+        },
+      }),
     ),
     forward(
       `${GATEWAY}/rule/search`,
@@ -228,7 +263,10 @@ export const gatewayWorkload: WorkloadIR = {
         globalRateLimits: [
           {
             name: `${GATEWAY}/rule/search/ratelimit/per-index`,
-            key: [{ kind: "pathParam", param: "index", template: "/search/{index}/docs/{docId}" }, { kind: "header", header: "x-api-key" }],
+            key: [
+              { kind: "pathParam", param: "index", template: "/search/{index}/docs/{docId}" },
+              { kind: "header", header: "x-api-key" },
+            ],
             requests: 1000,
             windowSeconds: 60,
             shadow: false,
@@ -260,7 +298,11 @@ export const legacyWorkload: WorkloadIR = {
       { path: { kind: "exact", path: "/upload" }, methods: ["POST", "PUT"] },
       checks({ maxRequestBytes: 1048576, authz: { dpop: false, certificateBound: false, appAttestation: false, minAppVersion: true } }),
     ),
-    forward(`${LEGACY}/default`, { path: { kind: "prefix", prefix: "/" }, methods: [] }, checks({ authz: { dpop: false, certificateBound: false, appAttestation: false, minAppVersion: true } })),
+    forward(
+      `${LEGACY}/default`,
+      { path: { kind: "prefix", prefix: "/" }, methods: [] },
+      checks({ authz: { dpop: false, certificateBound: false, appAttestation: false, minAppVersion: true } }),
+    ),
   ],
   compression: { algorithms: ["brotli"], minBytes: 30 },
   minAppVersion: { header: "x-app-version", platformHeader: "x-app-platform", minimum: "1.0.0", platforms: [] },
@@ -274,9 +316,7 @@ export const passThroughWorkload: WorkloadIR = {
   listener: { port: 8080 },
   app: { port: 8081 },
   jwtProviders: [],
-  routes: [
-    forward("passthrough/default/default", { path: { kind: "prefix", prefix: "/" }, methods: [] }, checks({ authentication: "None" })),
-  ],
+  routes: [forward("passthrough/default/default", { path: { kind: "prefix", prefix: "/" }, methods: [] }, checks({ authentication: "None" }))],
 };
 
 /** Every workload above, by a short name. */

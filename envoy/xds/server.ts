@@ -1,12 +1,6 @@
 import { Server, ServerCredentials, status, type ConnectionInjector, type ServerDuplexStream } from "@grpc/grpc-js";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
-import {
-  aggregatedDiscoveryService,
-  type DeltaDiscoveryRequest,
-  type DeltaDiscoveryResponse,
-  type DiscoveryRequest,
-  type DiscoveryResponse,
-} from "./ads-protocol.js";
+import { aggregatedDiscoveryService, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from "./ads-protocol.js";
 import { SnapshotCache } from "./cache.js";
 import { DeltaStream } from "./delta-stream.js";
 import { nodeIdProblem } from "./sidecar-text.js";
@@ -123,7 +117,12 @@ function serve<Req extends { node?: { id?: string } }, Res>(call: ServerDuplexSt
   const header = call.metadata.get("authorization");
   const token = bearerToken(header.length === 1 && typeof header[0] === "string" ? header[0] : undefined);
   if (!token) {
-    reject("no_token", header.length === 0 ? "no authorization metadata: sidecars present a projected ServiceAccount token (authorization: Bearer <token>)" : "the authorization metadata is not one Bearer token");
+    reject(
+      "no_token",
+      header.length === 0
+        ? "no authorization metadata: sidecars present a projected ServiceAccount token (authorization: Bearer <token>)"
+        : "the authorization metadata is not one Bearer token",
+    );
     return;
   }
   void gate.authenticator.authenticate(token).then((result) => {
@@ -191,7 +190,9 @@ export class XdsServer {
     const listener = createServer((socket) => this.accept(socket, injector));
     this.listener = listener;
     return new Promise((resolve, reject) => {
-      listener.once("error", (error) => reject(new ListenError(`the xDS server could not listen on ${address}: ${error.message} (is the port in use? choose another with --xds-address)`)));
+      listener.once("error", (error) =>
+        reject(new ListenError(`the xDS server could not listen on ${address}: ${error.message} (is the port in use? choose another with --xds-address)`)),
+      );
       listener.listen({ host: this.options.host, port: this.options.port }, () => {
         const bound = listener.address();
         this.boundPort = typeof bound === "object" && bound ? bound.port : this.options.port;
@@ -211,7 +212,11 @@ export class XdsServer {
       socket.setTimeout(0);
       socket.pause();
       if (first[0] !== 0x16) {
-        this.gate?.reject({ reason: "plaintext", peer: `${socket.remoteAddress ?? "unknown"}:${socket.remotePort ?? 0}`, message: "the connection is not TLS: the xDS server speaks gRPC over TLS only" });
+        this.gate?.reject({
+          reason: "plaintext",
+          peer: `${socket.remoteAddress ?? "unknown"}:${socket.remotePort ?? 0}`,
+          message: "the connection is not TLS: the xDS server speaks gRPC over TLS only",
+        });
         if (!this.gate) this.log(`refused a plaintext connection from ${socket.remoteAddress ?? "unknown"}`);
         socket.destroy();
         return;

@@ -82,7 +82,12 @@ describe("rejections never outlive an acknowledgement", () => {
     cache.onNack((e) => announced.push(e.error));
     cache.setSnapshot(nodeId, makeSnapshot(resources("l1", "r1")));
     const s = listenerStream(cache, nodeId);
-    s.stream.onRequest({ type_url: XdsType.Listener, version_info: "", response_nonce: s.lds()?.nonce, error_detail: { message: `<img src=x onerror=alert(1)>\u0007${"y".repeat(10_000)}` } });
+    s.stream.onRequest({
+      type_url: XdsType.Listener,
+      version_info: "",
+      response_nonce: s.lds()?.nonce,
+      error_detail: { message: `<img src=x onerror=alert(1)>\u0007${"y".repeat(10_000)}` },
+    });
     const recorded = cache.currentRejection(nodeId)?.error ?? "";
     expect(announced).toEqual([recorded]);
     expect(recorded.startsWith("‹img src=x onerror=alert(1)› y")).toBe(true);

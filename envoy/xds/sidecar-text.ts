@@ -33,13 +33,7 @@ const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060
  * markup, and the result is cut at `max` characters (whole code points) with "…".
  */
 export function plainSidecarText(text: string, max = MAX_SIDECAR_ERROR_LENGTH): string {
-  const flat = text
-    .replace(UNPRINTABLE, " ")
-    .replace(/</g, "‹")
-    .replace(/>/g, "›")
-    .replace(/&/g, "＆")
-    .replace(/\s+/g, " ")
-    .trim();
+  const flat = text.replace(UNPRINTABLE, " ").replace(/</g, "‹").replace(/>/g, "›").replace(/&/g, "＆").replace(/\s+/g, " ").trim();
   const chars = [...flat];
   return chars.length <= max ? flat : `${chars.slice(0, Math.max(0, max - 1)).join("")}…`;
 }

@@ -63,7 +63,13 @@ describe("state-of-the-world stream", () => {
     cache.setSnapshot(node.id, makeSnapshot(resources("bad")));
     const bad = sent[3];
     expect(bad?.resources.map((r) => r.value.toString())).toEqual(["bad"]);
-    stream.onRequest({ type_url: XdsType.Route, resource_names: ["inbound"], version_info: rds?.version_info, response_nonce: bad?.nonce, error_detail: { message: "route: unknown field" } });
+    stream.onRequest({
+      type_url: XdsType.Route,
+      resource_names: ["inbound"],
+      version_info: rds?.version_info,
+      response_nonce: bad?.nonce,
+      error_detail: { message: "route: unknown field" },
+    });
     expect(nacks).toEqual([`${XdsType.Route} route: unknown field`]);
     const status = cache.statusInfo(node.id);
     expect(status.types.RDS).toMatchObject({ ackedVersion: rds?.version_info, nack: { version: bad?.version_info, error: "route: unknown field" } });
@@ -158,7 +164,13 @@ describe("state-of-the-world stream", () => {
     cache.setSnapshot(node.id, bad);
     expect(sent).toHaveLength(3);
     expect(sent[2]?.version_info).toBe(bad.typeVersions.get(XdsType.Route));
-    stream.onRequest({ type_url: XdsType.Route, resource_names: ["inbound"], version_info: sent[1]?.version_info, response_nonce: sent[2]?.nonce, error_detail: { message: "bad route" } });
+    stream.onRequest({
+      type_url: XdsType.Route,
+      resource_names: ["inbound"],
+      version_info: sent[1]?.version_info,
+      response_nonce: sent[2]?.nonce,
+      error_detail: { message: "bad route" },
+    });
     expect(nacks).toEqual([bad.typeVersions.get(XdsType.Route), bad.typeVersions.get(XdsType.Route)]);
     expect(cache.statusInfo(node.id).types.RDS?.nack?.version).toBe(bad.typeVersions.get(XdsType.Route));
     stream.onRequest({ type_url: XdsType.Route, resource_names: ["inbound"], version_info: sent[1]?.version_info });

@@ -65,7 +65,12 @@ export function apiSecurityPolicyCrd(): JsonSchema {
             { name: "Programmed", type: "string", description: "Sidecars running this generation, out of all.", jsonPath: ".status.sidecars" },
             { name: "Ready", type: "string", description: "Accepted, references resolved and programmed.", jsonPath: conditionStatus("Ready") },
             // Shown by default: it tells Ready=True NoSidecars (nothing enforces it yet) from Ready, and Pending (in progress) from what must change.
-            { name: "Reason", type: "string", description: "Ready's reason: Ready, NoSidecars (no sidecar serves the targets yet), Pending (sidecars still to acknowledge) or what must change first.", jsonPath: `.status.conditions[?(@.type=="Ready")].reason` },
+            {
+              name: "Reason",
+              type: "string",
+              description: "Ready's reason: Ready, NoSidecars (no sidecar serves the targets yet), Pending (sidecars still to acknowledge) or what must change first.",
+              jsonPath: `.status.conditions[?(@.type=="Ready")].reason`,
+            },
             { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
           ],
           schema: {

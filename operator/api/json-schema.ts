@@ -70,7 +70,8 @@ export function apiSecurityPolicyJsonSchema(): JsonSchema {
   return {
     $schema: "http://json-schema.org/draft-07/schema#",
     title: `${kind} (${group}/${version})`,
-    description: "Generated from operator/api/v1alpha1 by `npm run generate`; do not edit. Rules the CRD states in CEL (x-kubernetes-validations) are not here: the API server checks them at apply time.",
+    description:
+      "Generated from operator/api/v1alpha1 by `npm run generate`; do not edit. Rules the CRD states in CEL (x-kubernetes-validations) are not here: the API server checks them at apply time.",
     type: "object",
     required: ["apiVersion", "kind", "metadata", "spec"],
     additionalProperties: false,

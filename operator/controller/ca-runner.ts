@@ -62,7 +62,14 @@ export class CaRunner {
     const involved = { apiVersion: "v1", kind: "Secret" };
     const writer = this.options.writer;
     if (observation.kind === "refused") await writer.event(ref, "Warning", "InvalidWorkloadCA", observation.message, involved);
-    else await writer.event(ref, "Normal", "WorkloadCARotating", "A new workload CA: sidecars trust its root alongside the old one, then get certificates it issues; the old root stays trusted until its certificates expire.", involved);
+    else
+      await writer.event(
+        ref,
+        "Normal",
+        "WorkloadCARotating",
+        "A new workload CA: sidecars trust its root alongside the old one, then get certificates it issues; the old root stays trusted until its certificates expire.",
+        involved,
+      );
   }
 
   /** After the snapshots of `sidecars` are set: the next renewal, and the staged CA's activation when its roots are everywhere. */

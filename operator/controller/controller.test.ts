@@ -14,9 +14,17 @@ afterEach(async () => {
   controller = undefined;
 });
 
-function setup(options: { spec?: Record<string, unknown>; clock?: () => Date } = {}): { controller: Controller; objects: MemoryObjects; cache: SnapshotCache; writer: RecordingWriter; reports: MemoryReports } {
+function setup(options: { spec?: Record<string, unknown>; clock?: () => Date } = {}): {
+  controller: Controller;
+  objects: MemoryObjects;
+  cache: SnapshotCache;
+  writer: RecordingWriter;
+  reports: MemoryReports;
+} {
   const objects = new MemoryObjects({
-    policies: [policy({ namespace: "shop", name: "api", created: "2026-01-01T00:00:00Z", spec: { targetRefs: [{ kind: "Service", name: "api" }], ...publicRules, ...options.spec } })],
+    policies: [
+      policy({ namespace: "shop", name: "api", created: "2026-01-01T00:00:00Z", spec: { targetRefs: [{ kind: "Service", name: "api" }], ...publicRules, ...options.spec } }),
+    ],
     services: [service("shop", "api", { app: "api" })],
     pods: [sidecarPod("shop", "api-1", { app: "api" }), sidecarPod("other", "plain", { app: "x" })],
     secrets: [],

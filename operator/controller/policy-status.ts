@@ -22,7 +22,12 @@ function programmed(resolved: ResolvedPolicy, observe: SidecarObservation): Cond
   const running = new Map<string, number>();
   for (const id of sidecars) if (observe.runningGeneration(id, key) === resolved.generation) running.set(id, resolved.generation);
   if (resolved.accepted.reason === AcceptedReason.TranslationFailed) {
-    return { status: "False", reason: AcceptedReason.TranslationFailed, message: "Not programmed: its translation failed (see Accepted); its sidecars keep their last good configuration.", running };
+    return {
+      status: "False",
+      reason: AcceptedReason.TranslationFailed,
+      message: "Not programmed: its translation failed (see Accepted); its sidecars keep their last good configuration.",
+      running,
+    };
   }
   if (!resolved.policy) return { status: "False", reason: ReadyReason.Invalid, message: "An invalid policy is not programmed.", running };
   if (sidecars.length === 0) {
@@ -34,7 +39,12 @@ function programmed(resolved: ResolvedPolicy, observe: SidecarObservation): Cond
     return error ? [`${id}: ${plainSidecarText(error)}`] : [];
   });
   if (rejected.length > 0) {
-    return { status: "False", reason: ProgrammedReason.Rejected, message: `Envoy rejected the configuration of generation ${resolved.generation} on ${rejected.length}/${sidecars.length} sidecars and keeps the last good one: ${rejected.slice(0, 3).join("; ")}`, running };
+    return {
+      status: "False",
+      reason: ProgrammedReason.Rejected,
+      message: `Envoy rejected the configuration of generation ${resolved.generation} on ${rejected.length}/${sidecars.length} sidecars and keeps the last good one: ${rejected.slice(0, 3).join("; ")}`,
+      running,
+    };
   }
   const summary = `${running.size}/${sidecars.length} sidecars run generation ${resolved.generation}`;
   return running.size === sidecars.length
@@ -48,7 +58,8 @@ function readyData(programmedReason: string, programmedMessage: string): Conditi
     return {
       status: "True",
       reason: ReadyReason.NoSidecars,
-      message: "Accepted and its references resolved, but no sidecar serves its targets yet, so nothing enforces it now; nothing is left to wait for: a sidecar that joins gets it with its first configuration.",
+      message:
+        "Accepted and its references resolved, but no sidecar serves its targets yet, so nothing enforces it now; nothing is left to wait for: a sidecar that joins gets it with its first configuration.",
     };
   }
   return { status: "True", reason: ReadyReason.Ready, message: `Enforced by every sidecar of its targets: ${programmedMessage}` };
@@ -109,9 +120,12 @@ export function desiredStatus(resolved: ResolvedPolicy, observe: SidecarObservat
   return {
     observedGeneration: generation,
     // Warnings is not part of Ready: a policy enforced as written is Ready, and says what looks unintended.
-    conditions: [...parts, [ConditionType.Ready, ready] as [string, ConditionData], ...kstatusConditions(ready), [ConditionType.Warnings, resolved.warnings] as [string, ConditionData]].map(([type, data]) =>
-      condition(type, data, generation, previousConditions, now),
-    ),
+    conditions: [
+      ...parts,
+      [ConditionType.Ready, ready] as [string, ConditionData],
+      ...kstatusConditions(ready),
+      [ConditionType.Warnings, resolved.warnings] as [string, ConditionData],
+    ].map(([type, data]) => condition(type, data, generation, previousConditions, now)),
     targets: resolved.targets.map((t) => ({ kind: t.kind, name: t.name, sidecars: t.sidecars.length, programmed: t.sidecars.filter((s) => prog.running.has(s)).length })),
     sidecars: `${prog.running.size}/${total}`,
   };
@@ -126,8 +140,6 @@ export function sameStatus(a: PolicyStatus | undefined, b: PolicyStatus): boolea
 /** JSON with object keys sorted, so equal values give equal text whatever their key order. */
 export function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => compareStrings(a, b)))
-      : v,
+    v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => compareStrings(a, b))) : v,
   );
 }

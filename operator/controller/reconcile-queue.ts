@@ -43,10 +43,13 @@ export class ReconcileQueue {
   wakeUp(name: string, delayMs: number | undefined, work: () => void): void {
     this.cancel(name);
     if (delayMs === undefined || this.stopped) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(name);
-      work();
-    }, Math.min(delayMs, MAX_TIMER_MS));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(name);
+        work();
+      },
+      Math.min(delayMs, MAX_TIMER_MS),
+    );
     timer.unref();
     this.timers.set(name, { timer, due: performance.now() + delayMs });
   }

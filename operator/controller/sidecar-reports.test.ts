@@ -26,7 +26,13 @@ describe("a replica's sidecar report", () => {
   it("never exceeds its bound, keeping connected sidecars that run a policy first", () => {
     const sidecars = new Map<string, SidecarReport>();
     // Sidecars with the longest node ids and incompressible errors: far more than any bound holds.
-    for (let i = 0; i < 3000; i++) sidecars.set(`${noise(240).toLowerCase().replace(/[^a-z0-9]/g, "a")}-${i}.${"n".repeat(63)}`, { nack: noise(512), connected: i % 2 === 0 });
+    for (let i = 0; i < 3000; i++)
+      sidecars.set(
+        `${noise(240)
+          .toLowerCase()
+          .replace(/[^a-z0-9]/g, "a")}-${i}.${"n".repeat(63)}`,
+        { nack: noise(512), connected: i % 2 === 0 },
+      );
     const programmed = new Map<string, SidecarReport>();
     for (let i = 0; i < 50; i++) programmed.set(`app-${i}.shop`, { policy: "shop/api", generation: 7, connected: true });
     const { data, omitted } = encodeReports(new Map([...sidecars, ...programmed]));

@@ -120,7 +120,10 @@ export function decodeReports(text: string | undefined): Map<string, SidecarRepo
 
 /** A DNS-subdomain-safe object name for a replica's record. */
 export function recordName(leaseName: string, identity: string): string {
-  const safe = identity.toLowerCase().replace(/[^a-z0-9.-]+/g, "-").replace(/^[.-]+|[.-]+$/g, "");
+  const safe = identity
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, "-")
+    .replace(/^[.-]+|[.-]+$/g, "");
   return `${leaseName}-sidecars-${safe || "replica"}`.slice(0, 253).replace(/[.-]+$/, "");
 }
 
@@ -296,7 +299,11 @@ export class SidecarReports {
     const trust = this.collectTrust?.().join(",");
     const signature = `${data}\n${trust ?? ""}`;
     if (signature === this.written) return;
-    if (omitted > 0) this.log.warn({ omitted, kept: sidecars.size - omitted, maxBytes: MAX_RECORD_BYTES }, "the sidecar report is full: reports left out read as not programmed to the other replicas");
+    if (omitted > 0)
+      this.log.warn(
+        { omitted, kept: sidecars.size - omitted, maxBytes: MAX_RECORD_BYTES },
+        "the sidecar report is full: reports left out read as not programmed to the other replicas",
+      );
     const { namespace, leaseName, identity } = this.options;
     const now = new V1MicroTime(this.now());
     const annotations: Record<string, string> = { [DATA_ANNOTATION]: data, ...(trust !== undefined ? { [TRUSTED_ROOTS_ANNOTATION]: trust } : {}) };
@@ -314,7 +321,14 @@ export class SidecarReports {
           await this.api.replaceNamespacedLease({
             name: this.ownName,
             namespace,
-            body: { metadata: { ...current.metadata, labels: { ...current.metadata?.labels, ...metadata.labels }, annotations: { ...current.metadata?.annotations, ...metadata.annotations } }, spec: { ...current.spec, ...spec } },
+            body: {
+              metadata: {
+                ...current.metadata,
+                labels: { ...current.metadata?.labels, ...metadata.labels },
+                annotations: { ...current.metadata?.annotations, ...metadata.annotations },
+              },
+              spec: { ...current.spec, ...spec },
+            },
           });
         } else {
           await this.api.createNamespacedLease({ namespace, body: { metadata, spec } });

@@ -14,7 +14,15 @@ const publicRules = { rules: [{ name: "all", match: { pathPrefix: "/" }, authent
 
 function objects(options: { generation?: number; spec?: Record<string, unknown>; pods?: string[] } = {}): TranslationInput {
   return {
-    policies: [policy({ namespace: "shop", name: "api", created: "2026-01-01T00:00:00Z", generation: options.generation ?? 1, spec: { targetRefs: [{ kind: "Service", name: "api" }], ...publicRules, ...options.spec } })],
+    policies: [
+      policy({
+        namespace: "shop",
+        name: "api",
+        created: "2026-01-01T00:00:00Z",
+        generation: options.generation ?? 1,
+        spec: { targetRefs: [{ kind: "Service", name: "api" }], ...publicRules, ...options.spec },
+      }),
+    ],
     services: [service("shop", "api", { app: "api" })],
     pods: (options.pods ?? ["api-1", "api-2"]).map((name) => sidecarPod("shop", name, { app: "api" })),
     secrets: [],

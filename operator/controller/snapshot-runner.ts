@@ -65,7 +65,10 @@ export class SnapshotRunner {
   async publish(translation: Translation, pods: readonly PodObject[], now: Date): Promise<Publication> {
     const { built, failed } = this.build(translation);
     for (const failed of translation.resolution.policies.filter((p) => p.accepted.reason === AcceptedReason.TranslationFailed)) {
-      this.options.log.error({ policy: `${failed.namespace}/${failed.name}`, error: failed.accepted.message }, "translation of a policy failed; its sidecars keep their last good configuration");
+      this.options.log.error(
+        { policy: `${failed.namespace}/${failed.name}`, error: failed.accepted.message },
+        "translation of a policy failed; its sidecars keep their last good configuration",
+      );
     }
     const identities = new Map(pods.map((pod) => [sidecarNodeId(pod), identityOfPod(pod)]));
     const wanted = new Set<string>();
@@ -90,7 +93,10 @@ export class SnapshotRunner {
   /** Sidecars kept at their last good configuration: their policy failed, or (pass-through) their own build did. */
   private heldSidecars(translation: Translation, failed: readonly WorkloadFailure[]): Set<string> {
     for (const f of failed.filter((f) => !f.workload.policy)) {
-      this.options.log.error({ workload: f.workload.name, sidecars: f.workload.sidecars, error: errorMessage(f.error) }, "the Envoy resources of pass-through sidecars could not be built; they keep their last good configuration");
+      this.options.log.error(
+        { workload: f.workload.name, sidecars: f.workload.sidecars, error: errorMessage(f.error) },
+        "the Envoy resources of pass-through sidecars could not be built; they keep their last good configuration",
+      );
     }
     return new Set([...translation.resolution.policies.flatMap((p) => p.held), ...failed.flatMap((f) => f.workload.sidecars)]);
   }

@@ -7,7 +7,13 @@ import { TranslationRunner } from "./translation-runner.js";
 const mesh = { trustDomain: "cluster.local", clusterDomain: "cluster.local" };
 
 function objects(services: string[]): TranslationInput {
-  return { policies: [], services: services.map((s) => service("shop", s, { app: "api" })), pods: [sidecarPod("shop", "api-1", { app: "api" })], secrets: [], now: "2026-11-25T12:00:00Z" };
+  return {
+    policies: [],
+    services: services.map((s) => service("shop", s, { app: "api" })),
+    pods: [sidecarPod("shop", "api-1", { app: "api" })],
+    secrets: [],
+    now: "2026-11-25T12:00:00Z",
+  };
 }
 
 describe("TranslationRunner", () => {

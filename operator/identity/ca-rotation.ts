@@ -77,7 +77,10 @@ export class CaRotation {
     }
     this.seen = print;
     this.reported = undefined;
-    this.options.log.info({ secret: where, notAfter: ca.notAfter.toISOString() }, "the workload CA changed: its roots join the trust bundle; certificates are reissued once the sidecars have it");
+    this.options.log.info(
+      { secret: where, notAfter: ca.notAfter.toISOString() },
+      "the workload CA changed: its roots join the trust bundle; certificates are reissued once the sidecars have it",
+    );
     return { kind: "staged" };
   }
 

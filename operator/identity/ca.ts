@@ -41,7 +41,10 @@ export interface CaMaterial {
 }
 
 function pem(label: string, der: ArrayBuffer): string {
-  const b64 = Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "");
+  const b64 = Buffer.from(der)
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .replace(/\n$/, "");
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
@@ -106,9 +109,18 @@ export class WorkloadCa {
     const basic = certificate.getExtension(x509.BasicConstraintsExtension);
     if (!basic?.ca) throw new Error(`the CA certificate ${certificate.subject} is not a CA (basicConstraints CA:TRUE is missing)`);
     const { key, algorithm } = await importSigningKey(material.privateKeyPem);
-    if (!new NodeX509Certificate(material.certificatePem).checkPrivateKey(createPrivateKey(material.privateKeyPem))) throw new Error("the CA private key does not belong to the CA certificate");
+    if (!new NodeX509Certificate(material.certificatePem).checkPrivateKey(createPrivateKey(material.privateKeyPem)))
+      throw new Error("the CA private key does not belong to the CA certificate");
     const trustBundlePem = material.trustBundlePem?.trim() ? material.trustBundlePem : certificate.toString("pem");
-    return new WorkloadCa(certificate, key, algorithm, certificate.toString("pem"), material.privateKeyPem, trustBundlePem.endsWith("\n") ? trustBundlePem : `${trustBundlePem}\n`, trustDomain);
+    return new WorkloadCa(
+      certificate,
+      key,
+      algorithm,
+      certificate.toString("pem"),
+      material.privateKeyPem,
+      trustBundlePem.endsWith("\n") ? trustBundlePem : `${trustBundlePem}\n`,
+      trustDomain,
+    );
   }
 
   get notAfter(): Date {

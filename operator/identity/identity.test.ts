@@ -62,7 +62,9 @@ describe("workload CA", () => {
     const leafAsCa = { certificatePem: leafOf(issued.certificateChainPem).toString(), privateKeyPem: issued.privateKeyPem };
     await expect(WorkloadCa.load(leafAsCa, "cluster.local")).rejects.toThrow(/not a CA/);
     const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
-    await expect(WorkloadCa.load({ certificatePem: ca.certificatePem, privateKeyPem: rsa.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }, "cluster.local")).rejects.toThrow();
+    await expect(
+      WorkloadCa.load({ certificatePem: ca.certificatePem, privateKeyPem: rsa.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }, "cluster.local"),
+    ).rejects.toThrow();
   });
 
   it("never issues past the CA's own expiry", async () => {
@@ -192,7 +194,10 @@ describe("CA rotation", () => {
     const certs = new WorkloadCertificates(ca, { rotation: day });
     const rotation = new CaRotation(certs, { namespace: "bulwark-system", name: "bulwark-workload-ca", trustDomain: "cluster.local", log: pino });
     const before = bundleOf(await certs.secretsFor(identity, names, now));
-    const garbled = { ...secretOf(next), data: { ...secretOf(next).data, "ca.crt": Buffer.from("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n").toString("base64") } };
+    const garbled = {
+      ...secretOf(next),
+      data: { ...secretOf(next).data, "ca.crt": Buffer.from("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n").toString("base64") },
+    };
     expect(await rotation.observe([garbled])).toMatchObject({ kind: "refused", first: true });
     expect(rotation.pending()).toBe(false);
     expect(await rotation.observe([garbled])).toMatchObject({ kind: "refused", first: false });

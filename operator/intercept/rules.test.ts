@@ -41,7 +41,10 @@ describe("interception rules", () => {
     expect(hasJumps(saved)).toBe(true);
     expect(missingRules(saved, options)).toEqual([]);
     expect(missingRules(saved, { ...options, appPorts: [8080, 9090] })).toEqual(["BULWARK_INBOUND: port 9090 redirected to 15006", "BULWARK_LOCAL: port 9090 redirected to 15006"]);
-    const noJumps = saved.split("\n").filter((l) => !l.startsWith("-A PREROUTING")).join("\n");
+    const noJumps = saved
+      .split("\n")
+      .filter((l) => !l.startsWith("-A PREROUTING"))
+      .join("\n");
     expect(hasJumps(noJumps)).toBe(false);
     expect(missingRules(noJumps, options)).toEqual(["the jumps from PREROUTING and OUTPUT to BULWARK_INBOUND and BULWARK_LOCAL"]);
   });

@@ -15,7 +15,9 @@ function withPorts(s: ServiceObject): ServiceObject {
 function input(): TranslationInput {
   const namespaces = ["alpha", "beta"];
   return {
-    policies: namespaces.map((ns) => policy({ name: "api", namespace: ns, created: "2026-01-01T00:00:00Z", spec: { targetRefs: [{ kind: "Service", name: "api" }], defaultAction: "Allow" } })),
+    policies: namespaces.map((ns) =>
+      policy({ name: "api", namespace: ns, created: "2026-01-01T00:00:00Z", spec: { targetRefs: [{ kind: "Service", name: "api" }], defaultAction: "Allow" } }),
+    ),
     services: namespaces.map((ns) => withPorts(service(ns, "api", { app: "api" }))),
     pods: [...namespaces.map((ns) => sidecarPod(ns, "api-0", { app: "api" })), sidecarPod("gamma", "plain-0", { app: "plain" })],
     secrets: [],
@@ -27,7 +29,11 @@ function input(): TranslationInput {
 function failingFor(failing: string): MeshServiceBuilder {
   return (s, listeners, settings) => {
     if (`${s.namespace}/${s.name}` === failing) throw new Error("boom in the mesh");
-    return buildMesh([s], [...listeners].map(([id, listener]) => ({ sidecars: [id], listener }) as never), settings).mesh.services[0];
+    return buildMesh(
+      [s],
+      [...listeners].map(([id, listener]) => ({ sidecars: [id], listener }) as never),
+      settings,
+    ).mesh.services[0];
   };
 }
 

@@ -22,18 +22,16 @@ export function buildRateLimits(rule: Rule, routeName: string, meaning?: PathMea
   const local = limits.find((l) => l.scope === "Local");
   const global = limits
     .filter((l) => l.scope === "Global")
-    .map(
-      (l): GlobalRateLimitIR => ({
-        name: `${routeName}/ratelimit/${l.name}`,
-        key: (l.key ?? []).map((k) => keyPart(k, rule.match.pathTemplate, meaning)),
-        requests: l.limit.requests,
-        windowSeconds: durationSeconds(l.limit.per),
-        shadow: l.mode === "Shadow",
-        failureMode: l.failureMode,
-        responseHeaders: l.responseHeaders === "Standard",
-        ...(l.counts ? { countedResponseCodes: [...l.counts.responseCodes].sort((a, b) => a - b) } : {}),
-      }),
-    );
+    .map((l): GlobalRateLimitIR => ({
+      name: `${routeName}/ratelimit/${l.name}`,
+      key: (l.key ?? []).map((k) => keyPart(k, rule.match.pathTemplate, meaning)),
+      requests: l.limit.requests,
+      windowSeconds: durationSeconds(l.limit.per),
+      shadow: l.mode === "Shadow",
+      failureMode: l.failureMode,
+      responseHeaders: l.responseHeaders === "Standard",
+      ...(l.counts ? { countedResponseCodes: [...l.counts.responseCodes].sort((a, b) => a - b) } : {}),
+    }));
   return {
     ...(local
       ? {

@@ -143,7 +143,10 @@ function defaultRoutes(ctx: RouteContext): RouteIR[] {
 function cachingHeaders(rule: Rule): { name: string; value: string }[] {
   const caching = rule.caching;
   if (!caching) return [];
-  return [...(caching.cacheControl !== undefined ? [{ name: "cache-control", value: caching.cacheControl }] : []), ...(caching.vary ? [{ name: "vary", value: caching.vary.join(", ") }] : [])];
+  return [
+    ...(caching.cacheControl !== undefined ? [{ name: "cache-control", value: caching.cacheControl }] : []),
+    ...(caching.vary ? [{ name: "vary", value: caching.vary.join(", ") }] : []),
+  ];
 }
 
 /**
@@ -154,7 +157,10 @@ export function buildRoutes(policy: string, spec: PolicySpec, windows: Deprecati
   const ctx: RouteContext = { policy, namespace, spec, windows, meaning: pathMeaning(spec) };
   const rules = (spec.rules ?? []).flatMap((rule) => {
     const name = ruleName(policy, rule.name);
-    return forwardRoutes({ name, path: pathMatch(rule), methods: ruleMethods(rule), checks: ruleChecks(rule, name, ctx), meaning: ctx.meaning, defaults: cachingHeaders(rule) }, windows);
+    return forwardRoutes(
+      { name, path: pathMatch(rule), methods: ruleMethods(rule), checks: ruleChecks(rule, name, ctx), meaning: ctx.meaning, defaults: cachingHeaders(rule) },
+      windows,
+    );
   });
   return [...sunsetRoutes(ctx), ...rules, ...defaultRoutes(ctx)];
 }

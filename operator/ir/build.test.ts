@@ -22,7 +22,10 @@ function routesFor(spec: Record<string, unknown>, now = "2026-11-25T12:00:00Z"):
 }
 
 const summary = (routes: RouteIR[]): string[] =>
-  routes.map((r) => `${r.name} ${r.action.kind}${r.action.kind === "respond" ? ` ${r.action.status}` : ""}${r.match.pathPrefixGuard ? ` guard=${r.match.pathPrefixGuard}` : ""}${r.action.responseHeaders.length ? ` headers=${r.action.responseHeaders.map((h) => h.name).join(",")}` : ""}`);
+  routes.map(
+    (r) =>
+      `${r.name} ${r.action.kind}${r.action.kind === "respond" ? ` ${r.action.status}` : ""}${r.match.pathPrefixGuard ? ` guard=${r.match.pathPrefixGuard}` : ""}${r.action.responseHeaders.length ? ` headers=${r.action.responseHeaders.map((h) => h.name).join(",")}` : ""}`,
+  );
 
 describe("buildIR routes", () => {
   const deprecations = [
@@ -73,22 +76,40 @@ describe("buildIR routes", () => {
     });
     const checks = routes.map((r) => (r.action.kind === "forward" ? r.action.checks : undefined));
     expect(checks[0]).toEqual({ authentication: "None", globalRateLimits: [] });
-    expect(checks[1]?.authz).toEqual({ dpop: true, certificateBound: false, appAttestation: false, minAppVersion: false, ownership: { pathParam: "userId", claim: "sub", template: "/v1/users/{userId}/orders", meaning: { caseSensitive: false, trailingSlash: "Ignore" } } });
+    expect(checks[1]?.authz).toEqual({
+      dpop: true,
+      certificateBound: false,
+      appAttestation: false,
+      minAppVersion: false,
+      ownership: { pathParam: "userId", claim: "sub", template: "/v1/users/{userId}/orders", meaning: { caseSensitive: false, trailingSlash: "Ignore" } },
+    });
     expect(checks[1]?.require).toEqual({ scopes: ["orders:read"], claims: [] });
     expect(checks[2]).toEqual({ authentication: "None", globalRateLimits: [] });
   });
 
   it("serves HEAD under the rule for GET and compares paths as the backend does (safe default: any case, trailing slash ignored)", () => {
     const [orders] = routesFor({ authentication: jwtAuthentication, rules });
-    expect(orders?.match).toEqual({ path: { kind: "template", template: "/v1/users/{userId}/orders", variables: ["userId"] }, methods: ["GET", "HEAD"], meaning: { caseSensitive: false, trailingSlash: "Ignore" } });
+    expect(orders?.match).toEqual({
+      path: { kind: "template", template: "/v1/users/{userId}/orders", variables: ["userId"] },
+      methods: ["GET", "HEAD"],
+      meaning: { caseSensitive: false, trailingSlash: "Ignore" },
+    });
     const [strict] = routesFor({ authentication: jwtAuthentication, rules, backendMatching: { caseSensitive: true, trailingSlash: "Strict" } });
     expect(strict?.match.meaning).toEqual({ caseSensitive: true, trailingSlash: "Strict" });
   });
 
   it("is deterministic: shuffled input gives byte-identical IR", () => {
     const policies = [
-      policy({ name: "a", created: "2026-01-01T00:00:00Z", spec: { targetRefs: [{ kind: "Service", name: "shop-api" }], rules: [{ name: "x", match: { pathPrefix: "/" }, authentication: "None" }] } }),
-      policy({ name: "b", created: "2026-01-01T00:00:00Z", spec: { podSelector: { matchLabels: { app: "shop" } }, rules: [{ name: "y", match: { pathPrefix: "/" }, authentication: "None" }] } }),
+      policy({
+        name: "a",
+        created: "2026-01-01T00:00:00Z",
+        spec: { targetRefs: [{ kind: "Service", name: "shop-api" }], rules: [{ name: "x", match: { pathPrefix: "/" }, authentication: "None" }] },
+      }),
+      policy({
+        name: "b",
+        created: "2026-01-01T00:00:00Z",
+        spec: { podSelector: { matchLabels: { app: "shop" } }, rules: [{ name: "y", match: { pathPrefix: "/" }, authentication: "None" }] },
+      }),
     ];
     const allPods = [...pods, sidecarPod("shop", "shop-0", { app: "shop" }), sidecarPod("web", "w", { app: "w" })];
     const make = (reverse: boolean): string => {

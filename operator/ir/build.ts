@@ -116,24 +116,22 @@ export function buildIR(resolution: Resolution, mesh?: MeshSettings, buildServic
         return [];
       }
     }),
-    ...resolution.passthrough.map(
-      (group): WorkloadIR => ({
-        name: workloadName({ namespace: group.namespace, ...group.ports }),
-        namespace: group.namespace,
-        sidecars: group.sidecars,
-        listener: { port: group.ports.sidecarPort },
-        app: { port: group.ports.appPort },
-        ...outbound(group, mesh),
-        jwtProviders: [],
-        routes: [
-          {
-            name: `passthrough/${group.namespace}/default`,
-            match: { path: { kind: "prefix", prefix: "/" }, methods: [] },
-            action: { kind: "forward", checks: { authentication: "None", globalRateLimits: [] }, responseHeaders: [] },
-          },
-        ],
-      }),
-    ),
+    ...resolution.passthrough.map((group): WorkloadIR => ({
+      name: workloadName({ namespace: group.namespace, ...group.ports }),
+      namespace: group.namespace,
+      sidecars: group.sidecars,
+      listener: { port: group.ports.sidecarPort },
+      app: { port: group.ports.appPort },
+      ...outbound(group, mesh),
+      jwtProviders: [],
+      routes: [
+        {
+          name: `passthrough/${group.namespace}/default`,
+          match: { path: { kind: "prefix", prefix: "/" }, methods: [] },
+          action: { kind: "forward", checks: { authentication: "None", globalRateLimits: [] }, responseHeaders: [] },
+        },
+      ],
+    })),
   ];
   workloads.sort((a, b) => compareStrings(a.name, b.name));
   if (!mesh) return { workloads };

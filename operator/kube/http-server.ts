@@ -28,7 +28,11 @@ export function startHttpServer(options: { host: string; port: number; checks: H
   });
   return new Promise((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
-      reject(error.code === "EADDRINUSE" ? new Error(`the health/metrics server could not listen on ${options.host}:${options.port}: the port is in use (choose another with --http-address)`) : error),
+      reject(
+        error.code === "EADDRINUSE"
+          ? new Error(`the health/metrics server could not listen on ${options.host}:${options.port}: the port is in use (choose another with --http-address)`)
+          : error,
+      ),
     );
     server.listen(options.port, options.host, () => resolve(server));
   });

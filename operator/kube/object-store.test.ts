@@ -15,7 +15,10 @@ describe("relevantContent", () => {
   });
 
   it("sees what translation reads of a pod, and only that", () => {
-    const pod = { metadata: { name: "p", namespace: "a", uid: "u2", labels: { app: "shop" }, annotations: { "bulwark.dev/sidecar-port": "15001" } }, status: { phase: "Running", podIP: "10.0.0.1" } };
+    const pod = {
+      metadata: { name: "p", namespace: "a", uid: "u2", labels: { app: "shop" }, annotations: { "bulwark.dev/sidecar-port": "15001" } },
+      status: { phase: "Running", podIP: "10.0.0.1" },
+    };
     expect(relevantContent("pods", { ...pod, status: { ...pod.status, conditions: [{ type: "PodScheduled", status: "True" }] } })).toBe(relevantContent("pods", pod));
     // Readiness: only ready pods are mesh endpoints.
     expect(relevantContent("pods", { ...pod, status: { ...pod.status, conditions: [{ type: "Ready", status: "False" }] } })).not.toBe(relevantContent("pods", pod));

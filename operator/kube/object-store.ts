@@ -1,12 +1,4 @@
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  ListWatch,
-  Watch,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-} from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { group, plural, version } from "../api/v1alpha1/policy.js";
 import type { PodObject, ServiceObject, TranslationInput } from "../resolve/objects.js";
@@ -106,7 +98,9 @@ export class ObjectStore {
 
   /** Follows the policies: Secrets are watched in the namespaces whose policies name one (one change at a time, in order). */
   private rescopeSecrets(): Promise<void> {
-    this.scoping = this.scoping.then(() => this.applySecretScope()).catch((error: unknown) => this.log.warn({ err: errorMessage(error) }, "could not change which Secrets are watched"));
+    this.scoping = this.scoping
+      .then(() => this.applySecretScope())
+      .catch((error: unknown) => this.log.warn({ err: errorMessage(error) }, "could not change which Secrets are watched"));
     return this.scoping;
   }
 

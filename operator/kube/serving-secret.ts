@@ -75,7 +75,10 @@ export async function ensureServingSecret(kc: KubeConfig, options: ServingSecret
     if (!secret) {
       const material = await generateServingMaterial(options.caCommonName, options.dnsNames, options.now());
       try {
-        await core.createNamespacedSecret({ namespace: options.namespace, body: { metadata: { name: options.name, namespace: options.namespace, labels: options.labels }, type: "kubernetes.io/tls", data: data(material) } });
+        await core.createNamespacedSecret({
+          namespace: options.namespace,
+          body: { metadata: { name: options.name, namespace: options.namespace, labels: options.labels }, type: "kubernetes.io/tls", data: data(material) },
+        });
         log.info({ secret: where, dnsNames: options.dnsNames }, "created the serving certificate and its CA");
         return { material, changed: true };
       } catch (error) {

@@ -67,7 +67,13 @@ export class StatusWriter {
         namespace: ref.namespace,
         body: {
           metadata: { generateName: `${ref.name}.`, namespace: ref.namespace },
-          involvedObject: { apiVersion: involved?.apiVersion ?? apiVersion, kind: involved?.kind ?? kind, name: ref.name, namespace: ref.namespace, ...(ref.uid ? { uid: ref.uid } : {}) },
+          involvedObject: {
+            apiVersion: involved?.apiVersion ?? apiVersion,
+            kind: involved?.kind ?? kind,
+            name: ref.name,
+            namespace: ref.namespace,
+            ...(ref.uid ? { uid: ref.uid } : {}),
+          },
           type,
           reason,
           message: message.slice(0, 1024),

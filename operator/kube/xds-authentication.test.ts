@@ -21,7 +21,10 @@ describe("what a TokenReview makes of a stream's token", () => {
 
   it("refuses unauthenticated, other audiences, non-ServiceAccount users and tokens not bound to a pod", () => {
     expect(identityOfReview({ authenticated: false, error: "token has expired" }, XDS_TOKEN_AUDIENCE)).toMatchObject({ ok: false, reason: "invalid_token" });
-    expect(identityOfReview({ authenticated: false, error: "token audiences [\"api\"] is invalid for the target audiences" }, XDS_TOKEN_AUDIENCE)).toMatchObject({ ok: false, reason: "wrong_audience" });
+    expect(identityOfReview({ authenticated: false, error: 'token audiences ["api"] is invalid for the target audiences' }, XDS_TOKEN_AUDIENCE)).toMatchObject({
+      ok: false,
+      reason: "wrong_audience",
+    });
     expect(identityOfReview({ ...podReview, audiences: ["https://kubernetes.default.svc"] }, XDS_TOKEN_AUDIENCE)).toMatchObject({ ok: false, reason: "wrong_audience" });
     expect(identityOfReview({ ...podReview, user: { username: "alice", extra: podReview.user?.extra } }, XDS_TOKEN_AUDIENCE)).toMatchObject({ ok: false, reason: "not_pod_token" });
     expect(identityOfReview({ ...podReview, user: { username: "system:serviceaccount:shop:orders" } }, XDS_TOKEN_AUDIENCE)).toMatchObject({ ok: false, reason: "not_pod_token" });

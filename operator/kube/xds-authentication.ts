@@ -52,7 +52,11 @@ export function identityOfReview(status: V1TokenReviewStatus, audience: string):
   if (!status.authenticated) {
     const why = status.error ?? "the API server did not authenticate the token";
     const audienceProblem = /audience/i.test(why);
-    return { ok: false, reason: audienceProblem ? "wrong_audience" : "invalid_token", message: audienceProblem ? `the token is not for the audience ${audience}` : `the API server refused the token: ${why.slice(0, 200)}` };
+    return {
+      ok: false,
+      reason: audienceProblem ? "wrong_audience" : "invalid_token",
+      message: audienceProblem ? `the token is not for the audience ${audience}` : `the API server refused the token: ${why.slice(0, 200)}`,
+    };
   }
   if (!(status.audiences ?? []).includes(audience)) return { ok: false, reason: "wrong_audience", message: `the token is not for the audience ${audience}` };
   const user = status.user ?? {};
@@ -60,7 +64,8 @@ export function identityOfReview(status: V1TokenReviewStatus, audience: string):
   if (!match?.[1] || !match[3]) return { ok: false, reason: "not_pod_token", message: "the token is not a ServiceAccount's" };
   const pod = user.extra?.[POD_NAME_EXTRA]?.[0];
   const podUid = user.extra?.[POD_UID_EXTRA]?.[0];
-  if (!pod) return { ok: false, reason: "not_pod_token", message: `the token of ServiceAccount ${match[1]}/${match[3]} is not bound to a pod (sidecars present a projected token)` };
+  if (!pod)
+    return { ok: false, reason: "not_pod_token", message: `the token of ServiceAccount ${match[1]}/${match[3]} is not bound to a pod (sidecars present a projected token)` };
   return { ok: true, identity: { namespace: match[1], serviceAccount: match[3], pod, ...(podUid ? { podUid } : {}) } };
 }
 

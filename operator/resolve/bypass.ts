@@ -59,7 +59,9 @@ export function sidecarBypasses(pods: readonly PodObject[], services: readonly S
 /** The SidecarBypass condition (True, a warning) when some Service port bypasses the sidecar; none otherwise. */
 export function sidecarBypassCondition(bypasses: readonly SidecarBypass[]): ConditionData | undefined {
   if (bypasses.length === 0) return undefined;
-  const list = bypasses.slice(0, 5).map((b) => `Service ${b.service} port ${b.port} targets ${typeof b.targetPort === "number" ? `port ${b.targetPort}` : `port name ${b.targetPort}`}`);
+  const list = bypasses
+    .slice(0, 5)
+    .map((b) => `Service ${b.service} port ${b.port} targets ${typeof b.targetPort === "number" ? `port ${b.targetPort}` : `port name ${b.targetPort}`}`);
   const more = bypasses.length > 5 ? ` and ${bypasses.length - 5} more` : "";
   return {
     status: "True",

@@ -28,7 +28,10 @@ function algProblem(alg: unknown, allowed: readonly string[]): string | undefine
 function importProblem(jwk: Record<string, unknown>): { problem: string } | { bits?: number; exponent?: bigint } {
   try {
     const details = createPublicKey({ key: jwk, format: "jwk" }).asymmetricKeyDetails;
-    return { ...(details?.modulusLength !== undefined ? { bits: details.modulusLength } : {}), ...(details?.publicExponent !== undefined ? { exponent: details.publicExponent } : {}) };
+    return {
+      ...(details?.modulusLength !== undefined ? { bits: details.modulusLength } : {}),
+      ...(details?.publicExponent !== undefined ? { exponent: details.publicExponent } : {}),
+    };
   } catch (error) {
     return { problem: `it cannot be imported as a public key (${error instanceof Error ? error.message : "unreadable"})` };
   }

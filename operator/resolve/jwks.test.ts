@@ -22,7 +22,13 @@ describe("JWKS from a Secret: every key is imported before the set is accepted",
   });
 
   it("says when the value is not JSON, and bounds a long kid in the message", () => {
-    const notJson = jwksFromSecret({ secrets: [{ ...jwksSecret("shop", "j", {}), data: { "jwks.json": Buffer.from("{nope").toString("base64") } }], namespace: "shop", name: "j", key: "jwks.json", usedBy: "app attestation" });
+    const notJson = jwksFromSecret({
+      secrets: [{ ...jwksSecret("shop", "j", {}), data: { "jwks.json": Buffer.from("{nope").toString("base64") } }],
+      namespace: "shop",
+      name: "j",
+      key: "jwks.json",
+      usedBy: "app attestation",
+    });
     expect(notJson.ok || notJson.message).toMatch(/key jwks\.json is not JSON \(/);
     const long = resolve({ keys: [{ kty: "XYZ", kid: "k".repeat(500) }] });
     expect(long.ok || long.message.length).toBeLessThan(300);

@@ -46,11 +46,22 @@ describe("resolvePolicies", () => {
       authentication: { jwt: { providers: [{ name: "idp", issuer: "https://id.example.com/", audiences: ["a"], jwks: { secretRef: { name: secret } } }] } },
       rules: [{ name: "all", match: { pathPrefix: "/" } }],
     });
-    const good = jwksSecret("shop", "good", { keys: [{ kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] });
+    const good = jwksSecret("shop", "good", {
+      keys: [{ kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }],
+    });
     const broken = jwksSecret("shop", "broken", { nokeys: true });
     const result = resolvePolicies(
       input({
-        policies: [policy({ name: "a", created: "2026-01-01T00:00:00Z", spec: spec("good") }), policy({ name: "b", created: "2026-01-01T00:00:00Z", spec: spec("missing") }), policy({ name: "c", namespace: "shop", created: "2026-01-02T00:00:00Z", spec: { ...spec("broken"), targetRefs: undefined, podSelector: { matchLabels: { app: "none" } } } })],
+        policies: [
+          policy({ name: "a", created: "2026-01-01T00:00:00Z", spec: spec("good") }),
+          policy({ name: "b", created: "2026-01-01T00:00:00Z", spec: spec("missing") }),
+          policy({
+            name: "c",
+            namespace: "shop",
+            created: "2026-01-02T00:00:00Z",
+            spec: { ...spec("broken"), targetRefs: undefined, podSelector: { matchLabels: { app: "none" } } },
+          }),
+        ],
         services: [shop],
         secrets: [good, broken],
       }),
@@ -99,7 +110,10 @@ describe("mesh Services", () => {
     const noSidecar = { ...sidecarPod("shop", "plain", { app: "plain" }), metadata: { name: "plain", namespace: "shop", labels: { app: "plain" } } };
     const result = resolvePolicies(
       input({
-        services: [{ ...shop, spec: { selector: { app: "shop" }, ports: [{ port: 8080 }, { port: 80 }, { port: 53, protocol: "UDP" }] } }, service("shop", "plain", { app: "plain" })],
+        services: [
+          { ...shop, spec: { selector: { app: "shop" }, ports: [{ port: 8080 }, { port: 80 }, { port: 53, protocol: "UDP" }] } },
+          service("shop", "plain", { app: "plain" }),
+        ],
         pods: [withIp(pods[1] ?? pods[0]!, "10.0.0.2", "orders"), pods[0]!, noSidecar],
       }),
     );
@@ -142,7 +156,11 @@ describe("the next time-driven change", () => {
     policy({
       name,
       created,
-      spec: { podSelector: { matchLabels: { app: name } }, ...publicRules, mobile: { deprecations: sunsets.map((sunsetAt, i) => ({ pathPrefix: `/v${i}/`, deprecatedAt: "2025-01-01", sunsetAt })) } },
+      spec: {
+        podSelector: { matchLabels: { app: name } },
+        ...publicRules,
+        mobile: { deprecations: sunsets.map((sunsetAt, i) => ({ pathPrefix: `/v${i}/`, deprecatedAt: "2025-01-01", sunsetAt })) },
+      },
     });
 
   it("is the earliest sunset still ahead among the policies, none when every sunset has passed", () => {

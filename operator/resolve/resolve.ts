@@ -94,7 +94,17 @@ interface Candidate {
 function formatIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
-    .map((issue) => `${issue.path.length ? issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "") : "object"}: ${issue.message}`)
+    .map(
+      (issue) =>
+        `${
+          issue.path.length
+            ? issue.path
+                .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+                .join("")
+                .replace(/^\./, "")
+            : "object"
+        }: ${issue.message}`,
+    )
     .join("; ");
 }
 
@@ -145,9 +155,7 @@ function groupByPorts(pods: readonly PodObject[]): SidecarGroup[] {
     group.sidecars.push(sidecarNodeId(pod));
     groups.set(id, group);
   }
-  return [...groups.entries()]
-    .sort(([a], [b]) => compareStrings(a, b))
-    .map(([, g]) => ({ ports: g.ports, sidecars: [...g.sidecars].sort() }));
+  return [...groups.entries()].sort(([a], [b]) => compareStrings(a, b)).map(([, g]) => ({ ports: g.ports, sidecars: [...g.sidecars].sort() }));
 }
 
 interface TargetPods {
@@ -204,7 +212,11 @@ function resolveJwks(policy: APISecurityPolicy, input: TranslationInput): { inli
   const inline: Record<string, string> = {};
   const problems: { reason: string; message: string }[] = [];
   const sources: { id: string; usedBy: string; ref?: { name: string; key: string } }[] = [
-    ...(policy.spec.authentication?.jwt?.providers ?? []).map((p) => ({ id: `jwt/${p.name}`, usedBy: `JWT provider ${p.name}`, ...(p.jwks.secretRef ? { ref: p.jwks.secretRef } : {}) })),
+    ...(policy.spec.authentication?.jwt?.providers ?? []).map((p) => ({
+      id: `jwt/${p.name}`,
+      usedBy: `JWT provider ${p.name}`,
+      ...(p.jwks.secretRef ? { ref: p.jwks.secretRef } : {}),
+    })),
   ];
   const attestation = policy.spec.authentication?.appAttestation;
   if (attestation) sources.push({ id: "appAttestation", usedBy: "app attestation", ...(attestation.jwks.secretRef ? { ref: attestation.jwks.secretRef } : {}) });
@@ -284,7 +296,12 @@ function resolveCandidate(options: CandidateContext): ResolvedPolicy {
 /** The SidecarBypass warning of a policy whose pods a Service reaches past their sidecar. */
 function bypassOf(pods: readonly PodObject[], services: readonly ServiceObject[], namespace: string): Pick<ResolvedPolicy, "sidecarBypass"> {
   if (pods.length === 0) return {};
-  const condition = sidecarBypassCondition(sidecarBypasses(pods, services.filter((s) => namespaceOf(s.metadata) === namespace)));
+  const condition = sidecarBypassCondition(
+    sidecarBypasses(
+      pods,
+      services.filter((s) => namespaceOf(s.metadata) === namespace),
+    ),
+  );
   return condition ? { sidecarBypass: condition } : {};
 }
 
@@ -362,9 +379,7 @@ export function resolvePolicies(input: TranslationInput): Resolution {
   const passthroughPods = input.pods.filter((p) => sidecarPorts(p) && !owner.has(sidecarNodeId(p)));
   const byNamespace = new Map<string, PodObject[]>();
   for (const pod of passthroughPods) byNamespace.set(namespaceOf(pod.metadata), [...(byNamespace.get(namespaceOf(pod.metadata)) ?? []), pod]);
-  const passthrough = [...byNamespace.entries()]
-    .sort(([a], [b]) => compareStrings(a, b))
-    .flatMap(([namespace, pods]) => groupByPorts(pods).map((g) => ({ namespace, ...g })));
+  const passthrough = [...byNamespace.entries()].sort(([a], [b]) => compareStrings(a, b)).flatMap(([namespace, pods]) => groupByPorts(pods).map((g) => ({ namespace, ...g })));
 
   results.sort((a, b) => {
     const ka = `${a.namespace}/${a.name}`;

@@ -8,7 +8,10 @@
 export function secretNamespaces(policies: readonly unknown[]): Set<string> {
   const out = new Set<string>();
   for (const policy of policies) {
-    const p = (policy ?? {}) as { metadata?: { namespace?: unknown }; spec?: { authentication?: { jwt?: { providers?: unknown }; appAttestation?: { jwks?: { secretRef?: unknown } } } } };
+    const p = (policy ?? {}) as {
+      metadata?: { namespace?: unknown };
+      spec?: { authentication?: { jwt?: { providers?: unknown }; appAttestation?: { jwks?: { secretRef?: unknown } } } };
+    };
     const authentication = p.spec?.authentication;
     const providers = Array.isArray(authentication?.jwt?.providers) ? (authentication.jwt.providers as { jwks?: { secretRef?: unknown } }[]) : [];
     const named = providers.some((provider) => provider?.jwks?.secretRef !== undefined) || authentication?.appAttestation?.jwks?.secretRef !== undefined;

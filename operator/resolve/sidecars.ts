@@ -70,7 +70,5 @@ export function labelsMatch(selector: Record<string, string>, labels: Record<str
 
 /** Pods of `namespace` whose labels include `selector`, sorted by name. */
 export function selectPods(pods: readonly PodObject[], namespace: string, selector: Record<string, string>): PodObject[] {
-  return pods
-    .filter((p) => namespaceOf(p.metadata) === namespace && labelsMatch(selector, p.metadata.labels))
-    .sort((a, b) => compareStrings(a.metadata.name, b.metadata.name));
+  return pods.filter((p) => namespaceOf(p.metadata) === namespace && labelsMatch(selector, p.metadata.labels)).sort((a, b) => compareStrings(a.metadata.name, b.metadata.name));
 }

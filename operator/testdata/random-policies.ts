@@ -42,8 +42,12 @@ function ruleArbitrary(index: number, shape: Shape): fc.Arbitrary<Record<string,
         }),
         { nil: undefined },
       ),
-      clientCIDRs: fc.option(fc.constantFrom({ allow: ["203.0.113.0/24", "2001:db8::/32"] }, { deny: ["198.51.100.0/24"] }, { allow: ["10.0.0.0/8"], deny: ["10.66.0.0/16"] }), { nil: undefined }),
-      local: fc.option(fc.record({ requests: fc.integer({ min: 1, max: 10_000 }), per: fc.constantFrom(...durations), mode: fc.constantFrom("Enforce", "Shadow") }), { nil: undefined }),
+      clientCIDRs: fc.option(fc.constantFrom({ allow: ["203.0.113.0/24", "2001:db8::/32"] }, { deny: ["198.51.100.0/24"] }, { allow: ["10.0.0.0/8"], deny: ["10.66.0.0/16"] }), {
+        nil: undefined,
+      }),
+      local: fc.option(fc.record({ requests: fc.integer({ min: 1, max: 10_000 }), per: fc.constantFrom(...durations), mode: fc.constantFrom("Enforce", "Shadow") }), {
+        nil: undefined,
+      }),
     })
     .map((r) => {
       const match: Record<string, unknown> =
@@ -61,9 +65,7 @@ function ruleArbitrary(index: number, shape: Shape): fc.Arbitrary<Record<string,
       if (r.clientCIDRs) rule.clientCIDRs = r.clientCIDRs;
       const limits: Record<string, unknown>[] = [];
       if (r.global) {
-        const key = r.global.keys
-          .map((k) => (k === "pathParam" ? (vars[0] ? `pathParam:${vars[0]}` : "clientIP") : k))
-          .filter((k) => authenticated || !k.startsWith("claim:"));
+        const key = r.global.keys.map((k) => (k === "pathParam" ? (vars[0] ? `pathParam:${vars[0]}` : "clientIP") : k)).filter((k) => authenticated || !k.startsWith("claim:"));
         const unique = [...new Set(key.length ? key : ["clientIP"])];
         limits.push({
           name: "g",
@@ -95,12 +97,20 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
         minAppVersion: fc.boolean(),
         compression: fc.option(fc.subarray(["brotli", "gzip"], { minLength: 1 }), { nil: undefined }),
         clientAddress: fc.option(
-          fc.constantFrom({ trustedHops: 0 }, { trustedHops: 2 }, { trustedHops: 1, trustedCIDRs: ["10.0.0.0/8"] }, { header: "X-Real-IP", trustedCIDRs: ["10.0.0.0/8", "fd00::/8"] }),
+          fc.constantFrom(
+            { trustedHops: 0 },
+            { trustedHops: 2 },
+            { trustedHops: 1, trustedCIDRs: ["10.0.0.0/8"] },
+            { header: "X-Real-IP", trustedCIDRs: ["10.0.0.0/8", "fd00::/8"] },
+          ),
           { nil: undefined },
         ),
         cors: fc.option(
           fc.record({
-            allowOrigins: fc.subarray(["https://shop.example.com", "http://localhost:3000", "https://*.preview.example.com", `https://*.${"preview-x.".repeat(6)}pre.example.com:8443`], { minLength: 1 }),
+            allowOrigins: fc.subarray(
+              ["https://shop.example.com", "http://localhost:3000", "https://*.preview.example.com", `https://*.${"preview-x.".repeat(6)}pre.example.com:8443`],
+              { minLength: 1 },
+            ),
             allowMethods: fc.subarray(["GET", "POST", "PUT", "DELETE", "OPTIONS"], { minLength: 1 }),
             allowHeaders: fc.subarray(["Authorization", "DPoP", "Content-Type"]),
             maxAge: fc.option(fc.constantFrom("1s", "10m", "24h"), { nil: undefined }),
@@ -127,14 +137,21 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
             };
           }
           if (shape.attestation) {
-            authentication.appAttestation = { issuer: "https://attest.example.com/", jwks: { remote: { uri: "https://attest.example.com/jwks" } }, audiences: ["projects/1"], appIds: ["app"] };
+            authentication.appAttestation = {
+              issuer: "https://attest.example.com/",
+              jwks: { remote: { uri: "https://attest.example.com/jwks" } },
+              audiences: ["projects/1"],
+              appIds: ["app"],
+            };
           }
           const mobile: Record<string, unknown> = {};
           if (p.minAppVersion) mobile.minAppVersion = { minimum: "4.2.0", platforms: { ios: "4.3.0" } };
           if (p.compression) mobile.compression = { algorithms: p.compression };
-          if (p.deprecation) mobile.deprecations = [{ pathPrefix: p.deprecation.prefix, deprecatedAt: `${p.deprecation.sunsetYear - 1}-06-01`, sunsetAt: `${p.deprecation.sunsetYear}-01-01` }];
+          if (p.deprecation)
+            mobile.deprecations = [{ pathPrefix: p.deprecation.prefix, deprecatedAt: `${p.deprecation.sunsetYear - 1}-06-01`, sunsetAt: `${p.deprecation.sunsetYear}-01-01` }];
           // Certificate-bound tokens need client certificates: mTLS Permissive or Strict.
-          const tls = providers.length && shape.sender === "mtls" ? { minVersion: p.tls?.minVersion ?? "TLSv1.3", mtls: p.tls?.mtls === "Permissive" ? "Permissive" : "Strict" } : p.tls;
+          const tls =
+            providers.length && shape.sender === "mtls" ? { minVersion: p.tls?.minVersion ?? "TLSv1.3", mtls: p.tls?.mtls === "Permissive" ? "Permissive" : "Strict" } : p.tls;
           return {
             ...(Object.keys(authentication).length ? { authentication } : {}),
             ...(rules.length ? { rules } : {}),

@@ -40,7 +40,11 @@ describe("golden translation", () => {
 
   it("has a case per capability and per conflict rule", () => {
     expect(cases.length).toBeGreaterThanOrEqual(25);
-    expect(readdirSync(goldenDir).filter((f) => f.endsWith(".out")).sort()).toEqual(cases.map((c) => `${c}.out`));
+    expect(
+      readdirSync(goldenDir)
+        .filter((f) => f.endsWith(".out"))
+        .sort(),
+    ).toEqual(cases.map((c) => `${c}.out`));
   });
 
   it.each(cases)("%s", (name) => {
@@ -49,7 +53,9 @@ describe("golden translation", () => {
     const files = renderCase(name);
     expect(readdirSync(outDir).sort()).toEqual(Object.keys(files).sort());
     for (const [file, text] of Object.entries(files)) {
-      expect(text, `${name}.out/${file} differs: run UPDATE_GOLDEN=1 npx vitest run operator/translate/golden.test.ts and review the diff`).toBe(readFileSync(join(outDir, file), "utf8"));
+      expect(text, `${name}.out/${file} differs: run UPDATE_GOLDEN=1 npx vitest run operator/translate/golden.test.ts and review the diff`).toBe(
+        readFileSync(join(outDir, file), "utf8"),
+      );
     }
     // Determinism: a second render of the same input is byte-identical.
     expect(renderCase(name)).toEqual(files);

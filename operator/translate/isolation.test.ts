@@ -113,6 +113,13 @@ describe("one policy's failure stays in that policy", () => {
     if (!broken) throw new Error("no policy");
     const status = desiredStatus(broken, { runningGeneration: () => undefined, rejection: () => undefined }, undefined, now);
     const reasons = Object.fromEntries((status.conditions ?? []).map((c) => [c.type, `${c.status} ${c.reason}`]));
-    expect(reasons).toEqual({ Accepted: "False TranslationFailed", ResolvedRefs: "True ResolvedRefs", Programmed: "False TranslationFailed", Ready: "False TranslationFailed", Stalled: "True TranslationFailed", Warnings: "False NoWarnings" });
+    expect(reasons).toEqual({
+      Accepted: "False TranslationFailed",
+      ResolvedRefs: "True ResolvedRefs",
+      Programmed: "False TranslationFailed",
+      Ready: "False TranslationFailed",
+      Stalled: "True TranslationFailed",
+      Warnings: "False NoWarnings",
+    });
   });
 });

@@ -14,7 +14,14 @@ describe("app attestation", () => {
   beforeAll(async () => {
     attester = await TestIssuer.create("https://attest.example.com");
     forger = await TestIssuer.create("https://attest.example.com");
-    config = { header: "x-app-attestation", issuer: attester.issuer, audiences: ["projects/shop"], appIds: ["com.example.shop", "com.example.shop.ios"], jwks: { kind: "inline", jwks: JSON.stringify(attester.jwks) }, maxTokenAgeSeconds: 3600 };
+    config = {
+      header: "x-app-attestation",
+      issuer: attester.issuer,
+      audiences: ["projects/shop"],
+      appIds: ["com.example.shop", "com.example.shop.ios"],
+      jwks: { kind: "inline", jwks: JSON.stringify(attester.jwks) },
+      maxTokenAgeSeconds: 3600,
+    };
   });
 
   /** A store in use for an hour: it remembers every token these tests mint. */
@@ -39,15 +46,30 @@ describe("app attestation", () => {
     ["another audience", () => attester.sign({ sub: "com.example.shop" }, { audience: "projects/other" }), "401 attestation_invalid"],
     ["another app id", () => attester.sign({ sub: "com.evil.clone" }, { audience: "projects/shop" }), "401 attestation_app_id"],
     ["no app id", () => attester.sign({}, { audience: "projects/shop" }), "401 attestation_invalid"],
-    ["an expired token", () => attester.sign({ sub: "com.example.shop" }, { audience: "projects/shop", iat: Math.floor(Date.now() / 1000) - 600, lifetimeSeconds: 300 }), "401 attestation_invalid"],
-    ["a token older than the maximum age", () => attester.sign({ sub: "com.example.shop" }, { audience: "projects/shop", iat: Math.floor(Date.now() / 1000) - 7200, lifetimeSeconds: 86400 }), "401 attestation_invalid"],
+    [
+      "an expired token",
+      () => attester.sign({ sub: "com.example.shop" }, { audience: "projects/shop", iat: Math.floor(Date.now() / 1000) - 600, lifetimeSeconds: 300 }),
+      "401 attestation_invalid",
+    ],
+    [
+      "a token older than the maximum age",
+      () => attester.sign({ sub: "com.example.shop" }, { audience: "projects/shop", iat: Math.floor(Date.now() / 1000) - 7200, lifetimeSeconds: 86400 }),
+      "401 attestation_invalid",
+    ],
     ["a forged token (another key, same kid)", () => forger.sign({ sub: "com.example.shop" }, { audience: "projects/shop" }), "401 attestation_invalid"],
     ["an unknown kid", () => attester.sign({ sub: "com.example.shop" }, { audience: "projects/shop", kid: "nope" }), "401 attestation_invalid"],
     ["garbage", () => Promise.resolve("x.y.z"), "401 attestation_invalid"],
     ["an oversized token", () => Promise.resolve("a".repeat(9000)), "401 attestation_oversized"],
     [
       "HS256 signed with the public key",
-      async () => new SignJWT({ sub: "com.example.shop" }).setProtectedHeader({ alg: "HS256", kid: "k1" }).setIssuer(attester.issuer).setAudience("projects/shop").setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode(JSON.stringify(attester.jwks.keys[0]))),
+      async () =>
+        new SignJWT({ sub: "com.example.shop" })
+          .setProtectedHeader({ alg: "HS256", kid: "k1" })
+          .setIssuer(attester.issuer)
+          .setAudience("projects/shop")
+          .setIssuedAt()
+          .setExpirationTime("5m")
+          .sign(new TextEncoder().encode(JSON.stringify(attester.jwks.keys[0]))),
       "401 attestation_invalid",
     ],
   ])("refuses %s", async (_name, make, expected) => {
@@ -71,7 +93,10 @@ describe("app attestation", () => {
       now: () => now,
       fetchJwks: () => (down ? Promise.reject(new Error("down")) : Promise.resolve(served)),
     });
-    const remote: AppAttestationIR = { ...config, jwks: { kind: "remote", uri: "http://127.0.0.1:1/jwks", cacheSeconds: 300, cluster: { name: "jwks/x/1", host: "127.0.0.1", port: 1, tls: false } } };
+    const remote: AppAttestationIR = {
+      ...config,
+      jwks: { kind: "remote", uri: "http://127.0.0.1:1/jwks", cacheSeconds: 300, cluster: { name: "jwks/x/1", host: "127.0.0.1", port: 1, tls: false } },
+    };
     const run = async (token: string): Promise<string> => {
       const d = await checkAttestation({ "x-app-attestation": token }, remote, { now: () => now, keys: () => cache.getKey, replay: new MemoryReplayStore() });
       return d === undefined ? "allowed" : d.allowed ? "allowed" : d.reason;
@@ -83,7 +108,13 @@ describe("app attestation", () => {
 
     // The issuer rotates in a new key: the first token with its kid makes one refresh.
     served = { keys: [...served.keys, { ...(await exportJWK(p2)), kid: "k2", alg: "ES256" }] };
-    const rotated = await new SignJWT({ sub: "com.example.shop" }).setProtectedHeader({ alg: "ES256", kid: "k2" }).setIssuer(attester.issuer).setAudience("projects/shop").setIssuedAt().setExpirationTime("5m").sign(k2);
+    const rotated = await new SignJWT({ sub: "com.example.shop" })
+      .setProtectedHeader({ alg: "ES256", kid: "k2" })
+      .setIssuer(attester.issuer)
+      .setAudience("projects/shop")
+      .setIssuedAt()
+      .setExpirationTime("5m")
+      .sign(k2);
     now += 31_000;
     expect(await run(rotated)).toBe("allowed");
     expect(cache.fetches).toBe(2);
@@ -100,7 +131,11 @@ describe("app attestation", () => {
 
   it("fails closed (503) when remote keys were never fetched", async () => {
     const cache = new JwksCache({ uri: "http://127.0.0.1:1/jwks", cacheSeconds: 300, fetchJwks: () => Promise.reject(new Error("down")) });
-    const d = await checkAttestation({ "x-app-attestation": await attester.sign({ sub: "com.example.shop" }, { audience: "projects/shop" }) }, config, { now: Date.now, keys: () => cache.getKey, replay: new MemoryReplayStore() });
+    const d = await checkAttestation({ "x-app-attestation": await attester.sign({ sub: "com.example.shop" }, { audience: "projects/shop" }) }, config, {
+      now: Date.now,
+      keys: () => cache.getKey,
+      replay: new MemoryReplayStore(),
+    });
     expect(d && !d.allowed && [d.status, d.reason]).toEqual([503, "attestation_keys_unavailable"]);
   });
 

@@ -7,7 +7,27 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { certificateThumbprint, checkCertificateBinding } from "./certificate-binding.js";
 
 function selfSigned(dir: string, name: string): string {
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", join(dir, `${name}.key`), "-out", join(dir, `${name}.crt`), "-days", "1", "-subj", `/CN=${name}`], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      join(dir, `${name}.key`),
+      "-out",
+      join(dir, `${name}.crt`),
+      "-days",
+      "1",
+      "-subj",
+      `/CN=${name}`,
+    ],
+    { stdio: "ignore" },
+  );
   return readFileSync(join(dir, `${name}.crt`), "utf8");
 }
 
@@ -43,7 +63,11 @@ describe("certificate-bound tokens (RFC 8705)", () => {
     ["an unbound token", () => ({ payload: { sub: "a" }, peerCertificate: mine, required: true }), "401 certificate_token_not_bound"],
     ["a jkt-bound token", () => ({ payload: { cnf: { jkt: "abc" } }, peerCertificate: mine, required: true }), "401 certificate_token_not_bound"],
     ["no token", () => ({ payload: undefined, peerCertificate: mine, required: true }), "401 token_missing"],
-    ["a bound token with another certificate where binding is optional", () => ({ payload: { cnf: { "x5t#S256": x5t } }, peerCertificate: theirs, required: false }), "401 certificate_mismatch"],
+    [
+      "a bound token with another certificate where binding is optional",
+      () => ({ payload: { cnf: { "x5t#S256": x5t } }, peerCertificate: theirs, required: false }),
+      "401 certificate_mismatch",
+    ],
   ])("refuses %s", (_name, make, expected) => {
     expect(outcome(checkCertificateBinding(make()))).toBe(expected);
   });

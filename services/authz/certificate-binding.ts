@@ -22,7 +22,11 @@ function boundThumbprint(payload: Readonly<Record<string, unknown>> | undefined)
  * client certificate of the connection. When binding is not required, only tokens that claim a
  * binding are checked.
  */
-export function checkCertificateBinding(options: { payload: Readonly<Record<string, unknown>> | undefined; peerCertificate: string | undefined; required: boolean }): Decision | undefined {
+export function checkCertificateBinding(options: {
+  payload: Readonly<Record<string, unknown>> | undefined;
+  peerCertificate: string | undefined;
+  required: boolean;
+}): Decision | undefined {
   const bound = boundThumbprint(options.payload);
   const challenge = [{ name: "www-authenticate", value: 'Bearer error="invalid_token", error_description="certificate-bound token required"' }];
   if (bound === undefined) return options.required ? refuse(401, options.payload ? "certificate_token_not_bound" : "token_missing", { headers: challenge }) : undefined;

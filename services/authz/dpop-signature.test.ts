@@ -46,7 +46,14 @@ describe("DPoP proof signatures: node:crypto on jose's key agrees with jose's co
 
   async function oursAccepts(client: Client, proof: string): Promise<boolean> {
     const decision = await checkDpop(
-      { method: "GET", scheme: "https", host: "api.example.com", path: "/v1/orders", headers: { authorization: `DPoP ${client.token}`, dpop: proof }, jwtPayload: { sub: "alice", cnf: { jkt: client.key.jkt } } },
+      {
+        method: "GET",
+        scheme: "https",
+        host: "api.example.com",
+        path: "/v1/orders",
+        headers: { authorization: `DPoP ${client.token}`, dpop: proof },
+        jwtPayload: { sub: "alice", cnf: { jkt: client.key.jkt } },
+      },
       config,
       { now: Date.now, replay: new MemoryReplayStore(Date.now, { rememberedSince: 0 }), nonces: new DpopNonces({ secret: "0123456789abcdef0123" }) },
     );

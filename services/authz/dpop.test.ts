@@ -100,7 +100,11 @@ describe("DPoP proofs (RFC 9449)", () => {
 
   const cases: [string, () => Promise<{ req: AuthzRequest; cfg?: DpopConfig }>, string][] = [
     ["no proof", () => Promise.resolve({ req: request(undefined) }), "dpop_proof_missing"],
-    ["two proofs", async () => ({ req: request(`${await key.proof({ htm: "GET", htu: URI, accessToken: token })},${await key.proof({ htm: "GET", htu: URI, accessToken: token })}`) }), "dpop_proof_multiple"],
+    [
+      "two proofs",
+      async () => ({ req: request(`${await key.proof({ htm: "GET", htu: URI, accessToken: token })},${await key.proof({ htm: "GET", htu: URI, accessToken: token })}`) }),
+      "dpop_proof_multiple",
+    ],
     ["an oversized proof", () => Promise.resolve({ req: request("a".repeat(9000)) }), "dpop_proof_oversized"],
     ["garbage", () => Promise.resolve({ req: request("not-a-jwt") }), "dpop_proof_malformed"],
     ["another method", async () => ({ req: request(await key.proof({ htm: "POST", htu: URI, accessToken: token })) }), "dpop_proof_htm"],
@@ -110,7 +114,11 @@ describe("DPoP proofs (RFC 9449)", () => {
     ["another scheme", async () => ({ req: request(await key.proof({ htm: "GET", htu: "http://api.example.com/v1/users/alice/orders", accessToken: token })) }), "dpop_proof_htu"],
     ["a relative htu", async () => ({ req: request(await key.proof({ htm: "GET", htu: "/v1/users/alice/orders", accessToken: token })) }), "dpop_proof_htu"],
     ["a stale iat", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, iat: Math.floor(Date.now() / 1000) - 120 })) }), "dpop_proof_iat"],
-    ["an iat in the future", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, iat: Math.floor(Date.now() / 1000) + 60 })) }), "dpop_proof_iat"],
+    [
+      "an iat in the future",
+      async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, iat: Math.floor(Date.now() / 1000) + 60 })) }),
+      "dpop_proof_iat",
+    ],
     ["a wrong ath", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: "another-token" })) }), "dpop_proof_ath"],
     ["no ath", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI })) }), "dpop_proof_ath"],
     ["another key than the token's binding", async () => ({ req: request(await other.proof({ htm: "GET", htu: URI, accessToken: token })) }), "dpop_key_mismatch"],
@@ -146,23 +154,61 @@ describe("DPoP proofs (RFC 9449)", () => {
       },
       "dpop_proof_malformed",
     ],
-    ["a tampered payload", async () => {
-      const [h, , s] = (await key.proof({ htm: "GET", htu: URI, accessToken: token })).split(".");
-      const forged = Buffer.from(JSON.stringify({ jti: "y", htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000), ath: accessTokenHash(token) })).toString("base64url");
-      return { req: request(`${h}.${forged}.${s}`) };
-    }, "dpop_proof_signature"],
-    ["a signature by another key under this jwk", async () => ({ req: request(await other.proof({ htm: "GET", htu: URI, accessToken: token, jwk: key.publicJwk })) }), "dpop_proof_signature"],
-    ["a private key in jwk", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, jwk: { ...key.publicJwk, d: "AAAA" } })) }), "dpop_proof_private_key"],
-    ["no jwk", async () => {
-      const proof = await new SignJWT({ jti: "x", htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000) }).setProtectedHeader({ alg: "ES256", typ: "dpop+jwt" }).sign(key.privateKey);
-      return { req: request(proof) };
-    }, "dpop_proof_malformed"],
-    ["a DPoP-bound token under the Bearer scheme", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token }), { headers: { authorization: `Bearer ${token}`, dpop: await key.proof({ htm: "GET", htu: URI, accessToken: token }) } }) }), "dpop_bound_token_as_bearer"],
-    ["an unbound token where DPoP is required", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token }), { jwtPayload: { sub: "alice" } }) }), "dpop_token_not_bound"],
+    [
+      "a tampered payload",
+      async () => {
+        const [h, , s] = (await key.proof({ htm: "GET", htu: URI, accessToken: token })).split(".");
+        const forged = Buffer.from(JSON.stringify({ jti: "y", htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000), ath: accessTokenHash(token) })).toString("base64url");
+        return { req: request(`${h}.${forged}.${s}`) };
+      },
+      "dpop_proof_signature",
+    ],
+    [
+      "a signature by another key under this jwk",
+      async () => ({ req: request(await other.proof({ htm: "GET", htu: URI, accessToken: token, jwk: key.publicJwk })) }),
+      "dpop_proof_signature",
+    ],
+    [
+      "a private key in jwk",
+      async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, jwk: { ...key.publicJwk, d: "AAAA" } })) }),
+      "dpop_proof_private_key",
+    ],
+    [
+      "no jwk",
+      async () => {
+        const proof = await new SignJWT({ jti: "x", htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000) })
+          .setProtectedHeader({ alg: "ES256", typ: "dpop+jwt" })
+          .sign(key.privateKey);
+        return { req: request(proof) };
+      },
+      "dpop_proof_malformed",
+    ],
+    [
+      "a DPoP-bound token under the Bearer scheme",
+      async () => ({
+        req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token }), {
+          headers: { authorization: `Bearer ${token}`, dpop: await key.proof({ htm: "GET", htu: URI, accessToken: token }) },
+        }),
+      }),
+      "dpop_bound_token_as_bearer",
+    ],
+    [
+      "an unbound token where DPoP is required",
+      async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token }), { jwtPayload: { sub: "alice" } }) }),
+      "dpop_token_not_bound",
+    ],
     ["a token Envoy did not verify", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token }), { jwtPayload: undefined }) }), "token_missing"],
     ["a malformed Authorization header", () => Promise.resolve({ req: request(undefined, { headers: { authorization: "DPoP a b" } }) }), "token_malformed"],
-    ["no nonce where one is required", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token })), cfg: { ...config, requireNonce: true } }), "dpop_nonce_required"],
-    ["a forged nonce", async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, nonce: "abc.xyz" })), cfg: { ...config, requireNonce: true } }), "dpop_nonce_required"],
+    [
+      "no nonce where one is required",
+      async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token })), cfg: { ...config, requireNonce: true } }),
+      "dpop_nonce_required",
+    ],
+    [
+      "a forged nonce",
+      async () => ({ req: request(await key.proof({ htm: "GET", htu: URI, accessToken: token, nonce: "abc.xyz" })), cfg: { ...config, requireNonce: true } }),
+      "dpop_nonce_required",
+    ],
   ];
 
   it.each(cases)("refuses %s", async (_name, make, expected) => {
@@ -247,16 +293,35 @@ describe("DPoP proofs (RFC 9449)", () => {
     ["an expired proof (exp)", () => signedWith({}, { exp: Math.floor(Date.now() / 1000) - 1 }), "dpop_proof_iat"],
     ["a proof not valid yet (nbf)", () => signedWith({}, { nbf: Math.floor(Date.now() / 1000) + 30 }), "dpop_proof_claims"],
     ["an exp that is not a number", () => signedWith({}, { exp: "later" }), "dpop_proof_claims"],
-    ["a critical header extension", () => Promise.resolve(signedRaw({ alg: "ES256", typ: "dpop+jwt", jwk: key.publicJwk, crit: ["x-ext"], "x-ext": 1 }, { jti: "crit", htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000), ath: accessTokenHash(token) }, KeyObject.from(key.privateKey))), "dpop_proof_malformed"],
-    ["a jwk of another curve than the algorithm's", async () => {
-      const p384 = await generateKeyPair("ES384", { extractable: true });
-      return signedWith({ jwk: await exportJWK(p384.publicKey) }, {});
-    }, "dpop_proof_malformed"],
+    [
+      "a critical header extension",
+      () =>
+        Promise.resolve(
+          signedRaw(
+            { alg: "ES256", typ: "dpop+jwt", jwk: key.publicJwk, crit: ["x-ext"], "x-ext": 1 },
+            { jti: "crit", htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000), ath: accessTokenHash(token) },
+            KeyObject.from(key.privateKey),
+          ),
+        ),
+      "dpop_proof_malformed",
+    ],
+    [
+      "a jwk of another curve than the algorithm's",
+      async () => {
+        const p384 = await generateKeyPair("ES384", { extractable: true });
+        return signedWith({ jwk: await exportJWK(p384.publicKey) }, {});
+      },
+      "dpop_proof_malformed",
+    ],
     ["a jwk that is an array", () => signedWith({ jwk: [key.publicJwk] }, {}), "dpop_proof_malformed"],
-    ["a jwk whose key_ops do not include verify", async () => {
-      const k = await DpopKey.generate("ES256");
-      return signedWith({ jwk: { ...k.publicJwk, key_ops: [] } }, {}, k);
-    }, "dpop_proof_malformed"],
+    [
+      "a jwk whose key_ops do not include verify",
+      async () => {
+        const k = await DpopKey.generate("ES256");
+        return signedWith({ jwk: { ...k.publicJwk, key_ops: [] } }, {}, k);
+      },
+      "dpop_proof_malformed",
+    ],
     ["a proof whose signature part is not base64url", async () => `${await signedWith({}, {})}!`, "dpop_proof_malformed"],
     ["a proof without a signature", async () => (await signedWith({}, {})).replace(/\.[^.]*$/, "."), "dpop_proof_signature"],
   ])("refuses %s", async (_name, make, expected) => {
@@ -268,8 +333,16 @@ describe("DPoP proofs (RFC 9449)", () => {
     const jwk = weak.publicKey.export({ format: "jwk" }) as JWK;
     const jkt = await calculateJwkThumbprint(jwk);
     const t = await issuer.sign({ sub: "alice", cnf: { jkt } }, { audience: "shop" });
-    const proof = signedRaw({ alg: "RS256", typ: "dpop+jwt", jwk }, { jti: "weak", htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000), ath: accessTokenHash(t) }, weak.privateKey);
-    const decision = await checkDpop(request(proof, { headers: { authorization: `DPoP ${t}`, dpop: proof }, jwtPayload: { sub: "alice", cnf: { jkt } } }), { ...config, algorithms: ["RS256"] }, deps());
+    const proof = signedRaw(
+      { alg: "RS256", typ: "dpop+jwt", jwk },
+      { jti: "weak", htm: "GET", htu: URI, iat: Math.floor(Date.now() / 1000), ath: accessTokenHash(t) },
+      weak.privateKey,
+    );
+    const decision = await checkDpop(
+      request(proof, { headers: { authorization: `DPoP ${t}`, dpop: proof }, jwtPayload: { sub: "alice", cnf: { jkt } } }),
+      { ...config, algorithms: ["RS256"] },
+      deps(),
+    );
     expect(reason(decision)).toBe("dpop_proof_malformed");
   });
 

@@ -95,7 +95,8 @@ async function importProofKey(jwk: JWK, alg: string): Promise<{ key: VerifyKeyOb
   if (!imported.usages.includes("verify")) throw new Error("the proof key may not verify");
   const key = KeyObject.from(imported);
   if (key.type !== "public") throw new Error("the proof key must be a public key");
-  if (scheme.minRsaBits !== undefined && (key.asymmetricKeyDetails?.modulusLength ?? 0) < scheme.minRsaBits) throw new Error(`${alg} keys must be at least ${scheme.minRsaBits} bits`);
+  if (scheme.minRsaBits !== undefined && (key.asymmetricKeyDetails?.modulusLength ?? 0) < scheme.minRsaBits)
+    throw new Error(`${alg} keys must be at least ${scheme.minRsaBits} bits`);
   return { key: { key, ...scheme.options }, digest: scheme.digest, jkt: await calculateJwkThumbprint(jwk, "sha256") };
 }
 
@@ -337,7 +338,9 @@ export async function checkDpop(request: AuthzRequest, config: DpopConfig, deps:
   const nonceHeaders: Header[] = [];
   if (config.requireNonce || claims.nonce !== undefined) {
     if (typeof claims.nonce !== "string" || !deps.nonces.isValid(claims.nonce)) {
-      return refuse(401, "dpop_nonce_required", { headers: [challenge(config, "use_dpop_nonce", "a fresh server nonce is required"), { name: "dpop-nonce", value: deps.nonces.current() }] });
+      return refuse(401, "dpop_nonce_required", {
+        headers: [challenge(config, "use_dpop_nonce", "a fresh server nonce is required"), { name: "dpop-nonce", value: deps.nonces.current() }],
+      });
     }
     nonceHeaders.push({ name: "dpop-nonce", value: deps.nonces.current() });
   }
@@ -356,6 +359,7 @@ export async function checkDpop(request: AuthzRequest, config: DpopConfig, deps:
   if (!first) return proofRefusal(config, "dpop_proof_replayed", "proof already used");
   // A proof is accepted from iat - skew on: one issued before the store's memory began + skew may
   // have been used while the store was away (a restart, an emptied Redis) and is refused.
-  if (claims.iat * 1000 < deps.replay.rememberedSince() + skew * 1000) return proofRefusal(config, "dpop_proof_predates_replay_cache", "proof issued before the replay cache restarted; retry with a new proof");
+  if (claims.iat * 1000 < deps.replay.rememberedSince() + skew * 1000)
+    return proofRefusal(config, "dpop_proof_predates_replay_cache", "proof issued before the replay cache restarted; retry with a new proof");
   return allow(nonceHeaders);
 }

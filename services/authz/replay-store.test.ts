@@ -105,7 +105,12 @@ describe("RedisReplayStore", () => {
     expect(answers).toEqual([true, true]);
     const shared = store(redis);
     const before = redis.roundTrips;
-    expect(await Promise.all([shared.firstUse("a", 60_000), shared.firstUse("c", 60_000), shared.firstUse("c", 60_000), shared.firstUse("d", 1)])).toEqual([false, true, false, true]);
+    expect(await Promise.all([shared.firstUse("a", 60_000), shared.firstUse("c", 60_000), shared.firstUse("c", 60_000), shared.firstUse("d", 1)])).toEqual([
+      false,
+      true,
+      false,
+      true,
+    ]);
     expect([...redis.values.keys()].filter((k) => !k.includes("~")).sort()).toEqual(["p:a", "p:b", "p:c", "p:d"]);
     expect(redis.roundTrips - before).toBe(1);
     expect(await shared.firstUse("d", 1)).toBe(false);

@@ -58,7 +58,8 @@ function headerOptions(headers: Header[]): { header: { key: string; value: strin
 const ALLOWED: Readonly<Record<string, unknown>> = Object.freeze({ status: { code: GRPC_OK }, ok_response: { response_headers_to_add: [] } });
 
 export function toCheckResponse(decision: Decision): Readonly<Record<string, unknown>> {
-  if (decision.allowed) return decision.responseHeaders.length === 0 ? ALLOWED : { status: { code: GRPC_OK }, ok_response: { response_headers_to_add: headerOptions(decision.responseHeaders) } };
+  if (decision.allowed)
+    return decision.responseHeaders.length === 0 ? ALLOWED : { status: { code: GRPC_OK }, ok_response: { response_headers_to_add: headerOptions(decision.responseHeaders) } };
   return {
     status: { code: GRPC_PERMISSION_DENIED, message: decision.reason },
     denied_response: { status: { code: decision.status }, headers: headerOptions(decision.headers), body: decision.body },

@@ -35,6 +35,7 @@ export function checkTokenAge(options: {
   const now = options.nowMs / 1000;
   if (iat > now + limit.clockSkewSeconds) return refuse(401, "token_iat_future", { headers: challenge(options.dpop, "token issued in the future") });
   if (now - iat > limit.maxAgeSeconds + limit.clockSkewSeconds) return refuse(401, "token_too_old", { headers: challenge(options.dpop, "token too old") });
-  if (typeof exp === "number" && exp - iat > limit.maxAgeSeconds + limit.clockSkewSeconds) return refuse(401, "token_lifetime_too_long", { headers: challenge(options.dpop, "token lives too long") });
+  if (typeof exp === "number" && exp - iat > limit.maxAgeSeconds + limit.clockSkewSeconds)
+    return refuse(401, "token_lifetime_too_long", { headers: challenge(options.dpop, "token lives too long") });
   return undefined;
 }

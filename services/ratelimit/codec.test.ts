@@ -18,10 +18,7 @@ const request = fc.record({
 const response = fc.record({
   overall_code: code,
   statuses: fc.array(
-    fc.oneof(
-      fc.record({ code }),
-      fc.record({ code, limit_remaining: fc.nat({ max: 2 ** 32 - 1 }), duration_until_reset: fc.record({ seconds: fc.nat({ max: 2 ** 40 }) }) }),
-    ),
+    fc.oneof(fc.record({ code }), fc.record({ code, limit_remaining: fc.nat({ max: 2 ** 32 - 1 }), duration_until_reset: fc.record({ seconds: fc.nat({ max: 2 ** 40 }) }) })),
     { maxLength: 4 },
   ),
   response_headers_to_add: fc.array(fc.record({ key: text, value: text }), { maxLength: 3 }),
@@ -45,7 +42,11 @@ describe("the ShouldRateLimit codec on the Envoy proto types", () => {
   });
 
   it("skips fields it does not use (a descriptor's limit override)", () => {
-    const bytes = generic.requestSerialize({ domain: "d", descriptors: [{ entries: [{ key: "limit", value: "x" }], limit: { requests_per_unit: 5, unit: "MINUTE" } }], hits_addend: 2 });
+    const bytes = generic.requestSerialize({
+      domain: "d",
+      descriptors: [{ entries: [{ key: "limit", value: "x" }], limit: { requests_per_unit: 5, unit: "MINUTE" } }],
+      hits_addend: 2,
+    });
     expect(decodeRateLimitRequest(bytes)).toEqual({ domain: "d", descriptors: [{ entries: [{ key: "limit", value: "x" }] }], hits_addend: 2 });
   });
 

@@ -152,7 +152,12 @@ describe("decide", () => {
 });
 
 describe("outcome-aware budgets", () => {
-  const failed = limit("login/failed", { requests: 5, countedResponseCodes: [401, 403], key: [{ kind: "clientIP" }, { kind: "header", header: "x-device-id" }], responseHeaders: false });
+  const failed = limit("login/failed", {
+    requests: 5,
+    countedResponseCodes: [401, 403],
+    key: [{ kind: "clientIP" }, { kind: "header", header: "x-device-id" }],
+    responseHeaders: false,
+  });
   const index = indexLimits(irOf([{ route: "login", limits: [failed] }]));
   const outcome = (code: number, device = "d1"): Outcome => ({
     routeName: `${base}/login`,

@@ -45,7 +45,10 @@ export interface Decision {
 async function decideOne(descriptor: DescriptorInput, limits: LimitIndex, store: CounterStore, hits: number, nowMs: number): Promise<DescriptorDecision> {
   const limitName = entryValue(descriptor.entries, LIMIT_DESCRIPTOR_KEY);
   const limit = limitName === undefined ? undefined : limits.byName.get(limitName);
-  if (!limit) return limitName === undefined ? { code: "OK", exceeded: false, key: [], remaining: 0, resetSeconds: 0 } : { limitName, code: "OK", exceeded: false, key: [], remaining: 0, resetSeconds: 0 };
+  if (!limit)
+    return limitName === undefined
+      ? { code: "OK", exceeded: false, key: [], remaining: 0, resetSeconds: 0 }
+      : { limitName, code: "OK", exceeded: false, key: [], remaining: 0, resetSeconds: 0 };
   const key = keyValues(limit, descriptor.entries);
   const windowMs = limit.windowSeconds * 1000;
   // An outcome-aware budget is spent by the outcomes (outcomes.ts); a request only checks it.
@@ -86,7 +89,8 @@ function responseHeaders(decisions: readonly DescriptorDecision[]): { key: strin
       retryAfter = Math.max(retryAfter, d.retryAfterSeconds ?? d.resetSeconds);
     }
     if (!d.limit.responseHeaders) continue;
-    if (!closest || d.remaining < closest.remaining || (d.remaining === closest.remaining && d.resetSeconds < closest.resetSeconds)) closest = d as DescriptorDecision & { limit: GlobalRateLimitIR };
+    if (!closest || d.remaining < closest.remaining || (d.remaining === closest.remaining && d.resetSeconds < closest.resetSeconds))
+      closest = d as DescriptorDecision & { limit: GlobalRateLimitIR };
   }
   if (!closest) return [];
   const headers = [

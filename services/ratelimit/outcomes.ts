@@ -48,9 +48,7 @@ function entriesFor(outcome: Outcome, parts: readonly RateLimitKeyPartIR[]): Map
 export async function countOutcome(outcome: Outcome, limits: LimitIndex, store: CounterStore, nowMs: number): Promise<string[]> {
   const counted = (limits.countedByRoute.get(outcome.routeName) ?? []).filter((l) => l.countedResponseCodes?.includes(outcome.responseCode));
   await Promise.all(
-    counted.map((limit) =>
-      store.add({ key: budgetKey(limit, keyValues(limit, entriesFor(outcome, limit.key))), windowMs: limit.windowSeconds * 1000, nowMs, cost: 1 }),
-    ),
+    counted.map((limit) => store.add({ key: budgetKey(limit, keyValues(limit, entriesFor(outcome, limit.key))), windowMs: limit.windowSeconds * 1000, nowMs, cost: 1 })),
   );
   return counted.map((l) => l.name);
 }

@@ -27,7 +27,15 @@ end
 return {cur, prev, 0}
 `;
 
-type CountCommand = (current: string, previous: string, cost: number, limit: number, windowMs: number, elapsedMs: number, mode: "take" | "add") => Promise<[number, number, number]>;
+type CountCommand = (
+  current: string,
+  previous: string,
+  cost: number,
+  limit: number,
+  windowMs: number,
+  elapsedMs: number,
+  mode: "take" | "add",
+) => Promise<[number, number, number]>;
 
 export interface RedisStoreOptions {
   url: string;

@@ -22,7 +22,9 @@ describe("bulwark ratelimit's gRPC service (grpc-js, the Envoy protos' codec), c
   let failingClient: RlsClient;
   const Rls = makeGenericClientConstructor(genericRateLimitService(), "RateLimitService");
   const limits = {
-    byName: new Map([["l", { name: "l", key: [{ kind: "header" as const, header: "x-d" }], requests: 2, windowSeconds: 60, shadow: false, failureMode: "Allow" as const, responseHeaders: true }]]),
+    byName: new Map([
+      ["l", { name: "l", key: [{ kind: "header" as const, header: "x-d" }], requests: 2, windowSeconds: 60, shadow: false, failureMode: "Allow" as const, responseHeaders: true }],
+    ]),
     countedByRoute: new Map(),
   };
 
@@ -58,7 +60,19 @@ describe("bulwark ratelimit's gRPC service (grpc-js, the Envoy protos' codec), c
   });
 
   it("answers thousands of calls in flight at once on one connection", async () => {
-    const calls = Array.from({ length: 3000 }, (_, i) => ask(client, { domain: "bulwark", descriptors: [{ entries: [{ key: "limit", value: "l" }, { key: "header:x-d", value: `burst-${i}` }] }] }));
+    const calls = Array.from({ length: 3000 }, (_, i) =>
+      ask(client, {
+        domain: "bulwark",
+        descriptors: [
+          {
+            entries: [
+              { key: "limit", value: "l" },
+              { key: "header:x-d", value: `burst-${i}` },
+            ],
+          },
+        ],
+      }),
+    );
     const answers = await Promise.all(calls);
     expect(answers.every((a) => a.overall_code === "OK")).toBe(true);
   });
@@ -71,13 +85,30 @@ describe("bulwark ratelimit's gRPC service (grpc-js, the Envoy protos' codec), c
   it("answers UNIMPLEMENTED for a method it does not serve, and INTERNAL (grpc-js's answer when a request cannot be deserialized) for bytes that are no request", async () => {
     const other = makeGenericClientConstructor(
       {
-        Nope: { path: "/envoy.service.ratelimit.v3.RateLimitService/Nope", requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b },
-        Broken: { path: "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit", requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b },
+        Nope: {
+          path: "/envoy.service.ratelimit.v3.RateLimitService/Nope",
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (b: Buffer) => b,
+          responseDeserialize: (b: Buffer) => b,
+        },
+        Broken: {
+          path: "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit",
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (b: Buffer) => b,
+          responseDeserialize: (b: Buffer) => b,
+        },
       },
       "Raw",
     );
     const raw = new other(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as Client & { Nope: Call; Broken: Call };
-    const call = (method: Call, body: Buffer): Promise<unknown> => new Promise((resolve, reject) => method.call(raw, body, new Metadata(), (error, response) => (error ? reject(error) : resolve(response))));
+    const call = (method: Call, body: Buffer): Promise<unknown> =>
+      new Promise((resolve, reject) => method.call(raw, body, new Metadata(), (error, response) => (error ? reject(error) : resolve(response))));
     await expect(call(raw.Nope, Buffer.alloc(0))).rejects.toMatchObject({ code: status.UNIMPLEMENTED });
     await expect(call(raw.Broken, Buffer.from([0x0a, 0xff]))).rejects.toMatchObject({ code: status.INTERNAL });
     raw.close();

@@ -4,18 +4,11 @@ import { Counter, Gauge, Registry } from "prom-client";
 import { decide, type Decision, type DescriptorInput } from "./decide.js";
 import type { LimitIndex } from "./limits.js";
 import { countOutcome, type Outcome } from "./outcomes.js";
-import {
-  ratelimitServices,
-  type HttpAccessLogEntryMessage,
-  type RateLimitRequestMessage,
-  type RateLimitResponseMessage,
-  type StreamAccessLogsMessage,
-} from "./protocol.js";
+import { ratelimitServices, type HttpAccessLogEntryMessage, type RateLimitRequestMessage, type RateLimitResponseMessage, type StreamAccessLogsMessage } from "./protocol.js";
 import type { CounterStore } from "./store.js";
 import { structToJson } from "../../envoy/xds/proto-struct.js";
 import { errorMessage } from "../../common/errors.js";
 import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY } from "../../contract/wire.js";
-
 
 export class RateLimitMetrics {
   readonly decisions: Counter<"limit" | "result">;
@@ -37,7 +30,12 @@ export class RateLimitMetrics {
       labelNames: ["limit", "result"],
       registers: [registry],
     });
-    this.outcomes = new Counter({ name: "bulwark_ratelimit_outcomes_counted_total", help: "Responses that spent an outcome-aware budget.", labelNames: ["limit"], registers: [registry] });
+    this.outcomes = new Counter({
+      name: "bulwark_ratelimit_outcomes_counted_total",
+      help: "Responses that spent an outcome-aware budget.",
+      labelNames: ["limit"],
+      registers: [registry],
+    });
     const degraded = (): boolean => this.isDegraded();
     this.degraded = new Gauge({
       name: "bulwark_ratelimit_store_degraded",
@@ -154,9 +152,15 @@ export class RateLimitGrpcService {
 
   async shouldRateLimit(request: RateLimitRequestMessage): Promise<RateLimitResponseMessage> {
     // The server's codec (codec.ts) gives every field; other callers may leave some out.
-    const descriptors = (request.descriptors ?? []).map((d) => (d.entries?.every((e) => e.key !== undefined && e.value !== undefined) ? (d as DescriptorInput) : { entries: (d.entries ?? []).map((e) => ({ key: e.key ?? "", value: e.value ?? "" })) }));
+    const descriptors = (request.descriptors ?? []).map((d) =>
+      d.entries?.every((e) => e.key !== undefined && e.value !== undefined)
+        ? (d as DescriptorInput)
+        : { entries: (d.entries ?? []).map((e) => ({ key: e.key ?? "", value: e.value ?? "" })) },
+    );
     if ((request.domain ?? "") !== this.options.domain) {
-      this.warnOnce(`domain ${request.domain ?? ""}`, () => this.options.log.warn({ domain: request.domain }, "rate-limit request for another domain; allowed (logged once per domain)"));
+      this.warnOnce(`domain ${request.domain ?? ""}`, () =>
+        this.options.log.warn({ domain: request.domain }, "rate-limit request for another domain; allowed (logged once per domain)"),
+      );
       return { overall_code: "OK", statuses: descriptors.map(() => ({ code: "OK" })), response_headers_to_add: [] };
     }
     const limits = this.options.limits();
@@ -170,7 +174,10 @@ export class RateLimitGrpcService {
     for (const d of decision.descriptors) {
       if (!d.limit) {
         const name = d.limitName;
-        if (name !== undefined) this.warnOnce(`limit ${name}`, () => this.options.log.warn({ limit: name }, "descriptor names a limit this replica does not know; allowed (logged once per limit until the limits change)"));
+        if (name !== undefined)
+          this.warnOnce(`limit ${name}`, () =>
+            this.options.log.warn({ limit: name }, "descriptor names a limit this replica does not know; allowed (logged once per limit until the limits change)"),
+          );
         continue;
       }
       const result = !d.exceeded ? "ok" : d.code === "OVER_LIMIT" ? "over_limit" : "shadow_over_limit";

@@ -32,7 +32,9 @@ describe("charts/bulwark/README.md", () => {
   it("documents values that exist in values.yaml, with values.yaml's defaults", () => {
     const rows = documentedValues(readme);
     expect(rows.length).toBeGreaterThan(10);
-    const wrong = rows.filter((row) => shown(valueAt(values, row.key)) !== row.shown).map((row) => `${row.key}: README ${row.shown}, values.yaml ${String(shown(valueAt(values, row.key)))}`);
+    const wrong = rows
+      .filter((row) => shown(valueAt(values, row.key)) !== row.shown)
+      .map((row) => `${row.key}: README ${row.shown}, values.yaml ${String(shown(valueAt(values, row.key)))}`);
     expect(wrong).toEqual([]);
   });
 

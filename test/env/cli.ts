@@ -81,7 +81,9 @@ async function status(): Promise<void> {
   process.stdout.write(`kubeconfig ${state.info.kubeconfig}\nredis      ${state.info.redisUrl}\n`);
   if (!state.processes.every((p) => isAlive(p.pid))) process.exitCode = 3;
   if (state.info.node) {
-    const { stdout } = await exec(state.info.binaries.kubectl, ["--kubeconfig", state.info.kubeconfig, "get", "nodes", "-o", "wide"], { missingFix: "run `npm run env -- provision`" });
+    const { stdout } = await exec(state.info.binaries.kubectl, ["--kubeconfig", state.info.kubeconfig, "get", "nodes", "-o", "wide"], {
+      missingFix: "run `npm run env -- provision`",
+    });
     process.stdout.write(`\n${stdout}`);
     if (!/\sReady\s/.test(stdout)) process.exitCode = 3;
   }

@@ -81,7 +81,9 @@ export async function startEnvironment(options: StartEnvironmentOptions): Promis
     provisionBinaries(steps, !external),
     wantNode ? steps.step("provision coredns", provisionCoreDns) : Promise.resolve(undefined),
   ]);
-  const images = coredns ? await steps.step("provision the node's images (pause, busybox, redis, coredns)", () => provisionNodeImages({ coredns: coredns.coredns, redisServer: binaries.redisServer })) : undefined;
+  const images = coredns
+    ? await steps.step("provision the node's images (pause, busybox, redis, coredns)", () => provisionNodeImages({ coredns: coredns.coredns, redisServer: binaries.redisServer }))
+    : undefined;
   const processes: ManagedProcess[] = [];
   let node: NodeInfo | undefined;
   let network: Awaited<ReturnType<typeof createNodeNetwork>> | undefined;

@@ -41,7 +41,23 @@ async function openssl(dir: string, args: readonly string[]): Promise<void> {
 async function issue(dir: string, name: string, subject: string, extensions: string): Promise<void> {
   await openssl(dir, ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject]);
   await writeFile(join(dir, `${name}.ext`), extensions);
-  await openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "30", "-out", `${name}.crt`, "-extfile", `${name}.ext`]);
+  await openssl(dir, [
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "30",
+    "-out",
+    `${name}.crt`,
+    "-extfile",
+    `${name}.ext`,
+  ]);
 }
 
 /**
@@ -51,7 +67,23 @@ async function issue(dir: string, name: string, subject: string, extensions: str
  */
 export async function createClusterPki(dir: string, options: ClusterPkiOptions = {}): Promise<ClusterPki> {
   const extraIps = (options.extraServingIps ?? []).map((ip) => `,IP:${ip}`).join("");
-  await openssl(dir, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "30", "-subj", "/CN=bulwark-test-cluster-ca"]);
+  await openssl(dir, [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "30",
+    "-subj",
+    "/CN=bulwark-test-cluster-ca",
+  ]);
   await issue(
     dir,
     "apiserver",

@@ -91,11 +91,7 @@ export function startProcess(options: StartOptions): ManagedProcess {
   let stopping = false;
   const exited = new Promise<never>((_resolve, reject) => {
     child.on("error", (error: NodeJS.ErrnoException) => {
-      reject(
-        error.code === "ENOENT"
-          ? new PrerequisiteError(`${options.command} does not exist`, "run `npm run env -- up` to provision it")
-          : error,
-      );
+      reject(error.code === "ENOENT" ? new PrerequisiteError(`${options.command} does not exist`, "run `npm run env -- up` to provision it") : error);
     });
     child.on("exit", (code, signal) => {
       if (child.pid !== undefined) live.delete(child.pid);
@@ -141,7 +137,9 @@ export async function waitUntilReady(proc: ManagedProcess, probe: () => Promise<
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`${proc.name} was not ready after ${timeoutMs / 1000} s (${lastError === undefined ? "probe false" : describeError(lastError)}); last lines of ${proc.logFile}:\n${logTail(proc.logFile)}`);
+      throw new Error(
+        `${proc.name} was not ready after ${timeoutMs / 1000} s (${lastError === undefined ? "probe false" : describeError(lastError)}); last lines of ${proc.logFile}:\n${logTail(proc.logFile)}`,
+      );
     }
     await sleep(100);
   }

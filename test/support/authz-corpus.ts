@@ -185,7 +185,10 @@ function utf8AsLatin1(text: string): string {
 const GENUINE_DEVICE = { deviceIntegrity: { deviceRecognitionVerdict: ["MEETS_BASIC_INTEGRITY", "MEETS_DEVICE_INTEGRITY"] } };
 
 /** A single-use integrity token (a fresh jti) with a genuine device's verdict, unless told otherwise. */
-function attestation(ctx: CorpusContext, o: { issuer?: TestIssuer; sub?: string; audience?: string; iat?: number; lifetimeSeconds?: number; claims?: JWTPayload } = {}): Promise<string> {
+function attestation(
+  ctx: CorpusContext,
+  o: { issuer?: TestIssuer; sub?: string; audience?: string; iat?: number; lifetimeSeconds?: number; claims?: JWTPayload } = {},
+): Promise<string> {
   return (o.issuer ?? ctx.attester).sign(
     { sub: o.sub ?? APP_ID, jti: randomUUID(), ...GENUINE_DEVICE, ...o.claims },
     { audience: o.audience ?? "projects/shop", ...(o.iat !== undefined ? { iat: o.iat } : {}), ...(o.lifetimeSeconds !== undefined ? { lifetimeSeconds: o.lifetimeSeconds } : {}) },
@@ -203,7 +206,10 @@ function version(value: string | null, platform = "ios"): (ctx: CorpusContext) =
   return (ctx) => dpopRequest(ctx, { appVersion: value, platform });
 }
 
-function bank(o: { certificate?: "alice" | "mallory" | "none" | "plaintext"; cnf?: (ctx: CorpusContext) => Record<string, unknown> | undefined }): (ctx: CorpusContext) => Promise<CorpusRequest> {
+function bank(o: {
+  certificate?: "alice" | "mallory" | "none" | "plaintext";
+  cnf?: (ctx: CorpusContext) => Record<string, unknown> | undefined;
+}): (ctx: CorpusContext) => Promise<CorpusRequest> {
   return async (ctx) => {
     const cnf = o.cnf ? o.cnf(ctx) : { "x5t#S256": ctx.certificates.alice.thumbprint };
     const token = await ctx.idp.sign({ sub: "alice", ...(cnf ? { cnf } : {}) }, { audience: AUDIENCE });
@@ -220,7 +226,10 @@ function bank(o: { certificate?: "alice" | "mallory" | "none" | "plaintext"; cnf
 
 /** The bank's request with its Authorization scheme spelled `scheme`. */
 function withScheme(request: CorpusRequest, scheme: string): CorpusRequest {
-  return { ...request, headers: request.headers.map(([name, value]): [string, string] => (name === "authorization" ? [name, value.replace(/^Bearer /, `${scheme} `)] : [name, value])) };
+  return {
+    ...request,
+    headers: request.headers.map(([name, value]): [string, string] => (name === "authorization" ? [name, value.replace(/^Bearer /, `${scheme} `)] : [name, value])),
+  };
 }
 
 /** A request whose proof the `dpop` package made, with a token bound to its key. */
@@ -310,22 +319,67 @@ export const corpus: CorpusCase[] = [
     expect: jwt(NO_MATCHING_KEY),
     build: withToken(async (ctx) => hs256(tokenPayload(ctx), new TextEncoder().encode(await ctx.idp.publicKeyPem()), { kid: ctx.idp.kid })),
   },
-  { group: "token", name: "unknown kid", expect: jwt(NO_MATCHING_KEY), build: withToken((ctx) => ctx.forger.signRaw({ header: { kid: "rotated-away" }, payload: tokenPayload(ctx) })) },
-  { group: "token", name: "the issuer's kid, signed by another key", expect: jwt(VERIFICATION_FAILS), build: withToken((ctx) => ctx.forger.signRaw({ payload: tokenPayload(ctx) })) },
+  {
+    group: "token",
+    name: "unknown kid",
+    expect: jwt(NO_MATCHING_KEY),
+    build: withToken((ctx) => ctx.forger.signRaw({ header: { kid: "rotated-away" }, payload: tokenPayload(ctx) })),
+  },
+  {
+    group: "token",
+    name: "the issuer's kid, signed by another key",
+    expect: jwt(VERIFICATION_FAILS),
+    build: withToken((ctx) => ctx.forger.signRaw({ payload: tokenPayload(ctx) })),
+  },
   { group: "token", name: "expired", expect: jwt(EXPIRED), build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iat: now() - 400, exp: now() - 100 }) })) },
-  { group: "token", name: "expired just beyond the clock skew", expect: jwt(EXPIRED), build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iat: now() - 300, exp: now() - 20 }) })) },
-  { group: "token", name: "not yet valid (nbf in the future)", expect: jwt(NOT_YET_VALID), build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { nbf: now() + 120 }) })) },
+  {
+    group: "token",
+    name: "expired just beyond the clock skew",
+    expect: jwt(EXPIRED),
+    build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iat: now() - 300, exp: now() - 20 }) })),
+  },
+  {
+    group: "token",
+    name: "not yet valid (nbf in the future)",
+    expect: jwt(NOT_YET_VALID),
+    build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { nbf: now() + 120 }) })),
+  },
   {
     group: "token",
     name: "lifetime longer than the maximum token age",
     expect: jwt(VERIFICATION_FAILS),
     build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iat: now(), exp: now() + MAX_TOKEN_AGE_SECONDS + 600 }) })),
   },
-  { group: "token", name: "no exp (a token that never expires)", expect: jwt(VERIFICATION_FAILS), build: withToken((ctx) => ctx.idp.signRaw({ payload: without(tokenPayload(ctx), "exp") })) },
-  { group: "token", name: "wrong issuer, signed with the idp's key", expect: jwt(UNKNOWN_ISSUER), build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iss: "https://evil.example.com/" }) })) },
-  { group: "token", name: "issuer differing in a trailing slash", expect: jwt(UNKNOWN_ISSUER), build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iss: ISSUER.replace(/\/$/, "") }) })) },
-  { group: "token", name: "the RSA issuer's name on a token signed with the EC key", expect: jwt(NO_MATCHING_KEY), build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iss: RSA_ISSUER }) })) },
-  { group: "token", name: "wrong audience", expect: jwt(AUDIENCE_NOT_ALLOWED, 403), build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { aud: "other-api" }) })) },
+  {
+    group: "token",
+    name: "no exp (a token that never expires)",
+    expect: jwt(VERIFICATION_FAILS),
+    build: withToken((ctx) => ctx.idp.signRaw({ payload: without(tokenPayload(ctx), "exp") })),
+  },
+  {
+    group: "token",
+    name: "wrong issuer, signed with the idp's key",
+    expect: jwt(UNKNOWN_ISSUER),
+    build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iss: "https://evil.example.com/" }) })),
+  },
+  {
+    group: "token",
+    name: "issuer differing in a trailing slash",
+    expect: jwt(UNKNOWN_ISSUER),
+    build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iss: ISSUER.replace(/\/$/, "") }) })),
+  },
+  {
+    group: "token",
+    name: "the RSA issuer's name on a token signed with the EC key",
+    expect: jwt(NO_MATCHING_KEY),
+    build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { iss: RSA_ISSUER }) })),
+  },
+  {
+    group: "token",
+    name: "wrong audience",
+    expect: jwt(AUDIENCE_NOT_ALLOWED, 403),
+    build: withToken((ctx) => ctx.idp.signRaw({ payload: tokenPayload(ctx, { aud: "other-api" }) })),
+  },
   { group: "token", name: "no audience", expect: jwt(AUDIENCE_NOT_ALLOWED, 403), build: withToken((ctx) => ctx.idp.signRaw({ payload: without(tokenPayload(ctx), "aud") })) },
   {
     group: "token",
@@ -351,9 +405,19 @@ export const corpus: CorpusCase[] = [
   { group: "token", name: "truncated to two segments", expect: jwt(BAD_FORMAT), build: withToken(async (ctx) => (await accessToken(ctx)).split(".").slice(0, 2).join(".")) },
   { group: "token", name: "four segments", expect: jwt(BAD_FORMAT), build: withToken(async (ctx) => `${await accessToken(ctx)}.AAAA`) },
   { group: "token", name: "garbage", expect: jwt(BAD_FORMAT), build: withToken(() => Promise.resolve("not-a-token")) },
-  { group: "token", name: "a header that is not JSON", expect: jwt(BAD_HEADER), build: withToken(async (ctx) => `${Buffer.from("{alg:ES256").toString("base64url")}.${(await accessToken(ctx)).split(".").slice(1).join(".")}`) },
+  {
+    group: "token",
+    name: "a header that is not JSON",
+    expect: jwt(BAD_HEADER),
+    build: withToken(async (ctx) => `${Buffer.from("{alg:ES256").toString("base64url")}.${(await accessToken(ctx)).split(".").slice(1).join(".")}`),
+  },
   { group: "token", name: "no Authorization header", expect: jwt(MISSING), build: (ctx) => dpopRequest(ctx, { authorization: null }) },
-  { group: "token", name: "a DPoP-bound token sent as a Bearer token", expect: jwt(MISSING), build: async (ctx) => dpopRequest(ctx, { authorization: `Bearer ${await accessToken(ctx)}` }) },
+  {
+    group: "token",
+    name: "a DPoP-bound token sent as a Bearer token",
+    expect: jwt(MISSING),
+    build: async (ctx) => dpopRequest(ctx, { authorization: `Bearer ${await accessToken(ctx)}` }),
+  },
   { group: "token", name: "the DPoP scheme without a token", expect: jwt(MISSING), build: (ctx) => dpopRequest(ctx, { authorization: "DPoP " }) },
 
   // --- DPoP proofs: refused by bulwark authz ----------------------------------------------------
@@ -376,14 +440,24 @@ export const corpus: CorpusCase[] = [
   { group: "dpop", name: "a proof whose iat is a string", expect: dpop401("dpop_proof_claims"), build: (ctx) => dpopRequest(ctx, { proof: { claims: { iat: String(now()) } } }) },
   { group: "dpop", name: "a proof with an exp in the past", expect: dpop401("dpop_proof_iat"), build: (ctx) => dpopRequest(ctx, { proof: { claims: { exp: now() - 30 } } }) },
   { group: "dpop", name: "a proof signed by another key", expect: dpop401("dpop_key_mismatch"), build: (ctx) => dpopRequest(ctx, { proofKey: ctx.thief }) },
-  { group: "dpop", name: "cnf.jkt of another key than the proof's", expect: dpop401("dpop_key_mismatch"), build: async (ctx) => dpopRequest(ctx, { token: await accessToken(ctx, { key: ctx.thief }) }) },
+  {
+    group: "dpop",
+    name: "cnf.jkt of another key than the proof's",
+    expect: dpop401("dpop_key_mismatch"),
+    build: async (ctx) => dpopRequest(ctx, { token: await accessToken(ctx, { key: ctx.thief }) }),
+  },
   {
     group: "dpop",
     name: "the thief's proof over a stolen token",
     expect: dpop401("dpop_key_mismatch"),
     build: async (ctx) => dpopRequest(ctx, { token: await accessToken(ctx), proofKey: ctx.thief }),
   },
-  { group: "dpop", name: "a wrong ath (over another token)", expect: dpop401("dpop_proof_ath"), build: async (ctx) => dpopRequest(ctx, { proof: { accessToken: await accessToken(ctx, { sub: "bob" }) } }) },
+  {
+    group: "dpop",
+    name: "a wrong ath (over another token)",
+    expect: dpop401("dpop_proof_ath"),
+    build: async (ctx) => dpopRequest(ctx, { proof: { accessToken: await accessToken(ctx, { sub: "bob" }) } }),
+  },
   { group: "dpop", name: "no ath", expect: dpop401("dpop_proof_ath"), build: (ctx) => dpopRequest(ctx, { proof: { omit: ["ath"] } }) },
   { group: "dpop", name: "typ JWT", expect: dpop401("dpop_proof_typ"), build: (ctx) => dpopRequest(ctx, { proof: { typ: "JWT" } }) },
   { group: "dpop", name: "typ of another application (at+jwt)", expect: dpop401("dpop_proof_typ"), build: (ctx) => dpopRequest(ctx, { proof: { typ: "at+jwt" } }) },
@@ -394,7 +468,9 @@ export const corpus: CorpusCase[] = [
     build: async (ctx) => {
       const token = await accessToken(ctx);
       const claims = { jti: randomUUID(), htm: "GET", htu: "http://shop.test/v1/cart", iat: now(), ath: createHash("sha256").update(token).digest("base64url") };
-      const proof = await new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "dpop+jwt", jwk: ctx.phone.publicJwk }).sign(new TextEncoder().encode(JSON.stringify(ctx.phone.publicJwk)));
+      const proof = await new SignJWT(claims)
+        .setProtectedHeader({ alg: "HS256", typ: "dpop+jwt", jwk: ctx.phone.publicJwk })
+        .sign(new TextEncoder().encode(JSON.stringify(ctx.phone.publicJwk)));
       return dpopRequest(ctx, { token, dpop: proof });
     },
   },
@@ -405,25 +481,42 @@ export const corpus: CorpusCase[] = [
     build: async (ctx) => {
       const token = await accessToken(ctx);
       const header = Buffer.from(JSON.stringify({ alg: "none", typ: "dpop+jwt", jwk: ctx.phone.publicJwk })).toString("base64url");
-      const payload = Buffer.from(JSON.stringify({ jti: randomUUID(), htm: "GET", htu: "http://shop.test/v1/cart", iat: now(), ath: createHash("sha256").update(token).digest("base64url") })).toString("base64url");
+      const payload = Buffer.from(
+        JSON.stringify({ jti: randomUUID(), htm: "GET", htu: "http://shop.test/v1/cart", iat: now(), ath: createHash("sha256").update(token).digest("base64url") }),
+      ).toString("base64url");
       return dpopRequest(ctx, { token, dpop: `${header}.${payload}.` });
     },
   },
-  { group: "dpop", name: "an algorithm the policy does not allow (RS256)", expect: dpop401("dpop_proof_alg"), build: async (ctx) => dpopRequest(ctx, { token: await accessToken(ctx, { key: ctx.rsPhone }), proofKey: ctx.rsPhone }) },
+  {
+    group: "dpop",
+    name: "an algorithm the policy does not allow (RS256)",
+    expect: dpop401("dpop_proof_alg"),
+    build: async (ctx) => dpopRequest(ctx, { token: await accessToken(ctx, { key: ctx.rsPhone }), proofKey: ctx.rsPhone }),
+  },
   {
     group: "dpop",
     name: "the private key in the jwk header",
     expect: dpop401("dpop_proof_private_key"),
     build: async (ctx) => dpopRequest(ctx, { proof: { jwk: await exportJWK(ctx.phone.privateKey) } }),
   },
-  { group: "dpop", name: "a symmetric key in the jwk header", expect: dpop401("dpop_proof_private_key"), build: (ctx) => dpopRequest(ctx, { proof: { jwk: { kty: "oct", k: "c2VjcmV0LXNlY3JldC1zZWNyZXQ" } } }) },
+  {
+    group: "dpop",
+    name: "a symmetric key in the jwk header",
+    expect: dpop401("dpop_proof_private_key"),
+    build: (ctx) => dpopRequest(ctx, { proof: { jwk: { kty: "oct", k: "c2VjcmV0LXNlY3JldC1zZWNyZXQ" } } }),
+  },
   { group: "dpop", name: "no jti", expect: dpop401("dpop_proof_claims"), build: (ctx) => dpopRequest(ctx, { proof: { omit: ["jti"] } }) },
   { group: "dpop", name: "an empty jti", expect: dpop401("dpop_proof_claims"), build: (ctx) => dpopRequest(ctx, { proof: { jti: "" } }) },
   { group: "dpop", name: "no htm", expect: dpop401("dpop_proof_claims"), build: (ctx) => dpopRequest(ctx, { proof: { omit: ["htm"] } }) },
   { group: "dpop", name: "no htu", expect: dpop401("dpop_proof_claims"), build: (ctx) => dpopRequest(ctx, { proof: { omit: ["htu"] } }) },
   { group: "dpop", name: "no iat", expect: dpop401("dpop_proof_claims"), build: (ctx) => dpopRequest(ctx, { proof: { omit: ["iat"] } }) },
   { group: "dpop", name: "no jwk header", expect: dpop401("dpop_proof_malformed"), build: (ctx) => dpopRequest(ctx, { proof: { omitJwk: true } }) },
-  { group: "dpop", name: "the jwk of another key than the signer's", expect: dpop401("dpop_proof_signature"), build: (ctx) => dpopRequest(ctx, { proof: { jwk: ctx.thief.publicJwk } }) },
+  {
+    group: "dpop",
+    name: "the jwk of another key than the signer's",
+    expect: dpop401("dpop_proof_signature"),
+    build: (ctx) => dpopRequest(ctx, { proof: { jwk: ctx.thief.publicJwk } }),
+  },
   {
     group: "dpop",
     name: "a tampered proof payload (htu changed after signing)",
@@ -469,7 +562,12 @@ export const corpus: CorpusCase[] = [
   },
   { group: "dpop", name: "an oversized proof", expect: dpop401("dpop_proof_oversized"), build: (ctx) => dpopRequest(ctx, { proof: { claims: { pad: "x".repeat(9000) } } }) },
   { group: "dpop", name: "a token without cnf", expect: dpop401("dpop_token_not_bound"), build: async (ctx) => dpopRequest(ctx, { token: await accessToken(ctx, { key: null }) }) },
-  { group: "dpop", name: "a token whose cnf.jkt is not a string", expect: dpop401("dpop_token_not_bound"), build: async (ctx) => dpopRequest(ctx, { token: await accessToken(ctx, { key: null, claims: { cnf: { jkt: 42 } } }) }) },
+  {
+    group: "dpop",
+    name: "a token whose cnf.jkt is not a string",
+    expect: dpop401("dpop_token_not_bound"),
+    build: async (ctx) => dpopRequest(ctx, { token: await accessToken(ctx, { key: null, claims: { cnf: { jkt: 42 } } }) }),
+  },
   { group: "dpop", name: "a nonce the server never issued", expect: dpop401("dpop_nonce_required"), build: (ctx) => dpopRequest(ctx, { proof: { nonce: "made-up" } }) },
 
   // --- htu: the URI the proof names --------------------------------------------------------------
@@ -487,7 +585,12 @@ export const corpus: CorpusCase[] = [
   { group: "htu", name: "the path in another case", expect: dpop401("dpop_proof_htu"), build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://shop.test/V1/CART" } }) },
   { group: "htu", name: "a relative URI", expect: dpop401("dpop_proof_htu"), build: (ctx) => dpopRequest(ctx, { proof: { htu: "/v1/cart" } }) },
   { group: "htu", name: "another scheme (ftp)", expect: dpop401("dpop_proof_htu"), build: (ctx) => dpopRequest(ctx, { proof: { htu: "ftp://shop.test/v1/cart" } }) },
-  { group: "htu", name: "a URI with user info of another host", expect: dpop401("dpop_proof_htu"), build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://shop.test@evil.test/v1/cart" } }) },
+  {
+    group: "htu",
+    name: "a URI with user info of another host",
+    expect: dpop401("dpop_proof_htu"),
+    build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://shop.test@evil.test/v1/cart" } }),
+  },
   { group: "htu", name: "valid: scheme and host in upper case", expect: pass, build: (ctx) => dpopRequest(ctx, { proof: { htu: "HTTP://SHOP.TEST/v1/cart" } }) },
   { group: "htu", name: "valid: the default port spelled out", expect: pass, build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://shop.test:80/v1/cart" } }) },
   { group: "htu", name: "valid: query and fragment in htu are ignored", expect: pass, build: (ctx) => dpopRequest(ctx, { proof: { htu: "http://shop.test/v1/cart?page=2#top" } }) },
@@ -506,16 +609,41 @@ export const corpus: CorpusCase[] = [
   // --- more valid DPoP requests -------------------------------------------------------------------
   { group: "dpop", name: "valid: a fresh proof", expect: pass, build: (ctx) => dpopRequest(ctx) },
   { group: "dpop", name: "valid: PUT with a proof for PUT", expect: pass, build: (ctx) => dpopRequest(ctx, { method: "PUT" }) },
-  { group: "dpop", name: "valid: an EdDSA proof key", expect: pass, build: async (ctx) => dpopRequest(ctx, { token: await accessToken(ctx, { key: ctx.edPhone }), proofKey: ctx.edPhone }) },
-  { group: "dpop", name: "valid: a PS256 proof key", expect: pass, build: async (ctx) => dpopRequest(ctx, { token: await accessToken(ctx, { key: ctx.psPhone }), proofKey: ctx.psPhone }) },
-  { group: "dpop", name: "valid: a token of the RS256 provider", expect: pass, build: withToken((ctx) => ctx.rsaIdp.sign({ sub: "alice", cnf: { jkt: ctx.phone.jkt } }, { audience: AUDIENCE })) },
+  {
+    group: "dpop",
+    name: "valid: an EdDSA proof key",
+    expect: pass,
+    build: async (ctx) => dpopRequest(ctx, { token: await accessToken(ctx, { key: ctx.edPhone }), proofKey: ctx.edPhone }),
+  },
+  {
+    group: "dpop",
+    name: "valid: a PS256 proof key",
+    expect: pass,
+    build: async (ctx) => dpopRequest(ctx, { token: await accessToken(ctx, { key: ctx.psPhone }), proofKey: ctx.psPhone }),
+  },
+  {
+    group: "dpop",
+    name: "valid: a token of the RS256 provider",
+    expect: pass,
+    build: withToken((ctx) => ctx.rsaIdp.sign({ sub: "alice", cnf: { jkt: ctx.phone.jkt } }, { audience: AUDIENCE })),
+  },
   { group: "dpop", name: "valid: a proof 50 s old", expect: pass, build: (ctx) => dpopRequest(ctx, { proof: { iat: now() - 50 } }) },
   { group: "dpop", name: "valid: a proof 3 s ahead (clock skew)", expect: pass, build: (ctx) => dpopRequest(ctx, { proof: { iat: now() + 3 } }) },
 
   // --- server nonces (wallet) ---------------------------------------------------------------------
   { group: "nonce", name: "no nonce where one is required", expect: dpop401("dpop_nonce_required"), build: (ctx) => dpopRequest(ctx, { target: "wallet", path: "/v1/balance" }) },
-  { group: "nonce", name: "a forged nonce", expect: dpop401("dpop_nonce_required"), build: (ctx) => dpopRequest(ctx, { target: "wallet", path: "/v1/balance", proof: { nonce: `${"z".repeat(8)}.${"A".repeat(43)}` } }) },
-  { group: "nonce", name: "a nonce from a past slot", expect: dpop401("dpop_nonce_required"), build: (ctx) => dpopRequest(ctx, { target: "wallet", path: "/v1/balance", proof: { nonce: ctx.staleNonce } }) },
+  {
+    group: "nonce",
+    name: "a forged nonce",
+    expect: dpop401("dpop_nonce_required"),
+    build: (ctx) => dpopRequest(ctx, { target: "wallet", path: "/v1/balance", proof: { nonce: `${"z".repeat(8)}.${"A".repeat(43)}` } }),
+  },
+  {
+    group: "nonce",
+    name: "a nonce from a past slot",
+    expect: dpop401("dpop_nonce_required"),
+    build: (ctx) => dpopRequest(ctx, { target: "wallet", path: "/v1/balance", proof: { nonce: ctx.staleNonce } }),
+  },
 
   // --- app versions (checked first: 426) --------------------------------------------------------
   { group: "app-version", name: "4.3.0-beta", expect: authz(426, "app_version_malformed"), build: version("4.3.0-beta") },
@@ -538,11 +666,21 @@ export const corpus: CorpusCase[] = [
 
   // --- attestation (checkout) ---------------------------------------------------------------------
   { group: "attestation", name: "missing", expect: authz(401, "attestation_missing"), build: checkout(null) },
-  { group: "attestation", name: "forged: the attester's kid, another key", expect: authz(401, "attestation_invalid"), build: checkout((ctx) => attestation(ctx, { issuer: ctx.attestForger })) },
+  {
+    group: "attestation",
+    name: "forged: the attester's kid, another key",
+    expect: authz(401, "attestation_invalid"),
+    build: checkout((ctx) => attestation(ctx, { issuer: ctx.attestForger })),
+  },
   { group: "attestation", name: "for another audience", expect: authz(401, "attestation_invalid"), build: checkout((ctx) => attestation(ctx, { audience: "projects/other" })) },
   { group: "attestation", name: "for another app", expect: authz(401, "attestation_app_id"), build: checkout((ctx) => attestation(ctx, { sub: "com.evil.clone" })) },
   { group: "attestation", name: "expired", expect: authz(401, "attestation_invalid"), build: checkout((ctx) => attestation(ctx, { iat: now() - 600, lifetimeSeconds: 300 })) },
-  { group: "attestation", name: "older than its maximum age", expect: authz(401, "attestation_invalid"), build: checkout((ctx) => attestation(ctx, { iat: now() - 7200, lifetimeSeconds: 7800 })) },
+  {
+    group: "attestation",
+    name: "older than its maximum age",
+    expect: authz(401, "attestation_invalid"),
+    build: checkout((ctx) => attestation(ctx, { iat: now() - 7200, lifetimeSeconds: 7800 })),
+  },
   { group: "attestation", name: "issued in the future", expect: authz(401, "attestation_invalid"), build: checkout((ctx) => attestation(ctx, { iat: now() + 600 })) },
   {
     group: "attestation",
@@ -560,19 +698,43 @@ export const corpus: CorpusCase[] = [
     group: "attestation",
     name: "HS256 with the attester's public key as the secret",
     expect: authz(401, "attestation_invalid"),
-    build: checkout(async (ctx) => hs256({ iss: ATTESTER, sub: APP_ID, aud: "projects/shop", iat: now(), exp: now() + 300 }, new TextEncoder().encode(await ctx.attester.publicKeyPem()), { kid: ctx.attester.kid })),
+    build: checkout(async (ctx) =>
+      hs256({ iss: ATTESTER, sub: APP_ID, aud: "projects/shop", iat: now(), exp: now() + 300 }, new TextEncoder().encode(await ctx.attester.publicKeyPem()), {
+        kid: ctx.attester.kid,
+      }),
+    ),
   },
-  { group: "attestation", name: "without sub", expect: authz(401, "attestation_invalid"), build: checkout((ctx) => ctx.attester.signRaw({ payload: { iss: ATTESTER, aud: "projects/shop", iat: now(), exp: now() + 300 } })) },
+  {
+    group: "attestation",
+    name: "without sub",
+    expect: authz(401, "attestation_invalid"),
+    build: checkout((ctx) => ctx.attester.signRaw({ payload: { iss: ATTESTER, aud: "projects/shop", iat: now(), exp: now() + 300 } })),
+  },
   { group: "attestation", name: "an access token instead", expect: authz(401, "attestation_invalid"), build: checkout((ctx) => accessToken(ctx)) },
   { group: "attestation", name: "garbage", expect: authz(401, "attestation_invalid"), build: checkout(() => Promise.resolve("garbage")) },
-  { group: "attestation", name: "oversized", expect: authz(401, "attestation_oversized"), build: checkout((ctx) => ctx.attester.signRaw({ payload: { iss: ATTESTER, sub: APP_ID, aud: "projects/shop", iat: now(), exp: now() + 300, pad: "x".repeat(9000) } })) },
+  {
+    group: "attestation",
+    name: "oversized",
+    expect: authz(401, "attestation_oversized"),
+    build: checkout((ctx) => ctx.attester.signRaw({ payload: { iss: ATTESTER, sub: APP_ID, aud: "projects/shop", iat: now(), exp: now() + 300, pad: "x".repeat(9000) } })),
+  },
   { group: "attestation", name: "valid: a genuine app's attestation", expect: pass, build: checkout((ctx) => attestation(ctx)) },
 
   // --- ownership (BOLA) ---------------------------------------------------------------------------
   { group: "ownership", name: "another user's orders", expect: authz(403, "ownership_mismatch"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users/bob/orders" }) },
   { group: "ownership", name: "the owner's name in another case", expect: authz(403, "ownership_mismatch"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users/ALICE/orders" }) },
-  { group: "ownership", name: "an encoded path traversal in the owner segment (redirected to its normal form)", expect: { kind: "envoy", status: 307 }, build: (ctx) => dpopRequest(ctx, { path: "/v1/users/alice%2F..%2Fbob/orders" }) },
-  { group: "ownership", name: "a token without sub", expect: authz(403, "ownership_claim_missing"), build: async (ctx) => dpopRequest(ctx, { path: "/v1/users/alice/orders", token: await ctx.idp.sign({ cnf: { jkt: ctx.phone.jkt } }, { audience: AUDIENCE }) }) },
+  {
+    group: "ownership",
+    name: "an encoded path traversal in the owner segment (redirected to its normal form)",
+    expect: { kind: "envoy", status: 307 },
+    build: (ctx) => dpopRequest(ctx, { path: "/v1/users/alice%2F..%2Fbob/orders" }),
+  },
+  {
+    group: "ownership",
+    name: "a token without sub",
+    expect: authz(403, "ownership_claim_missing"),
+    build: async (ctx) => dpopRequest(ctx, { path: "/v1/users/alice/orders", token: await ctx.idp.sign({ cnf: { jkt: ctx.phone.jkt } }, { audience: AUDIENCE }) }),
+  },
   { group: "ownership", name: "valid: the owner", expect: pass, build: (ctx) => dpopRequest(ctx, { path: "/v1/users/alice/orders" }) },
 
   // --- certificate-bound tokens (bank) -------------------------------------------------------------
@@ -587,12 +749,27 @@ export const corpus: CorpusCase[] = [
     expect: authz(401, "certificate_mismatch"),
     build: bank({ cnf: (ctx) => ({ "x5t#S256": Buffer.from(ctx.certificates.alice.thumbprint, "base64url").toString("hex") }) }),
   },
-  { group: "certificate", name: "bound to mallory's certificate, presented with alice's", expect: authz(401, "certificate_mismatch"), build: bank({ cnf: (ctx) => ({ "x5t#S256": ctx.certificates.mallory.thumbprint }) }) },
+  {
+    group: "certificate",
+    name: "bound to mallory's certificate, presented with alice's",
+    expect: authz(401, "certificate_mismatch"),
+    build: bank({ cnf: (ctx) => ({ "x5t#S256": ctx.certificates.mallory.thumbprint }) }),
+  },
   { group: "certificate", name: "valid: the certificate the token is bound to", expect: pass, build: bank({}) },
 
   // --- malformed and oversized headers -------------------------------------------------------------
-  { group: "headers", name: "an oversized Authorization header", expect: jwt(BAD_HEADER), build: (ctx) => dpopRequest(ctx, { authorization: `DPoP ${"a".repeat(20_000)}.${"b".repeat(20_000)}.c` }) },
-  { group: "headers", name: "headers over Envoy's limit", expect: { kind: "envoy", status: 431 }, build: (ctx) => dpopRequest(ctx, { extra: [["x-padding", "p".repeat(70 * 1024)]] }) },
+  {
+    group: "headers",
+    name: "an oversized Authorization header",
+    expect: jwt(BAD_HEADER),
+    build: (ctx) => dpopRequest(ctx, { authorization: `DPoP ${"a".repeat(20_000)}.${"b".repeat(20_000)}.c` }),
+  },
+  {
+    group: "headers",
+    name: "headers over Envoy's limit",
+    expect: { kind: "envoy", status: 431 },
+    build: (ctx) => dpopRequest(ctx, { extra: [["x-padding", "p".repeat(70 * 1024)]] }),
+  },
   {
     group: "headers",
     name: "more headers than Envoy accepts",
@@ -605,12 +782,27 @@ export const corpus: CorpusCase[] = [
     expect: meaning("duplicate_header"),
     build: async (ctx) => dpopRequest(ctx, { extra: [["authorization", `DPoP ${await accessToken(ctx, { sub: "bob" })}`]] }),
   },
-  { group: "headers", name: "non-ASCII bytes in the DPoP header", expect: dpop401("dpop_proof_malformed"), build: (ctx) => dpopRequest(ctx, { dpop: utf8AsLatin1("épreuve.jwt.signé") }) },
-  { group: "headers", name: "non-ASCII bytes in the token", expect: jwt(/^Jwt signature is an invalid Base64url encoded$/), build: async (ctx) => dpopRequest(ctx, { authorization: `DPoP ${await accessToken(ctx)}${utf8AsLatin1("é")}` }) },
-  { group: "headers", name: "a proof with a scheme in the DPoP header", expect: dpop401("dpop_proof_malformed"), build: async (ctx) => {
-    const token = await accessToken(ctx);
-    return dpopRequest(ctx, { token, dpop: `DPoP ${await ctx.phone.proof({ htm: "GET", htu: "http://shop.test/v1/cart", accessToken: token })}` });
-  } },
+  {
+    group: "headers",
+    name: "non-ASCII bytes in the DPoP header",
+    expect: dpop401("dpop_proof_malformed"),
+    build: (ctx) => dpopRequest(ctx, { dpop: utf8AsLatin1("épreuve.jwt.signé") }),
+  },
+  {
+    group: "headers",
+    name: "non-ASCII bytes in the token",
+    expect: jwt(/^Jwt signature is an invalid Base64url encoded$/),
+    build: async (ctx) => dpopRequest(ctx, { authorization: `DPoP ${await accessToken(ctx)}${utf8AsLatin1("é")}` }),
+  },
+  {
+    group: "headers",
+    name: "a proof with a scheme in the DPoP header",
+    expect: dpop401("dpop_proof_malformed"),
+    build: async (ctx) => {
+      const token = await accessToken(ctx);
+      return dpopRequest(ctx, { token, dpop: `DPoP ${await ctx.phone.proof({ htm: "GET", htu: "http://shop.test/v1/cart", accessToken: token })}` });
+    },
+  },
   { group: "headers", name: "an empty DPoP header", expect: dpop401("dpop_proof_missing"), build: (ctx) => dpopRequest(ctx, { dpop: "" }) },
 
   // --- token age (maxTokenAge: jwt_authn bounds exp - now; bulwark authz checks iat) -------------
@@ -690,14 +882,24 @@ export const corpus: CorpusCase[] = [
       return checkout(() => Promise.resolve(token))(ctx);
     },
   },
-  { group: "attestation", name: "without jti (single-use tokens need one)", expect: authz(401, "attestation_jti_missing"), build: checkout((ctx) => attestation(ctx, { claims: { jti: undefined } })) },
+  {
+    group: "attestation",
+    name: "without jti (single-use tokens need one)",
+    expect: authz(401, "attestation_jti_missing"),
+    build: checkout((ctx) => attestation(ctx, { claims: { jti: undefined } })),
+  },
   {
     group: "attestation",
     name: "a device that meets only basic integrity",
     expect: authz(401, "attestation_verdict"),
     build: checkout((ctx) => attestation(ctx, { claims: { deviceIntegrity: { deviceRecognitionVerdict: ["MEETS_BASIC_INTEGRITY"] } } })),
   },
-  { group: "attestation", name: "no verdict at all", expect: authz(401, "attestation_verdict"), build: checkout((ctx) => attestation(ctx, { claims: { deviceIntegrity: undefined } })) },
+  {
+    group: "attestation",
+    name: "no verdict at all",
+    expect: authz(401, "attestation_verdict"),
+    build: checkout((ctx) => attestation(ctx, { claims: { deviceIntegrity: undefined } })),
+  },
 
   // --- single-value headers sent twice: refused, never joined (RFC 9110 section 5.3) ---------------
   {
@@ -706,21 +908,47 @@ export const corpus: CorpusCase[] = [
     expect: meaning("duplicate_header"),
     build: (ctx) => dpopRequest(ctx, { appVersion: "3.5.0", platform: "ios", extra: [["x-app-platform", "windows"]] }),
   },
-  { group: "headers", name: "a platform header with a comma", expect: meaning("duplicate_header"), build: (ctx) => dpopRequest(ctx, { appVersion: "3.5.0", platform: "ios,windows" }) },
+  {
+    group: "headers",
+    name: "a platform header with a comma",
+    expect: meaning("duplicate_header"),
+    build: (ctx) => dpopRequest(ctx, { appVersion: "3.5.0", platform: "ios,windows" }),
+  },
   { group: "headers", name: "two Host headers", expect: meaning("duplicate_header"), build: (ctx) => dpopRequest(ctx, { extra: [["host", "evil.test"]] }) },
   {
     group: "headers",
     name: "two attestation headers (a genuine one and garbage)",
     expect: meaning("duplicate_header"),
-    build: async (ctx) => dpopRequest(ctx, { method: "POST", path: "/v1/checkout", extra: [["x-app-attestation", await attestation(ctx)], ["x-app-attestation", "garbage"]] }),
+    build: async (ctx) =>
+      dpopRequest(ctx, {
+        method: "POST",
+        path: "/v1/checkout",
+        extra: [
+          ["x-app-attestation", await attestation(ctx)],
+          ["x-app-attestation", "garbage"],
+        ],
+      }),
   },
   {
     group: "headers",
     name: "two Authorization headers on a public route",
     expect: meaning("duplicate_header"),
-    build: async (ctx) => ({ target: "shop", method: "GET", path: "/health", headers: [["authorization", `Bearer ${await accessToken(ctx)}`], ["authorization", "Bearer x"]] }),
+    build: async (ctx) => ({
+      target: "shop",
+      method: "GET",
+      path: "/health",
+      headers: [
+        ["authorization", `Bearer ${await accessToken(ctx)}`],
+        ["authorization", "Bearer x"],
+      ],
+    }),
   },
-  { group: "headers", name: "a header name with an underscore (x_user_id for x-user-id)", expect: { kind: "envoy", status: 400 }, build: (ctx) => dpopRequest(ctx, { extra: [["x_user_id", "bob"]] }) },
+  {
+    group: "headers",
+    name: "a header name with an underscore (x_user_id for x-user-id)",
+    expect: { kind: "envoy", status: 400 },
+    build: (ctx) => dpopRequest(ctx, { extra: [["x_user_id", "bob"]] }),
+  },
 
   // --- the Authorization scheme in any case (RFC 9110 section 11.1) --------------------------------
   {
@@ -741,31 +969,106 @@ export const corpus: CorpusCase[] = [
       return dpopRequest(ctx, { token, authorization: `DPOP ${token}` });
     },
   },
-  { group: "token", name: "a DPoP-bound token sent as a bearer token in lower case", expect: jwt(MISSING), build: async (ctx) => dpopRequest(ctx, { authorization: `bearer ${await accessToken(ctx)}` }) },
+  {
+    group: "token",
+    name: "a DPoP-bound token sent as a bearer token in lower case",
+    expect: jwt(MISSING),
+    build: async (ctx) => dpopRequest(ctx, { authorization: `bearer ${await accessToken(ctx)}` }),
+  },
   { group: "certificate", name: "valid: the Bearer scheme in upper case (BEARER)", expect: pass, build: async (ctx) => withScheme(await bank({})(ctx), "BEARER") },
   { group: "certificate", name: "valid: the Bearer scheme in lower case", expect: pass, build: async (ctx) => withScheme(await bank({})(ctx), "bearer") },
 
   // --- requests the backend treats as a protected route (Express, Spring before 6, Rails, servlets) ---
-  { group: "equivalent", name: "another user's orders, the path in upper case", expect: authz(403, "ownership_mismatch"), build: (ctx) => dpopRequest(ctx, { path: "/V1/USERS/bob/orders" }) },
-  { group: "equivalent", name: "another user's orders, with a trailing slash", expect: authz(403, "ownership_mismatch"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users/bob/orders/" }) },
-  { group: "equivalent", name: "another user's orders, with a path parameter", expect: meaning("path_parameters"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users;v=1/bob/orders" }) },
-  { group: "equivalent", name: "another user's orders, a path parameter in the last segment", expect: meaning("path_parameters"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users/bob/orders;jsessionid=x?page=1" }) },
-  { group: "equivalent", name: "another user's orders, a percent-encoded path parameter (%3B)", expect: meaning("path_parameters"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users%3bv=1/bob/orders" }) },
-  { group: "equivalent", name: "another user's orders, an encoded slash (%2F, redirected to its normal form)", expect: { kind: "envoy", status: 307 }, build: (ctx) => dpopRequest(ctx, { path: "/v1/users%2Fbob/orders" }) },
-  { group: "equivalent", name: "another user's orders, an encoded backslash (%5C, redirected to its normal form)", expect: { kind: "envoy", status: 307 }, build: (ctx) => dpopRequest(ctx, { path: "/v1/users%5Cbob/orders" }) },
-  { group: "equivalent", name: "another user's orders, encoded dot segments (%2E%2E) resolved before any check", expect: authz(403, "ownership_mismatch"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users/alice/%2E%2E/bob/orders" }) },
-  { group: "equivalent", name: "another user's orders, an encoded letter (%62 is b) decoded before any check", expect: authz(403, "ownership_mismatch"), build: (ctx) => dpopRequest(ctx, { path: "/v1/users/%62ob/orders" }) },
-  { group: "equivalent", name: "another user's orders with HEAD", expect: authz(403, "ownership_mismatch"), build: (ctx) => dpopRequest(ctx, { method: "HEAD", path: "/v1/users/bob/orders" }) },
+  {
+    group: "equivalent",
+    name: "another user's orders, the path in upper case",
+    expect: authz(403, "ownership_mismatch"),
+    build: (ctx) => dpopRequest(ctx, { path: "/V1/USERS/bob/orders" }),
+  },
+  {
+    group: "equivalent",
+    name: "another user's orders, with a trailing slash",
+    expect: authz(403, "ownership_mismatch"),
+    build: (ctx) => dpopRequest(ctx, { path: "/v1/users/bob/orders/" }),
+  },
+  {
+    group: "equivalent",
+    name: "another user's orders, with a path parameter",
+    expect: meaning("path_parameters"),
+    build: (ctx) => dpopRequest(ctx, { path: "/v1/users;v=1/bob/orders" }),
+  },
+  {
+    group: "equivalent",
+    name: "another user's orders, a path parameter in the last segment",
+    expect: meaning("path_parameters"),
+    build: (ctx) => dpopRequest(ctx, { path: "/v1/users/bob/orders;jsessionid=x?page=1" }),
+  },
+  {
+    group: "equivalent",
+    name: "another user's orders, a percent-encoded path parameter (%3B)",
+    expect: meaning("path_parameters"),
+    build: (ctx) => dpopRequest(ctx, { path: "/v1/users%3bv=1/bob/orders" }),
+  },
+  {
+    group: "equivalent",
+    name: "another user's orders, an encoded slash (%2F, redirected to its normal form)",
+    expect: { kind: "envoy", status: 307 },
+    build: (ctx) => dpopRequest(ctx, { path: "/v1/users%2Fbob/orders" }),
+  },
+  {
+    group: "equivalent",
+    name: "another user's orders, an encoded backslash (%5C, redirected to its normal form)",
+    expect: { kind: "envoy", status: 307 },
+    build: (ctx) => dpopRequest(ctx, { path: "/v1/users%5Cbob/orders" }),
+  },
+  {
+    group: "equivalent",
+    name: "another user's orders, encoded dot segments (%2E%2E) resolved before any check",
+    expect: authz(403, "ownership_mismatch"),
+    build: (ctx) => dpopRequest(ctx, { path: "/v1/users/alice/%2E%2E/bob/orders" }),
+  },
+  {
+    group: "equivalent",
+    name: "another user's orders, an encoded letter (%62 is b) decoded before any check",
+    expect: authz(403, "ownership_mismatch"),
+    build: (ctx) => dpopRequest(ctx, { path: "/v1/users/%62ob/orders" }),
+  },
+  {
+    group: "equivalent",
+    name: "another user's orders with HEAD",
+    expect: authz(403, "ownership_mismatch"),
+    build: (ctx) => dpopRequest(ctx, { method: "HEAD", path: "/v1/users/bob/orders" }),
+  },
   {
     group: "equivalent",
     name: "another user's orders, POST with X-HTTP-Method-Override: GET",
     expect: meaning("method_override"),
     build: (ctx) => dpopRequest(ctx, { method: "POST", path: "/v1/users/bob/orders", extra: [["x-http-method-override", "GET"]] }),
   },
-  { group: "equivalent", name: "X-HTTP-Method on a public route", expect: meaning("method_override"), build: () => Promise.resolve({ target: "shop", method: "POST", path: "/health", headers: [["x-http-method", "DELETE"]] }) },
-  { group: "equivalent", name: "X-Method-Override on a public route", expect: meaning("method_override"), build: () => Promise.resolve({ target: "shop", method: "POST", path: "/health", headers: [["x-method-override", "DELETE"]] }) },
-  { group: "equivalent", name: "checkout in upper case without an attestation", expect: authz(401, "attestation_missing"), build: (ctx) => dpopRequest(ctx, { method: "POST", path: "/V1/Checkout" }) },
-  { group: "equivalent", name: "checkout with a trailing slash without an attestation", expect: authz(401, "attestation_missing"), build: (ctx) => dpopRequest(ctx, { method: "POST", path: "/v1/checkout/" }) },
+  {
+    group: "equivalent",
+    name: "X-HTTP-Method on a public route",
+    expect: meaning("method_override"),
+    build: () => Promise.resolve({ target: "shop", method: "POST", path: "/health", headers: [["x-http-method", "DELETE"]] }),
+  },
+  {
+    group: "equivalent",
+    name: "X-Method-Override on a public route",
+    expect: meaning("method_override"),
+    build: () => Promise.resolve({ target: "shop", method: "POST", path: "/health", headers: [["x-method-override", "DELETE"]] }),
+  },
+  {
+    group: "equivalent",
+    name: "checkout in upper case without an attestation",
+    expect: authz(401, "attestation_missing"),
+    build: (ctx) => dpopRequest(ctx, { method: "POST", path: "/V1/Checkout" }),
+  },
+  {
+    group: "equivalent",
+    name: "checkout with a trailing slash without an attestation",
+    expect: authz(401, "attestation_missing"),
+    build: (ctx) => dpopRequest(ctx, { method: "POST", path: "/v1/checkout/" }),
+  },
   { group: "equivalent", name: "the cart in upper case without a token", expect: jwt(MISSING), build: (ctx) => dpopRequest(ctx, { path: "/V1/CART", authorization: null }) },
   { group: "equivalent", name: "valid: the owner's orders in upper case", expect: pass, build: (ctx) => dpopRequest(ctx, { path: "/V1/Users/alice/Orders" }) },
   { group: "equivalent", name: "valid: the owner's orders with HEAD", expect: pass, build: (ctx) => dpopRequest(ctx, { method: "HEAD", path: "/v1/users/alice/orders" }) },
@@ -773,10 +1076,29 @@ export const corpus: CorpusCase[] = [
     group: "equivalent",
     name: "valid: a public page",
     expect: pass,
-    build: () => Promise.resolve({ target: "shop", method: "GET", path: "/about", headers: [["x-app-version", "4.3.0"], ["x-app-platform", "ios"]] }),
+    build: () =>
+      Promise.resolve({
+        target: "shop",
+        method: "GET",
+        path: "/about",
+        headers: [
+          ["x-app-version", "4.3.0"],
+          ["x-app-platform", "ios"],
+        ],
+      }),
   },
-  { group: "equivalent", name: "a strict backend: the path in another case is no route (404)", expect: { kind: "envoy", status: 404 }, build: (ctx) => dpopRequest(ctx, { target: "wallet", path: "/v1/BALANCE" }) },
-  { group: "equivalent", name: "a strict backend: a trailing slash is no route (404)", expect: { kind: "envoy", status: 404 }, build: (ctx) => dpopRequest(ctx, { target: "wallet", path: "/v1/balance/" }) },
+  {
+    group: "equivalent",
+    name: "a strict backend: the path in another case is no route (404)",
+    expect: { kind: "envoy", status: 404 },
+    build: (ctx) => dpopRequest(ctx, { target: "wallet", path: "/v1/BALANCE" }),
+  },
+  {
+    group: "equivalent",
+    name: "a strict backend: a trailing slash is no route (404)",
+    expect: { kind: "envoy", status: 404 },
+    build: (ctx) => dpopRequest(ctx, { target: "wallet", path: "/v1/balance/" }),
+  },
 
   // --- proofs made by the npm DPoP clients apps use ---------------------------------------------------
   { group: "clients", name: "valid: a proof by the dpop package (ES256)", expect: pass, build: (ctx) => dpopPackageRequest(ctx, "ES256") },

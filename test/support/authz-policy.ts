@@ -12,7 +12,12 @@ export const APP_ID = "com.example.shop";
 
 export const routeName = (rule: string): string => `apisecuritypolicy/${AUTHZ_NS}/${AUTHZ_POLICY}/rule/${rule}`;
 
-export function authzPolicyInput(options: { idpJwks: { keys: JWK[] }; attestJwks: { keys: JWK[] }; ports?: { sidecar: number; app: number }; requireNonce?: boolean }): TranslationInput {
+export function authzPolicyInput(options: {
+  idpJwks: { keys: JWK[] };
+  attestJwks: { keys: JWK[] };
+  ports?: { sidecar: number; app: number };
+  requireNonce?: boolean;
+}): TranslationInput {
   return {
     policies: [
       policy({

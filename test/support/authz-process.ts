@@ -31,7 +31,7 @@ export async function startAuthzProcess(options: AuthzProcessOptions): Promise<A
   const started = await startBulwark({
     command: "authz",
     name: "bulwark authz",
-    probe: options.waitReady ?? true ? "/readyz" : "/healthz",
+    probe: (options.waitReady ?? true) ? "/readyz" : "/healthz",
     ...(options.nodeOptions ? { nodeOptions: options.nodeOptions } : {}),
     args: [
       ...source,

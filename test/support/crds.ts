@@ -40,10 +40,15 @@ async function install(): Promise<string[]> {
   for (const crd of crds) {
     await kubectl(["wait", "--for=condition=Established", "--timeout=60s", `customresourcedefinition/${crd.name}`]);
     // Established can precede the moment the resource is served; wait until it lists.
-    await waitFor(`${crd.plural}.${crd.group} to be served`, async () => {
+    await waitFor(
+      `${crd.plural}.${crd.group} to be served`,
+      async () => {
         await kubectl(["get", `${crd.plural}.${crd.group}`, "--all-namespaces", "--output=name"]);
         return true;
-      }, 60_000, 100);
+      },
+      60_000,
+      100,
+    );
   }
   return crds.map((crd) => crd.name);
 }

@@ -47,11 +47,8 @@ export function kubeConfig(env: E2eEnvironment): KubeConfig {
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
-
 // ---------------------------------------------------------------------------------------------
 // HTTP on loopback
-
-
 
 /**
  * A request as a proxy-aware HTTP client sends it through HTTP_PROXY: absolute-form target
@@ -72,8 +69,6 @@ export interface TinyApp {
 export function startTinyApp(name: string): Promise<TinyApp> {
   return startJsonServer((req) => ({ app: name, path: req.url, user: req.headers["x-user-id"] ?? null }));
 }
-
-
 
 // ---------------------------------------------------------------------------------------------
 // The controller as a process
@@ -139,7 +134,15 @@ export interface BulwarkProcess {
  * cli/main.ts), logging to `logFile` (in a fresh temporary directory by default), and
  * waits until `probe` answers 200 (none: no wait). A process that does not get there is stopped.
  */
-export async function startBulwark(options: { command: "controller" | "authz" | "ratelimit"; name: string; args: string[]; logFile?: string; httpPort?: number; probe?: "/readyz" | "/healthz" | "none"; nodeOptions?: string }): Promise<BulwarkProcess> {
+export async function startBulwark(options: {
+  command: "controller" | "authz" | "ratelimit";
+  name: string;
+  args: string[];
+  logFile?: string;
+  httpPort?: number;
+  probe?: "/readyz" | "/healthz" | "none";
+  nodeOptions?: string;
+}): Promise<BulwarkProcess> {
   const logFile = options.logFile ?? join(await mkdtemp(join(tmpdir(), `bulwark-${options.command}-`)), `${options.command}.log`);
   const httpPort = options.httpPort ?? (await freePort());
   const proc = startProcess({
@@ -189,7 +192,7 @@ export async function startController(env: E2eEnvironment, options: ControllerOp
     name: `controller ${options.identity}`,
     logFile: join(dir, `controller-${options.identity}.log`),
     ...(options.httpPort !== undefined ? { httpPort: options.httpPort } : {}),
-    probe: options.waitReady ?? true ? "/readyz" : "none",
+    probe: (options.waitReady ?? true) ? "/readyz" : "none",
     args: [
       "--kubeconfig",
       env.kubeconfig,
@@ -326,7 +329,12 @@ export async function kubectl(env: E2eEnvironment, args: readonly string[], mani
 export async function applyCrds(env: E2eEnvironment): Promise<void> {
   await kubectl(env, ["apply", "--server-side", "--force-conflicts", "--field-manager=bulwark-e2e", "-f", join(repoRoot, "crds")]);
   await kubectl(env, ["wait", "--for=condition=Established", "--timeout=60s", `customresourcedefinition/${plural}.${group}`]);
-  await waitFor(`${plural}.${group} to be served`, async () => ((await kubectl(env, ["get", `${plural}.${group}`, "--all-namespaces", "-o", "name"])) ? true : undefined), 60_000, 200);
+  await waitFor(
+    `${plural}.${group} to be served`,
+    async () => ((await kubectl(env, ["get", `${plural}.${group}`, "--all-namespaces", "-o", "name"])) ? true : undefined),
+    60_000,
+    200,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -376,7 +384,15 @@ export async function startSidecarPod(env: E2eEnvironment, kc: KubeConfig, optio
   const nodeId = `${options.pod}.${options.namespace}`;
   const outboundPort = await freePort();
   try {
-    await createSidecarPod(kc, { namespace: options.namespace, name: options.pod, labels: options.labels, sidecarPort: port, appPort: app.port, outboundPort, ...(options.annotations ? { annotations: options.annotations } : {}) });
+    await createSidecarPod(kc, {
+      namespace: options.namespace,
+      name: options.pod,
+      labels: options.labels,
+      sidecarPort: port,
+      appPort: app.port,
+      outboundPort,
+      ...(options.annotations ? { annotations: options.annotations } : {}),
+    });
   } catch (error) {
     await app.close();
     throw error;

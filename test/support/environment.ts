@@ -17,4 +17,3 @@ export function adminKubeConfig(): KubeConfig {
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
 }
-

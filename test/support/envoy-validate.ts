@@ -53,7 +53,25 @@ export function placeholderPems(): Promise<PlaceholderPems> {
     try {
       await exec(
         "openssl",
-        ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "2", "-subj", "/CN=bulwark-placeholder", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:prime256v1",
+          "-nodes",
+          "-keyout",
+          "key.pem",
+          "-out",
+          "cert.pem",
+          "-days",
+          "2",
+          "-subj",
+          "/CN=bulwark-placeholder",
+          "-addext",
+          "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
         { cwd: dir, missingFix: "install openssl (apt-get install openssl)" },
       );
       const certificateChain = await readFile(join(dir, "cert.pem"), "utf8");

@@ -68,7 +68,11 @@ export interface TrafficReport {
  * Sends requests in a loop (one at a time, `pauseMs` apart) until stopped; a request fails when
  * it errors or `expect` refuses its answer.
  */
-export function trafficLoop(send: () => Promise<HttpAnswer>, expect: (answer: HttpAnswer) => boolean, pauseMs = 5): { readonly report: TrafficReport; stop(): Promise<TrafficReport> } {
+export function trafficLoop(
+  send: () => Promise<HttpAnswer>,
+  expect: (answer: HttpAnswer) => boolean,
+  pauseMs = 5,
+): { readonly report: TrafficReport; stop(): Promise<TrafficReport> } {
   const report: TrafficReport = { ok: 0, failed: 0, failures: [] };
   let running = true;
   const fail = (why: string): void => {

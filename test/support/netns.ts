@@ -83,7 +83,7 @@ export async function createPodNetwork(tag: number): Promise<PodNetwork> {
       new Promise((resolve) => {
         const [cmd, ...args] = [...prefix(options.uid), ...command];
         const child = execFile(cmd ?? "ip", args, { env: options.env ?? process.env, timeout: 60_000 }, (error, stdout, stderr) => {
-          const code = error ? (typeof (error as { code?: unknown }).code === "number" ? ((error as { code: number }).code) : 1) : 0;
+          const code = error ? (typeof (error as { code?: unknown }).code === "number" ? (error as { code: number }).code : 1) : 0;
           resolve({ code, stdout, stderr });
         });
         if (options.input !== undefined) child.stdin?.end(options.input);

@@ -42,13 +42,20 @@ export function localImageValues(env: EnvironmentInfo): string[] {
   if (!node) throw new Error("the environment has no node");
   const [redisRepository, redisTag] = node.images.redis.split(/:(?=[^:]+$)/);
   return [
-    "--set", "image.pullPolicy=Never",
-    "--set", "proxy.image.pullPolicy=Never",
-    "--set", "redis.inChart.enabled=true",
-    "--set", `redis.inChart.image.repository=${redisRepository ?? ""}`,
-    "--set", `redis.inChart.image.tag=${redisTag ?? ""}`,
-    "--set", "redis.inChart.image.pullPolicy=Never",
-    "--set", `tests.image=${node.images.busybox}`,
+    "--set",
+    "image.pullPolicy=Never",
+    "--set",
+    "proxy.image.pullPolicy=Never",
+    "--set",
+    "redis.inChart.enabled=true",
+    "--set",
+    `redis.inChart.image.repository=${redisRepository ?? ""}`,
+    "--set",
+    `redis.inChart.image.tag=${redisTag ?? ""}`,
+    "--set",
+    "redis.inChart.image.pullPolicy=Never",
+    "--set",
+    `tests.image=${node.images.busybox}`,
   ];
 }
 
@@ -56,11 +63,13 @@ export function localImageValues(env: EnvironmentInfo): string[] {
 export async function waitForRelease(ctx: NodeShopContext, timeoutSeconds = 240): Promise<void> {
   for (const component of components) {
     const started = Date.now();
-    await kubectlOn(ctx.env, ["rollout", "status", "-n", releaseNamespace, `deployment/${releaseName}-${component}`, `--timeout=${timeoutSeconds}s`]).catch(async (error: unknown) => {
-      const { stdout } = await kubectlOn(ctx.env, ["get", "pods", "-n", releaseNamespace, "-o", "wide"]);
-      const { stdout: events } = await kubectlOn(ctx.env, ["get", "events", "-n", releaseNamespace, "--sort-by=.lastTimestamp"]);
-      throw new Error(`${String(error)}\n${stdout}\n${events.split("\n").slice(-25).join("\n")}`);
-    });
+    await kubectlOn(ctx.env, ["rollout", "status", "-n", releaseNamespace, `deployment/${releaseName}-${component}`, `--timeout=${timeoutSeconds}s`]).catch(
+      async (error: unknown) => {
+        const { stdout } = await kubectlOn(ctx.env, ["get", "pods", "-n", releaseNamespace, "-o", "wide"]);
+        const { stdout: events } = await kubectlOn(ctx.env, ["get", "events", "-n", releaseNamespace, "--sort-by=.lastTimestamp"]);
+        throw new Error(`${String(error)}\n${stdout}\n${events.split("\n").slice(-25).join("\n")}`);
+      },
+    );
     ctx.progress(`${releaseName}-${component} rolled out (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   }
 }
@@ -174,7 +183,14 @@ export interface ShopTokens {
 export async function shopTokens(keys: ShopKeys): Promise<ShopTokens> {
   const now = Math.floor(Date.now() / 1000);
   const token = (claims: Record<string, unknown>, issuedAt: number, ttl: number): Promise<string> =>
-    new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "demo-1" }).setIssuer("https://id.demo.bulwark.dev/").setAudience("mobile-shop").setSubject("user-42").setIssuedAt(issuedAt).setExpirationTime(issuedAt + ttl).sign(keys.privateKey);
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: "ES256", kid: "demo-1" })
+      .setIssuer("https://id.demo.bulwark.dev/")
+      .setAudience("mobile-shop")
+      .setSubject("user-42")
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + ttl)
+      .sign(keys.privateKey);
   return {
     good: await token({ scope: "orders:read profile" }, now, 600),
     expired: await token({ scope: "orders:read" }, now - 1200, 600),
@@ -190,10 +206,19 @@ export interface ShopResponse {
 }
 
 /** One request of the mobile app, from the host to `http://<address>/<path>` (a ClusterIP through kube-proxy, or a Pod's sidecar). */
-export async function shopRequest(address: string, path: string, options: { token?: string; app?: { platform: string; version: string }; timeoutMs?: number } = {}): Promise<ShopResponse> {
+export async function shopRequest(
+  address: string,
+  path: string,
+  options: { token?: string; app?: { platform: string; version: string }; timeoutMs?: number } = {},
+): Promise<ShopResponse> {
   const app = options.app ?? { platform: "ios", version: "4.3.1" };
   const response = await fetch(`http://${address}${path}`, {
-    headers: { "accept-encoding": "br, gzip", "x-app-platform": app.platform, "x-app-version": app.version, ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
+    headers: {
+      "accept-encoding": "br, gzip",
+      "x-app-platform": app.platform,
+      "x-app-version": app.version,
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+    },
     signal: AbortSignal.timeout(options.timeoutMs ?? 5000),
   });
   return { status: response.status, body: await response.text(), headers: response.headers };
@@ -225,7 +250,12 @@ export interface RequestLoopResult {
  * Sends requests through `address` back to back (at most one every `intervalMs`) until `stop`
  * resolves, counting every answer that is not 200. Bounded: it stops by itself after `maxMs`.
  */
-export async function requestLoop(address: string, path: string, stop: Promise<unknown>, options: { intervalMs?: number; maxMs?: number; token?: string } = {}): Promise<RequestLoopResult> {
+export async function requestLoop(
+  address: string,
+  path: string,
+  stop: Promise<unknown>,
+  options: { intervalMs?: number; maxMs?: number; token?: string } = {},
+): Promise<RequestLoopResult> {
   let done = false;
   void stop.finally(() => (done = true));
   const started = Date.now();
@@ -234,7 +264,8 @@ export async function requestLoop(address: string, path: string, stop: Promise<u
     const at = Date.now() - started;
     try {
       const response = await shopRequest(address, path, { timeoutMs: 10_000, ...(options.token ? { token: options.token } : {}) });
-      if (response.status !== 200) result.failures.push({ at, status: `${response.status} ${response.body.slice(0, 80)} ${response.headers.get("x-bulwark-reason") ?? ""}`.trim() });
+      if (response.status !== 200)
+        result.failures.push({ at, status: `${response.status} ${response.body.slice(0, 80)} ${response.headers.get("x-bulwark-reason") ?? ""}`.trim() });
     } catch (error) {
       result.failures.push({ at, status: String(error) });
     }

@@ -14,7 +14,10 @@ export interface ServingPki {
 const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
 
 function pem(label: string, der: ArrayBuffer): string {
-  return `-----BEGIN ${label}-----\n${Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END ${label}-----\n`;
+  return `-----BEGIN ${label}-----\n${Buffer.from(der)
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .replace(/\n$/, "")}\n-----END ${label}-----\n`;
 }
 
 export async function servingPki(commonName: string): Promise<ServingPki> {

@@ -15,7 +15,17 @@ import { sidecarArgs, sidecarBootstrap } from "../../envoy/bootstrap/sidecar-boo
 import { sidecarXds } from "./xds-credentials.js";
 import { genericRateLimitService, type RateLimitRequestMessage, type RateLimitResponseMessage } from "../../services/ratelimit/protocol.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../env/processes.js";
-import { createSidecarPod, httpRequest, startBulwark, startController, type BulwarkProcess, type ControllerOptions, type ControllerProcess, type E2eEnvironment, type HttpAnswer } from "./e2e.js";
+import {
+  createSidecarPod,
+  httpRequest,
+  startBulwark,
+  startController,
+  type BulwarkProcess,
+  type ControllerOptions,
+  type ControllerProcess,
+  type E2eEnvironment,
+  type HttpAnswer,
+} from "./e2e.js";
 import { startLoginApp } from "./ratelimit-stack.js";
 
 export interface RatelimitProcess extends BulwarkProcess {
@@ -46,7 +56,9 @@ export async function knowsLimit(grpcPort: number, limitName: string, entries: {
   const client = new Rls(`127.0.0.1:${grpcPort}`, credentials.createInsecure()) as unknown as RlsClient;
   try {
     const response = await new Promise<RateLimitResponseMessage | undefined>((resolve, reject) =>
-      client.ShouldRateLimit({ domain: "bulwark", descriptors: [{ entries: [{ key: "limit", value: limitName }, ...entries] }] }, (error, r) => (error ? reject(error) : resolve(r))),
+      client.ShouldRateLimit({ domain: "bulwark", descriptors: [{ entries: [{ key: "limit", value: limitName }, ...entries] }] }, (error, r) =>
+        error ? reject(error) : resolve(r),
+      ),
     );
     return response?.statuses[0]?.duration_until_reset !== undefined;
   } finally {
@@ -89,7 +101,11 @@ export interface LoginSidecar {
  * A Pod object and, in front of the login app (test/support/ratelimit-stack.ts), a real Envoy
  * with Bulwark's sidecar bootstrap whose ADS server is the controller at `xdsPort`.
  */
-export async function startLoginSidecar(env: E2eEnvironment, kc: KubeConfig, options: { namespace: string; pod: string; labels: Record<string, string>; xdsPort: number }): Promise<LoginSidecar> {
+export async function startLoginSidecar(
+  env: E2eEnvironment,
+  kc: KubeConfig,
+  options: { namespace: string; pod: string; labels: Record<string, string>; xdsPort: number },
+): Promise<LoginSidecar> {
   const app: { server: Server; port: number; hits: Map<string, number> } = await startLoginApp();
   const closeApp = (): Promise<void> =>
     new Promise((resolve) => {

@@ -86,7 +86,12 @@ export class LocalTokenIssuer {
   /** A token signed with the issuer's key: iss, iat and exp set, the rest from `claims`. */
   sign(claims: JWTPayload & { aud: string | string[] }, lifetimeSeconds = 300): Promise<string> {
     const iat = Math.floor(Date.now() / 1000);
-    return new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: this.kid }).setIssuer(this.issuer).setIssuedAt(iat).setExpirationTime(iat + lifetimeSeconds).sign(this.privateKey);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: "ES256", kid: this.kid })
+      .setIssuer(this.issuer)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + lifetimeSeconds)
+      .sign(this.privateKey);
   }
 
   close(): Promise<void> {
@@ -106,7 +111,12 @@ export class LocalTokenIssuer {
       const jkt = await this.verifyProof(req.headers.dpop);
       const token = await this.grant(form, jkt);
       this.issued += 1;
-      json(res, 200, { access_token: token, token_type: "DPoP", expires_in: this.options.lifetimeSeconds ?? 300 }, { "dpop-nonce": this.nonces.current(), "cache-control": "no-store" });
+      json(
+        res,
+        200,
+        { access_token: token, token_type: "DPoP", expires_in: this.options.lifetimeSeconds ?? 300 },
+        { "dpop-nonce": this.nonces.current(), "cache-control": "no-store" },
+      );
     } catch (error) {
       if (!(error instanceof TokenError)) throw error;
       const nonce: Record<string, string> = error.error === "use_dpop_nonce" ? { "dpop-nonce": this.nonces.current() } : {};
@@ -120,19 +130,27 @@ export class LocalTokenIssuer {
     let payload: JWTPayload;
     let jwk: JWK;
     try {
-      const verified = await jwtVerify(header, EmbeddedJWK, { typ: "dpop+jwt", algorithms: PROOF_ALGORITHMS, maxTokenAge: MAX_PROOF_AGE_SECONDS, clockTolerance: 5, requiredClaims: ["jti", "htm", "htu", "iat"] });
+      const verified = await jwtVerify(header, EmbeddedJWK, {
+        typ: "dpop+jwt",
+        algorithms: PROOF_ALGORITHMS,
+        maxTokenAge: MAX_PROOF_AGE_SECONDS,
+        clockTolerance: 5,
+        requiredClaims: ["jti", "htm", "htu", "iat"],
+      });
       payload = verified.payload;
       jwk = verified.protectedHeader.jwk as JWK;
     } catch (error) {
       if (error instanceof errors.JOSEError) throw new TokenError(400, "invalid_dpop_proof", error.message);
       throw error;
     }
-    if (payload.htm !== "POST" || typeof payload.htu !== "string" || stripQuery(payload.htu) !== this.tokenEndpoint) throw new TokenError(400, "invalid_dpop_proof", "htm/htu do not name this endpoint");
+    if (payload.htm !== "POST" || typeof payload.htu !== "string" || stripQuery(payload.htu) !== this.tokenEndpoint)
+      throw new TokenError(400, "invalid_dpop_proof", "htm/htu do not name this endpoint");
     const jti = String(payload.jti);
     const now = Date.now();
     for (const [k, expires] of this.seenJtis) if (expires < now) this.seenJtis.delete(k);
     if (this.seenJtis.has(jti)) throw new TokenError(400, "invalid_dpop_proof", "proof replayed");
-    if (this.options.requireNonce && (typeof payload.nonce !== "string" || !this.nonces.isValid(payload.nonce))) throw new TokenError(400, "use_dpop_nonce", "a server nonce is required");
+    if (this.options.requireNonce && (typeof payload.nonce !== "string" || !this.nonces.isValid(payload.nonce)))
+      throw new TokenError(400, "use_dpop_nonce", "a server nonce is required");
     this.seenJtis.set(jti, now + (MAX_PROOF_AGE_SECONDS + 5) * 1000);
     return calculateJwkThumbprint(jwk, "sha256");
   }

@@ -78,7 +78,10 @@ export async function podToken(kc: KubeConfig, options: PodTokenOptions): Promis
  * The `xds` part of a sidecar's bootstrap against a controller on 127.0.0.1: TLS with the test
  * CA and a token file (in `dir`) bound to the Pod object `<pod>` of `<namespace>`.
  */
-export async function sidecarXds(kc: KubeConfig, options: { namespace: string; pod: string; xdsPort: number; delta?: boolean; dir: string }): Promise<SidecarBootstrapOptions["xds"]> {
+export async function sidecarXds(
+  kc: KubeConfig,
+  options: { namespace: string; pod: string; xdsPort: number; delta?: boolean; dir: string },
+): Promise<SidecarBootstrapOptions["xds"]> {
   const { caPem } = await xdsServingFiles();
   const tokenFile = join(options.dir, `xds-token-${options.pod}.${options.namespace}`);
   await writeFile(tokenFile, await podToken(kc, { namespace: options.namespace, pod: options.pod }), { mode: 0o600 });

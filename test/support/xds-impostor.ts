@@ -14,7 +14,11 @@ export interface ImpostorEnvoy {
 }
 
 /** A real Envoy that claims to be pod `claim` while presenting pod `tokenOf`'s token (both of `namespace`). */
-export async function startImpostorEnvoy(env: E2eEnvironment, kc: KubeConfig, options: { namespace: string; claim: string; tokenOf: string; xdsPort: number }): Promise<ImpostorEnvoy> {
+export async function startImpostorEnvoy(
+  env: E2eEnvironment,
+  kc: KubeConfig,
+  options: { namespace: string; claim: string; tokenOf: string; xdsPort: number },
+): Promise<ImpostorEnvoy> {
   const dir = await mkdtemp(join(tmpdir(), "bulwark-impostor-"));
   const tokenFile = join(dir, "token");
   await writeFile(tokenFile, await podToken(kc, { namespace: options.namespace, pod: options.tokenOf }), { mode: 0o600 });
@@ -22,7 +26,16 @@ export async function startImpostorEnvoy(env: E2eEnvironment, kc: KubeConfig, op
   const { caPem } = await xdsServingFiles();
   const configPath = join(dir, "envoy.yaml");
   const nodeId = `${options.claim}.${options.namespace}`;
-  await writeFile(configPath, stringify(sidecarBootstrap({ node: { id: nodeId, cluster: `${options.namespace}/${options.claim}` }, xds: { host: "127.0.0.1", port: options.xdsPort, tls: { caPem }, tokenFile }, admin: { port: adminPort } })));
+  await writeFile(
+    configPath,
+    stringify(
+      sidecarBootstrap({
+        node: { id: nodeId, cluster: `${options.namespace}/${options.claim}` },
+        xds: { host: "127.0.0.1", port: options.xdsPort, tls: { caPem }, tokenFile },
+        admin: { port: adminPort },
+      }),
+    ),
+  );
   const envoy = startProcess({ name: `impostor envoy ${nodeId}`, command: env.envoy, args: [...sidecarArgs(configPath), "--log-level", "warn"], logFile: join(dir, "envoy.log") });
   return {
     async stats(filter: string): Promise<Map<string, number>> {

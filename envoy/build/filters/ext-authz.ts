@@ -46,7 +46,10 @@ export function buildExtAuthzPerRoute(route: RouteIR, ctx: FilterContext): Recor
   const out: Record<string, JsonObject> = {};
   for (const timeout of timeoutsOf(ctx)) {
     const name = extAuthzFilterName(timeout, ctx.settings);
-    out[name] = name === mine ? { "@type": TypeUrl.extAuthzPerRoute, check_settings: { context_extensions: { [ROUTE_CONTEXT_KEY]: route.name } } } : { "@type": TypeUrl.extAuthzPerRoute, disabled: true };
+    out[name] =
+      name === mine
+        ? { "@type": TypeUrl.extAuthzPerRoute, check_settings: { context_extensions: { [ROUTE_CONTEXT_KEY]: route.name } } }
+        : { "@type": TypeUrl.extAuthzPerRoute, disabled: true };
   }
   return out;
 }

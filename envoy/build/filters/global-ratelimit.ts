@@ -70,9 +70,7 @@ export function buildRateLimitDescriptor(limit: GlobalRateLimitIR): JsonObject {
 export const globalRateLimit: HttpFilterFeature = {
   httpFilters: (ctx) => {
     const limits = globalLimits(ctx.workload);
-    return (["Allow", "Deny"] as const)
-      .filter((mode) => limits.some((l) => l.failureMode === mode))
-      .map((mode) => buildRateLimitFilter(mode, { settings: ctx.settings }));
+    return (["Allow", "Deny"] as const).filter((mode) => limits.some((l) => l.failureMode === mode)).map((mode) => buildRateLimitFilter(mode, { settings: ctx.settings }));
   },
   routeAction: (route): JsonObject => {
     const limits = forwardChecks(route)?.globalRateLimits ?? [];

@@ -33,10 +33,7 @@ function anyOf(ids: JsonObject[]): JsonObject {
  */
 function scopePrincipal(scope: string): JsonObject {
   const words: JsonObject[] = [{ exact: scope }, { prefix: `${scope} ` }, { suffix: ` ${scope}` }, { contains: ` ${scope} ` }];
-  return anyOf([
-    ...words.map((match) => payload("scope", { string_match: match })),
-    payload("scp", { list_match: { one_of: { string_match: { exact: scope } } } }),
-  ]);
+  return anyOf([...words.map((match) => payload("scope", { string_match: match })), payload("scp", { list_match: { one_of: { string_match: { exact: scope } } } })]);
 }
 
 /** Matchers for a claim equal to `value`: as a string, an element of an array, or the boolean or number it spells. */
@@ -109,8 +106,7 @@ export function buildRbacPerRoute(route: RouteIR): JsonObject | undefined {
 
 export const rbac: HttpFilterFeature = {
   // Without rules the filter allows everything; routes with checks carry their own policy.
-  httpFilters: (ctx) =>
-    allForwardChecks(ctx.workload).some((c) => checkedPrincipals(c).length > 0) ? [httpFilter(RBAC_FILTER, { "@type": TypeUrl.rbac })] : [],
+  httpFilters: (ctx) => (allForwardChecks(ctx.workload).some((c) => checkedPrincipals(c).length > 0) ? [httpFilter(RBAC_FILTER, { "@type": TypeUrl.rbac })] : []),
   perRouteConfig: (route): Record<string, JsonObject> => {
     const config = buildRbacPerRoute(route);
     return config ? { [RBAC_FILTER]: config } : {};

@@ -7,7 +7,9 @@ export const jwksSource = withRules(
     .object({
       remote: z
         .object({
-          uri: jwksUri("URL of the JSON Web Key Set, fetched by the sidecar and by bulwark authz. https is expected: a plain http URL works but is reported in the Warnings condition, since keys fetched without TLS can be replaced on the way."),
+          uri: jwksUri(
+            "URL of the JSON Web Key Set, fetched by the sidecar and by bulwark authz. https is expected: a plain http URL works but is reported in the Warnings condition, since keys fetched without TLS can be replaced on the way.",
+          ),
           cacheDuration: boundedDuration({ description: "How long fetched keys are cached before they are fetched again.", min: "30s", max: "24h" }).default("5m"),
         })
         .strict()
@@ -26,16 +28,24 @@ export const jwksSource = withRules(
   ],
 );
 
-const audiences = setList(patternString({ pattern: visibleAscii, maxLength: 256, message: "must be a non-empty audience: printable ASCII without spaces", description: "An accepted audience." }), {
-  min: 1,
-  max: 16,
-  description: "Accepted values of the token's `aud` claim; a token must carry at least one of them. Required, so a token minted for another API is never accepted.",
-});
+const audiences = setList(
+  patternString({ pattern: visibleAscii, maxLength: 256, message: "must be a non-empty audience: printable ASCII without spaces", description: "An accepted audience." }),
+  {
+    min: 1,
+    max: 16,
+    description: "Accepted values of the token's `aud` claim; a token must carry at least one of them. Required, so a token minted for another API is never accepted.",
+  },
+);
 
 export const jwtProvider = z
   .object({
     name: dnsLabel("Name of the provider, unique within the policy; used in generated names and refusal reasons."),
-    issuer: patternString({ pattern: visibleAscii, maxLength: 512, message: "must be the issuer identifier (the `iss` claim): printable ASCII without spaces", description: "Required value of the token's `iss` claim." }),
+    issuer: patternString({
+      pattern: visibleAscii,
+      maxLength: 512,
+      message: "must be the issuer identifier (the `iss` claim): printable ASCII without spaces",
+      description: "Required value of the token's `iss` claim.",
+    }),
     audiences,
     jwks: jwksSource,
     maxTokenAge: boundedDuration({
@@ -44,7 +54,11 @@ export const jwtProvider = z
       min: "1m",
       max: "24h",
     }).optional(),
-    clockSkew: boundedDuration({ description: "Tolerance applied to `exp`, `nbf` and `iat` for clocks that disagree, from 1s to 5m (Envoy reads 0 as its default of 60s, so 0 is not offered).", min: "1s", max: "5m" }).default("60s"),
+    clockSkew: boundedDuration({
+      description: "Tolerance applied to `exp`, `nbf` and `iat` for clocks that disagree, from 1s to 5m (Envoy reads 0 as its default of 60s, so 0 is not offered).",
+      min: "1s",
+      max: "5m",
+    }).default("60s"),
     claimsToHeaders: z
       .array(
         z
@@ -71,11 +85,15 @@ export const senderConstraint = withRules(
         .object({
           required: z.boolean().default(true).describe("Refuse access tokens that are not bound to a DPoP key (RFC 9449) or come without a valid proof."),
           maxProofAge: boundedDuration({ description: "How old a proof's `iat` may be.", min: "1s", max: "5m" }).default("60s"),
-          algorithms: setList(z.enum(["ES256", "ES384", "ES512", "EdDSA", "Ed25519", "PS256", "PS384", "PS512", "RS256"]).describe("A JWS algorithm (RFC 7518, RFC 8037, RFC 9864)."), {
-            min: 1,
-            max: 9,
-            description: "Signature algorithms accepted for proofs. EdDSA also accepts its fully-specified name Ed25519 (RFC 9864), which current client libraries write; Ed25519 alone accepts only that name.",
-          }).default(["ES256", "EdDSA", "PS256"]),
+          algorithms: setList(
+            z.enum(["ES256", "ES384", "ES512", "EdDSA", "Ed25519", "PS256", "PS384", "PS512", "RS256"]).describe("A JWS algorithm (RFC 7518, RFC 8037, RFC 9864)."),
+            {
+              min: 1,
+              max: 9,
+              description:
+                "Signature algorithms accepted for proofs. EdDSA also accepts its fully-specified name Ed25519 (RFC 9864), which current client libraries write; Ed25519 alone accepts only that name.",
+            },
+          ).default(["ES256", "EdDSA", "PS256"]),
           requireNonce: z.boolean().default(false).describe("Require a server-issued nonce in every proof (RFC 9449 section 8)."),
         })
         .strict()
@@ -103,7 +121,12 @@ export const senderConstraint = withRules(
 export const appAttestation = z
   .object({
     header: httpHeaderName("Request header that carries the integrity token.").default("X-App-Attestation"),
-    issuer: patternString({ pattern: visibleAscii, maxLength: 512, message: "must be the attestation issuer identifier: printable ASCII without spaces", description: "Required `iss` of the integrity token." }),
+    issuer: patternString({
+      pattern: visibleAscii,
+      maxLength: 512,
+      message: "must be the attestation issuer identifier: printable ASCII without spaces",
+      description: "Required `iss` of the integrity token.",
+    }),
     jwks: jwksSource,
     audiences,
     appIds: setList(patternString({ pattern: visibleAscii, maxLength: 256, message: "must be an app id: printable ASCII without spaces", description: "An app id." }), {
@@ -120,7 +143,7 @@ export const appAttestation = z
         "Accept each integrity token once: tokens must carry a `jti`, remembered (across replicas when bulwark authz uses Redis) for maxTokenAge, and a token presented again is refused. For attesters that mint one token per request (Play Integrity standard requests, App Attest assertions); leave false for tokens an app reuses for their lifetime (Firebase App Check), which maxTokenAge keeps fresh.",
       ),
     requiredClaims: claimValues(
-      "Verdict claims the integrity token must carry, each with one of the listed values; a claim that is an array matches when it contains one. A name with dots reaches into nested objects when no top-level claim has that name, e.g. {\"deviceIntegrity.deviceRecognitionVerdict\": [MEETS_DEVICE_INTEGRITY]}.",
+      'Verdict claims the integrity token must carry, each with one of the listed values; a claim that is an array matches when it contains one. A name with dots reaches into nested objects when no top-level claim has that name, e.g. {"deviceIntegrity.deviceRecognitionVerdict": [MEETS_DEVICE_INTEGRITY]}.',
       "An accepted value of the verdict claim.",
     ).optional(),
   })
@@ -128,35 +151,35 @@ export const appAttestation = z
   .meta({ description: "App attestation: a signed integrity token (a JWT, e.g. Firebase App Check) proving the request comes from a genuine build of the app." });
 
 export const authentication = z
-    .object({
-      jwt: withRules(
-        z
-          .object({
-            providers: z
-              .array(jwtProvider)
-              .min(1)
-              .max(8)
-              .meta({ description: "Issuers whose tokens are accepted; a token is checked against the provider whose issuer it names.", "x-kubernetes-list-type": "atomic" }),
-            senderConstraint: senderConstraint.optional(),
-          })
-          .strict(),
-        "Access tokens (JWT) in the Authorization header.",
-        [
-          {
-            cel: "self.providers.all(p, self.providers.exists_one(q, q.name == p.name))",
-            message: "provider names must be unique",
-            fieldPath: ".providers",
-            holds: (v) => new Set(v.providers.map((p) => p.name)).size === v.providers.length,
-          },
-          {
-            cel: "self.providers.all(p, self.providers.exists_one(q, q.issuer == p.issuer))",
-            message: "each issuer may appear in one provider only",
-            fieldPath: ".providers",
-            holds: (v) => new Set(v.providers.map((p) => p.issuer)).size === v.providers.length,
-          },
-        ],
-      ).optional(),
-      appAttestation: appAttestation.optional(),
-    })
-    .strict()
-    .meta({ description: "How callers prove who they are and that they run a genuine app." });
+  .object({
+    jwt: withRules(
+      z
+        .object({
+          providers: z
+            .array(jwtProvider)
+            .min(1)
+            .max(8)
+            .meta({ description: "Issuers whose tokens are accepted; a token is checked against the provider whose issuer it names.", "x-kubernetes-list-type": "atomic" }),
+          senderConstraint: senderConstraint.optional(),
+        })
+        .strict(),
+      "Access tokens (JWT) in the Authorization header.",
+      [
+        {
+          cel: "self.providers.all(p, self.providers.exists_one(q, q.name == p.name))",
+          message: "provider names must be unique",
+          fieldPath: ".providers",
+          holds: (v) => new Set(v.providers.map((p) => p.name)).size === v.providers.length,
+        },
+        {
+          cel: "self.providers.all(p, self.providers.exists_one(q, q.issuer == p.issuer))",
+          message: "each issuer may appear in one provider only",
+          fieldPath: ".providers",
+          holds: (v) => new Set(v.providers.map((p) => p.issuer)).size === v.providers.length,
+        },
+      ],
+    ).optional(),
+    appAttestation: appAttestation.optional(),
+  })
+  .strict()
+  .meta({ description: "How callers prove who they are and that they run a genuine app." });

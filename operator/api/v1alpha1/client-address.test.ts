@@ -2,7 +2,20 @@ import { describe, expect, it } from "vitest";
 import { isCanonicalCidr } from "./client-address.js";
 
 describe("isCanonicalCidr, as the API server's isCIDR(self) && cidr(self) == cidr(self).masked()", () => {
-  it.each(["0.0.0.0/0", "10.0.0.0/8", "203.0.113.7/32", "127.0.0.0/8", "::/0", "2001:db8::/32", "2001:DB8:0:0::/64", "fd00:10::/64", "::1/128", "::1.2.3.4/128", "2400:cb00::/32", "fe80::/10"])("accepts %s", (cidr) => {
+  it.each([
+    "0.0.0.0/0",
+    "10.0.0.0/8",
+    "203.0.113.7/32",
+    "127.0.0.0/8",
+    "::/0",
+    "2001:db8::/32",
+    "2001:DB8:0:0::/64",
+    "fd00:10::/64",
+    "::1/128",
+    "::1.2.3.4/128",
+    "2400:cb00::/32",
+    "fe80::/10",
+  ])("accepts %s", (cidr) => {
     expect(isCanonicalCidr(cidr)).toBe(true);
   });
 

@@ -148,14 +148,18 @@ export const jwksSecretRef = z
 /** Claims a token must carry, each with one of its listed values (at most 8 claims, names checked by the API server too). */
 export function claimValues(description: string, valueDescription = "A value of the claim."): z.ZodRecord<z.ZodString, z.ZodArray<z.ZodString>> {
   // The key's length is part of the rule below: the API server has no keyword for the length of a map key.
-  return withRules(z.record(z.string(), setList(z.string().max(256).describe(valueDescription), { min: 1, max: 16, description: "Accepted values; one must match." })), { description, maxProperties: 8 }, [
-    {
-      cel: `self.all(k, k.size() <= 128 && k.matches(r"${claimNamePattern.source}"))`,
-      message: "claim names must start with a letter or '_' and contain letters, digits and _ : / . -, at most 128 characters",
-      holds: (v) => Object.keys(v).every((k) => k.length <= 128 && claimNamePattern.test(k)),
-    },
-    { message: "at most 8 claims", holds: (v) => Object.keys(v).length <= 8 },
-  ]);
+  return withRules(
+    z.record(z.string(), setList(z.string().max(256).describe(valueDescription), { min: 1, max: 16, description: "Accepted values; one must match." })),
+    { description, maxProperties: 8 },
+    [
+      {
+        cel: `self.all(k, k.size() <= 128 && k.matches(r"${claimNamePattern.source}"))`,
+        message: "claim names must start with a letter or '_' and contain letters, digits and _ : / . -, at most 128 characters",
+        holds: (v) => Object.keys(v).every((k) => k.length <= 128 && claimNamePattern.test(k)),
+      },
+      { message: "at most 8 claims", holds: (v) => Object.keys(v).length <= 8 },
+    ],
+  );
 }
 
 /** What a header name may be: letters, digits and '-' (what the API and Envoy agree on). */

@@ -38,17 +38,24 @@ export const cors = withRules(
       }),
       allowHeaders: setList(httpHeaderName("A request header name."), {
         max: 32,
-        description: "Request headers a cross-origin request may send, besides the CORS-safelisted ones (Access-Control-Allow-Headers); a DPoP client needs authorization and dpop.",
+        description:
+          "Request headers a cross-origin request may send, besides the CORS-safelisted ones (Access-Control-Allow-Headers); a DPoP client needs authorization and dpop.",
       }).optional(),
       exposeHeaders: setList(httpHeaderName("A response header name."), {
         max: 32,
         description: "Response headers the browser lets the page read, besides the safelisted ones (Access-Control-Expose-Headers).",
       }).optional(),
-      maxAge: boundedDuration({ description: "How long a browser may cache a preflight answer (Access-Control-Max-Age), between 1s and 24h; browsers cap it lower (Chromium at 2h).", min: "1s", max: "24h" }).optional(),
+      maxAge: boundedDuration({
+        description: "How long a browser may cache a preflight answer (Access-Control-Max-Age), between 1s and 24h; browsers cap it lower (Chromium at 2h).",
+        min: "1s",
+        max: "24h",
+      }).optional(),
       allowCredentials: z
         .boolean()
         .default(false)
-        .describe("Whether the browser may send cookies and HTTP authentication with cross-origin requests (Access-Control-Allow-Credentials). Tokens sent in the Authorization header do not need it."),
+        .describe(
+          "Whether the browser may send cookies and HTTP authentication with cross-origin requests (Access-Control-Allow-Credentials). Tokens sent in the Authorization header do not need it.",
+        ),
     })
     .strict(),
   "CORS for web clients: which origins may call the API from a browser. The sidecar answers preflights (OPTIONS with Access-Control-Request-Method) from a listed origin itself, so they never reach the app or a token check; a preflight from any other origin is answered without CORS headers, so the browser refuses it. Other requests pass the rules as usual.",

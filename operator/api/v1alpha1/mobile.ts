@@ -44,7 +44,12 @@ export const compression = z
 export const deprecation = withRules(
   z
     .object({
-      pathPrefix: patternString({ pattern: pathPattern, maxLength: 256, message: "must be an absolute URL path prefix such as /v1/", description: "Requests below this prefix are deprecated." }),
+      pathPrefix: patternString({
+        pattern: pathPattern,
+        maxLength: 256,
+        message: "must be an absolute URL path prefix such as /v1/",
+        description: "Requests below this prefix are deprecated.",
+      }),
       deprecatedAt: calendarDate("Date the API became (or becomes) deprecated, YYYY-MM-DD; announced in the Deprecation header (RFC 9745)."),
       sunsetAt: calendarDate("Date after which requests get 410 Gone, YYYY-MM-DD (UTC midnight); announced before in the Sunset header (RFC 8594)."),
       link: httpsOrHttpUrl("Where developers read about the migration; sent as a Link header with rel=deprecation.").optional(),
@@ -71,17 +76,13 @@ export const mobile = z
   .object({
     minAppVersion: minAppVersion.optional(),
     compression: compression.optional(),
-    deprecations: withRules(
-      z.array(deprecation).min(1).max(16),
-      { description: "Deprecation and sunset timelines.", "x-kubernetes-list-type": "atomic" },
-      [
-        {
-          cel: "self.all(d, self.exists_one(o, o.pathPrefix == d.pathPrefix))",
-          message: "each pathPrefix may have one deprecation timeline only",
-          holds: (v) => new Set(v.map((d) => d.pathPrefix)).size === v.length,
-        },
-      ],
-    ).optional(),
+    deprecations: withRules(z.array(deprecation).min(1).max(16), { description: "Deprecation and sunset timelines.", "x-kubernetes-list-type": "atomic" }, [
+      {
+        cel: "self.all(d, self.exists_one(o, o.pathPrefix == d.pathPrefix))",
+        message: "each pathPrefix may have one deprecation timeline only",
+        holds: (v) => new Set(v.map((d) => d.pathPrefix)).size === v.length,
+      },
+    ]).optional(),
   })
   .strict()
   .meta({ description: "Practices specific to mobile clients: minimum app versions, compression, deprecation timelines." });

@@ -36,12 +36,14 @@ export const policySpec = withRules(
       ).optional(),
       podSelector: podSelector.optional(),
       authentication: authentication.optional(),
-      rules: z
-        .array(rule)
-        .max(32)
-        .optional()
-        .meta({ description: "Ordered rules; the first whose match fits a request applies, and defaultAction covers requests no rule matches.", "x-kubernetes-list-type": "atomic" }),
-      defaultAction: z.enum(["Deny", "Allow"]).default("Deny").describe("What happens to requests no rule matches: Deny (404, so unlisted shadow endpoints are not reachable) or Allow."),
+      rules: z.array(rule).max(32).optional().meta({
+        description: "Ordered rules; the first whose match fits a request applies, and defaultAction covers requests no rule matches.",
+        "x-kubernetes-list-type": "atomic",
+      }),
+      defaultAction: z
+        .enum(["Deny", "Allow"])
+        .default("Deny")
+        .describe("What happens to requests no rule matches: Deny (404, so unlisted shadow endpoints are not reachable) or Allow."),
       tls: tls.optional(),
       mobile: mobile.optional(),
       clientAddress: clientAddress.optional(),
@@ -71,7 +73,8 @@ export const policySpec = withRules(
     },
     {
       cel: "!has(self.rules) || self.rules.all(r, !has(r.authzTimeoutMs) || r.requireAppAttestation || has(r.ownership) || (has(self.mobile) && has(self.mobile.minAppVersion)) || (r.authentication != 'None' && has(self.authentication) && has(self.authentication.jwt) && ((has(self.authentication.jwt.senderConstraint) && (has(self.authentication.jwt.senderConstraint.dpop) || has(self.authentication.jwt.senderConstraint.mtls))) || self.authentication.jwt.providers.exists(p, has(p.maxTokenAge)))))",
-      message: "authzTimeoutMs applies only to rules bulwark authz checks: DPoP or certificate binding, maxTokenAge (on rules that authenticate), requireAppAttestation, ownership or mobile.minAppVersion",
+      message:
+        "authzTimeoutMs applies only to rules bulwark authz checks: DPoP or certificate binding, maxTokenAge (on rules that authenticate), requireAppAttestation, ownership or mobile.minAppVersion",
       fieldPath: ".rules",
       holds: (v) =>
         (v.rules ?? []).every((r) => {

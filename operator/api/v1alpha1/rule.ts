@@ -40,9 +40,23 @@ export function templateVariables(template: string): string[] {
 const requestMatch = withRules(
   z
     .object({
-      methods: setList(z.enum(httpMethods).describe("An HTTP method."), { min: 1, max: httpMethods.length, description: "HTTP methods the rule applies to; any method when absent." }).optional(),
-      path: patternString({ pattern: pathPattern, maxLength: 256, message: "must be an absolute URL path such as /v1/login (no query string)", description: "Exact path." }).optional(),
-      pathPrefix: patternString({ pattern: pathPattern, maxLength: 256, message: "must be an absolute URL path prefix such as /v1/images/", description: "Path prefix; `/v1/images/` matches everything below it." }).optional(),
+      methods: setList(z.enum(httpMethods).describe("An HTTP method."), {
+        min: 1,
+        max: httpMethods.length,
+        description: "HTTP methods the rule applies to; any method when absent.",
+      }).optional(),
+      path: patternString({
+        pattern: pathPattern,
+        maxLength: 256,
+        message: "must be an absolute URL path such as /v1/login (no query string)",
+        description: "Exact path.",
+      }).optional(),
+      pathPrefix: patternString({
+        pattern: pathPattern,
+        maxLength: 256,
+        message: "must be an absolute URL path prefix such as /v1/images/",
+        description: "Path prefix; `/v1/images/` matches everything below it.",
+      }).optional(),
       pathTemplate: patternString({
         pattern: pathTemplatePattern,
         maxLength: 128,
@@ -117,11 +131,19 @@ export const conditions = withRules(
     .object({
       headers: headerValues("Headers the request must carry, each with one of the listed values (all listed headers); 403 otherwise.").optional(),
       notHeaders: headerValues("Headers that refuse the request (403) when they carry one of the listed values.").optional(),
-      notClaims: claimValues("Claims of the verified token that refuse the request (403) when they hold one of the listed values (an array claim when it contains one).").optional(),
+      notClaims: claimValues(
+        "Claims of the verified token that refuse the request (403) when they hold one of the listed values (an array claim when it contains one).",
+      ).optional(),
     })
     .strict(),
   "Conditions on a request, as Istio's `when` and Envoy Gateway's authorization rules: required header values, refused header values and refused claim values, checked by the sidecar's RBAC filter. A header whose value is required must arrive once (400 otherwise: the app might read another copy than the one checked); a refused value refuses the request in any copy of its header.",
-  [{ cel: "has(self.headers) || has(self.notHeaders) || has(self.notClaims)", message: "set headers, notHeaders or notClaims", holds: (v) => v.headers !== undefined || v.notHeaders !== undefined || v.notClaims !== undefined }],
+  [
+    {
+      cel: "has(self.headers) || has(self.notHeaders) || has(self.notClaims)",
+      message: "set headers, notHeaders or notClaims",
+      holds: (v) => v.headers !== undefined || v.notHeaders !== undefined || v.notClaims !== undefined,
+    },
+  ],
 );
 
 /** Cache-Control directives as RFC 9111 writes them: tokens, some with `=` and a number, separated by commas (no quoted field lists). */
@@ -137,7 +159,11 @@ export const caching = withRules(
         message: "must be Cache-Control directives such as 'private, max-age=300' or 'no-store': lowercase directives, some with '=' and a number, separated by commas",
         description: "Cache-Control for the rule's answers when the app sets none, e.g. `private, max-age=300` for a user's data or `public, max-age=86400` for public images.",
       }).optional(),
-      vary: setList(httpHeaderName("A request header name."), { min: 1, max: 8, description: "Vary for the rule's answers when the app sets none: the request headers an answer depends on (Accept-Encoding with compression)." }).optional(),
+      vary: setList(httpHeaderName("A request header name."), {
+        min: 1,
+        max: 8,
+        description: "Vary for the rule's answers when the app sets none: the request headers an answer depends on (Accept-Encoding with compression).",
+      }).optional(),
     })
     .strict(),
   "Caching defaults for the rule's answers, added only where the app's answer has no such header: the app stays the authority on its own caching.",
@@ -210,7 +236,8 @@ export const rule = withRules(
     },
     {
       cel: "!has(self.caching) || !has(self.caching.cacheControl) || self.authentication == 'None' || !self.caching.cacheControl.matches('(^|[ ,])(public|s-maxage)')",
-      message: "caching.cacheControl on a rule that authenticates may not say public or s-maxage: a shared cache would serve one user's answer to another (RFC 9111 section 3.5); use private",
+      message:
+        "caching.cacheControl on a rule that authenticates may not say public or s-maxage: a shared cache would serve one user's answer to another (RFC 9111 section 3.5); use private",
       fieldPath: ".caching.cacheControl",
       holds: (v) => v.caching?.cacheControl === undefined || v.authentication === "None" || !/(^|[ ,])(public|s-maxage)/.test(v.caching.cacheControl),
     },

@@ -20,7 +20,9 @@ export const podSelector = withRules(
   z
     .object({
       // The key's length is part of the rule below: the API server has no keyword for the length of a map key.
-      matchLabels: z.record(z.string(), z.string().max(63).describe("Value the label must have.")).meta({ description: "Labels a pod must carry, all of them.", minProperties: 1, maxProperties: 16 }),
+      matchLabels: z
+        .record(z.string(), z.string().max(63).describe("Value the label must have."))
+        .meta({ description: "Labels a pod must carry, all of them.", minProperties: 1, maxProperties: 16 }),
     })
     .strict(),
   "Pods in the policy's namespace whose labels include all of matchLabels.",

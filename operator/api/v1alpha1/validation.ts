@@ -66,15 +66,17 @@ export function patternString(options: { pattern: RegExp; message: string; maxLe
   if (options.pattern.flags !== "") throw new Error(`pattern ${source} cannot have flags: CEL's matches() has none`);
   // RE2's \s is ASCII whitespace, JavaScript's includes Unicode spaces such as U+00A0: they would disagree.
   if (/\\[sS]/.test(source)) throw new Error(`pattern ${source} cannot use \\s or \\S: RE2 and JavaScript disagree on them; spell the class out`);
-  return z
-    .string()
-    .max(options.maxLength)
-    // A refinement rather than .regex(): the API server checks the CEL rule below, whose message says what is allowed.
-    .refine((value) => options.pattern.test(value), { message: options.message })
-    .meta({
-      description: options.description,
-      "x-kubernetes-validations": [{ rule: `self.matches(r"${source}")`, message: options.message }],
-    });
+  return (
+    z
+      .string()
+      .max(options.maxLength)
+      // A refinement rather than .regex(): the API server checks the CEL rule below, whose message says what is allowed.
+      .refine((value) => options.pattern.test(value), { message: options.message })
+      .meta({
+        description: options.description,
+        "x-kubernetes-validations": [{ rule: `self.matches(r"${source}")`, message: options.message }],
+      })
+  );
 }
 
 /**

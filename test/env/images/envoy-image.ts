@@ -16,7 +16,9 @@ export function sidecarImageName(values: { proxy?: { image?: { repository?: unkn
   const image = values.proxy?.image;
   if (typeof image?.repository !== "string" || typeof image.tag !== "string") throw new Error("values.yaml: proxy.image.repository and proxy.image.tag must be strings");
   if (image.tag !== `v${envoyVersion}`) {
-    throw new Error(`values.yaml names the sidecar image ${image.repository}:${image.tag} but the environment provisions Envoy ${envoyVersion}; keep proxy.image.tag at v${envoyVersion} (test/env/versions.ts)`);
+    throw new Error(
+      `values.yaml names the sidecar image ${image.repository}:${image.tag} but the environment provisions Envoy ${envoyVersion}; keep proxy.image.tag at v${envoyVersion} (test/env/versions.ts)`,
+    );
   }
   return `${image.repository}:${image.tag}`;
 }
@@ -41,4 +43,3 @@ export function provisionEnvoyImage(options: { store: ImageStore; name: string; 
     },
   });
 }
-

@@ -41,7 +41,10 @@ async function umoci(args: readonly string[]): Promise<void> {
 }
 
 async function fileDigest(path: string): Promise<string> {
-  return createHash("sha256").update(await readFile(path)).digest("hex").slice(0, 12);
+  return createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex")
+    .slice(0, 12);
 }
 
 /** The shared libraries a dynamically linked binary loads, with the loader, as ldd lists them. */
@@ -106,7 +109,13 @@ export async function provisionNodeImages(options: { coredns: string; redisServe
     user: "65532:65532",
   };
   // The sandbox holds the Pod's namespaces and sleeps; the runtime kills it when the Pod goes.
-  const pause: ImageSpec = { repository: "pause", tag: "busybox", files: [[busyboxStatic, "bin/busybox"]], entrypoint: ["/bin/busybox", "sleep", "2147483647"], user: "65535:65535" };
+  const pause: ImageSpec = {
+    repository: "pause",
+    tag: "busybox",
+    files: [[busyboxStatic, "bin/busybox"]],
+    entrypoint: ["/bin/busybox", "sleep", "2147483647"],
+    user: "65535:65535",
+  };
   const redisLibs = await sharedLibraries(options.redisServer);
   const redis: ImageSpec = {
     repository: "redis",

@@ -68,7 +68,10 @@ export async function createNodeNetwork(): Promise<NodeNetwork> {
     } catch (error) {
       if (error instanceof PrerequisiteError) throw error;
       if (existsSync(`/run/netns/${network.netns}`)) continue;
-      throw new PrerequisiteError(`cannot create a network namespace (${error instanceof Error ? error.message.split("\n").pop() ?? "" : String(error)})`, "run as root (CAP_SYS_ADMIN and CAP_NET_ADMIN)");
+      throw new PrerequisiteError(
+        `cannot create a network namespace (${error instanceof Error ? (error.message.split("\n").pop() ?? "") : String(error)})`,
+        "run as root (CAP_SYS_ADMIN and CAP_NET_ADMIN)",
+      );
     }
     try {
       await configure(network);
@@ -78,7 +81,10 @@ export async function createNodeNetwork(): Promise<NodeNetwork> {
       throw error;
     }
   }
-  throw new PrerequisiteError(`all ${maxNodes} node network namespaces (bulwark-node-N) are taken`, "run `npm run env -- down`, or delete stale ones with `ip netns delete bulwark-node-N`");
+  throw new PrerequisiteError(
+    `all ${maxNodes} node network namespaces (bulwark-node-N) are taken`,
+    "run `npm run env -- down`, or delete stale ones with `ip netns delete bulwark-node-N`",
+  );
 }
 
 async function configure(network: NodeNetwork): Promise<void> {

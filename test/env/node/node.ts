@@ -88,7 +88,17 @@ export async function startNode(options: StartNodeOptions, processes: ManagedPro
   });
 
   const kubelet = await steps.step(`start kubelet (node ${nodeName}, ${network.nodeAddress}, Pods ${network.podCidr})`, () =>
-    startKubelet({ dir: join(dir, "kubelet"), binary: options.binaries.kubelet, nodeName, network, containerdSocket: containerd.socket, credentials: options.kubelet, cgroupVersion: host.cgroupVersion, cgroupRoot, keepAlive }),
+    startKubelet({
+      dir: join(dir, "kubelet"),
+      binary: options.binaries.kubelet,
+      nodeName,
+      network,
+      containerdSocket: containerd.socket,
+      credentials: options.kubelet,
+      cgroupVersion: host.cgroupVersion,
+      cgroupRoot,
+      keepAlive,
+    }),
   );
   processes.push(kubelet);
   const kubeProxy = await steps.step(`start kube-proxy (iptables, Services ${network.serviceCidr})`, () =>
@@ -103,7 +113,8 @@ export async function startNode(options: StartNodeOptions, processes: ManagedPro
         `node ${nodeName} was not Ready`,
         async () => (await kubectl(options, ["get", "node", nodeName, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`])).trim() === "True",
         90_000,
-        async () => `${await kubectl(options, ["get", "node", nodeName, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].message}`])}; kubelet log ${join(dir, "kubelet", "kubelet.log")}`,
+        async () =>
+          `${await kubectl(options, ["get", "node", nodeName, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].message}`])}; kubelet log ${join(dir, "kubelet", "kubelet.log")}`,
       ),
     ]),
   );

@@ -36,7 +36,9 @@ function cgroupLayout(): { version: 1 | 2; missing: string[] } {
       .filter((cols) => cols[3] === "1")
       .map((cols) => cols[0] ?? ""),
   );
-  const missing = ["cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer"].filter((c) => !(v2Root && c === "devices") && !(v2Root && c === "cpuacct") && !(v2Root && c === "freezer") && !enabled.has(c));
+  const missing = ["cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer"].filter(
+    (c) => !(v2Root && c === "devices") && !(v2Root && c === "cpuacct") && !(v2Root && c === "freezer") && !enabled.has(c),
+  );
   return { version: v2Root ? 2 : 1, missing };
 }
 
@@ -52,9 +54,7 @@ export interface NodeHost {
 export async function checkNodeHost(): Promise<NodeHost> {
   if (process.platform !== "linux") throw new PrerequisiteError("a node needs Linux", "run the node suite on a Linux host or set KUBECONFIG to a cluster with nodes");
   if (process.getuid?.() !== 0) throw new PrerequisiteError("a node needs root (network namespaces, mounts, cgroups)", "run as root, or set KUBECONFIG to a cluster with nodes");
-  const missingTools = (Object.entries(tools) as [string, string][])
-    .filter(([, path]) => !existsSync(path))
-    .map(([name, path]) => `${name} (${path})`);
+  const missingTools = (Object.entries(tools) as [string, string][]).filter(([, path]) => !existsSync(path)).map(([name, path]) => `${name} (${path})`);
   for (const plugin of ["bridge", "host-local", "loopback", "portmap"]) {
     if (!existsSync(`${tools.cniBinDir}/${plugin}`)) missingTools.push(`CNI plugin ${plugin}`);
   }
@@ -64,7 +64,10 @@ export async function checkNodeHost(): Promise<NodeHost> {
   }
   const cgroups = cgroupLayout();
   if (cgroups.missing.length > 0) {
-    throw new PrerequisiteError(`cgroup controllers missing: ${cgroups.missing.join(", ")}`, "enable them (mount the cgroup v1 hierarchies, or boot with cgroup v2 and delegate them)");
+    throw new PrerequisiteError(
+      `cgroup controllers missing: ${cgroups.missing.join(", ")}`,
+      "enable them (mount the cgroup v1 hierarchies, or boot with cgroup v2 and delegate them)",
+    );
   }
   if (!existsSync("/proc/sys/net/bridge/bridge-nf-call-iptables")) {
     throw new PrerequisiteError("bridge netfilter is unavailable (no /proc/sys/net/bridge)", "load it with `modprobe br_netfilter`");

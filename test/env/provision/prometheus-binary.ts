@@ -21,6 +21,7 @@ export async function provisionPrometheus(): Promise<{ promtool: string; prometh
     await exec("apt-get", ["update", "-qq"], { missingFix: aptFix, env });
     await install();
   }
-  if (!(await isInstalled(promtool)) || !(await isInstalled(prometheus))) throw new PrerequisiteError("apt-get ran but promtool or prometheus is still missing", "install the prometheus package by hand");
+  if (!(await isInstalled(promtool)) || !(await isInstalled(prometheus)))
+    throw new PrerequisiteError("apt-get ran but promtool or prometheus is still missing", "install the prometheus package by hand");
   return { promtool, prometheus, built: true };
 }

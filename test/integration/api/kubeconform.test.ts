@@ -85,7 +85,9 @@ describe("the published JSON Schema with the real kubeconform", () => {
     const beyond = rulesBeyondJsonSchema(apiSecurityPolicyCrd());
     const onlyCel = (wantErrors: readonly string[]): boolean => wantErrors.every((w) => beyond.some((message) => w.includes(message) || message.includes(ruleText(w))));
     const expressible = badPolicies.map((c, index) => ({ ...c, index })).filter((c) => !onlyCel(c.wantErrors));
-    const accepted = expressible.filter((c) => verdicts.get(join(dir, `bad-${c.index}.json`))?.status !== "statusInvalid").map((c) => `${c.description}: ${c.wantErrors.join(" | ")}`);
+    const accepted = expressible
+      .filter((c) => verdicts.get(join(dir, `bad-${c.index}.json`))?.status !== "statusInvalid")
+      .map((c) => `${c.description}: ${c.wantErrors.join(" | ")}`);
     expect(accepted, "the JSON Schema lets these through though it could state their fault").toEqual([]);
     // Most of the table is within a JSON Schema's reach; a schema that lost its patterns or its closed objects would fail above.
     expect(expressible.length).toBeGreaterThanOrEqual(90);

@@ -110,10 +110,15 @@ describe("the APISecurityPolicy CRD in the real API server", () => {
     const ruleFields = rules?.items?.properties ?? {};
     if (!rules?.description || Object.keys(ruleFields).length === 0) throw new Error("the schema has no documented spec.rules");
     // The API server publishes the OpenAPI of a new CRD a little after it is served.
-    const explained = await waitFor("kubectl explain to document apisecuritypolicy.spec.rules", async () => {
+    const explained = await waitFor(
+      "kubectl explain to document apisecuritypolicy.spec.rules",
+      async () => {
         const { stdout } = await kubectl(["explain", "apisecuritypolicy.spec.rules"]);
         return words(stdout).includes(words(rules.description ?? "")) ? stdout : undefined;
-      }, 60_000, 100);
+      },
+      60_000,
+      100,
+    );
     expect(explained).toMatch(/KIND:\s+APISecurityPolicy/);
     for (const [name, field] of Object.entries(ruleFields)) {
       expect(explained).toMatch(new RegExp(`^  ${name}\\s+<`, "m"));
@@ -125,13 +130,21 @@ describe("the APISecurityPolicy CRD in the real API server", () => {
     const schema = (apiSecurityPolicyCrd() as { spec: { versions: { schema: { openAPIV3Schema: SchemaNode } }[] } }).spec.versions[0]?.schema.openAPIV3Schema;
     const clientAddress = schema?.properties?.spec?.properties?.clientAddress;
     const cidrs = schema?.properties?.spec?.properties?.rules?.items?.properties?.clientCIDRs;
-    for (const [path, node] of [["apisecuritypolicy.spec.clientAddress", clientAddress], ["apisecuritypolicy.spec.rules.clientCIDRs", cidrs]] as const) {
+    for (const [path, node] of [
+      ["apisecuritypolicy.spec.clientAddress", clientAddress],
+      ["apisecuritypolicy.spec.rules.clientCIDRs", cidrs],
+    ] as const) {
       const fields = node?.properties ?? {};
       if (!node?.description || Object.keys(fields).length === 0) throw new Error(`the schema has no documented ${path}`);
-      const explained = await waitFor(`kubectl explain to document ${path}`, async () => {
+      const explained = await waitFor(
+        `kubectl explain to document ${path}`,
+        async () => {
           const { stdout } = await kubectl(["explain", path]);
           return words(stdout).includes(words(node.description ?? "")) ? stdout : undefined;
-        }, 60_000, 100);
+        },
+        60_000,
+        100,
+      );
       for (const [name, field] of Object.entries(fields)) {
         expect(explained).toMatch(new RegExp(`^  ${name}\\s+<`, "m"));
         expect(words(explained)).toContain(words(field.description ?? `no description of ${name}`));

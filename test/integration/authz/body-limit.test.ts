@@ -110,7 +110,11 @@ describe("request body limits while bulwark authz is in flight, through real Env
       log: pino({ level: "silent" }),
     });
     relay = await slowRelay(await authz.start());
-    const settings: TranslationSettings = { authz: { host: "127.0.0.1", port: relay.port, timeoutMs: 5000 }, ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 }, rateLimitDomain: "bulwark" };
+    const settings: TranslationSettings = {
+      authz: { host: "127.0.0.1", port: relay.port, timeoutMs: 5000 },
+      ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 },
+      rateLimitDomain: "bulwark",
+    };
     const rendered = render(input, settings);
     const workload = rendered.workloads[0];
     if (!workload) throw new Error("no workload rendered");

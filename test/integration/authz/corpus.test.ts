@@ -22,7 +22,16 @@ import type { TranslationSettings } from "../../../contract/ir.js";
 import { render } from "../../../operator/translate/render.js";
 import { freePort } from "../../env/processes.js";
 import { DpopKey, TestIssuer } from "../../support/authz-client.js";
-import { corpus, CORPUS_HOSTS, refusalCount, type ClientCertificate, type CorpusContext, type CorpusReply, type CorpusRequest, type CorpusTarget } from "../../support/authz-corpus.js";
+import {
+  corpus,
+  CORPUS_HOSTS,
+  refusalCount,
+  type ClientCertificate,
+  type CorpusContext,
+  type CorpusReply,
+  type CorpusRequest,
+  type CorpusTarget,
+} from "../../support/authz-corpus.js";
 import { ATTESTER, AUDIENCE, corpusPolicyInput, CORPUS_NS, ISSUER, RSA_ISSUER } from "../../support/authz-policy.js";
 import { startEnvoy, type EnvoyProcess } from "../../support/envoy-process.js";
 import { testEnvironment } from "../../support/environment.js";
@@ -49,14 +58,25 @@ describe("adversarial corpus through real Envoy and bulwark authz", () => {
     const certificate = req.tls?.certificate;
     const chosen: ClientCertificate | undefined = certificate === "alice" || certificate === "mallory" ? ctx.certificates[certificate] : undefined;
     return new Promise((resolve, reject) => {
-      const options = { host: "127.0.0.1", port: ports[req.target], method: req.method, path: req.path, headers: headers as unknown as OutgoingHttpHeaders, agent: false as const, timeout: 5000 };
+      const options = {
+        host: "127.0.0.1",
+        port: ports[req.target],
+        method: req.method,
+        path: req.path,
+        headers: headers as unknown as OutgoingHttpHeaders,
+        agent: false as const,
+        timeout: 5000,
+      };
       const onResponse = (res: IncomingMessage): void => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
       };
       const r = req.tls
-        ? httpsRequest({ ...options, ca: trustBundle, checkServerIdentity: () => undefined, ...(chosen ? { cert: chosen.certificatePem, key: chosen.privateKeyPem } : {}) }, onResponse)
+        ? httpsRequest(
+            { ...options, ca: trustBundle, checkServerIdentity: () => undefined, ...(chosen ? { cert: chosen.certificatePem, key: chosen.privateKeyPem } : {}) },
+            onResponse,
+          )
         : httpRequest(options, onResponse);
       r.on("error", reject);
       r.on("timeout", () => r.destroy(new Error("timed out")));
@@ -82,7 +102,13 @@ describe("adversarial corpus through real Envoy and bulwark authz", () => {
       TestIssuer.create(ATTESTER),
       TestIssuer.create(ATTESTER),
     ]);
-    const [phone, thief, edPhone, psPhone, rsPhone] = await Promise.all([DpopKey.generate("ES256"), DpopKey.generate("ES256"), DpopKey.generate("EdDSA"), DpopKey.generate("PS256"), DpopKey.generate("RS256")]);
+    const [phone, thief, edPhone, psPhone, rsPhone] = await Promise.all([
+      DpopKey.generate("ES256"),
+      DpopKey.generate("ES256"),
+      DpopKey.generate("EdDSA"),
+      DpopKey.generate("PS256"),
+      DpopKey.generate("RS256"),
+    ]);
 
     const ca = await WorkloadCa.generate("corpus.test", new Date());
     trustBundle = ca.trustBundlePem;
@@ -111,7 +137,11 @@ describe("adversarial corpus through real Envoy and bulwark authz", () => {
       log,
     });
     const authzPort = await authz.start();
-    const settings: TranslationSettings = { authz: { host: "127.0.0.1", port: authzPort, timeoutMs: 1000 }, ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 }, rateLimitDomain: "bulwark" };
+    const settings: TranslationSettings = {
+      authz: { host: "127.0.0.1", port: authzPort, timeoutMs: 1000 },
+      ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 },
+      rateLimitDomain: "bulwark",
+    };
     const rendered = render(input, settings);
     const placeholders = { certificateChain: server.certificatePem, privateKey: server.privateKeyPem, trustedCa: ca.trustBundlePem };
     for (const target of ["shop", "wallet", "bank"] as const) {
@@ -191,7 +221,12 @@ describe("adversarial corpus through real Envoy and bulwark authz", () => {
     async function walletRequest(nonce?: string): Promise<{ headers: [string, string][] }> {
       const token = await ctx.idp.sign({ sub: "alice", cnf: { jkt: ctx.phone.jkt } }, { audience: AUDIENCE });
       const proof = await ctx.phone.proof({ htm: "GET", htu: `http://${CORPUS_HOSTS.wallet}/v1/balance`, accessToken: token, ...(nonce !== undefined ? { nonce } : {}) });
-      return { headers: [["authorization", `DPoP ${token}`], ["dpop", proof]] };
+      return {
+        headers: [
+          ["authorization", `DPoP ${token}`],
+          ["dpop", proof],
+        ],
+      };
     }
 
     it("answers the first call with 401 use_dpop_nonce and a DPoP-Nonce; the retry with it passes and carries the next nonce", async () => {

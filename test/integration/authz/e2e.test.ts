@@ -142,7 +142,11 @@ describe("bulwark authz end to end: controller, authz and a sidecar from one pol
     };
     const device = await client();
     expect(await post()).toEqual({ status: 400, error: "invalid_dpop_proof" });
-    const challenge = await fetch(idp.tokenEndpoint, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", dpop: await device.key.proof({ htm: "POST", htu: idp.tokenEndpoint }) }, body: form });
+    const challenge = await fetch(idp.tokenEndpoint, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", dpop: await device.key.proof({ htm: "POST", htu: idp.tokenEndpoint }) },
+      body: form,
+    });
     const nonce = challenge.headers.get("dpop-nonce") ?? "";
     expect(challenge.status).toBe(400);
     expect(await post(await device.key.proof({ htm: "POST", htu: `${idp.url}/elsewhere`, nonce }))).toEqual({ status: 400, error: "invalid_dpop_proof" });

@@ -88,7 +88,11 @@ describe("bulwark authz behind real Envoy: DPoP, ownership, app versions, attest
       });
       const authzPort = await server.start();
       authz.push(server);
-      const settings: TranslationSettings = { authz: { host: "127.0.0.1", port: authzPort, timeoutMs: 1000 }, ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 }, rateLimitDomain: "bulwark" };
+      const settings: TranslationSettings = {
+        authz: { host: "127.0.0.1", port: authzPort, timeoutMs: 1000 },
+        ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 },
+        rateLimitDomain: "bulwark",
+      };
       const workload = render(input, settings).workloads[0];
       if (!workload) throw new Error("no workload rendered");
       envoys.push(await startEnvoy(standaloneBootstrap(workload.resources), `envoy-authz-${name}`));
@@ -103,7 +107,17 @@ describe("bulwark authz behind real Envoy: DPoP, ownership, app versions, attest
     await new Promise((resolve) => app?.close(resolve));
   });
 
-  async function signed(options: { method: string; path: string; sub?: string; key?: DpopKey; proofKey?: DpopKey; version?: string; platform?: string; htu?: string; extra?: Record<string, string> }): Promise<{ headers: Record<string, string>; proof: string }> {
+  async function signed(options: {
+    method: string;
+    path: string;
+    sub?: string;
+    key?: DpopKey;
+    proofKey?: DpopKey;
+    version?: string;
+    platform?: string;
+    htu?: string;
+    extra?: Record<string, string>;
+  }): Promise<{ headers: Record<string, string>; proof: string }> {
     const key = options.key ?? phone;
     const token = await idp.sign({ sub: options.sub ?? "alice", cnf: { jkt: key.jkt } }, { audience: AUDIENCE });
     const proof = await (options.proofKey ?? key).proof({ htm: options.method, htu: options.htu ?? `http://${HOST}${options.path}`, accessToken: token });
@@ -130,9 +144,19 @@ describe("bulwark authz behind real Envoy: DPoP, ownership, app versions, attest
   });
 
   it("refuses an outdated or unversioned app with 426 and tells it the version to update to", async () => {
-    const old = await send(listeners[0] ?? 0, "GET", "/v1/users/alice/orders", (await signed({ method: "GET", path: "/v1/users/alice/orders", version: "4.2.1", platform: "ios" })).headers);
+    const old = await send(
+      listeners[0] ?? 0,
+      "GET",
+      "/v1/users/alice/orders",
+      (await signed({ method: "GET", path: "/v1/users/alice/orders", version: "4.2.1", platform: "ios" })).headers,
+    );
     expect([old.status, reason(old), JSON.parse(old.body)]).toEqual([426, "app_version_outdated", { error: "app_update_required", minimumVersion: "4.3.0" }]);
-    const android = await send(listeners[0] ?? 0, "GET", "/v1/users/alice/orders", (await signed({ method: "GET", path: "/v1/users/alice/orders", version: "4.2.1", platform: "android" })).headers);
+    const android = await send(
+      listeners[0] ?? 0,
+      "GET",
+      "/v1/users/alice/orders",
+      (await signed({ method: "GET", path: "/v1/users/alice/orders", version: "4.2.1", platform: "android" })).headers,
+    );
     expect(android.status).toBe(200);
     const { headers } = await signed({ method: "GET", path: "/v1/users/alice/orders" });
     delete headers["x-app-version"];
@@ -141,15 +165,27 @@ describe("bulwark authz behind real Envoy: DPoP, ownership, app versions, attest
   });
 
   it.each<[string, () => Promise<Record<string, string>>, string]>([
-    ["a proof for another URL", async () => (await signed({ method: "GET", path: "/v1/users/alice/orders", htu: `http://${HOST}/v1/users/alice/profile` })).headers, "dpop_proof_htu"],
-    ["a proof for another host", async () => (await signed({ method: "GET", path: "/v1/users/alice/orders", htu: "http://api.other.test/v1/users/alice/orders" })).headers, "dpop_proof_htu"],
+    [
+      "a proof for another URL",
+      async () => (await signed({ method: "GET", path: "/v1/users/alice/orders", htu: `http://${HOST}/v1/users/alice/profile` })).headers,
+      "dpop_proof_htu",
+    ],
+    [
+      "a proof for another host",
+      async () => (await signed({ method: "GET", path: "/v1/users/alice/orders", htu: "http://api.other.test/v1/users/alice/orders" })).headers,
+      "dpop_proof_htu",
+    ],
     ["a proof for another method", async () => (await signed({ method: "POST", path: "/v1/users/alice/orders" })).headers, "dpop_proof_htm"],
     ["a proof signed by another key", async () => (await signed({ method: "GET", path: "/v1/users/alice/orders", proofKey: thief })).headers, "dpop_key_mismatch"],
-    ["no proof", async () => {
-      const { headers } = await signed({ method: "GET", path: "/v1/users/alice/orders" });
-      delete headers.dpop;
-      return headers;
-    }, "dpop_proof_missing"],
+    [
+      "no proof",
+      async () => {
+        const { headers } = await signed({ method: "GET", path: "/v1/users/alice/orders" });
+        delete headers.dpop;
+        return headers;
+      },
+      "dpop_proof_missing",
+    ],
   ])("refuses %s with 401 and a DPoP challenge", async (_name, make, expected) => {
     const reply = await send(listeners[0] ?? 0, "GET", "/v1/users/alice/orders", await make());
     expect([reply.status, reason(reply)]).toEqual([401, expected]);
@@ -161,7 +197,12 @@ describe("bulwark authz behind real Envoy: DPoP, ownership, app versions, attest
     const bearer = await send(listeners[0] ?? 0, "GET", "/v1/users/alice/orders", { authorization: `Bearer ${token}`, "x-app-version": "4.3.0", "x-app-platform": "ios" });
     expect(bearer.status).toBe(401);
     const proof = await phone.proof({ htm: "GET", htu: `http://${HOST}/v1/users/alice/orders`, accessToken: token });
-    const unbound = await send(listeners[0] ?? 0, "GET", "/v1/users/alice/orders", { authorization: `DPoP ${token}`, dpop: proof, "x-app-version": "4.3.0", "x-app-platform": "ios" });
+    const unbound = await send(listeners[0] ?? 0, "GET", "/v1/users/alice/orders", {
+      authorization: `DPoP ${token}`,
+      dpop: proof,
+      "x-app-version": "4.3.0",
+      "x-app-platform": "ios",
+    });
     expect([unbound.status, reason(unbound)]).toEqual([401, "dpop_token_not_bound"]);
   });
 
@@ -169,7 +210,12 @@ describe("bulwark authz behind real Envoy: DPoP, ownership, app versions, attest
     const without = await send(listeners[0] ?? 0, "POST", "/v1/checkout", (await signed({ method: "POST", path: "/v1/checkout" })).headers);
     expect([without.status, reason(without)]).toEqual([401, "attestation_missing"]);
     const attestation = await attester.sign({ sub: APP_ID }, { audience: "projects/shop" });
-    const genuine = await send(listeners[0] ?? 0, "POST", "/v1/checkout", (await signed({ method: "POST", path: "/v1/checkout", extra: { "x-app-attestation": attestation } })).headers);
+    const genuine = await send(
+      listeners[0] ?? 0,
+      "POST",
+      "/v1/checkout",
+      (await signed({ method: "POST", path: "/v1/checkout", extra: { "x-app-attestation": attestation } })).headers,
+    );
     expect(genuine.status, genuine.body).toBe(200);
     const clone = await attester.sign({ sub: "com.evil.clone" }, { audience: "projects/shop" });
     const cloned = await send(listeners[0] ?? 0, "POST", "/v1/checkout", (await signed({ method: "POST", path: "/v1/checkout", extra: { "x-app-attestation": clone } })).headers);

@@ -13,7 +13,18 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAuthzProcess, type AuthzProcess } from "../../support/authz-process.js";
 import { installCrds } from "../../support/crds.js";
-import { createNamespace, createService, createSidecarPod, deleteNamespace, e2eEnvironment, kubeConfig, kubectl, policyManifest, waitFor, type E2eEnvironment } from "../../support/e2e.js";
+import {
+  createNamespace,
+  createService,
+  createSidecarPod,
+  deleteNamespace,
+  e2eEnvironment,
+  kubeConfig,
+  kubectl,
+  policyManifest,
+  waitFor,
+  type E2eEnvironment,
+} from "../../support/e2e.js";
 import { testEnvironment, uniqueName } from "../../support/environment.js";
 import { TestIssuer } from "../../support/authz-client.js";
 import { authorizationService } from "../../../services/authz/service.js";
@@ -53,15 +64,20 @@ async function liveHeap(): Promise<number> {
   const before = (await readdir(snapshots)).length;
   process.kill(authz.process.pid, "SIGUSR2");
   let last = -1;
-  await waitFor("the heap snapshot written", async () => {
-    const files = await readdir(snapshots);
-    if (files.length <= before) return undefined;
-    const sizes = await Promise.all(files.map(async (f) => (await stat(join(snapshots, f))).size));
-    const total = sizes.reduce((a, b) => a + b, 0);
-    const done = total === last && total > 0;
-    last = total;
-    return done ? true : undefined;
-  }, 60_000, 500);
+  await waitFor(
+    "the heap snapshot written",
+    async () => {
+      const files = await readdir(snapshots);
+      if (files.length <= before) return undefined;
+      const sizes = await Promise.all(files.map(async (f) => (await stat(join(snapshots, f))).size));
+      const total = sizes.reduce((a, b) => a + b, 0);
+      const done = total === last && total > 0;
+      last = total;
+      return done ? true : undefined;
+    },
+    60_000,
+    500,
+  );
   // The process answers again once the snapshot is written.
   return waitFor("authz's heap after the snapshot", () => authz.metric("nodejs_heap_size_used_bytes"), 60_000, 500);
 }
@@ -76,16 +92,24 @@ describe("authz memory across rotations of a 1 MiB inline attestation JWKS (real
     await createService(kc, namespace, "shop-api", { app: "shop" });
     await createSidecarPod(kc, { namespace, name: "shop-0", labels: { app: "shop" }, sidecarPort: 15006, appPort: 8080 });
     const idp = await TestIssuer.create("https://id.example.com/");
-    await kc.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace, body: { metadata: { name: "idp-jwks", namespace }, stringData: { "jwks.json": JSON.stringify(idp.jwks) } } });
-    await kc.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace, body: { metadata: { name: "attest-jwks", namespace }, stringData: { "jwks.json": JSON.stringify(largeKeySet()) } } });
-    await kubectl(env, ["apply", "--namespace", namespace], policyManifest(namespace, "shop", {
-      targetRefs: [{ kind: "Service", name: "shop-api" }],
-      authentication: {
-        jwt: { providers: [{ name: "idp", issuer: "https://id.example.com/", audiences: ["shop"], jwks: { secretRef: { name: "idp-jwks" } } }] },
-        appAttestation: { issuer: "https://attest.example.com/", audiences: ["projects/shop"], appIds: ["com.example.shop"], jwks: { secretRef: { name: "attest-jwks" } } },
-      },
-      rules: [{ name: "checkout", match: { methods: ["POST"], path: "/v1/checkout" }, requireAppAttestation: true }],
-    }));
+    await kc
+      .makeApiClient(CoreV1Api)
+      .createNamespacedSecret({ namespace, body: { metadata: { name: "idp-jwks", namespace }, stringData: { "jwks.json": JSON.stringify(idp.jwks) } } });
+    await kc
+      .makeApiClient(CoreV1Api)
+      .createNamespacedSecret({ namespace, body: { metadata: { name: "attest-jwks", namespace }, stringData: { "jwks.json": JSON.stringify(largeKeySet()) } } });
+    await kubectl(
+      env,
+      ["apply", "--namespace", namespace],
+      policyManifest(namespace, "shop", {
+        targetRefs: [{ kind: "Service", name: "shop-api" }],
+        authentication: {
+          jwt: { providers: [{ name: "idp", issuer: "https://id.example.com/", audiences: ["shop"], jwks: { secretRef: { name: "idp-jwks" } } }] },
+          appAttestation: { issuer: "https://attest.example.com/", audiences: ["projects/shop"], appIds: ["com.example.shop"], jwks: { secretRef: { name: "attest-jwks" } } },
+        },
+        rules: [{ name: "checkout", match: { methods: ["POST"], path: "/v1/checkout" }, requireAppAttestation: true }],
+      }),
+    );
     snapshots = await mkdtemp(join(tmpdir(), "bulwark-authz-heap-"));
     // A heap snapshot starts with a full garbage collection: the heap measured after one is what is live.
     authz = await startAuthzProcess({ kubeconfig: env.kubeconfig, nodeOptions: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}` });
@@ -120,18 +144,29 @@ describe("authz memory across rotations of a 1 MiB inline attestation JWKS (real
     const base = largeKeySet();
     for (let i = 0; i < ROTATIONS; i++) {
       base.keys[0] = { ...base.keys[0], kid: `rotation-${i}` };
-      await core.replaceNamespacedSecret({ namespace, name: "attest-jwks", body: { metadata: { name: "attest-jwks", namespace }, stringData: { "jwks.json": JSON.stringify(base) } } });
+      await core.replaceNamespacedSecret({
+        namespace,
+        name: "attest-jwks",
+        body: { metadata: { name: "attest-jwks", namespace }, stringData: { "jwks.json": JSON.stringify(base) } },
+      });
       const previous = version;
-      version = await waitFor(`the route table of rotation ${i}`, async () => {
-        const v = tableVersion(await authz.metrics());
-        return v !== undefined && v !== previous ? v : undefined;
-      }, 60_000, 100);
+      version = await waitFor(
+        `the route table of rotation ${i}`,
+        async () => {
+          const v = tableVersion(await authz.metrics());
+          return v !== undefined && v !== previous ? v : undefined;
+        },
+        60_000,
+        100,
+      );
       expect(await touch()).toBe("attestation_invalid");
     }
     client.close();
     const end = await liveHeap();
     const sets = await authz.metric("bulwark_authz_key_sets", { kind: "inline" });
-    process.stdout.write(`authz live heap: ${(start / MIB).toFixed(1)} MiB → ${(end / MIB).toFixed(1)} MiB after ${ROTATIONS} rotations of a 1 MiB key set; inline key sets held: ${sets}\n`);
+    process.stdout.write(
+      `authz live heap: ${(start / MIB).toFixed(1)} MiB → ${(end / MIB).toFixed(1)} MiB after ${ROTATIONS} rotations of a 1 MiB key set; inline key sets held: ${sets}\n`,
+    );
     expect(sets).toBe(1);
     // One key set is live at a time (its text and parsed keys, a few MiB): 40 kept would be over 40 MiB.
     expect(end - start).toBeLessThan(10 * MIB);

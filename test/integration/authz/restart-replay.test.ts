@@ -49,7 +49,11 @@ async function stack(name: string): Promise<Stack> {
   const input = authzPolicyInput({ idpJwks: idp.jwks, attestJwks: attester.jwks, ports: { sidecar: listener, app: app.port } });
   const file = join(dir, "objects.json");
   await writeFile(file, JSON.stringify({ apiVersion: "v1", kind: "List", items: [...input.policies, ...input.services, ...input.pods, ...input.secrets] }));
-  const settings: TranslationSettings = { authz: { host: "127.0.0.1", port: grpcPort, timeoutMs: 1000 }, ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 }, rateLimitDomain: "bulwark" };
+  const settings: TranslationSettings = {
+    authz: { host: "127.0.0.1", port: grpcPort, timeoutMs: 1000 },
+    ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 },
+    rateLimitDomain: "bulwark",
+  };
   const workload = render(input, settings).workloads[0];
   if (!workload) throw new Error("no workload rendered");
   const envoy = await startEnvoy(standaloneBootstrap(workload.resources), `envoy-${name}`);
@@ -138,10 +142,15 @@ describe("DPoP replays across restarts of authz and of Redis (real Envoy, authz 
     const again = await startRedis({ dir: redisDir, redisServer, keepAlive: false, port: redisPort });
     redises.push(again.process);
     // authz reconnects by itself: the first answer that is not 503 shows it is back.
-    const replayed = await waitFor("authz to answer again", async () => {
-      const answer = await send(s, used);
-      return answer.status === 503 ? undefined : answer;
-    }, 20_000, 100);
+    const replayed = await waitFor(
+      "authz to answer again",
+      async () => {
+        const answer = await send(s, used);
+        return answer.status === 503 ? undefined : answer;
+      },
+      20_000,
+      100,
+    );
     expect(outcome(replayed)).toEqual([401, "dpop_proof_predates_replay_cache"]);
     await freshProofsPass(s);
     expect(outcome(await send(s, used))).toEqual([401, "dpop_proof_replayed"]);

@@ -66,7 +66,11 @@ describe("authz timeouts per rule, through real Envoy", () => {
     const orders = spec.rules.find((r) => r.name === "orders");
     if (!orders) throw new Error("no orders rule");
     orders.authzTimeoutMs = RULE_TIMEOUT_MS;
-    const settings: TranslationSettings = { authz: { host: "127.0.0.1", port: holeAddress.port, timeoutMs: DEFAULT_TIMEOUT_MS }, ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 }, rateLimitDomain: "bulwark" };
+    const settings: TranslationSettings = {
+      authz: { host: "127.0.0.1", port: holeAddress.port, timeoutMs: DEFAULT_TIMEOUT_MS },
+      ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 },
+      rateLimitDomain: "bulwark",
+    };
     const rendered = render(input, settings);
     expect(rendered.resolution.policies[0]?.accepted.status).toBe("True");
     const workload = rendered.workloads[0];

@@ -52,7 +52,11 @@ async function unpack(archive: string, reference: string, name: string): Promise
 }
 
 /** Starts the bundle with `args` as the chart runs it: read-only root, no capabilities, no privilege gain. */
-async function runContainer(bundle: { dir: string; config: RuntimeConfig }, args: string[], options: { hostNetwork?: boolean; mounts?: RuntimeConfig["mounts"] } = {}): Promise<{ id: string; done: Promise<{ code: number | null; stdout: string; stderr: string }> }> {
+async function runContainer(
+  bundle: { dir: string; config: RuntimeConfig },
+  args: string[],
+  options: { hostNetwork?: boolean; mounts?: RuntimeConfig["mounts"] } = {},
+): Promise<{ id: string; done: Promise<{ code: number | null; stdout: string; stderr: string }> }> {
   const config: RuntimeConfig = structuredClone(bundle.config);
   config.root.readonly = true;
   config.process.terminal = false;
@@ -106,7 +110,11 @@ describe.skipIf(Boolean(missing))("the bulwark image", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`^bulwark ${version.replace(/\./g, "\\.")}\ncommit  [0-9a-f]{40}(-dirty)?\nbuilt   \\S+Z\nnode    v${nodeVersion}\n$`));
     const probe = await (
-      await runContainer(bundle, ["node", "-e", "let w='written';try{require('fs').writeFileSync('/app/probe','x')}catch(e){w=e.code}process.stdout.write(process.getuid()+' '+w+' '+require('fs').existsSync('/usr/local/bin/npm'))"])
+      await runContainer(bundle, [
+        "node",
+        "-e",
+        "let w='written';try{require('fs').writeFileSync('/app/probe','x')}catch(e){w=e.code}process.stdout.write(process.getuid()+' '+w+' '+require('fs').existsSync('/usr/local/bin/npm'))",
+      ])
     ).done;
     expect(probe).toEqual({ code: 0, stdout: "65532 EROFS false", stderr: "" });
   });
@@ -115,16 +123,23 @@ describe.skipIf(Boolean(missing))("the bulwark image", () => {
     const bundle = await bundleOf(images.bulwark.archive, images.bulwark.reference, "bulwark");
     const [grpc, http] = [await freePort(), await freePort()];
     const policy = join(repoRoot, "examples", "shop-api.yaml");
-    const container = await runContainer(bundle, ["bulwark", "ratelimit", "-f", "/policies/shop-api.yaml", "--grpc-address", `127.0.0.1:${grpc}`, "--http-address", `127.0.0.1:${http}`], {
-      hostNetwork: true,
-      mounts: [{ destination: "/policies/shop-api.yaml", type: "bind", source: policy, options: ["bind", "ro"] }],
-    });
+    const container = await runContainer(
+      bundle,
+      ["bulwark", "ratelimit", "-f", "/policies/shop-api.yaml", "--grpc-address", `127.0.0.1:${grpc}`, "--http-address", `127.0.0.1:${http}`],
+      {
+        hostNetwork: true,
+        mounts: [{ destination: "/policies/shop-api.yaml", type: "bind", source: policy, options: ["bind", "ro"] }],
+      },
+    );
     let exited: { code: number | null; stderr: string } | undefined;
     void container.done.then((result) => (exited = result));
     try {
       let ready = false;
       for (let i = 0; i < 300 && !ready && !exited; i++) {
-        ready = await fetch(`http://127.0.0.1:${http}/readyz`).then((response) => response.ok, () => false);
+        ready = await fetch(`http://127.0.0.1:${http}/readyz`).then(
+          (response) => response.ok,
+          () => false,
+        );
         if (!ready) await sleep(200);
       }
       expect(exited).toBeUndefined();

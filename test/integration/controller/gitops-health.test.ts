@@ -54,7 +54,11 @@ const policies: { name: string; spec: () => Record<string, unknown>; reason: str
   { name: "no-sidecars", spec: () => target("no-sidecars"), reason: "NoSidecars" },
   { name: "pending", spec: () => target("pending"), reason: "Pending" },
   // Distinct variable names are checked by the operator only (the CEL check is over the API server's cost budget).
-  { name: "invalid", spec: () => ({ ...target("invalid"), rules: [{ name: "twice", match: { pathTemplate: "/v1/users/{id}/orders/{id}" }, authentication: "None" }] }), reason: "Invalid" },
+  {
+    name: "invalid",
+    spec: () => ({ ...target("invalid"), rules: [{ name: "twice", match: { pathTemplate: "/v1/users/{id}/orders/{id}" }, authentication: "None" }] }),
+    reason: "Invalid",
+  },
   { name: "conflicted", spec: () => target("programmed"), reason: "Conflicted" },
   { name: "secret-missing", spec: () => jwtFromSecret("secret-missing"), reason: "SecretNotFound" },
   { name: "secret-invalid", spec: () => jwtFromSecret("secret-invalid"), reason: "InvalidSecret" },

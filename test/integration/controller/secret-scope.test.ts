@@ -40,10 +40,17 @@ function policy(namespace: string, name: string): Record<string, unknown> {
 
 /** Secrets get/list/watch in `namespace` only, for the reader. */
 async function allowSecrets(namespace: string): Promise<void> {
-  await rbac.createNamespacedRole({ namespace, body: { metadata: { name: "read-secrets" }, rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] }] } });
+  await rbac.createNamespacedRole({
+    namespace,
+    body: { metadata: { name: "read-secrets" }, rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] }] },
+  });
   await rbac.createNamespacedRoleBinding({
     namespace,
-    body: { metadata: { name: "read-secrets" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "read-secrets" }, subjects: [{ kind: "ServiceAccount", name: reader, namespace: home }] },
+    body: {
+      metadata: { name: "read-secrets" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "read-secrets" },
+      subjects: [{ kind: "ServiceAccount", name: reader, namespace: home }],
+    },
   });
 }
 
@@ -77,8 +84,22 @@ beforeAll(async () => {
   for (const namespace of [home, later, unrelated]) await core.createNamespace({ body: { metadata: { name: namespace } } });
   await core.createNamespacedServiceAccount({ namespace: home, body: { metadata: { name: reader } } });
   // Everything translation reads, cluster-wide, except Secrets.
-  await rbac.createClusterRole({ body: { metadata: { name: reader }, rules: [{ apiGroups: [""], resources: ["services", "pods"], verbs: ["list", "watch"] }, { apiGroups: [group], resources: [plural], verbs: ["list", "watch"] }] } });
-  await rbac.createClusterRoleBinding({ body: { metadata: { name: reader }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: reader }, subjects: [{ kind: "ServiceAccount", name: reader, namespace: home }] } });
+  await rbac.createClusterRole({
+    body: {
+      metadata: { name: reader },
+      rules: [
+        { apiGroups: [""], resources: ["services", "pods"], verbs: ["list", "watch"] },
+        { apiGroups: [group], resources: [plural], verbs: ["list", "watch"] },
+      ],
+    },
+  });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: reader },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: reader },
+      subjects: [{ kind: "ServiceAccount", name: reader, namespace: home }],
+    },
+  });
   await allowSecrets(home);
   await allowSecrets(later);
   for (const namespace of [home, later, unrelated]) {
@@ -113,23 +134,23 @@ describe("Secrets read only where policies name them (real API server)", () => {
 
     // A policy in a new namespace: its Secrets are watched from then on, and its reference resolves.
     await custom.createNamespacedCustomObject({ group, version, plural, namespace: later, body: policy(later, "api") });
-    await waitFor("the later policy's Secret resolved", () => s.isListed() && resolvedRefs(s, later, "api") === "True/ResolvedRefs" ? true : undefined, 15_000);
+    await waitFor("the later policy's Secret resolved", () => (s.isListed() && resolvedRefs(s, later, "api") === "True/ResolvedRefs" ? true : undefined), 15_000);
     expect(s.secretScopes()).toEqual([home, later].sort());
     expect(secretKeys(s).some((k) => k.startsWith(`${unrelated}/`))).toBe(false);
     // A Secret changed in the new namespace reaches translation.
     await core.replaceNamespacedSecret({ namespace: later, name: "idp-jwks", body: { metadata: { name: "idp-jwks", namespace: later }, stringData: { "jwks.json": "{}" } } });
-    await waitFor("the changed Secret seen", () => resolvedRefs(s, later, "api") === "False/InvalidSecret" ? true : undefined, 15_000);
+    await waitFor("the changed Secret seen", () => (resolvedRefs(s, later, "api") === "False/InvalidSecret" ? true : undefined), 15_000);
 
     // A policy where the reader may not read Secrets: that policy alone reads its Secret as missing; translation goes on.
     await custom.createNamespacedCustomObject({ group, version, plural, namespace: unrelated, body: policy(unrelated, "api") });
-    await waitFor("the forbidden namespace's policy judged", () => s.isListed() && resolvedRefs(s, unrelated, "api") === "False/SecretNotFound" ? true : undefined, 15_000);
+    await waitFor("the forbidden namespace's policy judged", () => (s.isListed() && resolvedRefs(s, unrelated, "api") === "False/SecretNotFound" ? true : undefined), 15_000);
     expect(resolvedRefs(s, home, "api")).toBe("True/ResolvedRefs");
     expect(s.isSynced()).toBe(false);
     await custom.deleteNamespacedCustomObject({ group, version, plural, namespace: unrelated, name: "api" });
 
     // The policy goes: so do the watch and the Secrets of its namespace.
     await custom.deleteNamespacedCustomObject({ group, version, plural, namespace: later, name: "api" });
-    await waitFor("the later namespace unwatched", () => s.secretScopes().length === 1 ? true : undefined, 15_000);
+    await waitFor("the later namespace unwatched", () => (s.secretScopes().length === 1 ? true : undefined), 15_000);
     expect(s.secretScopes()).toEqual([home]);
     expect(secretKeys(s).every((k) => k.startsWith(`${home}/`))).toBe(true);
     expect(s.isSynced()).toBe(true);

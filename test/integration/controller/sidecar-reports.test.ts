@@ -39,10 +39,15 @@ describe("per-replica sidecar reports through the real API server", () => {
     await reports.start(() => new Map(sidecars));
     reports.schedule();
     const api = kc.makeApiClient(CoordinationV1Api);
-    const lease = await waitFor("the replica's record written to its Lease", async () => {
+    const lease = await waitFor(
+      "the replica's record written to its Lease",
+      async () => {
         const list = await api.listNamespacedLease({ namespace });
         return list.items.find((l) => l.metadata?.annotations?.["bulwark.dev/sidecars"]);
-      }, 30_000, 100);
+      },
+      30_000,
+      100,
+    );
     const text = lease.metadata?.annotations?.["bulwark.dev/sidecars"] ?? "";
     expect(text.length).toBeLessThan(256 * 1024);
     const back = decodeReports(text);

@@ -84,14 +84,27 @@ describe("Warning Events of the Warnings condition", () => {
     await waitFor("generation 2 observed", async () => ((await getPolicy(kc, namespace, "api")).status?.observedGeneration === 2 ? true : undefined), 15_000);
     await new Promise((r) => setTimeout(r, 2000));
     let events = await warningEvents();
-    expect(events.filter((e) => e.reason === "ShadowedRule").map((e) => e.count), "one Event, counted once").toEqual([1]);
+    expect(
+      events.filter((e) => e.reason === "ShadowedRule").map((e) => e.count),
+      "one Event, counted once",
+    ).toEqual([1]);
 
     // A different warning: one more Event, with the new text.
-    await patchPolicySpec(kc, namespace, "api", { rules: [{ name: "everything", match: { pathPrefix: "/v2/" }, authentication: "None" }, { name: "items", match: { path: "/v2/items" }, authentication: "None" }] });
+    await patchPolicySpec(kc, namespace, "api", {
+      rules: [
+        { name: "everything", match: { pathPrefix: "/v2/" }, authentication: "None" },
+        { name: "items", match: { path: "/v2/items" }, authentication: "None" },
+      ],
+    });
     await waitFor("a Warning Event for the new warning", async () => (await warningEvents()).find((e) => e.reason === "ShadowedRule" && e.message.includes("rule items")), 15_000);
 
     // The warning is fixed: the condition clears, and no Event says anything more.
-    await patchPolicySpec(kc, namespace, "api", { rules: [{ name: "items", match: { path: "/v2/items" }, authentication: "None" }, { name: "everything", match: { pathPrefix: "/v2/" }, authentication: "None" }] });
+    await patchPolicySpec(kc, namespace, "api", {
+      rules: [
+        { name: "items", match: { path: "/v2/items" }, authentication: "None" },
+        { name: "everything", match: { pathPrefix: "/v2/" }, authentication: "None" },
+      ],
+    });
     await waitFor("the Warnings condition cleared", async () => (await warningsCondition())?.startsWith("False/NoWarnings/") || undefined, 15_000);
     await new Promise((r) => setTimeout(r, 1500));
     events = await warningEvents();

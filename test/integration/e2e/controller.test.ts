@@ -69,12 +69,23 @@ interface SpecOptions {
 function shopSpec(o: SpecOptions): Record<string, unknown> {
   const rules: Record<string, unknown>[] = [
     { name: "orders", match: { methods: ["GET"], pathPrefix: "/v1/orders/" }, require: { scopes: [o.scope] } },
-    { name: "images", match: { methods: ["GET"], pathPrefix: "/v1/images/" }, authentication: "None", rateLimits: [{ name: "shield", scope: "Local", limit: { requests: RATE_LIMIT, per: "60s" } }] },
+    {
+      name: "images",
+      match: { methods: ["GET"], pathPrefix: "/v1/images/" },
+      authentication: "None",
+      rateLimits: [{ name: "shield", scope: "Local", limit: { requests: RATE_LIMIT, per: "60s" } }],
+    },
   ];
   if (o.template) rules.push({ name: "catalog", match: { methods: o.methods ?? ["GET"], pathTemplate: o.template }, authentication: "None" });
   return {
     targetRefs: [{ kind: "Service", name: o.service }],
-    authentication: { jwt: { providers: [{ name: "idp", issuer: idp.issuer, audiences: [idp.audience], jwks: { secretRef: { name: "idp-jwks" } }, claimsToHeaders: [{ claim: "sub", header: "x-user-id" }] }] } },
+    authentication: {
+      jwt: {
+        providers: [
+          { name: "idp", issuer: idp.issuer, audiences: [idp.audience], jwks: { secretRef: { name: "idp-jwks" } }, claimsToHeaders: [{ claim: "sub", header: "x-user-id" }] },
+        ],
+      },
+    },
     rules,
     defaultAction: o.defaultAction,
   };
@@ -276,7 +287,10 @@ describe.each([
 async function configCounters(s: SidecarPod): Promise<Record<string, number>> {
   const stats = await s.stats("(update_success|update_rejected)$");
   const counters = Object.fromEntries([...stats].filter(([name]) => !name.startsWith("cluster.bulwark-xds.")).sort(([a], [b]) => compareStrings(a, b)));
-  expect(Object.keys(counters).some((name) => name.includes(".rds.")), "an RDS counter").toBe(true);
+  expect(
+    Object.keys(counters).some((name) => name.includes(".rds.")),
+    "an RDS counter",
+  ).toBe(true);
   return counters;
 }
 
@@ -287,7 +301,8 @@ async function runningVersions(s: SidecarPod): Promise<string[]> {
   const routes = await s.admin("/config_dump?resource=dynamic_route_configs");
   const versions: string[] = [];
   for (const answer of [dump, listeners, routes]) {
-    const configs = (JSON.parse(answer.body) as { configs?: { version_info?: string; active_state?: { version_info?: string }; cluster?: { name?: string }; name?: string }[] }).configs ?? [];
+    const configs =
+      (JSON.parse(answer.body) as { configs?: { version_info?: string; active_state?: { version_info?: string }; cluster?: { name?: string }; name?: string }[] }).configs ?? [];
     for (const c of configs) versions.push(`${c.cluster?.name ?? c.name ?? "route"}@${c.version_info ?? c.active_state?.version_info ?? "?"}`);
   }
   expect(versions.length).toBeGreaterThanOrEqual(3);
@@ -320,8 +335,14 @@ describe("kill -9 of the controller during traffic", () => {
       return events.includes("Programmed: 2/2 sidecars run generation 1.") ? events : undefined;
     });
     const loops = pods.flatMap((s) => [
-      trafficLoop(() => s.request("/v1/orders/7", bearer(token)), (a) => fromApp(a, s.pod)),
-      trafficLoop(() => s.request("/v1/orders/7"), (a) => a.status === 401),
+      trafficLoop(
+        () => s.request("/v1/orders/7", bearer(token)),
+        (a) => fromApp(a, s.pod),
+      ),
+      trafficLoop(
+        () => s.request("/v1/orders/7"),
+        (a) => a.status === 401,
+      ),
     ]);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await controller.kill();
@@ -330,7 +351,11 @@ describe("kill -9 of the controller during traffic", () => {
     controllers.push(restarted);
     controller = restarted;
     // Sidecars retry ADS over TLS with Envoy's default backoff (up to 30 s) while no replica answers.
-    await waitFor("both sidecars reconnected", async () => ((await Promise.all(pods.map(connected))).every(Boolean) && ((await restarted.metric("bulwark_xds_connected_sidecars")) ?? 0) >= pods.length ? true : undefined), 45_000);
+    await waitFor(
+      "both sidecars reconnected",
+      async () => ((await Promise.all(pods.map(connected))).every(Boolean) && ((await restarted.metric("bulwark_xds_connected_sidecars")) ?? 0) >= pods.length ? true : undefined),
+      45_000,
+    );
     // Give a late push time to land before comparing.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const reports = await Promise.all(loops.map((l) => l.stop()));

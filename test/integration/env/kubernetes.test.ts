@@ -1,12 +1,4 @@
-import {
-  AuthenticationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  DiscoveryV1Api,
-  KubeConfig,
-  RbacAuthorizationV1Api,
-  Watch,
-} from "@kubernetes/client-node";
+import { AuthenticationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig, RbacAuthorizationV1Api, Watch } from "@kubernetes/client-node";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -74,10 +66,15 @@ describe("the real Kubernetes API server", () => {
 
       const custom = kc.makeApiClient(CustomObjectsApi);
       // Established can precede the moment the new resource is served; wait until it lists.
-      await waitFor("the new resource to be served", async () => {
+      await waitFor(
+        "the new resource to be served",
+        async () => {
           await custom.listNamespacedCustomObject({ group, version: "v1", namespace, plural: "gadgets" });
           return true;
-        }, 30_000, 100);
+        },
+        30_000,
+        100,
+      );
       const events: { type: string; size: number }[] = [];
       const watch = await new Watch(kc).watch(
         `/apis/${group}/v1/namespaces/${namespace}/gadgets`,
@@ -163,7 +160,9 @@ describe("the real Kubernetes API server", () => {
       },
     });
     await core.deleteNamespacedConfigMap({ namespace, name: "owner" });
-    await waitFor("the dependent ConfigMap to be garbage-collected", async () => {
+    await waitFor(
+      "the dependent ConfigMap to be garbage-collected",
+      async () => {
         try {
           await core.readNamespacedConfigMap({ namespace, name: "dependent" });
           return undefined;
@@ -171,16 +170,24 @@ describe("the real Kubernetes API server", () => {
           if (isNotFound(error)) return true;
           throw error;
         }
-      }, 30_000, 100);
+      },
+      30_000,
+      100,
+    );
 
     await core.createNamespacedService({
       namespace,
       body: { metadata: { name: "api" }, spec: { selector: { app: "api" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] } },
     });
-    const slices = await waitFor("an EndpointSlice for Service api", async () => {
+    const slices = await waitFor(
+      "an EndpointSlice for Service api",
+      async () => {
         const list = await kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace, labelSelector: "kubernetes.io/service-name=api" });
         return list.items.length > 0 ? list.items : undefined;
-      }, 30_000, 100);
+      },
+      30_000,
+      100,
+    );
     expect(slices[0]?.addressType).toBe("IPv4");
   });
 
@@ -189,7 +196,9 @@ describe("the real Kubernetes API server", () => {
     await core.createNamespace({ body: { metadata: { name: doomed } } });
     await core.createNamespacedConfigMap({ namespace: doomed, body: { metadata: { name: "data" }, data: { a: "b" } } });
     await core.deleteNamespace({ name: doomed });
-    await waitFor(`namespace ${doomed} to be gone`, async () => {
+    await waitFor(
+      `namespace ${doomed} to be gone`,
+      async () => {
         try {
           await core.readNamespace({ name: doomed });
           return undefined;
@@ -197,6 +206,9 @@ describe("the real Kubernetes API server", () => {
           if (isNotFound(error)) return true;
           throw error;
         }
-      }, 60_000, 100);
+      },
+      60_000,
+      100,
+    );
   });
 });

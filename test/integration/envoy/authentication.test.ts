@@ -118,7 +118,13 @@ describe("access tokens signed with Ed25519, verified by the sidecar's jwt_authn
     const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "ed-1", alg: "EdDSA", use: "sig" }] });
     sign = (alg, claims) => {
       const now = Math.floor(Date.now() / 1000);
-      return new SignJWT(claims).setProtectedHeader({ alg, kid: "ed-1" }).setIssuer("https://issuer.test").setAudience("demo").setIssuedAt(now).setExpirationTime(now + 300).sign(privateKey);
+      return new SignJWT(claims)
+        .setProtectedHeader({ alg, kid: "ed-1" })
+        .setIssuer("https://issuer.test")
+        .setAudience("demo")
+        .setIssuedAt(now)
+        .setExpirationTime(now + 300)
+        .sign(privateKey);
     };
     app = createServer((req, res) => res.end(JSON.stringify({ user: req.headers["x-user-id"] ?? null })));
     await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
@@ -148,7 +154,13 @@ describe("access tokens signed with Ed25519, verified by the sidecar's jwt_authn
   it("refuses an EdDSA token whose signature was made by another key (401)", async () => {
     const other = await generateKeyPair("EdDSA", { crv: "Ed25519" });
     const now = Math.floor(Date.now() / 1000);
-    const forged = await new SignJWT({ sub: "mallory" }).setProtectedHeader({ alg: "EdDSA", kid: "ed-1" }).setIssuer("https://issuer.test").setAudience("demo").setIssuedAt(now).setExpirationTime(now + 300).sign(other.privateKey);
+    const forged = await new SignJWT({ sub: "mallory" })
+      .setProtectedHeader({ alg: "EdDSA", kid: "ed-1" })
+      .setIssuer("https://issuer.test")
+      .setAudience("demo")
+      .setIssuedAt(now)
+      .setExpirationTime(now + 300)
+      .sign(other.privateKey);
     expect((await send(listenerPort, "/me", { authorization: `Bearer ${forged}` })).status).toBe(401);
   });
 });

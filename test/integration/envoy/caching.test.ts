@@ -24,7 +24,13 @@ describe("caching defaults through a real Envoy sidecar", () => {
     const { publicKey, privateKey } = await generateKeyPair("ES256");
     const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" }] };
     const now = Math.floor(Date.now() / 1000);
-    token = await new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer("https://id.example.com/").setAudience("shop-api").setIssuedAt(now).setExpirationTime(now + 600).sign(privateKey);
+    token = await new SignJWT({ sub: "alice" })
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .setIssuer("https://id.example.com/")
+      .setAudience("shop-api")
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .sign(privateKey);
     app = createServer((req, res) => {
       if (req.url?.includes("own-policy")) res.setHeader("cache-control", "no-store");
       res.end("ok");
@@ -37,7 +43,13 @@ describe("caching defaults through a real Envoy sidecar", () => {
       targetRefs: [{ kind: "Service", name: "shop-api" }],
       authentication: { jwt: { providers: [{ name: "idp", issuer: "https://id.example.com/", audiences: ["shop-api"], jwks: { secretRef: { name: "idp-jwks" } } }] } },
       rules: [
-        { name: "images", match: { pathPrefix: "/v1/images/" }, authentication: "None", caching: { cacheControl: "public, max-age=86400", vary: ["Accept-Encoding"] }, rateLimits: [{ name: "shield", scope: "Local", limit: { requests: 3, per: "1h" } }] },
+        {
+          name: "images",
+          match: { pathPrefix: "/v1/images/" },
+          authentication: "None",
+          caching: { cacheControl: "public, max-age=86400", vary: ["Accept-Encoding"] },
+          rateLimits: [{ name: "shield", scope: "Local", limit: { requests: 3, per: "1h" } }],
+        },
         { name: "orders", match: { pathPrefix: "/v1/orders" }, caching: { cacheControl: "private, max-age=60" } },
       ],
     };
@@ -84,5 +96,5 @@ describe("caching defaults through a real Envoy sidecar", () => {
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
     // A default-deny 404 is no rule's answer: no caching of a rule either.
     expect((await httpRequest(port, "/unlisted")).headers["cache-control"]).not.toBe("public, max-age=86400");
-});
+  });
 });

@@ -14,17 +14,58 @@ import { httpRequest } from "../../support/http.js";
  * numbers, arrays and objects (the README states it, this test holds it to that).
  */
 describe("claims copied into request headers by jwt_authn", () => {
-  let app: Server; let envoy: EnvoyProcess; let port: number; let sign: (c: JWTPayload) => Promise<string>;
+  let app: Server;
+  let envoy: EnvoyProcess;
+  let port: number;
+  let sign: (c: JWTPayload) => Promise<string>;
   beforeAll(async () => {
     const { publicKey, privateKey } = await generateKeyPair("ES256");
     const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" }] };
-    sign = (claims) => { const now = Math.floor(Date.now() / 1000); return new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer("https://id.example.com/").setAudience("a").setIssuedAt(now).setExpirationTime(now + 600).sign(privateKey); };
+    sign = (claims) => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT(claims)
+        .setProtectedHeader({ alg: "ES256", kid: "k1" })
+        .setIssuer("https://id.example.com/")
+        .setAudience("a")
+        .setIssuedAt(now)
+        .setExpirationTime(now + 600)
+        .sign(privateKey);
+    };
     app = createServer((req, res) => res.end(JSON.stringify(req.headers)));
     await new Promise<void>((r) => app.listen(0, "127.0.0.1", r));
-    const address = app.address(); if (!address || typeof address !== "object") throw new Error("x");
+    const address = app.address();
+    if (!address || typeof address !== "object") throw new Error("x");
     port = await freePort();
-    const spec = { targetRefs: [{ kind: "Service", name: "s" }], authentication: { jwt: { providers: [{ name: "idp", issuer: "https://id.example.com/", audiences: ["a"], jwks: { secretRef: { name: "j" } }, claimsToHeaders: [{ claim: "address.country", header: "x-country" }, { claim: "roles", header: "x-roles" }, { claim: "org.teams", header: "x-teams" }, { claim: "n", header: "x-n" }, { claim: "obj", header: "x-obj" }] }] } }, rules: [{ name: "all", match: { pathPrefix: "/" } }] };
-    const input: TranslationInput = { policies: [policy({ name: "p", created: "2026-01-01T00:00:00Z", spec })], services: [service("shop", "s", { app: "s" })], pods: [sidecarPod("shop", "s-0", { app: "s" }, { sidecar: port, app: address.port })], secrets: [jwksSecret("shop", "j", jwks)], now: new Date().toISOString() };
+    const spec = {
+      targetRefs: [{ kind: "Service", name: "s" }],
+      authentication: {
+        jwt: {
+          providers: [
+            {
+              name: "idp",
+              issuer: "https://id.example.com/",
+              audiences: ["a"],
+              jwks: { secretRef: { name: "j" } },
+              claimsToHeaders: [
+                { claim: "address.country", header: "x-country" },
+                { claim: "roles", header: "x-roles" },
+                { claim: "org.teams", header: "x-teams" },
+                { claim: "n", header: "x-n" },
+                { claim: "obj", header: "x-obj" },
+              ],
+            },
+          ],
+        },
+      },
+      rules: [{ name: "all", match: { pathPrefix: "/" } }],
+    };
+    const input: TranslationInput = {
+      policies: [policy({ name: "p", created: "2026-01-01T00:00:00Z", spec })],
+      services: [service("shop", "s", { app: "s" })],
+      pods: [sidecarPod("shop", "s-0", { app: "s" }, { sidecar: port, app: address.port })],
+      secrets: [jwksSecret("shop", "j", jwks)],
+      now: new Date().toISOString(),
+    };
     const rendered = render(input);
     const workload = rendered.workloads[0];
     if (!workload) throw new Error("nothing rendered");

@@ -66,7 +66,10 @@ const rules = [
 
 /** Three workloads: `direct` (no clientAddress), `behind-lb` (none: the installation's), `behind-cdn` (its own header). */
 function objects(app: number, sidecars: Record<string, number>): TranslationInput {
-  const workload = (name: string, clientAddress?: Record<string, unknown>): { policy: Record<string, unknown>; svc: ReturnType<typeof service>; pod: ReturnType<typeof sidecarPod> } => ({
+  const workload = (
+    name: string,
+    clientAddress?: Record<string, unknown>,
+  ): { policy: Record<string, unknown>; svc: ReturnType<typeof service>; pod: ReturnType<typeof sidecarPod> } => ({
     policy: policy({ name, created: "2026-01-01T00:00:00Z", spec: { targetRefs: [{ kind: "Service", name }], rules, ...(clientAddress ? { clientAddress } : {}) } }),
     svc: service("shop", name, { app: name }),
     pod: sidecarPod("shop", `${name}-0`, { app: name }, { sidecar: sidecars[name] ?? 0, app }),
@@ -173,12 +176,14 @@ describe("the client's address through real Envoy sidecars", () => {
 
     it("budgets per client behind the proxy: rotating what the client wrote before the proxy's entry does not escape", async () => {
       const statuses: number[] = [];
-      for (let i = 0; i < 5; i++) statuses.push((await send(port["behind-lb"] ?? 0, { path: "/v1/login", headers: { "x-forwarded-for": `198.51.100.${i}, 203.0.113.20` } })).status);
+      for (let i = 0; i < 5; i++)
+        statuses.push((await send(port["behind-lb"] ?? 0, { path: "/v1/login", headers: { "x-forwarded-for": `198.51.100.${i}, 203.0.113.20` } })).status);
       expect(statuses).toEqual([200, 200, 200, 429, 429]);
       expect((await send(port["behind-lb"] ?? 0, { path: "/v1/login", headers: { "x-forwarded-for": "203.0.113.21" } })).status).toBe(200);
       // A peer outside the trusted network rotating X-Forwarded-For spends its own address's budget.
       const direct: number[] = [];
-      for (let i = 0; i < 5; i++) direct.push((await send(port["behind-lb"] ?? 0, { path: "/v1/login", from: UNTRUSTED, headers: { "x-forwarded-for": `203.0.113.${30 + i}` } })).status);
+      for (let i = 0; i < 5; i++)
+        direct.push((await send(port["behind-lb"] ?? 0, { path: "/v1/login", from: UNTRUSTED, headers: { "x-forwarded-for": `203.0.113.${30 + i}` } })).status);
       expect(direct).toEqual([200, 200, 200, 429, 429]);
     });
 
@@ -197,19 +202,29 @@ describe("the client's address through real Envoy sidecars", () => {
     it("believes X-Real-IP from the trusted peer only, and overwrites it for the app otherwise", async () => {
       const trusted = await send(port["behind-cdn"] ?? 0, { path: "/v1/echo", headers: { "x-real-ip": "203.0.113.7", "x-forwarded-for": "198.51.100.1" } });
       expect(seenByApp(trusted)).toEqual({ xff: "203.0.113.7", external: "203.0.113.7", realIp: "203.0.113.7" });
-      const untrusted = await send(port["behind-cdn"] ?? 0, { path: "/v1/echo", from: UNTRUSTED, headers: { "x-real-ip": "203.0.113.7", "x-envoy-external-address": "203.0.113.7" } });
+      const untrusted = await send(port["behind-cdn"] ?? 0, {
+        path: "/v1/echo",
+        from: UNTRUSTED,
+        headers: { "x-real-ip": "203.0.113.7", "x-envoy-external-address": "203.0.113.7" },
+      });
       expect(seenByApp(untrusted)).toEqual({ xff: UNTRUSTED, external: UNTRUSTED, realIp: UNTRUSTED });
       // From the trusted peer without a readable address, the peer is the client.
-      expect(seenByApp(await send(port["behind-cdn"] ?? 0, { path: "/v1/echo", headers: { "x-real-ip": "not-an-address" } }))).toEqual({ xff: TRUSTED, external: TRUSTED, realIp: TRUSTED });
+      expect(seenByApp(await send(port["behind-cdn"] ?? 0, { path: "/v1/echo", headers: { "x-real-ip": "not-an-address" } }))).toEqual({
+        xff: TRUSTED,
+        external: TRUSTED,
+        realIp: TRUSTED,
+      });
     });
 
     it("budgets per header address from the trusted peer, and per peer from anyone else however they rotate it", async () => {
       const viaCdn: number[] = [];
-      for (let i = 0; i < 4; i++) viaCdn.push((await send(port["behind-cdn"] ?? 0, { path: "/v1/login", headers: { "x-real-ip": "203.0.113.40", "x-forwarded-for": `198.51.100.${i}` } })).status);
+      for (let i = 0; i < 4; i++)
+        viaCdn.push((await send(port["behind-cdn"] ?? 0, { path: "/v1/login", headers: { "x-real-ip": "203.0.113.40", "x-forwarded-for": `198.51.100.${i}` } })).status);
       expect(viaCdn).toEqual([200, 200, 200, 429]);
       expect((await send(port["behind-cdn"] ?? 0, { path: "/v1/login", headers: { "x-real-ip": "203.0.113.41" } })).status).toBe(200);
       const direct: number[] = [];
-      for (let i = 0; i < 4; i++) direct.push((await send(port["behind-cdn"] ?? 0, { path: "/v1/login", from: UNTRUSTED, headers: { "x-real-ip": `203.0.113.${50 + i}` } })).status);
+      for (let i = 0; i < 4; i++)
+        direct.push((await send(port["behind-cdn"] ?? 0, { path: "/v1/login", from: UNTRUSTED, headers: { "x-real-ip": `203.0.113.${50 + i}` } })).status);
       expect(direct).toEqual([200, 200, 200, 429]);
     });
 

@@ -25,7 +25,13 @@ describe("conditions on requests (rules' when) through a real Envoy sidecar", ()
     const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" }] };
     sign = (claims) => {
       const now = Math.floor(Date.now() / 1000);
-      return new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer("https://id.example.com/").setAudience("partner-api").setIssuedAt(now).setExpirationTime(now + 600).sign(privateKey);
+      return new SignJWT(claims)
+        .setProtectedHeader({ alg: "ES256", kid: "k1" })
+        .setIssuer("https://id.example.com/")
+        .setAudience("partner-api")
+        .setIssuedAt(now)
+        .setExpirationTime(now + 600)
+        .sign(privateKey);
     };
     app = createServer((_req, res) => {
       hits++;
@@ -39,7 +45,11 @@ describe("conditions on requests (rules' when) through a real Envoy sidecar", ()
       targetRefs: [{ kind: "Service", name: "partner-api" }],
       authentication: { jwt: { providers: [{ name: "idp", issuer: "https://id.example.com/", audiences: ["partner-api"], jwks: { secretRef: { name: "idp-jwks" } } }] } },
       rules: [
-        { name: "reports", match: { pathPrefix: "/v1/reports" }, when: { headers: { "X-Tenant": ["acme", "globex"] }, notHeaders: { "User-Agent": ["LegacySDK/1.0"] }, notClaims: { account_status: ["suspended"] } } },
+        {
+          name: "reports",
+          match: { pathPrefix: "/v1/reports" },
+          when: { headers: { "X-Tenant": ["acme", "globex"] }, notHeaders: { "User-Agent": ["LegacySDK/1.0"] }, notClaims: { account_status: ["suspended"] } },
+        },
         { name: "status", match: { path: "/status" }, authentication: "None", when: { notHeaders: { "X-Debug": ["1"] } } },
       ],
     };

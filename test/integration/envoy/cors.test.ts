@@ -25,7 +25,13 @@ describe("CORS for web clients through a real Envoy sidecar", () => {
     const { publicKey, privateKey } = await generateKeyPair("ES256");
     const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" }] };
     const now = Math.floor(Date.now() / 1000);
-    token = await new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer("https://id.example.com/").setAudience("shop-api").setIssuedAt(now).setExpirationTime(now + 600).sign(privateKey);
+    token = await new SignJWT({ sub: "alice" })
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .setIssuer("https://id.example.com/")
+      .setAudience("shop-api")
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .sign(privateKey);
     app = createServer((req, res) => {
       appSaw.push({ method: req.method ?? "", url: req.url ?? "" });
       res.setHeader("x-request-id", "r-1");

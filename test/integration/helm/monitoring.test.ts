@@ -19,7 +19,20 @@ import { authorizationService } from "../../../services/authz/service.js";
 import { exec } from "../../env/exec.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../../env/processes.js";
 import { installCrds } from "../../support/crds.js";
-import { createNamespace, deleteNamespace, e2eEnvironment, httpRequest, kubeConfig, kubectl, policyManifest, startBulwark, startController, waitFor, type BulwarkProcess, type E2eEnvironment } from "../../support/e2e.js";
+import {
+  createNamespace,
+  deleteNamespace,
+  e2eEnvironment,
+  httpRequest,
+  kubeConfig,
+  kubectl,
+  policyManifest,
+  startBulwark,
+  startController,
+  waitFor,
+  type BulwarkProcess,
+  type E2eEnvironment,
+} from "../../support/e2e.js";
 import { startAuthzProcess } from "../../support/authz-process.js";
 import { testEnvironment, uniqueName } from "../../support/environment.js";
 
@@ -93,7 +106,19 @@ afterAll(async () => {
 describe("alerts and dashboard", () => {
   it("renders alerts for NACKs, rejected streams, disconnected sidecars, leader, status writes, authz errors and latency, ratelimit without Redis, components down", () => {
     expect(alertExprs.map((a) => a.name).sort()).toEqual(
-      ["BulwarkAuthzErrors", "BulwarkAuthzSlow", "BulwarkComponentDown", "BulwarkNoLeader", "BulwarkRatelimitEvictions", "BulwarkRatelimitStoreDegraded", "BulwarkSidecarsDisconnected", "BulwarkStatusWritesFailing", "BulwarkXdsConfigRejected", "BulwarkXdsPushSlow", "BulwarkXdsStreamsRejected"].sort(),
+      [
+        "BulwarkAuthzErrors",
+        "BulwarkAuthzSlow",
+        "BulwarkComponentDown",
+        "BulwarkNoLeader",
+        "BulwarkRatelimitEvictions",
+        "BulwarkRatelimitStoreDegraded",
+        "BulwarkSidecarsDisconnected",
+        "BulwarkStatusWritesFailing",
+        "BulwarkXdsConfigRejected",
+        "BulwarkXdsPushSlow",
+        "BulwarkXdsStreamsRejected",
+      ].sort(),
     );
     expect(dashboardExprs.length).toBeGreaterThan(15);
     // Scoped to the release: every selector names its namespace.
@@ -120,14 +145,25 @@ describe("alerts and dashboard", () => {
     components.push(controller);
     const authz = await startAuthzProcess({ kubeconfig: env.kubeconfig, waitReady: false });
     components.push(authz);
-    const ratelimit = await startBulwark({ command: "ratelimit", name: "bulwark ratelimit", probe: "/healthz", args: ["--kubeconfig", env.kubeconfig, "--grpc-address", `127.0.0.1:${await freePort()}`] });
+    const ratelimit = await startBulwark({
+      command: "ratelimit",
+      name: "bulwark ratelimit",
+      probe: "/healthz",
+      args: ["--kubeconfig", env.kubeconfig, "--grpc-address", `127.0.0.1:${await freePort()}`],
+    });
     components.push(ratelimit);
 
     // Traffic that gives the labelled metrics series: a policy (status written), an authz Check, a plaintext xDS connection (refused).
-    await kubectl(env, ["apply", "--namespace", policyNamespace], policyManifest(policyNamespace, "orders", { targetRefs: [{ kind: "Service", name: "orders" }], defaultAction: "Allow" }));
+    await kubectl(
+      env,
+      ["apply", "--namespace", policyNamespace],
+      policyManifest(policyNamespace, "orders", { targetRefs: [{ kind: "Service", name: "orders" }], defaultAction: "Allow" }),
+    );
     await waitFor("a status write", async () => ((await controller.metric("bulwark_status_writes_total")) ?? 0) > 0, 30_000, 200);
     const Ctor = makeGenericClientConstructor(authorizationService(), "Authorization");
-    const client = new Ctor(`127.0.0.1:${authz.grpcPort}`, credentials.createInsecure()) as unknown as Client & { Check(request: unknown, callback: (error: ServiceError | null) => void): void };
+    const client = new Ctor(`127.0.0.1:${authz.grpcPort}`, credentials.createInsecure()) as unknown as Client & {
+      Check(request: unknown, callback: (error: ServiceError | null) => void): void;
+    };
     await new Promise<void>((resolve) => client.Check({ attributes: { request: { http: { method: "GET", path: "/", host: "x" } } } }, () => resolve()));
     client.close();
     await new Promise<void>((resolve) => {
@@ -137,7 +173,10 @@ describe("alerts and dashboard", () => {
     });
 
     promPort = await freePort();
-    const target = (c: BulwarkProcess, component: string): unknown => ({ targets: [`127.0.0.1:${c.httpPort}`], labels: { namespace: NAMESPACE, pod: `${RELEASE}-bulwark-${component}-0`, app_kubernetes_io_instance: RELEASE, app_kubernetes_io_component: component } });
+    const target = (c: BulwarkProcess, component: string): unknown => ({
+      targets: [`127.0.0.1:${c.httpPort}`],
+      labels: { namespace: NAMESPACE, pod: `${RELEASE}-bulwark-${component}-0`, app_kubernetes_io_instance: RELEASE, app_kubernetes_io_component: component },
+    });
     const config = join(dir, "prometheus.yml");
     await writeFile(
       config,
@@ -153,17 +192,26 @@ describe("alerts and dashboard", () => {
       args: [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${promPort}`],
       logFile: join(dir, "prometheus.log"),
     });
-    await waitUntilReady(prometheus, async () => (await httpRequest(promPort, "/-/ready", { timeoutMs: 2000 }).catch(() => ({ status: 0 }))).status === 200, 60_000).catch(async (error: unknown) => {
-      throw new Error(`${String(error)}\n${await readFile(join(dir, "prometheus.log"), "utf8").catch(() => "")}`);
-    });
+    await waitUntilReady(prometheus, async () => (await httpRequest(promPort, "/-/ready", { timeoutMs: 2000 }).catch(() => ({ status: 0 }))).status === 200, 60_000).catch(
+      async (error: unknown) => {
+        throw new Error(`${String(error)}\n${await readFile(join(dir, "prometheus.log"), "utf8").catch(() => "")}`);
+      },
+    );
     await waitFor("three targets up", async () => ((await query("sum(up)")).data?.result as { value: [number, string] }[] | undefined)?.[0]?.value[1] === "3", 30_000, 500);
-    await waitFor("the authz decision and the rejected stream scraped", async () => ((await query("count(bulwark_authz_decisions_total) + count(bulwark_xds_rejected_streams_total)")).data?.result.length ?? 0) > 0, 30_000, 500);
+    await waitFor(
+      "the authz decision and the rejected stream scraped",
+      async () => ((await query("count(bulwark_authz_decisions_total) + count(bulwark_xds_rejected_streams_total)")).data?.result.length ?? 0) > 0,
+      30_000,
+      500,
+    );
 
     // Every rule evaluated without an error (both files: the alerts and the dashboard's queries).
     const rules = await waitFor(
       "every rule evaluated",
       async () => {
-        const answer = JSON.parse((await httpRequest(promPort, "/api/v1/rules", { timeoutMs: 10_000 })).body) as { data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] } };
+        const answer = JSON.parse((await httpRequest(promPort, "/api/v1/rules", { timeoutMs: 10_000 })).body) as {
+          data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+        };
         const all = answer.data.groups.flatMap((g) => g.rules);
         return all.length === alertExprs.length + dashboardExprs.length && all.every((r) => r.health !== "unknown") ? all : undefined;
       },
@@ -188,6 +236,8 @@ describe("alerts and dashboard", () => {
       expect(DECLARED_WITHOUT_SERIES[name], `${name} has no series and is not listed as declared without series`).toBeDefined();
       expect(declared, `${name} is declared by no component`).toContain(`# HELP ${name} `);
     }
-    process.stdout.write(`monitoring: ${names.length} metrics in ${alertExprs.length} alerts and ${dashboardExprs.length} dashboard queries; without series in this run: ${withoutSeries.join(", ") || "none"}\n`);
+    process.stdout.write(
+      `monitoring: ${names.length} metrics in ${alertExprs.length} alerts and ${dashboardExprs.length} dashboard queries; without series in this run: ${withoutSeries.join(", ") || "none"}\n`,
+    );
   }, 240_000);
 });

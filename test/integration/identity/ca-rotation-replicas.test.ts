@@ -44,7 +44,10 @@ let server: SidecarPod;
 
 /** The SDS secrets a sidecar holds: its certificate's leaf and the roots it validates peers with. */
 async function secretsHeld(sidecar: SidecarPod): Promise<{ certificate?: X509Certificate; roots: X509Certificate[] }> {
-  type Dumped = { name?: string; secret?: { tls_certificate?: { certificate_chain?: { inline_string?: string } }; validation_context?: { trusted_ca?: { inline_string?: string } } } };
+  type Dumped = {
+    name?: string;
+    secret?: { tls_certificate?: { certificate_chain?: { inline_string?: string } }; validation_context?: { trusted_ca?: { inline_string?: string } } };
+  };
   const dump = JSON.parse((await sidecar.admin("/config_dump?resource=dynamic_active_secrets")).body) as { configs?: Dumped[] };
   const leaf = dump.configs?.find((c) => c.name === "workload-cert")?.secret?.tls_certificate?.certificate_chain?.inline_string?.match(PEM_BLOCK)?.[0];
   const bundle = dump.configs?.find((c) => c.name === "trust-bundle")?.secret?.validation_context?.trusted_ca?.inline_string ?? "";
@@ -69,12 +72,27 @@ beforeAll(async () => {
   controllers.push(await startMeshController(env, { leaseNamespace: systemNamespace, identity: "replica-b", trustDomain: TRUST_DOMAIN, caSecretCreate: false }));
   const [a, b] = controllers as [ControllerProcess, ControllerProcess];
   await createService(kc, namespace, "server", { app: "server" });
-  await kubectl(env, ["apply", "--namespace", namespace], policyManifest(namespace, "server", { targetRefs: [{ kind: "Service", name: "server" }], defaultAction: "Allow", tls: { mtls: "Strict" } }));
+  await kubectl(
+    env,
+    ["apply", "--namespace", namespace],
+    policyManifest(namespace, "server", { targetRefs: [{ kind: "Service", name: "server" }], defaultAction: "Allow", tls: { mtls: "Strict" } }),
+  );
   // The caller's sidecar is served by replica A, the server's by replica B.
   server = await startSidecarPod(env, kc, { namespace, pod: "server-0", labels: { app: "server" }, xdsPort: b.xdsPort, delta: false });
-  caller = await startSidecarPod(env, kc, { namespace, pod: "caller-0", labels: { app: "caller" }, xdsPort: a.xdsPort, delta: false, annotations: { "bulwark.dev/egress-proxy": "enabled" } });
+  caller = await startSidecarPod(env, kc, {
+    namespace,
+    pod: "caller-0",
+    labels: { app: "caller" },
+    xdsPort: a.xdsPort,
+    delta: false,
+    annotations: { "bulwark.dev/egress-proxy": "enabled" },
+  });
   await waitFor("the server's policy programmed", async () => (conditionOf(await getPolicy(kc, namespace, "server"), "Programmed")?.status === "True" ? true : undefined), 30_000);
-  await waitFor("the caller reaches the server through its egress proxy", async () => ((await proxyRequest(caller.outboundPort, "http://server/").catch(() => undefined))?.status === 200 ? true : undefined), 30_000);
+  await waitFor(
+    "the caller reaches the server through its egress proxy",
+    async () => ((await proxyRequest(caller.outboundPort, "http://server/").catch(() => undefined))?.status === 200 ? true : undefined),
+    30_000,
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -99,14 +117,26 @@ describe("CA rotation with two controller replicas", () => {
       await core.replaceNamespacedSecret({ namespace: systemNamespace, name: CA_SECRET, body: secret });
       // Replica A's only sidecar acknowledges the new bundle, and A says so in its report.
       await waitFor("the caller trusts the new root", async () => (trusts((await secretsHeld(caller)).roots) ? true : undefined), 10_000, 20);
-      await waitFor("replica A reports that its sidecars trust the new root", async () => ((await publishedTrust()).get("replica-a")?.includes(nextFingerprint ?? "?") ? true : undefined), 10_000, 50);
+      await waitFor(
+        "replica A reports that its sidecars trust the new root",
+        async () => ((await publishedTrust()).get("replica-a")?.includes(nextFingerprint ?? "?") ? true : undefined),
+        10_000,
+        50,
+      );
       await new Promise((r) => setTimeout(r, 2000));
       expect((await publishedTrust()).get("replica-b") ?? "", "replica B reports a root its stopped sidecar has not acknowledged").not.toContain(nextFingerprint);
-      expect((await secretsHeld(caller)).certificate?.verify(nextRoot.publicKey), "replica A issued a certificate of the new root while replica B's sidecar cannot verify it").toBe(false);
+      expect((await secretsHeld(caller)).certificate?.verify(nextRoot.publicKey), "replica A issued a certificate of the new root while replica B's sidecar cannot verify it").toBe(
+        false,
+      );
       process.kill(server.envoy.pid, "SIGCONT");
       resumed = true;
       for (const sidecar of [caller, server]) {
-        await waitFor(`${sidecar.pod} uses a certificate of the new root`, async () => ((await secretsHeld(sidecar)).certificate?.verify(nextRoot.publicKey) ? true : undefined), 20_000, 50);
+        await waitFor(
+          `${sidecar.pod} uses a certificate of the new root`,
+          async () => ((await secretsHeld(sidecar)).certificate?.verify(nextRoot.publicKey) ? true : undefined),
+          20_000,
+          50,
+        );
       }
       expect((await proxyRequest(caller.outboundPort, "http://server/after-rotation")).status).toBe(200);
     } finally {
@@ -125,7 +155,12 @@ describe("CA rotation with two controller replicas", () => {
     secret.data = { "tls.crt": Buffer.from(next.certificatePem).toString("base64"), "tls.key": Buffer.from(next.privateKeyPem).toString("base64") };
     const started = Date.now();
     await core.replaceNamespacedSecret({ namespace: systemNamespace, name: CA_SECRET, body: secret });
-    await waitFor("the caller uses a certificate of the new root", async () => ((await secretsHeld(caller)).certificate?.verify(nextRoot.publicKey) ? true : undefined), 45_000, 100);
+    await waitFor(
+      "the caller uses a certificate of the new root",
+      async () => ((await secretsHeld(caller)).certificate?.verify(nextRoot.publicKey) ? true : undefined),
+      45_000,
+      100,
+    );
     const elapsed = Date.now() - started;
     console.log(`replica B killed: replica A activated the new root after ${elapsed} ms (bounded by the activation timeout, 10 s, and B's record expiry, 30 s)`);
     expect(elapsed).toBeLessThan(15_000);

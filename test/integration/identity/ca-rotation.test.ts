@@ -79,7 +79,10 @@ const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/
 
 /** The SDS secrets a sidecar holds: its certificate and its trust bundle. */
 async function secretsHeld(sidecar: SidecarPod): Promise<Held> {
-  type Dumped = { name?: string; secret?: { tls_certificate?: { certificate_chain?: { inline_string?: string } }; validation_context?: { trusted_ca?: { inline_string?: string } } } };
+  type Dumped = {
+    name?: string;
+    secret?: { tls_certificate?: { certificate_chain?: { inline_string?: string } }; validation_context?: { trusted_ca?: { inline_string?: string } } };
+  };
   const dump = JSON.parse((await sidecar.admin("/config_dump?resource=dynamic_active_secrets")).body) as { configs?: Dumped[] };
   const chain = dump.configs?.find((c) => c.name === "workload-cert")?.secret?.tls_certificate?.certificate_chain?.inline_string;
   const bundle = dump.configs?.find((c) => c.name === "trust-bundle")?.secret?.validation_context?.trusted_ca?.inline_string ?? "";
@@ -122,13 +125,33 @@ beforeAll(async () => {
   namespace = uniqueName("rotation-app");
   await createNamespace(kc, systemNamespace);
   await createNamespace(kc, namespace);
-  controller = await startMeshController(env, { leaseNamespace: systemNamespace, identity: "rotation-0", trustDomain: TRUST_DOMAIN, certificateLifetime: `${LIFETIME_MS / 1000}s` });
+  controller = await startMeshController(env, {
+    leaseNamespace: systemNamespace,
+    identity: "rotation-0",
+    trustDomain: TRUST_DOMAIN,
+    certificateLifetime: `${LIFETIME_MS / 1000}s`,
+  });
   await createService(kc, namespace, "server", { app: "server" });
-  await kubectl(env, ["apply", "--namespace", namespace], policyManifest(namespace, "server", { targetRefs: [{ kind: "Service", name: "server" }], defaultAction: "Allow", tls: { mtls: "Strict" } }));
+  await kubectl(
+    env,
+    ["apply", "--namespace", namespace],
+    policyManifest(namespace, "server", { targetRefs: [{ kind: "Service", name: "server" }], defaultAction: "Allow", tls: { mtls: "Strict" } }),
+  );
   server = await startSidecarPod(env, kc, { namespace, pod: "server-0", labels: { app: "server" }, xdsPort: controller.xdsPort, delta: false });
-  caller = await startSidecarPod(env, kc, { namespace, pod: "caller-0", labels: { app: "caller" }, xdsPort: controller.xdsPort, delta: false, annotations: { "bulwark.dev/egress-proxy": "enabled" } });
+  caller = await startSidecarPod(env, kc, {
+    namespace,
+    pod: "caller-0",
+    labels: { app: "caller" },
+    xdsPort: controller.xdsPort,
+    delta: false,
+    annotations: { "bulwark.dev/egress-proxy": "enabled" },
+  });
   await waitFor("the server's policy programmed", async () => (conditionOf(await getPolicy(kc, namespace, "server"), "Programmed")?.status === "True" ? true : undefined), 30_000);
-  await waitFor("the caller reaches the server through its egress proxy", async () => ((await proxyRequest(caller.outboundPort, "http://server/").catch(() => undefined))?.status === 200 ? true : undefined), 30_000);
+  await waitFor(
+    "the caller reaches the server through its egress proxy",
+    async () => ((await proxyRequest(caller.outboundPort, "http://server/").catch(() => undefined))?.status === 200 ? true : undefined),
+    30_000,
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -140,12 +163,23 @@ afterAll(async () => {
 describe("CA rotation by the user", () => {
   it("replacing the CA Secret during traffic fails no request; the new certificates chain to the new root", async () => {
     const roots = [(await readWorkloadCa(kc, systemNamespace, CA_SECRET, TRUST_DOMAIN)).trustBundlePem];
-    const client = await (await readWorkloadCa(kc, systemNamespace, CA_SECRET, TRUST_DOMAIN)).issue({ namespace, serviceAccount: "client" }, new Date(), { lifetimeMs: 3600_000, renewAfter: 2 / 3 });
+    const client = await (
+      await readWorkloadCa(kc, systemNamespace, CA_SECRET, TRUST_DOMAIN)
+    ).issue({ namespace, serviceAccount: "client" }, new Date(), { lifetimeMs: 3600_000, renewAfter: 2 / 3 });
     // Through the caller's sidecar (pooled mTLS upstream) and straight to the server (a fresh handshake each time).
-    const viaMesh = trafficLoop(() => proxyRequest(caller.outboundPort, `http://server.${namespace}.svc.cluster.local/rotation`), (a) => a.status === 200 && a.body.includes('"app":"server-0"'));
+    const viaMesh = trafficLoop(
+      () => proxyRequest(caller.outboundPort, `http://server.${namespace}.svc.cluster.local/rotation`),
+      (a) => a.status === 200 && a.body.includes('"app":"server-0"'),
+    );
     const direct = trafficLoop(
       async () => {
-        const outcome = await tlsRequest({ port: server.port, ca: roots, cert: client.certificateChainPem, key: client.privateKeyPem, expectServerId: `spiffe://${TRUST_DOMAIN}/ns/${namespace}/sa/default` });
+        const outcome = await tlsRequest({
+          port: server.port,
+          ca: roots,
+          cert: client.certificateChainPem,
+          key: client.privateKeyPem,
+          expectServerId: `spiffe://${TRUST_DOMAIN}/ns/${namespace}/sa/default`,
+        });
         return { status: outcome.status ?? 0, headers: {}, body: outcome.body ?? outcome.error ?? "" };
       },
       (a) => a.status === 200,
@@ -166,13 +200,15 @@ describe("CA rotation by the user", () => {
           const held = await Promise.all([caller, server].map((sidecar) => secretsHeld(sidecar)));
           const trusted = held.map((h) => h.roots.some((r) => r.raw.equals(nextRoot.raw)));
           for (const h of held) {
-            if (h.certificate?.verify(nextRoot.publicKey)) expect(trusted, `round ${round + 1}: a certificate of the new root before every sidecar trusts it`).toEqual([true, true]);
+            if (h.certificate?.verify(nextRoot.publicKey))
+              expect(trusted, `round ${round + 1}: a certificate of the new root before every sidecar trusts it`).toEqual([true, true]);
           }
           for (const [i, sidecar] of [caller, server].entries()) {
             if (done.has(sidecar.pod)) continue;
             const inUse = await certificateInUse(sidecar);
             const certificate = held[i]?.certificate;
-            if (inUse?.everywhere && certificate && normalSerial(certificate.serialNumber) === inUse.serial && certificate.verify(nextRoot.publicKey)) done.set(sidecar.pod, Date.now());
+            if (inUse?.everywhere && certificate && normalSerial(certificate.serialNumber) === inUse.serial && certificate.verify(nextRoot.publicKey))
+              done.set(sidecar.pod, Date.now());
           }
           await new Promise((r) => setTimeout(r, 5));
         }
@@ -209,7 +245,12 @@ describe("CA rotation by the user", () => {
       process.kill(server.envoy.pid, "SIGCONT");
       resumed = true;
       for (const sidecar of [caller, server]) {
-        await waitFor(`${sidecar.pod} uses a certificate of the new root`, async () => ((await secretsHeld(sidecar)).certificate?.verify(nextRoot.publicKey) ? true : undefined), 15_000, 20);
+        await waitFor(
+          `${sidecar.pod} uses a certificate of the new root`,
+          async () => ((await secretsHeld(sidecar)).certificate?.verify(nextRoot.publicKey) ? true : undefined),
+          15_000,
+          20,
+        );
       }
       expect((await proxyRequest(caller.outboundPort, "http://server/after-rotation")).status).toBe(200);
     } finally {
@@ -226,10 +267,15 @@ describe("CA rotation by the user", () => {
     await core.replaceNamespacedSecret({ namespace: systemNamespace, name: CA_SECRET, body: current });
     try {
       // A renewal happens within a lifetime; the renewed certificate comes from the same CA as before.
-      const renewed = await waitFor("a renewal under the broken Secret", async () => {
-        const held = await certificateHeld(server);
-        return held && before && held.serialNumber !== before.serialNumber ? held : undefined;
-      }, LIFETIME_MS + 5000, 100);
+      const renewed = await waitFor(
+        "a renewal under the broken Secret",
+        async () => {
+          const held = await certificateHeld(server);
+          return held && before && held.serialNumber !== before.serialNumber ? held : undefined;
+        },
+        LIFETIME_MS + 5000,
+        100,
+      );
       expect(renewed.issuer).toBe(before?.issuer);
       // The reason is told where the user looks: an Event on the Secret.
       const events = await core.listNamespacedEvent({ namespace: systemNamespace, fieldSelector: `involvedObject.name=${CA_SECRET}` });
@@ -252,7 +298,10 @@ describe("workload certificate renewal", () => {
       const c = await certificateInUse(server);
       return c?.everywhere ? c : undefined;
     });
-    const failures = trafficLoop(() => proxyRequest(caller.outboundPort, "http://server/renewal"), (a) => a.status === 200);
+    const failures = trafficLoop(
+      () => proxyRequest(caller.outboundPort, "http://server/renewal"),
+      (a) => a.status === 200,
+    );
     try {
       for (let round = 0; round < ROUNDS; round++) {
         const previous = current.serial;

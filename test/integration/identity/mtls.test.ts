@@ -246,13 +246,21 @@ describe("rotation", () => {
 describe("sidecar to sidecar, as translated and pushed by the controller", () => {
   it("the app of pod A calls http://<B>.<ns>.svc.cluster.local through its sidecar's egress proxy and reaches B's app over mTLS; unknown hosts are refused", async () => {
     // A: no policy (pass-through inbound); its app uses the egress proxy (annotated), so the mesh gives its sidecar one.
-    const caller = await startSidecarPod(env, kc, { namespace, pod: "caller-0", labels: { app: "caller" }, xdsPort: controller.xdsPort, delta: false, annotations: { "bulwark.dev/egress-proxy": "enabled" } });
+    const caller = await startSidecarPod(env, kc, {
+      namespace,
+      pod: "caller-0",
+      labels: { app: "caller" },
+      xdsPort: controller.xdsPort,
+      delta: false,
+      annotations: { "bulwark.dev/egress-proxy": "enabled" },
+    });
     sidecars.set("caller", caller);
     const strict = sidecars.get("strict");
     if (!strict) throw new Error("no strict sidecar");
     const url = `http://strict.${namespace}.svc.cluster.local/through-the-mesh`;
     const before = strict.app.requests;
-    const handshakes = async (): Promise<number> => [...(await strict.stats("ssl\\.handshake$")).entries()].filter(([k]) => k.startsWith("listener.")).reduce((n, [, v]) => n + v, 0);
+    const handshakes = async (): Promise<number> =>
+      [...(await strict.stats("ssl\\.handshake$")).entries()].filter(([k]) => k.startsWith("listener.")).reduce((n, [, v]) => n + v, 0);
     const handshakesBefore = await handshakes();
     const answer = await waitFor(
       "a request through the caller's egress proxy",
@@ -281,7 +289,11 @@ describe("sidecar to sidecar, as translated and pushed by the controller", () =>
 
     // A sidecar's own identity (ServiceAccount default) is what rules' callers judge: the guarded rule refuses it, the rest of the service answers.
     const guarded = `http://guarded.${namespace}.svc.cluster.local`;
-    await waitFor("guarded through the mesh", async () => ((await proxyRequest(caller.outboundPort, `${guarded}/open`).catch(() => undefined))?.status === 200 ? true : undefined), 30_000);
+    await waitFor(
+      "guarded through the mesh",
+      async () => ((await proxyRequest(caller.outboundPort, `${guarded}/open`).catch(() => undefined))?.status === 200 ? true : undefined),
+      30_000,
+    );
     const denied = await proxyRequest(caller.outboundPort, `${guarded}/internal/ledger`);
     expect(denied.status).toBe(403);
     expect(denied.body).toBe('{"error":"caller_denied"}');

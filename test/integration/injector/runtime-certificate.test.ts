@@ -82,7 +82,15 @@ async function startInjector(port: number, name: string, webhookConfiguration = 
     ],
     logFile: join(dir, `${name}.log`),
   });
-  await waitUntilReady(proc, () => servedCertificate(port).then(() => true, () => false), 60_000);
+  await waitUntilReady(
+    proc,
+    () =>
+      servedCertificate(port).then(
+        () => true,
+        () => false,
+      ),
+    60_000,
+  );
   injectors.push(proc);
   return proc;
 }
@@ -122,7 +130,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const name of [configName, `${configName}-late`]) if (configName) await kubectl(env, ["delete", "mutatingwebhookconfiguration", name, "--ignore-not-found"]).catch(() => undefined);
+  for (const name of [configName, `${configName}-late`])
+    if (configName) await kubectl(env, ["delete", "mutatingwebhookconfiguration", name, "--ignore-not-found"]).catch(() => undefined);
   for (const proc of injectors) await proc.stop();
   for (const ns of [apps, system]) if (ns) await deleteNamespace(kc, ns);
 });
@@ -133,8 +142,15 @@ describe("the injector's serving certificate, made and trusted at run time", () 
   it("creates its Secret, writes the caBundle the chart leaves out, and the API server's webhook call injects a Pod", async () => {
     port = await freePort();
     // As the chart renders it: no caBundle. The namespace webhook only: pods of `apps` go to it, none of another suite's.
-    const rendered = webhookConfiguration({ name: configName, clientConfig: { url: `https://127.0.0.1:${port}`, caBundle: "" }, failurePolicy: "Fail", excludedNamespaces: ["kube-system", system] }) as { webhooks: Record<string, unknown>[] };
-    rendered.webhooks = rendered.webhooks.filter((w) => w.name === "namespace.inject.bulwark.dev").map((w) => ({ ...w, clientConfig: { url: (w.clientConfig as { url: string }).url } }));
+    const rendered = webhookConfiguration({
+      name: configName,
+      clientConfig: { url: `https://127.0.0.1:${port}`, caBundle: "" },
+      failurePolicy: "Fail",
+      excludedNamespaces: ["kube-system", system],
+    }) as { webhooks: Record<string, unknown>[] };
+    rendered.webhooks = rendered.webhooks
+      .filter((w) => w.name === "namespace.inject.bulwark.dev")
+      .map((w) => ({ ...w, clientConfig: { url: (w.clientConfig as { url: string }).url } }));
     await kubectl(env, ["apply", "--server-side", "--field-manager=helm"], rendered);
     expect(await caBundles()).toEqual([undefined]);
     // Without a caBundle the API server cannot verify the webhook: an opted-in pod is refused (failurePolicy Fail).
@@ -150,7 +166,12 @@ describe("the injector's serving certificate, made and trusted at run time", () 
     expect(leaf.checkHost(`bulwark-injector.${system}.svc`)).toBe(`bulwark-injector.${system}.svc`);
     expect((await servedCertificate(port)).fingerprint256).toBe(leaf.fingerprint256);
     expect(await caBundles()).toEqual([Buffer.from(data["ca.crt"] ?? "").toString("base64")]);
-    const pod = await waitFor("a Pod injected through the API server's webhook call", async () => proxyOf(await core.createNamespacedPod({ namespace: apps, body: podBody("orders-0") }).catch(() => podBody("x"))) ? true : undefined, 30_000, 200);
+    const pod = await waitFor(
+      "a Pod injected through the API server's webhook call",
+      async () => (proxyOf(await core.createNamespacedPod({ namespace: apps, body: podBody("orders-0") }).catch(() => podBody("x"))) ? true : undefined),
+      30_000,
+      200,
+    );
     expect(pod).toBe(true);
     const created = await core.readNamespacedPod({ namespace: apps, name: "orders-0" });
     expect(proxyOf(created)?.image).toBe("envoyproxy/envoy:v1.40.0");
@@ -159,10 +180,18 @@ describe("the injector's serving certificate, made and trusted at run time", () 
 
   it("writes the caBundle back when a re-apply of the chart resets it, and injection resumes", async () => {
     const other = await generateServingCa("not the injector's", new Date());
-    await admission.patchMutatingWebhookConfiguration({ name: configName, body: [{ op: "replace", path: "/webhooks/0/clientConfig/caBundle", value: Buffer.from(other.caPem).toString("base64") }] }, setHeaderOptions("Content-Type", PatchStrategy.JsonPatch));
+    await admission.patchMutatingWebhookConfiguration(
+      { name: configName, body: [{ op: "replace", path: "/webhooks/0/clientConfig/caBundle", value: Buffer.from(other.caPem).toString("base64") }] },
+      setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
+    );
     const ca = (await secretData())["ca.crt"] ?? "";
     await waitFor("the caBundle written back", async () => ((await caBundles())[0] === Buffer.from(ca).toString("base64") ? true : undefined), 15_000, 100);
-    await waitFor("injection after the reset", async () => (proxyOf(await core.createNamespacedPod({ namespace: apps, body: podBody("after-reset"), dryRun: "All" })) ? true : undefined), 15_000, 200);
+    await waitFor(
+      "injection after the reset",
+      async () => (proxyOf(await core.createNamespacedPod({ namespace: apps, body: podBody("after-reset"), dryRun: "All" })) ? true : undefined),
+      15_000,
+      200,
+    );
   }, 60_000);
 
   it("a second replica serves the same certificate from the Secret without rewriting it", async () => {
@@ -178,9 +207,23 @@ describe("the injector's serving certificate, made and trusted at run time", () 
     const data = await secretData();
     const caPem = data["ca.crt"] ?? "";
     // Issued 300 days ago: 65 of its 365 days left, less than a third.
-    const old = await issueServingCertificate({ caPem, caKeyPem: data["ca.key"] ?? "" }, ["127.0.0.1", `bulwark-injector.${system}.svc`], new Date(Date.now() - 300 * 24 * 3600_000));
+    const old = await issueServingCertificate(
+      { caPem, caKeyPem: data["ca.key"] ?? "" },
+      ["127.0.0.1", `bulwark-injector.${system}.svc`],
+      new Date(Date.now() - 300 * 24 * 3600_000),
+    );
     const b64 = (s: string): string => Buffer.from(s).toString("base64");
-    await core.patchNamespacedSecret({ namespace: system, name: SECRET, body: [{ op: "replace", path: "/data/tls.crt", value: b64(old.certPem) }, { op: "replace", path: "/data/tls.key", value: b64(old.keyPem) }] }, setHeaderOptions("Content-Type", PatchStrategy.JsonPatch));
+    await core.patchNamespacedSecret(
+      {
+        namespace: system,
+        name: SECRET,
+        body: [
+          { op: "replace", path: "/data/tls.crt", value: b64(old.certPem) },
+          { op: "replace", path: "/data/tls.key", value: b64(old.keyPem) },
+        ],
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
+    );
     const renewed = await waitFor(
       "the renewed certificate in the Secret",
       async () => {
@@ -195,7 +238,12 @@ describe("the injector's serving certificate, made and trusted at run time", () 
     const fingerprint = new X509Certificate(renewed["tls.crt"] ?? "").fingerprint256;
     await waitFor("the renewed certificate served", async () => ((await servedCertificate(port)).fingerprint256 === fingerprint ? true : undefined), 15_000, 200);
     expect(await caBundles()).toEqual([b64(caPem)]);
-    await waitFor("injection with the renewed certificate", async () => (proxyOf(await core.createNamespacedPod({ namespace: apps, body: podBody("after-renewal"), dryRun: "All" })) ? true : undefined), 15_000, 200);
+    await waitFor(
+      "injection with the renewed certificate",
+      async () => (proxyOf(await core.createNamespacedPod({ namespace: apps, body: podBody("after-renewal"), dryRun: "All" })) ? true : undefined),
+      15_000,
+      200,
+    );
   }, 60_000);
 
   it("starts serving before its webhook configuration exists (an install creates both), and writes the caBundle once it does", async () => {
@@ -203,13 +251,25 @@ describe("the injector's serving certificate, made and trusted at run time", () 
     const port3 = await freePort();
     await startInjector(port3, "injector-late", late);
     // No pod reaches it: a namespace selector no namespace matches.
-    const config = webhookConfiguration({ name: late, clientConfig: { url: `https://127.0.0.1:${port3}`, caBundle: "" }, failurePolicy: "Ignore", excludedNamespaces: [] }) as { webhooks: Record<string, unknown>[] };
-    config.webhooks = config.webhooks.map((w) => ({ ...w, clientConfig: { url: (w.clientConfig as { url: string }).url }, namespaceSelector: { matchLabels: { "bulwark.dev/never": "true" } }, objectSelector: {} }));
+    const config = webhookConfiguration({ name: late, clientConfig: { url: `https://127.0.0.1:${port3}`, caBundle: "" }, failurePolicy: "Ignore", excludedNamespaces: [] }) as {
+      webhooks: Record<string, unknown>[];
+    };
+    config.webhooks = config.webhooks.map((w) => ({
+      ...w,
+      clientConfig: { url: (w.clientConfig as { url: string }).url },
+      namespaceSelector: { matchLabels: { "bulwark.dev/never": "true" } },
+      objectSelector: {},
+    }));
     await kubectl(env, ["apply", "--server-side", "--field-manager=helm"], config);
     const ca = Buffer.from((await secretData())["ca.crt"] ?? "").toString("base64");
-    await waitFor("the caBundle written into the configuration created after the injector started", async () => {
-      const written = (await admission.readMutatingWebhookConfiguration({ name: late })).webhooks?.map((w) => w.clientConfig.caBundle);
-      return written?.length === 2 && written.every((b) => b === ca) ? true : undefined;
-    }, 15_000, 200);
+    await waitFor(
+      "the caBundle written into the configuration created after the injector started",
+      async () => {
+        const written = (await admission.readMutatingWebhookConfiguration({ name: late })).webhooks?.map((w) => w.clientConfig.caBundle);
+        return written?.length === 2 && written.every((b) => b === ca) ? true : undefined;
+      },
+      15_000,
+      200,
+    );
   }, 90_000);
 });

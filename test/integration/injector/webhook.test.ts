@@ -37,11 +37,14 @@ let unlabelled: string;
 function post(path: string, body: unknown): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const text = JSON.stringify(body);
-    const req = request({ host: "127.0.0.1", port, path, method: "POST", ca: pki.caPem, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(text) } }, (res) => {
-      let data = "";
-      res.setEncoding("utf8").on("data", (c: string) => (data += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: data }));
-    });
+    const req = request(
+      { host: "127.0.0.1", port, path, method: "POST", ca: pki.caPem, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(text) } },
+      (res) => {
+        let data = "";
+        res.setEncoding("utf8").on("data", (c: string) => (data += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: data }));
+      },
+    );
     req.on("error", reject);
     req.end(text);
   });
@@ -123,7 +126,12 @@ beforeAll(async () => {
   await createNamespace(kc, unlabelled);
   await core.patchNamespace({ name: labelled, body: [{ op: "add", path: "/metadata/labels/bulwark.dev~1inject", value: "enabled" }] });
   configName = uniqueName("bulwark-injector-test");
-  const config = webhookConfiguration({ name: configName, clientConfig: { url: `https://127.0.0.1:${port}`, caBundle: Buffer.from(pki.caPem).toString("base64") }, failurePolicy: "Fail", excludedNamespaces: ["kube-system"] });
+  const config = webhookConfiguration({
+    name: configName,
+    clientConfig: { url: `https://127.0.0.1:${port}`, caBundle: Buffer.from(pki.caPem).toString("base64") },
+    failurePolicy: "Fail",
+    excludedNamespaces: ["kube-system"],
+  });
   await kubectl(env, ["apply", "--server-side", "--field-manager=bulwark-tests"], config);
   // The API server picks a new webhook configuration up within moments: wait for a dry run to be injected.
   await waitFor(
@@ -173,7 +181,12 @@ describe("sidecar injection through the API server", () => {
     expect(injected.metadata?.labels).toMatchObject({ "bulwark.dev/sidecar": "injected" });
     expect(injected.spec?.containers.map((c) => c.name)).toEqual(["app"]);
     // The pod asked for it: the app uses the sidecar's egress proxy for plain HTTP.
-    expect(injected.spec?.containers[0]?.env).toEqual(expect.arrayContaining([{ name: "HTTP_PROXY", value: "http://127.0.0.1:15001" }, { name: "NO_PROXY", value: "localhost,127.0.0.1,::1" }]));
+    expect(injected.spec?.containers[0]?.env).toEqual(
+      expect.arrayContaining([
+        { name: "HTTP_PROXY", value: "http://127.0.0.1:15001" },
+        { name: "NO_PROXY", value: "localhost,127.0.0.1,::1" },
+      ]),
+    );
   });
 
   it("the injected bootstrap, with the kubelet's $(VAR) expansion, names the pod and is accepted by Envoy", async () => {
@@ -195,7 +208,11 @@ describe("sidecar injection through the API server", () => {
   });
 
   it("is idempotent: re-admitting the injected pod changes nothing", async () => {
-    const answer = await post("/mutate-pods", { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "again", kind: { kind: "Pod" }, operation: "CREATE", namespace: labelled, object: injected } });
+    const answer = await post("/mutate-pods", {
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      request: { uid: "again", kind: { kind: "Pod" }, operation: "CREATE", namespace: labelled, object: injected },
+    });
     expect(JSON.parse(answer.body)).toEqual({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: "again", allowed: true } });
     // Through the API server: the injected spec, created again, comes back the same.
     const again = await core.createNamespacedPod({

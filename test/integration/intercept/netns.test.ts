@@ -79,7 +79,9 @@ describe.skipIf(unavailable !== undefined)(`inbound interception in a pod's netw
       .setExpirationTime(now + 600)
       .sign(privateKey);
     // The sidecar's configuration for the app port, as the controller would serve it: 401 without a token.
-    const bootstrap = standaloneBootstrap(buildSidecarResources(authServingWorkload({ listener: SIDECAR_PORT, app: APP_PORT }, jwks), fixtureSettings)) as { static_resources: { listeners: unknown[]; clusters: unknown[] } };
+    const bootstrap = standaloneBootstrap(buildSidecarResources(authServingWorkload({ listener: SIDECAR_PORT, app: APP_PORT }, jwks), fixtureSettings)) as {
+      static_resources: { listeners: unknown[]; clusters: unknown[] };
+    };
     // And the injector's probe listener for the kubelet's probes of /healthz and /ready.
     const probes = probeResources({ port: PROBE_PORT, appPort: APP_PORT, paths: ["/healthz?full=1", "/ready"] });
     bootstrap.static_resources.listeners.push(probes.listener);

@@ -123,12 +123,29 @@ describe("one pod's IP changing many times", () => {
     for (const [ns, name] of policies()) {
       await createService(kc, ns, name, { app: name });
       // orders' policy governs orders-0 only: orders-churn (no Envoy runs it) is an endpoint of the Service, not a sidecar the policy waits for.
-      await applyPolicy(ns, name, { ...(name === "orders" ? { podSelector: { matchLabels: { app: name, role: "main" } } } : { targetRefs: [{ kind: "Service", name }] }), defaultAction: "Allow" });
+      await applyPolicy(ns, name, {
+        ...(name === "orders" ? { podSelector: { matchLabels: { app: name, role: "main" } } } : { targetRefs: [{ kind: "Service", name }] }),
+        defaultAction: "Allow",
+      });
     }
     orders = await startSidecarPod(env, kc, { namespace: shop, pod: "orders-0", labels: { app: "orders", role: "main" }, xdsPort: controller.xdsPort, delta: false });
-    caller = await startSidecarPod(env, kc, { namespace: shop, pod: "caller-0", labels: { app: "caller" }, xdsPort: controller.xdsPort, delta: false, annotations: { [EGRESS]: "enabled" } });
+    caller = await startSidecarPod(env, kc, {
+      namespace: shop,
+      pod: "caller-0",
+      labels: { app: "caller" },
+      xdsPort: controller.xdsPort,
+      delta: false,
+      annotations: { [EGRESS]: "enabled" },
+    });
     // An unrelated workload in another namespace whose app calls only its own namespace's Services.
-    bystander = await startSidecarPod(env, kc, { namespace: other, pod: "bystander-0", labels: { app: "bystander" }, xdsPort: controller.xdsPort, delta: true, annotations: { [EGRESS]: "enabled", [EGRESS_SERVICES]: `${other}/*` } });
+    bystander = await startSidecarPod(env, kc, {
+      namespace: other,
+      pod: "bystander-0",
+      labels: { app: "bystander" },
+      xdsPort: controller.xdsPort,
+      delta: true,
+      annotations: { [EGRESS]: "enabled", [EGRESS_SERVICES]: `${other}/*` },
+    });
     sidecars.push(orders, caller, bystander);
     for (const [ns, name] of policies()) await programmedFor(ns, name, 1);
     // A second pod of orders (no Envoy runs it: its IP is all that matters here).
@@ -138,10 +155,14 @@ describe("one pod's IP changing many times", () => {
   }, 180_000);
 
   it("reaches the caller coalesced, never reaches the unrelated sidecar, and changes no policy's status", async () => {
-    const answer = await waitFor("the caller reaching orders through its egress proxy", async () => {
-      const a = await proxyRequest(caller.outboundPort, `http://orders.${shop}.svc.cluster.local/via-mesh`).catch(() => undefined);
-      return a?.status === 200 && a.body.includes("orders-0") ? a : undefined;
-    }, 30_000);
+    const answer = await waitFor(
+      "the caller reaching orders through its egress proxy",
+      async () => {
+        const a = await proxyRequest(caller.outboundPort, `http://orders.${shop}.svc.cluster.local/via-mesh`).catch(() => undefined);
+        return a?.status === 200 && a.body.includes("orders-0") ? a : undefined;
+      },
+      30_000,
+    );
     expect(answer.status).toBe(200);
     // The bystander's egress proxy does not even know orders.
     expect((await proxyRequest(bystander.outboundPort, `http://orders.${shop}.svc.cluster.local/`)).status).toBe(404);
@@ -196,14 +217,28 @@ describe("one pod's IP changing many times", () => {
 
   it("sends only ready endpoints: a pod whose Ready condition is False, or that is terminating, is no endpoint", async () => {
     await patchStatus({ podIP: "10.250.2.1", podIPs: [{ ip: "10.250.2.1" }], conditions: [{ type: "Ready", status: "False" }] });
-    await waitFor("the not-ready pod to leave the caller's endpoints", async () => (JSON.stringify(await callerEndpoints()) === JSON.stringify(["127.0.0.1"]) ? true : undefined), 30_000);
+    await waitFor(
+      "the not-ready pod to leave the caller's endpoints",
+      async () => (JSON.stringify(await callerEndpoints()) === JSON.stringify(["127.0.0.1"]) ? true : undefined),
+      30_000,
+    );
     await patchStatus({ conditions: [{ type: "Ready", status: "True" }] });
     await waitFor("the ready pod to come back", async () => ((await callerEndpoints()).includes("10.250.2.1") ? true : undefined), 30_000);
     // Terminating: a finalizer keeps the deleted pod (with its deletionTimestamp) in the API server.
-    await core().patchNamespacedPod({ namespace: shop, name: "orders-churn", body: { metadata: { finalizers: ["bulwark.dev/test-hold"] } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    await core().patchNamespacedPod(
+      { namespace: shop, name: "orders-churn", body: { metadata: { finalizers: ["bulwark.dev/test-hold"] } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
     await core().deleteNamespacedPod({ namespace: shop, name: "orders-churn" });
-    await waitFor("the terminating pod to leave the caller's endpoints", async () => (JSON.stringify(await callerEndpoints()) === JSON.stringify(["127.0.0.1"]) ? true : undefined), 30_000);
-    await core().patchNamespacedPod({ namespace: shop, name: "orders-churn", body: { metadata: { finalizers: null } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    await waitFor(
+      "the terminating pod to leave the caller's endpoints",
+      async () => (JSON.stringify(await callerEndpoints()) === JSON.stringify(["127.0.0.1"]) ? true : undefined),
+      30_000,
+    );
+    await core().patchNamespacedPod(
+      { namespace: shop, name: "orders-churn", body: { metadata: { finalizers: null } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
   }, 120_000);
 });
 
@@ -212,7 +247,10 @@ describe("a Service that reaches the app past its sidecar", () => {
     const core = kc.makeApiClient(CoreV1Api);
     const app = sidecars.find((s) => s.pod === "bystander-0");
     if (!app) throw new Error("no bystander sidecar");
-    await core.createNamespacedService({ namespace: other, body: { metadata: { name: "direct", namespace: other }, spec: { selector: { app: "bystander" }, ports: [{ name: "http", port: 8080, targetPort: app.app.port }] } } });
+    await core.createNamespacedService({
+      namespace: other,
+      body: { metadata: { name: "direct", namespace: other }, spec: { selector: { app: "bystander" }, ports: [{ name: "http", port: 8080, targetPort: app.app.port }] } },
+    });
     const condition = await waitFor(
       "the SidecarBypass condition",
       async () => {

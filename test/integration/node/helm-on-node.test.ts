@@ -187,7 +187,20 @@ describe.skipIf(skipReason !== undefined)("Bulwark installed with helm on a real
       `wget -q -S -O- http://${shopName}.${shopNamespace}.svc.cluster.local/v1/catalog/shoes --header 'x-app-platform: android' --header 'x-app-version: 4.5.0' 2>&1 | head -1`,
       `wget -q -S -O- http://${shopName}.${shopNamespace}.svc.cluster.local/v1/orders --header 'x-app-platform: android' --header 'x-app-version: 4.5.0' 2>&1 | head -1`,
     ].join("; ");
-    await kubectlOn(ctx.env, ["run", "mobile-client", "-n", "default", `--image=${ctx.env.node?.images.busybox ?? ""}`, "--image-pull-policy=Never", "--restart=Never", "--command", "--", "sh", "-c", script]);
+    await kubectlOn(ctx.env, [
+      "run",
+      "mobile-client",
+      "-n",
+      "default",
+      `--image=${ctx.env.node?.images.busybox ?? ""}`,
+      "--image-pull-policy=Never",
+      "--restart=Never",
+      "--command",
+      "--",
+      "sh",
+      "-c",
+      script,
+    ]);
     await kubectlOn(ctx.env, ["wait", "-n", "default", "--for=jsonpath={.status.phase}=Succeeded", "--timeout=90s", "pod/mobile-client"]);
     const { stdout } = await kubectlOn(ctx.env, ["logs", "-n", "default", "mobile-client"]);
     expect(stdout).toMatch(/HTTP\/1\.1 200/);
@@ -277,7 +290,9 @@ function reportStartupMemory(pods: PodJson[]): void {
     for (const status of pod.status.containerStatuses ?? []) {
       const id = status.containerID?.replace(/^containerd:\/\//, "");
       if (!id) continue;
-      const found = execFileSync("find", [`/sys/fs/cgroup/memory${node.cgroupRoot}`, "-type", "d", "-name", id], { encoding: "utf8" }).trim().split("\n")[0];
+      const found = execFileSync("find", [`/sys/fs/cgroup/memory${node.cgroupRoot}`, "-type", "d", "-name", id], { encoding: "utf8" })
+        .trim()
+        .split("\n")[0];
       if (!found) continue;
       const rss = /^total_rss (\d+)$/m.exec(readFileSync(join(found, "memory.stat"), "utf8"))?.[1];
       lines.push(`${pod.metadata.labels["app.kubernetes.io/component"] ?? "?"} ${pod.metadata.name}: ${rss ? (Number(rss) / 1048576).toFixed(1) : "?"} MiB`);

@@ -67,9 +67,19 @@ function spec(): Record<string, unknown> {
           { name: "failed-per-ip", key: ["clientIP"], limit: { requests: FAILED_PER_IP, per: "1h" }, counts: { responseCodes: [401] }, responseHeaders: "None" },
         ],
       },
-      { name: "images", match: { methods: ["GET"], pathPrefix: "/v1/images/" }, authentication: "None", rateLimits: [{ name: "per-device", key: ["header:X-Device-Id"], limit: { requests: 1000, per: "1m" } }] },
+      {
+        name: "images",
+        match: { methods: ["GET"], pathPrefix: "/v1/images/" },
+        authentication: "None",
+        rateLimits: [{ name: "per-device", key: ["header:X-Device-Id"], limit: { requests: 1000, per: "1m" } }],
+      },
       { name: "orders", match: { methods: ["GET"], pathPrefix: "/v1/orders/" }, rateLimits: [{ name: "per-user", key: ["claim:sub"], limit: { requests: PER_USER, per: "1m" } }] },
-      { name: "avatars", match: { methods: ["GET"], pathPrefix: "/v1/avatars/" }, authentication: "None", rateLimits: [{ name: "per-device", key: ["header:X-Device-Id"], limit: { requests: AVATARS_PER_DEVICE, per: "1m" } }] },
+      {
+        name: "avatars",
+        match: { methods: ["GET"], pathPrefix: "/v1/avatars/" },
+        authentication: "None",
+        rateLimits: [{ name: "per-device", key: ["header:X-Device-Id"], limit: { requests: AVATARS_PER_DEVICE, per: "1m" } }],
+      },
       {
         name: "feed",
         match: { methods: ["GET"], pathPrefix: "/v1/feed" },
@@ -148,7 +158,10 @@ beforeAll(async () => {
   // Both ratelimit replicas have translated the policy (its last limit answers as a known one).
   await waitFor(
     "both ratelimit replicas to know the policy's limits",
-    async () => ((await Promise.all(ratelimits.map((r) => knowsLimit(r.grpcPort, limitName("feed", "per-device"), [{ key: "header:x-device-id", value: "probe" }])))).every(Boolean) ? true : undefined),
+    async () =>
+      (await Promise.all(ratelimits.map((r) => knowsLimit(r.grpcPort, limitName("feed", "per-device"), [{ key: "header:x-device-id", value: "probe" }])))).every(Boolean)
+        ? true
+        : undefined,
     30_000,
     100,
   );
@@ -201,7 +214,9 @@ describe("rate limits of an APISecurityPolicy, end to end through the controller
     const device = uniqueName("user");
     const statuses = new Map<number, number>();
     for (let batch = 0; batch < 50; batch++) {
-      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => requestFrom((batch + i) % 2 ? a.port : b.port, `/v1/images/${batch}-${i}.jpg`, { from: user, headers: { "x-device-id": device } })));
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => requestFrom((batch + i) % 2 ? a.port : b.port, `/v1/images/${batch}-${i}.jpg`, { from: user, headers: { "x-device-id": device } })),
+      );
       for (const answer of answers) statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
     }
     expect(Object.fromEntries(statuses)).toEqual({ 200: 500 });
@@ -244,7 +259,8 @@ describe("rate limits of an APISecurityPolicy, end to end through the controller
   });
 
   it("Redis killed: each replica limits on its own in memory; when Redis returns, the budget is shared again", async () => {
-    const avatars = (sidecar: LoginSidecar, device: string): Promise<number> => requestFrom(sidecar.port, "/v1/avatars/me.png", { headers: { "x-device-id": device } }).then((r) => r.status);
+    const avatars = (sidecar: LoginSidecar, device: string): Promise<number> =>
+      requestFrom(sidecar.port, "/v1/avatars/me.png", { headers: { "x-device-id": device } }).then((r) => r.status);
     const degraded = (): Promise<number[]> => Promise.all(ratelimits.map(async (r) => (await r.metric("bulwark_ratelimit_store_degraded")) ?? -1));
     expect(await degraded()).toEqual([0, 0]);
     await redis.kill();

@@ -60,9 +60,21 @@ describe("bulwark ratelimit's limits follow the policies in Kubernetes", () => {
     await custom.createNamespacedCustomObject({ group, version, plural, namespace, body: body(5) });
     const added = await waitFor("the limit", () => Promise.resolve(source.current().byName.get(name("failed"))), 30_000, 100);
     expect(added).toMatchObject({ requests: 5, windowSeconds: 900, countedResponseCodes: [401] });
-    expect(source.current().countedByRoute.get(`apisecuritypolicy/${namespace}/api/rule/login`)?.map((l) => l.name)).toEqual([name("failed")]);
+    expect(
+      source
+        .current()
+        .countedByRoute.get(`apisecuritypolicy/${namespace}/api/rule/login`)
+        ?.map((l) => l.name),
+    ).toEqual([name("failed")]);
 
-    await custom.patchNamespacedCustomObject({ group, version, plural, namespace, name: "api", body: [{ op: "replace", path: "/spec/rules/0/rateLimits/0/limit/requests", value: 7 }] });
+    await custom.patchNamespacedCustomObject({
+      group,
+      version,
+      plural,
+      namespace,
+      name: "api",
+      body: [{ op: "replace", path: "/spec/rules/0/rateLimits/0/limit/requests", value: 7 }],
+    });
     await waitFor("the changed limit", () => Promise.resolve(source.current().byName.get(name("failed"))?.requests === 7 ? true : undefined), 30_000, 100);
 
     await custom.deleteNamespacedCustomObject({ group, version, plural, namespace, name: "api" });

@@ -25,8 +25,19 @@ let client: RlsClient;
 
 function spend(device: string): Promise<string> {
   return new Promise((resolve, reject) =>
-    client.ShouldRateLimit({ domain: "bulwark", descriptors: [{ entries: [{ key: "limit", value: LIMIT }, { key: "header:x-device-id", value: device }] }] }, (error, response) =>
-      error ? reject(error) : resolve(response?.overall_code ?? "none"),
+    client.ShouldRateLimit(
+      {
+        domain: "bulwark",
+        descriptors: [
+          {
+            entries: [
+              { key: "limit", value: LIMIT },
+              { key: "header:x-device-id", value: device },
+            ],
+          },
+        ],
+      },
+      (error, response) => (error ? reject(error) : resolve(response?.overall_code ?? "none")),
     ),
   );
 }
@@ -40,7 +51,14 @@ describe("bulwark ratelimit's memory counters are capped (the process, --memory-
         created: "2026-01-01T00:00:00Z",
         spec: {
           targetRefs: [{ kind: "Service", name: "shop-api" }],
-          rules: [{ name: "images", authentication: "None", match: { pathPrefix: "/v1/images/" }, rateLimits: [{ name: "per-device", key: ["header:X-Device-Id"], limit: { requests: 4, per: "1h" } }] }],
+          rules: [
+            {
+              name: "images",
+              authentication: "None",
+              match: { pathPrefix: "/v1/images/" },
+              rateLimits: [{ name: "per-device", key: ["header:X-Device-Id"], limit: { requests: 4, per: "1h" } }],
+            },
+          ],
         },
       }),
       service("shop", "shop-api", { app: "shop" }),
@@ -48,7 +66,11 @@ describe("bulwark ratelimit's memory counters are capped (the process, --memory-
     ];
     await writeFile(join(dir, "objects.json"), JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
     const grpcPort = await freePort();
-    ratelimit = await startBulwark({ command: "ratelimit", name: "ratelimit memory-cap", args: ["-f", join(dir, "objects.json"), "--grpc-address", `127.0.0.1:${grpcPort}`, "--memory-counters", String(CAP)] });
+    ratelimit = await startBulwark({
+      command: "ratelimit",
+      name: "ratelimit memory-cap",
+      args: ["-f", join(dir, "objects.json"), "--grpc-address", `127.0.0.1:${grpcPort}`, "--memory-counters", String(CAP)],
+    });
     const Rls = makeGenericClientConstructor(genericRateLimitService(), "RateLimitService");
     client = new Rls(`127.0.0.1:${grpcPort}`, credentials.createInsecure()) as unknown as RlsClient;
   });

@@ -156,10 +156,15 @@ describe("bulwark ratelimit with real Envoy sidecars and a real Redis", () => {
     expect(a.store.isDegraded).toBe(true);
 
     await redis.restart();
-    await waitFor("both replicas back on Redis", async () => {
+    await waitFor(
+      "both replicas back on Redis",
+      async () => {
         await Promise.all([images(a, device("probe")), images(b, device("probe"))]);
         return !a.store.isDegraded && !b.store.isDegraded ? true : undefined;
-      }, 15_000, 100);
+      },
+      15_000,
+      100,
+    );
     expect(a.logs.filter((l) => l.includes("redis is back")).length).toBe(1);
     const shared = device("after");
     const statuses: number[] = [];

@@ -39,7 +39,15 @@ describe("RedisStore on the real Redis", () => {
 
   it("keeps both windows of a budget in one Redis Cluster slot", () => {
     const key = budgetKey(
-      { name: "apisecuritypolicy/shop/api/rule/login/ratelimit/failed", key: [{ kind: "clientIP" }], requests: 5, windowSeconds: 900, shadow: false, failureMode: "Allow", responseHeaders: false },
+      {
+        name: "apisecuritypolicy/shop/api/rule/login/ratelimit/failed",
+        key: [{ kind: "clientIP" }],
+        requests: 5,
+        windowSeconds: 900,
+        shadow: false,
+        failureMode: "Allow",
+        responseHeaders: false,
+      },
       ["10.0.0.1"],
     );
     const tag = /\{([^}]+)\}/.exec(`${key}:1`)?.[1];

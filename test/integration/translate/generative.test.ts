@@ -48,7 +48,12 @@ const template = fc
   .map(([vars, slash]) => `/v1/${[...new Set(vars.map((v, i) => `${v.slice(0, 14)}${i}`))].map((v) => `{${v}}`).join("/")}${slash ? "/" : ""}`);
 const port = fc.oneof(fc.constant(""), edge(":1", ":65535"));
 const jwksUri = fc
-  .tuple(fc.constantFrom("https", "http"), fc.constantFrom("id.example.com", "ID.Example.COM.", "10.0.0.1", `${"a".repeat(63)}.example.com`), port, fc.constantFrom("", "/jwks", "/a%2Fb?x=1&y=%20", `/${"k".repeat(1800)}`))
+  .tuple(
+    fc.constantFrom("https", "http"),
+    fc.constantFrom("id.example.com", "ID.Example.COM.", "10.0.0.1", `${"a".repeat(63)}.example.com`),
+    port,
+    fc.constantFrom("", "/jwks", "/a%2Fb?x=1&y=%20", `/${"k".repeat(1800)}`),
+  )
   .map(([scheme, host, p, rest]) => `${scheme}://${host}${p}${rest}`);
 const duration = (min: string, max: string): fc.Arbitrary<string> => edge(min, max);
 
@@ -92,7 +97,13 @@ const rule = (index: number): fc.Arbitrary<Record<string, unknown>> =>
       methods: fc.option(fc.subarray(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], { minLength: 1 }), { nil: undefined }),
       authentication: fc.constantFrom("Required", "Optional", "None"),
       scopes: fc.option(fc.uniqueArray(scope, { minLength: 1, maxLength: 16 }), { nil: undefined }),
-      claims: fc.option(fc.dictionary(claimName, fc.uniqueArray(fc.oneof(text(visible, 256, visible), fc.constantFrom("true", "-1.5", "42")), { minLength: 1, maxLength: 16 }), { minKeys: 1, maxKeys: 8 }), { nil: undefined }),
+      claims: fc.option(
+        fc.dictionary(claimName, fc.uniqueArray(fc.oneof(text(visible, 256, visible), fc.constantFrom("true", "-1.5", "42")), { minLength: 1, maxLength: 16 }), {
+          minKeys: 1,
+          maxKeys: 8,
+        }),
+        { nil: undefined },
+      ),
       ownership: fc.boolean(),
       maxRequestBytes: fc.option(edge(1, 67_108_864), { nil: undefined }),
       authzTimeoutMs: fc.option(edge(10, 10_000), { nil: undefined }),
@@ -154,7 +165,10 @@ const boundarySpec: fc.Arbitrary<Record<string, unknown>> = fc
     platforms: fc.dictionary(text(`${lower}0123456789-`, 32, lower), edge("0.0.0", "999999.999999.999999"), { maxKeys: 8 }),
     minBytes: edge(0, 10_485_760),
     deprecations: fc.uniqueArray(
-      fc.record({ prefix: path, link: fc.option(fc.constantFrom("https://dev.example.com/100%25?q=%REQ(x)%", `https://d.example.com/${"l".repeat(2000)}`, "http://x/\"quoted\""), { nil: undefined }) }),
+      fc.record({
+        prefix: path,
+        link: fc.option(fc.constantFrom("https://dev.example.com/100%25?q=%REQ(x)%", `https://d.example.com/${"l".repeat(2000)}`, 'http://x/"quoted"'), { nil: undefined }),
+      }),
       { maxLength: 16, selector: (d) => d.prefix },
     ),
     defaultAction: fc.constantFrom("Deny", "Allow"),
@@ -165,10 +179,22 @@ const boundarySpec: fc.Arbitrary<Record<string, unknown>> = fc
       authentication: {
         jwt: {
           providers: p.providers,
-          ...(p.sender === "dpop" ? { senderConstraint: { dpop: { maxProofAge: p.dpopAge, algorithms: ["ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256"] } } } : {}),
+          ...(p.sender === "dpop"
+            ? { senderConstraint: { dpop: { maxProofAge: p.dpopAge, algorithms: ["ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256"] } } }
+            : {}),
           ...(p.sender === "mtls" ? { senderConstraint: { mtls: { required: true } } } : {}),
         },
-        ...(p.attestation ? { appAttestation: { issuer: "https://attest.example.com/", jwks: { remote: { uri: "https://attest.example.com:65535/jwks" } }, audiences: ["projects/1"], appIds: ["app"], maxTokenAge: "24h" } } : {}),
+        ...(p.attestation
+          ? {
+              appAttestation: {
+                issuer: "https://attest.example.com/",
+                jwks: { remote: { uri: "https://attest.example.com:65535/jwks" } },
+                audiences: ["projects/1"],
+                appIds: ["app"],
+                maxTokenAge: "24h",
+              },
+            }
+          : {}),
       },
       rules: p.rules.map((r) => (r.requireAppAttestation === undefined && p.attestation ? { ...r, requireAppAttestation: true } : r)),
       defaultAction: p.defaultAction,
@@ -177,7 +203,14 @@ const boundarySpec: fc.Arbitrary<Record<string, unknown>> = fc
         minAppVersion: { minimum: p.version, header: "x-app-version", ...(Object.keys(p.platforms).length ? { platforms: p.platforms } : {}) },
         compression: { algorithms: ["gzip", "brotli"], minBytes: p.minBytes },
         ...(p.deprecations.length
-          ? { deprecations: p.deprecations.map((d, i) => ({ pathPrefix: d.prefix, deprecatedAt: "2026-01-01", sunsetAt: i % 2 ? "2026-06-01" : "2099-12-31", ...(d.link ? { link: d.link } : {}) })) }
+          ? {
+              deprecations: p.deprecations.map((d, i) => ({
+                pathPrefix: d.prefix,
+                deprecatedAt: "2026-01-01",
+                sunsetAt: i % 2 ? "2026-06-01" : "2099-12-31",
+                ...(d.link ? { link: d.link } : {}),
+              })),
+            }
           : {}),
       },
     };
@@ -195,7 +228,12 @@ interface DryRun {
 async function dryRun(specs: readonly Record<string, unknown>[]): Promise<DryRun> {
   const accepted = new Map<number, Record<string, unknown>>();
   await eachLimited([...specs.entries()], 4, async ([i, spec]) => {
-    const manifest = { apiVersion: "bulwark.dev/v1alpha1", kind: "APISecurityPolicy", metadata: { name: `p-${i}`, namespace }, spec: { targetRefs: [{ kind: "Service", name: `svc-${i}` }], ...spec } };
+    const manifest = {
+      apiVersion: "bulwark.dev/v1alpha1",
+      kind: "APISecurityPolicy",
+      metadata: { name: `p-${i}`, namespace },
+      spec: { targetRefs: [{ kind: "Service", name: `svc-${i}` }], ...spec },
+    };
     const file = join(dir, `p-${i}-${Math.random().toString(16).slice(2)}.json`);
     await writeFile(file, JSON.stringify(manifest));
     try {
@@ -256,7 +294,10 @@ async function serverAcceptedMeansEnvoyAccepts(specs: Record<string, unknown>[])
       if (!verdict.accepted) problems.push(`policy ${i}: Envoy refused workload ${w.workload}: ${verdict.error.slice(0, 2000)}`);
     }
   });
-  if (problems.length > 0) throw new Error(`${problems.join("\n")}\nspecs: ${JSON.stringify([...accepted.keys()].filter((i) => problems.some((p) => p.startsWith(`policy ${i}:`))).map((i) => specs[i]))}`);
+  if (problems.length > 0)
+    throw new Error(
+      `${problems.join("\n")}\nspecs: ${JSON.stringify([...accepted.keys()].filter((i) => problems.some((p) => p.startsWith(`policy ${i}:`))).map((i) => specs[i]))}`,
+    );
 }
 
 beforeAll(async () => {
@@ -268,10 +309,7 @@ beforeAll(async () => {
 
 describe("policies at the boundaries of the schema", () => {
   it("whatever the API server accepts translates without error into configuration the real Envoy accepts", async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(boundarySpec, { minLength: 10, maxLength: 10 }), serverAcceptedMeansEnvoyAccepts),
-      { seed: SEED, numRuns: 3 },
-    );
+    await fc.assert(fc.asyncProperty(fc.array(boundarySpec, { minLength: 10, maxLength: 10 }), serverAcceptedMeansEnvoyAccepts), { seed: SEED, numRuns: 3 });
     // The generator aims at valid boundaries: most of what it makes must reach Envoy, or the test proves little.
     expect(acceptedTotal, `${acceptedTotal}/${checkedTotal} accepted by the API server`).toBeGreaterThanOrEqual(checkedTotal / 2);
   }, 300_000);

@@ -49,7 +49,10 @@ describe("the render of every example is accepted by the real Envoy", () => {
       if (p.spec.podSelector) pods.push(sidecarPod("examples", `selected-${i}`, p.spec.podSelector.matchLabels));
     }
     // As the chart installs it: with mesh identity (examples/internal-callers.yaml needs it).
-    const rendered = render({ ...input, services: [...input.services, ...services], pods: [...input.pods, ...pods] }, { ...defaultSettings, mesh: { trustDomain: "cluster.local", clusterDomain: "cluster.local" } });
+    const rendered = render(
+      { ...input, services: [...input.services, ...services], pods: [...input.pods, ...pods] },
+      { ...defaultSettings, mesh: { trustDomain: "cluster.local", clusterDomain: "cluster.local" } },
+    );
     expect(rendered.workloads.length).toBeGreaterThan(0);
     expect(rendered.workloads.every((w) => !w.workload.startsWith("passthrough/"))).toBe(true);
     await expectEnvoyAccepts(rendered.workloads, file);

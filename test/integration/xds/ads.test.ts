@@ -96,7 +96,12 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
     const status = cache.statusInfo(nodeId);
     expect(status.streams).toBe(1);
     expect(status.snapshotVersion).toBe(good.version);
-    for (const [type, short] of [[XdsType.Cluster, "CDS"], [XdsType.Endpoints, "EDS"], [XdsType.Listener, "LDS"], [XdsType.Route, "RDS"]] as const) {
+    for (const [type, short] of [
+      [XdsType.Cluster, "CDS"],
+      [XdsType.Endpoints, "EDS"],
+      [XdsType.Listener, "LDS"],
+      [XdsType.Route, "RDS"],
+    ] as const) {
       expect(status.types[short]).toEqual({ sentVersion: good.typeVersions.get(type), ackedVersion: good.typeVersions.get(type) });
     }
 
@@ -182,7 +187,11 @@ describe.each([{ delta: false }, { delta: true }])("a real Envoy sidecar over AD
     const before = await configCounters(envoy);
     for (const name of CONFIG_COUNTERS.filter((n) => n.endsWith("update_success"))) expect(before[name], name).toBeGreaterThan(0);
 
-    const traffic = trafficLoop(() => get(base.listenerPort, "/orders/restart"), (a) => a.status === 200 && a.headers["x-bulwark-config"] === "v4", 10);
+    const traffic = trafficLoop(
+      () => get(base.listenerPort, "/orders/restart"),
+      (a) => a.status === 200 && a.headers["x-bulwark-config"] === "v4",
+      10,
+    );
     try {
       await waitFor("traffic before the restart", () => traffic.report.ok >= 5);
 

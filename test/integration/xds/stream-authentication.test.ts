@@ -73,7 +73,9 @@ async function expiredCopy(token: string, signingKeyFile: string): Promise<strin
   const claims = decodeJwt(token);
   const now = Math.floor(Date.now() / 1000);
   const key = createPrivateKey(await readFile(signingKeyFile, "utf8"));
-  return new SignJWT({ ...claims, iat: now - 7200, nbf: now - 7200, exp: now - 3600 }).setProtectedHeader({ alg: header.alg ?? "RS256", ...(header.kid ? { kid: header.kid } : {}) }).sign(key);
+  return new SignJWT({ ...claims, iat: now - 7200, nbf: now - 7200, exp: now - 3600 })
+    .setProtectedHeader({ alg: header.alg ?? "RS256", ...(header.kid ? { kid: header.kid } : {}) })
+    .sign(key);
 }
 
 describe("authenticated xDS: TLS, and each stream bound to the pod its token names", () => {
@@ -91,7 +93,11 @@ describe("authenticated xDS: TLS, and each stream bound to the pod its token nam
     await createNamespace(kc, namespace);
     await createService(kc, namespace, "web", { app: "web" });
     // Strict mTLS: the sidecars' snapshots carry SDS secrets (their workload certificate and key).
-    await kubectl(env, ["apply", "--namespace", namespace], policyManifest(namespace, "web", { targetRefs: [{ kind: "Service", name: "web" }], defaultAction: "Allow", tls: { mtls: "Strict" } }));
+    await kubectl(
+      env,
+      ["apply", "--namespace", namespace],
+      policyManifest(namespace, "web", { targetRefs: [{ kind: "Service", name: "web" }], defaultAction: "Allow", tls: { mtls: "Strict" } }),
+    );
     controller = await startMeshController(env, { leaseNamespace: namespace, identity: "auth-0", trustDomain: "cluster.local" });
     // A second pod of the workload whose configuration (and key) impostors want.
     await createSidecarPod(kc, { namespace, name: "web-1", labels: { app: "web" }, sidecarPort: 1, appPort: 2 });
@@ -140,7 +146,13 @@ describe("authenticated xDS: TLS, and each stream bound to the pod its token nam
       name: "a token of another audience (the API server's own)",
       reason: "wrong_audience",
       code: 16,
-      attempt: async () => probe({ port: controller.xdsPort, tls: true, token: await podToken(kc, { namespace, pod: "web-1", audience: "https://kubernetes.default.svc.cluster.local" }), nodeId: `web-1.${namespace}` }),
+      attempt: async () =>
+        probe({
+          port: controller.xdsPort,
+          tls: true,
+          token: await podToken(kc, { namespace, pod: "web-1", audience: "https://kubernetes.default.svc.cluster.local" }),
+          nodeId: `web-1.${namespace}`,
+        }),
     },
     {
       name: "a ServiceAccount token not bound to a pod",
@@ -148,7 +160,12 @@ describe("authenticated xDS: TLS, and each stream bound to the pod its token nam
       code: 16,
       attempt: async () => probe({ port: controller.xdsPort, tls: true, token: await podToken(kc, { namespace, pod: "web-1", bound: false }), nodeId: `web-1.${namespace}` }),
     },
-    { name: "a plaintext connection", reason: "plaintext", code: 14, attempt: async () => probe({ port: controller.xdsPort, tls: false, token: "irrelevant", nodeId: `web-1.${namespace}` }) },
+    {
+      name: "a plaintext connection",
+      reason: "plaintext",
+      code: 14,
+      attempt: async () => probe({ port: controller.xdsPort, tls: false, token: "irrelevant", nodeId: `web-1.${namespace}` }),
+    },
   ];
 
   it.each(cases)("$name: gets nothing, is counted ($reason) and logged", async ({ reason, code, attempt }) => {
