@@ -1,13 +1,6 @@
-import { createServer, type Server } from "node:http";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
-import type { TranslationInput } from "../../../operator/resolve/objects.js";
-import { jwksSecret, policy, service, sidecarPod } from "../../../operator/testdata/objects.js";
-import { render } from "../../../operator/translate/render.js";
-import { freePort } from "../../env/processes.js";
-import { startEnvoy, type EnvoyProcess } from "../../support/envoy-process.js";
 import { httpRequest, type HttpAnswer } from "../../support/http.js";
+import { startPolicySidecar, testAuthentication, testIssuer, type PolicySidecar } from "../../support/policy-sidecar.js";
 
 /**
  * CORS through a real Envoy sidecar rendered from a policy: preflights from a listed origin are
@@ -15,68 +8,44 @@ import { httpRequest, type HttpAnswer } from "../../support/http.js";
  * origin is refused, and real requests keep every check, with the CORS headers on the answer.
  */
 describe("CORS for web clients through a real Envoy sidecar", () => {
-  let app: Server;
-  let envoy: EnvoyProcess;
-  let port: number;
+  let sidecar: PolicySidecar;
   let token: string;
   const appSaw: { method: string; url: string }[] = [];
 
   beforeAll(async () => {
-    const { publicKey, privateKey } = await generateKeyPair("ES256");
-    const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" }] };
-    const now = Math.floor(Date.now() / 1000);
-    token = await new SignJWT({ sub: "alice" })
-      .setProtectedHeader({ alg: "ES256", kid: "k1" })
-      .setIssuer("https://id.example.com/")
-      .setAudience("shop-api")
-      .setIssuedAt(now)
-      .setExpirationTime(now + 600)
-      .sign(privateKey);
-    app = createServer((req, res) => {
-      appSaw.push({ method: req.method ?? "", url: req.url ?? "" });
-      res.setHeader("x-request-id", "r-1");
-      res.end("ok");
-    });
-    await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
-    const address = app.address();
-    if (!address || typeof address !== "object") throw new Error("the app has no port");
-    port = await freePort();
-    const spec = {
-      targetRefs: [{ kind: "Service", name: "shop-api" }],
-      authentication: { jwt: { providers: [{ name: "idp", issuer: "https://id.example.com/", audiences: ["shop-api"], jwks: { secretRef: { name: "idp-jwks" } } }] } },
-      rules: [
-        { name: "orders", match: { pathPrefix: "/v1/orders", methods: ["GET", "POST"] } },
-        { name: "health", match: { path: "/health" }, authentication: "None" },
-      ],
-      cors: {
-        allowOrigins: ["https://shop.example.com", "https://*.preview.example.com"],
-        allowMethods: ["GET", "POST"],
-        allowHeaders: ["authorization", "content-type"],
-        exposeHeaders: ["x-request-id"],
-        maxAge: "10m",
+    const issuer = await testIssuer();
+    token = await issuer.sign({ sub: "alice" }, "shop-api");
+    sidecar = await startPolicySidecar({
+      name: "shop-api",
+      issuer,
+      app: (req, res) => {
+        appSaw.push({ method: req.method ?? "", url: req.url ?? "" });
+        res.setHeader("x-request-id", "r-1");
+        res.end("ok");
       },
-    };
-    const input: TranslationInput = {
-      policies: [policy({ name: "shop-api", created: "2026-01-01T00:00:00Z", spec })],
-      services: [service("shop", "shop-api", { app: "shop" })],
-      pods: [sidecarPod("shop", "shop-0", { app: "shop" }, { sidecar: port, app: address.port })],
-      secrets: [jwksSecret("shop", "idp-jwks", jwks)],
-      now: new Date().toISOString(),
-    };
-    const rendered = render(input);
-    expect(rendered.resolution.policies[0]?.accepted.status).toBe("True");
-    const workload = rendered.workloads[0];
-    if (!workload) throw new Error("nothing rendered");
-    envoy = await startEnvoy(standaloneBootstrap(workload.resources), "envoy-cors");
+      spec: {
+        authentication: testAuthentication("shop-api"),
+        rules: [
+          { name: "orders", match: { pathPrefix: "/v1/orders", methods: ["GET", "POST"] } },
+          { name: "health", match: { path: "/health" }, authentication: "None" },
+        ],
+        cors: {
+          allowOrigins: ["https://shop.example.com", "https://*.preview.example.com"],
+          allowMethods: ["GET", "POST"],
+          allowHeaders: ["authorization", "content-type"],
+          exposeHeaders: ["x-request-id"],
+          maxAge: "10m",
+        },
+      },
+    });
   });
 
   afterAll(async () => {
-    await envoy?.stop();
-    await new Promise((resolve) => app?.close(resolve));
+    await sidecar?.stop();
   });
 
   const preflight = (origin: string, method = "POST", path = "/v1/orders"): Promise<HttpAnswer> =>
-    httpRequest(port, path, { method: "OPTIONS", headers: { origin, "access-control-request-method": method, "access-control-request-headers": "authorization" } });
+    httpRequest(sidecar.port, path, { method: "OPTIONS", headers: { origin, "access-control-request-method": method, "access-control-request-headers": "authorization" } });
 
   it("answers a preflight from a listed origin itself, without a token, and the app never sees it", async () => {
     const before = appSaw.length;
@@ -107,26 +76,26 @@ describe("CORS for web clients through a real Envoy sidecar", () => {
       expect(reply.status, origin).toBe(200);
     }
     // An empty Origin is no preflight to Envoy's CORS filter: it must not ride the preflight route to the app.
-    const empty = await httpRequest(port, "/v1/orders", { method: "OPTIONS", headers: { origin: "", "access-control-request-method": "POST" } });
+    const empty = await httpRequest(sidecar.port, "/v1/orders", { method: "OPTIONS", headers: { origin: "", "access-control-request-method": "POST" } });
     expect(empty.status).toBe(404);
     expect(appSaw.length).toBe(before);
   });
 
   it("keeps every check on real requests: no token is 401 (with CORS headers, so the page can read it), a token passes", async () => {
-    const anonymous = await httpRequest(port, "/v1/orders", { headers: { origin: "https://shop.example.com" } });
+    const anonymous = await httpRequest(sidecar.port, "/v1/orders", { headers: { origin: "https://shop.example.com" } });
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers["access-control-allow-origin"]).toBe("https://shop.example.com");
-    const signedIn = await httpRequest(port, "/v1/orders", { headers: { origin: "https://shop.example.com", authorization: `Bearer ${token}` } });
+    const signedIn = await httpRequest(sidecar.port, "/v1/orders", { headers: { origin: "https://shop.example.com", authorization: `Bearer ${token}` } });
     expect(signedIn.status).toBe(200);
     expect(signedIn.headers).toMatchObject({ "access-control-allow-origin": "https://shop.example.com", "access-control-expose-headers": "x-request-id" });
-    const foreign = await httpRequest(port, "/v1/orders", { headers: { origin: "https://evil.test", authorization: `Bearer ${token}` } });
+    const foreign = await httpRequest(sidecar.port, "/v1/orders", { headers: { origin: "https://evil.test", authorization: `Bearer ${token}` } });
     expect(foreign.status).toBe(200);
     expect(foreign.headers["access-control-allow-origin"]).toBeUndefined();
   });
 
   it("refuses an Origin sent twice (400) instead of letting Envoy join the copies", async () => {
     // Two Origin lines (the capitalised name is Node's untyped header entry, which takes a list).
-    const reply = await httpRequest(port, "/health", { headers: { Origin: ["https://shop.example.com", "https://evil.test"] } });
+    const reply = await httpRequest(sidecar.port, "/health", { headers: { Origin: ["https://shop.example.com", "https://evil.test"] } });
     expect(reply.status).toBe(400);
     expect(reply.headers["x-bulwark-reason"]).toBe("duplicate_header");
   });
