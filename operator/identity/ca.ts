@@ -5,7 +5,8 @@
  */
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { createPrivateKey, randomBytes, webcrypto, X509Certificate as NodeX509Certificate } from "node:crypto";
+import { pem, serialNumber } from "./encoding.js";
+import { createPrivateKey, webcrypto, X509Certificate as NodeX509Certificate } from "node:crypto";
 import { validity, type RotationPolicy } from "./rotation.js";
 import { spiffeId, type WorkloadIdentity } from "./spiffe.js";
 
@@ -38,20 +39,6 @@ export interface CaMaterial {
   privateKeyPem: string;
   /** The roots peers trust (PEM); the CA's certificate when absent. */
   trustBundlePem?: string;
-}
-
-function pem(label: string, der: ArrayBuffer): string {
-  const b64 = Buffer.from(der)
-    .toString("base64")
-    .replace(/(.{64})/g, "$1\n")
-    .replace(/\n$/, "");
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
-}
-
-function serialNumber(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] ?? 0) & 0x7f; // positive
-  return bytes.toString("hex");
 }
 
 /** Imports a PEM private key for signing, with the signature algorithm its type calls for. */

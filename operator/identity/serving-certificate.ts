@@ -6,7 +6,8 @@
  */
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from "node:crypto";
+import { pem, serialNumber } from "./encoding.js";
+import { createPrivateKey, webcrypto, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -28,20 +29,6 @@ export interface ServingMaterial {
   certPem: string;
   /** Its key (PEM, PKCS#8). */
   keyPem: string;
-}
-
-function pem(label: string, der: ArrayBuffer): string {
-  const b64 = Buffer.from(der)
-    .toString("base64")
-    .replace(/(.{64})/g, "$1\n")
-    .replace(/\n$/, "");
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
-}
-
-function serialNumber(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] ?? 0) & 0x7f;
-  return bytes.toString("hex");
 }
 
 async function importKey(keyPem: string): Promise<webcrypto.CryptoKey> {
