@@ -7,6 +7,7 @@ import { wireController } from "../operator/controller/wiring.js";
 import { startHttpServer } from "../operator/kube/http-server.js";
 import { LeaderElector } from "../operator/kube/leader-election.js";
 import { ControllerMetrics } from "../operator/controller/metrics.js";
+import { readBuildInfo } from "./build-info.js";
 import { sharedEncodingSnapshot } from "../envoy/snapshot/shared-encoding.js";
 import type { TranslationSettings } from "../contract/ir.js";
 import { loadOrCreateCa } from "../operator/identity/ca-secret.js";
@@ -147,7 +148,7 @@ export async function runController(argv: string[]): Promise<number> {
   const kc = loadClusterConfig(values.kubeconfig);
 
   const tls = await loadXdsTls(xdsTls, { kc, namespace: leaseNamespace, log });
-  const metrics = new ControllerMetrics();
+  const metrics = new ControllerMetrics(readBuildInfo());
   const xds = new XdsServer({
     host: xdsAddress.host,
     port: xdsAddress.port,

@@ -86,6 +86,8 @@ export class Controller {
       leadership,
       clock,
       sidecars: { ownReport: (id) => this.snapshots.ownReport(id), isInSync: (id) => cache.isInSync(id) },
+      countPolicies: (ready) => metrics.countPolicies(ready),
+      log: options.log,
     });
     this.follow();
   }

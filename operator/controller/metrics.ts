@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { shortTypeName, XdsType } from "../../envoy/type-urls.js";
 
 /** The controller's Prometheus metrics. */
 export class ControllerMetrics {
@@ -27,8 +28,27 @@ export class ControllerMetrics {
   readonly snapshotUpdates = new Counter({ name: "bulwark_snapshot_updates_total", help: "Sidecar snapshots replaced because their content changed.", registers: [this.registry] });
   readonly statusWrites = new Counter({ name: "bulwark_status_writes_total", help: "Policy status writes.", labelNames: ["result"], registers: [this.registry] });
   readonly leader = new Gauge({ name: "bulwark_leader", help: "1 when this replica holds the leader Lease.", registers: [this.registry] });
+  readonly policies = new Gauge({
+    name: "bulwark_policies",
+    help: "Policies by their Ready condition and its reason, as the leader last wrote them (only the leader reports).",
+    labelNames: ["ready", "reason"],
+    registers: [this.registry],
+  });
+  readonly buildInfo = new Gauge({ name: "bulwark_build_info", help: "1, labelled with the running build.", labelNames: ["version", "commit"], registers: [this.registry] });
 
-  constructor() {
+  constructor(build?: { version: string; commit: string }) {
     collectDefaultMetrics({ register: this.registry });
+    if (build) this.buildInfo.set({ version: build.version, commit: build.commit }, 1);
+    // Every type has its series from the start, so rate() and alerts see a NACK from the first one.
+    for (const type of Object.values(XdsType)) {
+      this.acks.inc({ type: shortTypeName(type) }, 0);
+      this.nacks.inc({ type: shortTypeName(type) }, 0);
+    }
+  }
+
+  /** The Ready conditions of the policies the leader wrote, counted by status and reason (replacing the previous count). */
+  countPolicies(ready: readonly { status: string; reason: string }[]): void {
+    this.policies.reset();
+    for (const r of ready) this.policies.inc({ ready: r.status, reason: r.reason });
   }
 }

@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import { AcceptedReason, ConditionType, ProgrammedReason } from "../api/v1alpha1/conditions.js";
 import type { PolicyStatus } from "../api/v1alpha1/policy.js";
 import type { PolicyRef } from "../kube/status-writer.js";
@@ -17,6 +18,10 @@ export interface StatusRunnerOptions {
   clock: Clock;
   /** This replica's word on its sidecars (snapshot-runner.ts). */
   sidecars: Pick<ObservationSources, "ownReport" | "isInSync">;
+  /** Policies by Ready status and reason (bulwark_policies). */
+  countPolicies?: (ready: readonly { status: string; reason: string }[]) => void;
+  /** Info lines for policies that are not accepted or miss a reference, once per change. */
+  log?: Pick<Logger, "info">;
 }
 
 /** How often the leader deletes the records of replicas gone for an hour. */
@@ -57,6 +62,7 @@ export class StatusRunner {
     }
     const observe = sidecarObservation({ ...this.options.sidecars, reports, now: instant.getTime() });
     const now = instant.toISOString().replace(/\.\d{3}Z$/, "Z");
+    const ready: { status: string; reason: string }[] = [];
     const raw = new Map<string, PolicyObject>();
     for (const p of this.options.objects.translationInput(now).policies) {
       const object = p as PolicyObject;
@@ -68,6 +74,8 @@ export class StatusRunner {
         const object = raw.get(key);
         if (!object || (object.metadata.generation ?? 0) !== resolved.generation) return; // changed meanwhile; the next reconcile covers it
         const desired = desiredStatus(resolved, observe, object.status, now);
+        const readyCondition = desired.conditions?.find((c) => c.type === "Ready");
+        if (readyCondition) ready.push({ status: readyCondition.status, reason: readyCondition.reason });
         const ref = { namespace: resolved.namespace, name: resolved.name, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) };
         // What the status already says was announced (by this replica before a restart, or by the previous leader).
         if (!this.reported.has(key) && object.status) this.reported.set(key, eventSignature(object.status));
@@ -77,6 +85,7 @@ export class StatusRunner {
         await this.warningEvents.record(key, ref, resolved.warnings.status === "True" ? resolved.warnings : undefined, object.status);
       }),
     );
+    this.options.countPolicies?.(ready);
     const keys = new Set(last.resolution.policies.map((p) => `${p.namespace}/${p.name}`));
     this.bypassEvents.retain(keys);
     this.warningEvents.retain(keys);
@@ -87,11 +96,19 @@ export class StatusRunner {
     const writer = this.options.writer;
     const accepted = status.conditions?.find((c) => c.type === "Accepted");
     const programmed = status.conditions?.find((c) => c.type === "Programmed");
+    const refs = status.conditions?.find((c) => c.type === "ResolvedRefs");
     const signature = eventSignature(status);
     if (this.reported.get(key) === signature) return;
     this.reported.set(key, signature);
     if (accepted && accepted.reason !== AcceptedReason.Accepted) {
+      this.options.log?.info({ policy: key, reason: accepted.reason, message: accepted.message }, "policy not accepted");
       await writer.event(ref, "Warning", accepted.reason, accepted.message);
+      return;
+    }
+    if (refs?.status === "False") {
+      // A missing or invalid Secret or Service: the policy is accepted, yet something it names is not there.
+      this.options.log?.info({ policy: key, reason: refs.reason, message: refs.message }, "policy refers to something missing or invalid");
+      await writer.event(ref, "Warning", refs.reason, refs.message);
       return;
     }
     if (programmed?.reason === ProgrammedReason.Rejected) await writer.event(ref, "Warning", "Rejected", programmed.message);
@@ -104,5 +121,6 @@ export class StatusRunner {
 function eventSignature(status: PolicyStatus): string {
   const accepted = status.conditions?.find((c) => c.type === "Accepted");
   const programmed = status.conditions?.find((c) => c.type === "Programmed");
-  return `${status.observedGeneration ?? 0}/${accepted?.reason ?? ""}/${programmed?.reason ?? ""}`;
+  const refs = status.conditions?.find((c) => c.type === "ResolvedRefs");
+  return `${status.observedGeneration ?? 0}/${accepted?.reason ?? ""}/${refs?.reason ?? ""}/${programmed?.reason ?? ""}`;
 }

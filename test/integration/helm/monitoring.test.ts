@@ -47,8 +47,6 @@ const PROMETHEUS_FIX = "install Debian's prometheus package (apt-get install pro
  * declared (# HELP) by a running component: a misspelt name fails.
  */
 const DECLARED_WITHOUT_SERIES: Record<string, string> = {
-  bulwark_xds_nacks_total: "a labelled counter: no series until a sidecar NACKs (issue #18 point 5 asks for it to start at zero)",
-  bulwark_xds_acks_total: "a labelled counter: no series until a sidecar connects and ACKs",
   bulwark_ratelimit_decisions_total: "a labelled counter: no series until a sidecar asks for a Global limit",
 };
 
