@@ -115,7 +115,8 @@ export class Controller {
       log.warn({ sidecar: event.nodeId, type: shortTypeName(event.typeUrl), error: event.error }, "sidecar rejected its configuration");
       this.scheduleStatus();
     });
-    cache.onConnection(() => {
+    cache.onConnection((event) => {
+      log.info({ sidecar: event.nodeId, connected: cache.connectedSidecars() }, event.connected ? "sidecar connected" : "sidecar disconnected");
       metrics.connectedSidecars.set(cache.connectedSidecars());
       reports.schedule();
       this.scheduleStatus();

@@ -212,6 +212,10 @@ describe.each([
     expect((await controller.get("/livez")).status).toBe(200);
     const lines = (await readFile(controller.logFile, "utf8")).split("\n").filter((l) => l.startsWith("{"));
     expect(lines.length).toBeGreaterThan(0);
+    expect(
+      lines.some((l) => l.includes('"msg":"sidecar connected"')),
+      "an info line for the sidecar's connection",
+    ).toBe(true);
     for (const line of lines.slice(0, 20)) {
       const entry = JSON.parse(line) as { level?: unknown; time?: unknown; component?: unknown };
       expect(String(entry.level), line).toMatch(/^(trace|debug|info|warn|error|fatal)$/);
