@@ -123,6 +123,8 @@ export class Controller {
     });
     leadership.onChange((leader) => {
       metrics.leader.set(leader ? 1 : 0);
+      // Only the leader counts policies: a replica that lost the Lease must not keep reporting its last count.
+      if (!leader) metrics.policies.reset();
       if (leader) this.scheduleStatus();
     });
   }
