@@ -12,6 +12,7 @@ import { sharedEncodingSnapshot } from "../envoy/snapshot/shared-encoding.js";
 import type { TranslationSettings } from "../contract/ir.js";
 import { loadOrCreateCa } from "../operator/identity/ca-secret.js";
 import { CaRotation } from "../operator/identity/ca-rotation.js";
+import { certificateExpiryGauge } from "../operator/identity/certificate-expiry.js";
 import { DEFAULT_ROTATION, parseDuration } from "../operator/identity/rotation.js";
 import { isTrustDomain } from "../operator/identity/spiffe.js";
 import { WorkloadCertificates } from "../operator/identity/workload-certificates.js";
@@ -172,20 +173,15 @@ export async function runController(argv: string[]): Promise<number> {
     namespace: flag(values, "ca-secret-namespace", "BULWARK_CA_SECRET_NAMESPACE", leaseNamespace),
     name: flag(values, "ca-secret", "BULWARK_CA_SECRET", "bulwark-workload-ca"),
   };
-  const ca = await loadOrCreateCa(
-    kc,
-    {
-      ...caSecret,
-      create: createText === "true",
-      trustDomain,
-      now: new Date(),
-    },
-    log,
-  );
+  const ca = await loadOrCreateCa(kc, { ...caSecret, create: createText === "true", trustDomain, now: new Date() }, log);
   const certificates = new WorkloadCertificates(ca, {
     rotation: { ...DEFAULT_ROTATION, lifetimeMs },
     onIssued: (issued, renewal) =>
       log.info({ spiffeId: issued.spiffeId, serial: issued.serialNumber, notAfter: issued.notAfter.toISOString(), renewal }, "issued a workload certificate"),
+  });
+  certificateExpiryGauge(metrics.registry, {
+    "workload-ca": { pem: () => certificates.current.certificatePem, kind: "chain" },
+    "xds-serving": { pem: () => tls.certPem, kind: "chain" },
   });
   // The workload CA serves SDS, so the mesh is on: every sidecar gets the egress proxy with mTLS.
   const mesh = { trustDomain, clusterDomain };

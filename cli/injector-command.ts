@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import type { Logger } from "pino";
 import { componentLogger } from "./logger.js";
 import { XDS_TOKEN_AUDIENCE } from "../operator/kube/xds-authentication.js";
 import { DEFAULT_INJECTOR_CONFIG, type InjectorConfig } from "../injector/inject.js";
@@ -7,6 +8,9 @@ import { MUTATE_PATH, startWebhookServer } from "../injector/webhook.js";
 import { parseAddress, UsageError } from "./usage.js";
 import { errorMessage } from "../common/errors.js";
 import { injectorTls, injectorTlsFlags, injectorTlsHelp } from "./injector-tls.js";
+import { startHttpServer } from "../operator/kube/http-server.js";
+import { injectorRegistry } from "../injector/metrics.js";
+import { readBuildInfo } from "./build-info.js";
 
 export const injectorHelp = `usage: bulwark injector [flags]
 
@@ -16,6 +20,7 @@ bulwark.dev/inject: "false" is left alone. Injection never refuses a pod.
 
 flags (environment variable in brackets):
   --address HOST:PORT        where the API server calls the webhook [BULWARK_INJECTOR_ADDRESS] (default 0.0.0.0:9443)
+  --http-address HOST:PORT   /livez, /readyz and /metrics over plain HTTP [BULWARK_INJECTOR_HTTP_ADDRESS] (default 0.0.0.0:8080)
 ${injectorTlsHelp}  --proxy-image IMAGE        the Envoy image of the sidecar [BULWARK_PROXY_IMAGE] (required)
   --xds-address HOST:PORT    the controller's xDS Service as sidecars reach it [BULWARK_XDS_ADDRESS]
                              (default bulwark-controller.bulwark-system.svc:18000); its certificate must name HOST
@@ -58,12 +63,30 @@ function quantity(value: string, name: string): string {
   return value;
 }
 
+/** A new xDS CA (cert-manager's renewal, the controller's) reaches pods injected from then on; returns a stop function. */
+function keepXdsCaCurrent(readCa: () => string, config: InjectorConfig, log: Logger): () => void {
+  const reload = setInterval(() => {
+    try {
+      const ca = readCa();
+      if (ca !== config.xds.caPem) {
+        config.xds.caPem = ca;
+        log.info("reloaded the xDS CA: pods injected from now on trust it");
+      }
+    } catch (error) {
+      log.warn({ err: errorMessage(error) }, "cannot reload the xDS CA; keeping the current one");
+    }
+  }, 30_000);
+  reload.unref();
+  return () => clearInterval(reload);
+}
+
 /** Runs the injector until SIGTERM or SIGINT; resolves with the exit code. */
 export async function runInjector(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
       address: { type: "string" },
+      "http-address": { type: "string" },
       ...injectorTlsFlags,
       "proxy-image": { type: "string" },
       "xds-address": { type: "string" },
@@ -93,6 +116,7 @@ export async function runInjector(argv: string[]): Promise<number> {
   if (!levels.includes(level)) throw new UsageError(`--log-level ${level} is not one of ${levels.join(", ")}`);
   const log = componentLogger("injector", level);
   const address = parseAddress(flag(values, "address", "BULWARK_INJECTOR_ADDRESS", "0.0.0.0:9443"), "--address");
+  const httpAddress = parseAddress(flag(values, "http-address", "BULWARK_INJECTOR_HTTP_ADDRESS", "0.0.0.0:8080"), "--http-address");
   const xds = parseAddress(flag(values, "xds-address", "BULWARK_XDS_ADDRESS", "bulwark-controller.bulwark-system.svc:18000"), "--xds-address");
   const caFile = flag(values, "xds-ca-file", "BULWARK_XDS_CA_FILE");
   const readCa = (): string => {
@@ -135,30 +159,27 @@ export async function runInjector(argv: string[]): Promise<number> {
   const serving = await injectorTls(values, log);
   const server = await startWebhookServer({ host: address.host, port: address.port, tls: serving.tls, config, log });
   const stopKeeping = serving.keep(server);
-  // A new xDS CA (cert-manager's renewal, the controller's) reaches pods injected from then on.
-  const reload = setInterval(() => {
-    try {
-      const ca = readCa();
-      if (ca !== config.xds.caPem) {
-        config.xds.caPem = ca;
-        log.info("reloaded the xDS CA: pods injected from now on trust it");
-      }
-    } catch (error) {
-      log.warn({ err: errorMessage(error) }, "cannot reload the xDS CA; keeping the current one");
-    }
-  }, 30_000);
-  reload.unref();
-  const listening = server.address();
-  log.info(
-    { address: typeof listening === "object" && listening ? `${listening.address}:${listening.port}` : String(listening), image: config.image, inboundInterception: interception },
-    "injector started",
-  );
+  let alive = true;
+  const http = await startHttpServer({
+    host: httpAddress.host,
+    port: httpAddress.port,
+    registry: injectorRegistry({ build: readBuildInfo(), servingPem: () => serving.current(), xdsCaPem: () => config.xds.caPem }),
+    checks: { live: () => alive, ready: () => alive && server.listening },
+  });
+  const stopReloading = keepXdsCaCurrent(readCa, config, log);
+  const where = (s: { address(): ReturnType<typeof server.address> }): string => {
+    const a = s.address();
+    return typeof a === "object" && a ? `${a.address}:${a.port}` : String(a);
+  };
+  log.info({ address: where(server), http: where(http), image: config.image, inboundInterception: interception }, "injector started");
   if (interception === "none")
     log.warn("inbound interception is off: an injected pod's app port is reachable past its sidecar unless a NetworkPolicy or the app's own binding closes it");
   return new Promise((resolve) => {
     const shutdown = (signal: string): void => {
       log.info({ signal }, "shutting down");
-      clearInterval(reload);
+      alive = false;
+      stopReloading();
+      http.close();
       stopKeeping();
       server.close(() => resolve(0));
       server.closeAllConnections();

@@ -42,6 +42,8 @@ function get(values: Values, name: string, env: string): string | undefined {
 export interface InjectorTls {
   /** The certificate to serve first. */
   tls: { cert: string; key: string };
+  /** The certificate served now (PEM). */
+  current(): string;
   /** Keeps the server's certificate current (and the caBundle, with a Secret); returns a stop function. */
   keep(server: Server): () => void;
 }
@@ -51,6 +53,7 @@ function fromFiles(certFile: string, keyFile: string, log: Logger): InjectorTls 
   let tls = read();
   return {
     tls,
+    current: () => tls.cert,
     keep(server) {
       // A renewed serving certificate (cert-manager) is picked up without a restart.
       const timer = setInterval(() => {
@@ -95,6 +98,7 @@ export async function injectorTls(values: Values, log: Logger): Promise<Injector
   if (kubeconfig) kc.loadFromFile(kubeconfig);
   else kc.loadFromCluster();
   let server: Server | undefined;
+  let served: string | undefined;
   const keeper = new ServingKeeper({
     kc,
     secret: {
@@ -108,12 +112,15 @@ export async function injectorTls(values: Values, log: Logger): Promise<Injector
     log,
     onChange: (material) => {
       server?.setSecureContext({ cert: material.certPem, key: material.keyPem, minVersion: "TLSv1.2" });
+      served = material.certPem;
       log.info("serving the renewed certificate");
     },
   });
   const first = await keeper.sync();
+  served = first.certPem;
   return {
     tls: { cert: first.certPem, key: first.keyPem },
+    current: () => served ?? first.certPem,
     keep(s) {
       server = s;
       return keeper.keep(intervalMs);

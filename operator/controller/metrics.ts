@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { buildInfoGauge } from "../../common/build-info-gauge.js";
 import { shortTypeName, XdsType } from "../../envoy/type-urls.js";
 
 /** The controller's Prometheus metrics. */
@@ -34,11 +35,11 @@ export class ControllerMetrics {
     labelNames: ["ready", "reason"],
     registers: [this.registry],
   });
-  readonly buildInfo = new Gauge({ name: "bulwark_build_info", help: "1, labelled with the running build.", labelNames: ["version", "commit"], registers: [this.registry] });
+  readonly buildInfo: Gauge;
 
   constructor(build?: { version: string; commit: string }) {
     collectDefaultMetrics({ register: this.registry });
-    if (build) this.buildInfo.set({ version: build.version, commit: build.commit }, 1);
+    this.buildInfo = buildInfoGauge(this.registry, build);
     // Every type has its series from the start, so rate() and alerts see a NACK from the first one.
     for (const type of Object.values(XdsType)) {
       this.acks.inc({ type: shortTypeName(type) }, 0);

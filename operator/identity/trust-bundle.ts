@@ -1,12 +1,16 @@
 import { createHash, X509Certificate } from "node:crypto";
 
+/** Each certificate of a PEM bundle (or chain), in order. */
+export function pemCertificates(bundle: string): X509Certificate[] {
+  return (bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((block) => new X509Certificate(block));
+}
+
 /** The certificates of one or more PEM bundles, each once (compared by DER), in order of appearance. */
 export function mergeTrustBundles(...bundles: readonly string[]): string {
   const seen = new Set<string>();
   const out: string[] = [];
   for (const bundle of bundles) {
-    for (const block of bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []) {
-      const certificate = new X509Certificate(block);
+    for (const certificate of pemCertificates(bundle)) {
       const key = certificate.raw.toString("base64");
       if (seen.has(key)) continue;
       seen.add(key);
@@ -22,8 +26,8 @@ export function mergeTrustBundles(...bundles: readonly string[]): string {
  */
 export function rootFingerprints(bundle: string): string[] {
   const out = new Set<string>();
-  for (const block of bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []) {
-    out.add(createHash("sha256").update(new X509Certificate(block).raw).digest("hex").slice(0, 32));
+  for (const certificate of pemCertificates(bundle)) {
+    out.add(createHash("sha256").update(certificate.raw).digest("hex").slice(0, 32));
   }
   return [...out].sort();
 }

@@ -135,7 +135,7 @@ export interface BulwarkProcess {
  * waits until `probe` answers 200 (none: no wait). A process that does not get there is stopped.
  */
 export async function startBulwark(options: {
-  command: "controller" | "authz" | "ratelimit";
+  command: "controller" | "authz" | "ratelimit" | "injector";
   name: string;
   args: string[];
   logFile?: string;

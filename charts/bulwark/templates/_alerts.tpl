@@ -51,6 +51,25 @@ groups:
         annotations:
           summary: "The controller cannot write policy status"
           description: "Status writes have been failing for 10 minutes (RBAC, the API server, conflicts past retries): policies' conditions are stale. See the controller's log."
+      - alert: BulwarkPolicyNotReady
+        expr: sum by (namespace, reason) (bulwark_policies{ {{- $ns -}}, ready="False"}) > 0
+        for: 15m
+        labels: { severity: warning }
+        annotations:
+          summary: "{{`{{ $value }}`}} policies are not Ready ({{`{{ $labels.reason }}`}})"
+          description: "Policies have been Ready=False with reason {{`{{ $labels.reason }}`}} for 15 minutes: what they declare is not (fully) enforced. kubectl get apisecuritypolicies -A shows which; their Stalled or Reconciling condition and Events say why."
+      - alert: BulwarkCertificateExpiresSoon
+        expr: min by (namespace, pod, certificate) (bulwark_certificate_expiry_timestamp_seconds{ {{- $ns -}} }) - time() < {{ .Values.metrics.prometheusRule.certificateExpiryWarningDays }} * 86400
+        labels: { severity: warning }
+        annotations:
+          summary: "The {{`{{ $labels.certificate }}`}} certificate of {{`{{ $labels.pod }}`}} expires in {{`{{ $value | humanizeDuration }}`}}"
+          description: "Bulwark renews its own serving certificates when a third of their life is left and rotates the workload CA only when its Secret changes, so this means renewal is not happening: a cert-manager Certificate not renewing, a Secret managed by hand, or a component that has not restarted since (the controller reads its xDS certificate at start). See the chart README, Certificates."
+      - alert: BulwarkCertificateExpiresVerySoon
+        expr: min by (namespace, pod, certificate) (bulwark_certificate_expiry_timestamp_seconds{ {{- $ns -}} }) - time() < {{ .Values.metrics.prometheusRule.certificateExpiryCriticalDays }} * 86400
+        labels: { severity: critical }
+        annotations:
+          summary: "The {{`{{ $labels.certificate }}`}} certificate of {{`{{ $labels.pod }}`}} expires in {{`{{ $value | humanizeDuration }}`}}"
+          description: "Once it expires: workload-ca, sidecars stop accepting each other's mTLS; xds-serving or xds-ca, sidecars cannot reach the controller (they keep their last configuration); injector-serving, the API server cannot call the webhook and pods are created without sidecars if the webhook fails open, or not at all."
       - alert: BulwarkXdsPushSlow
         expr: histogram_quantile(0.99, sum by (namespace, le) (rate(bulwark_xds_push_to_ack_seconds_bucket{ {{- $ns -}} }[10m]))) > 5
         for: 10m

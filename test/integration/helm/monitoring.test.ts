@@ -2,12 +2,13 @@
  * The chart's alerts and Grafana dashboard against the real tools: the PrometheusRule and the
  * dashboard ConfigMap rendered by the real helm; every expression checked by promtool (the rules
  * as they are, the dashboard's queries as recording rules); then a real Prometheus scrapes a
- * running controller, authz and ratelimit (labelled as the chart's ServiceMonitor labels them),
+ * running controller, authz, ratelimit and injector (labelled as the chart's ServiceMonitor labels them),
  * evaluates the alerts without error, and answers each expression through its HTTP API; every
  * metric an expression names has series, or is declared by a component and listed below with why
  * it has none yet.
  */
 import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from "@grpc/grpc-js";
+import { X509Certificate } from "node:crypto";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -35,6 +36,7 @@ import {
 } from "../../support/e2e.js";
 import { startAuthzProcess } from "../../support/authz-process.js";
 import { testEnvironment, uniqueName } from "../../support/environment.js";
+import { servingPki } from "../../support/pki-webhook.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const chart = join(repoRoot, "charts/bulwark");
@@ -50,6 +52,34 @@ const DECLARED_WITHOUT_SERIES: Record<string, string> = {
   bulwark_ratelimit_decisions_total: "a labelled counter: no series until a sidecar asks for a Global limit",
 };
 
+/** The injector with a serving certificate of its own (from files) and an xDS CA to hand out. */
+async function startInjector(): Promise<BulwarkProcess> {
+  const pki = await servingPki("bulwark-injector");
+  injectorCertificatePem = pki.certPem;
+  await writeFile(join(dir, "injector.crt"), pki.certPem);
+  await writeFile(join(dir, "injector.key"), pki.keyPem);
+  await writeFile(join(dir, "xds-ca.crt"), pki.caPem);
+  return startBulwark({
+    command: "injector",
+    name: "bulwark injector",
+    probe: "/readyz",
+    args: [
+      "--address",
+      `127.0.0.1:${await freePort()}`,
+      "--tls-cert-file",
+      join(dir, "injector.crt"),
+      "--tls-key-file",
+      join(dir, "injector.key"),
+      "--xds-ca-file",
+      join(dir, "xds-ca.crt"),
+      "--proxy-image",
+      "envoyproxy/envoy:v1.40.0",
+      "--inbound-interception",
+      "none",
+    ],
+  });
+}
+
 type Doc = { kind?: string; spec?: { groups: { name: string; rules: { alert?: string; record?: string; expr: string }[] }[] }; data?: Record<string, string> };
 
 let env: E2eEnvironment;
@@ -62,6 +92,7 @@ let prometheus: ManagedProcess | undefined;
 let promPort: number;
 const components: BulwarkProcess[] = [];
 let policyNamespace: string | undefined;
+let injectorCertificatePem = "";
 
 async function helmTemplate(args: readonly string[]): Promise<Doc[]> {
   const { stdout } = await exec(testEnvironment().binaries.helm, ["template", RELEASE, chart, "--namespace", NAMESPACE, ...args], { missingFix: "run `npm run env -- provision`" });
@@ -102,11 +133,14 @@ afterAll(async () => {
 });
 
 describe("alerts and dashboard", () => {
-  it("renders alerts for NACKs, rejected streams, disconnected sidecars, leader, status writes, authz errors and latency, ratelimit without Redis, components down", () => {
+  it("renders alerts for NACKs, rejected streams, disconnected sidecars, leader, status writes, policies not Ready, certificate expiry, authz errors and latency, ratelimit without Redis, components down", () => {
     expect(alertExprs.map((a) => a.name).sort()).toEqual(
       [
         "BulwarkAuthzErrors",
         "BulwarkAuthzSlow",
+        "BulwarkCertificateExpiresSoon",
+        "BulwarkCertificateExpiresVerySoon",
+        "BulwarkPolicyNotReady",
         "BulwarkComponentDown",
         "BulwarkNoLeader",
         "BulwarkRatelimitEvictions",
@@ -134,7 +168,7 @@ describe("alerts and dashboard", () => {
     await expect(exec(testEnvironment().binaries.promtool, ["check", "rules", broken], { missingFix: PROMETHEUS_FIX })).rejects.toThrow(/parse error/);
   });
 
-  it("a real Prometheus scraping the running controller, authz and ratelimit evaluates every alert and answers every query; the metrics exist", async () => {
+  it("a real Prometheus scraping the running controller, authz, ratelimit and injector evaluates every alert and answers every query; the metrics exist", async () => {
     await installCrds();
     const kc = kubeConfig(env);
     policyNamespace = uniqueName("monitoring-apps");
@@ -150,6 +184,8 @@ describe("alerts and dashboard", () => {
       args: ["--kubeconfig", env.kubeconfig, "--grpc-address", `127.0.0.1:${await freePort()}`],
     });
     components.push(ratelimit);
+    const injector = await startInjector();
+    components.push(injector);
 
     // Traffic that gives the labelled metrics series: a policy (status written), an authz Check, a plaintext xDS connection (refused).
     await kubectl(
@@ -181,7 +217,9 @@ describe("alerts and dashboard", () => {
       stringify({
         global: { scrape_interval: "1s", evaluation_interval: "1s" },
         rule_files: [rulesFile, dashboardRulesFile],
-        scrape_configs: [{ job_name: "bulwark", static_configs: [target(controller, "controller"), target(authz, "authz"), target(ratelimit, "ratelimit")] }],
+        scrape_configs: [
+          { job_name: "bulwark", static_configs: [target(controller, "controller"), target(authz, "authz"), target(ratelimit, "ratelimit"), target(injector, "injector")] },
+        ],
       }),
     );
     prometheus = startProcess({
@@ -195,7 +233,7 @@ describe("alerts and dashboard", () => {
         throw new Error(`${String(error)}\n${await readFile(join(dir, "prometheus.log"), "utf8").catch(() => "")}`);
       },
     );
-    await waitFor("three targets up", async () => ((await query("sum(up)")).data?.result as { value: [number, string] }[] | undefined)?.[0]?.value[1] === "3", 30_000, 500);
+    await waitFor("four targets up", async () => ((await query("sum(up)")).data?.result as { value: [number, string] }[] | undefined)?.[0]?.value[1] === "4", 30_000, 500);
     await waitFor(
       "the authz decision and the rejected stream scraped",
       async () => ((await query("count(bulwark_authz_decisions_total) + count(bulwark_xds_rejected_streams_total)")).data?.result.length ?? 0) > 0,
@@ -234,6 +272,25 @@ describe("alerts and dashboard", () => {
       expect(DECLARED_WITHOUT_SERIES[name], `${name} has no series and is not listed as declared without series`).toBeDefined();
       expect(declared, `${name} is declared by no component`).toContain(`# HELP ${name} `);
     }
+
+    // Certificate expiry: every certificate has its series, at its real notAfter; the injector's test
+    // certificate (valid for a day) makes the critical alert fire, the workload CA (ten years) does not.
+    const expiry = (await query("bulwark_certificate_expiry_timestamp_seconds")).data?.result as { metric: Record<string, string>; value: [number, string] }[];
+    expect(expiry.map((r) => r.metric.certificate).sort()).toEqual(["injector-serving", "workload-ca", "xds-ca", "xds-serving"]);
+    const injectorExpiry = Math.floor(new X509Certificate(injectorCertificatePem).validToDate.getTime() / 1000);
+    expect(expiry.find((r) => r.metric.certificate === "injector-serving")?.value[1]).toBe(String(injectorExpiry));
+    const firing = await waitFor(
+      "the certificate alert pending or firing",
+      async () => {
+        const answer = JSON.parse((await httpRequest(promPort, "/api/v1/alerts", { timeoutMs: 10_000 })).body) as { data: { alerts: { labels: Record<string, string> }[] } };
+        const certificates = answer.data.alerts.filter((a) => a.labels.alertname === "BulwarkCertificateExpiresVerySoon").map((a) => a.labels.certificate ?? "");
+        return certificates.includes("injector-serving") ? certificates : undefined;
+      },
+      30_000,
+      500,
+    );
+    expect(firing).not.toContain("workload-ca");
+
     process.stdout.write(
       `monitoring: ${names.length} metrics in ${alertExprs.length} alerts and ${dashboardExprs.length} dashboard queries; without series in this run: ${withoutSeries.join(", ") || "none"}\n`,
     );

@@ -63,6 +63,8 @@ async function startInjector(port: number, name: string, webhookConfiguration = 
       env.kubeconfig,
       "--address",
       `127.0.0.1:${port}`,
+      "--http-address",
+      "127.0.0.1:0",
       "--tls-secret",
       SECRET,
       "--tls-secret-namespace",

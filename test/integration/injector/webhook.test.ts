@@ -66,6 +66,8 @@ async function startInjector(): Promise<ManagedProcess> {
       "injector",
       "--address",
       `127.0.0.1:${port}`,
+      "--http-address",
+      "127.0.0.1:0",
       "--tls-cert-file",
       join(dir, "tls.crt"),
       "--tls-key-file",
