@@ -1,6 +1,4 @@
-import { readdir, readFile, stat } from "node:fs/promises";
 import type { Server } from "node:http";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { componentLogger } from "./logger.js";
 import { Redis } from "ioredis";
@@ -14,7 +12,7 @@ import { AuthzMetrics } from "../services/authz/metrics.js";
 import { AuthzServer } from "../services/authz/service.js";
 import { applyTranslation, KubernetesRouteSource } from "../services/authz/source.js";
 import { startHttpServer } from "../operator/kube/http-server.js";
-import { readObjects } from "../operator/translate/read-objects.js";
+import { readObjectFlags } from "./object-files.js";
 import { loadClusterConfig } from "./cluster-config.js";
 import { parseAddress, UsageError } from "./usage.js";
 import { errorMessage } from "../common/errors.js";
@@ -45,17 +43,8 @@ function flag(values: Record<string, unknown>, name: string, env: string): strin
   return typeof v === "string" ? v : process.env[env];
 }
 
-async function filesOf(path: string): Promise<string[]> {
-  if (!(await stat(path)).isDirectory()) return [path];
-  return (await readdir(path))
-    .filter((f) => /\.ya?ml$|\.json$/.test(f))
-    .sort()
-    .map((f) => join(path, f));
-}
-
 async function loadFiles(paths: string[], tables: RouteTableHolder, log: Logger): Promise<void> {
-  const files = await Promise.all((await Promise.all(paths.map(filesOf))).flat().map(async (path) => ({ path, text: await readFile(path, "utf8") })));
-  const { input, problems } = readObjects(files);
+  const { input, problems } = await readObjectFlags(paths);
   if (problems.length > 0) throw new UsageError(`cannot read the objects: ${JSON.stringify(problems)}`);
   if (applyTranslation({ ...input, now: new Date().toISOString() }, tables, log) === undefined) throw new Error("the objects do not translate");
 }

@@ -2,43 +2,21 @@
  * The `bulwark` executable as a CI step or a person meets it: exit codes and the one line it
  * prints for each mistake. Each case runs cli/main.ts as its own process.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
 import { sidecarPod } from "../operator/testdata/objects.js";
 import { xdsServingArgs } from "../test/support/xds-credentials.js";
+import { runBulwark } from "../test/support/bulwark-cli.js";
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 // Each case starts Node.js with tsx; on a loaded 2-core machine that alone can take tens of seconds.
 vi.setConfig({ testTimeout: 180_000 });
-const tsx = pathToFileURL(createRequire(join(repoRoot, "package.json")).resolve("tsx")).href;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `bulwark <args>` with `env` as its whole environment (plus PATH). */
-function bulwark(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", tsx, join(repoRoot, "cli/main.ts"), ...args], {
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const bulwark = runBulwark;
 
 async function folder(objects: readonly object[]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "bulwark-cli-"));

@@ -21,12 +21,14 @@ import { TokenReviewAuthenticator, tokenReviewer, XDS_TOKEN_AUDIENCE } from "../
 import { loadClusterConfig } from "./cluster-config.js";
 import { parseAddress, UsageError } from "./usage.js";
 import { loadXdsTls, parseXdsTlsFlags } from "./xds-tls.js";
+import { isStandalone, runStandaloneController } from "./controller-standalone.js";
 
 export const controllerHelp = `usage: bulwark controller [flags]
 
 Watches APISecurityPolicy, Service, Pod and Secret objects and serves each Envoy
 sidecar its configuration over xDS (ADS, state of the world and delta). The leader (a Lease)
-writes policy status; every replica serves xDS.
+writes policy status; every replica serves xDS. With -f PATH, standalone mode instead: the objects
+come from files, for a developer's machine (bulwark controller -f PATH --help).
 
 flags (environment variable in brackets):
   --kubeconfig PATH          kubeconfig to use [KUBECONFIG]; in-cluster configuration when unset
@@ -73,6 +75,7 @@ function flag(values: Record<string, string | boolean | undefined>, name: string
 
 /** Runs the controller until SIGTERM or SIGINT; resolves with the exit code. */
 export async function runController(argv: string[]): Promise<number> {
+  if (isStandalone(argv)) return runStandaloneController(argv);
   const { values } = parseArgs({
     args: argv,
     options: {

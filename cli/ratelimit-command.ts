@@ -1,5 +1,3 @@
-import { readdir, readFile, stat } from "node:fs/promises";
-import { extname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { componentLogger } from "./logger.js";
 import { collectDefaultMetrics } from "prom-client";
@@ -11,7 +9,7 @@ import { DEFAULT_MAX_COUNTERS, MemoryStore } from "../services/ratelimit/memory-
 import { RedisStore } from "../services/ratelimit/redis-store.js";
 import { RateLimitGrpcService, RateLimitMetrics } from "../services/ratelimit/service.js";
 import type { CounterStore } from "../services/ratelimit/store.js";
-import { readObjects } from "../operator/translate/read-objects.js";
+import { readObjectFlags } from "./object-files.js";
 import { loadClusterConfig } from "./cluster-config.js";
 import { parseAddress, UsageError } from "./usage.js";
 
@@ -46,19 +44,8 @@ function flag(values: Record<string, unknown>, name: string, env: string, fallba
   return typeof v === "string" ? v : (process.env[env] ?? fallback);
 }
 
-async function filesOf(path: string): Promise<string[]> {
-  const info = await stat(path).catch(() => undefined);
-  if (!info) throw new UsageError(`${path} does not exist`);
-  if (!info.isDirectory()) return [path];
-  return (await readdir(path))
-    .filter((e) => [".yaml", ".yml", ".json"].includes(extname(e)))
-    .sort()
-    .map((e) => join(path, e));
-}
-
 async function limitsFromFiles(paths: string[]): Promise<LimitIndex> {
-  const files = await Promise.all((await Promise.all(paths.map(filesOf))).flat().map(async (path) => ({ path, text: await readFile(path, "utf8") })));
-  const { input, problems } = readObjects(files);
+  const { input, problems } = await readObjectFlags(paths);
   for (const problem of problems) process.stderr.write(`bulwark ratelimit: ${problem.source}: ${problem.message}\n`);
   return limitsOf({ ...input, now: new Date().toISOString() });
 }

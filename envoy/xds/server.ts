@@ -26,6 +26,11 @@ export interface XdsServerOptions {
   cache?: SnapshotCache;
   /** Called with a line for each protocol problem (a stream closed for a bad request) and each rejection. */
   log?: (message: string) => void;
+  /**
+   * Plaintext or unauthenticated on purpose, and why (standalone mode, on loopback): said in the
+   * log instead of the process warning that marks it as a test set-up.
+   */
+  insecureBecause?: string;
 }
 
 export class ListenError extends Error {}
@@ -178,9 +183,13 @@ export class XdsServer {
     const address = `${this.options.host}:${this.options.port}`;
     const insecure = [...(this.options.tls ? [] : ["plaintext"]), ...(this.gate ? [] : ["unauthenticated"])];
     if (insecure.length > 0) {
-      const warning = `the xDS server on ${address} is ${insecure.join(" and ")}: any process that reaches it can read any sidecar's configuration and workload keys. Only for tests.`;
-      this.log(warning);
-      process.emitWarning(warning, "BulwarkInsecureXds");
+      const risk = `the xDS server on ${address} is ${insecure.join(" and ")}: any process that reaches it can read any sidecar's configuration and workload keys.`;
+      if (this.options.insecureBecause) {
+        this.log(`${risk} ${this.options.insecureBecause}`);
+      } else {
+        this.log(`${risk} Only for tests.`);
+        process.emitWarning(`${risk} Only for tests.`, "BulwarkInsecureXds");
+      }
     }
     const tls = this.options.tls;
     if (!tls) return this.bindPlaintext(address);
