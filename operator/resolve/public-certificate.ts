@@ -39,6 +39,8 @@ function keyProblem(key: KeyObject): string | undefined {
 function parseChain(pem: string): X509Certificate[] | string {
   const blocks = pem.match(CERTIFICATE_BLOCK) ?? [];
   if (blocks.length === 0) return "holds no PEM certificate";
+  // OpenSSL (Envoy) reads PEM line by line: an END line glued to the next BEGIN makes the chain unreadable.
+  if (/-----END CERTIFICATE-----(?!\r?\n|$)/.test(pem)) return "has a certificate whose END line does not end the line (certificates glued together without a line break)";
   const chain: X509Certificate[] = [];
   for (const [index, block] of blocks.entries()) {
     try {

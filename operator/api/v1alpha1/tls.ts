@@ -50,7 +50,9 @@ export const tls = withRules(
       minVersion: z
         .enum(["TLSv1.2", "TLSv1.3"])
         .optional()
-        .describe("Oldest TLS version the sidecar accepts on its inbound listener. Absent: TLSv1.3 with a public certificate (clients on the internet all speak it), TLSv1.2 otherwise."),
+        .describe(
+          "Oldest TLS version the sidecar accepts on its inbound listener. Absent: TLSv1.3 with a public certificate (clients on the internet all speak it), TLSv1.2 otherwise.",
+        ),
       mtls: z
         .enum(["Disabled", "Permissive", "Strict"])
         .default("Disabled")
