@@ -128,5 +128,32 @@ describe("SnapshotRunner", () => {
       expect(listener).toContain("public-certificate-unavailable");
       expect(listener).not.toContain("http_connection_manager");
     });
+
+    it("a broken Secret fails its own policy's sidecars alone: another policy's sidecar keeps its certificate and chains", async () => {
+      const { runner: snapshots, cache } = runner();
+      const good = await issuePublicCertificate(["orders.shop.example"]);
+      const both = (ordersSecret: ReturnType<typeof tlsSecret>): TranslationInput => ({
+        policies: ["api", "orders"].map((name) =>
+          policy({
+            namespace: "shop",
+            name,
+            created: "2026-01-01T00:00:00Z",
+            spec: { targetRefs: [{ kind: "Service", name }], ...publicRules, tls: { certificate: { secretRef: { name: `${name}-tls` } } } },
+          }),
+        ),
+        services: ["api", "orders"].map((name) => service("shop", name, { app: name })),
+        pods: ["api", "orders"].map((name) => sidecarPod("shop", `${name}-1`, { app: name })),
+        secrets: [tlsSecret("shop", "api-tls", good, "Opaque"), ordersSecret],
+        now: now.toISOString(),
+      });
+      const input = both(tlsSecret("shop", "orders-tls", good));
+      const translation = translate(input);
+      await snapshots.publish(translation, input.pods, now);
+      const [api, orders] = translation.resolution.policies;
+      expect(api?.resolvedRefs).toMatchObject({ status: "False", reason: "InvalidSecret" });
+      expect(orders?.resolvedRefs.status).toBe("True");
+      expect(Object.keys(versions(cache.getSnapshot("api-1.shop"), XdsType.Secret))).toEqual([]);
+      expect(Object.keys(versions(cache.getSnapshot("orders-1.shop"), XdsType.Secret))).toEqual(["public-cert/shop/orders-tls"]);
+    });
   });
 });
