@@ -5,10 +5,6 @@
  * secret); a real Envoy serves it with TLS 1.3 and HSTS. A new certificate in the Secret reaches
  * new handshakes while an open connection keeps serving; a broken Secret closes every connection.
  */
-import { request, type RequestOptions } from "node:https";
-import { X509Certificate } from "node:crypto";
-import type { TLSSocket } from "node:tls";
-import { connect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SnapshotCache } from "../../../envoy/xds/cache.js";
 import { XdsServer } from "../../../envoy/xds/server.js";
@@ -23,20 +19,22 @@ import { testEnvironment } from "../../support/environment.js";
 import { httpRequest, type Upstream } from "../../support/http.js";
 import { waitFor } from "../../support/poll.js";
 import { openTls } from "../../support/pki-mesh.js";
-import { issuePublicCertificate, tlsSecret, type PublicCertificate } from "../../support/public-certificate.js";
+import {
+  httpsGet,
+  issuePublicCertificate,
+  serialOf,
+  tlsHandshake,
+  tlsSecret,
+  type HttpsAnswer,
+  type PublicCertificate,
+  type PublicClientOptions,
+} from "../../support/public-certificate.js";
 import { stat, startSidecar, type Sidecar } from "../../support/xds-sidecar.js";
 import { startUpstream } from "../../support/xds-traffic.js";
 
 const HOST = "api.shop.example";
 const NODE = "api-1.shop";
 const HSTS = "max-age=31536000; includeSubDomains";
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  serial: string;
-  protocol: string | null;
-}
 
 let upstream: Upstream;
 let server: XdsServer;
@@ -74,50 +72,14 @@ async function publish(secret: SecretObject | undefined): Promise<void> {
   await runner.publish(lastTranslation, input.pods, new Date());
 }
 
-/** One HTTPS request on a new connection, as a public client sends it (SNI and Host the public name). */
-function get(path: string, options: { maxVersion?: RequestOptions["maxVersion"] } = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port: listenerPort,
-        path,
-        servername: HOST,
-        headers: { host: HOST },
-        ca: [first.caPem, second.caPem],
-        agent: false,
-        ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
-        checkServerIdentity: (host, cert) => (cert.subjectaltname === `DNS:${HOST}` ? undefined : new Error(`${host}: the sidecar presented ${cert.subjectaltname}`)),
-        timeout: 3000,
-      },
-      (res) => {
-        const socket = res.socket as TLSSocket;
-        const answer = { status: res.statusCode ?? 0, headers: res.headers, serial: socket.getPeerCertificate().serialNumber, protocol: socket.getProtocol() };
-        res.resume();
-        res.on("end", () => resolve(answer));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-const serialOf = (pem: string): string => new X509Certificate(pem).serialNumber;
-
-/** What a TLS handshake with the sidecar ends in: the protocol, or why it failed. */
-function handshake(): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port: listenerPort, servername: HOST, ca: [first.caPem, second.caPem] });
-    socket.setTimeout(3000, () => socket.destroy(new Error("timed out")));
-    socket.once("secureConnect", () => {
-      resolve(`connected with ${socket.getProtocol() ?? "?"}`);
-      socket.destroy();
-    });
-    socket.once("error", (error: Error) => resolve(`failed: ${error.message}`));
-    socket.once("close", () => resolve("failed: closed"));
-  });
-}
+const client = (maxVersion?: PublicClientOptions["maxVersion"]): PublicClientOptions => ({
+  port: listenerPort,
+  host: HOST,
+  ca: [first.caPem, second.caPem],
+  ...(maxVersion ? { maxVersion } : {}),
+});
+const get = (path: string, maxVersion?: PublicClientOptions["maxVersion"]): Promise<HttpsAnswer> => httpsGet(path, client(maxVersion));
+const handshake = (): Promise<string> => tlsHandshake(client());
 
 beforeAll(async () => {
   [first, second] = await Promise.all([issuePublicCertificate([HOST]), issuePublicCertificate([HOST])]);
@@ -159,7 +121,7 @@ describe("a public certificate served by the sidecar", () => {
   });
 
   it("refuses TLS 1.2 (the minimum defaults to 1.3 with a public certificate) and plaintext", async () => {
-    await expect(get("/v1/health", { maxVersion: "TLSv1.2" })).rejects.toThrow();
+    await expect(get("/v1/health", "TLSv1.2")).rejects.toThrow();
     await expect(httpRequest(listenerPort, "/v1/health")).rejects.toThrow();
   });
 
