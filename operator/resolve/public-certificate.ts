@@ -61,9 +61,24 @@ export function publicCertificateFromSecret(options: { secrets: readonly SecretO
   const { secrets, namespace, name } = options;
   const where = `Secret ${namespace}/${name} (the public certificate of spec.tls.certificate)`;
   const refused = "the sidecar refuses every connection until it is fixed";
-  const invalid = (why: string): PublicCertificateFromSecret => ({ ok: false, reason: ResolvedRefsReason.InvalidSecret, message: `${where} ${why}; ${refused}` });
   const secret = secrets.find((s) => s.metadata.name === name && namespaceOf(s.metadata) === namespace);
   if (!secret) return { ok: false, reason: ResolvedRefsReason.SecretNotFound, message: `${where} not found; ${refused}` };
+  let checked = checkedSecrets.get(secret);
+  if (!checked) {
+    checked = checkSecret(secret, where, refused);
+    checkedSecrets.set(secret, checked);
+  }
+  return checked;
+}
+
+/**
+ * Checks by Secret object: the watch cache hands back the same object until the Secret changes,
+ * so a certificate is parsed once, however often translation runs. The result is the same without it.
+ */
+const checkedSecrets = new WeakMap<SecretObject, PublicCertificateFromSecret>();
+
+function checkSecret(secret: SecretObject, where: string, refused: string): PublicCertificateFromSecret {
+  const invalid = (why: string): PublicCertificateFromSecret => ({ ok: false, reason: ResolvedRefsReason.InvalidSecret, message: `${where} ${why}; ${refused}` });
   if (secret.type !== TLS_SECRET_TYPE) return invalid(`is of type ${secret.type ?? "Opaque"}, not ${TLS_SECRET_TYPE}`);
   const certificateChain = secretValue(secret, "tls.crt");
   const privateKey = secretValue(secret, "tls.key");
