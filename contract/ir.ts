@@ -148,9 +148,29 @@ export interface PolicyRef {
 export interface ListenerIR {
   /** Port the sidecar listens on (what the Service's targetPort reaches). */
   port: number;
-  tls?: { minVersion: "TLSv1.2" | "TLSv1.3"; mtls: "Disabled" | "Permissive" | "Strict" };
+  tls?: ListenerTlsIR;
   /** The policy's spec.clientAddress; absent: the installation's (TranslationSettings.clientAddress). */
   clientAddress?: ClientAddressIR;
+}
+
+export interface ListenerTlsIR {
+  minVersion: "TLSv1.2" | "TLSv1.3";
+  mtls: "Disabled" | "Permissive" | "Strict";
+  /** A public certificate served instead of the workload certificate (mtls is then Disabled). */
+  publicCertificate?: PublicCertificateIR;
+  /** The Strict-Transport-Security value put on every response (only with a public certificate). */
+  strictTransportSecurity?: string;
+}
+
+/**
+ * A public certificate from a kubernetes.io/tls Secret. Its PEM never enters the IR: the
+ * controller delivers it as the SDS secret `sdsName` (so a rotation changes that secret alone).
+ * `usable: false` (the Secret is missing or broken): the listener refuses every connection.
+ */
+export interface PublicCertificateIR {
+  /** `public-cert/<namespace>/<secret>` */
+  sdsName: string;
+  usable: boolean;
 }
 
 export type JwksIR =

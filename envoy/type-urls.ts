@@ -21,6 +21,7 @@ export const TypeUrl = {
   jwtPerRoute: `${prefix}envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig`,
   rbac: `${prefix}envoy.extensions.filters.http.rbac.v3.RBAC`,
   rbacPerRoute: `${prefix}envoy.extensions.filters.http.rbac.v3.RBACPerRoute`,
+  directResponse: `${prefix}envoy.extensions.filters.network.direct_response.v3.Config`,
   extAuthz: `${prefix}envoy.extensions.filters.http.ext_authz.v3.ExtAuthz`,
   extAuthzPerRoute: `${prefix}envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute`,
   localRateLimit: `${prefix}envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit`,

@@ -7,7 +7,7 @@ import { callersLocalReplies } from "./filters/callers.js";
 import { clientCidrsLocalReplies } from "./filters/client-cidrs.js";
 import { buildOutcomeAccessLog } from "./filters/outcome-log.js";
 import { NAMES } from "./resources.js";
-import { tlsTransportSocket } from "./tls.js";
+import { refuseEveryConnectionChain, tlsTransportSocket } from "./tls.js";
 import { TypeUrl } from "../type-urls.js";
 
 interface ConnectionManagerOptions {
@@ -47,6 +47,7 @@ type FilterChain = JsonObject & { name: string; filter_chain_match?: JsonObject 
 function transportChains(workload: WorkloadIR, hcm: JsonObject): FilterChain[] {
   const tls = workload.listener.tls;
   if (!tls) return [{ name: "plaintext", filters: [hcm] }];
+  if (tls.publicCertificate?.usable === false) return [refuseEveryConnectionChain()];
   const tlsChain = { name: "tls", filters: [hcm], transport_socket: tlsTransportSocket(tls) };
   if (tls.mtls !== "Permissive") return [tlsChain];
   return [

@@ -1,6 +1,6 @@
 import type { JsonObject } from "../json.js";
 import { directoryPrefixRegex, exactPathRegex, templateRegex } from "../../operator/ir/path-meaning.js";
-import type { PathMatchIR, PathMeaningIR, RouteIR } from "../../contract/ir.js";
+import type { PathMatchIR, PathMeaningIR, RouteIR, WorkloadIR } from "../../contract/ir.js";
 import { clientAddressOf, clientAddressRequestHeaders } from "./client-address.js";
 import { escapeRegex, overwriteHeader, overwriteHeaderLiteral } from "./common.js";
 import type { FilterContext, HttpFilterFeature } from "./filters/feature.js";
@@ -119,11 +119,21 @@ function virtualHostPerFilter(options: { ctx: FilterContext; features: readonly 
  * The inbound route configuration: one virtual host for any authority, routes in IR (match)
  * order; requests reach the app with the client's address as decided, not as written.
  */
+/**
+ * HSTS on every response, the sidecar's own refusals included: with a public certificate the
+ * listener serves TLS only (mtls Disabled, no plaintext chain), so no response goes out in clear.
+ */
+function strictTransportSecurityHeader(workload: WorkloadIR): JsonObject {
+  const value = workload.listener.tls?.strictTransportSecurity;
+  return value ? { response_headers_to_add: [overwriteHeaderLiteral("strict-transport-security", value)] } : {};
+}
+
 export function buildRouteConfiguration(options: { ctx: FilterContext; features: readonly HttpFilterFeature[] }): JsonObject {
   return {
     "@type": TypeUrl.routeConfiguration,
     name: NAMES.routeConfiguration,
     request_headers_to_add: clientAddressRequestHeaders(clientAddressOf(options.ctx.workload, options.ctx.settings)),
+    ...strictTransportSecurityHeader(options.ctx.workload),
     virtual_hosts: [
       {
         name: NAMES.routeConfiguration,

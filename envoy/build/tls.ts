@@ -13,8 +13,10 @@ function sdsSecret(name: string): JsonObject {
 }
 
 /**
- * The listener's TLS: the workload certificate over SDS; with mTLS, client certificates are
- * validated against the trust bundle (also over SDS) and, when Strict, required.
+ * The listener's TLS: the workload certificate over SDS, or the policy's public certificate (its
+ * own SDS secret, so a rotation of the Secret changes that secret alone and Envoy swaps it without
+ * draining the listener); with mTLS, client certificates are validated against the trust bundle
+ * (also over SDS) and, when Strict, required.
  */
 export function buildDownstreamTlsContext(tls: ListenerTls): JsonObject {
   const mtls = tls.mtls !== "Disabled";
@@ -23,7 +25,7 @@ export function buildDownstreamTlsContext(tls: ListenerTls): JsonObject {
     common_tls_context: {
       tls_params: { tls_minimum_protocol_version: TLS_VERSIONS[tls.minVersion] },
       alpn_protocols: ["h2", "http/1.1"],
-      tls_certificate_sds_secret_configs: [sdsSecret(NAMES.workloadCertificate)],
+      tls_certificate_sds_secret_configs: [sdsSecret(tls.publicCertificate?.sdsName ?? NAMES.workloadCertificate)],
       ...(mtls ? { validation_context_sds_secret_config: sdsSecret(NAMES.trustBundle) } : {}),
     },
     ...(tls.mtls === "Strict" ? { require_client_certificate: true } : {}),
@@ -32,4 +34,16 @@ export function buildDownstreamTlsContext(tls: ListenerTls): JsonObject {
 
 export function tlsTransportSocket(tls: ListenerTls): JsonObject {
   return { name: "envoy.transport_sockets.tls", typed_config: buildDownstreamTlsContext(tls) };
+}
+
+/**
+ * The only filter chain of a listener whose public certificate is missing or broken: every
+ * connection is closed as soon as it is accepted (a direct response with nothing to say). No
+ * plaintext, and no other certificate in its place.
+ */
+export function refuseEveryConnectionChain(): JsonObject & { name: string } {
+  return {
+    name: "public-certificate-unavailable",
+    filters: [{ name: "envoy.filters.network.direct_response", typed_config: { "@type": TypeUrl.directResponse } }],
+  };
 }

@@ -37,6 +37,7 @@ const ENTRY_FILES = [
   "envoy/extensions/filters/http/router/v3/router.proto",
   "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto",
   "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
+  "envoy/extensions/filters/network/direct_response/v3/config.proto",
   "envoy/extensions/http/original_ip_detection/custom_header/v3/custom_header.proto",
   "envoy/extensions/path/match/uri_template/v3/uri_template_match.proto",
   "envoy/extensions/transport_sockets/tls/v3/secret.proto",

@@ -8,6 +8,8 @@ import { policy, service, sidecarPod } from "../testdata/objects.js";
 import { translate } from "../translate/translate.js";
 import { ControllerMetrics } from "./metrics.js";
 import { SnapshotRunner } from "./snapshot-runner.js";
+import { XdsType } from "../../envoy/type-urls.js";
+import { issuePublicCertificate, tlsSecret } from "../../test/support/public-certificate.js";
 
 const now = new Date("2026-11-25T12:00:00Z");
 const publicRules = { rules: [{ name: "all", match: { pathPrefix: "/" }, authentication: "None" }] };
@@ -90,5 +92,68 @@ describe("SnapshotRunner", () => {
     expect(snapshots.acknowledged("api-1.shop")).toBe(true);
     expect(snapshots.ownReports().get("api-1.shop")).toEqual({ policy: "shop/api", generation: 2, connected: true });
     expect([...snapshots.ownReports().keys()]).toEqual(["api-1.shop"]);
+  });
+
+  describe("a public certificate (spec.tls.certificate)", () => {
+    const spec = { tls: { certificate: { secretRef: { name: "api-tls" } } } };
+    const versions = (snapshot: Snapshot | undefined, type: XdsType): Record<string, string> =>
+      Object.fromEntries([...(snapshot?.resources.get(type)?.values() ?? [])].map((r) => [r.name, r.version]));
+
+    it("reaches the sidecar as its own SDS secret; a new certificate in the Secret changes that secret alone", async () => {
+      const { runner: snapshots, cache } = runner();
+      const first = await issuePublicCertificate(["api.shop.example"]);
+      const second = await issuePublicCertificate(["api.shop.example"]);
+      const withSecret = (certificate: typeof first): TranslationInput => ({ ...objects({ spec }), secrets: [tlsSecret("shop", "api-tls", certificate)] });
+      await snapshots.publish(translate(withSecret(first)), objects().pods, now);
+      const before = cache.getSnapshot("api-1.shop");
+      const secret = before?.resources.get(XdsType.Secret)?.get("public-cert/shop/api-tls");
+      expect(secret).toBeDefined();
+      expect(Buffer.from(secret?.body ?? []).includes(first.leafPem)).toBe(true);
+
+      await snapshots.publish(translate(withSecret(second)), objects().pods, now);
+      const after = cache.getSnapshot("api-1.shop");
+      for (const type of [XdsType.Listener, XdsType.Route, XdsType.Cluster, XdsType.Endpoints]) expect(versions(after, type)).toEqual(versions(before, type));
+      expect(versions(after, XdsType.Secret)["public-cert/shop/api-tls"]).not.toBe(versions(before, XdsType.Secret)["public-cert/shop/api-tls"]);
+      expect(Buffer.from(after?.resources.get(XdsType.Secret)?.get("public-cert/shop/api-tls")?.body ?? []).includes(second.leafPem)).toBe(true);
+    });
+
+    it("a missing Secret: no secret, and a listener that refuses every connection (no plaintext chain)", async () => {
+      const { runner: snapshots, cache } = runner();
+      const translation = translate(objects({ spec }));
+      await snapshots.publish(translation, objects().pods, now);
+      expect(translation.resolution.policies[0]?.resolvedRefs).toMatchObject({ status: "False", reason: "SecretNotFound" });
+      const snapshot = cache.getSnapshot("api-1.shop");
+      expect(versions(snapshot, XdsType.Secret)).toEqual({});
+      const listener = Buffer.from(snapshot?.resources.get(XdsType.Listener)?.get("inbound")?.body ?? []).toString("latin1");
+      expect(listener).toContain("public-certificate-unavailable");
+      expect(listener).not.toContain("http_connection_manager");
+    });
+
+    it("a broken Secret fails its own policy's sidecars alone: another policy's sidecar keeps its certificate and chains", async () => {
+      const { runner: snapshots, cache } = runner();
+      const good = await issuePublicCertificate(["orders.shop.example"]);
+      const both = (ordersSecret: ReturnType<typeof tlsSecret>): TranslationInput => ({
+        policies: ["api", "orders"].map((name) =>
+          policy({
+            namespace: "shop",
+            name,
+            created: "2026-01-01T00:00:00Z",
+            spec: { targetRefs: [{ kind: "Service", name }], ...publicRules, tls: { certificate: { secretRef: { name: `${name}-tls` } } } },
+          }),
+        ),
+        services: ["api", "orders"].map((name) => service("shop", name, { app: name })),
+        pods: ["api", "orders"].map((name) => sidecarPod("shop", `${name}-1`, { app: name })),
+        secrets: [tlsSecret("shop", "api-tls", good, "Opaque"), ordersSecret],
+        now: now.toISOString(),
+      });
+      const input = both(tlsSecret("shop", "orders-tls", good));
+      const translation = translate(input);
+      await snapshots.publish(translation, input.pods, now);
+      const [api, orders] = translation.resolution.policies;
+      expect(api?.resolvedRefs).toMatchObject({ status: "False", reason: "InvalidSecret" });
+      expect(orders?.resolvedRefs.status).toBe("True");
+      expect(Object.keys(versions(cache.getSnapshot("api-1.shop"), XdsType.Secret))).toEqual([]);
+      expect(Object.keys(versions(cache.getSnapshot("orders-1.shop"), XdsType.Secret))).toEqual(["public-cert/shop/orders-tls"]);
+    });
   });
 });

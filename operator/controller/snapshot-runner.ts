@@ -6,7 +6,9 @@ import { AcceptedReason } from "../api/v1alpha1/conditions.js";
 import { identityKey, identityOfPod, type WorkloadIdentity } from "../identity/spiffe.js";
 import type { SidecarCertificates } from "../identity/workload-certificates.js";
 import { sidecarNodeId, type PodObject } from "../resolve/objects.js";
-import { buildPerWorkload, type Translation, type WorkloadFailure } from "../translate/translate.js";
+import { buildPerWorkload, policyOf, type Translation, type WorkloadFailure } from "../translate/translate.js";
+import type { NamedResource } from "../../envoy/build/resources.js";
+import { publicCertificateSecret } from "../identity/sds.js";
 import { errorMessage } from "../../common/errors.js";
 import { meshScopeKeys } from "./mesh-scope.js";
 import type { ControllerMetrics } from "./metrics.js";
@@ -74,10 +76,11 @@ export class SnapshotRunner {
     const wanted = new Set<string>();
     const used = { identities: new Set<string>(), secured: new Set<string>() };
     for (const { workload, snapshot } of built) {
+      const own = publicCertificateSecrets(translation, workload);
       for (const nodeId of workload.sidecars) {
         wanted.add(nodeId);
         const identity = identities.get(nodeId) ?? { namespace: workload.namespace, serviceAccount: "default" };
-        const secured = await this.secured(snapshot, identity, now, used);
+        const secured = await this.secured({ snapshot, identity, own }, now, used);
         this.set(nodeId, secured, workload);
       }
     }
@@ -120,13 +123,23 @@ export class SnapshotRunner {
     return { built: built.map(({ workload, built: { key, snapshot } }) => ({ workload, key, snapshot })), failed };
   }
 
-  /** The workload's snapshot with the SDS secrets of the sidecar's identity, when it has a listener that needs them. */
-  private async secured(snapshot: Snapshot, identity: WorkloadIdentity, now: Date, used: { identities: Set<string>; secured: Set<string> }): Promise<Snapshot> {
+  /**
+   * The workload's snapshot with its SDS secrets: `own` (a public certificate from the policy's
+   * Secret) and those of the sidecar's identity from the CA, when its listener needs them.
+   */
+  private async secured(
+    of: { snapshot: Snapshot; identity: WorkloadIdentity; own: readonly NamedResource[] },
+    now: Date,
+    used: { identities: Set<string>; secured: Set<string> },
+  ): Promise<Snapshot> {
+    const { snapshot, identity, own } = of;
     const secretNames = missingSecrets(snapshot);
+    for (const secret of own) secretNames.delete(secret.name);
     const certificates = this.options.certificates;
-    if (secretNames.size === 0 || !certificates) return snapshot;
-    used.identities.add(identityKey(identity));
-    const secrets = await certificates.secretsFor(identity, secretNames, now);
+    const fromCa = secretNames.size > 0 && certificates !== undefined;
+    if (!fromCa && own.length === 0) return snapshot;
+    if (fromCa) used.identities.add(identityKey(identity));
+    const secrets = [...own, ...(fromCa ? await certificates.secretsFor(identity, secretNames, now) : [])];
     const securedKey = `${snapshot.version}/${identityKey(identity)}/${secrets.map((s) => JSON.stringify(s.resource)).join("/")}`;
     used.secured.add(securedKey);
     const secured = this.securedMemo.get(securedKey) ?? withSecrets(snapshot, secrets);
@@ -208,4 +221,17 @@ export class SnapshotRunner {
     }
     return out;
   }
+}
+
+/**
+ * The SDS secret of the workload's public certificate, when its listener serves one and its
+ * Secret is usable (an unusable one leaves the listener refusing connections, with no secret).
+ * It comes from the resolution, not the IR: the private key never enters the IR or a render.
+ */
+function publicCertificateSecrets(translation: Translation, workload: WorkloadIR): NamedResource[] {
+  const wanted = workload.listener.tls?.publicCertificate;
+  if (!wanted?.usable || !workload.policy) return [];
+  const resolved = policyOf(translation.resolution, workload.policy)?.publicCertificate;
+  if (resolved?.sdsName !== wanted.sdsName || !resolved.pem) return [];
+  return [publicCertificateSecret(resolved.sdsName, resolved.pem)];
 }

@@ -26,3 +26,13 @@ export function trustBundleSecret(trustBundlePem: string): NamedResource {
   };
   return { name: NAMES.trustBundle, resource };
 }
+
+/** The SDS secret of a policy's public certificate (`public-cert/<ns>/<secret>`), from its kubernetes.io/tls Secret. */
+export function publicCertificateSecret(sdsName: string, pem: { certificateChain: string; privateKey: string }): NamedResource {
+  const resource: JsonObject = {
+    "@type": TypeUrl.secret,
+    name: sdsName,
+    tls_certificate: { certificate_chain: { inline_string: pem.certificateChain }, private_key: { inline_string: pem.privateKey } },
+  };
+  return { name: sdsName, resource };
+}

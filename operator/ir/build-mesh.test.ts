@@ -58,3 +58,14 @@ describe("a destination whose mesh entry cannot be built", () => {
     expect(plain.mesh?.services.map((s) => s.name)).toEqual(["outbound/alpha/api", "outbound/beta/api"]);
   });
 });
+
+describe("a workload serving a public certificate", () => {
+  it("is no destination of the mesh (it presents no SPIFFE id a caller could verify); the others stay", () => {
+    const objects = input();
+    const alpha = objects.policies[0] as { spec: Record<string, unknown> };
+    alpha.spec.tls = { certificate: { secretRef: { name: "api-tls" } } };
+    const ir = buildIR(resolvePolicies(objects), MESH);
+    expect(ir.mesh?.services.map((s) => s.name)).toEqual(["outbound/beta/api"]);
+    expect(ir.workloads.find((w) => w.namespace === "alpha")?.listener.tls?.publicCertificate).toEqual({ sdsName: "public-cert/alpha/api-tls", usable: false });
+  });
+});

@@ -29,7 +29,8 @@ export type MeshServiceBuilder = (s: MeshService, listeners: ReadonlyMap<string,
 
 /** The default builder of a destination's IR entry. */
 export function meshService(s: MeshService, listeners: ReadonlyMap<string, ListenerIR>, settings: MeshSettings): MeshServiceIR | undefined {
-  const known = s.pods.filter((p) => listeners.has(p.sidecar));
+  // A sidecar serving a public certificate presents no SPIFFE id, so mesh callers could not verify it: it is no destination.
+  const known = s.pods.filter((p) => listeners.has(p.sidecar) && listeners.get(p.sidecar)?.tls?.publicCertificate === undefined);
   if (known.length === 0) return undefined;
   const endpoints = known
     .filter((p): p is typeof p & { address: string } => p.address !== undefined && p.ready)

@@ -6,6 +6,7 @@ import { buildRoutes } from "./build-routes.js";
 import { deprecationWindows } from "./deprecations.js";
 import { policyName, workloadName } from "./names.js";
 import { buildCors } from "./build-cors.js";
+import { buildListenerTls } from "./build-tls.js";
 import { buildMesh, type MeshServiceBuilder } from "./build-mesh.js";
 import { failTranslation } from "../resolve/conditions.js";
 import { DEFAULT_OUTBOUND_PORT } from "../resolve/objects.js";
@@ -73,7 +74,7 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
     sidecars: group.sidecars,
     listener: {
       port: group.ports.sidecarPort,
-      ...(spec.tls ? { tls: { minVersion: spec.tls.minVersion, mtls: spec.tls.mtls } } : {}),
+      ...(spec.tls ? { tls: buildListenerTls(spec.tls, resolved.publicCertificate) } : {}),
       ...(spec.clientAddress ? { clientAddress: buildClientAddress(spec.clientAddress) } : {}),
     },
     app: { port: group.ports.appPort },

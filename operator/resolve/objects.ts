@@ -39,6 +39,8 @@ export interface SecretObject {
   apiVersion?: string;
   kind?: "Secret";
   metadata: ObjectMeta;
+  /** `kubernetes.io/tls` for a certificate and its key (tls.crt, tls.key); absent means Opaque. */
+  type?: string;
   /** Base64-encoded values. */
   data?: Record<string, string>;
   stringData?: Record<string, string>;

@@ -3,6 +3,7 @@ import { AcceptedReason, ResolvedRefsReason } from "../api/v1alpha1/conditions.j
 import { apiSecurityPolicy, type APISecurityPolicy } from "../api/v1alpha1/policy.js";
 import { accepted, errorText, notResolved, translationFailed, type ConditionData } from "./conditions.js";
 import { UNUSABLE_JWKS, jwksFromSecret } from "./jwks.js";
+import { publicCertificateFromSecret, publicCertificateSdsName, type PublicCertificatePem } from "./public-certificate.js";
 import { creationTime, namespaceOf, objectKey, sidecarNodeId, type ObjectMeta, type PodObject, type ServiceObject, type TranslationInput } from "./objects.js";
 import { sidecarBypassCondition, sidecarBypasses } from "./bypass.js";
 import { selectPods, sidecarPorts, type SidecarPorts } from "./sidecars.js";
@@ -44,6 +45,14 @@ export interface ResolvedPolicy {
   inlineJwks: Record<string, string>;
   /** A warning: some Service port reaches the governed pods past their sidecar (bypass.ts). */
   sidecarBypass?: ConditionData;
+  /** spec.tls.certificate, read from its Secret: the SDS secret name, and the PEM when the Secret is usable. */
+  publicCertificate?: ResolvedPublicCertificate;
+}
+
+export interface ResolvedPublicCertificate {
+  sdsName: string;
+  /** Absent when the Secret is missing or invalid (ResolvedRefs says why): the listener then refuses every connection. */
+  pem?: PublicCertificatePem;
 }
 
 /** A Service whose selector picks pods with sidecars: a destination of the mesh. */
@@ -276,6 +285,7 @@ function resolveCandidate(options: CandidateContext): ResolvedPolicy {
   }
   const jwks = resolveJwks(policy, input);
   problems.push(...jwks.problems);
+  const publicCertificate = resolvePublicCertificate(policy, input, problems);
   const conflicts = targets.flatMap((t) => t.lostTo.map((l) => `${l.sidecars.length} sidecar(s) of ${t.kind} ${t.name} are governed by the older policy ${l.policy}`));
   return {
     ...base,
@@ -290,7 +300,20 @@ function resolveCandidate(options: CandidateContext): ResolvedPolicy {
     held: [],
     inlineJwks: jwks.inline,
     ...bypassOf(mine, input.services, base.namespace),
+    ...(publicCertificate ? { publicCertificate } : {}),
   };
+}
+
+/** spec.tls.certificate from its Secret; a missing or broken Secret is a problem of ResolvedRefs and leaves the PEM out. */
+function resolvePublicCertificate(policy: APISecurityPolicy, input: TranslationInput, problems: { reason: string; message: string }[]): ResolvedPublicCertificate | undefined {
+  const ref = policy.spec.tls?.certificate?.secretRef;
+  if (!ref) return undefined;
+  const namespace = namespaceOf(policy.metadata);
+  const sdsName = publicCertificateSdsName(namespace, ref.name);
+  const result = publicCertificateFromSecret({ secrets: input.secrets, namespace, name: ref.name });
+  if (result.ok) return { sdsName, pem: result.pem };
+  problems.push({ reason: result.reason, message: result.message });
+  return { sdsName };
 }
 
 /** The SidecarBypass warning of a policy whose pods a Service reaches past their sidecar. */

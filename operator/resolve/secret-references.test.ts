@@ -8,10 +8,12 @@ describe("secretNamespaces", () => {
       { metadata: { namespace: "attest" }, spec: { authentication: { appAttestation: { jwks: { secretRef: { name: "a" } } } } } },
       { metadata: { namespace: "remote-only" }, spec: { authentication: { jwt: { providers: [{ jwks: { remote: { uri: "https://x/" } } }] } } } },
       { metadata: { namespace: "no-auth" }, spec: {} },
+      { metadata: { namespace: "public-tls" }, spec: { tls: { certificate: { secretRef: { name: "api-example-com-tls" } } } } },
+      { metadata: { namespace: "mesh-tls" }, spec: { tls: { mtls: "Strict" } } },
       { metadata: {}, spec: { authentication: { jwt: { providers: [{ jwks: { secretRef: {} } }] } } } },
       { metadata: { namespace: "broken" }, spec: { authentication: { jwt: { providers: "not a list" } } } },
       null,
     ];
-    expect([...secretNamespaces(policies)].sort()).toEqual(["attest", "default", "shop"]);
+    expect([...secretNamespaces(policies)].sort()).toEqual(["attest", "default", "public-tls", "shop"]);
   });
 });

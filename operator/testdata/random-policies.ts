@@ -94,6 +94,7 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
         maxTokenAge: fc.option(fc.constantFrom("5m", "30m", "24h"), { nil: undefined }),
         defaultAction: fc.constantFrom("Deny", "Allow"),
         tls: fc.option(fc.record({ minVersion: fc.constantFrom("TLSv1.2", "TLSv1.3"), mtls: fc.constantFrom("Disabled", "Permissive", "Strict") }), { nil: undefined }),
+        publicCertificate: fc.option(fc.record({ hsts: fc.boolean(), minVersion: fc.option(fc.constantFrom("TLSv1.2", "TLSv1.3"), { nil: undefined }) }), { nil: undefined }),
         minAppVersion: fc.boolean(),
         compression: fc.option(fc.subarray(["brotli", "gzip"], { minLength: 1 }), { nil: undefined }),
         clientAddress: fc.option(
@@ -150,8 +151,18 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
           if (p.deprecation)
             mobile.deprecations = [{ pathPrefix: p.deprecation.prefix, deprecatedAt: `${p.deprecation.sunsetYear - 1}-06-01`, sunsetAt: `${p.deprecation.sunsetYear}-01-01` }];
           // Certificate-bound tokens need client certificates: mTLS Permissive or Strict.
-          const tls =
+          const meshTls =
             providers.length && shape.sender === "mtls" ? { minVersion: p.tls?.minVersion ?? "TLSv1.3", mtls: p.tls?.mtls === "Permissive" ? "Permissive" : "Strict" } : p.tls;
+          // A public certificate needs mtls Disabled (its Secret is absent from inputFor: the listener refuses connections).
+          const publicTls =
+            p.publicCertificate && !(providers.length && shape.sender === "mtls")
+              ? {
+                  ...(p.publicCertificate.minVersion ? { minVersion: p.publicCertificate.minVersion } : {}),
+                  certificate: { secretRef: { name: "public-tls" } },
+                  ...(p.publicCertificate.hsts ? { hsts: { maxAge: "8760h", includeSubDomains: true, preload: true } } : {}),
+                }
+              : undefined;
+          const tls = publicTls ?? meshTls;
           return {
             ...(Object.keys(authentication).length ? { authentication } : {}),
             ...(rules.length ? { rules } : {}),

@@ -152,6 +152,32 @@ describe("the APISecurityPolicy CRD in the real API server", () => {
     }
   });
 
+  it("documents spec.tls, its public certificate and HSTS in kubectl explain", async () => {
+    const schema = (apiSecurityPolicyCrd() as { spec: { versions: { schema: { openAPIV3Schema: SchemaNode } }[] } }).spec.versions[0]?.schema.openAPIV3Schema;
+    const tls = schema?.properties?.spec?.properties?.tls;
+    for (const [path, node] of [
+      ["apisecuritypolicy.spec.tls", tls],
+      ["apisecuritypolicy.spec.tls.certificate.secretRef", tls?.properties?.certificate?.properties?.secretRef],
+      ["apisecuritypolicy.spec.tls.hsts", tls?.properties?.hsts],
+    ] as const) {
+      const fields = node?.properties ?? {};
+      if (!node?.description || Object.keys(fields).length === 0) throw new Error(`the schema has no documented ${path}`);
+      const explained = await waitFor(
+        `kubectl explain to document ${path}`,
+        async () => {
+          const { stdout } = await kubectl(["explain", path]);
+          return words(stdout).includes(words(node.description ?? "")) ? stdout : undefined;
+        },
+        60_000,
+        100,
+      );
+      for (const [name, field] of Object.entries(fields)) {
+        expect(explained).toMatch(new RegExp(`^  ${name}\\s+<`, "m"));
+        expect(words(explained)).toContain(words(field.description ?? `no description of ${name}`));
+      }
+    }
+  });
+
   it("shows targets, Accepted, Programmed, Ready and age in kubectl get asp, and lists policies under the bulwark category", async () => {
     const namespace = await createNamespace("columns");
     const shop = examples().find((e) => e.file === "shop-api.yaml");
