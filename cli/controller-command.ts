@@ -182,10 +182,6 @@ export async function runController(argv: string[]): Promise<number> {
     onIssued: (issued, renewal) =>
       log.info({ spiffeId: issued.spiffeId, serial: issued.serialNumber, notAfter: issued.notAfter.toISOString(), renewal }, "issued a workload certificate"),
   });
-  certificateExpiryGauge(metrics.registry, {
-    "workload-ca": { pem: () => certificates.current.certificatePem, kind: "chain" },
-    "xds-serving": { pem: () => tls.certPem, kind: "chain" },
-  });
   // The workload CA serves SDS, so the mesh is on: every sidecar gets the egress proxy with mTLS.
   const mesh = { trustDomain, clusterDomain };
   const settings: TranslationSettings = {
@@ -207,6 +203,11 @@ export async function runController(argv: string[]): Promise<number> {
     buildSnapshot: (workload, meshIR) => sharedEncodingSnapshot(buildSidecarResources(workload, settings, meshIR)),
   });
 
+  certificateExpiryGauge(
+    metrics.registry,
+    { "workload-ca": { pem: () => certificates.current.certificatePem, kind: "chain" }, "xds-serving": { pem: () => tls.certPem, kind: "chain" } },
+    () => controller.publicCertificates().map((c) => [c.name, { pem: () => c.certificateChain, kind: "chain" }]),
+  );
   const xdsPort = await xds.start();
   let alive = true;
   const http = await startHttpServer({

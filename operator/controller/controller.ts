@@ -10,6 +10,7 @@ import { ReconcileQueue } from "./reconcile-queue.js";
 import { SnapshotRunner } from "./snapshot-runner.js";
 import { StatusRunner } from "./status-runner.js";
 import { TranslationRunner } from "./translation-runner.js";
+import type { Translation } from "../translate/translate.js";
 
 export interface ControllerOptions {
   /** The watched objects (its changes call `schedule`: see wiring.ts). */
@@ -53,6 +54,7 @@ export class Controller {
   private readonly ca: CaRunner;
   private readonly status: StatusRunner;
   private reconciles = 0;
+  private servedCertificates: readonly { name: string; certificateChain: string }[] = [];
 
   constructor(private readonly options: ControllerOptions) {
     const { cache, reports, writer, leadership, clock, log, metrics, certificates } = options;
@@ -164,10 +166,16 @@ export class Controller {
     reports.retain(new Set([...publication.wanted, ...publication.held]));
     reports.schedule();
     this.status.published(translation);
+    this.servedCertificates = servedPublicCertificates(translation);
     this.reconciles += 1;
     metrics.reconcileSeconds.observe((performance.now() - started) / 1000);
     this.scheduleNextChange(translation.resolution.nextChange, now);
     await this.status.write();
+  }
+
+  /** The public certificates (spec.tls.certificate) the sidecars serve now, by SDS secret name (for their expiry metric). */
+  publicCertificates(): readonly { name: string; certificateChain: string }[] {
+    return this.servedCertificates;
   }
 
   /** A reconcile when the translation's output changes with time alone (a sunset), a second past it. */
@@ -181,4 +189,10 @@ export class Controller {
     await drained;
     await this.options.reports.stop();
   }
+}
+
+function servedPublicCertificates(translation: Translation): { name: string; certificateChain: string }[] {
+  return translation.resolution.policies.flatMap((p) =>
+    p.publicCertificate?.pem ? [{ name: p.publicCertificate.sdsName, certificateChain: p.publicCertificate.pem.certificateChain }] : [],
+  );
 }

@@ -24,15 +24,15 @@ export interface ExpirySource {
  * rotation shows at once). A source that has no certificate (yet), or one that cannot be read,
  * has no series; the component refuses or reports such a certificate where it loads it.
  */
-export function certificateExpiryGauge(registry: Registry, sources: Readonly<Record<string, ExpirySource>>): Gauge {
+export function certificateExpiryGauge(registry: Registry, sources: Readonly<Record<string, ExpirySource>>, more?: () => Iterable<[string, ExpirySource]>): Gauge {
   return new Gauge({
     name: CERTIFICATE_EXPIRY_METRIC,
-    help: "When a certificate in use expires (notAfter, seconds since the epoch), by certificate: workload-ca (signs the sidecars' mesh certificates), xds-serving (the controller's xDS endpoint), injector-serving (the admission webhook), xds-ca (the last root injected sidecars trust the controller with).",
+    help: "When a certificate in use expires (notAfter, seconds since the epoch), by certificate: workload-ca (signs the sidecars' mesh certificates), xds-serving (the controller's xDS endpoint), injector-serving (the admission webhook), xds-ca (the last root injected sidecars trust the controller with), public-cert/<namespace>/<secret> (a policy's spec.tls.certificate, served by its sidecars).",
     labelNames: ["certificate"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const [certificate, source] of Object.entries(sources)) {
+      for (const [certificate, source] of [...Object.entries(sources), ...(more ? more() : [])]) {
         const pem = source.pem();
         if (pem === undefined) continue;
         try {

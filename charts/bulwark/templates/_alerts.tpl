@@ -69,7 +69,7 @@ groups:
         labels: { severity: critical }
         annotations:
           summary: "The {{`{{ $labels.certificate }}`}} certificate of {{`{{ $labels.pod }}`}} expires in {{`{{ $value | humanizeDuration }}`}}"
-          description: "Once it expires: workload-ca, sidecars stop accepting each other's mTLS; xds-serving or xds-ca, sidecars cannot reach the controller (they keep their last configuration); injector-serving, the API server cannot call the webhook and pods are created without sidecars if the webhook fails open, or not at all."
+          description: "Once it expires: workload-ca, sidecars stop accepting each other's mTLS; xds-serving or xds-ca, sidecars cannot reach the controller (they keep their last configuration); injector-serving, the API server cannot call the webhook and pods are created without sidecars if the webhook fails open, or not at all; public-cert/..., clients of that policy's sidecars refuse the handshake (renew the Secret; cert-manager normally does)."
       - alert: BulwarkXdsPushSlow
         expr: histogram_quantile(0.99, sum by (namespace, le) (rate(bulwark_xds_push_to_ack_seconds_bucket{ {{- $ns -}} }[10m]))) > 5
         for: 10m

@@ -5,6 +5,7 @@
  * Secret's content reaches new handshakes while an open connection keeps serving, and deleting it
  * turns ResolvedRefs False and closes every connection until it is back.
  */
+import { X509Certificate } from "node:crypto";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installCrds } from "../../support/crds.js";
@@ -90,6 +91,9 @@ describe("a public certificate from a kubernetes.io/tls Secret, through bulwark 
     expect(allowed.protocol).toBe("TLSv1.3");
     expect(allowed.headers["strict-transport-security"]).toBe("max-age=31536000");
     expect((await httpsGet("/v1/admin", client())).status).toBe(404);
+    // Its expiry is exported beside the controller's own certificates (the BulwarkCertificateExpires* alerts read it).
+    const expiry = await controller.metric("bulwark_certificate_expiry_timestamp_seconds", { certificate: `public-cert/${namespace}/api-tls` });
+    expect(expiry).toBe(Math.floor(new X509Certificate(first.leafPem).validToDate.getTime() / 1000));
   });
 
   it("rotates when the Secret is replaced (as cert-manager renews it): new handshakes get the new certificate, an open connection keeps serving", async () => {
@@ -107,6 +111,9 @@ describe("a public certificate from a kubernetes.io/tls Secret, through bulwark 
       expect(after.error).toBeUndefined();
       expect(after.status).toBe(200);
       expect(after.peer?.serialNumber).toBe(serialOf(first.leafPem));
+      expect(await controller.metric("bulwark_certificate_expiry_timestamp_seconds", { certificate: `public-cert/${namespace}/api-tls` })).toBe(
+        Math.floor(new X509Certificate(second.leafPem).validToDate.getTime() / 1000),
+      );
     } finally {
       open.close();
     }
