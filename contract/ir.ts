@@ -251,6 +251,8 @@ export interface RouteChecksIR {
   clientCIDRs?: ClientCidrsIR;
   /** Mesh workloads allowed (by the identity of their certificate), checked before anything else; absent: any caller. */
   callers?: CallerIR[];
+  /** The rule's authorizationMode Shadow: require, conditions, callers and ownership are evaluated and reported, not enforced. */
+  shadowAuthorization?: true;
   localRateLimit?: LocalRateLimitIR;
   globalRateLimits: GlobalRateLimitIR[];
 }
@@ -280,7 +282,8 @@ export interface AuthzChecksIR {
   dpop: boolean;
   certificateBound: boolean;
   appAttestation: boolean;
-  ownership?: { pathParam: string; claim: string; template: string; meaning?: PathMeaningIR };
+  /** `shadow`: a mismatch is reported (x-bulwark-shadow-ownership to the backend, a log line, a metric), not refused. */
+  ownership?: { pathParam: string; claim: string; template: string; meaning?: PathMeaningIR; shadow?: true };
   minAppVersion: boolean;
   /**
    * The token's `iat` against the provider's maxTokenAge (age and exp - iat); set when a provider

@@ -11,6 +11,17 @@ export const ROUTE_CONTEXT_KEY = "bulwark.dev/route";
 /** The response header that names why Bulwark refused a request (sidecar filters and authz alike). */
 export const REASON_HEADER = "x-bulwark-reason";
 
+/**
+ * Dry-run authorization (a rule's authorizationMode Shadow): the request headers the backend
+ * receives with `allowed` or `denied`, one per kind of check, set by the sidecar (RBAC's shadow
+ * result) or by bulwark authz (ownership); a client's own copy is replaced.
+ */
+export const ShadowHeader = {
+  authorization: "x-bulwark-shadow-authorization",
+  callers: "x-bulwark-shadow-callers",
+  ownership: "x-bulwark-shadow-ownership",
+} as const;
+
 /** Envoy's JWT filter: the namespace of its dynamic metadata, read by rbac, ext_authz and the rate-limit outcome log. */
 export const JWT_AUTHN_FILTER = "envoy.filters.http.jwt_authn";
 /** Key of the verified payload in that metadata. */

@@ -36,6 +36,7 @@ export const TypeUrl = {
   router: `${prefix}envoy.extensions.filters.http.router.v3.Router`,
   customHeaderIpDetection: `${prefix}envoy.extensions.http.original_ip_detection.custom_header.v3.CustomHeaderConfig`,
   celAccessLogFilter: `${prefix}envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter`,
+  stdoutAccessLog: `${prefix}envoy.extensions.access_loggers.stream.v3.StdoutAccessLog`,
   lua: `${prefix}envoy.extensions.filters.http.lua.v3.Lua`,
 } as const;
 

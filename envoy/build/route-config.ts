@@ -1,3 +1,5 @@
+import { shadowRequestHeaders } from "./filters/shadow-authorization.js";
+import { hasShadowRbac } from "./filters/rbac.js";
 import type { JsonObject } from "../json.js";
 import { directoryPrefixRegex, exactPathRegex, templateRegex } from "../../operator/ir/path-meaning.js";
 import type { PathMatchIR, PathMeaningIR, RouteIR, WorkloadIR } from "../../contract/ir.js";
@@ -102,9 +104,11 @@ function buildRoute(route: RouteIR, options: { ctx: FilterContext; features: rea
   }
   const routeAction: JsonObject = { cluster: NAMES.appCluster };
   for (const feature of options.features) Object.assign(routeAction, feature.routeAction?.(route, options.ctx) ?? {});
+  const shadowHeaders = shadowRequestHeaders(route, { rules: hasShadowRbac(route), callers: action.checks.callers !== undefined });
   return {
     ...common,
     route: routeAction,
+    ...(shadowHeaders.length > 0 ? { request_headers_to_add: shadowHeaders } : {}),
     ...responseHeadersToAdd(action),
   };
 }

@@ -22,6 +22,7 @@ const ENTRY_FILES = [
   "envoy/config/route/v3/route.proto",
   "envoy/extensions/access_loggers/filters/cel/v3/cel.proto",
   "envoy/extensions/access_loggers/grpc/v3/als.proto",
+  "envoy/extensions/access_loggers/stream/v3/stream.proto",
   "envoy/extensions/compression/brotli/compressor/v3/brotli.proto",
   "envoy/extensions/compression/gzip/compressor/v3/gzip.proto",
   "envoy/extensions/filters/http/buffer/v3/buffer.proto",

@@ -37,6 +37,11 @@ function pathMatch(rule: Rule): PathMatchIR {
   return { kind: "template", template, variables: templateVariables(template) };
 }
 
+function ownershipCheck(rule: Rule | undefined, ctx: RouteContext): Pick<AuthzChecksIR, "ownership"> {
+  if (!rule?.ownership || !rule.match.pathTemplate) return {};
+  return { ownership: { ...rule.ownership, template: rule.match.pathTemplate, meaning: ctx.meaning, ...(rule.authorizationMode === "Shadow" ? { shadow: true as const } : {}) } };
+}
+
 function authzChecks(rule: Rule | undefined, ctx: RouteContext, authentication: RouteChecksIR["authentication"]): AuthzChecksIR | undefined {
   const constraint = ctx.spec.authentication?.jwt?.senderConstraint;
   const authenticates = authentication !== "None";
@@ -44,7 +49,7 @@ function authzChecks(rule: Rule | undefined, ctx: RouteContext, authentication: 
     dpop: authenticates && constraint?.dpop !== undefined,
     certificateBound: authenticates && constraint?.mtls !== undefined,
     appAttestation: rule?.requireAppAttestation ?? false,
-    ...(rule?.ownership && rule.match.pathTemplate ? { ownership: { ...rule.ownership, template: rule.match.pathTemplate, meaning: ctx.meaning } } : {}),
+    ...ownershipCheck(rule, ctx),
     minAppVersion: ctx.spec.mobile?.minAppVersion !== undefined,
     ...(authenticates && (ctx.spec.authentication?.jwt?.providers ?? []).some((p) => p.maxTokenAge !== undefined) ? { tokenAge: true as const } : {}),
   };
@@ -75,6 +80,7 @@ function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR 
     ...(clientCIDRs ? { clientCIDRs } : {}),
     ...(callers ? { callers } : {}),
     ...(conditions ? { conditions } : {}),
+    ...(rule.authorizationMode === "Shadow" ? { shadowAuthorization: true as const } : {}),
     ...(limits.local ? { localRateLimit: limits.local } : {}),
     globalRateLimits: limits.global,
   };

@@ -28,6 +28,7 @@ function ruleArbitrary(index: number, shape: Shape): fc.Arbitrary<Record<string,
       scopes: fc.subarray(["orders:read", "orders:write", "admin"], { minLength: 0, maxLength: 2 }),
       claim: fc.option(fc.constantFrom("role", "tenant"), { nil: undefined }),
       ownership: fc.boolean(),
+      shadowAuthorization: fc.boolean(),
       attest: fc.boolean(),
       maxRequestBytes: fc.option(fc.integer({ min: 1, max: 67_108_864 }), { nil: undefined }),
       global: fc.option(
@@ -60,6 +61,7 @@ function ruleArbitrary(index: number, shape: Shape): fc.Arbitrary<Record<string,
       }
       const vars = r.kind === "pathTemplate" ? r.template.vars : [];
       if (r.ownership && r.authentication === "Required" && vars[0]) rule.ownership = { pathParam: vars[0] };
+      if (r.shadowAuthorization && (rule.require !== undefined || rule.ownership !== undefined)) rule.authorizationMode = "Shadow";
       if (r.attest && shape.attestation) rule.requireAppAttestation = true;
       if (r.maxRequestBytes !== undefined) rule.maxRequestBytes = r.maxRequestBytes;
       if (r.clientCIDRs) rule.clientCIDRs = r.clientCIDRs;

@@ -8,6 +8,8 @@ import { DpopNonces } from "./dpop-nonce.js";
 import { KeySets } from "./keys.js";
 import { MemoryReplayStore } from "./replay-store.js";
 import type { AuthzRequest } from "./request.js";
+import type { Decision } from "./decision.js";
+import { toCheckResponse } from "./service.js";
 
 describe("check: the route table from the translation, and every check of a route in order", () => {
   let idp: TestIssuer;
@@ -73,6 +75,24 @@ describe("check: the route table from the translation, and every check of a rout
     expect(await outcome(await request({ rule: "checkout", method: "POST", path: "/v1/checkout" }))).toBe("401 attestation_missing");
     const attestation = await attester.sign({ sub: APP_ID }, { audience: "projects/shop" });
     expect(await outcome(await request({ rule: "checkout", method: "POST", path: "/v1/checkout", attestation }))).toBe("allowed");
+  });
+
+  it("in authorizationMode Shadow, reports another user's orders to the backend instead of refusing; the proof is still checked", async () => {
+    const input = authzPolicyInput({ idpJwks: idp.jwks, attestJwks: attester.jwks });
+    const spec = (input.policies[0] as { spec: { rules: { name: string; authorizationMode?: string }[] } }).spec;
+    for (const rule of spec.rules) if (rule.name === "orders") rule.authorizationMode = "Shadow";
+    const shadowTable = buildRouteTable(translate(input).ir);
+    const decide = async (r: AuthzRequest): Promise<Decision> => check(r, shadowTable, deps);
+    const other = await decide(await request({ rule: "orders", method: "GET", path: "/v1/users/bob/orders" }));
+    expect(other).toEqual({ allowed: true, responseHeaders: [], upstreamHeaders: [{ name: "x-bulwark-shadow-ownership", value: "denied" }], shadowRefusal: "ownership_mismatch" });
+    expect(toCheckResponse(other)).toEqual({
+      status: { code: 0 },
+      ok_response: { response_headers_to_add: [], headers: [{ header: { key: "x-bulwark-shadow-ownership", value: "denied" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }] },
+    });
+    const own = await decide(await request({ rule: "orders", method: "GET", path: "/v1/users/alice/orders" }));
+    expect(own).toEqual({ allowed: true, responseHeaders: [], upstreamHeaders: [{ name: "x-bulwark-shadow-ownership", value: "allowed" }] });
+    const r = await request({ rule: "orders", method: "GET", path: "/v1/users/bob/orders" });
+    expect(await decide({ ...r, method: "HEAD" })).toMatchObject({ allowed: false, reason: "dpop_proof_htm" });
   });
 
   it("fails closed without a table or for a route it does not know", async () => {

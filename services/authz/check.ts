@@ -4,7 +4,8 @@ import { checkAppVersion } from "./app-version.js";
 import { checkAttestation } from "./attestation.js";
 import { checkCertificateBinding } from "./certificate-binding.js";
 import type { RouteTable } from "./config.js";
-import { allow, refuse, type Decision, type Header } from "./decision.js";
+import { allow, refuse, type Decision, type Header, type RefusalReason } from "./decision.js";
+import { ShadowHeader } from "../../contract/wire.js";
 import { checkDpop } from "./dpop.js";
 import type { DpopNonces } from "./dpop-nonce.js";
 import { checkOwnership } from "./ownership.js";
@@ -59,9 +60,19 @@ export async function check(request: AuthzRequest, table: RouteTable | undefined
     const outcome = await checkAttestation(request.headers, route.appAttestation, deps);
     if (outcome) return outcome;
   }
-  if (checks.ownership) {
-    const outcome = checkOwnership(request.path, request.jwtPayload, checks.ownership);
-    if (outcome) return outcome;
-  }
+  if (checks.ownership) return ownershipDecision(request, checks.ownership, headers);
   return allow(headers);
+}
+
+/** The last check: the owner's path (Enforce), or its verdict for the backend (Shadow). */
+function ownershipDecision(request: AuthzRequest, ownership: Parameters<typeof checkOwnership>[2] & { shadow?: true }, headers: Header[]): Decision {
+  const outcome = checkOwnership(request.path, request.jwtPayload, ownership);
+  if (ownership.shadow) return allow(headers, shadowOwnership(outcome));
+  return outcome ?? allow(headers);
+}
+
+/** Ownership in dry run (authorizationMode Shadow): the backend learns the verdict; a refusal is reported, not returned. */
+function shadowOwnership(outcome: Decision | undefined): { headers: Header[]; refusal?: RefusalReason } {
+  const refusal = outcome && !outcome.allowed ? outcome.reason : undefined;
+  return { headers: [{ name: ShadowHeader.ownership, value: refusal ? "denied" : "allowed" }], ...(refusal ? { refusal } : {}) };
 }

@@ -57,7 +57,15 @@ export interface Header {
 }
 
 export type Decision =
-  | { allowed: true; /** Response headers for the client, e.g. a fresh DPoP-Nonce. */ responseHeaders: Header[] }
+  | {
+      allowed: true;
+      /** Response headers for the client, e.g. a fresh DPoP-Nonce. */
+      responseHeaders: Header[];
+      /** Request headers for the backend: a dry-run (Shadow) verdict. */
+      upstreamHeaders?: Header[];
+      /** What a Shadow check would have refused (reported, not enforced). */
+      shadowRefusal?: RefusalReason;
+    }
   | { allowed: false; status: number; reason: RefusalReason; headers: Header[]; body: string };
 
 /** A refusal with the reason header and a JSON body naming the reason (never a token or a claim value). */
@@ -71,8 +79,9 @@ export function refuse(status: number, reason: RefusalReason, options: { headers
   };
 }
 
-export function allow(responseHeaders: Header[] = []): Decision {
-  return { allowed: true, responseHeaders };
+export function allow(responseHeaders: Header[] = [], shadow?: { headers: Header[]; refusal?: RefusalReason }): Decision {
+  if (!shadow || shadow.headers.length === 0) return { allowed: true, responseHeaders };
+  return { allowed: true, responseHeaders, upstreamHeaders: shadow.headers, ...(shadow.refusal ? { shadowRefusal: shadow.refusal } : {}) };
 }
 
 /** One check's outcome: nothing to say, or a refusal. */

@@ -7,7 +7,7 @@ export class AuthzMetrics {
   readonly registry = new Registry();
   readonly decisions = new Counter({
     name: "bulwark_authz_decisions_total",
-    help: "Check decisions by outcome (allowed, refused, error) and refusal reason (none when allowed, check_failed on an error).",
+    help: "Check decisions by outcome (allowed, refused, shadow_refused: allowed by a rule in authorizationMode Shadow that would have refused, error) and refusal reason (none when allowed, check_failed on an error).",
     labelNames: ["outcome", "reason"],
     registers: [this.registry],
   });
@@ -57,8 +57,8 @@ export class AuthzMetrics {
 
   /** For AuthzServer's onDecision. */
   readonly record = (decision: Decision | undefined, seconds: number): void => {
-    const outcome = decision === undefined ? "error" : decision.allowed ? "allowed" : "refused";
-    const reason = decision === undefined ? "check_failed" : decision.allowed ? "none" : decision.reason;
+    const outcome = decision === undefined ? "error" : decision.allowed ? (decision.shadowRefusal ? "shadow_refused" : "allowed") : "refused";
+    const reason = decision === undefined ? "check_failed" : decision.allowed ? (decision.shadowRefusal ?? "none") : decision.reason;
     this.decisions.inc({ outcome, reason });
     this.checkSeconds.observe({ outcome }, seconds);
   };

@@ -58,8 +58,19 @@ function headerOptions(headers: Header[]): { header: { key: string; value: strin
 const ALLOWED: Readonly<Record<string, unknown>> = Object.freeze({ status: { code: GRPC_OK }, ok_response: { response_headers_to_add: [] } });
 
 export function toCheckResponse(decision: Decision): Readonly<Record<string, unknown>> {
-  if (decision.allowed)
-    return decision.responseHeaders.length === 0 ? ALLOWED : { status: { code: GRPC_OK }, ok_response: { response_headers_to_add: headerOptions(decision.responseHeaders) } };
+  if (decision.allowed) {
+    if (decision.responseHeaders.length === 0 && !decision.upstreamHeaders) return ALLOWED;
+    return {
+      status: { code: GRPC_OK },
+      ok_response: {
+        response_headers_to_add: headerOptions(decision.responseHeaders),
+        // Replaces a copy the client sent.
+        ...(decision.upstreamHeaders
+          ? { headers: decision.upstreamHeaders.map((h) => ({ header: { key: h.name, value: h.value }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" })) }
+          : {}),
+      },
+    };
+  }
   return {
     status: { code: GRPC_PERMISSION_DENIED, message: decision.reason },
     denied_response: { status: { code: decision.status }, headers: headerOptions(decision.headers), body: decision.body },
@@ -109,6 +120,11 @@ export class AuthzServer {
       (decision) => {
         if (onDecision) onDecision(decision, secondsSince(started));
         if (!decision.allowed) this.options.log.info({ route: request.route, method: request.method, status: decision.status, reason: decision.reason }, "refused");
+        else if (decision.shadowRefusal)
+          this.options.log.info(
+            { event: "bulwark_shadow_refusal", route: request.route, method: request.method, path: request.path, reason: decision.shadowRefusal },
+            "would refuse (Shadow)",
+          );
         callback(null, toCheckResponse(decision));
       },
       (error: unknown) => {

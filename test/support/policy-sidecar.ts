@@ -45,6 +45,8 @@ export interface PolicySidecar {
   rendered: Rendered;
   /** Requests that reached the app. */
   hits(): number;
+  /** Envoy's output (its standard output and error): where the sidecar's stdout access log goes. */
+  logFile: string;
   stop(): Promise<void>;
 }
 
@@ -91,6 +93,7 @@ export async function startPolicySidecar(options: {
     port,
     rendered,
     hits: () => hits,
+    logFile: envoy.process.logFile,
     stop: async () => {
       await envoy.stop();
       await new Promise((resolve) => app.close(resolve));

@@ -4,6 +4,7 @@ import { allForwardChecks, forwardChecks } from "../common.js";
 import { TypeUrl } from "../../type-urls.js";
 import { httpFilter, type HttpFilterFeature } from "./feature.js";
 import { REASON_HEADER } from "../../../contract/wire.js";
+import { isShadow, SHADOW_PREFIX } from "./shadow-authorization.js";
 
 /**
  * Rules' callers: an RBAC filter of its own, first in the chain, whose per-route policy refuses
@@ -28,13 +29,12 @@ function meshTrustDomain(settings: TranslationSettings): string {
   return trustDomain;
 }
 
-export function buildCallersPerRoute(callers: readonly CallerIR[], trustDomain: string): JsonObject {
+export function buildCallersPerRoute(callers: readonly CallerIR[], trustDomain: string, shadow = false): JsonObject {
   const ids = callers.map((c) => principal(trustDomain, c));
   const allowed = ids.length === 1 && ids[0] ? ids[0] : { or_ids: { ids } };
-  return {
-    "@type": TypeUrl.rbacPerRoute,
-    rbac: { rules: { action: "DENY", policies: { [DENY_POLICY]: { permissions: [{ any: true }], principals: [{ not_id: allowed }] } } } },
-  };
+  const deny = { action: "DENY", policies: { [DENY_POLICY]: { permissions: [{ any: true }], principals: [{ not_id: allowed }] } } };
+  // Shadow: evaluated and reported (x-bulwark-shadow-callers, the shadow log line), never refused.
+  return { "@type": TypeUrl.rbacPerRoute, rbac: shadow ? { shadow_rules: deny, shadow_rules_stat_prefix: SHADOW_PREFIX.callers } : { rules: deny } };
 }
 
 function hasCallers(workload: WorkloadIR): boolean {
@@ -63,7 +63,8 @@ export const callers: HttpFilterFeature = {
   // Without a per-route policy the filter allows everything.
   httpFilters: (ctx) => (hasCallers(ctx.workload) ? [httpFilter(CALLERS_FILTER, { "@type": TypeUrl.rbac })] : []),
   perRouteConfig: (route: RouteIR, ctx): Record<string, JsonObject> => {
-    const allowed = forwardChecks(route)?.callers;
-    return allowed ? { [CALLERS_FILTER]: buildCallersPerRoute(allowed, meshTrustDomain(ctx.settings)) } : {};
+    const checks = forwardChecks(route);
+    const allowed = checks?.callers;
+    return allowed ? { [CALLERS_FILTER]: buildCallersPerRoute(allowed, meshTrustDomain(ctx.settings), isShadow(checks)) } : {};
   },
 };

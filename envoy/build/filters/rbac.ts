@@ -3,6 +3,7 @@ import type { ConditionsIR, RouteChecksIR, RouteIR } from "../../../contract/ir.
 import { allForwardChecks, forwardChecks } from "../common.js";
 import { TypeUrl } from "../../type-urls.js";
 import { httpFilter, type HttpFilterFeature } from "./feature.js";
+import { isShadow, SHADOW_PREFIX } from "./shadow-authorization.js";
 import { JWT_AUTHN_FILTER, JWT_HEADER_KEY, JWT_PAYLOAD_KEY } from "../../../contract/wire.js";
 
 export const RBAC_FILTER = "envoy.filters.http.rbac";
@@ -73,12 +74,23 @@ function conditionPrincipals(conditions: ConditionsIR): JsonObject[] {
   return [...conditions.headers.map(headerPrincipal), ...(refused.length > 0 ? [{ not_id: anyOf(refused) }] : [])];
 }
 
+/** The rule's authorization: its scopes and claims, and its conditions (dry-run under Shadow). */
+function authorizationPrincipals(checks: RouteChecksIR | undefined): JsonObject[] {
+  return [...(checks?.require ? requirementPrincipals(checks.require) : []), ...(checks?.conditions ? conditionPrincipals(checks.conditions) : [])];
+}
+
 function checkedPrincipals(checks: RouteChecksIR | undefined): JsonObject[] {
-  return [
-    ...(authenticates(checks) ? [NO_CRITICAL_EXTENSION] : []),
-    ...(checks?.require ? requirementPrincipals(checks.require) : []),
-    ...(checks?.conditions ? conditionPrincipals(checks.conditions) : []),
-  ];
+  return [...(authenticates(checks) ? [NO_CRITICAL_EXTENSION] : []), ...authorizationPrincipals(checks)];
+}
+
+/** True when the route's RBAC policy has a dry-run (shadow) part: its x-bulwark-shadow-authorization header is set. */
+export function hasShadowRbac(route: RouteIR): boolean {
+  const checks = forwardChecks(route);
+  return isShadow(checks) && authorizationPrincipals(checks).length > 0;
+}
+
+function allowOnly(name: string, principals: JsonObject[]): JsonObject {
+  return { action: "ALLOW", policies: { [name]: { permissions: [{ any: true }], principals: [{ and_ids: { ids: principals } }] } } };
 }
 
 function authenticates(checks: RouteChecksIR | undefined): boolean {
@@ -91,15 +103,17 @@ function authenticates(checks: RouteChecksIR | undefined): boolean {
  * nothing is checked.
  */
 export function buildRbacPerRoute(route: RouteIR): JsonObject | undefined {
-  const principals = checkedPrincipals(forwardChecks(route));
+  const checks = forwardChecks(route);
+  const principals = checkedPrincipals(checks);
   if (principals.length === 0) return undefined;
+  if (!hasShadowRbac(route)) return { "@type": TypeUrl.rbacPerRoute, rbac: { rules: allowOnly(route.name, principals) } };
+  // Shadow: the token's validity (no critical extension) stays enforced; the rule's authorization is only evaluated.
   return {
     "@type": TypeUrl.rbacPerRoute,
     rbac: {
-      rules: {
-        action: "ALLOW",
-        policies: { [route.name]: { permissions: [{ any: true }], principals: [{ and_ids: { ids: principals } }] } },
-      },
+      ...(authenticates(checks) ? { rules: allowOnly(route.name, [NO_CRITICAL_EXTENSION]) } : {}),
+      shadow_rules: allowOnly(route.name, authorizationPrincipals(checks)),
+      shadow_rules_stat_prefix: SHADOW_PREFIX.rules,
     },
   };
 }

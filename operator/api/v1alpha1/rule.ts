@@ -200,6 +200,12 @@ export const rule = withRules(
       clientCIDRs: clientCIDRs.optional(),
       callers: callers.optional(),
       when: conditions.optional(),
+      authorizationMode: z
+        .enum(["Enforce", "Shadow"])
+        .default("Enforce")
+        .describe(
+          "Enforce refuses what the rule's authorization refuses. Shadow (a dry run of an authorization change): require, when, callers and ownership are evaluated but a request they would refuse is let through; the backend receives x-bulwark-shadow-authorization, x-bulwark-shadow-callers or x-bulwark-shadow-ownership set to denied (or allowed), the sidecar logs a JSON line per shadow refusal and bulwark authz counts them. Authentication (an invalid token), client CIDRs, sender constraints, attestation, app versions, rate limits and default-deny stay enforced.",
+        ),
       caching: caching.optional(),
       requireAppAttestation: z.boolean().default(false).describe("Require a valid app integrity token (spec.authentication.appAttestation) on this route."),
       maxRequestBytes: z.number().int().min(1).max(67_108_864).optional().describe("Largest request body accepted, in bytes (at most 64 MiB); 413 above it."),
@@ -240,6 +246,12 @@ export const rule = withRules(
         "caching.cacheControl on a rule that authenticates may not say public or s-maxage: a shared cache would serve one user's answer to another (RFC 9111 section 3.5); use private",
       fieldPath: ".caching.cacheControl",
       holds: (v) => v.caching?.cacheControl === undefined || v.authentication === "None" || !/(^|[ ,])(public|s-maxage)/.test(v.caching.cacheControl),
+    },
+    {
+      cel: "!has(self.authorizationMode) || self.authorizationMode != 'Shadow' || has(self.require) || has(self.when) || has(self.callers) || has(self.ownership)",
+      message: "authorizationMode Shadow needs something to dry-run: require, when, callers or ownership",
+      fieldPath: ".authorizationMode",
+      holds: (v) => v.authorizationMode !== "Shadow" || v.require !== undefined || v.when !== undefined || v.callers !== undefined || v.ownership !== undefined,
     },
     {
       cel: "!has(self.ownership) || self.authentication == 'Required'",
