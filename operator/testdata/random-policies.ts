@@ -90,7 +90,7 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
     fc
       .record({
         ruleCount: fc.integer({ min: 0, max: 6 }),
-        remote: fc.boolean(),
+        jwksSource: fc.constantFrom("remote", "secretRef", "oidcDiscovery"),
         maxTokenAge: fc.option(fc.constantFrom("5m", "30m", "24h"), { nil: undefined }),
         defaultAction: fc.constantFrom("Deny", "Allow"),
         tls: fc.option(fc.record({ minVersion: fc.constantFrom("TLSv1.2", "TLSv1.3"), mtls: fc.constantFrom("Disabled", "Permissive", "Strict") }), { nil: undefined }),
@@ -126,7 +126,12 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
             name: `idp${i}`,
             issuer: `https://id${i}.example.com/`,
             audiences: ["api"],
-            jwks: p.remote ? { remote: { uri: `https://id${i}.example.com/jwks` } } : { secretRef: { name: `jwks-${i}` } },
+            jwks:
+              p.jwksSource === "remote"
+                ? { remote: { uri: `https://id${i}.example.com/jwks` } }
+                : p.jwksSource === "oidcDiscovery"
+                  ? { oidcDiscovery: { cacheDuration: "10m" } }
+                  : { secretRef: { name: `jwks-${i}` } },
             ...(p.maxTokenAge ? { maxTokenAge: p.maxTokenAge } : {}),
             claimsToHeaders: [{ claim: "sub", header: "x-user" }],
           }));
