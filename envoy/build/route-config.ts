@@ -102,9 +102,12 @@ function buildRoute(route: RouteIR, options: { ctx: FilterContext; features: rea
   }
   const routeAction: JsonObject = { cluster: NAMES.appCluster };
   for (const feature of options.features) Object.assign(routeAction, feature.routeAction?.(route, options.ctx) ?? {});
+  // The API client's name is set by bulwark authz on partner routes only; on every other route a value the caller wrote is dropped.
+  const apiClientHeader = options.ctx.workload.apiKeys && action.checks.authz?.apiKey !== true ? options.ctx.workload.apiKeys.clientHeader : undefined;
   return {
     ...common,
     route: routeAction,
+    ...(apiClientHeader ? { request_headers_to_remove: [apiClientHeader] } : {}),
     ...responseHeadersToAdd(action),
   };
 }

@@ -37,6 +37,12 @@ function pathMatch(rule: Rule): PathMatchIR {
   return { kind: "template", template, variables: templateVariables(template) };
 }
 
+/** A partner's server: the key is its credential; tokens, app versions and attestation are the apps'. */
+function apiKeyChecks(rule: Rule): AuthzChecksIR {
+  const checks: AuthzChecksIR = { dpop: false, certificateBound: false, appAttestation: false, minAppVersion: false, apiKey: true };
+  return rule.authzTimeoutMs !== undefined ? { ...checks, timeoutMs: rule.authzTimeoutMs } : checks;
+}
+
 function authzChecks(rule: Rule | undefined, ctx: RouteContext, authentication: RouteChecksIR["authentication"]): AuthzChecksIR | undefined {
   const constraint = ctx.spec.authentication?.jwt?.senderConstraint;
   const authenticates = authentication !== "None";
@@ -55,7 +61,7 @@ function authzChecks(rule: Rule | undefined, ctx: RouteContext, authentication: 
 
 function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR {
   const limits = buildRateLimits(rule, name, ctx.meaning);
-  const authz = authzChecks(rule, ctx, rule.authentication);
+  const authz = rule.authentication === "APIKey" ? apiKeyChecks(rule) : authzChecks(rule, ctx, rule.authentication);
   const clientCIDRs = buildClientCidrs(rule);
   const callers = buildCallers(rule, ctx.namespace);
   const conditions = buildConditions(rule);
@@ -68,7 +74,8 @@ function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR 
       }
     : undefined;
   return {
-    authentication: rule.authentication,
+    // The route's JWT mode: an API-key route checks no token (bulwark authz checks its key).
+    authentication: rule.authentication === "APIKey" ? "None" : rule.authentication,
     ...(require ? { require } : {}),
     ...(authz ? { authz } : {}),
     ...(rule.maxRequestBytes !== undefined ? { maxRequestBytes: rule.maxRequestBytes } : {}),

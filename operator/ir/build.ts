@@ -96,6 +96,15 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
         }
       : {}),
     ...(appAttestation ? { appAttestation } : {}),
+    ...(spec.authentication?.apiKeys
+      ? {
+          apiKeys: {
+            header: spec.authentication.apiKeys.header.toLowerCase(),
+            clientHeader: spec.authentication.apiKeys.clientHeader.toLowerCase(),
+            clients: resolved.apiKeyClients ?? [],
+          },
+        }
+      : {}),
     ...(senderConstraint ? { senderConstraint } : {}),
     requestMeaning,
   }));

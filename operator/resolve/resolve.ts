@@ -5,6 +5,7 @@ import { accepted, errorText, notResolved, translationFailed, type ConditionData
 import { UNUSABLE_JWKS, jwksFromSecret } from "./jwks.js";
 import { publicCertificateFromSecret, publicCertificateSdsName, type PublicCertificatePem } from "./public-certificate.js";
 import { jwksFromDiscovery } from "./oidc-discovery.js";
+import { apiKeyClients } from "./api-keys.js";
 import { creationTime, namespaceOf, objectKey, sidecarNodeId, type ObjectMeta, type PodObject, type ServiceObject, type TranslationInput } from "./objects.js";
 import { sidecarBypassCondition, sidecarBypasses } from "./bypass.js";
 import { selectPods, sidecarPorts, type SidecarPorts } from "./sidecars.js";
@@ -46,6 +47,8 @@ export interface ResolvedPolicy {
   inlineJwks: Record<string, string>;
   /** The jwks_uri found by OpenID Connect Discovery per provider name, for jwks.oidcDiscovery (absent when discovery has not succeeded: the provider then has UNUSABLE_JWKS in inlineJwks). */
   discoveredJwksUris?: Record<string, string>;
+  /** spec.authentication.apiKeys: the clients of its Secret as digests; empty when the Secret is missing or unusable (every key refused). */
+  apiKeyClients?: { name: string; sha256: string }[];
   /** A warning: some Service port reaches the governed pods past their sidecar (bypass.ts). */
   sidecarBypass?: ConditionData;
   /** spec.tls.certificate, read from its Secret: the SDS secret name, and the PEM when the Secret is usable. */
@@ -304,6 +307,9 @@ function resolveCandidate(options: CandidateContext): ResolvedPolicy {
   const jwks = resolveJwks(policy, input);
   problems.push(...jwks.problems);
   const publicCertificate = resolvePublicCertificate(policy, input, problems);
+  const apiKeysRef = policy.spec.authentication?.apiKeys?.secretRef;
+  const apiKeys = apiKeysRef ? apiKeyClients({ secrets: input.secrets, namespace: base.namespace, name: apiKeysRef.name }) : undefined;
+  if (apiKeys && !apiKeys.ok) problems.push({ reason: apiKeys.reason, message: apiKeys.message });
   const conflicts = targets.flatMap((t) => t.lostTo.map((l) => `${l.sidecars.length} sidecar(s) of ${t.kind} ${t.name} are governed by the older policy ${l.policy}`));
   return {
     ...base,
@@ -318,6 +324,7 @@ function resolveCandidate(options: CandidateContext): ResolvedPolicy {
     held: [],
     inlineJwks: jwks.inline,
     ...(Object.keys(jwks.discovered).length > 0 ? { discoveredJwksUris: jwks.discovered } : {}),
+    ...(apiKeys ? { apiKeyClients: apiKeys.ok ? apiKeys.clients : [] } : {}),
     ...bypassOf(mine, input.services, base.namespace),
     ...(publicCertificate ? { publicCertificate } : {}),
   };

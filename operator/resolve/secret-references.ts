@@ -1,7 +1,8 @@
 /**
  * The namespaces whose Secrets translation may read: those of policies that name a Secret
  * (a JWKS in `authentication.jwt.providers[].jwks.secretRef` or
- * `authentication.appAttestation.jwks.secretRef`, a public certificate in `tls.certificate.secretRef`;
+ * `authentication.appAttestation.jwks.secretRef`, a public certificate in `tls.certificate.secretRef`,
+ * API keys in `authentication.apiKeys.secretRef`;
  * a policy reads Secrets of its own namespace only).
  * Read from the objects as stored, before validation: a policy that names a Secret in a shape the
  * schema refuses still counts, so nothing a valid reading would need is ever left unwatched.
@@ -12,7 +13,7 @@ export function secretNamespaces(policies: readonly unknown[]): Set<string> {
     const p = (policy ?? {}) as {
       metadata?: { namespace?: unknown };
       spec?: {
-        authentication?: { jwt?: { providers?: unknown }; appAttestation?: { jwks?: { secretRef?: unknown } } };
+        authentication?: { jwt?: { providers?: unknown }; appAttestation?: { jwks?: { secretRef?: unknown } }; apiKeys?: { secretRef?: unknown } };
         tls?: { certificate?: { secretRef?: unknown } };
       };
     };
@@ -21,6 +22,7 @@ export function secretNamespaces(policies: readonly unknown[]): Set<string> {
     const named =
       providers.some((provider) => provider?.jwks?.secretRef !== undefined) ||
       authentication?.appAttestation?.jwks?.secretRef !== undefined ||
+      authentication?.apiKeys?.secretRef !== undefined ||
       p.spec?.tls?.certificate?.secretRef !== undefined;
     if (named) out.add(typeof p.metadata?.namespace === "string" ? p.metadata.namespace : "default");
   }

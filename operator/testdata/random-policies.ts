@@ -17,7 +17,7 @@ interface Shape {
 }
 
 function ruleArbitrary(index: number, shape: Shape): fc.Arbitrary<Record<string, unknown>> {
-  const auth = shape.providers > 0 ? fc.constantFrom("Required", "Optional", "None") : fc.constant("None");
+  const auth = shape.providers > 0 ? fc.constantFrom("Required", "Optional", "None", "APIKey") : fc.constantFrom("None", "APIKey");
   return fc
     .record({
       kind: fc.constantFrom("path", "pathPrefix", "pathTemplate"),
@@ -54,13 +54,13 @@ function ruleArbitrary(index: number, shape: Shape): fc.Arbitrary<Record<string,
         r.kind === "path" ? { path: `/${r.segment}` } : r.kind === "pathPrefix" ? { pathPrefix: `/${r.segment}/` } : { pathTemplate: r.template.template };
       if (r.methods.length) match.methods = r.methods;
       const rule: Record<string, unknown> = { name: `r${index}`, match, authentication: r.authentication };
-      const authenticated = r.authentication !== "None";
+      const authenticated = r.authentication === "Required" || r.authentication === "Optional";
       if (authenticated && (r.scopes.length || r.claim)) {
         rule.require = { ...(r.scopes.length ? { scopes: r.scopes } : {}), ...(r.claim ? { claims: { [r.claim]: ["a", "b"] } } : {}) };
       }
       const vars = r.kind === "pathTemplate" ? r.template.vars : [];
       if (r.ownership && r.authentication === "Required" && vars[0]) rule.ownership = { pathParam: vars[0] };
-      if (r.attest && shape.attestation) rule.requireAppAttestation = true;
+      if (r.attest && shape.attestation && r.authentication !== "APIKey") rule.requireAppAttestation = true;
       if (r.maxRequestBytes !== undefined) rule.maxRequestBytes = r.maxRequestBytes;
       if (r.clientCIDRs) rule.clientCIDRs = r.clientCIDRs;
       const limits: Record<string, unknown>[] = [];
@@ -150,6 +150,7 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
               appIds: ["app"],
             };
           }
+          if (rules.some((r) => r.authentication === "APIKey")) authentication.apiKeys = { secretRef: { name: "partner-keys" } };
           const mobile: Record<string, unknown> = {};
           if (p.minAppVersion) mobile.minAppVersion = { minimum: "4.2.0", platforms: { ios: "4.3.0" } };
           if (p.compression) mobile.compression = { algorithms: p.compression };

@@ -49,7 +49,9 @@ export type RefusalReason =
   | "ownership_mismatch"
   | "app_version_missing"
   | "app_version_malformed"
-  | "app_version_outdated";
+  | "app_version_outdated"
+  | "api_key_missing"
+  | "api_key_invalid";
 
 export interface Header {
   name: string;
@@ -57,7 +59,14 @@ export interface Header {
 }
 
 export type Decision =
-  | { allowed: true; /** Response headers for the client, e.g. a fresh DPoP-Nonce. */ responseHeaders: Header[] }
+  | {
+      allowed: true;
+      /** Response headers for the client, e.g. a fresh DPoP-Nonce. */ responseHeaders: Header[];
+      /** Request headers for the backend, replacing what the client sent (an API client's name). */
+      upstreamHeaders?: Header[];
+      /** Request headers removed before the backend (an API key). */
+      removeHeaders?: string[];
+    }
   | { allowed: false; status: number; reason: RefusalReason; headers: Header[]; body: string };
 
 /** A refusal with the reason header and a JSON body naming the reason (never a token or a claim value). */
@@ -71,8 +80,8 @@ export function refuse(status: number, reason: RefusalReason, options: { headers
   };
 }
 
-export function allow(responseHeaders: Header[] = []): Decision {
-  return { allowed: true, responseHeaders };
+export function allow(responseHeaders: Header[] = [], upstream?: { set: Header[]; remove: string[] }): Decision {
+  return upstream ? { allowed: true, responseHeaders, upstreamHeaders: upstream.set, removeHeaders: upstream.remove } : { allowed: true, responseHeaders };
 }
 
 /** One check's outcome: nothing to say, or a refusal. */

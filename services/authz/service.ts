@@ -58,8 +58,20 @@ function headerOptions(headers: Header[]): { header: { key: string; value: strin
 const ALLOWED: Readonly<Record<string, unknown>> = Object.freeze({ status: { code: GRPC_OK }, ok_response: { response_headers_to_add: [] } });
 
 export function toCheckResponse(decision: Decision): Readonly<Record<string, unknown>> {
-  if (decision.allowed)
+  if (decision.allowed) {
+    if (decision.upstreamHeaders || decision.removeHeaders) {
+      return {
+        status: { code: GRPC_OK },
+        ok_response: {
+          // Replaces whatever the client sent in these headers.
+          headers: (decision.upstreamHeaders ?? []).map((h) => ({ header: { key: h.name, value: h.value }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" })),
+          headers_to_remove: decision.removeHeaders ?? [],
+          response_headers_to_add: headerOptions(decision.responseHeaders),
+        },
+      };
+    }
     return decision.responseHeaders.length === 0 ? ALLOWED : { status: { code: GRPC_OK }, ok_response: { response_headers_to_add: headerOptions(decision.responseHeaders) } };
+  }
   return {
     status: { code: GRPC_PERMISSION_DENIED, message: decision.reason },
     denied_response: { status: { code: decision.status }, headers: headerOptions(decision.headers), body: decision.body },

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { boundedDuration, claimName, claimValues, dnsLabel, httpHeaderName, issuerUrlPattern, jwksSecretRef, jwksUri, visibleAscii } from "./common.js";
+import { boundedDuration, claimName, claimValues, dnsLabel, dnsSubdomain, httpHeaderName, issuerUrlPattern, jwksSecretRef, jwksUri, visibleAscii } from "./common.js";
 import { patternString, setList, withRules } from "./validation.js";
 
 export const jwksSource = withRules(
@@ -180,6 +180,32 @@ export const appAttestation = withRules(
   [discoverableIssuerRule],
 );
 
+/**
+ * API keys for server-to-server partner clients (Envoy Gateway's and Kuadrant's API key
+ * authentication). Checked by bulwark authz on rules with `authentication: APIKey`.
+ */
+export const apiKeys = z
+  .object({
+    secretRef: z
+      .object({
+        name: dnsSubdomain("Name of the Secret, in the policy's namespace."),
+      })
+      .strict()
+      .meta({
+        description:
+          "The Secret (in the policy's namespace) that holds the keys: each data entry is one client, its key the client's name (what the backend receives in clientHeader) and its value that client's API key (16 to 256 printable ASCII characters). Removing an entry revokes the client.",
+      }),
+    header: httpHeaderName("Request header the partner sends its key in; it is removed before the request reaches the backend.").default("X-API-Key"),
+    clientHeader: httpHeaderName(
+      "Request header the backend receives the client's name in, on rules with authentication APIKey (any value the caller sent in it is replaced).",
+    ).default("X-API-Client"),
+  })
+  .strict()
+  .meta({
+    description:
+      "API keys for server-to-server partner clients (a partner's backend calling this API), checked by bulwark authz on rules with authentication: APIKey; the key is compared by its SHA-256 in constant time, never logged, and refused with 401 when missing or unknown. Never a way to protect the routes of a mobile app: a key shipped in an app binary is extracted from it and then works for anyone (hardcoded keys are among the mobile risks of 2026); apps use access tokens (jwt), bound to the device (DPoP) and to a genuine build (appAttestation).",
+  });
+
 export const authentication = z
   .object({
     jwt: withRules(
@@ -210,6 +236,7 @@ export const authentication = z
       ],
     ).optional(),
     appAttestation: appAttestation.optional(),
+    apiKeys: apiKeys.optional(),
   })
   .strict()
   .meta({ description: "How callers prove who they are and that they run a genuine app." });
