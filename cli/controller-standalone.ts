@@ -16,6 +16,7 @@ import { readBuildInfo } from "./build-info.js";
 import { localSidecarFlags, localSidecarHelp, parseLocalSidecarFlags } from "./local-sidecar-flags.js";
 import { componentLogger } from "./logger.js";
 import { parseAddress, UsageError } from "./usage.js";
+import { DiscoveryBook } from "../operator/oidc/discovery-book.js";
 
 export const standaloneHelp = `usage: bulwark controller -f PATH [-f PATH...] [--local [NS/]SERVICE] [flags]
 
@@ -100,6 +101,8 @@ export async function runStandaloneController(argv: string[]): Promise<number> {
     certificates,
     mesh,
     buildSnapshot: (workload, meshIR) => sharedEncodingSnapshot(buildSidecarResources(workload, { ...settings, mesh }, meshIR)),
+    // jwks.oidcDiscovery: fetched here as in the cluster controller (wiring.ts).
+    discovery: new DiscoveryBook({ onChange: () => controller.schedule(), log }),
   });
   const port = await xds.start();
   let alive = true;

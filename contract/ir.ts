@@ -109,6 +109,8 @@ export interface WorkloadIR {
   minAppVersion?: MinAppVersionIR;
   /** App attestation settings, when the policy declares them. */
   appAttestation?: AppAttestationIR;
+  /** API keys of server-to-server partner clients, for routes whose authz checks have apiKey. */
+  apiKeys?: ApiKeysIR;
   /** Sender constraint applied on routes that authenticate. */
   senderConstraint?: SenderConstraintIR;
   /** What the sidecar refuses or normalises before any decision (policy workloads only). */
@@ -292,6 +294,18 @@ export interface AuthzChecksIR {
   tokenAge?: true;
   /** The rule's own authz timeout (authzTimeoutMs); the settings' timeout when absent. */
   timeoutMs?: number;
+  /** authentication APIKey: a key of the workload's apiKeys is needed (the route's JWT mode is then None). */
+  apiKey?: true;
+}
+
+/** API keys of partner clients (spec.authentication.apiKeys); only their SHA-256 digests, never the keys. */
+export interface ApiKeysIR {
+  /** Lowercase header the key arrives in; removed before the app. */
+  header: string;
+  /** Lowercase header the app receives the client's name in. */
+  clientHeader: string;
+  /** Sorted by name; empty when the Secret is missing or unusable, so every key is refused. */
+  clients: { name: string; sha256: string }[];
 }
 
 export interface SenderConstraintIR {

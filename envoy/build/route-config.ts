@@ -105,10 +105,13 @@ function buildRoute(route: RouteIR, options: { ctx: FilterContext; features: rea
   const routeAction: JsonObject = { cluster: NAMES.appCluster };
   for (const feature of options.features) Object.assign(routeAction, feature.routeAction?.(route, options.ctx) ?? {});
   const shadowHeaders = shadowRequestHeaders(route, { rules: hasShadowRbac(route), callers: action.checks.callers !== undefined });
+  // The API client's name is set by bulwark authz on partner routes only; on every other route a value the caller wrote is dropped.
+  const apiClientHeader = options.ctx.workload.apiKeys && action.checks.authz?.apiKey !== true ? options.ctx.workload.apiKeys.clientHeader : undefined;
   return {
     ...common,
     route: routeAction,
     ...(shadowHeaders.length > 0 ? { request_headers_to_add: shadowHeaders } : {}),
+    ...(apiClientHeader ? { request_headers_to_remove: [apiClientHeader] } : {}),
     ...responseHeadersToAdd(action),
   };
 }

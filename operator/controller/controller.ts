@@ -3,6 +3,7 @@ import type { MeshIR, MeshSettings, WorkloadIR } from "../../contract/ir.js";
 import type { Snapshot } from "../../envoy/snapshot/snapshot.js";
 import { shortTypeName } from "../../envoy/type-urls.js";
 import type { SidecarCertificates } from "../identity/workload-certificates.js";
+import type { TranslationInput } from "../resolve/objects.js";
 import { CaRunner } from "./ca-runner.js";
 import type { ControllerMetrics } from "./metrics.js";
 import type { CaRotationPort, Clock, Leadership, Logger, ObjectSource, ReportBook, StatusSink, XdsCache } from "./ports.js";
@@ -33,6 +34,8 @@ export interface ControllerOptions {
   mesh?: MeshSettings;
   /** Coalesce bursts of events into one reconcile (default 10 ms). */
   debounceMs?: number;
+  /** OpenID Connect Discovery (operator/oidc/discovery-book.ts): adds the discovered jwks_uris to each translation's input. */
+  discovery?: { complete(input: TranslationInput): TranslationInput; stop(): void };
   /** The workload CA: SDS secrets (workload certificate, trust bundle) for sidecars whose listener uses TLS. */
   certificates?: SidecarCertificates;
 }
@@ -157,7 +160,8 @@ export class Controller {
     if (!objects.isListed()) return;
     const started = performance.now();
     const now = clock();
-    const input = objects.translationInput(now.toISOString());
+    const observed = objects.translationInput(now.toISOString());
+    const input = this.options.discovery ? this.options.discovery.complete(observed) : observed;
     const ca = await this.ca.observe(input.secrets);
     const translation = this.translation.run(input);
     const publication = await this.snapshots.publish(translation, input.pods, now);
@@ -185,6 +189,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     const drained = this.queue.stop(); // no timer fires and no job starts from here on
+    this.options.discovery?.stop();
     await this.options.objects.stop();
     await drained;
     await this.options.reports.stop();

@@ -95,6 +95,29 @@ describe("policy status from given inputs: Accepted, ResolvedRefs, Programmed, R
     expect(status.conditions?.find((c) => c.type === "Programmed")?.message).toContain("api-2.shop: Proto constraint validation failed");
   });
 
+  it("reads an issuer whose OpenID configuration is not found yet as Reconciling, not Stalled: the controller keeps fetching it", () => {
+    const discovering = { jwt: { providers: [{ name: "idp", issuer: "https://id.example.com", audiences: ["shop"], jwks: { oidcDiscovery: {} } }] } };
+    for (const [oidcDiscovery, reason] of [
+      [undefined, "DiscoveryPending"],
+      [{ "https://id.example.com": { error: "GET https://id.example.com/.well-known/openid-configuration answered 503" } }, "DiscoveryFailed"],
+    ] as const) {
+      const { policies } = resolvePolicies({
+        policies: [policy({ name: "p", created: "2026-01-01T00:00:00Z", spec: { targetRefs: [{ kind: "Service", name: "api" }], authentication: discovering } })],
+        services: [service("shop", "api", { app: "api" })],
+        pods: [sidecarPod("shop", "api-1", { app: "api" })],
+        secrets: [],
+        ...(oidcDiscovery ? { oidcDiscovery } : {}),
+        now,
+      });
+      const p = policies[0];
+      if (!p) throw new Error("no policy");
+      const status = desiredStatus(p, observed("all run it"), undefined, now);
+      const types = Object.fromEntries((status.conditions ?? []).map((c) => [c.type, `${c.status} ${c.reason}`]));
+      expect(types).toMatchObject({ ResolvedRefs: `False ${reason}`, Ready: `False ${reason}`, Reconciling: `True ${reason}` });
+      expect(types.Stalled).toBeUndefined();
+    }
+  });
+
   it("keeps a condition's transition time while its status stays, and moves it when the status changes", () => {
     const pending = desiredStatus(resolved("valid"), observed("one runs it"), undefined, "2026-11-25T12:00:00Z");
     const later = desiredStatus(resolved("valid"), observed("one runs it"), pending, "2026-11-25T12:05:00Z");

@@ -8,6 +8,7 @@ import type { SidecarCertificates } from "../identity/workload-certificates.js";
 import type { LeaderElector } from "../kube/leader-election.js";
 import { ObjectStore } from "../kube/object-store.js";
 import { StatusWriter } from "../kube/status-writer.js";
+import { DiscoveryBook } from "../oidc/discovery-book.js";
 import { Controller } from "./controller.js";
 import type { ControllerMetrics } from "./metrics.js";
 import type { Clock } from "./ports.js";
@@ -57,6 +58,8 @@ export function wireController(wiring: ControllerWiring): Controller {
     ...(caRotation ? { caRotation } : {}),
     ...(wiring.certificates ? { certificates: wiring.certificates } : {}),
     ...(wiring.mesh ? { mesh: wiring.mesh } : {}),
+    // A changed discovery result is a change of translation input, like a changed Secret.
+    discovery: new DiscoveryBook({ onChange: () => controller.schedule(), log }),
   });
   return controller;
 }

@@ -8,25 +8,32 @@ import { compareStrings } from "../../common/order.js";
 type Authentication = NonNullable<PolicySpec["authentication"]>;
 type JwksSpec = NonNullable<Authentication["appAttestation"]>["jwks"];
 
-/** The JWKS of a provider: remote (with the cluster that reaches its host) or inline from a Secret. */
-export function buildJwks(jwks: JwksSpec, inline: string | undefined): JwksIR {
-  if (jwks.remote) {
-    let url: URL;
-    try {
-      url = new URL(jwks.remote.uri);
-    } catch (error) {
-      throw new Error(`jwks.remote.uri ${JSON.stringify(jwks.remote.uri)} is not a URL that can be fetched (${errorMessage(error)})`);
-    }
-    const tls = url.protocol === "https:";
-    const port = url.port ? Number(url.port) : tls ? 443 : 80;
-    return {
-      kind: "remote",
-      uri: jwks.remote.uri,
-      cacheSeconds: durationSeconds(jwks.remote.cacheDuration),
-      cluster: { name: `jwks/${url.hostname}/${port}`, host: url.hostname, port, tls },
-    };
+function remoteJwks(uri: string, cacheDuration: string, field: string): JwksIR {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch (error) {
+    throw new Error(`${field} ${JSON.stringify(uri)} is not a URL that can be fetched (${errorMessage(error)})`);
   }
-  return { kind: "inline", jwks: inline ?? UNUSABLE_JWKS };
+  const tls = url.protocol === "https:";
+  const port = url.port ? Number(url.port) : tls ? 443 : 80;
+  return {
+    kind: "remote",
+    uri,
+    cacheSeconds: durationSeconds(cacheDuration),
+    cluster: { name: `jwks/${url.hostname}/${port}`, host: url.hostname, port, tls },
+  };
+}
+
+/**
+ * The JWKS of a provider: remote (with the cluster that reaches its host), remote at the
+ * jwks_uri OpenID Connect Discovery found, or inline from a Secret. A discovery that has not
+ * succeeded, like a broken Secret, leaves a key set nobody can sign for.
+ */
+export function buildJwks(jwks: JwksSpec, resolved: { inline: string | undefined; discovered: string | undefined }): JwksIR {
+  if (jwks.remote) return remoteJwks(jwks.remote.uri, jwks.remote.cacheDuration, "jwks.remote.uri");
+  if (jwks.oidcDiscovery && resolved.discovered !== undefined) return remoteJwks(resolved.discovered, jwks.oidcDiscovery.cacheDuration, "the discovered jwks_uri");
+  return { kind: "inline", jwks: resolved.inline ?? UNUSABLE_JWKS };
 }
 
 /**
@@ -57,7 +64,17 @@ export function buildSenderConstraint(authentication: Authentication | undefined
   };
 }
 
-export function buildJwtProviders(options: { policy: string; authentication: Authentication | undefined; inlineJwks: Record<string, string> }): JwtProviderIR[] {
+/** Keys resolved at translation time, per provider id (`jwt/<name>`, `appAttestation`). */
+export interface ResolvedJwks {
+  inlineJwks: Record<string, string>;
+  discoveredJwksUris?: Record<string, string>;
+}
+
+function resolvedFor(resolved: ResolvedJwks, id: string): { inline: string | undefined; discovered: string | undefined } {
+  return { inline: resolved.inlineJwks[id], discovered: resolved.discoveredJwksUris?.[id] };
+}
+
+export function buildJwtProviders(options: { policy: string; authentication: Authentication | undefined; resolved: ResolvedJwks }): JwtProviderIR[] {
   const jwt = options.authentication?.jwt;
   if (!jwt) return [];
   const dpop = jwt.senderConstraint?.dpop;
@@ -67,7 +84,7 @@ export function buildJwtProviders(options: { policy: string; authentication: Aut
       name: `${options.policy}/jwt/${p.name}`,
       issuer: p.issuer,
       audiences: [...p.audiences].sort(compareStrings),
-      jwks: buildJwks(p.jwks, options.inlineJwks[`jwt/${p.name}`]),
+      jwks: buildJwks(p.jwks, resolvedFor(options.resolved, `jwt/${p.name}`)),
       ...(p.maxTokenAge ? { maxLifetimeSeconds: durationSeconds(p.maxTokenAge) } : {}),
       clockSkewSeconds: durationSeconds(p.clockSkew),
       claimsToHeaders: (p.claimsToHeaders ?? []).map((c) => ({ claim: c.claim, header: c.header.toLowerCase() })),
@@ -76,7 +93,7 @@ export function buildJwtProviders(options: { policy: string; authentication: Aut
     .sort((a, b) => compareStrings(a.name, b.name));
 }
 
-export function buildAppAttestation(authentication: Authentication | undefined, inlineJwks: Record<string, string>): AppAttestationIR | undefined {
+export function buildAppAttestation(authentication: Authentication | undefined, resolved: ResolvedJwks): AppAttestationIR | undefined {
   const attestation = authentication?.appAttestation;
   if (!attestation) return undefined;
   return {
@@ -84,7 +101,7 @@ export function buildAppAttestation(authentication: Authentication | undefined, 
     issuer: attestation.issuer,
     audiences: [...attestation.audiences].sort(compareStrings),
     appIds: [...attestation.appIds].sort(compareStrings),
-    jwks: buildJwks(attestation.jwks, inlineJwks.appAttestation),
+    jwks: buildJwks(attestation.jwks, resolvedFor(resolved, "appAttestation")),
     maxTokenAgeSeconds: durationSeconds(attestation.maxTokenAge),
     ...(attestation.singleUse ? { singleUse: true as const } : {}),
     ...(attestation.requiredClaims && Object.keys(attestation.requiredClaims).length > 0

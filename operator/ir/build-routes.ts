@@ -42,6 +42,12 @@ function ownershipCheck(rule: Rule | undefined, ctx: RouteContext): Pick<AuthzCh
   return { ownership: { ...rule.ownership, template: rule.match.pathTemplate, meaning: ctx.meaning, ...(rule.authorizationMode === "Shadow" ? { shadow: true as const } : {}) } };
 }
 
+/** A partner's server: the key is its credential; tokens, app versions and attestation are the apps'. */
+function apiKeyChecks(rule: Rule): AuthzChecksIR {
+  const checks: AuthzChecksIR = { dpop: false, certificateBound: false, appAttestation: false, minAppVersion: false, apiKey: true };
+  return rule.authzTimeoutMs !== undefined ? { ...checks, timeoutMs: rule.authzTimeoutMs } : checks;
+}
+
 function authzChecks(rule: Rule | undefined, ctx: RouteContext, authentication: RouteChecksIR["authentication"]): AuthzChecksIR | undefined {
   const constraint = ctx.spec.authentication?.jwt?.senderConstraint;
   const authenticates = authentication !== "None";
@@ -60,7 +66,7 @@ function authzChecks(rule: Rule | undefined, ctx: RouteContext, authentication: 
 
 function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR {
   const limits = buildRateLimits(rule, name, ctx.meaning);
-  const authz = authzChecks(rule, ctx, rule.authentication);
+  const authz = rule.authentication === "APIKey" ? apiKeyChecks(rule) : authzChecks(rule, ctx, rule.authentication);
   const clientCIDRs = buildClientCidrs(rule);
   const callers = buildCallers(rule, ctx.namespace);
   const conditions = buildConditions(rule);
@@ -73,7 +79,8 @@ function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR 
       }
     : undefined;
   return {
-    authentication: rule.authentication,
+    // The route's JWT mode: an API-key route checks no token (bulwark authz checks its key).
+    authentication: rule.authentication === "APIKey" ? "None" : rule.authentication,
     ...(require ? { require } : {}),
     ...(authz ? { authz } : {}),
     ...(rule.maxRequestBytes !== undefined ? { maxRequestBytes: rule.maxRequestBytes } : {}),

@@ -62,8 +62,8 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
   const spec = policy.spec;
   const source = policyName(resolved.namespace, resolved.name);
   const routes = policyRoutes({ ...resolved, policy }, source, now);
-  const jwtProviders = buildJwtProviders({ policy: source, authentication: spec.authentication, inlineJwks: resolved.inlineJwks });
-  const appAttestation = buildAppAttestation(spec.authentication, resolved.inlineJwks);
+  const jwtProviders = buildJwtProviders({ policy: source, authentication: spec.authentication, resolved });
+  const appAttestation = buildAppAttestation(spec.authentication, resolved);
   const senderConstraint = buildSenderConstraint(spec.authentication);
   const minAppVersion = spec.mobile?.minAppVersion;
   const requestMeaning = buildRequestMeaning(spec);
@@ -96,6 +96,15 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
         }
       : {}),
     ...(appAttestation ? { appAttestation } : {}),
+    ...(spec.authentication?.apiKeys
+      ? {
+          apiKeys: {
+            header: spec.authentication.apiKeys.header.toLowerCase(),
+            clientHeader: spec.authentication.apiKeys.clientHeader.toLowerCase(),
+            clients: resolved.apiKeyClients ?? [],
+          },
+        }
+      : {}),
     ...(senderConstraint ? { senderConstraint } : {}),
     requestMeaning,
   }));

@@ -46,6 +46,12 @@ export interface SecretObject {
   stringData?: Record<string, string>;
 }
 
+/**
+ * What OpenID Connect Discovery found for one issuer (fetched at the edge: operator/oidc/):
+ * the `jwks_uri` of its last good discovery document, or why there is none yet.
+ */
+export type DiscoveredIssuer = { jwksUri: string } | { error: string };
+
 /** Everything one translation reads. `now` is an input, so translation never reads a clock. */
 export interface TranslationInput {
   /** APISecurityPolicy objects as read (validated during resolution). */
@@ -53,6 +59,11 @@ export interface TranslationInput {
   services: ServiceObject[];
   pods: PodObject[];
   secrets: SecretObject[];
+  /**
+   * OpenID Connect Discovery results by issuer, for providers with jwks.oidcDiscovery. An issuer
+   * absent here has not been fetched yet: its tokens are refused.
+   */
+  oidcDiscovery?: Readonly<Record<string, DiscoveredIssuer>>;
   /** RFC 3339 instant the translation is for (deprecation and sunset windows depend on it). */
   now: string;
 }

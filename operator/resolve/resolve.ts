@@ -4,6 +4,8 @@ import { apiSecurityPolicy, type APISecurityPolicy } from "../api/v1alpha1/polic
 import { accepted, errorText, notResolved, translationFailed, type ConditionData } from "./conditions.js";
 import { UNUSABLE_JWKS, jwksFromSecret } from "./jwks.js";
 import { publicCertificateFromSecret, publicCertificateSdsName, type PublicCertificatePem } from "./public-certificate.js";
+import { jwksFromDiscovery } from "./oidc-discovery.js";
+import { apiKeyClients } from "./api-keys.js";
 import { creationTime, namespaceOf, objectKey, sidecarNodeId, type ObjectMeta, type PodObject, type ServiceObject, type TranslationInput } from "./objects.js";
 import { sidecarBypassCondition, sidecarBypasses } from "./bypass.js";
 import { selectPods, sidecarPorts, type SidecarPorts } from "./sidecars.js";
@@ -43,6 +45,10 @@ export interface ResolvedPolicy {
   held: string[];
   /** Resolved JWKS per provider name (`jwt/<name>` or `appAttestation`), inline JSON. */
   inlineJwks: Record<string, string>;
+  /** The jwks_uri found by OpenID Connect Discovery per provider name, for jwks.oidcDiscovery (absent when discovery has not succeeded: the provider then has UNUSABLE_JWKS in inlineJwks). */
+  discoveredJwksUris?: Record<string, string>;
+  /** spec.authentication.apiKeys: the clients of its Secret as digests; empty when the Secret is missing or unusable (every key refused). */
+  apiKeyClients?: { name: string; sha256: string }[];
   /** A warning: some Service port reaches the governed pods past their sidecar (bypass.ts). */
   sidecarBypass?: ConditionData;
   /** spec.tls.certificate, read from its Secret: the SDS secret name, and the PEM when the Secret is usable. */
@@ -216,22 +222,37 @@ function targetPods(policy: APISecurityPolicy, podIndex: SidecarPodIndex, servic
   });
 }
 
-function resolveJwks(policy: APISecurityPolicy, input: TranslationInput): { inline: Record<string, string>; problems: { reason: string; message: string }[] } {
+function resolveJwks(
+  policy: APISecurityPolicy,
+  input: TranslationInput,
+): { inline: Record<string, string>; discovered: Record<string, string>; problems: { reason: string; message: string }[] } {
   const namespace = namespaceOf(policy.metadata);
   const inline: Record<string, string> = {};
+  const discovered: Record<string, string> = {};
   const problems: { reason: string; message: string }[] = [];
-  const sources: { id: string; usedBy: string; ref?: { name: string; key: string } }[] = [
-    ...(policy.spec.authentication?.jwt?.providers ?? []).map((p) => ({
-      id: `jwt/${p.name}`,
-      usedBy: `JWT provider ${p.name}`,
-      ...(p.jwks.secretRef ? { ref: p.jwks.secretRef } : {}),
-    })),
-  ];
+  type Jwks = NonNullable<NonNullable<APISecurityPolicy["spec"]["authentication"]>["appAttestation"]>["jwks"];
+  const sources: { id: string; usedBy: string; issuer: string; jwks: Jwks }[] = (policy.spec.authentication?.jwt?.providers ?? []).map((p) => ({
+    id: `jwt/${p.name}`,
+    usedBy: `JWT provider ${p.name}`,
+    issuer: p.issuer,
+    jwks: p.jwks,
+  }));
   const attestation = policy.spec.authentication?.appAttestation;
-  if (attestation) sources.push({ id: "appAttestation", usedBy: "app attestation", ...(attestation.jwks.secretRef ? { ref: attestation.jwks.secretRef } : {}) });
+  if (attestation) sources.push({ id: "appAttestation", usedBy: "app attestation", issuer: attestation.issuer, jwks: attestation.jwks });
   for (const source of sources) {
-    if (!source.ref) continue;
-    const result = jwksFromSecret({ secrets: input.secrets, namespace, name: source.ref.name, key: source.ref.key, usedBy: source.usedBy });
+    const { secretRef: ref, oidcDiscovery } = source.jwks;
+    if (oidcDiscovery) {
+      const result = jwksFromDiscovery({ discovery: input.oidcDiscovery, issuer: source.issuer, usedBy: source.usedBy });
+      if (result.ok) {
+        discovered[source.id] = result.uri;
+      } else {
+        inline[source.id] = UNUSABLE_JWKS;
+        problems.push({ reason: result.reason, message: result.message });
+      }
+      continue;
+    }
+    if (!ref) continue;
+    const result = jwksFromSecret({ secrets: input.secrets, namespace, name: ref.name, key: ref.key, usedBy: source.usedBy });
     if (result.ok) {
       inline[source.id] = result.jwks;
     } else {
@@ -239,7 +260,7 @@ function resolveJwks(policy: APISecurityPolicy, input: TranslationInput): { inli
       problems.push({ reason: result.reason, message: result.message });
     }
   }
-  return { inline, problems };
+  return { inline, discovered, problems };
 }
 
 interface CandidateContext {
@@ -286,6 +307,9 @@ function resolveCandidate(options: CandidateContext): ResolvedPolicy {
   const jwks = resolveJwks(policy, input);
   problems.push(...jwks.problems);
   const publicCertificate = resolvePublicCertificate(policy, input, problems);
+  const apiKeysRef = policy.spec.authentication?.apiKeys?.secretRef;
+  const apiKeys = apiKeysRef ? apiKeyClients({ secrets: input.secrets, namespace: base.namespace, name: apiKeysRef.name }) : undefined;
+  if (apiKeys && !apiKeys.ok) problems.push({ reason: apiKeys.reason, message: apiKeys.message });
   const conflicts = targets.flatMap((t) => t.lostTo.map((l) => `${l.sidecars.length} sidecar(s) of ${t.kind} ${t.name} are governed by the older policy ${l.policy}`));
   return {
     ...base,
@@ -299,6 +323,8 @@ function resolveCandidate(options: CandidateContext): ResolvedPolicy {
     governed: groupByPorts(mine),
     held: [],
     inlineJwks: jwks.inline,
+    ...(Object.keys(jwks.discovered).length > 0 ? { discoveredJwksUris: jwks.discovered } : {}),
+    ...(apiKeys ? { apiKeyClients: apiKeys.ok ? apiKeys.clients : [] } : {}),
     ...bypassOf(mine, input.services, base.namespace),
     ...(publicCertificate ? { publicCertificate } : {}),
   };

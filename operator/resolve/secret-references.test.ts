@@ -6,6 +6,7 @@ describe("secretNamespaces", () => {
     const policies: unknown[] = [
       { metadata: { namespace: "shop" }, spec: { authentication: { jwt: { providers: [{ jwks: { remote: { uri: "https://x/" } } }, { jwks: { secretRef: { name: "k" } } }] } } } },
       { metadata: { namespace: "attest" }, spec: { authentication: { appAttestation: { jwks: { secretRef: { name: "a" } } } } } },
+      { metadata: { namespace: "partners" }, spec: { authentication: { apiKeys: { secretRef: { name: "partner-keys" } } } } },
       { metadata: { namespace: "remote-only" }, spec: { authentication: { jwt: { providers: [{ jwks: { remote: { uri: "https://x/" } } }] } } } },
       { metadata: { namespace: "no-auth" }, spec: {} },
       { metadata: { namespace: "public-tls" }, spec: { tls: { certificate: { secretRef: { name: "api-example-com-tls" } } } } },
@@ -14,6 +15,6 @@ describe("secretNamespaces", () => {
       { metadata: { namespace: "broken" }, spec: { authentication: { jwt: { providers: "not a list" } } } },
       null,
     ];
-    expect([...secretNamespaces(policies)].sort()).toEqual(["attest", "default", "public-tls", "shop"]);
+    expect([...secretNamespaces(policies)].sort()).toEqual(["attest", "default", "partners", "public-tls", "shop"]);
   });
 });

@@ -2,6 +2,7 @@ import { WarningsReason } from "../api/v1alpha1/conditions.js";
 import type { PolicySpec, Rule } from "../api/v1alpha1/policy.js";
 import { templateVariables } from "../api/v1alpha1/rule.js";
 import type { ConditionData } from "./conditions.js";
+import { discoveryUrl } from "./oidc-discovery.js";
 
 /** Something a valid policy says that is enforced, but probably not what its author means. */
 export interface PolicyWarning {
@@ -71,11 +72,17 @@ function shadowedRules(rules: readonly Rule[]): PolicyWarning[] {
   return warnings;
 }
 
+/** Where a provider's keys are fetched from, or found (the discovery document of jwks.oidcDiscovery). */
+function jwksLocation(provider: { issuer: string; jwks: { remote?: { uri: string }; oidcDiscovery?: unknown } }): string | undefined {
+  if (provider.jwks.oidcDiscovery) return discoveryUrl(provider.issuer);
+  return provider.jwks.remote?.uri;
+}
+
 /** JWKS fetched over plain http: whoever is on the path can substitute keys and mint tokens. */
 function plaintextJwks(spec: PolicySpec): PolicyWarning[] {
   const sources = [
-    ...(spec.authentication?.jwt?.providers ?? []).map((p) => ({ what: `JWT provider ${p.name}`, uri: p.jwks.remote?.uri })),
-    { what: "app attestation", uri: spec.authentication?.appAttestation?.jwks.remote?.uri },
+    ...(spec.authentication?.jwt?.providers ?? []).map((p) => ({ what: `JWT provider ${p.name}`, uri: jwksLocation(p) })),
+    { what: "app attestation", uri: spec.authentication?.appAttestation ? jwksLocation(spec.authentication.appAttestation) : undefined },
   ];
   return sources
     .filter((s): s is { what: string; uri: string } => s.uri?.startsWith("http://") === true)

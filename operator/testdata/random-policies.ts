@@ -17,7 +17,7 @@ interface Shape {
 }
 
 function ruleArbitrary(index: number, shape: Shape): fc.Arbitrary<Record<string, unknown>> {
-  const auth = shape.providers > 0 ? fc.constantFrom("Required", "Optional", "None") : fc.constant("None");
+  const auth = shape.providers > 0 ? fc.constantFrom("Required", "Optional", "None", "APIKey") : fc.constantFrom("None", "APIKey");
   return fc
     .record({
       kind: fc.constantFrom("path", "pathPrefix", "pathTemplate"),
@@ -55,14 +55,14 @@ function ruleArbitrary(index: number, shape: Shape): fc.Arbitrary<Record<string,
         r.kind === "path" ? { path: `/${r.segment}` } : r.kind === "pathPrefix" ? { pathPrefix: `/${r.segment}/` } : { pathTemplate: r.template.template };
       if (r.methods.length) match.methods = r.methods;
       const rule: Record<string, unknown> = { name: `r${index}`, match, authentication: r.authentication };
-      const authenticated = r.authentication !== "None";
+      const authenticated = r.authentication === "Required" || r.authentication === "Optional";
       if (authenticated && (r.scopes.length || r.claim)) {
         rule.require = { ...(r.scopes.length ? { scopes: r.scopes } : {}), ...(r.claim ? { claims: { [r.claim]: ["a", "b"] } } : {}) };
       }
       const vars = r.kind === "pathTemplate" ? r.template.vars : [];
       if (r.ownership && r.authentication === "Required" && vars[0]) rule.ownership = { pathParam: vars[0] };
       if (r.shadowAuthorization && (rule.require !== undefined || rule.ownership !== undefined)) rule.authorizationMode = "Shadow";
-      if (r.attest && shape.attestation) rule.requireAppAttestation = true;
+      if (r.attest && shape.attestation && r.authentication !== "APIKey") rule.requireAppAttestation = true;
       if (r.maxRequestBytes !== undefined) rule.maxRequestBytes = r.maxRequestBytes;
       if (r.clientCIDRs) rule.clientCIDRs = r.clientCIDRs;
       const limits: Record<string, unknown>[] = [];
@@ -92,7 +92,7 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
     fc
       .record({
         ruleCount: fc.integer({ min: 0, max: 6 }),
-        remote: fc.boolean(),
+        jwksSource: fc.constantFrom("remote", "secretRef", "oidcDiscovery"),
         maxTokenAge: fc.option(fc.constantFrom("5m", "30m", "24h"), { nil: undefined }),
         defaultAction: fc.constantFrom("Deny", "Allow"),
         tls: fc.option(fc.record({ minVersion: fc.constantFrom("TLSv1.2", "TLSv1.3"), mtls: fc.constantFrom("Disabled", "Permissive", "Strict") }), { nil: undefined }),
@@ -128,7 +128,12 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
             name: `idp${i}`,
             issuer: `https://id${i}.example.com/`,
             audiences: ["api"],
-            jwks: p.remote ? { remote: { uri: `https://id${i}.example.com/jwks` } } : { secretRef: { name: `jwks-${i}` } },
+            jwks:
+              p.jwksSource === "remote"
+                ? { remote: { uri: `https://id${i}.example.com/jwks` } }
+                : p.jwksSource === "oidcDiscovery"
+                  ? { oidcDiscovery: { cacheDuration: "10m" } }
+                  : { secretRef: { name: `jwks-${i}` } },
             ...(p.maxTokenAge ? { maxTokenAge: p.maxTokenAge } : {}),
             claimsToHeaders: [{ claim: "sub", header: "x-user" }],
           }));
@@ -147,6 +152,7 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
               appIds: ["app"],
             };
           }
+          if (rules.some((r) => r.authentication === "APIKey")) authentication.apiKeys = { secretRef: { name: "partner-keys" } };
           const mobile: Record<string, unknown> = {};
           if (p.minAppVersion) mobile.minAppVersion = { minimum: "4.2.0", platforms: { ios: "4.3.0" } };
           if (p.compression) mobile.compression = { algorithms: p.compression };

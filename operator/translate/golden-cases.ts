@@ -2,6 +2,7 @@ import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TranslationSettings } from "../../contract/ir.js";
+import type { TranslationInput } from "../resolve/objects.js";
 import { defaultSettings } from "./render.js";
 
 /** testdata/translate/<case>.in.yaml → <case>.out/: the golden cases of the whole translation. */
@@ -9,6 +10,15 @@ export const goldenDir = join(dirname(fileURLToPath(import.meta.url)), "..", "te
 
 /** Goldens are translated at this instant (deprecation windows depend on it). */
 export const goldenNow = "2026-11-25T12:00:00Z";
+
+/**
+ * What OpenID Connect Discovery found, for goldens and rendered examples (the controller fetches
+ * it; an offline render cannot): one issuer discovered, one whose discovery failed.
+ */
+export const goldenDiscovery: NonNullable<TranslationInput["oidcDiscovery"]> = {
+  "https://login.example.com/realms/shop": { jwksUri: "https://login.example.com/realms/shop/protocol/openid-connect/certs" },
+  "https://accounts.partner.example": { error: "GET https://accounts.partner.example/.well-known/openid-configuration answered 503" },
+};
 
 export function goldenCases(): string[] {
   return readdirSync(goldenDir)

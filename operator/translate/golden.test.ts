@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { goldenCases, goldenDir, goldenNow, goldenSettings } from "./golden-cases.js";
+import { goldenCases, goldenDir, goldenDiscovery, goldenNow, goldenSettings } from "./golden-cases.js";
 import { readObjects } from "./read-objects.js";
 import { render, renderFiles } from "./render.js";
 
@@ -17,7 +17,7 @@ function renderCase(name: string): Record<string, string> {
   const path = join(goldenDir, `${name}.in.yaml`);
   const { input, problems } = readObjects([{ path, text: readFileSync(path, "utf8") }]);
   expect(problems).toEqual([]);
-  return renderFiles(render({ ...input, now: goldenNow }, goldenSettings(name)));
+  return renderFiles(render({ ...input, now: goldenNow, oidcDiscovery: goldenDiscovery }, goldenSettings(name)));
 }
 
 describe("golden translation", () => {

@@ -2,6 +2,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { errorMessage } from "../../common/errors.js";
 import { ObjectStore, type Kind } from "../kube/object-store.js";
+import { DiscoveryBook } from "../oidc/discovery-book.js";
 import type { TranslationInput } from "../resolve/objects.js";
 import { translate, type Translation } from "./translate.js";
 
@@ -18,6 +19,8 @@ export interface TranslationSourceOptions {
   requireSync: boolean;
   /** Changes within this window are coalesced into one translation. */
   debounceMs?: number;
+  /** Follow OpenID Connect Discovery for jwks.oidcDiscovery providers (bulwark authz verifies their tokens too). */
+  oidcDiscovery?: boolean;
 }
 
 /**
@@ -28,10 +31,12 @@ export interface TranslationSourceOptions {
  */
 export class TranslationSource {
   private readonly store: ObjectStore;
+  private readonly discovery: DiscoveryBook | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: TranslationSourceOptions) {
     this.store = new ObjectStore(options.kc, () => this.schedule(), options.log, options.kinds ? { kinds: [...options.kinds] } : undefined);
+    this.discovery = options.oidcDiscovery ? new DiscoveryBook({ onChange: () => this.schedule(), log: options.log }) : undefined;
   }
 
   isSynced(): boolean {
@@ -48,7 +53,8 @@ export class TranslationSource {
 
   private refresh(): void {
     if (this.options.requireSync && !this.store.isSynced()) return;
-    applyTranslation(this.store.translationInput(new Date().toISOString()), this.options);
+    const input = this.store.translationInput(new Date().toISOString());
+    applyTranslation(this.discovery ? this.discovery.complete(input) : input, this.options);
   }
 
   async start(): Promise<void> {
@@ -59,6 +65,7 @@ export class TranslationSource {
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.discovery?.stop();
     await this.store.stop();
   }
 }

@@ -87,7 +87,11 @@ describe("check: the route table from the translation, and every check of a rout
     expect(other).toEqual({ allowed: true, responseHeaders: [], upstreamHeaders: [{ name: "x-bulwark-shadow-ownership", value: "denied" }], shadowRefusal: "ownership_mismatch" });
     expect(toCheckResponse(other)).toEqual({
       status: { code: 0 },
-      ok_response: { response_headers_to_add: [], headers: [{ header: { key: "x-bulwark-shadow-ownership", value: "denied" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }] },
+      ok_response: {
+        response_headers_to_add: [],
+        headers: [{ header: { key: "x-bulwark-shadow-ownership", value: "denied" }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" }],
+        headers_to_remove: [],
+      },
     });
     const own = await decide(await request({ rule: "orders", method: "GET", path: "/v1/users/alice/orders" }));
     expect(own).toEqual({ allowed: true, responseHeaders: [], upstreamHeaders: [{ name: "x-bulwark-shadow-ownership", value: "allowed" }] });

@@ -1,9 +1,10 @@
 import type { JWTVerifyGetKey } from "jose";
 import type { JwksIR } from "../../contract/ir.js";
+import { checkApiKey } from "./api-key.js";
 import { checkAppVersion } from "./app-version.js";
 import { checkAttestation } from "./attestation.js";
 import { checkCertificateBinding } from "./certificate-binding.js";
-import type { RouteTable } from "./config.js";
+import type { RouteConfig, RouteTable } from "./config.js";
 import { allow, refuse, type Decision, type Header, type RefusalReason } from "./decision.js";
 import { ShadowHeader } from "../../contract/wire.js";
 import { checkDpop } from "./dpop.js";
@@ -23,13 +24,24 @@ export interface CheckDeps {
 
 /**
  * The decision for one request: the route's checks in order of cost and of what the client
- * should fix first — app version (426), token age (401), sender constraint (401), attestation (401), ownership
+ * should fix first — on a partner route only its API key (401); else app version (426), token age (401), sender constraint (401), attestation (401), ownership
  * (403). Anything missing (no table yet, an unknown route, a check without its settings) refuses.
  */
 export async function check(request: AuthzRequest, table: RouteTable | undefined, deps: CheckDeps): Promise<Decision> {
   if (!table) return refuse(503, "config_not_loaded");
   const route = request.route === undefined ? undefined : table.routes.get(request.route);
   if (!route) return refuse(503, "route_unknown");
+  // A partner route: the key is the whole decision (the route checks no token, version or attestation).
+  return route.checks.apiKey ? partnerDecision(request, route) : appDecision(request, route, deps);
+}
+
+function partnerDecision(request: AuthzRequest, route: RouteConfig): Decision {
+  const outcome = checkApiKey(request.headers, route.apiKeys);
+  return "allowed" in outcome ? outcome : allow([], { set: outcome.setHeaders, remove: outcome.removeHeaders });
+}
+
+/** The checks of a route the app calls, in order. */
+async function appDecision(request: AuthzRequest, route: RouteConfig, deps: CheckDeps): Promise<Decision> {
   const { checks } = route;
   const headers: Header[] = [];
 
@@ -72,7 +84,7 @@ function ownershipDecision(request: AuthzRequest, ownership: Parameters<typeof c
 }
 
 /** Ownership in dry run (authorizationMode Shadow): the backend learns the verdict; a refusal is reported, not returned. */
-function shadowOwnership(outcome: Decision | undefined): { headers: Header[]; refusal?: RefusalReason } {
+function shadowOwnership(outcome: Decision | undefined): { set: Header[]; shadowRefusal?: RefusalReason } {
   const refusal = outcome && !outcome.allowed ? outcome.reason : undefined;
-  return { headers: [{ name: ShadowHeader.ownership, value: refusal ? "denied" : "allowed" }], ...(refusal ? { refusal } : {}) };
+  return { set: [{ name: ShadowHeader.ownership, value: refusal ? "denied" : "allowed" }], ...(refusal ? { shadowRefusal: refusal } : {}) };
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { AppAttestationIR, AuthzChecksIR, IR, JwtProviderIR, MinAppVersionIR, RouteChecksIR, SenderConstraintIR } from "../../contract/ir.js";
+import type { ApiKeysIR, AppAttestationIR, AuthzChecksIR, IR, JwtProviderIR, MinAppVersionIR, RouteChecksIR, SenderConstraintIR } from "../../contract/ir.js";
 import type { TokenAgeLimit } from "./token-age.js";
 import { compareStrings } from "../../common/order.js";
 
@@ -11,6 +11,8 @@ export interface RouteConfig {
   senderConstraint?: SenderConstraintIR;
   appAttestation?: AppAttestationIR;
   minAppVersion?: MinAppVersionIR;
+  /** The workload's partner API keys (digests), when the route checks one. */
+  apiKeys?: ApiKeysIR;
   /** maxTokenAge of the workload's JWT providers that have one (sorted by issuer), when the route checks token age. */
   tokenAge?: TokenAgeLimit[];
 }
@@ -54,6 +56,7 @@ export function buildRouteTable(ir: IR): RouteTable {
         ...(workload.appAttestation ? { appAttestation: structuredClone(workload.appAttestation) } : {}),
         ...(workload.minAppVersion ? { minAppVersion: structuredClone(workload.minAppVersion) } : {}),
         ...(route.action.checks.authz.tokenAge ? { tokenAge: tokenAgeLimits(workload.jwtProviders) } : {}),
+        ...(route.action.checks.authz.apiKey && workload.apiKeys ? { apiKeys: structuredClone(workload.apiKeys) } : {}),
       };
       routes.set(route.name, deepFreeze(config));
     }

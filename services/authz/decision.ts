@@ -49,7 +49,9 @@ export type RefusalReason =
   | "ownership_mismatch"
   | "app_version_missing"
   | "app_version_malformed"
-  | "app_version_outdated";
+  | "app_version_outdated"
+  | "api_key_missing"
+  | "api_key_invalid";
 
 export interface Header {
   name: string;
@@ -61,8 +63,10 @@ export type Decision =
       allowed: true;
       /** Response headers for the client, e.g. a fresh DPoP-Nonce. */
       responseHeaders: Header[];
-      /** Request headers for the backend: a dry-run (Shadow) verdict. */
+      /** Request headers for the backend, replacing what the client sent (an API client's name, a dry-run verdict). */
       upstreamHeaders?: Header[];
+      /** Request headers removed before the backend (an API key). */
+      removeHeaders?: string[];
       /** What a Shadow check would have refused (reported, not enforced). */
       shadowRefusal?: RefusalReason;
     }
@@ -79,9 +83,16 @@ export function refuse(status: number, reason: RefusalReason, options: { headers
   };
 }
 
-export function allow(responseHeaders: Header[] = [], shadow?: { headers: Header[]; refusal?: RefusalReason }): Decision {
-  if (!shadow || shadow.headers.length === 0) return { allowed: true, responseHeaders };
-  return { allowed: true, responseHeaders, upstreamHeaders: shadow.headers, ...(shadow.refusal ? { shadowRefusal: shadow.refusal } : {}) };
+/** An allowed request, with what the backend is to receive instead of what the client sent. */
+export function allow(responseHeaders: Header[] = [], upstream?: { set: Header[]; remove?: string[]; shadowRefusal?: RefusalReason }): Decision {
+  if (!upstream) return { allowed: true, responseHeaders };
+  return {
+    allowed: true,
+    responseHeaders,
+    upstreamHeaders: upstream.set,
+    ...(upstream.remove ? { removeHeaders: upstream.remove } : {}),
+    ...(upstream.shadowRefusal ? { shadowRefusal: upstream.shadowRefusal } : {}),
+  };
 }
 
 /** One check's outcome: nothing to say, or a refusal. */

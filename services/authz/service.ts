@@ -59,17 +59,18 @@ const ALLOWED: Readonly<Record<string, unknown>> = Object.freeze({ status: { cod
 
 export function toCheckResponse(decision: Decision): Readonly<Record<string, unknown>> {
   if (decision.allowed) {
-    if (decision.responseHeaders.length === 0 && !decision.upstreamHeaders) return ALLOWED;
-    return {
-      status: { code: GRPC_OK },
-      ok_response: {
-        response_headers_to_add: headerOptions(decision.responseHeaders),
-        // Replaces a copy the client sent.
-        ...(decision.upstreamHeaders
-          ? { headers: decision.upstreamHeaders.map((h) => ({ header: { key: h.name, value: h.value }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" })) }
-          : {}),
-      },
-    };
+    if (decision.upstreamHeaders || decision.removeHeaders) {
+      return {
+        status: { code: GRPC_OK },
+        ok_response: {
+          // Replaces whatever the client sent in these headers.
+          headers: (decision.upstreamHeaders ?? []).map((h) => ({ header: { key: h.name, value: h.value }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" })),
+          headers_to_remove: decision.removeHeaders ?? [],
+          response_headers_to_add: headerOptions(decision.responseHeaders),
+        },
+      };
+    }
+    return decision.responseHeaders.length === 0 ? ALLOWED : { status: { code: GRPC_OK }, ok_response: { response_headers_to_add: headerOptions(decision.responseHeaders) } };
   }
   return {
     status: { code: GRPC_PERMISSION_DENIED, message: decision.reason },

@@ -26,7 +26,15 @@ export class KubernetesRouteSource {
   private readonly source: TranslationSource;
 
   constructor(kc: KubeConfig, tables: RouteTableHolder, log: Logger, debounceMs = 100) {
-    this.source = new TranslationSource({ kc, log, debounceMs, requireSync: true, what: "the last configuration", apply: (translation) => swapTable(translation, tables, log) });
+    this.source = new TranslationSource({
+      kc,
+      log,
+      debounceMs,
+      requireSync: true,
+      oidcDiscovery: true,
+      what: "the last configuration",
+      apply: (translation) => swapTable(translation, tables, log),
+    });
   }
 
   start(): Promise<void> {

@@ -59,6 +59,8 @@ export async function startPolicySidecar(options: {
   name: string;
   spec: Record<string, unknown>;
   issuer?: TestIssuer;
+  /** OpenID Connect Discovery results, as the controller's DiscoveryBook hands them to translation. */
+  oidcDiscovery?: TranslationInput["oidcDiscovery"];
   app?: (req: IncomingMessage, res: ServerResponse) => void;
 }): Promise<PolicySidecar> {
   let hits = 0;
@@ -76,6 +78,7 @@ export async function startPolicySidecar(options: {
     services: [service("shop", options.name, { app: options.name })],
     pods: [sidecarPod("shop", `${options.name}-0`, { app: options.name }, { sidecar: port, app: address.port })],
     secrets: options.issuer ? [jwksSecret("shop", TEST_JWKS_SECRET, options.issuer.jwks)] : [],
+    ...(options.oidcDiscovery ? { oidcDiscovery: options.oidcDiscovery } : {}),
     now: new Date().toISOString(),
   };
   const rendered = render(input);

@@ -80,6 +80,12 @@ const hostPattern = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9](
  */
 export const jwksUriPattern = new RegExp(`^https?://${hostPattern}(:${portPattern})?([/?]([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?$`);
 
+/**
+ * An issuer identifier that OpenID Connect Discovery can reach: http or https, a host and port as
+ * in jwksUriPattern, a path, and no query, fragment or user info.
+ */
+export const issuerUrlPattern = new RegExp(`^https?://${hostPattern}(:${portPattern})?(/([A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})*)?$`);
+
 export const jwksUri = (description: string): z.ZodString =>
   patternString({
     pattern: jwksUriPattern,

@@ -56,6 +56,10 @@ export const ResolvedRefsReason = {
   SecretNotFound: "SecretNotFound",
   /** The Secret exists but its key is missing or does not hold a valid JWKS. */
   InvalidSecret: "InvalidSecret",
+  /** jwks.oidcDiscovery: the issuer's discovery document has not been fetched yet. */
+  DiscoveryPending: "DiscoveryPending",
+  /** jwks.oidcDiscovery: the discovery document could not be fetched or was refused (the message says why), and no earlier fetch succeeded. */
+  DiscoveryFailed: "DiscoveryFailed",
 } as const;
 
 export const ProgrammedReason = {

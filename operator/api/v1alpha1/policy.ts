@@ -66,19 +66,20 @@ export const policySpec = withRules(
       holds: (v) => v.rules === undefined || new Set(v.rules.map((r) => r.name)).size === v.rules.length,
     },
     {
-      cel: "!has(self.rules) || self.rules.all(r, r.authentication == 'None') || (has(self.authentication) && has(self.authentication.jwt))",
+      cel: "!has(self.rules) || self.rules.all(r, r.authentication in ['None', 'APIKey']) || (has(self.authentication) && has(self.authentication.jwt))",
       message: "rules with authentication Required or Optional (Required is the default) need spec.authentication.jwt; set authentication: None on public rules",
       fieldPath: ".rules",
-      holds: (v) => (v.rules ?? []).every((r) => r.authentication === "None") || v.authentication?.jwt !== undefined,
+      holds: (v) => (v.rules ?? []).every((r) => r.authentication === "None" || r.authentication === "APIKey") || v.authentication?.jwt !== undefined,
     },
     {
-      cel: "!has(self.rules) || self.rules.all(r, !has(r.authzTimeoutMs) || r.requireAppAttestation || has(r.ownership) || (has(self.mobile) && has(self.mobile.minAppVersion)) || (r.authentication != 'None' && has(self.authentication) && has(self.authentication.jwt) && ((has(self.authentication.jwt.senderConstraint) && (has(self.authentication.jwt.senderConstraint.dpop) || has(self.authentication.jwt.senderConstraint.mtls))) || self.authentication.jwt.providers.exists(p, has(p.maxTokenAge)))))",
+      cel: "!has(self.rules) || self.rules.all(r, !has(r.authzTimeoutMs) || r.authentication == 'APIKey' || r.requireAppAttestation || has(r.ownership) || (has(self.mobile) && has(self.mobile.minAppVersion)) || (r.authentication != 'None' && has(self.authentication) && has(self.authentication.jwt) && ((has(self.authentication.jwt.senderConstraint) && (has(self.authentication.jwt.senderConstraint.dpop) || has(self.authentication.jwt.senderConstraint.mtls))) || self.authentication.jwt.providers.exists(p, has(p.maxTokenAge)))))",
       message:
-        "authzTimeoutMs applies only to rules bulwark authz checks: DPoP or certificate binding, maxTokenAge (on rules that authenticate), requireAppAttestation, ownership or mobile.minAppVersion",
+        "authzTimeoutMs applies only to rules bulwark authz checks: DPoP or certificate binding, maxTokenAge (on rules that authenticate), requireAppAttestation, ownership, mobile.minAppVersion or authentication APIKey",
       fieldPath: ".rules",
       holds: (v) =>
         (v.rules ?? []).every((r) => {
-          if (r.authzTimeoutMs === undefined || r.requireAppAttestation || r.ownership !== undefined || v.mobile?.minAppVersion !== undefined) return true;
+          if (r.authzTimeoutMs === undefined || r.authentication === "APIKey" || r.requireAppAttestation || r.ownership !== undefined || v.mobile?.minAppVersion !== undefined)
+            return true;
           const jwt = v.authentication?.jwt;
           if (r.authentication === "None" || !jwt) return false;
           return jwt.senderConstraint?.dpop !== undefined || jwt.senderConstraint?.mtls !== undefined || jwt.providers.some((p) => p.maxTokenAge !== undefined);
@@ -102,6 +103,12 @@ export const policySpec = withRules(
       message: "rules with requireAppAttestation need spec.authentication.appAttestation",
       fieldPath: ".rules",
       holds: (v) => !(v.rules ?? []).some((r) => r.requireAppAttestation) || v.authentication?.appAttestation !== undefined,
+    },
+    {
+      cel: "!has(self.rules) || !self.rules.exists(r, r.authentication == 'APIKey') || (has(self.authentication) && has(self.authentication.apiKeys))",
+      message: "rules with authentication APIKey need spec.authentication.apiKeys",
+      fieldPath: ".rules",
+      holds: (v) => !(v.rules ?? []).some((r) => r.authentication === "APIKey") || v.authentication?.apiKeys !== undefined,
     },
   ],
 );

@@ -192,9 +192,11 @@ export const rule = withRules(
       name: dnsLabel("Name of the rule, unique within the policy; used in generated names, metrics and refusal reasons."),
       match: requestMatch,
       authentication: z
-        .enum(["Required", "Optional", "None"])
+        .enum(["Required", "Optional", "None", "APIKey"])
         .default("Required")
-        .describe("Required: a valid token is needed (401 otherwise). Optional: anonymous callers pass, but a token that is present must be valid. None: tokens are not checked."),
+        .describe(
+          "Required: a valid token is needed (401 otherwise). Optional: anonymous callers pass, but a token that is present must be valid. None: tokens are not checked. APIKey: for server-to-server partner routes only, a key of spec.authentication.apiKeys is needed (401 otherwise) and tokens are not checked; never for routes a mobile app calls, since a key in an app binary is extracted.",
+        ),
       require: requirements.optional(),
       ownership: ownership.optional(),
       clientCIDRs: clientCIDRs.optional(),
@@ -229,16 +231,16 @@ export const rule = withRules(
   "One rule; the first rule whose match fits the request applies.",
   [
     {
-      cel: "!has(self.require) || self.authentication != 'None'",
+      cel: "!has(self.require) || self.authentication in ['Required', 'Optional']",
       message: "require needs authentication Required or Optional: scopes and claims come from a verified token",
       fieldPath: ".require",
-      holds: (v) => v.require === undefined || v.authentication !== "None",
+      holds: (v) => v.require === undefined || v.authentication === "Required" || v.authentication === "Optional",
     },
     {
-      cel: "!has(self.when) || !has(self.when.notClaims) || self.authentication != 'None'",
+      cel: "!has(self.when) || !has(self.when.notClaims) || self.authentication in ['Required', 'Optional']",
       message: "when.notClaims needs authentication Required or Optional: claims come from a verified token",
       fieldPath: ".when.notClaims",
-      holds: (v) => v.when?.notClaims === undefined || v.authentication !== "None",
+      holds: (v) => v.when?.notClaims === undefined || v.authentication === "Required" || v.authentication === "Optional",
     },
     {
       cel: "!has(self.caching) || !has(self.caching.cacheControl) || self.authentication == 'None' || !self.caching.cacheControl.matches('(^|[ ,])(public|s-maxage)')",
@@ -275,10 +277,10 @@ export const rule = withRules(
         ),
     },
     {
-      cel: "!has(self.rateLimits) || self.authentication != 'None' || self.rateLimits.all(l, !has(l.key) || l.key.all(k, !k.startsWith('claim:')))",
+      cel: "!has(self.rateLimits) || self.authentication in ['Required', 'Optional'] || self.rateLimits.all(l, !has(l.key) || l.key.all(k, !k.startsWith('claim:')))",
       message: "a rate-limit key claim:<name> needs authentication Required or Optional: claims come from a verified token",
       fieldPath: ".rateLimits",
-      holds: (v) => v.authentication !== "None" || (v.rateLimits ?? []).every((l) => (l.key ?? []).every((k) => !k.startsWith("claim:"))),
+      holds: (v) => v.authentication === "Required" || v.authentication === "Optional" || (v.rateLimits ?? []).every((l) => (l.key ?? []).every((k) => !k.startsWith("claim:"))),
     },
     {
       cel: "!has(self.rateLimits) || self.rateLimits.filter(l, l.scope == 'Local').size() <= 1",
@@ -291,6 +293,12 @@ export const rule = withRules(
       message: "rate-limit names must be unique within a rule",
       fieldPath: ".rateLimits",
       holds: (v) => v.rateLimits === undefined || new Set(v.rateLimits.map((l) => l.name)).size === v.rateLimits.length,
+    },
+    {
+      cel: "self.authentication != 'APIKey' || !self.requireAppAttestation",
+      message: "authentication APIKey is for partner servers and requireAppAttestation for mobile apps: a route takes one kind of caller",
+      fieldPath: ".requireAppAttestation",
+      holds: (v) => v.authentication !== "APIKey" || !v.requireAppAttestation,
     },
   ],
 );

@@ -156,4 +156,27 @@ describe("Secrets read only where policies name them (real API server)", () => {
     expect(secretKeys(s).every((k) => k.startsWith(`${home}/`))).toBe(true);
     await waitFor("the store synced again", () => (s.isSynced() ? true : undefined), 15_000);
   }, 60_000);
+
+  it("watches the namespace of a policy that names only an API keys Secret, and reads that Secret", async () => {
+    const s = store;
+    if (!s) throw new Error("the store of the first test is gone");
+    await core.createNamespacedSecret({ namespace: later, body: { metadata: { name: "partner-keys" }, stringData: { "acme-logistics": "acme-key-0123456789abcdef" } } });
+    const partners = {
+      apiVersion: `${group}/${version}`,
+      kind: "APISecurityPolicy",
+      metadata: { name: "partners", namespace: later },
+      spec: {
+        targetRefs: [{ kind: "Service", name: "api" }],
+        authentication: { apiKeys: { secretRef: { name: "partner-keys" } } },
+        rules: [{ name: "stock", match: { pathPrefix: "/partner/" }, authentication: "APIKey" }],
+      },
+    };
+    await custom.createNamespacedCustomObject({ group, version, plural, namespace: later, body: partners });
+    await waitFor("the API keys Secret resolved", () => (s.isListed() && resolvedRefs(s, later, "partners") === "True/ResolvedRefs" ? true : undefined), 15_000);
+    expect(s.secretScopes()).toEqual([home, later].sort());
+    await core.deleteNamespacedSecret({ namespace: later, name: "partner-keys" });
+    await waitFor("the deleted Secret seen", () => (resolvedRefs(s, later, "partners") === "False/SecretNotFound" ? true : undefined), 15_000);
+    await custom.deleteNamespacedCustomObject({ group, version, plural, namespace: later, name: "partners" });
+    await waitFor("the later namespace unwatched", () => (s.secretScopes().length === 1 ? true : undefined), 15_000);
+  }, 60_000);
 });

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { goldenCases, goldenDir, goldenNow, goldenSettings } from "../../../operator/translate/golden-cases.js";
+import { goldenCases, goldenDir, goldenDiscovery, goldenNow, goldenSettings } from "../../../operator/translate/golden-cases.js";
 import { readObjects } from "../../../operator/translate/read-objects.js";
 import { defaultSettings, render, type RenderedWorkload } from "../../../operator/translate/render.js";
 import type { PodObject, ServiceObject, TranslationInput } from "../../../operator/resolve/objects.js";
@@ -21,7 +21,7 @@ async function expectEnvoyAccepts(workloads: RenderedWorkload[], what: string): 
 function renderFile(path: string): TranslationInput {
   const { input, problems } = readObjects([{ path, text: readFileSync(path, "utf8") }]);
   expect(problems).toEqual([]);
-  return { ...input, now: goldenNow };
+  return { ...input, now: goldenNow, oidcDiscovery: goldenDiscovery };
 }
 
 describe("every golden Envoy configuration is accepted by the real Envoy (--mode validate)", () => {
