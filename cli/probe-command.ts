@@ -6,6 +6,7 @@ import { readObjectFlags } from "./object-files.js";
 import { UsageError } from "./usage.js";
 import { DEFAULT_SHADOW_PATHS } from "../probe/checks/exposure.js";
 import { ProbeClient, type SafetyBounds } from "../probe/client.js";
+import { dpopKeyFrom } from "../probe/dpop.js";
 import { choosePolicy, currentAppHeaders, testUser, type ProbePlan } from "../probe/plan.js";
 import { jsonReport, textReport } from "../probe/report/text.js";
 import { junitReport } from "../probe/report/junit.js";
@@ -37,6 +38,8 @@ flags:
   --token-b TOKEN            access token of test user b, another user (or env BULWARK_PROBE_TOKEN_B)
   --issuer-key FILE          a test issuer's private JWK (with kid, alg): also sign expired,
                              not-yet-valid, wrong-audience and too-old tokens (labs only)
+  --dpop-key-a FILE          the private JWK user a's token is bound to (cnf.jkt): DPoP proofs
+  --dpop-key-b FILE          the same for user b
   --app-version V            the app version to send (default: the policy's minimum)
   --app-platform P           the app platform to send (default: the first the policy names)
   --owner-param NAME         a path variable that names an object's owner even without an
@@ -97,6 +100,8 @@ const options = {
   "token-a": { type: "string" },
   "token-b": { type: "string" },
   "issuer-key": { type: "string" },
+  "dpop-key-a": { type: "string" },
+  "dpop-key-b": { type: "string" },
   "app-version": { type: "string" },
   "app-platform": { type: "string" },
   "owner-param": { type: "string", multiple: true },
@@ -125,7 +130,9 @@ async function planOf(values: Values, target: URL): Promise<ProbePlan> {
   for (const problem of problems) process.stderr.write(`bulwark probe: ${problem.source}: ${problem.message}\n`);
   const choice = choosePolicy({ ...input, now: new Date().toISOString() }, values.policy);
   const tokens = [values["token-a"] ?? process.env.BULWARK_PROBE_TOKEN_A, values["token-b"] ?? process.env.BULWARK_PROBE_TOKEN_B];
-  const users = tokens.flatMap((token, i) => (token ? [testUser(i === 0 ? "a" : "b", token)] : []));
+  const keyFiles = [values["dpop-key-a"], values["dpop-key-b"]];
+  const keys = await Promise.all(keyFiles.map(async (file) => (file ? dpopKeyFrom(JSON.parse(await readFile(file, "utf8")) as JWK) : undefined)));
+  const users = tokens.flatMap((token, i) => (token ? [testUser(i === 0 ? "a" : "b", token, keys[i])] : []));
   return {
     target,
     policy: `${choice.resolved.namespace}/${choice.resolved.name}`,

@@ -3,6 +3,7 @@ import { SidecarAnnotation, type PodObject, type ServiceObject, type Translation
 import type { Resolution, ResolvedPolicy } from "../operator/resolve/resolve.js";
 import { translate } from "../operator/translate/translate.js";
 import type { WorkloadIR } from "../contract/ir.js";
+import type { DpopKey } from "./dpop.js";
 
 /**
  * What a probe run works from: the workload's IR (the same translation the controller runs,
@@ -16,6 +17,8 @@ export interface TestUser {
   token: string;
   /** The token's payload as jose decodes it (not verified: the sidecar verifies it). */
   claims: JWTPayload;
+  /** The key the token is bound to, for DPoP proofs (--dpop-key-a/-b). */
+  dpopKey?: DpopKey;
 }
 
 export interface ProbePlan {
@@ -90,8 +93,8 @@ export function choosePolicy(input: TranslationInput, wanted: string | undefined
 }
 
 /** A test user from a token: its claims as jose decodes them. */
-export function testUser(name: string, token: string): TestUser {
-  return { name, token, claims: decodeJwt(token) };
+export function testUser(name: string, token: string, dpopKey?: DpopKey): TestUser {
+  return { name, token, claims: decodeJwt(token), ...(dpopKey ? { dpopKey } : {}) };
 }
 
 /** The version and platform headers of an app that is current (so the minimum-version gate lets the other checks through). */

@@ -1,20 +1,21 @@
 import { signedVariant, tamperedToken, unsignedToken, type SignedVariant } from "../tokens.js";
 import type { CheckResult, Exchange, Severity } from "../types.js";
-import { NOT_IMPLEMENTED } from "../types.js";
+import { senderConstraintChecks } from "./sender-constraint.js";
 import {
   answered,
-  bearer,
   checksOf,
   CouldNotRun,
   describe,
   guarded,
   landingNote,
   methodAllowed,
+  needsDpop,
   pathOwnedBy,
   plannedRoutes,
   refusedAccess,
   result,
   send,
+  sendAs,
   urlOf,
   type CheckContext,
   type CheckHead,
@@ -87,8 +88,8 @@ function verdict(head: CheckHead, ex: Exchange, control: Exchange | undefined, n
 /** User a's own request on the route: it must reach the app, or refusals prove nothing. */
 async function controlOf(ctx: CheckContext, p: PlannedRoute): Promise<Exchange | undefined> {
   const a = ctx.plan.users[0];
-  if (!a || checksOf(p.route)?.authz?.dpop) return undefined;
-  return send(ctx, { method: p.method, url: urlOf(ctx.plan, pathOwnedBy(ctx, p.route, a)), headers: [bearer(a)] });
+  if (!a || (needsDpop(p.route) && !a.dpopKey)) return undefined;
+  return (await sendAs(ctx, a, p.route, { method: p.method, url: urlOf(ctx.plan, pathOwnedBy(ctx, p.route, a)) })).exchange;
 }
 
 async function routeChecks(ctx: CheckContext, p: PlannedRoute): Promise<CheckResult[]> {
@@ -113,32 +114,7 @@ async function routeChecks(ctx: CheckContext, p: PlannedRoute): Promise<CheckRes
       }),
     );
   }
-  if (checks?.authz?.dpop) out.push(await dpopDowngrade(ctx, p, path));
   return out;
-}
-
-async function dpopDowngrade(ctx: CheckContext, p: PlannedRoute, path: string): Promise<CheckResult> {
-  const head: CheckHead = {
-    id: "authentication/dpop-downgrade",
-    checkClass: "authentication",
-    title: `a DPoP-bound token sent as Bearer without a proof is refused on ${p.rule}`,
-    route: p.rule,
-    severity: "high",
-  };
-  return guarded(head, async () => {
-    const ex = await send(ctx, { method: p.method, url: urlOf(ctx.plan, path), headers: [bearer(userA(ctx))] });
-    return verdict(head, ex, undefined, "");
-  });
-}
-
-/** Checks of the issue's list this version cannot make: reported, never missing. */
-function notImplemented(): CheckResult[] {
-  const rows: [string, string][] = [
-    ["dpop-replayed-proof", "a DPoP proof sent twice is refused the second time"],
-    ["dpop-other-key", "a DPoP proof signed by another key than the token's is refused"],
-    ["stolen-token-other-device", "a token used from another device is refused"],
-  ];
-  return rows.map(([id, title]) => result({ id: `authentication/${id}`, checkClass: "authentication", title, severity: "high" }, "skipped", NOT_IMPLEMENTED));
 }
 
 export async function authenticationChecks(ctx: CheckContext): Promise<CheckResult[]> {
@@ -160,5 +136,5 @@ export async function authenticationChecks(ctx: CheckContext): Promise<CheckResu
         "not applicable: no rule of the policy needs a token",
       ),
     );
-  return [...out, ...notImplemented()];
+  return [...out, ...(await senderConstraintChecks(ctx))];
 }

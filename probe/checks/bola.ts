@@ -3,8 +3,6 @@ import type { CheckResult } from "../types.js";
 import { NOT_IMPLEMENTED } from "../types.js";
 import {
   answered,
-  bearer,
-  checksOf,
   CouldNotRun,
   describe,
   guarded,
@@ -15,7 +13,7 @@ import {
   plannedRoutes,
   refusedAccess,
   result,
-  send,
+  sendAs,
   twoUsers,
   urlOf,
   type CheckContext,
@@ -39,15 +37,14 @@ async function routeBola(ctx: CheckContext, p: PlannedRoute, owner: { param: str
   };
   return guarded(head, async () => {
     const [a, b] = twoUsers(ctx);
-    if (checksOf(p.route)?.authz?.dpop) throw new CouldNotRun("could not run: the route needs DPoP proofs; signing proofs with the users' keys is not implemented in this version");
     if (!methodAllowed(ctx, p.method)) throw new CouldNotRun(`could not run: the route takes only ${p.route.match.methods.join(", ")} (--allow-unsafe-methods)`);
     const av = ownerValue(a, owner.claim);
     const bv = ownerValue(b, owner.claim);
     if (av === undefined || bv === undefined || av === bv) throw new CouldNotRun(`could not run: the two users' tokens need different values of claim ${owner.claim}`);
-    const own = await send(ctx, { method: p.method, url: urlOf(ctx.plan, pathOwnedBy(ctx, p.route, a)), headers: [bearer(a)] });
+    const own = (await sendAs(ctx, a, p.route, { method: p.method, url: urlOf(ctx.plan, pathOwnedBy(ctx, p.route, a)) })).exchange;
     if (!answered(own)) throw new CouldNotRun(`could not run: user a's request for their own object is refused (${describe(own)}), so a refusal of b's proves nothing`);
     const othersPath = pathOwnedBy(ctx, p.route, b);
-    const cross = await send(ctx, { method: p.method, url: urlOf(ctx.plan, othersPath), headers: [bearer(a)] });
+    const cross = (await sendAs(ctx, a, p.route, { method: p.method, url: urlOf(ctx.plan, othersPath) })).exchange;
     if (refusedAccess(cross)) return result(head, "passed", `user a's request for user b's object was refused with ${describe(cross)}`, [cross, own]);
     if (!answered(cross)) return result(head, "skipped", `inconclusive: user b's object answered ${describe(cross)}`, [cross, own]);
     const why = owner.declared

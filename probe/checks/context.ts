@@ -3,6 +3,7 @@ import { BoundsError, SAFE_METHODS, type ProbeClient, type ProbeRequest } from "
 import { ownerValue, type ProbePlan, type TestUser } from "../plan.js";
 import { routeFor, ruleOf, samplePath } from "../routes.js";
 import type { IssuerKey } from "../tokens.js";
+import { dpopProof, type DpopKey } from "../dpop.js";
 import type { CheckClass, CheckResult, Exchange, Outcome, Severity } from "../types.js";
 import type { RouteIR } from "../../contract/ir.js";
 
@@ -56,6 +57,37 @@ export async function guarded(head: CheckHead, body: () => Promise<CheckResult>)
 
 export function bearer(user: TestUser): [string, string] {
   return ["authorization", `Bearer ${user.token}`];
+}
+
+/** Whether `route` needs DPoP proofs (sender-constrained tokens). */
+export function needsDpop(route: RouteIR): boolean {
+  return checksOf(route)?.authz?.dpop === true;
+}
+
+/**
+ * `user`'s request on `route`: with a Bearer token, or — where the route needs DPoP — a DPoP token
+ * and a fresh proof (`proofKey` instead of the user's key, or `proof` itself to send one again),
+ * retried once with the server's nonce when it asks for one.
+ */
+export async function sendAs(
+  ctx: CheckContext,
+  user: TestUser,
+  route: RouteIR,
+  req: { method: string; url: string; headers?: [string, string][]; proofKey?: DpopKey; proof?: string },
+): Promise<{ exchange: Exchange; proof?: string }> {
+  if (!needsDpop(route)) return { exchange: await send(ctx, { method: req.method, url: req.url, headers: [bearer(user), ...(req.headers ?? [])] }) };
+  const key = req.proofKey ?? user.dpopKey;
+  if (!key) throw new CouldNotRun(`could not run: the route needs DPoP proofs; give user ${user.name}'s key with --dpop-key-${user.name}`);
+  const attempt = async (proof: string): Promise<Exchange> =>
+    send(ctx, { method: req.method, url: req.url, headers: [["authorization", `DPoP ${user.token}`], ["dpop", proof], ...(req.headers ?? [])] });
+  let proof = req.proof ?? (await dpopProof(key, { method: req.method, url: req.url, accessToken: user.token }));
+  let exchange = await attempt(proof);
+  const nonce = exchange.responseHeaders["dpop-nonce"];
+  if (exchange.status === 401 && nonce && req.proof === undefined) {
+    proof = await dpopProof(key, { method: req.method, url: req.url, accessToken: user.token, nonce });
+    exchange = await attempt(proof);
+  }
+  return { exchange, proof };
 }
 
 /** 2xx: the request got past every check to the app (or to what answers in its place). */

@@ -14,7 +14,8 @@ function credentials(ctx: CheckContext, route: RouteIR): [string, string][] {
   if (!checks || checks.authentication === "None") return [];
   const a = ctx.plan.users[0];
   if (!a) throw new CouldNotRun("could not run: the route needs a token (--token-a)");
-  if (checks.authz?.dpop) throw new CouldNotRun("could not run: the route needs DPoP proofs; signing proofs with the users' keys is not implemented in this version");
+  if (checks.authz?.dpop)
+    throw new CouldNotRun("could not run: the route needs DPoP proofs; sending them here is not implemented in this version (only the authentication and BOLA checks sign proofs)");
   return [bearer(a)];
 }
 

@@ -35,7 +35,10 @@ function identityHeaders(ctx: CheckContext, p: PlannedRoute, l: Limit, address: 
   const a = ctx.plan.users[0];
   if (checksOf(p.route)?.authentication !== "None") {
     if (!a) throw new CouldNotRun("could not run: the route needs a token (--token-a)");
-    if (checksOf(p.route)?.authz?.dpop) throw new CouldNotRun("could not run: the route needs DPoP proofs; signing proofs with the users' keys is not implemented in this version");
+    if (checksOf(p.route)?.authz?.dpop)
+      throw new CouldNotRun(
+        "could not run: the route needs DPoP proofs; sending them here is not implemented in this version (only the authentication and BOLA checks sign proofs)",
+      );
     headers.push(bearer(a));
   }
   headers.push(["x-forwarded-for", address]);

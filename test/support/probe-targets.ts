@@ -15,7 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { pino } from "pino";
 import { parse, stringify } from "yaml";
 import { standaloneBootstrap } from "../../envoy/bootstrap/standalone-bootstrap.js";
@@ -84,6 +84,11 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
   return { server, port: address.port };
 }
 
+/** A replay store in use for an hour: a new one refuses proofs that may predate it (restart-replay.test.ts). */
+function replayStoreInUse(): MemoryReplayStore {
+  return new MemoryReplayStore(Date.now, { rememberedSince: Date.now() - 3_600_000 });
+}
+
 /** The sidecar, authz and ratelimit for `input`'s only workload. */
 async function startSidecarStack(input: TranslationInput, name: string): Promise<() => Promise<void>> {
   const log = pino({ level: "silent" });
@@ -93,7 +98,7 @@ async function startSidecarStack(input: TranslationInput, name: string): Promise
     host: "127.0.0.1",
     port: 0,
     tables,
-    deps: { now: Date.now, replay: new MemoryReplayStore(), nonces: new DpopNonces(), keys: new KeySets().keys },
+    deps: { now: Date.now, replay: replayStoreInUse(), nonces: new DpopNonces(), keys: new KeySets().keys },
     log,
   });
   const authzPort = await authz.start();
@@ -250,6 +255,78 @@ export async function startHardenedDemoTarget(): Promise<ProbeTarget> {
     appPort: app.port,
     ...files,
     tokens: [await idp.sign("user-a", scopes), await idp.sign("user-b", scopes)],
+    hits,
+    stop: async () => {
+      await stopStack();
+      await new Promise((resolve) => app.server.close(resolve));
+    },
+  };
+}
+
+/** A user's DPoP key pair: the private JWK (for --dpop-key-*) and its thumbprint (the token's cnf.jkt). */
+async function dpopUserKey(): Promise<{ privateJwk: JWK; jkt: string }> {
+  const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+  return { privateJwk: { ...(await exportJWK(privateKey)), alg: "ES256" }, jkt: await calculateJwkThumbprint(await exportJWK(publicKey), "sha256") };
+}
+
+/**
+ * A wallet API whose tokens are bound to the app's key (DPoP required) with an ownership rule:
+ * what a stolen token, a replayed proof and a Bearer downgrade run into. `dpopKeyFiles` are the
+ * users' private keys, for --dpop-key-a and --dpop-key-b.
+ */
+export async function startDpopTarget(): Promise<ProbeTarget & { dpopKeyFiles: [string, string] }> {
+  const hits: string[] = [];
+  const app = await listen((req, res) => {
+    hits.push(req.url ?? "");
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ path: req.url }));
+  });
+  const sidecarPort = await freePort();
+  const idp = await issuer("https://id.example.com/", "wallet-api", "k1");
+  const input: TranslationInput = {
+    policies: [
+      policy({
+        name: "wallet",
+        created: "2026-01-01T00:00:00Z",
+        spec: {
+          targetRefs: [{ kind: "Service", name: "wallet-api" }],
+          authentication: {
+            jwt: {
+              providers: [{ name: "idp", issuer: "https://id.example.com/", audiences: ["wallet-api"], jwks: { secretRef: { name: "idp-jwks" } } }],
+              senderConstraint: { dpop: { required: true, maxProofAge: "60s" } },
+            },
+          },
+          rules: [{ name: "orders", match: { methods: ["GET"], pathTemplate: "/v1/users/{userId}/orders" }, ownership: { pathParam: "userId" } }],
+          defaultAction: "Deny",
+        },
+      }),
+    ],
+    services: [
+      {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "wallet-api", namespace: "shop" },
+        spec: { selector: { app: "wallet" }, ports: [{ port: 80, targetPort: sidecarPort }] },
+      },
+    ],
+    pods: [sidecarPod("shop", "wallet-0", { app: "wallet" }, { sidecar: sidecarPort, app: app.port })],
+    secrets: [jwksSecret("shop", "idp-jwks", idp.jwks)],
+    now: new Date().toISOString(),
+  };
+  const stopStack = await startSidecarStack(input, "dpop");
+  const files = await writeObjects(input, idp.privateJwk);
+  const keys = [await dpopUserKey(), await dpopUserKey()] as const;
+  const dpopKeyFiles: [string, string] = [
+    join(files.dir, "..", `${files.dir.split("/").pop() ?? "x"}-dpop-a.json`),
+    join(files.dir, "..", `${files.dir.split("/").pop() ?? "x"}-dpop-b.json`),
+  ];
+  await writeFile(dpopKeyFiles[0], JSON.stringify(keys[0].privateJwk));
+  await writeFile(dpopKeyFiles[1], JSON.stringify(keys[1].privateJwk));
+  return {
+    url: `http://127.0.0.1:${sidecarPort}`,
+    appPort: app.port,
+    ...files,
+    dpopKeyFiles,
+    tokens: [await idp.sign("user-a", { cnf: { jkt: keys[0].jkt } }), await idp.sign("user-b", { cnf: { jkt: keys[1].jkt } })],
     hits,
     stop: async () => {
       await stopStack();

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CheckResult, ProbeReport } from "../../../probe/types.js";
-import { startHardenedDemoTarget, startVulnerableTarget, type ProbeTarget } from "../../support/probe-targets.js";
+import { startDpopTarget, startHardenedDemoTarget, startVulnerableTarget, type ProbeTarget } from "../../support/probe-targets.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const tsx = pathToFileURL(createRequire(join(repoRoot, "package.json")).resolve("tsx")).href;
@@ -126,11 +126,12 @@ describe("bulwark probe against the deliberately vulnerable backend", () => {
   });
 
   it("reports what it did not check as could not run, with why, never as passed", () => {
-    for (const id of ["authentication/dpop-replayed-proof", "rate-limits/failed-login-budget", "transport/mtls", "bola/openapi-objects"]) {
+    for (const id of ["rate-limits/failed-login-budget", "transport/mtls", "bola/openapi-objects", "bypass/method-override"]) {
       expect(find(report, id)?.outcome).toBe("skipped");
       expect(find(report, id)?.reason).toMatch(/^could not run/);
     }
     expect(find(report, "transport/certificate")?.reason).toContain("plain HTTP");
+    expect(find(report, "authentication/dpop-replayed-proof")?.reason).toMatch(/^not applicable: no route binds tokens to a key/);
   });
 
   it("writes the same findings as JUnit XML and SARIF", () => {
@@ -185,5 +186,55 @@ describe("bulwark probe against the hardened demo backend", () => {
     ])
       expect(passed, id).toContain(id);
     expect(target.hits.some((h) => h.startsWith("/internal"))).toBe(false);
+  });
+});
+
+describe("bulwark probe against sender-constrained tokens (DPoP)", () => {
+  let target: ProbeTarget & { dpopKeyFiles: [string, string] };
+  let run: Run;
+  let report: ProbeReport;
+
+  beforeAll(async () => {
+    target = await startDpopTarget();
+    run = await probe(
+      probeArgs(target, [
+        "--token-a",
+        target.tokens[0],
+        "--token-b",
+        target.tokens[1],
+        "--dpop-key-a",
+        target.dpopKeyFiles[0],
+        "--dpop-key-b",
+        target.dpopKeyFiles[1],
+        "--checks",
+        "authentication,bola",
+      ]),
+    );
+    report = JSON.parse(run.stdout) as ProbeReport;
+  }, 180_000);
+
+  afterAll(async () => {
+    await target?.stop();
+  });
+
+  it("signs proofs with the users' keys: the owner gets through, a Bearer downgrade, a replayed proof, another device's key and user b's object are refused", () => {
+    expect(failed(report)).toEqual([]);
+    for (const id of [
+      "authentication/dpop-downgrade",
+      "authentication/dpop-replayed-proof",
+      "authentication/dpop-other-key",
+      "authentication/tampered-token",
+      "bola/ownership-rule",
+    ])
+      expect(find(report, id, "orders")?.outcome, `${id}: ${find(report, id, "orders")?.reason ?? "missing"}`).toBe("passed");
+    expect(find(report, "authentication/dpop-replayed-proof")?.reason).toContain("dpop_proof_replayed");
+    expect(find(report, "bola/ownership-rule")?.evidence[1]?.status).toBe(200);
+    expect(target.hits.filter((h) => h === "/v1/users/user-a/orders").length).toBeGreaterThanOrEqual(3);
+    expect(target.hits).not.toContain("/v1/users/user-b/orders");
+    expect(run.code).toBe(0);
+  });
+
+  it("reports the classes it was told to leave out as could not run", () => {
+    expect(find(report, "rate-limits/all")?.reason).toBe("could not run: not selected (--checks)");
   });
 });
