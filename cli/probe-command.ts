@@ -53,6 +53,7 @@ flags:
   --allow-unsafe-methods     also send other methods than GET, HEAD and OPTIONS
   --timeout-ms N             per request (default 5000)
   --insecure-tls             accept a certificate the system does not trust (the certificate check still reports it)
+  --ca-file PATH             also trust these CA certificates (PEM), e.g. a staging environment's private CA
   -o, --output FORMAT        table (default), json, junit or sarif, on stdout
   --write FORMAT=PATH        also write a report to a file (repeatable), e.g. --write junit=probe.xml
   --fail-on SEVERITY         ${severities.join(", ")} (default low: any failed check)
@@ -114,6 +115,7 @@ const options = {
   "allow-unsafe-methods": { type: "boolean" },
   "timeout-ms": { type: "string" },
   "insecure-tls": { type: "boolean" },
+  "ca-file": { type: "string" },
   output: { type: "string", short: "o" },
   write: { type: "string", multiple: true },
   "fail-on": { type: "string" },
@@ -147,7 +149,7 @@ async function planOf(values: Values, target: URL): Promise<ProbePlan> {
   };
 }
 
-function boundsOf(values: Values, target: URL, plan: ProbePlan): SafetyBounds {
+async function boundsOf(values: Values, target: URL, plan: ProbePlan): Promise<SafetyBounds> {
   const hosts = [target.host, ...plan.directUrls.map((u) => new URL(u).host), ...(values["allow-host"] ?? [])].map((h) => h.toLowerCase());
   return {
     allowedHosts: [...new Set(hosts)],
@@ -156,6 +158,7 @@ function boundsOf(values: Values, target: URL, plan: ProbePlan): SafetyBounds {
     allowUnsafeMethods: values["allow-unsafe-methods"] ?? false,
     timeoutMs: positive(values["timeout-ms"], "--timeout-ms", 5000),
     ...(values["insecure-tls"] ? { insecureTls: true } : {}),
+    ...(values["ca-file"] ? { caPem: await readFile(values["ca-file"], "utf8") } : {}),
   };
 }
 
@@ -197,7 +200,7 @@ export async function runProbeCommand(argv: string[]): Promise<number> {
   const classes = values.checks?.split(",").map((c) => oneOf(c.trim(), checkClasses, "--checks"));
   const issuerKey = values["issuer-key"] ? { jwk: JSON.parse(await readFile(values["issuer-key"], "utf8")) as JWK } : undefined;
   const plan = await planOf(values, target);
-  const bounds = boundsOf(values, target, plan);
+  const bounds = await boundsOf(values, target, plan);
   const shown = progress(values.quiet ?? false);
   const client = new ProbeClient(bounds, shown.onRequest);
   const report = await runProbe({ plan, client, ...(issuerKey ? { issuerKey } : {}), ...(classes ? { classes } : {}), onClass: shown.onClass });

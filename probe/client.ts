@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { rootCertificates } from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage } from "../common/errors.js";
 import type { Exchange } from "./types.js";
@@ -18,6 +19,8 @@ export interface SafetyBounds {
   timeoutMs: number;
   /** Accept a TLS certificate the system does not trust (labs). */
   insecureTls?: boolean;
+  /** CA certificates (PEM) to trust besides the system's, e.g. a staging environment's private CA. */
+  caPem?: string;
 }
 
 export const SAFE_METHODS = ["GET", "HEAD", "OPTIONS"];
@@ -78,6 +81,11 @@ export class ProbeClient {
     return this.bounds.allowUnsafeMethods;
   }
 
+  /** The CA certificates to trust besides the system's (for the transport checks' own handshakes). */
+  extraCa(): string | undefined {
+    return this.bounds.caPem;
+  }
+
   private admit(method: string, url: URL): void {
     const host = url.host.toLowerCase();
     if (!this.bounds.allowedHosts.some((h) => h === host || h === url.hostname.toLowerCase())) throw new BoundsError(`${host} is not an allowed host (--allow-host)`);
@@ -118,6 +126,7 @@ export class ProbeClient {
           agent: false,
           timeout: this.bounds.timeoutMs,
           ...(url.protocol === "https:" && this.bounds.insecureTls ? { rejectUnauthorized: false } : {}),
+          ...(url.protocol === "https:" && this.bounds.caPem ? { ca: [...rootCertificates, this.bounds.caPem] } : {}),
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -1,4 +1,4 @@
-import { connect, type ConnectionOptions, type SecureVersion } from "node:tls";
+import { connect, rootCertificates, type ConnectionOptions, type SecureVersion } from "node:tls";
 import { errorMessage } from "../../common/errors.js";
 import type { CheckResult } from "../types.js";
 import { NOT_IMPLEMENTED } from "../types.js";
@@ -55,7 +55,8 @@ export async function transportChecks(ctx: CheckContext): Promise<CheckResult[]>
     const why = "could not run: the target is plain HTTP (give an https:// target to check TLS)";
     return [result(cert, "skipped", why), result(version, "skipped", why), mtls];
   }
-  const h = await handshake(target, {});
+  const extra = ctx.client.extraCa();
+  const h = await handshake(target, extra ? { ca: [...rootCertificates, extra] } : {});
   const certResult = h.authorized
     ? result(cert, "passed", `verified; ${h.protocol ?? "?"} negotiated`, evidence(target, "default", h))
     : result(cert, "failed", `does not verify: ${h.error ?? "unknown reason"}`, evidence(target, "default", h));

@@ -50,13 +50,23 @@ describe("bulwark probe against the deliberately vulnerable backend", () => {
   let run: Run;
   let report: ProbeReport;
   let junit: string;
+  let table: string;
   let sarif: { runs: { results: { ruleId: string; level: string }[] }[] };
 
   beforeAll(async () => {
     target = await startVulnerableTarget();
     const out = target.dir;
     run = await probe(
-      probeArgs(target, ["--direct-url", `http://127.0.0.1:${target.appPort}`, "--write", `junit=${join(out, "probe.xml")}`, "--write", `sarif=${join(out, "probe.sarif")}`]),
+      probeArgs(target, [
+        "--direct-url",
+        `http://127.0.0.1:${target.appPort}`,
+        "--write",
+        `junit=${join(out, "probe.xml")}`,
+        "--write",
+        `sarif=${join(out, "probe.sarif")}`,
+        "--write",
+        `table=${join(out, "probe.txt")}`,
+      ]),
       {
         BULWARK_PROBE_TOKEN_A: target.tokens[0],
         BULWARK_PROBE_TOKEN_B: target.tokens[1],
@@ -64,6 +74,7 @@ describe("bulwark probe against the deliberately vulnerable backend", () => {
     );
     report = JSON.parse(run.stdout) as ProbeReport;
     junit = await readFile(join(out, "probe.xml"), "utf8");
+    table = await readFile(join(out, "probe.txt"), "utf8");
     sarif = JSON.parse(await readFile(join(out, "probe.sarif"), "utf8")) as typeof sarif;
   }, 180_000);
 
@@ -134,7 +145,10 @@ describe("bulwark probe against the deliberately vulnerable backend", () => {
     expect(find(report, "authentication/dpop-replayed-proof")?.reason).toMatch(/^not applicable: no route binds tokens to a key/);
   });
 
-  it("writes the same findings as JUnit XML and SARIF", () => {
+  it("writes the same findings as a table, JUnit XML and SARIF", () => {
+    expect(table).toMatch(/^ {2}FAIL CRITICAL {2}bola\/missing-ownership-rule {2}user a cannot read user b's objects on apisecuritypolicy\/shop\/vuln\/rule\/profile/m);
+    expect(table).toContain(`        > GET ${target.url}/v1/users/user-b/profile`);
+    expect(table).toMatch(new RegExp(`^${failed(report).length} failed, \\d+ passed, \\d+ could not run$`, "m"));
     expect(junit).toContain(`failures="${failed(report).length}"`);
     expect(junit).toContain('<failure type="critical"');
     const results = sarif.runs[0]?.results ?? [];
