@@ -1,3 +1,4 @@
+import { samplePath } from "../routes.js";
 import type { CheckResult, Exchange } from "../types.js";
 import {
   answered,
@@ -113,12 +114,43 @@ async function duplicatedAuthorization(ctx: CheckContext, p: PlannedRoute): Prom
   });
 }
 
-function methodOverride(ctx: CheckContext): CheckResult {
+/** Headers through which frameworks let a request name another method than its own. */
+const OVERRIDE_HEADERS = ["x-http-method-override", "x-http-method", "x-method-override"];
+
+async function overrideRoute(ctx: CheckContext, p: PlannedRoute): Promise<CheckResult> {
+  const head: CheckHead = {
+    id: "bypass/method-override",
+    checkClass: "bypass",
+    title: `a GET with a method-override header to ${p.method} stays refused on ${p.rule}`,
+    route: p.rule,
+    severity: "high",
+  };
+  return guarded(head, async () => {
+    const path = samplePath(p.route);
+    const plain = await send(ctx, { method: p.method, url: urlOf(ctx.plan, path) });
+    if (!refusedAccess(plain)) throw new CouldNotRun(`could not run: ${p.method} without a token is not refused by an access check (${describe(plain)})`);
+    const sent: Exchange[] = [];
+    for (const header of OVERRIDE_HEADERS) {
+      const ex = await send(ctx, { method: "GET", url: urlOf(ctx.plan, path), headers: [[header, p.method]] });
+      if (answered(ex))
+        return result(head, "failed", `answered ${describe(ex)}: the app may run ${p.method} for a GET the sidecar judged as a GET.${landingNote(ctx, "GET", path, p.route)}`, [
+          ex,
+          plain,
+        ]);
+      sent.push(ex);
+    }
+    return result(head, "passed", `refused: ${sent.map((e) => describe(e)).join(", ")}`, sent);
+  });
+}
+
+async function methodOverride(ctx: CheckContext): Promise<CheckResult[]> {
   const head: CheckHead = { id: "bypass/method-override", checkClass: "bypass", title: "method-override headers do not turn a GET into a refused method", severity: "high" };
-  const reason = ctx.client.allowsUnsafe()
-    ? "could not run: not implemented in this version"
-    : "could not run: an override header asks the app for an unsafe method (--allow-unsafe-methods); not implemented in this version either";
-  return result(head, "skipped", reason);
+  if (!ctx.client.allowsUnsafe()) return [result(head, "skipped", "could not run: an override header asks the app for an unsafe method (--allow-unsafe-methods)")];
+  const routes = plannedRoutes(ctx).filter((p) => checksOf(p.route)?.authentication === "Required" && p.route.match.methods.length > 0 && !p.route.match.methods.includes("GET"));
+  if (routes.length === 0) return [result(head, "skipped", "not applicable: no route that needs a token is limited to methods other than GET")];
+  const out: CheckResult[] = [];
+  for (const p of routes) out.push(await overrideRoute(ctx, p));
+  return out;
 }
 
 export async function bypassChecks(ctx: CheckContext): Promise<CheckResult[]> {
@@ -144,5 +176,5 @@ export async function bypassChecks(ctx: CheckContext): Promise<CheckResult[]> {
         "not applicable: no route refuses a request the probe can make (none needs a token, or each is already answered in its plain form)",
       ),
     );
-  return [...out, methodOverride(ctx)];
+  return [...out, ...(await methodOverride(ctx))];
 }

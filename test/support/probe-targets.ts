@@ -152,6 +152,9 @@ function vulnerableApp(hits: string[]): (req: IncomingMessage, res: ServerRespon
     const user = /^\/v1\/users\/([^/]+)\/(profile|orders)$/.exec(path);
     if (user) return json(200, { user: user[1], [user[2] ?? "x"]: user[2] === "profile" ? { email: `${user[1]}@example.com` } : ["order-1"] });
     if (path === "/v1/account") return json(200, { balance: 42 });
+    // Like many frameworks, the app takes the method from an override header.
+    const method = String(req.headers["x-http-method-override"] ?? req.headers["x-http-method"] ?? req.method);
+    if (path === "/v1/cart/reset") return method === "POST" ? json(200, { reset: true }) : json(405, { error: "method not allowed" });
     if (path === "/v1/search") return json(200, { results: [] });
     if (path === "/internal/debug") return json(200, { heap: "…", env: { DB_PASSWORD: "hunter2" } });
     json(404, { error: "not found" });
@@ -179,6 +182,7 @@ export async function startVulnerableTarget(): Promise<ProbeTarget> {
             // Flaw: {userId} names the owner, but no ownership rule checks it.
             { name: "profile", match: { methods: ["GET"], pathTemplate: "/v1/users/{userId}/profile" } },
             { name: "account", match: { methods: ["GET"], path: "/v1/account" } },
+            { name: "cart-reset", match: { methods: ["POST"], path: "/v1/cart/reset" } },
             {
               name: "search",
               match: { methods: ["GET"], path: "/v1/search" },
