@@ -87,10 +87,7 @@ describe.concurrent("mistakes on the command line: one line, exit 2", () => {
     [["probe", "-f", "examples"], "bulwark: probe needs --target URL\n"],
     [["probe", "--target", "ftp://api.test/"], "bulwark: --target ftp://api.test/ is not an http:// or https:// URL\n"],
     [["probe", "--target", "http://api.test/", "--output", "xml"], "bulwark: --output xml is not one of table, json, junit, sarif\n"],
-    [
-      ["probe", "--target", "http://api.test/"],
-      "bulwark: probe needs the policy: -f PATH (reading policies from the cluster is not implemented in this version; export them with kubectl get -o yaml)\n",
-    ],
+    [["probe", "--target", "http://api.test/"], "bulwark: probe needs the policy: -f PATH, or --from-cluster\n"],
   ])("bulwark %j", async (args, stderr) => {
     expect(await bulwark(args)).toEqual({ code: 2, stdout: "", stderr });
   });

@@ -2,8 +2,11 @@ import { readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { JWK } from "jose";
 import { readBuildInfo } from "./build-info.js";
+import { loadClusterConfig } from "./cluster-config.js";
 import { readObjectFlags } from "./object-files.js";
+import { readClusterInput } from "./probe-cluster.js";
 import { UsageError } from "./usage.js";
+import type { TranslationInput } from "../operator/resolve/objects.js";
 import { DEFAULT_SHADOW_PATHS } from "../probe/checks/exposure.js";
 import { ProbeClient, type SafetyBounds } from "../probe/client.js";
 import { dpopKeyFrom } from "../probe/dpop.js";
@@ -33,6 +36,8 @@ Exit codes: 0 no failed check at --fail-on or worse; 3 the worst is medium or lo
 flags:
   --target URL               base URL of the API (its sidecar, or the Service or ingress in front of it)
   -f, --filename PATH        the policy and its Service, Pods, Secrets (files or directories, repeatable)
+  --from-cluster             read the policies, Services and Pods from the cluster instead
+  --kubeconfig PATH          the cluster of --from-cluster (default: KUBECONFIG, else in-cluster)
   --policy NS/NAME           the policy to probe when the files hold several
   --token-a TOKEN            access token of test user a (or env BULWARK_PROBE_TOKEN_A)
   --token-b TOKEN            access token of test user b, another user (or env BULWARK_PROBE_TOKEN_B)
@@ -98,6 +103,8 @@ const options = {
   target: { type: "string" },
   filename: { type: "string", short: "f", multiple: true },
   policy: { type: "string" },
+  "from-cluster": { type: "boolean" },
+  kubeconfig: { type: "string" },
   "token-a": { type: "string" },
   "token-b": { type: "string" },
   "issuer-key": { type: "string" },
@@ -125,11 +132,20 @@ const options = {
 
 type Values = ReturnType<typeof parseArgs<{ args: string[]; options: typeof options; strict: true }>>["values"];
 
-async function planOf(values: Values, target: URL): Promise<ProbePlan> {
-  if (!values.filename?.length)
-    throw new UsageError("probe needs the policy: -f PATH (reading policies from the cluster is not implemented in this version; export them with kubectl get -o yaml)");
+/** The objects the plan is made from: the files of -f, or the cluster with --from-cluster. */
+async function objectsOf(values: Values): Promise<Omit<TranslationInput, "now">> {
+  if (values["from-cluster"]) {
+    if (values.filename?.length) throw new UsageError("probe reads the policy from -f PATH or --from-cluster, not both");
+    return readClusterInput(loadClusterConfig(values.kubeconfig));
+  }
+  if (!values.filename?.length) throw new UsageError("probe needs the policy: -f PATH, or --from-cluster");
   const { input, problems } = await readObjectFlags(values.filename);
   for (const problem of problems) process.stderr.write(`bulwark probe: ${problem.source}: ${problem.message}\n`);
+  return input;
+}
+
+async function planOf(values: Values, target: URL): Promise<ProbePlan> {
+  const input = await objectsOf(values);
   const choice = choosePolicy({ ...input, now: new Date().toISOString() }, values.policy);
   const tokens = [values["token-a"] ?? process.env.BULWARK_PROBE_TOKEN_A, values["token-b"] ?? process.env.BULWARK_PROBE_TOKEN_B];
   const keyFiles = [values["dpop-key-a"], values["dpop-key-b"]];

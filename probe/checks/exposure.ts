@@ -64,7 +64,7 @@ function staticBypass(ctx: CheckContext): CheckResult {
     severity: "critical",
   };
   if (ctx.plan.placeholder)
-    return result(head, "skipped", "could not run: the files hold no Pod of the policy, so which port is the app's is unknown (add the Pods, or use --direct-url)");
+    return result(head, "skipped", "could not run: the objects read hold no Pod of the policy, so which port is the app's is unknown (add the Pods, or use --direct-url)");
   const bypass = ctx.plan.resolved.sidecarBypass;
   if (bypass) return result(head, "failed", bypass.message);
   return result(head, "passed", "every Service port that selects the policy's pods targets the sidecar");
