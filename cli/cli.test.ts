@@ -83,7 +83,11 @@ describe.concurrent("mistakes on the command line: one line, exit 2", () => {
     [["render", "--bogus"], "bulwark: render: unknown flag --bogus; run 'bulwark render --help' for its flags\n"],
     [["controller", "--xds-adress=127.0.0.1:1"], "bulwark: controller: unknown flag --xds-adress; run 'bulwark controller --help' for its flags\n"],
     [["render", "-f", "examples", "extra"], "bulwark: render: unexpected argument extra; run 'bulwark render --help' for its flags\n"],
-    [["frobnicate"], "bulwark: unknown command frobnicate; commands: authz, controller, injector, intercept, ratelimit, render, version (run 'bulwark --help')\n"],
+    [["frobnicate"], "bulwark: unknown command frobnicate; commands: authz, controller, injector, intercept, probe, ratelimit, render, version (run 'bulwark --help')\n"],
+    [["probe", "-f", "examples"], "bulwark: probe needs --target URL\n"],
+    [["probe", "--target", "ftp://api.test/"], "bulwark: --target ftp://api.test/ is not an http:// or https:// URL\n"],
+    [["probe", "--target", "http://api.test/", "--output", "xml"], "bulwark: --output xml is not one of table, json, junit, sarif\n"],
+    [["probe", "--target", "http://api.test/"], "bulwark: probe needs the policy: -f PATH, or --from-cluster\n"],
   ])("bulwark %j", async (args, stderr) => {
     expect(await bulwark(args)).toEqual({ code: 2, stdout: "", stderr });
   });

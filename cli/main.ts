@@ -5,6 +5,7 @@ import { formatVersion, readBuildInfo } from "./build-info.js";
 import { runController } from "./controller-command.js";
 import { runInjector } from "./injector-command.js";
 import { runIntercept } from "./intercept-command.js";
+import { runProbeCommand } from "./probe-command.js";
 import { runRatelimit } from "./ratelimit-command.js";
 import { runRender } from "./render-command.js";
 import { usageProblem, UsageError } from "./usage.js";
@@ -17,6 +18,7 @@ commands:
   controller   watch policies and serve every sidecar its Envoy configuration over xDS
   injector     serve the admission webhook that adds the Envoy sidecar to opted-in pods
   intercept    redirect a pod's inbound app-port traffic to its sidecar (the injected init container)
+  probe        test a live API the way an attacker would, driven by its policy (authentication, BOLA, bypasses, limits)
   ratelimit    serve Envoy global rate limits and outcome-aware budgets (RateLimitService, AccessLogService)
   render       print the Envoy configuration a set of Kubernetes objects produces (offline)
   version      print the version, the commit and date of the build, and the Node.js version
@@ -35,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
       return runInjector(rest);
     case "intercept":
       return runIntercept(rest);
+    case "probe":
+      return runProbeCommand(rest);
     case "ratelimit":
       return runRatelimit(rest);
     case "render":
@@ -50,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(help);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command ${command}; commands: authz, controller, injector, intercept, ratelimit, render, version (run 'bulwark --help')`);
+      throw new UsageError(`unknown command ${command}; commands: authz, controller, injector, intercept, probe, ratelimit, render, version (run 'bulwark --help')`);
   }
 }
 

@@ -1,0 +1,259 @@
+/**
+ * `bulwark probe` as a CI job runs it, against real Envoy sidecars (with bulwark authz and
+ * ratelimit behind them): on the deliberately vulnerable backend it finds each planted flaw, with
+ * the request and answer that show it; on the hardened demo it finds none. Each run is the
+ * executable (cli/main.ts) in its own process, reading the objects from files.
+ */
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CheckResult, ProbeReport } from "../../../probe/types.js";
+import { startDpopTarget, startHardenedDemoTarget, startVulnerableTarget, type ProbeTarget } from "../../support/probe-targets.js";
+
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+const tsx = pathToFileURL(createRequire(join(repoRoot, "package.json")).resolve("tsx")).href;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function probe(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", tsx, join(repoRoot, "cli/main.ts"), "probe", ...args], {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function probeArgs(target: ProbeTarget, extra: string[] = []): string[] {
+  return ["--target", target.url, "-f", target.dir, "--issuer-key", target.issuerKeyFile, "--rate", "200", "--max-requests", "600", "--quiet", "--output", "json", ...extra];
+}
+
+const failed = (report: ProbeReport): CheckResult[] => report.results.filter((r) => r.outcome === "failed");
+const find = (report: ProbeReport, id: string, route?: string): CheckResult | undefined =>
+  report.results.find((r) => r.id === id && (route === undefined || r.route?.endsWith(`/rule/${route}`)));
+
+describe("bulwark probe against the deliberately vulnerable backend", () => {
+  let target: ProbeTarget;
+  let run: Run;
+  let report: ProbeReport;
+  let junit: string;
+  let table: string;
+  let sarif: { runs: { results: { ruleId: string; level: string }[] }[] };
+
+  beforeAll(async () => {
+    target = await startVulnerableTarget();
+    const out = target.dir;
+    run = await probe(
+      probeArgs(target, [
+        "--allow-unsafe-methods",
+        "--direct-url",
+        `http://127.0.0.1:${target.appPort}`,
+        "--write",
+        `junit=${join(out, "probe.xml")}`,
+        "--write",
+        `sarif=${join(out, "probe.sarif")}`,
+        "--write",
+        `table=${join(out, "probe.txt")}`,
+      ]),
+      {
+        BULWARK_PROBE_TOKEN_A: target.tokens[0],
+        BULWARK_PROBE_TOKEN_B: target.tokens[1],
+      },
+    );
+    report = JSON.parse(run.stdout) as ProbeReport;
+    junit = await readFile(join(out, "probe.xml"), "utf8");
+    table = await readFile(join(out, "probe.txt"), "utf8");
+    sarif = JSON.parse(await readFile(join(out, "probe.sarif"), "utf8")) as typeof sarif;
+  }, 180_000);
+
+  afterAll(async () => {
+    await target?.stop();
+  });
+
+  it("exits 5 (a critical finding) and reports every class", () => {
+    expect(run.code, run.stderr).toBe(5);
+    expect(new Set(report.results.map((r) => r.checkClass))).toEqual(new Set(["authentication", "bola", "bypass", "rate-limits", "lifecycle", "transport", "exposure"]));
+  });
+
+  it("finds the missing ownership rule: user a reads user b's profile", () => {
+    const bola = find(report, "bola/missing-ownership-rule", "profile");
+    expect(bola?.outcome, bola?.reason).toBe("failed");
+    expect(bola?.reason).toContain("no ownership rule covers {userId}");
+    expect(bola?.evidence[0]?.url).toBe(`${target.url}/v1/users/user-b/profile`);
+    expect(bola?.evidence[0]?.status).toBe(200);
+  });
+
+  it("finds the ownership rule shadowed by the catch-all: no token and user a on b's orders both get through", () => {
+    const missing = find(report, "authentication/missing-token", "orders");
+    expect(missing?.outcome, missing?.reason).toBe("failed");
+    expect(missing?.reason).toContain("rule/public, which comes before");
+    const bola = find(report, "bola/ownership-rule", "orders");
+    expect(bola?.outcome, bola?.reason).toBe("failed");
+  });
+
+  it("finds the per-address budget a forged X-Forwarded-For escapes, while one address is still limited", () => {
+    const forged = find(report, "rate-limits/forged-address", "search");
+    expect(forged?.outcome, forged?.reason).toBe("failed");
+    expect(forged?.reason).toContain("clientAddress believes X-Forwarded-For from any peer");
+    expect(find(report, "rate-limits/budget", "search")?.outcome).toBe("passed");
+  });
+
+  it("finds the Service that bypasses the sidecar, and the app answering there without a token", () => {
+    const service = find(report, "exposure/service-bypasses-sidecar");
+    expect(service?.outcome).toBe("failed");
+    expect(service?.reason).toContain("Service vuln-api-direct port 8080");
+    const direct = find(report, "exposure/app-reachable-directly");
+    expect(direct?.outcome, direct?.reason).toBe("failed");
+  });
+
+  it("finds the shadow endpoint", () => {
+    const shadow = find(report, "exposure/shadow-endpoints");
+    expect(shadow?.outcome).toBe("failed");
+    expect(shadow?.reason).toContain("/internal/debug");
+    expect(shadow?.evidence.map((e) => e.url)).toEqual([`${target.url}/internal/debug`]);
+  });
+
+  it("finds the bypass through path case and trailing slash (the policy says the backend tells them apart; the app does not)", () => {
+    for (const form of ["path-case", "trailing-slash"]) {
+      const bypass = find(report, `bypass/${form}`, "account");
+      expect(bypass?.outcome, bypass?.reason).toBe("failed");
+      expect(bypass?.evidence[0]?.status).toBe(200);
+    }
+    // The sidecar itself merges slashes, resolves dot segments, redirects %2F and refuses matrix parameters.
+    for (const form of ["duplicate-slash", "dot-segment", "encoded-slash", "matrix-parameter", "head-for-get", "duplicated-header"])
+      expect(find(report, `bypass/${form}`, "account")?.outcome, form).toBe("passed");
+    // The app honours X-HTTP-Method-Override; the sidecar refuses the header (400) before any rule.
+    const override = find(report, "bypass/method-override", "cart-reset");
+    expect(override?.outcome, override?.reason).toBe("passed");
+    expect(override?.evidence.map((e) => e.status)).toEqual([400, 400, 400]);
+  });
+
+  it("reports what it did not check as could not run, with why, never as passed", () => {
+    for (const id of ["rate-limits/failed-login-budget", "transport/mtls", "bola/openapi-objects"]) {
+      expect(find(report, id)?.outcome).toBe("skipped");
+      expect(find(report, id)?.reason).toMatch(/^could not run/);
+    }
+    expect(find(report, "transport/certificate")?.reason).toContain("plain HTTP");
+    expect(find(report, "authentication/dpop-replayed-proof")?.reason).toMatch(/^not applicable: no route binds tokens to a key/);
+  });
+
+  it("writes the same findings as a table, JUnit XML and SARIF", () => {
+    expect(table).toMatch(/^ {2}FAIL CRITICAL {2}bola\/missing-ownership-rule {2}user a cannot read user b's objects on apisecuritypolicy\/shop\/vuln\/rule\/profile/m);
+    expect(table).toContain(`        > GET ${target.url}/v1/users/user-b/profile`);
+    expect(table).toMatch(new RegExp(`^${failed(report).length} failed, \\d+ passed, \\d+ could not run$`, "m"));
+    expect(junit).toContain(`failures="${failed(report).length}"`);
+    expect(junit).toContain('<failure type="critical"');
+    const results = sarif.runs[0]?.results ?? [];
+    expect(results).toHaveLength(failed(report).length);
+    expect(results.map((r) => r.ruleId)).toContain("bola/missing-ownership-rule");
+  });
+});
+
+describe("bulwark probe against the hardened demo backend", () => {
+  let target: ProbeTarget;
+  let run: Run;
+  let report: ProbeReport;
+
+  beforeAll(async () => {
+    target = await startHardenedDemoTarget();
+    run = await probe(probeArgs(target, ["--token-a", target.tokens[0], "--token-b", target.tokens[1]]));
+    report = JSON.parse(run.stdout) as ProbeReport;
+  }, 180_000);
+
+  afterAll(async () => {
+    await target?.stop();
+  });
+
+  it("finds nothing and exits 0", () => {
+    expect(failed(report).map((r) => `${r.id} ${r.route ?? ""}: ${r.reason}`)).toEqual([]);
+    expect(run.code, run.stderr).toBe(0);
+  });
+
+  it("really exercised the protections: tokens, bypass forms, app versions, deprecations, the retired API, budgets, shadow paths", () => {
+    const passed = new Set(report.results.filter((r) => r.outcome === "passed").map((r) => r.id));
+    for (const id of [
+      "authentication/missing-token",
+      "authentication/tampered-token",
+      "authentication/alg-none",
+      "authentication/expired",
+      "authentication/not-yet-valid",
+      "authentication/wrong-audience",
+      "authentication/too-old",
+      "bypass/path-case",
+      "bypass/matrix-parameter",
+      "bypass/head-for-get",
+      "bypass/duplicated-header",
+      "lifecycle/outdated-app",
+      "lifecycle/deprecation-headers",
+      "lifecycle/retired-410",
+      "rate-limits/budget",
+      "exposure/shadow-endpoints",
+      "exposure/service-bypasses-sidecar",
+    ])
+      expect(passed, id).toContain(id);
+    expect(target.hits.some((h) => h.startsWith("/internal"))).toBe(false);
+  });
+});
+
+describe("bulwark probe against sender-constrained tokens (DPoP)", () => {
+  let target: ProbeTarget & { dpopKeyFiles: [string, string] };
+  let run: Run;
+  let report: ProbeReport;
+
+  beforeAll(async () => {
+    target = await startDpopTarget();
+    run = await probe(
+      probeArgs(target, [
+        "--token-a",
+        target.tokens[0],
+        "--token-b",
+        target.tokens[1],
+        "--dpop-key-a",
+        target.dpopKeyFiles[0],
+        "--dpop-key-b",
+        target.dpopKeyFiles[1],
+        "--checks",
+        "authentication,bola",
+      ]),
+    );
+    report = JSON.parse(run.stdout) as ProbeReport;
+  }, 180_000);
+
+  afterAll(async () => {
+    await target?.stop();
+  });
+
+  it("signs proofs with the users' keys: the owner gets through, a Bearer downgrade, a replayed proof, another device's key and user b's object are refused", () => {
+    expect(failed(report)).toEqual([]);
+    for (const id of [
+      "authentication/dpop-downgrade",
+      "authentication/dpop-replayed-proof",
+      "authentication/dpop-other-key",
+      "authentication/tampered-token",
+      "bola/ownership-rule",
+    ])
+      expect(find(report, id, "orders")?.outcome, `${id}: ${find(report, id, "orders")?.reason ?? "missing"}`).toBe("passed");
+    expect(find(report, "authentication/dpop-replayed-proof")?.reason).toContain("dpop_proof_replayed");
+    expect(find(report, "bola/ownership-rule")?.evidence[1]?.status).toBe(200);
+    expect(target.hits.filter((h) => h === "/v1/users/user-a/orders").length).toBeGreaterThanOrEqual(3);
+    expect(target.hits).not.toContain("/v1/users/user-b/orders");
+    expect(run.code).toBe(0);
+  });
+
+  it("reports the classes it was told to leave out as could not run", () => {
+    expect(find(report, "rate-limits/all")?.reason).toBe("could not run: not selected (--checks)");
+  });
+});
