@@ -236,6 +236,8 @@ export type RouteActionIR =
       responseHeaders: { name: string; value: string }[];
       /** Added only where the app's answer has no such header (caching defaults). */
       defaultResponseHeaders?: { name: string; value: string }[];
+      /** caching.notModified: the sidecar answers If-None-Match matching the app's ETag with 304 and no body. */
+      notModified?: true;
     }
   /** Answer directly (default Deny: 404; after sunset: 410). */
   | { kind: "respond"; status: number; body: string; responseHeaders: { name: string; value: string }[] };

@@ -38,6 +38,7 @@ export const TypeUrl = {
   celAccessLogFilter: `${prefix}envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter`,
   stdoutAccessLog: `${prefix}envoy.extensions.access_loggers.stream.v3.StdoutAccessLog`,
   lua: `${prefix}envoy.extensions.filters.http.lua.v3.Lua`,
+  luaPerRoute: `${prefix}envoy.extensions.filters.http.lua.v3.LuaPerRoute`,
 } as const;
 
 /** The xDS resource types Bulwark serves. */

@@ -95,11 +95,22 @@ function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR 
 
 /** One forward route, split where part of it falls under a deprecation window. */
 function forwardRoutes(
-  base: { name: string; path: PathMatchIR; methods: string[]; checks: RouteChecksIR; meaning?: PathMeaningIR; defaults?: { name: string; value: string }[] },
+  base: {
+    name: string;
+    path: PathMatchIR;
+    methods: string[];
+    checks: RouteChecksIR;
+    meaning?: PathMeaningIR;
+    defaults?: { name: string; value: string }[];
+    notModified?: boolean;
+  },
   windows: DeprecationWindow[],
 ): RouteIR[] {
   const meaning = base.meaning ? { meaning: base.meaning } : {};
-  const defaults = base.defaults && base.defaults.length > 0 ? { defaultResponseHeaders: base.defaults } : {};
+  const defaults = {
+    ...(base.defaults && base.defaults.length > 0 ? { defaultResponseHeaders: base.defaults } : {}),
+    ...(base.notModified ? { notModified: true as const } : {}),
+  };
   const active = windows.filter((w) => !w.sunset);
   const routes: RouteIR[] = [];
   for (const window of active) {
@@ -171,7 +182,15 @@ export function buildRoutes(policy: string, spec: PolicySpec, windows: Deprecati
   const rules = (spec.rules ?? []).flatMap((rule) => {
     const name = ruleName(policy, rule.name);
     return forwardRoutes(
-      { name, path: pathMatch(rule), methods: ruleMethods(rule), checks: ruleChecks(rule, name, ctx), meaning: ctx.meaning, defaults: cachingHeaders(rule) },
+      {
+        name,
+        path: pathMatch(rule),
+        methods: ruleMethods(rule),
+        checks: ruleChecks(rule, name, ctx),
+        meaning: ctx.meaning,
+        defaults: cachingHeaders(rule),
+        notModified: rule.caching?.notModified === true,
+      },
       windows,
     );
   });

@@ -8,6 +8,7 @@ import type { HttpFilterFeature } from "./feature.js";
 import { globalRateLimit } from "./global-ratelimit.js";
 import { jwtAuthn } from "./jwt-authn.js";
 import { localRateLimit } from "./local-ratelimit.js";
+import { notModified } from "./not-modified.js";
 import { rbac } from "./rbac.js";
 import { requestMeaning } from "./request-meaning.js";
 import { router } from "./router.js";
@@ -34,5 +35,6 @@ export const HTTP_FILTER_FEATURES: readonly HttpFilterFeature[] = [
   localRateLimit,
   globalRateLimit,
   compressor,
+  notModified,
   router,
 ];

@@ -164,10 +164,22 @@ export const caching = withRules(
         max: 8,
         description: "Vary for the rule's answers when the app sets none: the request headers an answer depends on (Accept-Encoding with compression).",
       }).optional(),
+      notModified: z
+        .boolean()
+        .optional()
+        .describe(
+          "Answer conditional requests at the sidecar: a GET or HEAD whose If-None-Match names the ETag of the app's 200 answer (weak comparison, RFC 9110 section 13.1.2; or *) gets 304 Not Modified without the body, so a mobile client does not download again what it holds. The app still computes its answer; the sidecar never makes up an ETag (an app that sends none is left alone).",
+        ),
     })
     .strict(),
   "Caching defaults for the rule's answers, added only where the app's answer has no such header: the app stays the authority on its own caching.",
-  [{ cel: "has(self.cacheControl) || has(self.vary)", message: "set cacheControl, vary or both", holds: (v) => v.cacheControl !== undefined || v.vary !== undefined }],
+  [
+    {
+      cel: "has(self.cacheControl) || has(self.vary) || has(self.notModified)",
+      message: "set cacheControl, vary, notModified or several",
+      holds: (v) => v.cacheControl !== undefined || v.vary !== undefined || v.notModified !== undefined,
+    },
+  ],
 );
 
 export const ownership = z

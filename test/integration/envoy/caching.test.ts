@@ -1,3 +1,4 @@
+import { connect } from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { httpRequest } from "../../support/http.js";
 import { startPolicySidecar, testAuthentication, testIssuer, type PolicySidecar } from "../../support/policy-sidecar.js";
@@ -65,5 +66,91 @@ describe("caching defaults through a real Envoy sidecar", () => {
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
     // A default-deny 404 is no rule's answer: no caching of a rule either.
     expect((await httpRequest(sidecar.port, "/unlisted")).headers["cache-control"]).not.toBe("public, max-age=86400");
+  });
+});
+
+/**
+ * caching.notModified through a real Envoy: a conditional GET or HEAD whose If-None-Match names the
+ * app's ETag is answered 304 without the body (over HTTP/1.1 and HTTP/2, where content on a 304
+ * would be a protocol error); anything else passes as the app answered it.
+ */
+describe("conditional requests answered at the sidecar (caching.notModified)", () => {
+  let sidecar: PolicySidecar;
+  const body = JSON.stringify({ items: "x".repeat(20_000) });
+
+  beforeAll(async () => {
+    sidecar = await startPolicySidecar({
+      name: "catalog-api",
+      app: (req, res) => {
+        if (!req.url?.includes("no-etag")) res.setHeader("etag", req.url?.includes("weak") ? 'W/"v7"' : '"v7"');
+        res.setHeader("content-type", "application/json");
+        res.setHeader("cache-control", "private, max-age=0");
+        res.statusCode = req.url?.includes("broken") ? 500 : 200;
+        res.end(body);
+      },
+      spec: {
+        rules: [
+          { name: "catalog", match: { pathPrefix: "/v1/catalog/" }, authentication: "None", caching: { notModified: true } },
+          { name: "other", match: { pathPrefix: "/v1/other/" }, authentication: "None" },
+        ],
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await sidecar?.stop();
+  });
+
+  const get = (path: string, headers: Record<string, string | string[]> = {}, method = "GET"): ReturnType<typeof httpRequest> =>
+    httpRequest(sidecar.port, path, { headers, method });
+
+  it("answers 304 without the body when If-None-Match names the app's ETag (strong, weak, a list, *), keeping ETag and Cache-Control", async () => {
+    for (const inm of ['"v7"', 'W/"v7"', '"v1", "v7"', "*"]) {
+      const answer = await get("/v1/catalog/items", { "if-none-match": inm });
+      expect(answer.status, inm).toBe(304);
+      expect(answer.body, inm).toBe("");
+      expect(answer.headers.etag).toBe('"v7"');
+      expect(answer.headers["cache-control"]).toBe("private, max-age=0");
+      expect(answer.headers["content-type"]).toBeUndefined();
+    }
+    expect((await get("/v1/catalog/weak", { "if-none-match": '"v7"' })).status).toBe(304);
+    expect((await get("/v1/catalog/items", { "if-none-match": ['"v1"', '"v7"'] })).status).toBe(304);
+    expect((await get("/v1/catalog/items", { "if-none-match": '"v7"' }, "HEAD")).status).toBe(304);
+  });
+
+  it("leaves every other answer as the app gave it", async () => {
+    const full = await get("/v1/catalog/items");
+    expect(full.status).toBe(200);
+    expect(full.body).toBe(body);
+    expect((await get("/v1/catalog/items", { "if-none-match": '"v8"' })).body).toBe(body);
+    // No ETag from the app: nothing is made up.
+    expect((await get("/v1/catalog/no-etag", { "if-none-match": "*" })).status).toBe(200);
+    // Not a 200: the app's error is not hidden behind a 304.
+    expect((await get("/v1/catalog/broken", { "if-none-match": '"v7"' })).status).toBe(500);
+    // Not a safe method, or a rule without notModified.
+    expect((await get("/v1/catalog/items", { "if-none-match": '"v7"' }, "POST")).status).toBe(200);
+    expect((await get("/v1/other/items", { "if-none-match": '"v7"' })).body).toBe(body);
+  });
+
+  it("answers 304 over HTTP/2 as a clean stream, and the connection serves on", async () => {
+    const session = connect(`http://127.0.0.1:${sidecar.port}`);
+    const request = (inm?: string): Promise<{ status: number; length: number }> =>
+      new Promise((resolve, reject) => {
+        const stream = session.request({ ":path": "/v1/catalog/items", ...(inm ? { "if-none-match": inm } : {}) });
+        let status = 0;
+        let length = 0;
+        stream.on("response", (headers) => (status = Number(headers[":status"])));
+        stream.on("data", (chunk: Buffer) => (length += chunk.length));
+        stream.on("end", () => resolve({ status, length }));
+        stream.on("error", reject);
+        stream.end();
+      });
+    try {
+      expect(await request('"v7"')).toEqual({ status: 304, length: 0 });
+      expect(await request('"v7"')).toEqual({ status: 304, length: 0 });
+      expect(await request()).toEqual({ status: 200, length: body.length });
+    } finally {
+      session.close();
+    }
   });
 });
