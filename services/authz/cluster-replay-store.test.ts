@@ -57,7 +57,7 @@ class FakeCluster {
       shard.set(key, value);
       return Promise.resolve("OK");
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error);
     }
   }
 
@@ -65,7 +65,7 @@ class FakeCluster {
     try {
       return Promise.resolve(this.shard(key).get(key) ?? null);
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error);
     }
   }
 
@@ -93,7 +93,7 @@ class FakeCluster {
           this.shard(keys[0] as string);
           return Promise.resolve(commands.map((run) => run()));
         } catch (error) {
-          return Promise.reject(error as Error);
+          return Promise.reject(error);
         }
       },
     };
