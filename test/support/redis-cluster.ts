@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -45,6 +45,7 @@ export async function startRedisCluster(options: { redisServer: string; primarie
   const cli = async (port: number, ...args: string[]): Promise<string> => (await run(REDIS_CLI, ["-h", "127.0.0.1", "-p", String(port), ...args], { timeout: 30_000 })).stdout;
   const stop = async (): Promise<void> => {
     for (const node of nodes.splice(0)) await node.process.stop();
+    await rm(dir, { recursive: true, force: true });
   };
   try {
     for (let i = 0; i < count; i++) {
@@ -76,6 +77,9 @@ export async function startRedisCluster(options: { redisServer: string; primarie
           String(options.nodeTimeoutMs ?? 2000),
           "--cluster-require-full-coverage",
           "no",
+          // A replica's first full sync starts at once (the default waits 5 s for more replicas).
+          "--repl-diskless-sync-delay",
+          "0",
           "--maxmemory-policy",
           "noeviction",
         ],
@@ -137,10 +141,10 @@ export async function startRedisCluster(options: { redisServer: string; primarie
           for (const node of live) {
             const row = (await cli(node, "CLUSTER", "NODES").catch(() => ""))
               .split("\n")
-              .map((line) => line.split(" "))
+              .map((line) => line.trim().split(/\s+/))
               .find((fields) => (fields[1] ?? "").includes(`:${port}@`));
-            // flags "master,fail" without slot ranges (fields 8 on): failed, and its slots moved.
-            if (!row || !(row[2] ?? "").split(",").includes("fail") || row.length > 8) return false;
+            // flags "master,fail" (or "slave,fail") and no slot range left (fields 8 on): failed, and its slots moved.
+            if (!row || !(row[2] ?? "").split(",").includes("fail") || row.slice(8).some((f) => /^\d/.test(f))) return false;
           }
           return true;
         },
@@ -153,6 +157,19 @@ export async function startRedisCluster(options: { redisServer: string; primarie
   };
   try {
     await cluster.waitHealthy(30_000);
+    // A replica that never finished its first sync does not take over (cluster-replica-validity-factor).
+    await waitFor(
+      "every replica in sync with its primary",
+      async () => {
+        for (const node of nodes) {
+          const info = await cli(node.port, "INFO", "replication").catch(() => "");
+          if (info.includes("role:slave") && !info.includes("master_link_status:up")) return false;
+        }
+        return true;
+      },
+      60_000,
+      100,
+    );
   } catch (error) {
     await stop();
     throw error;
