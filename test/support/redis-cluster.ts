@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +39,7 @@ export interface LocalRedisCluster {
  * persistence. A short cluster-node-timeout makes a replica take over a killed primary quickly.
  */
 export async function startRedisCluster(options: { redisServer: string; primaries?: number; nodeTimeoutMs?: number }): Promise<LocalRedisCluster> {
+  if (!existsSync(REDIS_CLI)) throw new Error(`${REDIS_CLI} is missing: install Debian's redis-tools (redis-server depends on it)`);
   const dir = await mkdtemp(join(tmpdir(), "bulwark-redis-cluster-"));
   const count = (options.primaries ?? 3) * 2;
   const nodes: ClusterNode[] = [];
