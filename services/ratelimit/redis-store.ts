@@ -38,6 +38,11 @@ type CountCommand = (
   mode: "take" | "add",
 ) => Promise<[number, number, number]>;
 
+/**
+ * One Redis by URL, or a target (one Redis or a Redis Cluster: budgetKey's hash tag puts both
+ * window counters of a budget in one slot, so the script runs on one shard; a budget whose shard
+ * is down fails its command and the caller counts it in memory meanwhile).
+ */
 export type RedisStoreOptions = ({ url: string } | { target: RedisTarget }) & {
   /** A command that takes longer fails (and the caller falls back); default 50 ms. */
   commandTimeoutMs?: number;
