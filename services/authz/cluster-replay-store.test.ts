@@ -51,22 +51,17 @@ class FakeCluster {
   }
 
   set(key: string, value: string, nx?: string): Promise<"OK" | null> {
-    try {
+    // A throw inside the executor rejects the promise: a shard that is down refuses.
+    return new Promise((resolve) => {
       const shard = this.shard(key);
-      if (nx === "NX" && shard.has(key)) return Promise.resolve(null);
+      if (nx === "NX" && shard.has(key)) return resolve(null);
       shard.set(key, value);
-      return Promise.resolve("OK");
-    } catch (error) {
-      return Promise.reject(error);
-    }
+      resolve("OK");
+    });
   }
 
   get(key: string): Promise<string | null> {
-    try {
-      return Promise.resolve(this.shard(key).get(key) ?? null);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return new Promise((resolve) => resolve(this.shard(key).get(key) ?? null));
   }
 
   pipeline(): { set: (key: string, value: string, px: string, ttl: number, nx: string) => void; get: (key: string) => void; exec: () => Promise<[Error | null, unknown][]> } {
@@ -89,12 +84,10 @@ class FakeCluster {
       exec: (): Promise<[Error | null, unknown][]> => {
         // A pipeline goes to one node: the store must never mix slots in one.
         expect(new Set(keys.map(slotOfKey)).size).toBe(1);
-        try {
+        return new Promise((resolve) => {
           this.shard(keys[0] as string);
-          return Promise.resolve(commands.map((run) => run()));
-        } catch (error) {
-          return Promise.reject(error);
-        }
+          resolve(commands.map((run) => run()));
+        });
       },
     };
   }
