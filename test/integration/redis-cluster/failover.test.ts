@@ -15,7 +15,8 @@ import type { RedisTarget } from "../../../common/redis-target.js";
 import { policy, service, sidecarPod } from "../../../operator/testdata/objects.js";
 import type { TranslationInput } from "../../../operator/resolve/objects.js";
 import { render } from "../../../operator/translate/render.js";
-import { bucketMarkerKey, bucketTag, ClusterReplayStore, keySlot, REPLAY_BUCKETS } from "../../../services/authz/cluster-replay-store.js";
+import { replayStoreFor } from "../../../cli/replay-store-target.js";
+import { bucketMarkerKey, bucketTag, keySlot, REPLAY_BUCKETS } from "../../../services/authz/cluster-replay-store.js";
 import { markerValue } from "../../../services/authz/replay-store.js";
 import { RouteTableHolder, buildRouteTable } from "../../../services/authz/config.js";
 import { DpopNonces } from "../../../services/authz/dpop-nonce.js";
@@ -82,7 +83,7 @@ describe("Redis Cluster: budgets and the DPoP replay store through a primary's f
   let app: Server;
   let replica: Replica;
   let authz: AuthzServer;
-  let authzClient: Cluster;
+  let disconnectAuthz: (() => void) | undefined;
   let authzEnvoy: EnvoyProcess;
   let authzPort = 0;
   let idp: TestIssuer;
@@ -104,18 +105,13 @@ describe("Redis Cluster: budgets and the DPoP replay store through a primary's f
     const input = authzPolicyInput({ idpJwks: idp.jwks, attestJwks: attester.jwks, ports: { sidecar: authzPort, app: appPort } });
     const tables = new RouteTableHolder();
     tables.swap(buildRouteTable(render(input).ir));
-    // The client bulwark authz builds for --redis-cluster-nodes (cli/replay-store-target.ts).
-    authzClient = new Cluster(target.nodes, {
-      retryDelayOnFailover: 50,
-      slotsRefreshInterval: 1000,
-      slotsRefreshTimeout: 1000,
-      redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 1000 },
-    });
-    authzClient.on("error", () => undefined);
-    const prefix = `${uniqueName("dpop")}:`;
     // A store in use for an hour: a new one refuses proofs that may predate it (restart-replay.test.ts).
-    for (let n = 0; n < REPLAY_BUCKETS; n++) await authzClient.set(bucketMarkerKey(prefix, n), markerValue(Date.now() - 3_600_000));
-    const replay = new ClusterReplayStore(authzClient, prefix);
+    const seed = new Cluster(target.nodes);
+    for (let n = 0; n < REPLAY_BUCKETS; n++) await seed.set(bucketMarkerKey("bulwark:dpop:", n), markerValue(Date.now() - 3_600_000));
+    await seed.quit();
+    // The store and client bulwark authz builds for --redis-cluster-nodes.
+    const { replay, disconnect } = replayStoreFor(target, pino({ level: "silent" }));
+    disconnectAuthz = disconnect;
     authz = new AuthzServer({
       host: "127.0.0.1",
       port: 0,
@@ -138,7 +134,7 @@ describe("Redis Cluster: budgets and the DPoP replay store through a primary's f
     await stopReplica(replica);
     await authzEnvoy?.stop();
     await authz?.stop(100);
-    authzClient?.disconnect();
+    disconnectAuthz?.();
     await new Promise((resolve) => app?.close(resolve));
     await cluster?.stop();
   });
