@@ -1,12 +1,12 @@
 import type { Server } from "node:http";
 import { parseArgs } from "node:util";
 import { componentLogger } from "./logger.js";
-import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { RouteTableHolder } from "../services/authz/config.js";
 import { DpopNonces } from "../services/authz/dpop-nonce.js";
 import { jwksInUse, KeySets } from "../services/authz/keys.js";
-import { MemoryReplayStore, RedisReplayStore, type ReplayStore } from "../services/authz/replay-store.js";
+import { replayStoreFor } from "./replay-store-target.js";
+import { describeTarget, redisTarget, RedisTargetError } from "../common/redis-target.js";
 import { authzHealthChecks } from "../services/authz/health.js";
 import { AuthzMetrics } from "../services/authz/metrics.js";
 import { AuthzServer } from "../services/authz/service.js";
@@ -33,6 +33,8 @@ flags (environment variable in brackets):
   --http-address HOST:PORT   /healthz, /readyz (ready once a route table is loaded) and /metrics
                              [BULWARK_AUTHZ_HTTP_ADDRESS] (default 0.0.0.0:9192)
   --redis-url URL            DPoP replay cache shared by replicas [BULWARK_REDIS_URL]; in memory when unset (one replica only)
+  --redis-cluster-nodes LIST the replay cache in a Redis Cluster instead: HOST:PORT,... of a few of its nodes
+                             [BULWARK_REDIS_CLUSTER_NODES]; a shard that fails over refuses the proofs issued before
   --dpop-nonce-secret S      secret for DPoP server nonces, the same on every replica [BULWARK_DPOP_NONCE_SECRET]; random when unset
   --log-level LEVEL          trace, debug, info, warn, error [BULWARK_LOG_LEVEL] (default info)
   -h, --help                 this text
@@ -89,20 +91,14 @@ class RetryingRouteSource {
   }
 }
 
-/** The replay cache's connection: commands fail at once while Redis is away (checks then refuse with replay_store_unavailable); errors are logged, once per outage. */
-function redisClient(url: string, log: Logger): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
-  let down = false;
-  redis.on("error", (error: Error) => {
-    if (down) return;
-    down = true;
-    log.warn({ err: error.message }, "Redis (DPoP replay cache) unreachable; DPoP checks are refused until it is back");
-  });
-  redis.on("ready", () => {
-    if (down) log.info("Redis (DPoP replay cache) reachable again");
-    down = false;
-  });
-  return redis;
+/** The replay cache's store from the two flags; a usage error names what is wrong. */
+function storeTarget(url: string | undefined, clusterNodes: string | undefined): ReturnType<typeof redisTarget> {
+  try {
+    return redisTarget({ url, clusterNodes });
+  } catch (error) {
+    if (error instanceof RedisTargetError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 /** Runs bulwark authz until SIGTERM or SIGINT; resolves with the exit code. */
@@ -115,6 +111,7 @@ export async function runAuthz(argv: string[]): Promise<number> {
       address: { type: "string" },
       "http-address": { type: "string" },
       "redis-url": { type: "string" },
+      "redis-cluster-nodes": { type: "string" },
       "dpop-nonce-secret": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -131,12 +128,11 @@ export async function runAuthz(argv: string[]): Promise<number> {
   const log = componentLogger("authz", level);
   const address = parseAddress(flag(values, "address", "BULWARK_AUTHZ_ADDRESS") ?? "0.0.0.0:9191", "--address");
   const httpAddress = parseAddress(flag(values, "http-address", "BULWARK_AUTHZ_HTTP_ADDRESS") ?? "0.0.0.0:9192", "--http-address");
-  const redisUrl = flag(values, "redis-url", "BULWARK_REDIS_URL");
+  const target = storeTarget(flag(values, "redis-url", "BULWARK_REDIS_URL"), flag(values, "redis-cluster-nodes", "BULWARK_REDIS_CLUSTER_NODES"));
   const secret = flag(values, "dpop-nonce-secret", "BULWARK_DPOP_NONCE_SECRET");
 
   const tables = new RouteTableHolder();
-  const redis = redisUrl ? redisClient(redisUrl, log) : undefined;
-  const replay: ReplayStore = redis ? new RedisReplayStore(redis) : new MemoryReplayStore();
+  const { replay, disconnect } = replayStoreFor(target, log);
   const keySets = new KeySets({ onError: (uri, error) => log.warn({ uri, err: errorMessage(error) }, "JWKS fetch failed; keeping the last good keys") });
   tables.onSwap((table) => keySets.retain(jwksInUse(table)));
   const metrics = new AuthzMetrics(tables, keySets);
@@ -158,7 +154,7 @@ export async function runAuthz(argv: string[]): Promise<number> {
     await source?.stop();
     // QUIT waits for a Redis that may be away: give it a second, then drop the connection (and its reconnect timer).
     await Promise.race([replay.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
-    redis?.disconnect();
+    disconnect();
     await new Promise((r) => (http ? http.close(r) : r(undefined)));
   };
   try {
@@ -179,7 +175,7 @@ export async function runAuthz(argv: string[]): Promise<number> {
       throw new Error(`cannot serve Check on ${address.host}:${address.port}: ${errorMessage(error)}`);
     });
     log.info(
-      { address: `${address.host}:${port}`, http: `${httpAddress.host}:${httpAddress.port}`, replay: redisUrl ? "redis" : "memory", version: tables.current()?.version },
+      { address: `${address.host}:${port}`, http: `${httpAddress.host}:${httpAddress.port}`, replay: describeTarget(target), version: tables.current()?.version },
       "authz started",
     );
   } catch (error) {

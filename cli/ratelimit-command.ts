@@ -12,6 +12,7 @@ import type { CounterStore } from "../services/ratelimit/store.js";
 import { readObjectFlags } from "./object-files.js";
 import { loadClusterConfig } from "./cluster-config.js";
 import { parseAddress, UsageError } from "./usage.js";
+import { describeTarget, redisTarget, RedisTargetError, type RedisTarget } from "../common/redis-target.js";
 
 export const ratelimitHelp = `usage: bulwark ratelimit [flags]
 
@@ -33,11 +34,23 @@ flags (environment variable in brackets):
   --grpc-address HOST:PORT   where sidecars call [BULWARK_RATELIMIT_GRPC_ADDRESS] (default 0.0.0.0:8089)
   --http-address HOST:PORT   /healthz, /readyz and /metrics [BULWARK_RATELIMIT_HTTP_ADDRESS] (default 0.0.0.0:8090)
   --redis-url URL            redis://HOST:PORT of the shared counters [BULWARK_REDIS_URL]; memory only when unset
+  --redis-cluster-nodes LIST the counters in a Redis Cluster instead: HOST:PORT,... of a few of its nodes
+                             [BULWARK_REDIS_CLUSTER_NODES]; budgets of a shard that is down count in memory meanwhile
   --memory-counters N        most counters held in memory, about 330 bytes each [BULWARK_RATELIMIT_MEMORY_COUNTERS] (default ${DEFAULT_MAX_COUNTERS})
   --domain NAME              the rate-limit domain the sidecars send [BULWARK_RATELIMIT_DOMAIN] (default bulwark)
   --log-level LEVEL          trace, debug, info, warn, error [BULWARK_LOG_LEVEL] (default info)
   -h, --help                 this text
 `;
+
+/** The counters' store from the two flags; a usage error names what is wrong. */
+function counterTarget(url: string, clusterNodes: string): RedisTarget | undefined {
+  try {
+    return redisTarget({ url, clusterNodes });
+  } catch (error) {
+    if (error instanceof RedisTargetError) throw new UsageError(error.message);
+    throw error;
+  }
+}
 
 function flag(values: Record<string, unknown>, name: string, env: string, fallback: string): string {
   const v = values[name];
@@ -60,6 +73,7 @@ export async function runRatelimit(argv: string[]): Promise<number> {
       "grpc-address": { type: "string" },
       "http-address": { type: "string" },
       "redis-url": { type: "string" },
+      "redis-cluster-nodes": { type: "string" },
       domain: { type: "string" },
       "memory-counters": { type: "string" },
       "log-level": { type: "string" },
@@ -77,8 +91,7 @@ export async function runRatelimit(argv: string[]): Promise<number> {
   const log = componentLogger("ratelimit", level);
   const grpcAddress = parseAddress(flag(values, "grpc-address", "BULWARK_RATELIMIT_GRPC_ADDRESS", "0.0.0.0:8089"), "--grpc-address");
   const httpAddress = parseAddress(flag(values, "http-address", "BULWARK_RATELIMIT_HTTP_ADDRESS", "0.0.0.0:8090"), "--http-address");
-  const redisUrl = flag(values, "redis-url", "BULWARK_REDIS_URL", "");
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`--redis-url ${redisUrl} is not a redis:// or rediss:// URL`);
+  const target = counterTarget(flag(values, "redis-url", "BULWARK_REDIS_URL", ""), flag(values, "redis-cluster-nodes", "BULWARK_REDIS_CLUSTER_NODES", ""));
   const domain = flag(values, "domain", "BULWARK_RATELIMIT_DOMAIN", "bulwark");
   const memoryCounters = flag(values, "memory-counters", "BULWARK_RATELIMIT_MEMORY_COUNTERS", String(DEFAULT_MAX_COUNTERS));
   if (!/^[1-9][0-9]{0,9}$/.test(memoryCounters) || Number(memoryCounters) < 100) throw new UsageError(`--memory-counters ${memoryCounters} is not a whole number from 100 up`);
@@ -116,8 +129,8 @@ export async function runRatelimit(argv: string[]): Promise<number> {
       warned = true;
     },
   };
-  if (redisUrl) {
-    const fallback = new FallbackStore(new RedisStore({ url: redisUrl }), log, memory);
+  if (target) {
+    const fallback = new FallbackStore(new RedisStore({ target }), log, memory);
     metrics.isDegraded = () => fallback.isDegraded;
     metrics.memoryCounters = () => fallback.memory.size;
     store = fallback;
@@ -131,7 +144,7 @@ export async function runRatelimit(argv: string[]): Promise<number> {
   const port = await service.start(grpcAddress.host, grpcAddress.port);
   let alive = true;
   const http = await startHttpServer({ host: httpAddress.host, port: httpAddress.port, registry: metrics.registry, checks: { live: () => alive, ready: synced } });
-  log.info({ grpc: `${grpcAddress.host}:${port}`, http: `${httpAddress.host}:${httpAddress.port}`, store: redisUrl ? "redis" : "memory" }, "ratelimit started");
+  log.info({ grpc: `${grpcAddress.host}:${port}`, http: `${httpAddress.host}:${httpAddress.port}`, store: describeTarget(target) }, "ratelimit started");
 
   return new Promise((resolve) => {
     const shutdown = (signal: string): void => {

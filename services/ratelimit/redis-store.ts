@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
+import type { RedisTarget } from "../../common/redis-target.js";
 import type { CountRequest, CountResult, CounterStore } from "./store.js";
 import { windowPosition } from "./window.js";
 
@@ -37,10 +38,33 @@ type CountCommand = (
   mode: "take" | "add",
 ) => Promise<[number, number, number]>;
 
-export interface RedisStoreOptions {
-  url: string;
+/**
+ * One Redis by URL, or a target (one Redis or a Redis Cluster: budgetKey's hash tag puts both
+ * window counters of a budget in one slot, so the script runs on one shard; a budget whose shard
+ * is down fails its command and the caller counts it in memory meanwhile).
+ */
+export type RedisStoreOptions = ({ url: string } | { target: RedisTarget }) & {
   /** A command that takes longer fails (and the caller falls back); default 50 ms. */
   commandTimeoutMs?: number;
+};
+
+/**
+ * A Redis Cluster client with the same fail-fast behaviour: a command to a shard that is down
+ * fails at once (the caller falls back), and the slot map is refreshed every second and on every
+ * lost node, so a promoted replica is used as soon as the cluster says so.
+ */
+function clusterClient(nodes: { host: string; port: number }[], redisOptions: RedisOptions): Cluster {
+  return new Cluster(nodes, {
+    enableAutoPipelining: true,
+    enableOfflineQueue: false,
+    maxRedirections: 4,
+    retryDelayOnFailover: 50,
+    retryDelayOnClusterDown: 50,
+    slotsRefreshInterval: 1000,
+    slotsRefreshTimeout: 1000,
+    clusterRetryStrategy: (times) => Math.min(times * 100, 1000),
+    redisOptions: { commandTimeout: redisOptions.commandTimeout, maxRetriesPerRequest: 0 },
+  });
 }
 
 /**
@@ -49,7 +73,7 @@ export interface RedisStoreOptions {
  * Fails fast while disconnected (no offline queue) and reconnects by itself.
  */
 export class RedisStore implements CounterStore {
-  readonly redis: Redis;
+  readonly redis: Redis | Cluster;
   private readonly command: CountCommand;
 
   constructor(options: RedisStoreOptions) {
@@ -61,7 +85,8 @@ export class RedisStore implements CounterStore {
       retryStrategy: (times) => Math.min(times * 100, 1000),
       lazyConnect: false,
     };
-    this.redis = new Redis(options.url, redisOptions);
+    const target: RedisTarget = "target" in options ? options.target : { kind: "single", url: options.url };
+    this.redis = target.kind === "single" ? new Redis(target.url, redisOptions) : clusterClient(target.nodes, redisOptions);
     // Errors surface on the commands; the connection's own errors would otherwise be unhandled.
     this.redis.on("error", () => undefined);
     this.redis.defineCommand("bulwarkCount", { numberOfKeys: 2, lua: COUNT_SCRIPT });

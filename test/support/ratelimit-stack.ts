@@ -1,4 +1,5 @@
 import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
+import type { RedisTarget } from "../../common/redis-target.js";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -137,12 +138,18 @@ export interface Replica {
  * configuration the translation renders for pod `pod` (static bootstrap), calling its own
  * bulwark ratelimit (in this process, on a free port) whose counters live in `redisUrl`.
  */
-export async function startReplica(options: { objects: (pod: { name: string; sidecarPort: number }) => TranslationInput; pod: string; redisUrl: string }): Promise<Replica> {
+export async function startReplica(options: {
+  objects: (pod: { name: string; sidecarPort: number }) => TranslationInput;
+  pod: string;
+  redisUrl: string;
+  /** Counters elsewhere than redisUrl (a Redis Cluster). */
+  redisTarget?: RedisTarget;
+}): Promise<Replica> {
   const { log, lines } = capturedLogger();
   const sidecarPort = await freePort();
   const input = options.objects({ name: options.pod, sidecarPort });
   const limits = limitsOf(input);
-  const store = new FallbackStore(new RedisStore({ url: options.redisUrl, commandTimeoutMs: 200 }), log);
+  const store = new FallbackStore(new RedisStore({ target: options.redisTarget ?? { kind: "single", url: options.redisUrl }, commandTimeoutMs: 200 }), log);
   const service = new RateLimitGrpcService({ store, limits: () => limits, domain: defaultSettings.rateLimitDomain, log });
   const grpcPort = await service.start("127.0.0.1", 0);
   const rendered = render(input, { ...defaultSettings, ratelimit: { host: "127.0.0.1", port: grpcPort, timeoutMs: 500 } });

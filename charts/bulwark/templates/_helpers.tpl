@@ -122,6 +122,16 @@ namespace) means one is installed. lookup is empty under helm template: renders 
 {{- end }}
 {{- end }}
 
+{{/* The one flag that points authz and ratelimit at their shared store; empty without one. */}}
+{{- define "bulwark.redisFlag" -}}
+{{- if .Values.redis.cluster.nodes }}
+{{- if .Values.redis.url }}{{ fail "redis.url and redis.cluster.nodes name two different stores: set one of them" }}{{ end }}
+{{- printf "--redis-cluster-nodes=%s" (join "," .Values.redis.cluster.nodes) }}
+{{- else if include "bulwark.redisUrl" . }}
+{{- printf "--redis-url=%s" (include "bulwark.redisUrl" .) }}
+{{- end }}
+{{- end }}
+
 {{- define "bulwark.redisUrl" -}}
 {{- if .Values.redis.url }}{{ .Values.redis.url }}{{- else if .Values.redis.inChart.enabled }}{{ printf "redis://%s.%s.svc:6379" (include "bulwark.componentName" (dict "root" . "component" "redis")) .Release.Namespace }}{{- end }}
 {{- end }}

@@ -379,6 +379,29 @@ describe("chart", () => {
       "--client-address-trusted-cidrs=10.0.0.0/8,192.168.0.0/16",
     ]);
   });
+
+  it("points authz and ratelimit at an external Redis Cluster by redis.cluster.nodes, never at the same time as redis.url", async () => {
+    const redisArgs = async (extra: readonly string[]): Promise<Record<string, string[]>> => {
+      const docs = documents(await template("bw", extra));
+      const args = (name: string): string[] =>
+        (
+          (docs.find((d) => d.kind === "Deployment" && d.metadata.name === name) as { spec: { template: { spec: { containers: { args: string[] }[] } } } } | undefined)?.spec
+            .template.spec.containers[0]?.args ?? []
+        ).filter((a) => a.startsWith("--redis"));
+      return { authz: args("bw-bulwark-authz"), ratelimit: args("bw-bulwark-ratelimit"), redis: docs.filter((d) => d.metadata.name === "bw-bulwark-redis").map((d) => d.kind) };
+    };
+    const nodes = "redis.cluster.nodes={redis-0.data.svc:6379,redis-1.data.svc:6379}";
+    const flag = "--redis-cluster-nodes=redis-0.data.svc:6379,redis-1.data.svc:6379";
+    // The cluster wins over the in-chart Redis, which is then not deployed.
+    expect(await redisArgs(["--set", nodes, "--set", "redis.inChart.enabled=true"])).toEqual({ authz: [flag], ratelimit: [flag], redis: [] });
+    expect(await redisArgs(["--set", "redis.url=redis://r.data.svc:6379"])).toEqual({
+      authz: ["--redis-url=redis://r.data.svc:6379"],
+      ratelimit: ["--redis-url=redis://r.data.svc:6379"],
+      redis: [],
+    });
+    await expect(template("bw", ["--set", nodes, "--set", "redis.url=redis://r.data.svc:6379"])).rejects.toThrow(/redis.url and redis.cluster.nodes name two different stores/);
+    await expect(template("bw", ["--set", "redis.cluster.nodes={redis-0.data.svc}"])).rejects.toThrow(/redis.cluster.nodes/);
+  });
 });
 
 describe("install, least privilege, uninstall", () => {
