@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { parseArgs } from "node:util";
 import { componentLogger } from "./logger.js";
+import { untilSignal } from "./until-signal.js";
 import type { Logger } from "pino";
 import { RouteTableHolder } from "../services/authz/config.js";
 import { DpopNonces } from "../services/authz/dpop-nonce.js";
@@ -184,15 +185,5 @@ export async function runAuthz(argv: string[]): Promise<number> {
     throw error;
   }
 
-  return new Promise((resolve) => {
-    const shutdown = (signal: string): void => {
-      log.info({ signal }, "shutting down");
-      void (async (): Promise<void> => {
-        await close();
-        resolve(0);
-      })();
-    };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
-  });
+  return untilSignal(log, close);
 }

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { componentLogger } from "./logger.js";
+import { untilSignal } from "./until-signal.js";
 import { XdsServer } from "../envoy/xds/server.js";
 import { buildSidecarResources } from "../envoy/build/sidecar.js";
 import { wireController } from "../operator/controller/wiring.js";
@@ -220,19 +221,11 @@ export async function runController(argv: string[]): Promise<number> {
   elector.start();
   log.info({ xds: `${xdsAddress.host}:${xdsPort}`, http: `${httpAddress.host}:${httpAddress.port}` }, "controller started");
 
-  return new Promise((resolve) => {
-    const shutdown = (signal: string): void => {
-      log.info({ signal }, "shutting down");
-      alive = false;
-      void (async (): Promise<void> => {
-        await controller.stop();
-        await elector.stop();
-        await xds.stop(1000);
-        await new Promise((r) => http.close(r));
-        resolve(0);
-      })();
-    };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
+  return untilSignal(log, async () => {
+    alive = false;
+    await controller.stop();
+    await elector.stop();
+    await xds.stop(1000);
+    await new Promise((r) => http.close(r));
   });
 }

@@ -15,6 +15,7 @@ import { LoggedStatus, soloLeadership, SoloReports } from "../operator/standalon
 import { readBuildInfo } from "./build-info.js";
 import { localSidecarFlags, localSidecarHelp, parseLocalSidecarFlags } from "./local-sidecar-flags.js";
 import { componentLogger } from "./logger.js";
+import { untilSignal } from "./until-signal.js";
 import { parseAddress, UsageError } from "./usage.js";
 import { DiscoveryBook } from "../operator/oidc/discovery-book.js";
 
@@ -112,18 +113,10 @@ export async function runStandaloneController(argv: string[]): Promise<number> {
     { xds: `${xdsAddress.host}:${port}`, http: `${httpAddress.host}:${httpAddress.port}`, ...(objects.localNodeId ? { localSidecar: objects.localNodeId } : {}) },
     "standalone controller started",
   );
-  return new Promise((resolve) => {
-    const shutdown = (signal: string): void => {
-      log.info({ signal }, "shutting down");
-      alive = false;
-      void (async (): Promise<void> => {
-        await controller.stop();
-        await xds.stop(1000);
-        await new Promise((r) => http.close(r));
-        resolve(0);
-      })();
-    };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
+  return untilSignal(log, async () => {
+    alive = false;
+    await controller.stop();
+    await xds.stop(1000);
+    await new Promise((r) => http.close(r));
   });
 }

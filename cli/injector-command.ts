@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Logger } from "pino";
 import { componentLogger } from "./logger.js";
+import { untilSignal } from "./until-signal.js";
 import { XDS_TOKEN_AUDIENCE } from "../operator/kube/xds-authentication.js";
 import { DEFAULT_INJECTOR_CONFIG, type InjectorConfig } from "../injector/inject.js";
 import { MUTATE_PATH, startWebhookServer } from "../injector/webhook.js";
@@ -174,17 +175,13 @@ export async function runInjector(argv: string[]): Promise<number> {
   log.info({ address: where(server), http: where(http), image: config.image, inboundInterception: interception }, "injector started");
   if (interception === "none")
     log.warn("inbound interception is off: an injected pod's app port is reachable past its sidecar unless a NetworkPolicy or the app's own binding closes it");
-  return new Promise((resolve) => {
-    const shutdown = (signal: string): void => {
-      log.info({ signal }, "shutting down");
-      alive = false;
-      stopReloading();
-      http.close();
-      stopKeeping();
-      server.close(() => resolve(0));
-      server.closeAllConnections();
-    };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
+  return untilSignal(log, async () => {
+    alive = false;
+    stopReloading();
+    http.close();
+    stopKeeping();
+    const closed = new Promise((r) => server.close(r));
+    server.closeAllConnections();
+    await closed;
   });
 }

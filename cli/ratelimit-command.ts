@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { componentLogger } from "./logger.js";
+import { untilSignal } from "./until-signal.js";
 import { collectDefaultMetrics } from "prom-client";
 import { startHttpServer } from "../operator/kube/http-server.js";
 import { FallbackStore } from "../services/ratelimit/fallback-store.js";
@@ -146,19 +147,11 @@ export async function runRatelimit(argv: string[]): Promise<number> {
   const http = await startHttpServer({ host: httpAddress.host, port: httpAddress.port, registry: metrics.registry, checks: { live: () => alive, ready: synced } });
   log.info({ grpc: `${grpcAddress.host}:${port}`, http: `${httpAddress.host}:${httpAddress.port}`, store: describeTarget(target) }, "ratelimit started");
 
-  return new Promise((resolve) => {
-    const shutdown = (signal: string): void => {
-      log.info({ signal }, "shutting down");
-      alive = false;
-      void (async (): Promise<void> => {
-        await service.stop();
-        await source?.stop();
-        await store.close();
-        await new Promise((r) => http.close(r));
-        resolve(0);
-      })();
-    };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
+  return untilSignal(log, async () => {
+    alive = false;
+    await service.stop();
+    await source?.stop();
+    await store.close();
+    await new Promise((r) => http.close(r));
   });
 }
