@@ -14,8 +14,9 @@ import { choosePolicy, currentAppHeaders, testUser, type ProbePlan } from "../pr
 import { jsonReport, textReport } from "../probe/report/text.js";
 import { junitReport } from "../probe/report/junit.js";
 import { sarifReport } from "../probe/report/sarif.js";
+import { progress } from "../probe/progress.js";
 import { exitCodeOf, runProbe } from "../probe/run.js";
-import { checkClasses, severities, type CheckClass, type ProbeReport, type Severity } from "../probe/types.js";
+import { checkClasses, severities, type ProbeReport, type Severity } from "../probe/types.js";
 
 export const probeHelp = `usage: bulwark probe --target URL -f PATH [flags]
 
@@ -178,23 +179,6 @@ async function boundsOf(values: Values, target: URL, plan: ProbePlan): Promise<S
   };
 }
 
-function progress(quiet: boolean): { onRequest: (sent: number, max: number) => void; onClass: (c: CheckClass) => void } {
-  const tty = process.stderr.isTTY;
-  const write = (line: string): void => {
-    if (!quiet) process.stderr.write(tty ? `\r\u001b[K${line}` : `${line}\n`);
-  };
-  let current = "";
-  return {
-    onClass: (c) => {
-      current = c;
-      write(`bulwark probe: ${c} checks`);
-    },
-    onRequest: (sent, max) => {
-      if (tty || sent % 50 === 0) write(`bulwark probe: ${current} checks, ${sent} requests (at most ${max})`);
-    },
-  };
-}
-
 async function writeReports(report: ProbeReport, specs: readonly string[]): Promise<void> {
   for (const spec of specs) {
     const [format, path] = spec.split(/=(.*)/s);
@@ -217,10 +201,18 @@ export async function runProbeCommand(argv: string[]): Promise<number> {
   const issuerKey = values["issuer-key"] ? { jwk: JSON.parse(await readFile(values["issuer-key"], "utf8")) as JWK } : undefined;
   const plan = await planOf(values, target);
   const bounds = await boundsOf(values, target, plan);
-  const shown = progress(values.quiet ?? false);
+  const stderr = process.stderr;
+  const shown = progress({ isTTY: stderr.isTTY, columns: stderr.columns, write: (text) => void stderr.write(text) }, values.quiet ?? false);
   const client = new ProbeClient(bounds, shown.onRequest);
-  const report = await runProbe({ plan, client, ...(issuerKey ? { issuerKey } : {}), ...(classes ? { classes } : {}), onClass: shown.onClass });
-  if (!values.quiet && process.stderr.isTTY) process.stderr.write("\r\u001b[K");
+  const report = await runProbe({
+    plan,
+    client,
+    ...(issuerKey ? { issuerKey } : {}),
+    ...(classes ? { classes } : {}),
+    onClass: shown.onClass,
+    onChecks: shown.onChecks,
+  });
+  shown.finish();
   process.stdout.write(render(report, format));
   await writeReports(report, values.write ?? []);
   return exitCodeOf(report, failOn);

@@ -31,13 +31,18 @@ export interface RunOptions {
   issuerKey?: IssuerKey;
   /** Only these classes (all when absent); the others are reported as skipped, with why. */
   classes?: readonly CheckClass[];
-  onClass?: (checkClass: CheckClass) => void;
+  /** Before each class runs: its name, the classes done so far and how many run in all. */
+  onClass?: (checkClass: CheckClass, classesDone: number, classesTotal: number) => void;
+  /** After each class: how many checks and classes have finished. */
+  onChecks?: (checksDone: number, classesDone: number) => void;
 }
 
 export async function runProbe(options: RunOptions): Promise<ProbeReport> {
   const started = Date.now();
   const ctx: CheckContext = { plan: options.plan, client: options.client, ...(options.issuerKey ? { issuerKey: options.issuerKey } : {}) };
   const results: CheckResult[] = [];
+  const total = runners.filter(([c]) => !options.classes || options.classes.includes(c)).length;
+  let done = 0;
   for (const [checkClass, run] of runners) {
     if (options.classes && !options.classes.includes(checkClass)) {
       results.push({
@@ -51,9 +56,12 @@ export async function runProbe(options: RunOptions): Promise<ProbeReport> {
       });
       continue;
     }
-    options.onClass?.(checkClass);
+    options.onClass?.(checkClass, done, total);
     results.push(...(await run(ctx)));
+    done += 1;
+    options.onChecks?.(results.length, done);
   }
+
   results.sort((a, b) => checkClasses.indexOf(a.checkClass) - checkClasses.indexOf(b.checkClass));
   return {
     target: options.plan.target.href,
