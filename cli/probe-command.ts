@@ -14,6 +14,7 @@ import { choosePolicy, currentAppHeaders, testUser, type ProbePlan } from "../pr
 import { jsonReport, textReport } from "../probe/report/text.js";
 import { junitReport } from "../probe/report/junit.js";
 import { sarifReport } from "../probe/report/sarif.js";
+import { readOpenApi } from "../probe/openapi.js";
 import { progress } from "../probe/progress.js";
 import { exitCodeOf, runProbe } from "../probe/run.js";
 import { checkClasses, severities, type ProbeReport, type Severity } from "../probe/types.js";
@@ -52,6 +53,11 @@ flags:
                              ownership rule (repeatable; default userId, user_id, uid, accountId, ownerId)
   --direct-url URL           another address of the same app that must not answer past the sidecar (repeatable)
   --shadow-path PATH         another undeclared path to try (repeatable)
+  --openapi FILE             the app's OpenAPI 3 document (JSON or YAML): its paths no rule declares
+                             must be refused; object ids from its path parameters' examples
+  --login-body BODY          a successful login's JSON body, for the failed-login budget check
+                             (needs --allow-unsafe-methods: a login is a POST)
+  --login-failure-body BODY  a failed login's JSON body (default {})
   --checks LIST              only these classes: ${checkClasses.join(",")}
   --rate N                   requests per second at most (default 10)
   --max-requests N           requests in all at most (default 1000)
@@ -116,6 +122,9 @@ const options = {
   "owner-param": { type: "string", multiple: true },
   "direct-url": { type: "string", multiple: true },
   "shadow-path": { type: "string", multiple: true },
+  openapi: { type: "string" },
+  "login-body": { type: "string" },
+  "login-failure-body": { type: "string" },
   checks: { type: "string" },
   rate: { type: "string" },
   "max-requests": { type: "string" },
@@ -163,6 +172,9 @@ async function planOf(values: Values, target: URL): Promise<ProbePlan> {
     ownerParams: values["owner-param"] ?? DEFAULT_OWNER_PARAMS,
     directUrls: (values["direct-url"] ?? []).map((u) => urlFlag(u, "--direct-url").href),
     shadowPaths: [...DEFAULT_SHADOW_PATHS, ...(values["shadow-path"] ?? [])],
+    ...(values.openapi ? { openapi: readOpenApi(await readFile(values.openapi, "utf8"), values.openapi) } : {}),
+    ...(values["login-body"] !== undefined ? { loginBody: values["login-body"] } : {}),
+    ...(values["login-failure-body"] !== undefined ? { loginFailureBody: values["login-failure-body"] } : {}),
   };
 }
 

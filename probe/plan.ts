@@ -4,6 +4,7 @@ import type { Resolution, ResolvedPolicy } from "../operator/resolve/resolve.js"
 import { translate } from "../operator/translate/translate.js";
 import type { WorkloadIR } from "../contract/ir.js";
 import type { DpopKey } from "./dpop.js";
+import type { OpenApiDocument } from "./openapi.js";
 
 /**
  * What a probe run works from: the workload's IR (the same translation the controller runs,
@@ -37,6 +38,12 @@ export interface ProbePlan {
   /** Extra addresses of the same app (a Service's ClusterIP port, a pod's app port) that must not answer past the sidecar. */
   directUrls: string[];
   shadowPaths: string[];
+  /** The app's OpenAPI document (--openapi): its paths for the exposure checks, its examples for object ids. */
+  openapi?: OpenApiDocument;
+  /** A successful login's request body (--login-body), for the failed-login budget check. */
+  loginBody?: string;
+  /** A failed login's request body (--login-failure-body; default `{}`). */
+  loginFailureBody?: string;
 }
 
 const PLACEHOLDER_LABEL = "probe.bulwark.dev/placeholder";

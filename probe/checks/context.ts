@@ -141,11 +141,30 @@ export function ownerOf(ctx: CheckContext, route: RouteIR): { param: string; cla
   return param ? { param, claim: "sub", declared: false } : undefined;
 }
 
-/** A path of `route` whose owner variable names `user`'s object (other variables `probe-1`). */
+/** A path of `route` whose owner variable names `user`'s object (other variables from the OpenAPI document's examples, else `probe-1`). */
 export function pathOwnedBy(ctx: CheckContext, route: RouteIR, user: TestUser | undefined): string {
   const owner = ownerOf(ctx, route);
   const value = owner && user ? ownerValue(user, owner.claim) : undefined;
-  return samplePath(route, owner && value !== undefined ? { [owner.param]: value } : {});
+  return samplePath(route, { ...documentedExamples(ctx, route), ...(owner && value !== undefined ? { [owner.param]: value } : {}) });
+}
+
+const shapeOf = (template: string): string => template.replace(/\{[^}]*\}/g, "{}").toLowerCase();
+const variablesOf = (template: string): string[] => [...template.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}/g)].map((m) => m[1] ?? "");
+
+/** The first example of each of `route`'s template variables in the OpenAPI document (the path of the same shape, matched by position). */
+export function documentedExamples(ctx: CheckContext, route: RouteIR): Record<string, string> {
+  const m = route.match.path;
+  if (m.kind !== "template" || !ctx.plan.openapi) return {};
+  const doc = ctx.plan.openapi.paths.find((p) => shapeOf(p.template) === shapeOf(m.template));
+  if (!doc) return {};
+  const ours = variablesOf(m.template);
+  const theirs = variablesOf(doc.template);
+  const out: Record<string, string> = {};
+  ours.forEach((name, i) => {
+    const example = doc.examples[theirs[i] ?? ""]?.[0];
+    if (example !== undefined) out[name] = example;
+  });
+  return out;
 }
 
 /** User a and user b, or CouldNotRun. */

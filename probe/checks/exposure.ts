@@ -1,7 +1,9 @@
 import { SAFE_METHODS } from "../client.js";
 import { isCatchAll, routeFor, ruleOf, samplePath } from "../routes.js";
 import type { CheckResult, Exchange } from "../types.js";
-import { answered, checksOf, describe, guarded, result, send, type CheckContext, type CheckHead } from "./context.js";
+import type { RouteIR } from "../../contract/ir.js";
+import { documentedPath } from "../openapi.js";
+import { answered, checksOf, describe, guarded, methodAllowed, plannedRoutes, result, send, urlOf, type CheckContext, type CheckHead } from "./context.js";
 
 /**
  * Exposure: paths no rule declares that the app answers anyway (shadow endpoints), and the app
@@ -94,8 +96,75 @@ async function directAddress(ctx: CheckContext, base: string): Promise<CheckResu
   });
 }
 
+/**
+ * Paths the app's OpenAPI document declares and no rule does: the sidecar's default action must
+ * hide them (a request is refused), since the policy never decided who may call them.
+ */
+async function documentedUndeclared(ctx: CheckContext): Promise<CheckResult> {
+  const head: CheckHead = {
+    id: "exposure/openapi-undeclared",
+    checkClass: "exposure",
+    title: "paths the OpenAPI document declares and no rule does are refused",
+    severity: "high",
+  };
+  const doc = ctx.plan.openapi;
+  if (!doc) return result(head, "skipped", "could not run: give the app's OpenAPI document (--openapi FILE)");
+  return guarded(head, async () => {
+    const found: Exchange[] = [];
+    const refused: Exchange[] = [];
+    const unclear: Exchange[] = [];
+    const unsent: string[] = [];
+    for (const p of doc.paths) {
+      const path = documentedPath(p);
+      for (const method of p.methods) {
+        const route = routeFor(ctx.plan.workload.routes, method, path);
+        if (route !== undefined && !isCatchAll(route)) continue;
+        if (!methodAllowed(ctx, method)) {
+          unsent.push(`${method} ${p.template}`);
+          continue;
+        }
+        const ex = await send(ctx, { method, url: urlOf(ctx.plan, path) });
+        (answered(ex) ? found : [401, 403, 404, 405, 410].includes(ex.status) ? refused : unclear).push(ex);
+      }
+    }
+    const skipped = unsent.length ? ` Not sent (unsafe methods; --allow-unsafe-methods): ${unsent.join(", ")}.` : "";
+    if (found.length > 0) {
+      const catchAll = ctx.plan.workload.routes.find((r) => isCatchAll(r) && r.action.kind === "forward");
+      const via = catchAll ? ` They reach the app through ${ruleOf(catchAll)}.` : "";
+      const list = found.map((e) => `${e.method} ${new URL(e.url).pathname}`).join(", ");
+      return result(head, "failed", `the app answers ${found.length} documented path(s) no rule declares: ${list}. Declare them as rules (with the protection they need) or remove them.${via}${skipped}`, found);
+    }
+    if (refused.length + unclear.length === 0)
+      return result(head, "skipped", unsent.length ? `could not run:${skipped}` : `not applicable: every path of ${doc.source} is declared by a rule`);
+    if (unclear.length > 0) return result(head, "skipped", `inconclusive: ${unclear.length} path(s) answered neither 2xx nor a refusal (${describe(unclear[0] as Exchange)}).${skipped}`, unclear.slice(0, 3));
+    return result(head, "passed", `${refused.length} documented path(s) no rule declares were refused (${[...new Set(refused.map((e) => e.status))].join(", ")}).${skipped}`, refused.slice(0, 3));
+  });
+}
+
+/** Rules whose paths the document does not show: not a flaw by itself (info), but a policy and an app that drifted apart. */
+function undocumentedRules(ctx: CheckContext): CheckResult {
+  const head: CheckHead = { id: "exposure/openapi-undocumented-rules", checkClass: "exposure", title: "every rule's path is in the OpenAPI document", severity: "info" };
+  const doc = ctx.plan.openapi;
+  if (!doc) return result(head, "skipped", "could not run: give the app's OpenAPI document (--openapi FILE)");
+  const landed = new Set<string>();
+  for (const p of doc.paths)
+    for (const method of p.methods) {
+      const route = routeFor(ctx.plan.workload.routes, method, documentedPath(p));
+      if (route) landed.add(ruleOf(route));
+    }
+  const missing = plannedRoutes(ctx).filter((p) => !isCatchAll(p.route) && !landed.has(p.rule));
+  if (missing.length === 0) return result(head, "passed", `every rule matches a path of ${doc.source}`);
+  const list = missing.map((p) => `${p.rule.replace(/^.*\/rule\//, "")} (${describePath(p.route)})`).join(", ");
+  return result(head, "failed", `${missing.length} rule(s) match no path of ${doc.source}: ${list}. A renamed or removed endpoint, or a document that is behind.`);
+}
+
+function describePath(route: RouteIR): string {
+  const m = route.match.path;
+  return m.kind === "exact" ? m.path : m.kind === "prefix" ? `${m.prefix}…` : m.template;
+}
+
 export async function exposureChecks(ctx: CheckContext): Promise<CheckResult[]> {
-  const out: CheckResult[] = [await shadowEndpoints(ctx), staticBypass(ctx)];
+  const out: CheckResult[] = [await shadowEndpoints(ctx), await documentedUndeclared(ctx), undocumentedRules(ctx), staticBypass(ctx)];
   for (const url of ctx.plan.directUrls) out.push(await directAddress(ctx, url));
   if (ctx.plan.directUrls.length === 0)
     out.push(
