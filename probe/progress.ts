@@ -34,11 +34,11 @@ export function progressBar(state: ProgressState, columns = 80): string {
 }
 
 export interface Progress {
-  onClass(checkClass: CheckClass, classesDone: number, classesTotal: number): void;
-  onChecks(checksDone: number, classesDone: number): void;
-  onRequest(sent: number, max: number): void;
+  onClass: (checkClass: CheckClass, classesDone: number, classesTotal: number) => void;
+  onChecks: (checksDone: number, classesDone: number) => void;
+  onRequest: (sent: number, max: number) => void;
   /** Clears the bar (a terminal) before the report is written. */
-  finish(): void;
+  finish: () => void;
 }
 
 export interface ProgressSink {
