@@ -34,6 +34,8 @@ export interface ProbeRequest {
   url: string;
   /** In order; a name may repeat (sent as that many header lines). */
   headers?: [string, string][];
+  /** Request body (its Content-Length is added); recorded in the evidence only by its length. */
+  body?: string;
 }
 
 /** Shortens credentials in recorded headers: evidence shows which token was used, not the token. */
@@ -111,7 +113,7 @@ export class ProbeClient {
 
   private exchange(method: string, url: URL, req: ProbeRequest): Promise<Exchange> {
     // Raw header lists are sent as given: Node adds no Host to them.
-    const given = req.headers ?? [];
+    const given: [string, string][] = [...(req.headers ?? []), ...(req.body !== undefined ? ([["content-length", String(Buffer.byteLength(req.body))]] as [string, string][]) : [])];
     const headers: [string, string][] = given.some(([n]) => n.toLowerCase() === "host") ? given : [["host", url.host], ...given];
     const record: Exchange = { method, url: req.url, headers: headers.map(([n, v]) => [n, redacted(n, v)]), status: 0, responseHeaders: {}, body: "" };
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
@@ -137,7 +139,7 @@ export class ProbeClient {
       );
       r.on("error", (error) => resolve({ ...record, error: errorMessage(error) }));
       r.on("timeout", () => r.destroy(new Error(`no answer within ${this.bounds.timeoutMs} ms`)));
-      r.end();
+      r.end(req.body);
     });
   }
 }

@@ -38,7 +38,12 @@ export class CouldNotRun extends Error {}
 /** Sends through the bounded client with the app headers (or `appHeaders` instead); a request the bounds refuse becomes CouldNotRun. */
 export async function send(ctx: CheckContext, req: ProbeRequest & { appHeaders?: [string, string][] }): Promise<Exchange> {
   try {
-    return await ctx.client.send({ method: req.method ?? "GET", url: req.url, headers: [...(req.appHeaders ?? ctx.plan.appHeaders), ...(req.headers ?? [])] });
+    return await ctx.client.send({
+      method: req.method ?? "GET",
+      url: req.url,
+      headers: [...(req.appHeaders ?? ctx.plan.appHeaders), ...(req.headers ?? [])],
+      ...(req.body !== undefined ? { body: req.body } : {}),
+    });
   } catch (error) {
     if (error instanceof BoundsError) throw new CouldNotRun(`could not run: ${error.message}`);
     throw error;

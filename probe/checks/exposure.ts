@@ -146,13 +146,12 @@ function undocumentedRules(ctx: CheckContext): CheckResult {
   const head: CheckHead = { id: "exposure/openapi-undocumented-rules", checkClass: "exposure", title: "every rule's path is in the OpenAPI document", severity: "info" };
   const doc = ctx.plan.openapi;
   if (!doc) return result(head, "skipped", "could not run: give the app's OpenAPI document (--openapi FILE)");
-  const landed = new Set<string>();
+  const matched = new Set<string>();
   for (const p of doc.paths)
     for (const method of p.methods) {
-      const route = routeFor(ctx.plan.workload.routes, method, documentedPath(p));
-      if (route) landed.add(ruleOf(route));
+      for (const route of ctx.plan.workload.routes) if (routeFor([route], method, documentedPath(p))) matched.add(ruleOf(route));
     }
-  const missing = plannedRoutes(ctx).filter((p) => !isCatchAll(p.route) && !landed.has(p.rule));
+  const missing = plannedRoutes(ctx).filter((p) => !isCatchAll(p.route) && !matched.has(p.rule));
   if (missing.length === 0) return result(head, "passed", `every rule matches a path of ${doc.source}`);
   const list = missing.map((p) => `${p.rule.replace(/^.*\/rule\//, "")} (${describePath(p.route)})`).join(", ");
   return result(head, "failed", `${missing.length} rule(s) match no path of ${doc.source}: ${list}. A renamed or removed endpoint, or a document that is behind.`);

@@ -1,12 +1,13 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { samplePath } from "../routes.js";
 import type { GlobalRateLimitIR, LocalRateLimitIR } from "../../contract/ir.js";
 import type { CheckResult, Exchange } from "../types.js";
-import { NOT_IMPLEMENTED } from "../types.js";
-import { bearer, checksOf, CouldNotRun, guarded, methodAllowed, plannedRoutes, result, send, urlOf, type CheckContext, type CheckHead, type PlannedRoute } from "./context.js";
+import { bearer, checksOf, describe, CouldNotRun, guarded, methodAllowed, plannedRoutes, result, send, urlOf, type CheckContext, type CheckHead, type PlannedRoute } from "./context.js";
 
 /**
- * Rate limits: a budget is honoured (the request after it is refused with 429), and a budget per
- * client address cannot be escaped by forging X-Forwarded-For or a similar header.
+ * Rate limits: a budget is honoured (the request after it is refused with 429), a budget per
+ * client address cannot be escaped by forging X-Forwarded-For or a similar header, and a
+ * failed-login budget (one that counts only some answers) counts failures only.
  */
 
 /** The most requests the probe spends on one budget: larger budgets are reported as not checked. */
@@ -56,10 +57,6 @@ function bounded(ctx: CheckContext, p: PlannedRoute, l: Limit): void {
   if (l.limit.requests > MAX_BUDGET_PROBED)
     throw new CouldNotRun(`could not run: the budget of ${l.limit.requests} requests is above what the probe spends on one (${MAX_BUDGET_PROBED})`);
   if (l.limit.requests + 1 > ctx.client.remaining()) throw new CouldNotRun(`could not run: the budget needs ${l.limit.requests + 1} requests, more than --max-requests leaves`);
-  if (l.kind === "global" && l.limit.countedResponseCodes)
-    throw new CouldNotRun(
-      `could not run: the budget counts only answers ${l.limit.countedResponseCodes.join(", ")} (a failed-login budget); ${NOT_IMPLEMENTED.replace("could not run: ", "")}`,
-    );
 }
 
 async function budgetHonoured(ctx: CheckContext, p: PlannedRoute, l: Limit): Promise<CheckResult> {
@@ -130,10 +127,81 @@ function keyedOnAddress(l: Limit): l is Extract<Limit, { kind: "global" }> {
   return l.kind === "global" && l.limit.key.some((k) => k.kind === "clientIP" || (k.kind === "header" && ADDRESS_HEADERS.includes(k.header.toLowerCase())));
 }
 
+/** How long the probe waits for an outcome to reach the counter: bulwark ratelimit counts a response one round trip after it. */
+export const OUTCOME_LAG_MS = 500;
+
+function isSuccess(ex: Exchange): boolean {
+  return ex.status >= 200 && ex.status < 300;
+}
+
+/**
+ * A failed-login budget (one that counts only some answers, e.g. 401) counts failures only:
+ * (a) more successful logins than the budget are all answered, (b) after `budget` failures the
+ * next request is refused with 429. The successes go first: a budget that counts them is then
+ * spent, which is the finding.
+ */
+async function failedLoginBudget(ctx: CheckContext, p: PlannedRoute, l: Extract<Limit, { kind: "global" }>): Promise<CheckResult> {
+  const counted = l.limit.countedResponseCodes ?? [];
+  const head: CheckHead = {
+    id: "rate-limits/failed-login-budget",
+    checkClass: "rate-limits",
+    title: `budget ${limitName(l)} (${l.limit.requests} answers ${counted.join(", ")} per ${l.limit.windowSeconds}s) counts failures only on ${p.rule}`,
+    route: p.rule,
+    severity: "medium",
+  };
+  return guarded(head, async () => {
+    if (!methodAllowed(ctx, p.method)) throw new CouldNotRun(`could not run: a login is a ${p.method}, not a safe method (--allow-unsafe-methods)`);
+    if (l.limit.requests > MAX_BUDGET_PROBED)
+      throw new CouldNotRun(`could not run: the budget of ${l.limit.requests} is above what the probe spends on one (${MAX_BUDGET_PROBED})`);
+    if (2 * l.limit.requests + 2 > ctx.client.remaining())
+      throw new CouldNotRun(`could not run: the check needs ${2 * l.limit.requests + 2} requests, more than --max-requests leaves`);
+    const needsToken = checksOf(p.route)?.authentication !== "None";
+    if (ctx.plan.loginBody === undefined && !(needsToken && ctx.plan.users[0]))
+      throw new CouldNotRun("could not run: needs a way to log in successfully: --login-body (or --token-a on a route that needs a token)");
+    const headers = identityHeaders(ctx, p, l, "203.0.113.20");
+    const url = urlOf(ctx.plan, pathOf(p));
+    const login = (body: string | undefined): Promise<Exchange> =>
+      send(ctx, { method: p.method, url, headers: body === undefined ? headers : [...headers, ["content-type", "application/json"]], ...(body === undefined ? {} : { body }) });
+    // (a) budget + 1 successful logins, the last after the counter has caught up: none refused.
+    const successes: Exchange[] = [];
+    for (let i = 0; i <= l.limit.requests; i++) {
+      if (i === l.limit.requests) await sleep(OUTCOME_LAG_MS);
+      const ex = await login(ctx.plan.loginBody);
+      successes.push(ex);
+      if (i === 0 && !isSuccess(ex)) throw new CouldNotRun(`could not run: the successful login answered ${describe(ex)} (give a --login-body that logs in)`);
+      if (ex.status === 429)
+        return result(
+          head,
+          "failed",
+          `successful logins spend the budget: login number ${i + 1} was refused with 429 after ${i} answered. A legitimate user is locked out; count only failures (counts.responseCodes: [401]).`,
+          [ex, successes[0] as Exchange],
+        );
+    }
+    // (b) budget failures, then one more after the counter has caught up: refused with 429.
+    const failures: Exchange[] = [];
+    for (let i = 0; i <= l.limit.requests; i++) {
+      if (i === l.limit.requests) await sleep(OUTCOME_LAG_MS);
+      const ex = await login(ctx.plan.loginFailureBody ?? "{}");
+      failures.push(ex);
+      if (ex.status === 429)
+        return i === l.limit.requests
+          ? result(head, "passed", `${successes.length} successful logins all answered; after ${i} failed ones the next was refused with 429`, [ex, failures[0] as Exchange, successes.at(-1) as Exchange])
+          : result(head, "skipped", `inconclusive: refused with 429 after only ${i} failed login(s) (another client shares the key, or the window already held failures)`, [ex]);
+      if (i === 0 && !counted.includes(ex.status))
+        throw new CouldNotRun(`could not run: the failed login answered ${describe(ex)}, which the budget does not count (${counted.join(", ")}): give a --login-failure-body that fails as a wrong password does`);
+    }
+    return result(head, "failed", `${failures.length} failed logins (${describe(failures[0] as Exchange)}) from one client, none refused with 429: failures do not spend the budget`, failures.slice(-2));
+  });
+}
+
 export async function rateLimitChecks(ctx: CheckContext): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   for (const p of plannedRoutes(ctx)) {
     for (const l of limitsOf(p)) {
+      if (l.kind === "global" && l.limit.countedResponseCodes) {
+        out.push(await failedLoginBudget(ctx, p, l));
+        continue;
+      }
       // The forged-address check first: the budget check then spends what is left of the window.
       if (keyedOnAddress(l)) out.push(await addressNotSpoofable(ctx, p, l));
       out.push(await budgetHonoured(ctx, p, l));
@@ -147,8 +215,13 @@ export async function rateLimitChecks(ctx: CheckContext): Promise<CheckResult[]>
         "not applicable: the policy declares no rate limit",
       ),
     );
-  out.push(
-    result({ id: "rate-limits/failed-login-budget", checkClass: "rate-limits", title: "failed-login budgets count failures only", severity: "medium" }, "skipped", NOT_IMPLEMENTED),
-  );
+  if (!out.some((r) => r.id === "rate-limits/failed-login-budget"))
+    out.push(
+      result(
+        { id: "rate-limits/failed-login-budget", checkClass: "rate-limits", title: "failed-login budgets count failures only", severity: "medium" },
+        "skipped",
+        "not applicable: no budget counts only some answers (counts.responseCodes)",
+      ),
+    );
   return out;
 }

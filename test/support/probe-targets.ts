@@ -46,6 +46,8 @@ export interface ProbeTarget {
   tokens: [string, string];
   /** The issuer's private JWK (for --issuer-key), as a file in `dir`. */
   issuerKeyFile: string;
+  /** The app's OpenAPI document (for --openapi), outside `dir`. */
+  openapiFile?: string;
   /** Requests that reached the app, by path. */
   hits: string[];
   stop(): Promise<void>;
@@ -123,6 +125,32 @@ async function startSidecarStack(input: TranslationInput, name: string): Promise
   };
 }
 
+/** Writes an OpenAPI 3 document of `paths` (template → methods, and example values of path parameters) next to `dir`. */
+async function writeOpenApi(dir: string, paths: Record<string, { methods: string[]; examples?: Record<string, string> }>): Promise<string> {
+  const doc = {
+    openapi: "3.0.3",
+    info: { title: "probe target", version: "1.0.0" },
+    paths: Object.fromEntries(
+      Object.entries(paths).map(([template, { methods, examples = {} }]) => [
+        template,
+        {
+          parameters: [...template.matchAll(/\{([^}]+)\}/g)].map((m) => ({
+            name: m[1],
+            in: "path",
+            required: true,
+            schema: { type: "string" },
+            ...(examples[m[1] ?? ""] ? { example: examples[m[1] ?? ""] } : {}),
+          })),
+          ...Object.fromEntries(methods.map((m) => [m.toLowerCase(), { responses: { "200": { description: "ok" } } }])),
+        },
+      ]),
+    ),
+  };
+  const file = join(`${dir}-openapi.yaml`);
+  await writeFile(file, stringify(doc));
+  return file;
+}
+
 async function writeObjects(input: TranslationInput, issuerKey: JWK): Promise<{ dir: string; issuerKeyFile: string }> {
   const dir = await mkdtemp(join(tmpdir(), "bulwark-probe-"));
   const objects = [...input.policies, ...input.services, ...input.pods, ...input.secrets];
@@ -144,11 +172,22 @@ function lenientPath(url: string): string {
   return `/${out.filter((segment) => segment !== "").join("/")}`.toLowerCase();
 }
 
+/** The password of the vulnerable app's logins (--login-body). */
+export const VULNERABLE_LOGIN_BODY = JSON.stringify({ user: "probe-user-a", password: "right" });
+
 function vulnerableApp(hits: string[]): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     hits.push(req.url ?? "");
     const path = lenientPath(req.url ?? "/");
     const json = (status: number, body: unknown): void => void res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+    if ((path === "/v1/login" || path === "/v2/login") && req.method === "POST") {
+      let body = "";
+      req.setEncoding("utf8").on("data", (c: string) => (body += c));
+      req.on("end", () => (body === VULNERABLE_LOGIN_BODY ? json(200, { session: "s-1" }) : json(401, { error: "wrong password" })));
+      return;
+    }
+    const wallet = /^\/v1\/wallets\/([^/]+)$/.exec(path);
+    if (wallet) return json(200, { owner: wallet[1], balance: 7 });
     const user = /^\/v1\/users\/([^/]+)\/(profile|orders)$/.exec(path);
     if (user) return json(200, { user: user[1], [user[2] ?? "x"]: user[2] === "profile" ? { email: `${user[1]}@example.com` } : ["order-1"] });
     if (path === "/v1/account") return json(200, { balance: 42 });
@@ -189,6 +228,20 @@ export async function startVulnerableTarget(): Promise<ProbeTarget> {
               authentication: "None",
               rateLimits: [{ name: "per-address", key: ["clientIP"], limit: { requests: 3, per: "1m" } }],
             },
+            // A failed-login budget that counts failures only (the probe finds it sound)...
+            {
+              name: "login",
+              match: { methods: ["POST"], path: "/v1/login" },
+              authentication: "None",
+              rateLimits: [{ name: "failed-logins", key: ["clientIP"], limit: { requests: 3, per: "1m" }, counts: { responseCodes: [401] } }],
+            },
+            // ...and flaw: one that counts every answer, successful logins too, locking users out.
+            {
+              name: "login-v2",
+              match: { methods: ["POST"], path: "/v2/login" },
+              authentication: "None",
+              rateLimits: [{ name: "failed-logins-v2", key: ["clientIP"], limit: { requests: 3, per: "1m" }, counts: { responseCodes: [200, 401] } }],
+            },
             // Flaw: a catch-all before the ownership rule shadows it.
             { name: "public", match: { pathPrefix: "/" }, authentication: "None" },
             { name: "orders", match: { methods: ["GET"], pathTemplate: "/v1/users/{userId}/orders" }, ownership: { pathParam: "userId" } },
@@ -213,10 +266,23 @@ export async function startVulnerableTarget(): Promise<ProbeTarget> {
   };
   const stopStack = await startSidecarStack(input, "vulnerable");
   const files = await writeObjects(input, idp.privateJwk);
+  // Flaw: the app documents (and serves) a wallet per owner that no rule declares: the catch-all lets anyone read anyone's.
+  const openapiFile = await writeOpenApi(files.dir, {
+    "/v1/users/{userId}/profile": { methods: ["GET"], examples: { userId: "user-x" } },
+    "/v1/users/{userId}/orders": { methods: ["GET"] },
+    "/v1/account": { methods: ["GET"] },
+    "/v1/cart/reset": { methods: ["POST"] },
+    "/v1/search": { methods: ["GET"] },
+    "/v1/login": { methods: ["POST"] },
+    "/v2/login": { methods: ["POST"] },
+    "/v1/wallets/{ownerId}": { methods: ["GET"], examples: { ownerId: "w-1" } },
+    "/internal/debug": { methods: ["GET"] },
+  });
   return {
     url: `http://127.0.0.1:${sidecarPort}`,
     appPort: app.port,
     ...files,
+    openapiFile,
     tokens: [await idp.sign("user-a"), await idp.sign("user-b")],
     hits,
     stop: async () => {
@@ -254,10 +320,20 @@ export async function startHardenedDemoTarget(): Promise<ProbeTarget> {
   const stopStack = await startSidecarStack(input, "hardened");
   const files = await writeObjects(input, idp.privateJwk);
   const scopes = { scope: "orders:read profile" };
+  // The app also documents an admin API and a debug endpoint no rule declares: the default Deny hides them.
+  const openapiFile = await writeOpenApi(files.dir, {
+    "/v1/catalog/items": { methods: ["GET"] },
+    "/v1/orders/{orderId}": { methods: ["GET"], examples: { orderId: "o-1001" } },
+    "/v1/images/{name}": { methods: ["GET"], examples: { name: "shoe.png" } },
+    "/v0/products": { methods: ["GET"] },
+    "/v1/admin/users/{userId}": { methods: ["GET", "DELETE"], examples: { userId: "user-b" } },
+    "/internal/debug": { methods: ["GET"] },
+  });
   return {
     url: `http://127.0.0.1:${sidecarPort}`,
     appPort: app.port,
     ...files,
+    openapiFile,
     tokens: [await idp.sign("user-a", scopes), await idp.sign("user-b", scopes)],
     hits,
     stop: async () => {
