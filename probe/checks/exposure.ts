@@ -117,8 +117,8 @@ async function documentedUndeclared(ctx: CheckContext): Promise<CheckResult> {
     for (const p of doc.paths) {
       const path = documentedPath(p);
       for (const method of p.methods) {
-        const route = routeFor(ctx.plan.workload.routes, method, path);
-        if (route !== undefined && !isCatchAll(route)) continue;
+        // Declared: some rule other than a catch-all takes it (even one shadowed by a rule before it, which other checks report).
+        if (ctx.plan.workload.routes.some((r) => !isCatchAll(r) && routeFor([r], method, path))) continue;
         if (!methodAllowed(ctx, method)) {
           unsent.push(`${method} ${p.template}`);
           continue;

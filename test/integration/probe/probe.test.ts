@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CheckResult, ProbeReport } from "../../../probe/types.js";
-import { startDpopTarget, startHardenedDemoTarget, startVulnerableTarget, type ProbeTarget } from "../../support/probe-targets.js";
+import { startDpopTarget, startHardenedDemoTarget, startVulnerableTarget, VULNERABLE_LOGIN_BODY, type ProbeTarget } from "../../support/probe-targets.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const tsx = pathToFileURL(createRequire(join(repoRoot, "package.json")).resolve("tsx")).href;
@@ -59,6 +59,10 @@ describe("bulwark probe against the deliberately vulnerable backend", () => {
     run = await probe(
       probeArgs(target, [
         "--allow-unsafe-methods",
+        "--openapi",
+        target.openapiFile ?? "",
+        "--login-body",
+        VULNERABLE_LOGIN_BODY,
         "--direct-url",
         `http://127.0.0.1:${target.appPort}`,
         "--write",
@@ -141,11 +145,34 @@ describe("bulwark probe against the deliberately vulnerable backend", () => {
     expect(override?.evidence.map((e) => e.status)).toEqual([400, 400, 400]);
   });
 
-  it("reports what it did not check as could not run, with why, never as passed", () => {
-    for (const id of ["rate-limits/failed-login-budget", "transport/mtls", "bola/openapi-objects"]) {
-      expect(find(report, id)?.outcome).toBe("skipped");
-      expect(find(report, id)?.reason).toMatch(/^could not run/);
-    }
+  it("finds the failed-login budget that successful logins spend, and passes the one that counts failures only", () => {
+    const v2 = find(report, "rate-limits/failed-login-budget", "login-v2");
+    expect(v2?.outcome, v2?.reason).toBe("failed");
+    expect(v2?.reason).toContain("successful logins spend the budget: login number 4 was refused with 429 after 3 answered");
+    expect(v2?.evidence.map((e) => [e.method, e.status])).toEqual([
+      ["POST", 429],
+      ["POST", 200],
+    ]);
+    const v1 = find(report, "rate-limits/failed-login-budget", "login");
+    expect(v1?.outcome, v1?.reason).toBe("passed");
+    expect(v1?.reason).toBe("4 successful logins all answered; after 3 failed ones the next was refused with 429");
+    expect(v1?.evidence.map((e) => e.status)).toEqual([429, 401, 200]);
+  });
+
+  it("finds what the OpenAPI document declares and no rule does: the wallets anyone reads through the catch-all", () => {
+    const undeclared = find(report, "exposure/openapi-undeclared");
+    expect(undeclared?.outcome, undeclared?.reason).toBe("failed");
+    expect(undeclared?.reason).toContain("the app answers 2 documented path(s) no rule declares: GET /v1/wallets/w-1, GET /internal/debug.");
+    expect(undeclared?.reason).toContain("through apisecuritypolicy/shop/vuln/rule/public");
+    const wallets = report.results.find((r) => r.id === "bola/openapi-objects" && r.title.includes("/v1/wallets/{ownerId}"));
+    expect(wallets?.outcome, wallets?.reason).toBe("failed");
+    expect(wallets?.evidence[0]?.url).toBe(`${target.url}/v1/wallets/user-b`);
+    expect(wallets?.evidence[0]?.status).toBe(200);
+    expect(find(report, "exposure/openapi-undocumented-rules")?.outcome).toBe("passed");
+  });
+
+  it("reports what it did not check as could not run or not applicable, with why, never as passed", () => {
+    expect(find(report, "transport/mtls")?.reason).toBe("not applicable: the target is plain HTTP (mTLS is checked on an https:// target)");
     expect(find(report, "transport/certificate")?.reason).toContain("plain HTTP");
     expect(find(report, "authentication/dpop-replayed-proof")?.reason).toMatch(/^not applicable: no route binds tokens to a key/);
   });
@@ -169,7 +196,7 @@ describe("bulwark probe against the hardened demo backend", () => {
 
   beforeAll(async () => {
     target = await startHardenedDemoTarget();
-    run = await probe(probeArgs(target, ["--token-a", target.tokens[0], "--token-b", target.tokens[1]]));
+    run = await probe(probeArgs(target, ["--token-a", target.tokens[0], "--token-b", target.tokens[1], "--openapi", target.openapiFile ?? ""]));
     report = JSON.parse(run.stdout) as ProbeReport;
   }, 180_000);
 
@@ -201,10 +228,15 @@ describe("bulwark probe against the hardened demo backend", () => {
       "lifecycle/retired-410",
       "rate-limits/budget",
       "exposure/shadow-endpoints",
+      "exposure/openapi-undeclared",
+      "exposure/openapi-undocumented-rules",
       "exposure/service-bypasses-sidecar",
     ])
       expect(passed, id).toContain(id);
-    expect(target.hits.some((h) => h.startsWith("/internal"))).toBe(false);
+    expect(target.hits.some((h) => h.startsWith("/internal") || h.startsWith("/v1/admin"))).toBe(false);
+    expect(find(report, "exposure/openapi-undeclared")?.reason).toBe(
+      "2 documented path(s) no rule declares were refused (404). Not sent (unsafe methods; --allow-unsafe-methods): DELETE /v1/admin/users/{userId}.",
+    );
   });
 });
 
