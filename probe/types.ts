@@ -55,9 +55,6 @@ export interface ProbeReport {
   results: CheckResult[];
 }
 
-/** Reason of every check class this version does not implement: reported as skipped, never missing. */
-export const NOT_IMPLEMENTED = "could not run: not implemented in this version";
-
 export function severityRank(severity: Severity): number {
   return severities.indexOf(severity);
 }
