@@ -113,7 +113,10 @@ export class ProbeClient {
 
   private exchange(method: string, url: URL, req: ProbeRequest): Promise<Exchange> {
     // Raw header lists are sent as given: Node adds no Host to them.
-    const given: [string, string][] = [...(req.headers ?? []), ...(req.body !== undefined ? ([["content-length", String(Buffer.byteLength(req.body))]] as [string, string][]) : [])];
+    const given: [string, string][] = [
+      ...(req.headers ?? []),
+      ...(req.body !== undefined ? ([["content-length", String(Buffer.byteLength(req.body))]] as [string, string][]) : []),
+    ];
     const headers: [string, string][] = given.some(([n]) => n.toLowerCase() === "host") ? given : [["host", url.host], ...given];
     const record: Exchange = { method, url: req.url, headers: headers.map(([n, v]) => [n, redacted(n, v)]), status: 0, responseHeaders: {}, body: "" };
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;

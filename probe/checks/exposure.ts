@@ -132,12 +132,28 @@ async function documentedUndeclared(ctx: CheckContext): Promise<CheckResult> {
       const catchAll = ctx.plan.workload.routes.find((r) => isCatchAll(r) && r.action.kind === "forward");
       const via = catchAll ? ` They reach the app through ${ruleOf(catchAll)}.` : "";
       const list = found.map((e) => `${e.method} ${new URL(e.url).pathname}`).join(", ");
-      return result(head, "failed", `the app answers ${found.length} documented path(s) no rule declares: ${list}. Declare them as rules (with the protection they need) or remove them.${via}${skipped}`, found);
+      return result(
+        head,
+        "failed",
+        `the app answers ${found.length} documented path(s) no rule declares: ${list}. Declare them as rules (with the protection they need) or remove them.${via}${skipped}`,
+        found,
+      );
     }
     if (refused.length + unclear.length === 0)
       return result(head, "skipped", unsent.length ? `could not run:${skipped}` : `not applicable: every path of ${doc.source} is declared by a rule`);
-    if (unclear.length > 0) return result(head, "skipped", `inconclusive: ${unclear.length} path(s) answered neither 2xx nor a refusal (${describe(unclear[0] as Exchange)}).${skipped}`, unclear.slice(0, 3));
-    return result(head, "passed", `${refused.length} documented path(s) no rule declares were refused (${[...new Set(refused.map((e) => e.status))].join(", ")}).${skipped}`, refused.slice(0, 3));
+    if (unclear.length > 0)
+      return result(
+        head,
+        "skipped",
+        `inconclusive: ${unclear.length} path(s) answered neither 2xx nor a refusal (${describe(unclear[0] as Exchange)}).${skipped}`,
+        unclear.slice(0, 3),
+      );
+    return result(
+      head,
+      "passed",
+      `${refused.length} documented path(s) no rule declares were refused (${[...new Set(refused.map((e) => e.status))].join(", ")}).${skipped}`,
+      refused.slice(0, 3),
+    );
   });
 }
 

@@ -2,7 +2,21 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { samplePath } from "../routes.js";
 import type { GlobalRateLimitIR, LocalRateLimitIR } from "../../contract/ir.js";
 import type { CheckResult, Exchange } from "../types.js";
-import { bearer, checksOf, describe, CouldNotRun, guarded, methodAllowed, plannedRoutes, result, send, urlOf, type CheckContext, type CheckHead, type PlannedRoute } from "./context.js";
+import {
+  bearer,
+  checksOf,
+  describe,
+  CouldNotRun,
+  guarded,
+  methodAllowed,
+  plannedRoutes,
+  result,
+  send,
+  urlOf,
+  type CheckContext,
+  type CheckHead,
+  type PlannedRoute,
+} from "./context.js";
 
 /**
  * Rate limits: a budget is honoured (the request after it is refused with 429), a budget per
@@ -185,12 +199,23 @@ async function failedLoginBudget(ctx: CheckContext, p: PlannedRoute, l: Extract<
       failures.push(ex);
       if (ex.status === 429)
         return i === l.limit.requests
-          ? result(head, "passed", `${successes.length} successful logins all answered; after ${i} failed ones the next was refused with 429`, [ex, failures[0] as Exchange, successes.at(-1) as Exchange])
+          ? result(head, "passed", `${successes.length} successful logins all answered; after ${i} failed ones the next was refused with 429`, [
+              ex,
+              failures[0] as Exchange,
+              successes.at(-1) as Exchange,
+            ])
           : result(head, "skipped", `inconclusive: refused with 429 after only ${i} failed login(s) (another client shares the key, or the window already held failures)`, [ex]);
       if (i === 0 && !counted.includes(ex.status))
-        throw new CouldNotRun(`could not run: the failed login answered ${describe(ex)}, which the budget does not count (${counted.join(", ")}): give a --login-failure-body that fails as a wrong password does`);
+        throw new CouldNotRun(
+          `could not run: the failed login answered ${describe(ex)}, which the budget does not count (${counted.join(", ")}): give a --login-failure-body that fails as a wrong password does`,
+        );
     }
-    return result(head, "failed", `${failures.length} failed logins (${describe(failures[0] as Exchange)}) from one client, none refused with 429: failures do not spend the budget`, failures.slice(-2));
+    return result(
+      head,
+      "failed",
+      `${failures.length} failed logins (${describe(failures[0] as Exchange)}) from one client, none refused with 429: failures do not spend the budget`,
+      failures.slice(-2),
+    );
   });
 }
 
