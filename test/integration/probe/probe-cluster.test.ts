@@ -3,11 +3,10 @@
  * kubectl), not from files; the probe lists it with the controller's object store and finds the
  * vulnerable backend's missing ownership rule through its real Envoy sidecar all the same.
  */
-import { spawn } from "node:child_process";
+import { runBulwark, type CliRun } from "../../support/bulwark-cli.js";
 import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+
 import type { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
@@ -17,22 +16,8 @@ import { createNamespace, deleteNamespace, e2eEnvironment, kubeConfig, kubectl, 
 import { testEnvironment, uniqueName } from "../../support/environment.js";
 import { startVulnerableTarget, type ProbeTarget } from "../../support/probe-targets.js";
 
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
-const tsx = pathToFileURL(createRequire(join(repoRoot, "package.json")).resolve("tsx")).href;
-
-function probe(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", tsx, join(repoRoot, "cli/main.ts"), "probe", ...args], {
-      env: { PATH: process.env.PATH },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function probe(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  return runBulwark(["probe", ...args], env);
 }
 
 describe("bulwark probe --from-cluster", () => {

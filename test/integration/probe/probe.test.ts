@@ -4,37 +4,18 @@
  * the request and answer that show it; on the hardened demo it finds none. Each run is the
  * executable (cli/main.ts) in its own process, reading the objects from files.
  */
-import { spawn } from "node:child_process";
+import { runBulwark, type CliRun } from "../../support/bulwark-cli.js";
 import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CheckResult, ProbeReport } from "../../../probe/types.js";
 import { startDpopTarget, startHardenedDemoTarget, startVulnerableTarget, VULNERABLE_LOGIN_BODY, type ProbeTarget } from "../../support/probe-targets.js";
 
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
-const tsx = pathToFileURL(createRequire(join(repoRoot, "package.json")).resolve("tsx")).href;
+type Run = CliRun;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function probe(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", tsx, join(repoRoot, "cli/main.ts"), "probe", ...args], {
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function probe(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  return runBulwark(["probe", ...args], env);
 }
 
 function probeArgs(target: ProbeTarget, extra: string[] = []): string[] {
