@@ -22,6 +22,14 @@ function probeArgs(target: ProbeTarget, extra: string[] = []): string[] {
   return ["--target", target.url, "-f", target.dir, "--issuer-key", target.issuerKeyFile, "--rate", "200", "--max-requests", "600", "--quiet", "--output", "json", ...extra];
 }
 
+/** The figures the issue note reports for each target. */
+function summary(name: string, report: ProbeReport): void {
+  const count = (outcome: string): number => report.results.filter((r) => r.outcome === outcome).length;
+  process.stdout.write(
+    `probe ${name}: ${report.requests} requests in ${report.durationMs} ms; failed ${count("failed")}, passed ${count("passed")}, could not run ${count("skipped")}\n`,
+  );
+}
+
 const failed = (report: ProbeReport): CheckResult[] => report.results.filter((r) => r.outcome === "failed");
 const find = (report: ProbeReport, id: string, route?: string): CheckResult | undefined =>
   report.results.find((r) => r.id === id && (route === undefined || r.route?.endsWith(`/rule/${route}`)));
@@ -59,6 +67,7 @@ describe("bulwark probe against the deliberately vulnerable backend", () => {
       },
     );
     report = JSON.parse(run.stdout) as ProbeReport;
+    summary("vulnerable", report);
     junit = await readFile(join(out, "probe.xml"), "utf8");
     table = await readFile(join(out, "probe.txt"), "utf8");
     sarif = JSON.parse(await readFile(join(out, "probe.sarif"), "utf8")) as typeof sarif;
@@ -179,6 +188,7 @@ describe("bulwark probe against the hardened demo backend", () => {
     target = await startHardenedDemoTarget();
     run = await probe(probeArgs(target, ["--token-a", target.tokens[0], "--token-b", target.tokens[1], "--openapi", target.openapiFile ?? ""]));
     report = JSON.parse(run.stdout) as ProbeReport;
+    summary("hardened", report);
   }, 180_000);
 
   afterAll(async () => {
@@ -243,6 +253,7 @@ describe("bulwark probe against sender-constrained tokens (DPoP)", () => {
       ]),
     );
     report = JSON.parse(run.stdout) as ProbeReport;
+    summary("dpop", report);
   }, 180_000);
 
   afterAll(async () => {
