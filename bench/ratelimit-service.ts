@@ -41,14 +41,14 @@ const RESULTS_FILE = join(here, "results", "ratelimit-service.json");
 const quick = process.env.BENCH_RATELIMIT_QUICK === "1";
 const DURATION_MS = quick ? 1000 : 5000;
 const WARMUP_MS = quick ? 300 : 1000;
-const SERVER_CORE = "1";
-const OTHER_CORE = "0";
+export const SERVER_CORE = "1";
+export const OTHER_CORE = "0";
 const GRPC_RATES = (process.env.BENCH_RATELIMIT_GRPC_RATES ?? "1000,2500,5000,0").split(",").map(Number);
 const ENVOY_RATES = (process.env.BENCH_RATELIMIT_ENVOY_RATES ?? "500,1000,2500").split(",").filter(Boolean).map(Number);
 const MAX_IN_FLIGHT = 64;
 const KEYS = [1, 10_000];
 const NAMESPACE = "bench";
-const LIMIT_NAME = `apisecuritypolicy/${NAMESPACE}/api/rule/images/ratelimit/per-device`;
+export const LIMIT_NAME = `apisecuritypolicy/${NAMESPACE}/api/rule/images/ratelimit/per-device`;
 
 interface Row {
   path: "grpc" | "envoy" | "envoy-no-limit";
@@ -73,7 +73,7 @@ interface Row {
   maxMs: number;
 }
 
-function objects(ports: { sidecar: number; app: number }): TranslationInput {
+export function objects(ports: { sidecar: number; app: number }): TranslationInput {
   return {
     policies: [
       policy({
@@ -102,27 +102,27 @@ function objects(ports: { sidecar: number; app: number }): TranslationInput {
 }
 
 /** User + system CPU seconds a process has used so far. */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Seconds the process's main thread waited for a CPU while runnable (contention). */
-function runQueueSeconds(pid: number): number {
+export function runQueueSeconds(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]) / 1e9;
 }
 
-function tsxLoader(): string {
+export function tsxLoader(): string {
   return pathToFileURL(createRequire(join(repoRoot, "package.json")).resolve("tsx")).href;
 }
 
-function pinned(core: string, command: string, args: string[]): { command: string; args: string[] } {
+export function pinned(core: string, command: string, args: string[]): { command: string; args: string[] } {
   return { command: "taskset", args: ["-c", core, command, ...args] };
 }
 
 /** The load generator process, answering LoadCases over IPC. */
-class LoadGenerator {
+export class LoadGenerator {
   private constructor(private readonly child: ChildProcess) {}
 
   static async start(): Promise<LoadGenerator> {
@@ -162,7 +162,7 @@ async function startApp(): Promise<{ server: Server; port: number }> {
   return { server, port: address.port };
 }
 
-async function httpOk(port: number, path: string): Promise<boolean> {
+export async function httpOk(port: number, path: string): Promise<boolean> {
   try {
     const response = await fetch(`http://127.0.0.1:${port}${path}`);
     return response.status === 200;

@@ -4,12 +4,13 @@ import { authzGrpc } from "./authz-grpc.js";
 import type { Benchmark } from "./benchmark.js";
 import { controllerApply } from "./controller-apply.js";
 import { ratelimitDecide } from "./ratelimit-decide.js";
+import { ratelimitPeer } from "./ratelimit-peer.js";
 import { ratelimitService } from "./ratelimit-service.js";
 import { translate } from "./translate.js";
 import { xdsPush } from "./xds-push.js";
 
 /** Every benchmark, run one after the other by `npm run bench`. Add new ones to this list. */
-const benchmarks: Benchmark[] = [translate, xdsPush, authzCheck, authzGrpc, authzEnvoy, controllerApply, ratelimitDecide, ratelimitService];
+const benchmarks: Benchmark[] = [translate, xdsPush, authzCheck, authzGrpc, authzEnvoy, controllerApply, ratelimitDecide, ratelimitService, ratelimitPeer];
 
 async function main(): Promise<void> {
   // `npm run bench -- translate xds-push` runs only those.
