@@ -10,7 +10,7 @@ import { freePort, sleep, startProcess, waitUntilReady, type ManagedProcess } fr
 import { provisionRedis } from "../test/env/provision/redis-binary.js";
 import type { Benchmark } from "./benchmark.js";
 import type { LoadCase } from "./ratelimit-load.js";
-import { cpuSeconds, httpOk, LIMIT_NAME, LoadGenerator, objects, OTHER_CORE, pinned, runQueueSeconds, SERVER_CORE, tsxLoader } from "./ratelimit-service.js";
+import { cpuSeconds, httpOk, LIMIT_NAME, LoadGenerator, objects, OTHER_CORE, pinned, ratelimitServerArgs, runQueueSeconds, SERVER_CORE } from "./ratelimit-service.js";
 
 /**
  * bulwark ratelimit beside envoyproxy/ratelimit (issue #19, goal 1): the same Redis, the same
@@ -24,7 +24,6 @@ import { cpuSeconds, httpOk, LIMIT_NAME, LoadGenerator, objects, OTHER_CORE, pin
  * BENCH_PEER_ROUNDS (default 3), BENCH_PEER_RATES (default "1000,0"; 0 = closed loop at 64 in flight).
  */
 const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = join(here, "..");
 const RESULTS_FILE = join(here, "results", "ratelimit-peer.json");
 const PEER_MODULE = "github.com/envoyproxy/ratelimit/src/service_cmd";
 const PEER_VERSION = process.env.BENCH_PEER_VERSION ?? "v1.4.1-0.20260122083618-3fb702589d36";
@@ -71,22 +70,7 @@ interface Measured {
 async function startBulwark(dir: string, redisPort: number): Promise<Server> {
   const grpcPort = await freePort();
   const httpPort = await freePort();
-  const s = pinned(SERVER_CORE, process.execPath, [
-    "--import",
-    tsxLoader(),
-    join(repoRoot, "cli/main.ts"),
-    "ratelimit",
-    "-f",
-    join(dir, "objects"),
-    "--grpc-address",
-    `127.0.0.1:${grpcPort}`,
-    "--http-address",
-    `127.0.0.1:${httpPort}`,
-    "--redis-url",
-    `redis://127.0.0.1:${redisPort}`,
-    "--log-level",
-    "warn",
-  ]);
+  const s = pinned(SERVER_CORE, process.execPath, ratelimitServerArgs({ objectsDir: join(dir, "objects"), grpcPort, httpPort, redisPort }));
   const process_ = startProcess({ name: "bulwark ratelimit", ...s, logFile: join(dir, "bulwark.log") });
   await waitUntilReady(process_, () => httpOk(httpPort, "/readyz"), 60_000);
   return { name: "bulwark", process: process_, grpcPort };

@@ -121,6 +121,27 @@ export function pinned(core: string, command: string, args: string[]): { command
   return { command: "taskset", args: ["-c", core, command, ...args] };
 }
 
+/** `node … cli/main.ts ratelimit` reading `objectsDir`, counting in the Redis on `redisPort`: the server both ratelimit benchmarks run. */
+export function ratelimitServerArgs(o: { objectsDir: string; grpcPort: number; httpPort: number; redisPort: number; repo?: string; nodeFlags?: string[] }): string[] {
+  return [
+    ...(o.nodeFlags ?? []),
+    "--import",
+    tsxLoader(),
+    join(o.repo ?? repoRoot, "cli/main.ts"),
+    "ratelimit",
+    "-f",
+    o.objectsDir,
+    "--grpc-address",
+    `127.0.0.1:${o.grpcPort}`,
+    "--http-address",
+    `127.0.0.1:${o.httpPort}`,
+    "--redis-url",
+    `redis://127.0.0.1:${o.redisPort}`,
+    "--log-level",
+    "warn",
+  ];
+}
+
 /** The load generator process, answering LoadCases over IPC. */
 export class LoadGenerator {
   private constructor(private readonly child: ChildProcess) {}
@@ -200,25 +221,19 @@ export const ratelimitService: Benchmark = {
       const grpcPort = await freePort();
       const httpPort = await freePort();
       const profile = process.env.BENCH_RATELIMIT_PROFILE_DIR;
-      const s = pinned(SERVER_CORE, process.execPath, [
-        ...(profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : []),
-        ...(process.env.BENCH_RATELIMIT_NODE_FLAGS ?? "").split(" ").filter(Boolean),
-        "--import",
-        tsxLoader(),
-        // BENCH_RATELIMIT_SERVER_REPO: another checkout's server (before/after comparisons).
-        join(process.env.BENCH_RATELIMIT_SERVER_REPO ?? repoRoot, "cli/main.ts"),
-        "ratelimit",
-        "-f",
-        join(dir, "objects"),
-        "--grpc-address",
-        `127.0.0.1:${grpcPort}`,
-        "--http-address",
-        `127.0.0.1:${httpPort}`,
-        "--redis-url",
-        `redis://127.0.0.1:${redisPort}`,
-        "--log-level",
-        "warn",
-      ]);
+      const s = pinned(
+        SERVER_CORE,
+        process.execPath,
+        ratelimitServerArgs({
+          nodeFlags: [...(profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : []), ...(process.env.BENCH_RATELIMIT_NODE_FLAGS ?? "").split(" ").filter(Boolean)],
+          // BENCH_RATELIMIT_SERVER_REPO: another checkout's server (before/after comparisons).
+          repo: process.env.BENCH_RATELIMIT_SERVER_REPO ?? repoRoot,
+          objectsDir: join(dir, "objects"),
+          grpcPort,
+          httpPort,
+          redisPort,
+        }),
+      );
       const server = startProcess({ name: "bulwark ratelimit", ...s, logFile: join(dir, "ratelimit.log") });
       if (profile) console.log(`server log: ${server.logFile}`);
       processes.push(server);

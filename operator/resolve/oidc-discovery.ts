@@ -19,7 +19,8 @@ export function checkDiscoveryDocument(issuer: string, document: unknown): Disco
   const { issuer: named, jwks_uri: jwksUri } = document as { issuer?: unknown; jwks_uri?: unknown };
   if (named !== issuer) {
     return {
-      error: `the discovery document names the issuer ${JSON.stringify(named)}, not ${JSON.stringify(issuer)}; it is refused (an issuer must publish its own configuration)`,
+      // Cut, as jwks_uri below: the document is not ours, and the message lands in the policy's status.
+      error: `the discovery document names the issuer ${String(JSON.stringify(named)).slice(0, 200)}, not ${JSON.stringify(issuer)}; it is refused (an issuer must publish its own configuration)`,
     };
   }
   if (typeof jwksUri !== "string") return { error: "the discovery document has no jwks_uri" };
