@@ -70,7 +70,7 @@ interface Measured {
 async function startBulwark(dir: string, redisPort: number): Promise<Server> {
   const grpcPort = await freePort();
   const httpPort = await freePort();
-  const s = pinned(SERVER_CORE, process.execPath, ratelimitServerArgs({ objectsDir: join(dir, "objects"), grpcPort, httpPort, redisPort }));
+  const s = pinned(SERVER_CORE, process.execPath, await ratelimitServerArgs({ objectsDir: join(dir, "objects"), grpcPort, httpPort, redisPort }));
   const process_ = startProcess({ name: "bulwark ratelimit", ...s, logFile: join(dir, "bulwark.log") });
   await waitUntilReady(process_, () => httpOk(httpPort, "/readyz"), 60_000);
   return { name: "bulwark", process: process_, grpcPort };

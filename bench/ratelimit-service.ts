@@ -16,6 +16,7 @@ import { freePort, sleep, startProcess, waitUntilReady, type ManagedProcess } fr
 import { provisionEnvoy } from "../test/env/provision/envoy-binary.js";
 import { provisionRedis } from "../test/env/provision/redis-binary.js";
 import type { Benchmark } from "./benchmark.js";
+import { compiledCli } from "./compiled-cli.js";
 import type { LoadCase, LoadResult } from "./ratelimit-load.js";
 
 /**
@@ -33,7 +34,8 @@ import type { LoadCase, LoadResult } from "./ratelimit-load.js";
  * BENCH_RATELIMIT_QUICK=1 runs 1 s per case and does not write the results file;
  * BENCH_RATELIMIT_GRPC_RATES / BENCH_RATELIMIT_ENVOY_RATES ("1000,0"; 0 = max) choose the cases;
  * BENCH_RATELIMIT_PROFILE_DIR writes a CPU profile of the server, BENCH_RATELIMIT_NODE_FLAGS adds
- * Node.js flags to it, BENCH_RATELIMIT_SERVER_REPO runs another checkout's server (before/after).
+ * Node.js flags to it, BENCH_RATELIMIT_SERVER_REPO runs another checkout's compiled server (before/after;
+ * run `npm run build:js` there first).
  */
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, "..");
@@ -121,13 +123,18 @@ export function pinned(core: string, command: string, args: string[]): { command
   return { command: "taskset", args: ["-c", core, command, ...args] };
 }
 
-/** `node … cli/main.ts ratelimit` reading `objectsDir`, counting in the Redis on `redisPort`: the server both ratelimit benchmarks run. */
-export function ratelimitServerArgs(o: { objectsDir: string; grpcPort: number; httpPort: number; redisPort: number; repo?: string; nodeFlags?: string[] }): string[] {
+/** `node dist/cli/main.js ratelimit` (compiled, as production runs it) reading `objectsDir`, counting in the Redis on `redisPort`: the server both ratelimit benchmarks run. */
+export async function ratelimitServerArgs(o: {
+  objectsDir: string;
+  grpcPort: number;
+  httpPort: number;
+  redisPort: number;
+  repo?: string;
+  nodeFlags?: string[];
+}): Promise<string[]> {
   return [
     ...(o.nodeFlags ?? []),
-    "--import",
-    tsxLoader(),
-    join(o.repo ?? repoRoot, "cli/main.ts"),
+    await compiledCli(o.repo),
     "ratelimit",
     "-f",
     o.objectsDir,
@@ -224,7 +231,7 @@ export const ratelimitService: Benchmark = {
       const s = pinned(
         SERVER_CORE,
         process.execPath,
-        ratelimitServerArgs({
+        await ratelimitServerArgs({
           nodeFlags: [...(profile ? ["--cpu-prof", "--cpu-prof-dir", profile] : []), ...(process.env.BENCH_RATELIMIT_NODE_FLAGS ?? "").split(" ").filter(Boolean)],
           // BENCH_RATELIMIT_SERVER_REPO: another checkout's server (before/after comparisons).
           repo: process.env.BENCH_RATELIMIT_SERVER_REPO ?? repoRoot,

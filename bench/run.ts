@@ -6,11 +6,12 @@ import { controllerApply } from "./controller-apply.js";
 import { ratelimitDecide } from "./ratelimit-decide.js";
 import { ratelimitPeer } from "./ratelimit-peer.js";
 import { ratelimitService } from "./ratelimit-service.js";
+import { serviceMemory } from "./service-memory.js";
 import { translate } from "./translate.js";
 import { xdsPush } from "./xds-push.js";
 
 /** Every benchmark, run one after the other by `npm run bench`. Add new ones to this list. */
-const benchmarks: Benchmark[] = [translate, xdsPush, authzCheck, authzGrpc, authzEnvoy, controllerApply, ratelimitDecide, ratelimitService, ratelimitPeer];
+const benchmarks: Benchmark[] = [translate, xdsPush, authzCheck, authzGrpc, authzEnvoy, controllerApply, ratelimitDecide, ratelimitService, ratelimitPeer, serviceMemory];
 
 async function main(): Promise<void> {
   // `npm run bench -- translate xds-push` runs only those.

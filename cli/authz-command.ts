@@ -11,10 +11,9 @@ import { describeTarget, redisTarget, RedisTargetError } from "../common/redis-t
 import { authzHealthChecks } from "../services/authz/health.js";
 import { AuthzMetrics } from "../services/authz/metrics.js";
 import { AuthzServer } from "../services/authz/service.js";
-import { applyTranslation, KubernetesRouteSource } from "../services/authz/source.js";
+import { applyTranslation } from "../services/authz/source.js";
 import { startHttpServer } from "../operator/kube/http-server.js";
 import { readObjectFlags } from "./object-files.js";
-import { loadClusterConfig } from "./cluster-config.js";
 import { parseAddress, UsageError } from "./usage.js";
 import { errorMessage } from "../common/errors.js";
 
@@ -50,46 +49,6 @@ async function loadFiles(paths: string[], tables: RouteTableHolder, log: Logger)
   const { input, problems } = await readObjectFlags(paths);
   if (problems.length > 0) throw new UsageError(`cannot read the objects: ${JSON.stringify(problems)}`);
   if (applyTranslation({ ...input, now: new Date().toISOString() }, tables, log) === undefined) throw new Error("the objects do not translate");
-}
-
-/**
- * The Kubernetes source, started again (a new one) until its first listing succeeds: an API
- * server that is down or a CRD not yet installed leaves authz up and not ready, and says why.
- */
-class RetryingRouteSource {
-  private current: KubernetesRouteSource | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-
-  constructor(
-    private readonly create: () => KubernetesRouteSource,
-    private readonly log: Logger,
-    private readonly retryMs = 1000,
-  ) {}
-
-  start(): void {
-    if (this.stopped) return;
-    const source = this.create();
-    this.current = source;
-    source.start().then(
-      () => {
-        if (this.stopped) void source.stop();
-      },
-      (error: unknown) => {
-        this.log.warn({ err: errorMessage(error), retryInMs: this.retryMs }, "cannot list the objects the route table is built from; retrying");
-        void source.stop().finally(() => {
-          if (this.stopped) return;
-          this.timer = setTimeout(() => this.start(), this.retryMs);
-        });
-      },
-    );
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.current?.stop();
-  }
 }
 
 /** The replay cache's store from the two flags; a usage error names what is wrong. */
@@ -148,7 +107,7 @@ export async function runAuthz(argv: string[]): Promise<number> {
 
   let stopping = false;
   let http: Server | undefined;
-  let source: RetryingRouteSource | undefined;
+  let source: { stop(): Promise<void> } | undefined;
   const close = async (): Promise<void> => {
     stopping = true;
     await server.stop(2000);
@@ -168,9 +127,9 @@ export async function runAuthz(argv: string[]): Promise<number> {
     if (values.filename && values.filename.length > 0) {
       await loadFiles(values.filename, tables, log);
     } else {
-      const kc = loadClusterConfig(values.kubeconfig);
-      source = new RetryingRouteSource(() => new KubernetesRouteSource(kc, tables, log), log);
-      source.start();
+      // The Kubernetes client is loaded only here: authz reading files stays small (#19).
+      const { watchRouteTables } = await import("./authz-route-watch.js");
+      source = watchRouteTables(values.kubeconfig, tables, log);
     }
     const port = await server.start().catch((error: unknown) => {
       throw new Error(`cannot serve Check on ${address.host}:${address.port}: ${errorMessage(error)}`);

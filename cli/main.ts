@@ -1,13 +1,9 @@
 #!/usr/bin/env node
-/** The `bulwark` executable: one package, subcommands. */
-import { runAuthz } from "./authz-command.js";
+/**
+ * The `bulwark` executable: one package, subcommands. Each command's module is imported when it
+ * runs, so a data-plane service does not load the controller's dependencies (#19: memory).
+ */
 import { formatVersion, readBuildInfo } from "./build-info.js";
-import { runController } from "./controller-command.js";
-import { runInjector } from "./injector-command.js";
-import { runIntercept } from "./intercept-command.js";
-import { runProbeCommand } from "./probe-command.js";
-import { runRatelimit } from "./ratelimit-command.js";
-import { runRender } from "./render-command.js";
 import { usageProblem, UsageError } from "./usage.js";
 import { errorMessage } from "../common/errors.js";
 
@@ -30,19 +26,19 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case "authz":
-      return runAuthz(rest);
+      return (await import("./authz-command.js")).runAuthz(rest);
     case "controller":
-      return runController(rest);
+      return (await import("./controller-command.js")).runController(rest);
     case "injector":
-      return runInjector(rest);
+      return (await import("./injector-command.js")).runInjector(rest);
     case "intercept":
-      return runIntercept(rest);
+      return (await import("./intercept-command.js")).runIntercept(rest);
     case "probe":
-      return runProbeCommand(rest);
+      return (await import("./probe-command.js")).runProbeCommand(rest);
     case "ratelimit":
-      return runRatelimit(rest);
+      return (await import("./ratelimit-command.js")).runRatelimit(rest);
     case "render":
-      return runRender(rest);
+      return (await import("./render-command.js")).runRender(rest);
     case "version":
     case "--version":
       process.stdout.write(formatVersion(readBuildInfo()));

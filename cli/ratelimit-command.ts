@@ -4,14 +4,14 @@ import { untilSignal } from "./until-signal.js";
 import { collectDefaultMetrics } from "prom-client";
 import { startHttpServer } from "../operator/kube/http-server.js";
 import { FallbackStore } from "../services/ratelimit/fallback-store.js";
-import { KubernetesLimitSource, limitsOf } from "../services/ratelimit/limit-source.js";
+import type { KubernetesLimitSource } from "../services/ratelimit/kubernetes-limit-source.js";
+import { limitsOf } from "../services/ratelimit/limit-source.js";
 import type { LimitIndex } from "../services/ratelimit/limits.js";
 import { DEFAULT_MAX_COUNTERS, MemoryStore } from "../services/ratelimit/memory-store.js";
 import { RedisStore } from "../services/ratelimit/redis-store.js";
 import { RateLimitGrpcService, RateLimitMetrics } from "../services/ratelimit/service.js";
 import type { CounterStore } from "../services/ratelimit/store.js";
 import { readObjectFlags } from "./object-files.js";
-import { loadClusterConfig } from "./cluster-config.js";
 import { parseAddress, UsageError } from "./usage.js";
 import { describeTarget, redisTarget, RedisTargetError, type RedisTarget } from "../common/redis-target.js";
 
@@ -106,8 +106,9 @@ export async function runRatelimit(argv: string[]): Promise<number> {
     limits = () => index;
     synced = () => true;
   } else {
-    const kc = loadClusterConfig(values.kubeconfig);
-    const watched = new KubernetesLimitSource(kc, log);
+    // The Kubernetes client is loaded only here: ratelimit reading files stays small (#19).
+    const [{ loadClusterConfig }, { KubernetesLimitSource }] = await Promise.all([import("./cluster-config.js"), import("../services/ratelimit/kubernetes-limit-source.js")]);
+    const watched = new KubernetesLimitSource(loadClusterConfig(values.kubeconfig), log);
     source = watched;
     limits = () => watched.current();
     synced = () => watched.isSynced();

@@ -1,18 +1,10 @@
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { Logger } from "pino";
-import { errorMessage } from "../../common/errors.js";
 import { ObjectStore, type Kind } from "../kube/object-store.js";
 import { DiscoveryBook } from "../oidc/discovery-book.js";
-import type { TranslationInput } from "../resolve/objects.js";
-import { translate, type Translation } from "./translate.js";
+import { applyTranslation, type TranslationSink } from "./apply-translation.js";
 
-export interface TranslationSourceOptions {
+export interface TranslationSourceOptions extends TranslationSink {
   kc: KubeConfig;
-  log: Logger;
-  /** What to do with each new translation; a throw keeps what the process had (logged with `what`). */
-  apply(translation: Translation): void;
-  /** What the process keeps, for the log line of a failed translation ("the last configuration"). */
-  what: string;
   /** Kinds to watch (default: every kind translation reads). */
   kinds?: readonly Kind[];
   /** Translate only once every kind is listed (a half-listed store would drop policies). */
@@ -67,14 +59,5 @@ export class TranslationSource {
     this.timer = undefined;
     this.discovery?.stop();
     await this.store.stop();
-  }
-}
-
-/** Translates `input` and hands it to `apply`; a failure is logged and changes nothing. */
-export function applyTranslation(input: TranslationInput, options: Pick<TranslationSourceOptions, "apply" | "log" | "what">): void {
-  try {
-    options.apply(translate(input));
-  } catch (error) {
-    options.log.error({ err: errorMessage(error) }, `translation failed; keeping ${options.what}`);
   }
 }

@@ -104,7 +104,7 @@ async function importProofKey(jwk: JWK, alg: string): Promise<{ key: VerifyKeyOb
 const normalisedHtus = new BoundedCache<string, string | null>(4096);
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-const DEFAULT_SKEW_SECONDS = 5;
+export const DEFAULT_SKEW_SECONDS = 5;
 
 /** base64url SHA-256 of the access token (the proof's `ath`). */
 export function accessTokenHash(token: string): string {

@@ -2,7 +2,7 @@ import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { group, plural, version } from "../../../operator/api/v1alpha1/policy.js";
-import { KubernetesLimitSource } from "../../../services/ratelimit/limit-source.js";
+import { KubernetesLimitSource } from "../../../services/ratelimit/kubernetes-limit-source.js";
 import { SidecarAnnotation } from "../../../operator/resolve/objects.js";
 import { installCrds } from "../../support/crds.js";
 import { adminKubeConfig, uniqueName } from "../../support/environment.js";

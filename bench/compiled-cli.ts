@@ -1,0 +1,22 @@
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { exec } from "../test/env/exec.js";
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
+let built: Promise<void> | undefined;
+
+/**
+ * The `bulwark` executable as production runs it: the compiled dist/cli/main.js under plain node,
+ * no tsx (#19 goal 5). The first call in a bench run compiles the tree (`npm run build:js`), so a
+ * benchmark never measures stale JavaScript.
+ */
+export async function compiledCli(repo: string = repoRoot): Promise<string> {
+  if (repo === repoRoot) {
+    built ??= (async (): Promise<void> => {
+      console.log("compiling dist/ for the services the benchmarks start (npm run build:js)");
+      await exec("npm", ["run", "--silent", "build:js"], { cwd: repoRoot, missingFix: "install Node.js 24 with npm" });
+    })();
+    await built;
+  }
+  return join(repo, "dist", "cli", "main.js");
+}
