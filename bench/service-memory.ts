@@ -7,14 +7,16 @@
  *     flight), from bench/ratelimit-load.ts;
  *   - authz: Check on the JWT + DPoP route with the Redis replay store, 64 in flight, each call a
  *     fresh proof, from bench/authz-worker.ts.
- * The goal is at most 100 MiB under load. BENCH_MEMORY_SECONDS (default 10) sets each load's length.
+ * Each runs with the Node.js flags the Helm chart sets (`<service>.nodeOptions`) unless
+ * BENCH_MEMORY_NODE_OPTIONS replaces them. The goal is at most 100 MiB under load.
+ * BENCH_MEMORY_SECONDS (default 10) sets each load's length.
  */
 import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { freePort, sleep, startProcess, waitUntilReady, type ManagedProcess } from "../test/env/processes.js";
 import { provisionRedis } from "../test/env/provision/redis-binary.js";
 import { TestIssuer } from "../test/support/authz-client.js";
@@ -44,6 +46,12 @@ interface ServiceMemory {
   highWaterMiB: number;
 }
 
+/** The Node.js flags the Helm chart gives the service by default (`<service>.nodeOptions`): the bench measures what is deployed. */
+function chartNodeOptions(service: string): string {
+  const values = parse(readFileSync(join(here, "..", "charts", "bulwark", "values.yaml"), "utf8")) as Record<string, { nodeOptions?: string } | undefined>;
+  return values[service]?.nodeOptions ?? "";
+}
+
 function status(pid: number, field: "VmRSS" | "VmHWM"): number {
   const kb = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
   return Math.round(Number(kb ?? 0) / 1024);
@@ -64,7 +72,8 @@ async function sampled(pid: number, phase: string, load: () => Promise<number>):
 
 async function startService(name: string, dir: string, args: string[], readyPort: number): Promise<ManagedProcess> {
   const s = pinned(SERVER_CORE, process.execPath, [await compiledCli(), ...args, "--http-address", `127.0.0.1:${readyPort}`, "--log-level", "warn"]);
-  const p = startProcess({ name: `bulwark ${name}`, ...s, logFile: join(dir, `${name}.log`) });
+  const env = { ...process.env, NODE_OPTIONS: process.env.BENCH_MEMORY_NODE_OPTIONS ?? chartNodeOptions(name) };
+  const p = startProcess({ name: `bulwark ${name}`, ...s, env, logFile: join(dir, `${name}.log`) });
   await waitUntilReady(p, () => httpOk(readyPort, "/readyz"), 60_000);
   return p;
 }
@@ -145,7 +154,8 @@ export const serviceMemory: Benchmark = {
     try {
       await sleep(300);
       const results = [await ratelimitMemory(dir, redisPort), await authzMemory(dir, redisPort)];
-      console.log(`RSS of the compiled services (node dist/cli/main.js, files, Redis), goal at most ${GOAL_MIB} MiB under load; Node ${process.version}`);
+      const flags = process.env.BENCH_MEMORY_NODE_OPTIONS ?? `the chart's (ratelimit: ${chartNodeOptions("ratelimit") || "none"}; authz: ${chartNodeOptions("authz") || "none"})`;
+      console.log(`RSS of the compiled services (node dist/cli/main.js, files, Redis), Node flags ${flags}; goal at most ${GOAL_MIB} MiB under load; Node ${process.version}`);
       for (const s of results) {
         const phases = s.phases.map((p) => `${p.phase} ${p.requestsPerSecond}/s: peak ${p.peakMiB} MiB, end ${p.endMiB} MiB`).join("; ");
         console.log(`  ${s.service.padEnd(10)} idle ${s.idleMiB} MiB; ${phases}; high water ${s.highWaterMiB} MiB${s.highWaterMiB > GOAL_MIB ? "  (over the goal)" : ""}`);
