@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
 import { exec } from "../test/env/exec.js";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -19,4 +21,10 @@ export async function compiledCli(repo: string = repoRoot): Promise<string> {
     await built;
   }
   return join(repo, "dist", "cli", "main.js");
+}
+
+/** The Node.js flags the Helm chart gives a data-plane service by default (`<service>.nodeOptions`): benchmarks run what is deployed. */
+export function chartNodeOptions(service: "authz" | "ratelimit"): string {
+  const values = parse(readFileSync(join(repoRoot, "charts", "bulwark", "values.yaml"), "utf8")) as Record<string, { nodeOptions?: string } | undefined>;
+  return values[service]?.nodeOptions ?? "";
 }

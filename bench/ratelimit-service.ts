@@ -16,7 +16,7 @@ import { freePort, sleep, startProcess, waitUntilReady, type ManagedProcess } fr
 import { provisionEnvoy } from "../test/env/provision/envoy-binary.js";
 import { provisionRedis } from "../test/env/provision/redis-binary.js";
 import type { Benchmark } from "./benchmark.js";
-import { compiledCli } from "./compiled-cli.js";
+import { chartNodeOptions, compiledCli } from "./compiled-cli.js";
 import type { LoadCase, LoadResult } from "./ratelimit-load.js";
 
 /**
@@ -133,6 +133,8 @@ export async function ratelimitServerArgs(o: {
   nodeFlags?: string[];
 }): Promise<string[]> {
   return [
+    // As the Helm chart runs it (its NODE_OPTIONS), then the bench's own flags.
+    ...chartNodeOptions("ratelimit").split(" ").filter(Boolean),
     ...(o.nodeFlags ?? []),
     await compiledCli(o.repo),
     "ratelimit",

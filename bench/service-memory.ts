@@ -16,13 +16,13 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
 import { freePort, sleep, startProcess, waitUntilReady, type ManagedProcess } from "../test/env/processes.js";
 import { provisionRedis } from "../test/env/provision/redis-binary.js";
 import { TestIssuer } from "../test/support/authz-client.js";
 import { benchInput, cores, ISSUER, routeOf, Worker } from "./authz-stack.js";
 import type { Benchmark } from "./benchmark.js";
-import { compiledCli } from "./compiled-cli.js";
+import { chartNodeOptions, compiledCli } from "./compiled-cli.js";
 import { DEFAULT_SKEW_SECONDS } from "../services/authz/dpop.js";
 import { httpOk, LIMIT_NAME, LoadGenerator, objects, OTHER_CORE, pinned, SERVER_CORE } from "./ratelimit-service.js";
 
@@ -46,12 +46,6 @@ interface ServiceMemory {
   highWaterMiB: number;
 }
 
-/** The Node.js flags the Helm chart gives the service by default (`<service>.nodeOptions`): the bench measures what is deployed. */
-function chartNodeOptions(service: string): string {
-  const values = parse(readFileSync(join(here, "..", "charts", "bulwark", "values.yaml"), "utf8")) as Record<string, { nodeOptions?: string } | undefined>;
-  return values[service]?.nodeOptions ?? "";
-}
-
 function status(pid: number, field: "VmRSS" | "VmHWM"): number {
   const kb = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
   return Math.round(Number(kb ?? 0) / 1024);
@@ -70,7 +64,7 @@ async function sampled(pid: number, phase: string, load: () => Promise<number>):
   }
 }
 
-async function startService(name: string, dir: string, args: string[], readyPort: number): Promise<ManagedProcess> {
+async function startService(name: "authz" | "ratelimit", dir: string, args: string[], readyPort: number): Promise<ManagedProcess> {
   const s = pinned(SERVER_CORE, process.execPath, [await compiledCli(), ...args, "--http-address", `127.0.0.1:${readyPort}`, "--log-level", "warn"]);
   const env = { ...process.env, NODE_OPTIONS: process.env.BENCH_MEMORY_NODE_OPTIONS ?? chartNodeOptions(name) };
   const p = startProcess({ name: `bulwark ${name}`, ...s, env, logFile: join(dir, `${name}.log`) });

@@ -188,7 +188,7 @@ describe("chart", () => {
       priorityClassName?: string;
       securityContext: Record<string, unknown>;
       topologySpreadConstraints?: Record<string, unknown>[];
-      containers: { args: string[]; env?: { name: string }[]; image: string; securityContext: Record<string, unknown> }[];
+      containers: { args: string[]; env?: { name: string; value?: string }[]; image: string; securityContext: Record<string, unknown> }[];
     };
     const podSpec = (docs: Manifest[], name: string): PodSpec | undefined =>
       (docs.find((d) => d.kind === "Deployment" && d.metadata.name === name) as { spec: { template: { spec: PodSpec } } } | undefined)?.spec.template.spec;
