@@ -1,6 +1,6 @@
 import type protobuf from "protobufjs";
-import { envoyProtoRoot } from "../../envoy/proto/load.js";
-import type { RateLimitRequestMessage, RateLimitResponseMessage } from "./messages.js";
+import { loadEnvoyProtos } from "../../envoy/proto/load.js";
+import type { RateLimitRequestMessage, RateLimitResponseMessage, StreamAccessLogsMessage } from "./messages.js";
 
 /**
  * ShouldRateLimit's messages for the hot path, read and written by protobufjs with the types of
@@ -13,6 +13,8 @@ import type { RateLimitRequestMessage, RateLimitResponseMessage } from "./messag
 
 interface Codec {
   request: protobuf.Type;
+  accessLogs: protobuf.Type;
+  accessLogsResponse: protobuf.Type;
   response: protobuf.Type;
   /** RateLimitResponse.Code by name, from the proto's enum. */
   codes: Readonly<Record<string, number>>;
@@ -22,9 +24,16 @@ let codec: Codec | undefined;
 
 function types(): Codec {
   if (codec) return codec;
-  const root = envoyProtoRoot();
+  // Only the two services' files: the whole Envoy API would cost the process hundreds of MB.
+  const root = loadEnvoyProtos(["envoy/service/ratelimit/v3/rls.proto", "envoy/service/accesslog/v3/als.proto"]);
   const response = root.lookupType("envoy.service.ratelimit.v3.RateLimitResponse");
-  codec = { request: root.lookupType("envoy.service.ratelimit.v3.RateLimitRequest"), response, codes: response.lookupEnum("Code").values };
+  codec = {
+    request: root.lookupType("envoy.service.ratelimit.v3.RateLimitRequest"),
+    response,
+    codes: response.lookupEnum("Code").values,
+    accessLogs: root.lookupType("envoy.service.accesslog.v3.StreamAccessLogsMessage"),
+    accessLogsResponse: root.lookupType("envoy.service.accesslog.v3.StreamAccessLogsResponse"),
+  };
   return codec;
 }
 
@@ -69,4 +78,19 @@ export function encodeRateLimitResponse(message: RateLimitResponseMessage): Buff
     })
     .finish();
   return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** protobufjs's toObject options that give the objects @grpc/proto-loader gives (what outcomeOf() reads). */
+const PROTO_LOADER_SHAPE: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: false, oneofs: true };
+
+/** A StreamAccessLogsMessage (one batch of a sidecar's access log) as @grpc/proto-loader would give it. */
+export function decodeStreamAccessLogs(bytes: Uint8Array): StreamAccessLogsMessage {
+  const { accessLogs } = types();
+  return accessLogs.toObject(accessLogs.decode(bytes), PROTO_LOADER_SHAPE);
+}
+
+/** The (empty) StreamAccessLogsResponse that ends an access-log stream. */
+export function encodeStreamAccessLogsResponse(): Uint8Array {
+  const { accessLogsResponse } = types();
+  return accessLogsResponse.encode({}).finish();
 }
