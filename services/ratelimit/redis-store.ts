@@ -1,6 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { RedisTarget } from "../../common/redis-target.js";
 import type { CountRequest, CountResult, CounterStore } from "./store.js";
+import { ReplyDeadline } from "./reply-deadline.js";
 import { windowPosition } from "./window.js";
 
 /**
@@ -44,7 +45,7 @@ type CountCommand = (
  * is down fails its command and the caller counts it in memory meanwhile).
  */
 export type RedisStoreOptions = ({ url: string } | { target: RedisTarget }) & {
-  /** A command that takes longer fails (and the caller falls back); default 50 ms. */
+  /** A command whose reply takes longer fails (and the caller falls back); default 50 ms. Time the process could not read the reply (a busy event loop) does not count: see ReplyDeadline. */
   commandTimeoutMs?: number;
 };
 
@@ -53,7 +54,7 @@ export type RedisStoreOptions = ({ url: string } | { target: RedisTarget }) & {
  * fails at once (the caller falls back), and the slot map is refreshed every second and on every
  * lost node, so a promoted replica is used as soon as the cluster says so.
  */
-function clusterClient(nodes: { host: string; port: number }[], redisOptions: RedisOptions): Cluster {
+function clusterClient(nodes: { host: string; port: number }[]): Cluster {
   return new Cluster(nodes, {
     enableAutoPipelining: true,
     enableOfflineQueue: false,
@@ -63,7 +64,7 @@ function clusterClient(nodes: { host: string; port: number }[], redisOptions: Re
     slotsRefreshInterval: 1000,
     slotsRefreshTimeout: 1000,
     clusterRetryStrategy: (times) => Math.min(times * 100, 1000),
-    redisOptions: { commandTimeout: redisOptions.commandTimeout, maxRetriesPerRequest: 0 },
+    redisOptions: { maxRetriesPerRequest: 0 },
   });
 }
 
@@ -75,18 +76,19 @@ function clusterClient(nodes: { host: string; port: number }[], redisOptions: Re
 export class RedisStore implements CounterStore {
   readonly redis: Redis | Cluster;
   private readonly command: CountCommand;
+  private readonly deadline: ReplyDeadline;
 
   constructor(options: RedisStoreOptions) {
     const redisOptions: RedisOptions = {
       enableAutoPipelining: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs ?? 50,
       retryStrategy: (times) => Math.min(times * 100, 1000),
       lazyConnect: false,
     };
+    this.deadline = new ReplyDeadline(options.commandTimeoutMs ?? 50);
     const target: RedisTarget = "target" in options ? options.target : { kind: "single", url: options.url };
-    this.redis = target.kind === "single" ? new Redis(target.url, redisOptions) : clusterClient(target.nodes, redisOptions);
+    this.redis = target.kind === "single" ? new Redis(target.url, redisOptions) : clusterClient(target.nodes);
     // Errors surface on the commands; the connection's own errors would otherwise be unhandled.
     this.redis.on("error", () => undefined);
     this.redis.defineCommand("bulwarkCount", { numberOfKeys: 2, lua: COUNT_SCRIPT });
@@ -100,7 +102,9 @@ export class RedisStore implements CounterStore {
 
   private count(request: CountRequest, mode: "take" | "add"): Promise<[number, number, number]> {
     const position = windowPosition(request.nowMs, request.windowMs);
-    return this.command(`${request.key}:${position.index}`, `${request.key}:${position.index - 1}`, request.cost, request.limit, request.windowMs, position.elapsedMs, mode);
+    return this.deadline.within(
+      this.command(`${request.key}:${position.index}`, `${request.key}:${position.index - 1}`, request.cost, request.limit, request.windowMs, position.elapsedMs, mode),
+    );
   }
 
   async take(request: CountRequest): Promise<CountResult> {
@@ -113,6 +117,7 @@ export class RedisStore implements CounterStore {
   }
 
   async close(): Promise<void> {
+    this.deadline.close();
     try {
       await this.redis.quit();
     } catch {
