@@ -66,17 +66,16 @@ export function encodeRateLimitResponse(message: RateLimitResponseMessage): Buff
     if (value === undefined) throw new Error(`RateLimitResponse.Code has no ${name}`);
     return value;
   };
-  const out = response
-    .encode({
-      overall_code: code(message.overall_code),
-      statuses: message.statuses.map((s) => ({
-        code: code(s.code),
-        ...(s.limit_remaining !== undefined ? { limit_remaining: s.limit_remaining } : {}),
-        ...(s.duration_until_reset !== undefined ? { duration_until_reset: { seconds: s.duration_until_reset.seconds } } : {}),
-      })),
-      response_headers_to_add: message.response_headers_to_add.map((h) => ({ key: h.key, value: h.value })),
-    })
-    .finish();
+  // Plain objects in the shape protobufjs encodes; the header list is passed as it is ({key, value}).
+  const statuses = new Array<{ code: number; limit_remaining?: number; duration_until_reset?: { seconds: number } }>(message.statuses.length);
+  for (let i = 0; i < statuses.length; i++) {
+    const s = message.statuses[i] as RateLimitResponseMessage["statuses"][number];
+    const status: (typeof statuses)[number] = { code: code(s.code) };
+    if (s.limit_remaining !== undefined) status.limit_remaining = s.limit_remaining;
+    if (s.duration_until_reset !== undefined) status.duration_until_reset = s.duration_until_reset;
+    statuses[i] = status;
+  }
+  const out = response.encode({ overall_code: code(message.overall_code), statuses, response_headers_to_add: message.response_headers_to_add }).finish();
   return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 

@@ -106,6 +106,14 @@ export function outcomeOf(entry: HttpAccessLogEntryMessage): Outcome | undefined
   };
 }
 
+/** A descriptor with every entry's key and value (as the server's codec gives them). */
+function complete(d: NonNullable<RateLimitRequestMessage["descriptors"]>[number]): boolean {
+  const entries = d.entries;
+  if (!entries) return false;
+  for (const e of entries) if (e.key === undefined || e.value === undefined) return false;
+  return true;
+}
+
 export function responseMessage(decision: Decision): RateLimitResponseMessage {
   return {
     overall_code: decision.code,
@@ -165,11 +173,10 @@ export class RateLimitGrpcService {
 
   async shouldRateLimit(request: RateLimitRequestMessage): Promise<RateLimitResponseMessage> {
     // The server's codec (codec.ts) gives every field; other callers may leave some out.
-    const descriptors = (request.descriptors ?? []).map((d) =>
-      d.entries?.every((e) => e.key !== undefined && e.value !== undefined)
-        ? (d as DescriptorInput)
-        : { entries: (d.entries ?? []).map((e) => ({ key: e.key ?? "", value: e.value ?? "" })) },
-    );
+    const given = request.descriptors ?? [];
+    const descriptors = given.every(complete)
+      ? (given as DescriptorInput[])
+      : given.map((d) => (complete(d) ? (d as DescriptorInput) : { entries: (d.entries ?? []).map((e) => ({ key: e.key ?? "", value: e.value ?? "" })) }));
     if ((request.domain ?? "") !== this.options.domain) {
       this.warnOnce(`domain ${request.domain ?? ""}`, () =>
         this.options.log.warn({ domain: request.domain }, "rate-limit request for another domain; allowed (logged once per domain)"),
