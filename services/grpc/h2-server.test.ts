@@ -176,6 +176,8 @@ describe("the gRPC server over node:http2", () => {
       [echo, Buffer.from([0, 0x7f, 0xff, 0xff, 0xff]), GrpcStatus.RESOURCE_EXHAUSTED],
       // two messages in a unary call; none; a call cut inside a message
       [echo, Buffer.concat([frameMessage(Buffer.from("a")), frameMessage(Buffer.from("b"))]), GrpcStatus.INTERNAL],
+      [echo, [frameMessage(Buffer.from("a")), frameMessage(Buffer.from("b"))], GrpcStatus.INTERNAL],
+      [echo, [frameMessage(Buffer.from("a")), Buffer.from([0, 0])], GrpcStatus.INTERNAL],
       [echo, Buffer.alloc(0), GrpcStatus.INTERNAL],
       [echo, frameMessage(Buffer.from("abc")).subarray(0, 6), GrpcStatus.INTERNAL],
       [{ ":path": "/no.Such/Method" }, frameMessage(Buffer.from("x")), GrpcStatus.UNIMPLEMENTED],
@@ -184,6 +186,9 @@ describe("the gRPC server over node:http2", () => {
     const notGrpc = await call(session, { ":path": ECHO, "content-type": "text/plain" }, Buffer.from("hi"));
     expect(notGrpc.headers[":status"]).toBe(415);
     expect((await call(session, { ":path": ECHO }, frameMessage(Buffer.from("still here")))).grpcStatus).toBe("0");
+    const frame = frameMessage(Buffer.from("in pieces"));
+    const pieces = await call(session, { ":path": ECHO }, [frame.subarray(0, 3), frame.subarray(3, 7), frame.subarray(7)]);
+    expect([pieces.grpcStatus, String(pieces.body.subarray(5))]).toEqual(["0", "in pieces"]);
   });
 
   it("bounds the partial messages it holds over all calls: past the budget a call ends RESOURCE_EXHAUSTED", async () => {

@@ -1,5 +1,5 @@
 import { constants, createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
-import { frameMessage, MessageReader } from "./framing.js";
+import { FRAME_HEADER_BYTES, frameMessage, MessageReader } from "./framing.js";
 import { GrpcError, GrpcStatus, percentEncode, timeoutMs, type GrpcStatusCode } from "./status.js";
 
 /**
@@ -173,9 +173,13 @@ export class GrpcH2Server {
     else this.streaming(stream, call, method);
   }
 
-  /** Reads the stream's messages; holds partial ones within the server-wide budget. */
+  /**
+   * Reads the stream's messages; holds partial ones within the server-wide budget. A chunk that
+   * is exactly one whole message (a unary request, as a client usually writes it) is handed on
+   * without a reader.
+   */
   private read(stream: ServerHttp2Stream, onMessages: (messages: Buffer[]) => void, onEnd: () => void, onFailure: (error: GrpcError) => void): void {
-    const reader = new MessageReader(this.maxMessageBytes);
+    let reader: MessageReader | undefined;
     const messages: Buffer[] = [];
     let held = 0;
     let failed = false;
@@ -185,6 +189,11 @@ export class GrpcH2Server {
     };
     stream.on("data", (chunk: Buffer) => {
       if (failed) return;
+      if (reader === undefined && this.isWholeMessage(chunk)) return onMessages([chunk.subarray(FRAME_HEADER_BYTES)]);
+      if (reader === undefined) {
+        reader = new MessageReader(this.maxMessageBytes);
+        stream.on("close", release);
+      }
       try {
         reader.push(chunk, messages);
         const now = reader.pending;
@@ -202,13 +211,22 @@ export class GrpcH2Server {
     stream.on("end", () => {
       if (failed) return;
       release();
-      if (!reader.atBoundary) {
+      if (reader !== undefined && !reader.atBoundary) {
         failed = true;
         return onFailure(new GrpcError(GrpcStatus.INTERNAL, "request ended inside a message"));
       }
       onEnd();
     });
-    stream.on("close", release);
+  }
+
+  /** An uncompressed message within the size limit, with nothing before or after it. */
+  private isWholeMessage(chunk: Buffer): boolean {
+    return (
+      chunk.length >= FRAME_HEADER_BYTES &&
+      chunk[0] === 0 &&
+      chunk.readUInt32BE(1) === chunk.length - FRAME_HEADER_BYTES &&
+      chunk.length - FRAME_HEADER_BYTES <= this.maxMessageBytes
+    );
   }
 
   private unary(stream: ServerHttp2Stream, call: CallInfo, method: UnaryMethod<unknown, unknown>): void {
