@@ -1,14 +1,22 @@
-import { Server, ServerCredentials, status, type sendUnaryData, type ServerReadableStream, type ServerUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { Counter, Gauge, Registry } from "prom-client";
 import { decide, type Decision, type DescriptorInput } from "./decide.js";
 import type { LimitIndex } from "./limits.js";
 import { countOutcome, type Outcome } from "./outcomes.js";
-import { ratelimitServices, type HttpAccessLogEntryMessage, type RateLimitRequestMessage, type RateLimitResponseMessage, type StreamAccessLogsMessage } from "./protocol.js";
+import type { HttpAccessLogEntryMessage, RateLimitRequestMessage, RateLimitResponseMessage, StreamAccessLogsMessage } from "./messages.js";
+import { decodeRateLimitRequest, decodeStreamAccessLogs, encodeRateLimitResponse, encodeStreamAccessLogsResponse } from "./codec.js";
+import { GrpcH2Server, type StreamCall, type StreamHandlers } from "../grpc/h2-server.js";
+import { GrpcError, GrpcStatus } from "../grpc/status.js";
 import type { CounterStore } from "./store.js";
+import { RefusalCache } from "./refusal-cache.js";
 import { structToJson } from "../../envoy/xds/proto-struct.js";
 import { errorMessage } from "../../common/errors.js";
 import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY } from "../../contract/wire.js";
+
+const SHOULD_RATE_LIMIT = "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit";
+const STREAM_ACCESS_LOGS = "/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs";
+/** Access-log batches of one stream waiting to be counted before its reading pauses. */
+const MAX_WAITING_BATCHES = 64;
 
 export class RateLimitMetrics {
   readonly decisions: Counter<"limit" | "result">;
@@ -79,6 +87,8 @@ export interface RateLimitServiceOptions {
   log: Logger;
   metrics?: RateLimitMetrics;
   now?: () => number;
+  /** Remember spent budgets in this process until they could fit again (RefusalCache); default true. */
+  refusalCache?: boolean;
 }
 
 /** The finished request an access-log entry describes. */
@@ -94,6 +104,14 @@ export function outcomeOf(entry: HttpAccessLogEntryMessage): Outcome | undefined
     path: entry.request?.path ?? "",
     claims: (structToJson(common.metadata?.filter_metadata?.[JWT_AUTHN_FILTER])[JWT_PAYLOAD_KEY] ?? {}) as Record<string, unknown>,
   };
+}
+
+/** A descriptor with every entry's key and value (as the server's codec gives them). */
+function complete(d: NonNullable<RateLimitRequestMessage["descriptors"]>[number]): boolean {
+  const entries = d.entries;
+  if (!entries) return false;
+  for (const e of entries) if (e.key === undefined || e.value === undefined) return false;
+  return true;
 }
 
 export function responseMessage(decision: Decision): RateLimitResponseMessage {
@@ -113,15 +131,18 @@ export function responseMessage(decision: Decision): RateLimitResponseMessage {
  * routes with outcome-aware budgets (countOutcome()).
  */
 export class RateLimitGrpcService {
-  private server: Server | undefined;
+  private server: GrpcH2Server | undefined;
   readonly metrics: RateLimitMetrics;
   /** Access-log entries received and budgets they spent (for tests and diagnostics). */
   readonly stats = { decisions: 0, outcomesReceived: 0, outcomesCounted: 0 };
   private readonly now: () => number;
+  /** The store, behind the cache of refusals unless turned off. */
+  private readonly store: CounterStore;
 
   constructor(private readonly options: RateLimitServiceOptions) {
     this.metrics = options.metrics ?? new RateLimitMetrics();
     this.now = options.now ?? Date.now;
+    this.store = options.refusalCache === false ? options.store : new RefusalCache(options.store);
   }
 
   /** The decisions counter's series, by limit and result: looked up once, not on every call. */
@@ -152,11 +173,10 @@ export class RateLimitGrpcService {
 
   async shouldRateLimit(request: RateLimitRequestMessage): Promise<RateLimitResponseMessage> {
     // The server's codec (codec.ts) gives every field; other callers may leave some out.
-    const descriptors = (request.descriptors ?? []).map((d) =>
-      d.entries?.every((e) => e.key !== undefined && e.value !== undefined)
-        ? (d as DescriptorInput)
-        : { entries: (d.entries ?? []).map((e) => ({ key: e.key ?? "", value: e.value ?? "" })) },
-    );
+    const given = request.descriptors ?? [];
+    const descriptors = given.every(complete)
+      ? (given as DescriptorInput[])
+      : given.map((d) => (complete(d) ? (d as DescriptorInput) : { entries: (d.entries ?? []).map((e) => ({ key: e.key ?? "", value: e.value ?? "" })) }));
     if ((request.domain ?? "") !== this.options.domain) {
       this.warnOnce(`domain ${request.domain ?? ""}`, () =>
         this.options.log.warn({ domain: request.domain }, "rate-limit request for another domain; allowed (logged once per domain)"),
@@ -169,7 +189,7 @@ export class RateLimitGrpcService {
       this.decisionSeries.clear();
       this.warned.clear();
     }
-    const decision = await decide({ descriptors, hitsAddend: request.hits_addend ?? 0 }, limits, this.options.store, this.now());
+    const decision = await decide({ descriptors, hitsAddend: request.hits_addend ?? 0 }, limits, this.store, this.now());
     this.stats.decisions++;
     for (const d of decision.descriptors) {
       if (!d.limit) {
@@ -193,7 +213,7 @@ export class RateLimitGrpcService {
       if (!outcome) continue;
       this.stats.outcomesReceived++;
       try {
-        const spent = await countOutcome(outcome, this.options.limits(), this.options.store, this.now());
+        const spent = await countOutcome(outcome, this.options.limits(), this.store, this.now());
         for (const limit of spent) this.metrics.outcomes.inc({ limit });
         this.stats.outcomesCounted += spent.length;
       } catch (error) {
@@ -203,38 +223,51 @@ export class RateLimitGrpcService {
     }
   }
 
-  /** Listens on host:port (0: a free port); resolves with the port. */
-  async start(host: string, port: number): Promise<number> {
-    const server = new Server({ "grpc.enable_channelz": 0 });
-    const { rateLimit, accessLog } = ratelimitServices();
+  /**
+   * One access-log stream (a sidecar's, for as long as it runs): its batches are counted in order;
+   * a failure is logged and the stream goes on. Reading pauses while many batches wait, so a
+   * sidecar that sends faster than the store answers is held back by HTTP/2 flow control.
+   */
+  private accessLogStream(call: StreamCall<unknown>): StreamHandlers<StreamAccessLogsMessage> {
     const log = this.options.log;
-    server.addService(rateLimit, {
-      ShouldRateLimit: (call: ServerUnaryCall<RateLimitRequestMessage, RateLimitResponseMessage>, callback: sendUnaryData<RateLimitResponseMessage>): void => {
-        this.shouldRateLimit(call.request).then(
-          (response) => callback(null, response),
-          (error: unknown) => {
-            log.error({ err: errorMessage(error) }, "rate-limit decision failed");
-            callback({ code: status.UNAVAILABLE, details: "rate-limit decision failed" });
-          },
+    let chain = Promise.resolve();
+    let waiting = 0;
+    return {
+      message: (message) => {
+        if (++waiting === MAX_WAITING_BATCHES) call.pause();
+        chain = chain.then(() =>
+          this.recordAccessLogs(message)
+            .catch((error: unknown) => log.warn({ err: errorMessage(error) }, "outcome not counted"))
+            .finally(() => {
+              if (waiting-- === MAX_WAITING_BATCHES) call.resume();
+            }),
         );
       },
-    });
-    server.addService(accessLog, {
-      StreamAccessLogs: (call: ServerReadableStream<StreamAccessLogsMessage, unknown>, callback: sendUnaryData<unknown>): void => {
-        // Entries of one stream are counted in order; a failure is logged and the stream goes on.
-        let chain = Promise.resolve();
-        call.on("data", (message: StreamAccessLogsMessage) => {
-          chain = chain.then(() => this.recordAccessLogs(message).catch((error: unknown) => log.warn({ err: errorMessage(error) }, "outcome not counted")));
+      end: () => {
+        void chain.then(() => {
+          call.send({});
+          call.finish();
         });
-        call.on("end", () => {
-          void chain.then(() => callback(null, {}));
-        });
-        call.on("error", () => undefined);
       },
+    };
+  }
+
+  /** Listens on host:port (0: a free port); resolves with the port. */
+  async start(host: string, port: number): Promise<number> {
+    const log = this.options.log;
+    const server = new GrpcH2Server({ onHandlerError: (path, error) => log.error({ err: errorMessage(error), path }, "gRPC handler failed") });
+    server.add(SHOULD_RATE_LIMIT, {
+      kind: "unary",
+      decode: decodeRateLimitRequest,
+      encode: encodeRateLimitResponse,
+      handle: (request: RateLimitRequestMessage) =>
+        this.shouldRateLimit(request).catch((error: unknown) => {
+          log.error({ err: errorMessage(error) }, "rate-limit decision failed");
+          throw new GrpcError(GrpcStatus.UNAVAILABLE, "rate-limit decision failed");
+        }),
     });
-    const bound = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p)));
-    });
+    server.add(STREAM_ACCESS_LOGS, { kind: "stream", decode: decodeStreamAccessLogs, encode: encodeStreamAccessLogsResponse, open: (call) => this.accessLogStream(call) });
+    const bound = await server.listen(host, port);
     this.server = server;
     return bound;
   }
@@ -243,16 +276,6 @@ export class RateLimitGrpcService {
   stop(graceMs = 1000): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, graceMs);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return server ? server.close(graceMs) : Promise.resolve();
   }
 }

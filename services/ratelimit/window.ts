@@ -47,6 +47,17 @@ export function msUntilWindowEnd(position: WindowPosition): number {
  * the previous one and decays in turn.
  */
 export function secondsUntilFits(counts: { previous: number; current: number }, position: WindowPosition, cost: number, limit: number): number {
+  // The inequalities are strict: the request fits only after the instant computed, hence + 1 ms
+  // (rounded to a millisecond first, so floating-point noise does not add a second).
+  return Math.max(1, Math.ceil((Math.round(msUntilFits(counts, position, cost, limit)) + 1) / 1000));
+}
+
+/**
+ * Milliseconds after which a refused request of `cost` would fit, assuming nothing else is
+ * counted meanwhile (see secondsUntilFits); it fits only strictly after that instant. Counting
+ * elsewhere only adds: the request cannot fit any earlier.
+ */
+export function msUntilFits(counts: { previous: number; current: number }, position: WindowPosition, cost: number, limit: number): number {
   const need = Math.max(cost, 1);
   const W = position.windowMs;
   // In the current window: floor(previous × (W - e) / W) ≤ limit - current - need.
@@ -61,7 +72,5 @@ export function secondsUntilFits(counts: { previous: number; current: number }, 
     const next = counts.current === 0 ? 0 : Math.max(0, W * (1 - (limit - need + 1) / counts.current));
     waitMs = W - position.elapsedMs + next;
   }
-  // The inequalities are strict: the request fits only after the instant computed, hence + 1 ms
-  // (rounded to a millisecond first, so floating-point noise does not add a second).
-  return Math.max(1, Math.ceil((Math.round(waitMs) + 1) / 1000));
+  return waitMs;
 }
