@@ -22,7 +22,8 @@ envoy.service.accesslog.v3.AccessLogService (finished requests of routes whose b
 some response codes). The limits come from the same translation as the sidecars' configuration:
 watched in Kubernetes, or read once from files with -f. Budgets are sliding windows counted in
 Redis (shared by every replica) or, without --redis-url, in memory (one replica). When Redis is
-unreachable each replica limits on its own in memory until Redis is back.
+unreachable each replica limits on its own in memory until Redis is back; so does a call whose
+Redis reply takes over 50 ms (counted in bulwark_ratelimit_store_fallbacks_total).
 
 Counters in memory are capped (--memory-counters). Past the cap, expired counters go first, then
 the least-spent ones. An evicted counter's budget restarts (that key fails open), but a flood of
@@ -132,7 +133,7 @@ export async function runRatelimit(argv: string[]): Promise<number> {
     },
   };
   if (target) {
-    const fallback = new FallbackStore(new RedisStore({ target }), log, memory);
+    const fallback = new FallbackStore(new RedisStore({ target }), log, memory, () => metrics.storeFallbacks.inc());
     metrics.isDegraded = () => fallback.isDegraded;
     metrics.memoryCounters = () => fallback.memory.size;
     store = fallback;

@@ -17,6 +17,8 @@ export class FallbackStore implements CounterStore {
     private readonly primary: RedisStore,
     private readonly log: Logger,
     memory: MemoryStoreOptions = {},
+    /** Told of every count made in memory because Redis did not answer (each one is per replica). */
+    private readonly onFallback: () => void = () => undefined,
   ) {
     this.memory = new MemoryStore(memory);
   }
@@ -27,6 +29,7 @@ export class FallbackStore implements CounterStore {
   }
 
   private fallBack(error: unknown): void {
+    this.onFallback();
     if (this.degraded) return;
     this.degraded = true;
     this.log.warn({ err: errorMessage(error) }, "redis unavailable; limiting per replica in memory until it returns");

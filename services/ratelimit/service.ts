@@ -24,6 +24,7 @@ export class RateLimitMetrics {
   readonly degraded: Gauge;
   readonly limits: Gauge;
   readonly memoryEvictions: Counter;
+  readonly storeFallbacks: Counter;
   /** Read when /metrics is scraped: counters held in memory. */
   memoryCounters: () => number = () => 0;
   /** Read when /metrics is scraped: whether the store counts per replica in memory. */
@@ -56,6 +57,11 @@ export class RateLimitMetrics {
     this.memoryEvictions = new Counter({
       name: "bulwark_ratelimit_memory_evictions_total",
       help: "Counters evicted from memory to stay within --memory-counters (least-spent first); each one's budget restarts (fails open for that key).",
+      registers: [registry],
+    });
+    this.storeFallbacks = new Counter({
+      name: "bulwark_ratelimit_store_fallbacks_total",
+      help: "Budgets counted in this replica's memory because Redis did not answer in time or was unavailable (each one limited per replica, not shared).",
       registers: [registry],
     });
     const held = (): number => this.memoryCounters();
