@@ -1,4 +1,4 @@
-import { Client, credentials, type ClientDuplexStream, type MethodDefinition } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, type ChannelCredentials, type ClientDuplexStream, type MethodDefinition } from "@grpc/grpc-js";
 import type protobuf from "protobufjs";
 import { messageTypeOf } from "../envoy/proto/load.js";
 import {
@@ -86,6 +86,10 @@ export interface AdsClientOptions {
   delta: boolean;
   /** Called when the stream fails (not when closed by `close()`). */
   onError?: (error: Error) => void;
+  /** TLS towards a controller that serves xDS over TLS (default: plaintext, for an in-process server). */
+  credentials?: ChannelCredentials;
+  /** Sent as `authorization: Bearer <token>` (a controller authenticates every stream as a pod). */
+  token?: string;
 }
 
 /** One simulated sidecar: its own HTTP/2 connection (no shared subchannel) and one ADS stream. */
@@ -100,7 +104,7 @@ export class AdsClient {
   private readonly deltaNames = new Map<string, string[]>();
 
   constructor(private readonly options: AdsClientOptions) {
-    this.client = new Client(options.target, credentials.createInsecure(), {
+    this.client = new Client(options.target, options.credentials ?? credentials.createInsecure(), {
       "grpc.use_local_subchannel_pool": 1,
       "grpc.max_receive_message_length": 16 * 1024 * 1024,
     });
@@ -111,7 +115,7 @@ export class AdsClient {
     const node = { id: this.options.nodeId, cluster: "bench/sidecar" };
     if (this.options.delta) {
       const method = service.DeltaAggregatedResources as MethodDefinition<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
-      const stream = this.client.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize);
+      const stream = this.client.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, this.metadata());
       this.stream = stream;
       this.watch(stream);
       stream.on("data", (response: DeltaDiscoveryResponse) => this.onDelta(stream, response));
@@ -119,7 +123,7 @@ export class AdsClient {
       stream.write({ type_url: XdsType.Listener, resource_names_subscribe: [] });
     } else {
       const method = service.StreamAggregatedResources as MethodDefinition<DiscoveryRequest, DiscoveryResponse>;
-      const stream = this.client.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize);
+      const stream = this.client.makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, this.metadata());
       this.stream = stream;
       this.watch(stream);
       stream.on("data", (response: DiscoveryResponse) => this.onSotw(stream, response));
@@ -128,6 +132,12 @@ export class AdsClient {
         stream.write({ node, type_url: type, resource_names: [], version_info: "" });
       }
     }
+  }
+
+  private metadata(): Metadata {
+    const metadata = new Metadata();
+    if (this.options.token) metadata.set("authorization", `Bearer ${this.options.token}`);
+    return metadata;
   }
 
   private watch(stream: NodeJS.EventEmitter): void {

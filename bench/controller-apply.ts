@@ -42,6 +42,8 @@ import {
   type SidecarPod,
   type TokenIssuer,
 } from "../test/support/e2e.js";
+import { credentials, type ChannelCredentials } from "@grpc/grpc-js";
+import { podToken, xdsServingFiles } from "../test/support/xds-credentials.js";
 import { AdsClient } from "./ads-client.js";
 import type { Benchmark } from "./benchmark.js";
 import { percentiles, type Percentiles } from "./stats.js";
@@ -217,6 +219,23 @@ async function startRelay(targetPort: number): Promise<{ port: number; sentBy: n
   };
 }
 
+/**
+ * What each simulated sidecar presents to the controller, as an injected pod's does: the xDS
+ * serving CA and a token bound to its Pod (TokenRequest), fetched before any timing starts.
+ */
+async function fleetCredentials(
+  kc: KubeConfig,
+  namespace: string,
+  pods: readonly string[],
+): Promise<{ sidecars: { nodeId: string; token: string }[]; credentials: ChannelCredentials }> {
+  const { caPem } = await xdsServingFiles();
+  const sidecars: { nodeId: string; token: string }[] = [];
+  await pool(pods, 16, async (pod, i) => {
+    sidecars[i] = { nodeId: `${pod}.${namespace}`, token: await podToken(kc, { namespace, pod }) };
+  });
+  return { sidecars, credentials: credentials.createSsl(Buffer.from(caPem)) };
+}
+
 /** Simulated sidecars; each response a client receives is acknowledged in the same tick, so its time is the ACK's. */
 class Fleet {
   readonly clients: AdsClient[] = [];
@@ -224,9 +243,9 @@ class Fleet {
   readonly acks: number[][] = [];
   errors = 0;
 
-  constructor(target: string, nodeIds: readonly string[], delta: boolean) {
-    nodeIds.forEach((nodeId, i) => {
-      const client = new AdsClient({ target, nodeId, delta, onError: () => (this.errors += 1) });
+  constructor(target: string, sidecars: readonly { nodeId: string; token: string }[], options: { delta: boolean; credentials: ChannelCredentials }) {
+    sidecars.forEach(({ nodeId, token }, i) => {
+      const client = new AdsClient({ target, nodeId, delta: options.delta, credentials: options.credentials, token, onError: () => (this.errors += 1) });
       const times: number[] = [];
       let total = 0;
       Object.defineProperty(client.responses, "total", {
@@ -431,11 +450,8 @@ async function fleetScenario(ctx: Context, controller: ControllerProcess, delta:
   const pods = Array.from({ length: size }, (_, i) => `api-${String(i).padStart(4, "0")}`);
   await pool(pods, 16, (pod) => createSidecarPod(ctx.kc, { namespace, name: pod, labels: { app: service }, sidecarPort: 15001, appPort: 8080 }));
   const watcher = new PolicyWatcher(ctx.kc, namespace);
-  const fleet = new Fleet(
-    `127.0.0.1:${controller.xdsPort}`,
-    pods.map((p) => `${p}.${namespace}`),
-    delta,
-  );
+  const auth = await fleetCredentials(ctx.kc, namespace, pods);
+  const fleet = new Fleet(`127.0.0.1:${controller.xdsPort}`, auth.sidecars, { delta, credentials: auth.credentials });
   try {
     await watcher.start();
     await createPolicy(ctx, namespace, "api", benchSpec(service, ctx.idp, scopeOf(0)));
@@ -505,6 +521,11 @@ async function scaleScenario(ctx: Context, previous: ControllerProcess, plan: Pl
   });
   const createSeconds = round1((performance.now() - createStarted) / 1000);
   console.log(`  created ${n} Services, Pods and policies in ${createSeconds} s`);
+  const auth = await fleetCredentials(
+    ctx.kc,
+    namespace,
+    names.map((name) => `${name}-0`),
+  );
 
   const first = await timedStart(ctx, "bench-scale-1", n);
   await quiet(first.controller, 1500, 120_000);
@@ -512,11 +533,7 @@ async function scaleScenario(ctx: Context, previous: ControllerProcess, plan: Pl
   const restart = await timedStart(ctx, "bench-scale-1", n);
   const controller = restart.controller;
   const watcher = new PolicyWatcher(ctx.kc, namespace);
-  const fleet = new Fleet(
-    `127.0.0.1:${controller.xdsPort}`,
-    names.map((name) => `${name}-0.${namespace}`),
-    false,
-  );
+  const fleet = new Fleet(`127.0.0.1:${controller.xdsPort}`, auth.sidecars, { delta: false, credentials: auth.credentials });
   try {
     await watcher.start();
     const connectStarted = performance.now();
