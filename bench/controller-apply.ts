@@ -466,6 +466,14 @@ async function fleetScenario(ctx: Context, controller: ControllerProcess, delta:
   }
 }
 
+/**
+ * A metric of the controller; a read that times out (a controller busy with a full reconcile on
+ * a loaded machine can take more than the request's 5 s to answer) is tried again for a minute.
+ */
+function readMetric(controller: ControllerProcess, name: string): Promise<number | undefined> {
+  return waitFor(`metric ${name}`, async () => ({ value: await controller.metric(name) }), 60_000, 100).then((m) => m.value);
+}
+
 /** Spawns a controller and measures spawn → ready and spawn → every snapshot set. */
 async function timedStart(
   ctx: Context,
@@ -475,10 +483,10 @@ async function timedStart(
   const t0 = performance.now();
   const controller = await startController(ctx.env, { leaseNamespace: ctx.leaseNamespace, identity, logLevel: "warn" });
   const ready = performance.now();
-  await waitFor(`${snapshots} snapshots`, async () => (((await controller.metric("bulwark_snapshot_updates_total")) ?? 0) >= snapshots ? true : undefined), 120_000, 10);
+  await waitFor(`${snapshots} snapshots`, async () => (((await readMetric(controller, "bulwark_snapshot_updates_total")) ?? 0) >= snapshots ? true : undefined), 120_000, 10);
   const all = performance.now();
-  const sum = (await controller.metric("bulwark_reconcile_duration_seconds_sum")) ?? Number.NaN;
-  const count = (await controller.metric("bulwark_reconcile_duration_seconds_count")) ?? Number.NaN;
+  const sum = (await readMetric(controller, "bulwark_reconcile_duration_seconds_sum")) ?? Number.NaN;
+  const count = (await readMetric(controller, "bulwark_reconcile_duration_seconds_count")) ?? Number.NaN;
   return { controller, spawnToReadyMs: round1(ready - t0), spawnToAllSnapshotsMs: round1(all - t0), reconciles: { count, totalMs: round1(sum * 1000) } };
 }
 
@@ -487,7 +495,7 @@ async function quiet(controller: ControllerProcess, quietMs: number, timeoutMs: 
   let last = "";
   let since = Date.now();
   while (Date.now() < deadline) {
-    const now = `${(await controller.metric("bulwark_status_writes_total")) ?? 0}/${(await controller.metric("bulwark_reconcile_duration_seconds_count")) ?? 0}`;
+    const now = `${(await readMetric(controller, "bulwark_status_writes_total")) ?? 0}/${(await readMetric(controller, "bulwark_reconcile_duration_seconds_count")) ?? 0}`;
     if (now !== last) {
       last = now;
       since = Date.now();
@@ -553,9 +561,9 @@ async function scaleScenario(ctx: Context, previous: ControllerProcess, plan: Pl
       const name = names[index] as string;
       const current = (await ctx.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group, version, plural, namespace, name })) as PolicyObject;
       const generation = current.metadata.generation + 1;
-      const snapshotsBefore = (await controller.metric("bulwark_snapshot_updates_total")) ?? 0;
-      const sumBefore = (await controller.metric("bulwark_reconcile_duration_seconds_sum")) ?? 0;
-      const countBefore = (await controller.metric("bulwark_reconcile_duration_seconds_count")) ?? 0;
+      const snapshotsBefore = (await readMetric(controller, "bulwark_snapshot_updates_total")) ?? 0;
+      const sumBefore = (await readMetric(controller, "bulwark_reconcile_duration_seconds_sum")) ?? 0;
+      const countBefore = (await readMetric(controller, "bulwark_reconcile_duration_seconds_count")) ?? 0;
       await sleep(100);
       const t0 = performance.now();
       await patchPolicySpec(ctx.kc, namespace, name, benchSpec(name, ctx.idp, scopeOf(current.metadata.generation)));
@@ -565,10 +573,10 @@ async function scaleScenario(ctx: Context, previous: ControllerProcess, plan: Pl
       ack.push(acked - t0);
       status.push(tStatus - t0);
       await quiet(controller, 300, 10_000);
-      changed.push(((await controller.metric("bulwark_snapshot_updates_total")) ?? 0) - snapshotsBefore);
-      const reconciles = ((await controller.metric("bulwark_reconcile_duration_seconds_count")) ?? 0) - countBefore;
+      changed.push(((await readMetric(controller, "bulwark_snapshot_updates_total")) ?? 0) - snapshotsBefore);
+      const reconciles = ((await readMetric(controller, "bulwark_reconcile_duration_seconds_count")) ?? 0) - countBefore;
       reconcileCounts.push(reconciles);
-      reconcile.push(((((await controller.metric("bulwark_reconcile_duration_seconds_sum")) ?? 0) - sumBefore) * 1000) / Math.max(1, reconciles));
+      reconcile.push(((((await readMetric(controller, "bulwark_reconcile_duration_seconds_sum")) ?? 0) - sumBefore) * 1000) / Math.max(1, reconciles));
     }
     if (fleet.errors > 0) throw new Error(`${fleet.errors} simulated sidecars lost their stream`);
     return {
