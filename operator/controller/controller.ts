@@ -174,6 +174,8 @@ export class Controller {
     this.reconciles += 1;
     metrics.reconcileSeconds.observe((performance.now() - started) / 1000);
     this.scheduleNextChange(translation.resolution.nextChange, now);
+    // The pushes first: the new snapshots reach the sidecars' streams before the status work.
+    await new Promise((resolve) => setImmediate(resolve));
     await this.status.write();
   }
 

@@ -34,13 +34,26 @@ export function sidecarReport(nodeId: string, sources: ObservationSources): Side
   return inherited ?? remote ?? own;
 }
 
-/** The fleet's word on each sidecar, as policy-status.ts reads it. */
-export function sidecarObservation(sources: ObservationSources): SidecarObservation {
+/**
+ * The fleet's word on each sidecar, as policy-status.ts reads it, at one instant: each sidecar's
+ * report is worked out once (the same answer a second time: `forget` only drops what the first
+ * call no longer used). `reportsOf` is the reports of some sidecars as text, to tell whether
+ * what a status reads of them changed.
+ */
+export function sidecarObservation(sources: ObservationSources): SidecarObservation & { reportsOf(nodeIds: readonly string[]): string } {
+  const known = new Map<string, SidecarReport | undefined>();
+  const report = (nodeId: string): SidecarReport | undefined => {
+    if (known.has(nodeId)) return known.get(nodeId);
+    const found = sidecarReport(nodeId, sources);
+    known.set(nodeId, found);
+    return found;
+  };
   return {
     runningGeneration: (nodeId, policyKey): number | undefined => {
-      const report = sidecarReport(nodeId, sources);
-      return report?.policy === policyKey ? report.generation : undefined;
+      const found = report(nodeId);
+      return found?.policy === policyKey ? found.generation : undefined;
     },
-    rejection: (nodeId): string | undefined => sidecarReport(nodeId, sources)?.nack,
+    rejection: (nodeId): string | undefined => report(nodeId)?.nack,
+    reportsOf: (nodeIds) => JSON.stringify(nodeIds.map((id) => report(id) ?? null)),
   };
 }

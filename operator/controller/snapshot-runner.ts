@@ -60,6 +60,8 @@ export class SnapshotRunner {
    */
   private readonly acked = new Map<string, RunningConfig>();
   private readonly pushedAt = new Map<string, number>();
+  /** Memo keys of workload objects (memoKey). */
+  private readonly keys = new WeakMap<WorkloadIR, { scope: string; key: string }>();
 
   constructor(private readonly options: SnapshotRunnerOptions) {}
 
@@ -109,10 +111,7 @@ export class SnapshotRunner {
     const mesh = translation.ir.mesh;
     const meshScopeKey = meshScopeKeys(mesh);
     const { built, failed } = buildPerWorkload(translation, (workload) => {
-      const { sidecars: _s, ...content } = workload;
-      // Memo key only (snapshot versions hash the encoded resources): translation builds equal IR in
-      // the same key order, so plain JSON is enough, and 5x cheaper than sorted JSON at 1,000 workloads.
-      const key = `${meshScopeKey(workload)}\u0000${JSON.stringify(content)}`;
+      const key = this.memoKey(workload, meshScopeKey(workload));
       let snapshot = this.snapshotMemo.get(key);
       if (!snapshot) {
         snapshot = this.options.buildSnapshot(workload, mesh);
@@ -121,6 +120,21 @@ export class SnapshotRunner {
       return { key, snapshot };
     });
     return { built: built.map(({ workload, built: { key, snapshot } }) => ({ workload, key, snapshot })), failed };
+  }
+
+  /**
+   * A workload's snapshot memo key. Memo key only (snapshot versions hash the encoded resources):
+   * translation builds equal IR in the same key order, so plain JSON is enough, and 5x cheaper
+   * than sorted JSON at 1,000 workloads; a workload object that translation reused (it never
+   * changes one it hands out: ir/build.ts) keeps its key without being serialised again.
+   */
+  private memoKey(workload: WorkloadIR, scope: string): string {
+    const known = this.keys.get(workload);
+    if (known?.scope === scope) return known.key;
+    const { sidecars: _s, ...content } = workload;
+    const key = `${scope}\u0000${JSON.stringify(content)}`;
+    this.keys.set(workload, { scope, key });
+    return key;
   }
 
   /**
@@ -140,7 +154,7 @@ export class SnapshotRunner {
     if (!fromCa && own.length === 0) return snapshot;
     if (fromCa) used.identities.add(identityKey(identity));
     const secrets = [...own, ...(fromCa ? await certificates.secretsFor(identity, secretNames, now) : [])];
-    const securedKey = `${snapshot.version}/${identityKey(identity)}/${secrets.map((s) => JSON.stringify(s.resource)).join("/")}`;
+    const securedKey = `${snapshot.version}/${identityKey(identity)}/${secrets.map((s) => resourceJson(s.resource)).join("/")}`;
     used.secured.add(securedKey);
     const secured = this.securedMemo.get(securedKey) ?? withSecrets(snapshot, secrets);
     this.securedMemo.set(securedKey, secured);
@@ -150,7 +164,8 @@ export class SnapshotRunner {
 
   private set(nodeId: string, snapshot: Snapshot, workload: WorkloadIR): void {
     const cache = this.options.cache;
-    const result = cache.setSnapshot(nodeId, snapshot);
+    // The very snapshot the cache serves already (checked and set before): nothing to set again.
+    const result = cache.getSnapshot(nodeId) === snapshot ? { ok: true as const, changed: false } : cache.setSnapshot(nodeId, snapshot);
     if (!result.ok) {
       this.options.log.error({ sidecar: nodeId, problems: result.problems }, "refusing an inconsistent snapshot; the sidecar keeps its previous one");
       return;
@@ -221,6 +236,19 @@ export class SnapshotRunner {
     }
     return out;
   }
+}
+
+/** JSON of SDS secret resources by object: the CA hands back the same object until it renews a certificate. */
+const resourceJsonMemo = new WeakMap<object, string>();
+
+function resourceJson(resource: unknown): string {
+  if (typeof resource !== "object" || resource === null) return JSON.stringify(resource);
+  let json = resourceJsonMemo.get(resource);
+  if (json === undefined) {
+    json = JSON.stringify(resource);
+    resourceJsonMemo.set(resource, json);
+  }
+  return json;
 }
 
 /**

@@ -5,7 +5,8 @@ import type { PolicyRef } from "../kube/status-writer.js";
 import { SidecarBypassCondition } from "../resolve/bypass.js";
 import type { ObjectMeta } from "../resolve/objects.js";
 import type { Translation } from "../translate/translate.js";
-import { desiredStatus } from "./policy-status.js";
+import { desiredStatus, sameStatus, type SidecarObservation } from "./policy-status.js";
+import type { ResolvedPolicy } from "../resolve/resolve.js";
 import type { Clock, Leadership, ObjectSource, ReportBook, StatusSink } from "./ports.js";
 import { sidecarObservation, type ObservationSources } from "./sidecar-observation.js";
 import { WarningEvents } from "./warning-events.js";
@@ -38,6 +39,8 @@ export class StatusRunner {
   private last: Translation | undefined;
   private lastGarbageCollection = 0;
   private readonly reported = new Map<string, string>();
+  /** Per policy, what its status was last computed from, when the object already said it (writeOne). */
+  private readonly settled = new Map<string, { dependencies: unknown[]; ready: { status: string; reason: string } | undefined }>();
   private readonly bypassEvents: WarningEvents;
   private readonly warningEvents: WarningEvents;
 
@@ -61,6 +64,8 @@ export class StatusRunner {
       await reports.collectGarbage(3600);
     }
     const observe = sidecarObservation({ ...this.options.sidecars, reports, now: instant.getTime() });
+    const keys = new Set(last.resolution.policies.map((p) => `${p.namespace}/${p.name}`));
+    for (const key of this.settled.keys()) if (!keys.has(key)) this.settled.delete(key);
     const now = instant.toISOString().replace(/\.\d{3}Z$/, "Z");
     const ready: { status: string; reason: string }[] = [];
     const raw = new Map<string, PolicyObject>();
@@ -70,25 +75,56 @@ export class StatusRunner {
     }
     await Promise.all(
       last.resolution.policies.map(async (resolved) => {
-        const key = `${resolved.namespace}/${resolved.name}`;
-        const object = raw.get(key);
+        const object = raw.get(`${resolved.namespace}/${resolved.name}`);
         if (!object || (object.metadata.generation ?? 0) !== resolved.generation) return; // changed meanwhile; the next reconcile covers it
-        const desired = desiredStatus(resolved, observe, object.status, now);
-        const readyCondition = desired.conditions?.find((c) => c.type === "Ready");
-        if (readyCondition) ready.push({ status: readyCondition.status, reason: readyCondition.reason });
-        const ref = { namespace: resolved.namespace, name: resolved.name, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) };
-        // What the status already says was announced (by this replica before a restart, or by the previous leader).
-        if (!this.reported.has(key) && object.status) this.reported.set(key, eventSignature(object.status));
-        await this.options.writer.write(ref, object.status, desired);
-        await this.recordEvents(key, ref, desired);
-        await this.bypassEvents.record(key, ref, resolved.sidecarBypass, object.status);
-        await this.warningEvents.record(key, ref, resolved.warnings.status === "True" ? resolved.warnings : undefined, object.status);
+        const readyCondition = await this.writeOne(resolved, object, observe, now);
+        if (readyCondition) ready.push(readyCondition);
       }),
     );
     this.options.countPolicies?.(ready);
-    const keys = new Set(last.resolution.policies.map((p) => `${p.namespace}/${p.name}`));
     this.bypassEvents.retain(keys);
     this.warningEvents.retain(keys);
+  }
+
+  /**
+   * Writes one policy's status and Events; returns its Ready condition. A policy whose resolution,
+   * object and sidecars' reports are what they were when its status was last found already
+   * written is skipped: its desired status would be the same (transition times are kept while a
+   * condition holds), so the writer and the Events would have nothing to do.
+   */
+  private async writeOne(
+    resolved: ResolvedPolicy,
+    object: PolicyObject,
+    observe: SidecarObservation & { reportsOf(ids: readonly string[]): string },
+    now: string,
+  ): Promise<{ status: string; reason: string } | undefined> {
+    const key = `${resolved.namespace}/${resolved.name}`;
+    const sidecars = resolved.targets.flatMap((t) => t.sidecars);
+    const dependencies = [
+      object,
+      resolved.generation,
+      resolved.targets,
+      resolved.accepted,
+      resolved.resolvedRefs,
+      resolved.warnings,
+      resolved.sidecarBypass,
+      observe.reportsOf(sidecars),
+    ];
+    const settled = this.settled.get(key);
+    if (settled && sameElements(settled.dependencies, dependencies)) return settled.ready;
+    const desired = desiredStatus(resolved, observe, object.status, now);
+    const readyCondition = desired.conditions?.find((c) => c.type === "Ready");
+    const ready = readyCondition ? { status: readyCondition.status, reason: readyCondition.reason } : undefined;
+    const ref = { namespace: resolved.namespace, name: resolved.name, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) };
+    // What the status already says was announced (by this replica before a restart, or by the previous leader).
+    if (!this.reported.has(key) && object.status) this.reported.set(key, eventSignature(object.status));
+    await this.options.writer.write(ref, object.status, desired);
+    await this.recordEvents(key, ref, desired);
+    await this.bypassEvents.record(key, ref, resolved.sidecarBypass, object.status);
+    await this.warningEvents.record(key, ref, resolved.warnings.status === "True" ? resolved.warnings : undefined, object.status);
+    if (sameStatus(object.status, desired)) this.settled.set(key, { dependencies, ready });
+    else this.settled.delete(key);
+    return ready;
   }
 
   /** One Event per change of what the policy's status says (accepted, rejected, programmed, NACKed). */
@@ -115,6 +151,10 @@ export class StatusRunner {
     else if (programmed?.reason === ProgrammedReason.Programmed) await writer.event(ref, "Normal", "Programmed", programmed.message);
     else if (accepted) await writer.event(ref, "Normal", "Accepted", `Generation ${status.observedGeneration ?? 0} accepted; programming its sidecars.`);
   }
+}
+
+function sameElements(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 }
 
 /** What an Event announces about a status: its generation and the reasons of Accepted and Programmed. */

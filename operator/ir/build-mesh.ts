@@ -1,4 +1,4 @@
-import type { MeshService } from "../resolve/resolve.js";
+import type { MeshService } from "../resolve/mesh-services.js";
 import type { ListenerIR, MeshIR, MeshServiceIR, MeshSettings, WorkloadIR } from "../../contract/ir.js";
 import { compareStrings } from "../../common/order.js";
 

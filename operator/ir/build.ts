@@ -56,6 +56,41 @@ function scopeEgress(workloads: WorkloadIR[], mesh: MeshIR): void {
   }
 }
 
+/**
+ * A policy's workloads by validated policy object, with what else they were built from: the
+ * same resolution parts (the same objects when resolution reused them: resolve-memo.ts), which
+ * deprecation windows are over, and whether there is a mesh. The result is the same with or without it.
+ */
+const workloadsMemo = new WeakMap<object, { dependencies: unknown[]; workloads: WorkloadIR[] }>();
+
+function workloadDependencies(resolved: ResolvedPolicy, now: string, mesh: MeshSettings | undefined): unknown[] {
+  const windows = deprecationWindows(resolved.policy?.spec.mobile?.deprecations, now);
+  return [
+    resolved.namespace,
+    resolved.name,
+    resolved.generation,
+    resolved.governed,
+    resolved.inlineJwks,
+    resolved.discoveredJwksUris,
+    resolved.apiKeyClients,
+    resolved.publicCertificate,
+    windows.map((w) => (w.sunset ? 1 : 0)).join(""),
+    mesh !== undefined,
+  ];
+}
+
+/** The policy's workloads: the earlier ones when built from the same parts (their objects are shared, never changed). */
+function memoizedPolicyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettings | undefined): WorkloadIR[] {
+  const policy = resolved.policy;
+  if (!policy) return [];
+  const dependencies = workloadDependencies(resolved, now, mesh);
+  const memo = workloadsMemo.get(policy);
+  if (memo && memo.dependencies.length === dependencies.length && memo.dependencies.every((d, i) => Object.is(d, dependencies[i]))) return memo.workloads;
+  const workloads = policyWorkloads(resolved, now, mesh);
+  workloadsMemo.set(policy, { dependencies, workloads });
+  return workloads;
+}
+
 function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettings | undefined): WorkloadIR[] {
   const policy = resolved.policy;
   if (!policy) return [];
@@ -119,7 +154,7 @@ export function buildIR(resolution: Resolution, mesh?: MeshSettings, buildServic
   const workloads = [
     ...resolution.policies.flatMap((p) => {
       try {
-        return policyWorkloads(p, resolution.now, mesh);
+        return memoizedPolicyWorkloads(p, resolution.now, mesh);
       } catch (error) {
         // Only this policy fails: its sidecars keep their last good configuration.
         failTranslation(p, "building its routes and filters", error);
@@ -145,6 +180,8 @@ export function buildIR(resolution: Resolution, mesh?: MeshSettings, buildServic
   ];
   workloads.sort((a, b) => compareStrings(a.name, b.name));
   if (!mesh) return { workloads };
+  // The egress scope is filled in below: a shared workload (memoizedPolicyWorkloads) gets a copy to fill.
+  for (const [i, w] of workloads.entries()) if (w.outbound) workloads[i] = { ...w, outbound: { ...w.outbound } };
   const { workloads: kept, mesh: meshIR } = meshOf(resolution, workloads, mesh, buildService);
   scopeEgress(kept, meshIR);
   return { workloads: kept, mesh: meshIR };

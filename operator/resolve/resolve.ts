@@ -6,9 +6,14 @@ import { UNUSABLE_JWKS, jwksFromSecret } from "./jwks.js";
 import { publicCertificateFromSecret, publicCertificateSdsName, type PublicCertificatePem } from "./public-certificate.js";
 import { jwksFromDiscovery } from "./oidc-discovery.js";
 import { apiKeyClients } from "./api-keys.js";
-import { creationTime, namespaceOf, objectKey, sidecarNodeId, type ObjectMeta, type PodObject, type ServiceObject, type TranslationInput } from "./objects.js";
+import { creationTime, namespaceOf, objectKey, sidecarNodeId, type ObjectMeta, type PodObject, type SecretObject, type ServiceObject, type TranslationInput } from "./objects.js";
 import { sidecarBypassCondition, sidecarBypasses } from "./bypass.js";
-import { selectPods, sidecarPorts, type SidecarPorts } from "./sidecars.js";
+import { selectPods, type SidecarPorts } from "./sidecars.js";
+import { podSidecarPorts, SidecarPodIndex } from "./pod-index.js";
+import type { ResolveMemo } from "./resolve-memo.js";
+import { meshServices, type MeshService } from "./mesh-services.js";
+
+export type { MeshPod, MeshService } from "./mesh-services.js";
 import { policyWarnings, warningsCondition } from "./warnings.js";
 import { compareStrings } from "../../common/order.js";
 import { nextSunset } from "../ir/deprecations.js";
@@ -59,28 +64,6 @@ export interface ResolvedPublicCertificate {
   sdsName: string;
   /** Absent when the Secret is missing or invalid (ResolvedRefs says why): the listener then refuses every connection. */
   pem?: PublicCertificatePem;
-}
-
-/** A Service whose selector picks pods with sidecars: a destination of the mesh. */
-export interface MeshService {
-  namespace: string;
-  name: string;
-  /** The Service's ports (what callers write in a URL), sorted, unique. */
-  ports: number[];
-  /** Its sidecar pods, sorted by node id. */
-  pods: MeshPod[];
-}
-
-export interface MeshPod {
-  /** Node id (`<pod>.<namespace>`). */
-  sidecar: string;
-  /** The pod's IP; absent until it has one (no endpoint then). */
-  address?: string;
-  /** The sidecar's inbound port. */
-  port: number;
-  serviceAccount: string;
-  /** Ready for traffic: not terminating, and its Ready condition (if any) True, or the Service publishes not-ready addresses. */
-  ready: boolean;
 }
 
 export interface Resolution {
@@ -163,7 +146,7 @@ function byAge(a: Candidate, b: Candidate): number {
 function groupByPorts(pods: readonly PodObject[]): SidecarGroup[] {
   const groups = new Map<string, SidecarGroup>();
   for (const pod of pods) {
-    const ports = sidecarPorts(pod);
+    const ports = podSidecarPorts(pod);
     if (!ports) continue;
     const id = `${ports.sidecarPort}-${ports.appPort}${ports.outboundPort !== undefined ? `-${ports.outboundPort}` : ""}${ports.egressTo ? ` ${ports.egressTo.join(",")}` : ""}`;
     const group = groups.get(id) ?? { ports, sidecars: [] };
@@ -178,32 +161,6 @@ interface TargetPods {
   name: string;
   pods: PodObject[];
   missing?: string;
-}
-
-/** Pods with a sidecar by namespace, and selections already made: computed once per translation. */
-class SidecarPodIndex {
-  private readonly byNamespace = new Map<string, PodObject[]>();
-  private readonly selections = new Map<string, PodObject[]>();
-
-  constructor(pods: readonly PodObject[]) {
-    for (const pod of pods) {
-      if (sidecarPorts(pod) === undefined) continue;
-      const ns = namespaceOf(pod.metadata);
-      const list = this.byNamespace.get(ns) ?? [];
-      list.push(pod);
-      this.byNamespace.set(ns, list);
-    }
-  }
-
-  select(namespace: string, selector: Record<string, string>): PodObject[] {
-    const key = `${namespace}\u0000${JSON.stringify(Object.entries(selector).sort(([a], [b]) => compareStrings(a, b)))}`;
-    let pods = this.selections.get(key);
-    if (!pods) {
-      pods = selectPods(this.byNamespace.get(namespace) ?? [], namespace, selector);
-      this.selections.set(key, pods);
-    }
-    return pods;
-  }
 }
 
 function targetPods(policy: APISecurityPolicy, podIndex: SidecarPodIndex, services: ReadonlyMap<string, ServiceObject>): TargetPods[] {
@@ -271,18 +228,20 @@ interface CandidateContext {
   parsed: APISecurityPolicy;
   /** Sidecar node id → the key of the policy that governs it (older policies first). */
   owner: Map<string, string>;
-  podIndex: SidecarPodIndex;
-  servicesByKey: ReadonlyMap<string, ServiceObject>;
+  /** The pods its targets select. */
+  targets: TargetPods[];
+  /** The Services of its namespace (for SidecarBypass). */
+  namespaceServices: readonly ServiceObject[];
   input: TranslationInput;
 }
 
 /** One valid policy: the sidecars it wins, its references, and its conditions. */
 function resolveCandidate(options: CandidateContext): ResolvedPolicy {
-  const { candidate, owner, podIndex, servicesByKey, input, parsed: policy, ...base } = options;
+  const { candidate, owner, targets: selected, namespaceServices, input, parsed: policy, ...base } = options;
   const problems: { reason: string; message: string }[] = [];
   const targets: TargetResolution[] = [];
   const mine: PodObject[] = [];
-  for (const target of targetPods(policy, podIndex, servicesByKey)) {
+  for (const target of selected) {
     if (target.missing) problems.push({ reason: ResolvedRefsReason.TargetNotFound, message: target.missing });
     const lost = new Map<string, string[]>();
     const sidecars: string[] = [];
@@ -325,7 +284,7 @@ function resolveCandidate(options: CandidateContext): ResolvedPolicy {
     inlineJwks: jwks.inline,
     ...(Object.keys(jwks.discovered).length > 0 ? { discoveredJwksUris: jwks.discovered } : {}),
     ...(apiKeys ? { apiKeyClients: apiKeys.ok ? apiKeys.clients : [] } : {}),
-    ...bypassOf(mine, input.services, base.namespace),
+    ...bypassOf(mine, namespaceServices),
     ...(publicCertificate ? { publicCertificate } : {}),
   };
 }
@@ -343,15 +302,89 @@ function resolvePublicCertificate(policy: APISecurityPolicy, input: TranslationI
 }
 
 /** The SidecarBypass warning of a policy whose pods a Service reaches past their sidecar. */
-function bypassOf(pods: readonly PodObject[], services: readonly ServiceObject[], namespace: string): Pick<ResolvedPolicy, "sidecarBypass"> {
+function bypassOf(pods: readonly PodObject[], namespaceServices: readonly ServiceObject[]): Pick<ResolvedPolicy, "sidecarBypass"> {
   if (pods.length === 0) return {};
-  const condition = sidecarBypassCondition(
-    sidecarBypasses(
-      pods,
-      services.filter((s) => namespaceOf(s.metadata) === namespace),
-    ),
-  );
+  const condition = sidecarBypassCondition(sidecarBypasses(pods, namespaceServices));
   return condition ? { sidecarBypass: condition } : {};
+}
+
+/** What every policy's resolution looks up, indexed once per translation. */
+interface Lookups {
+  podIndex: SidecarPodIndex;
+  servicesByKey: ReadonlyMap<string, ServiceObject>;
+  /** Per namespace, its Services in input order. */
+  servicesByNamespace: ReadonlyMap<string, ServiceObject[]>;
+  /** The first Secret of each namespace/name, as a search of the list finds it. */
+  secretsByKey: ReadonlyMap<string, SecretObject>;
+}
+
+function lookupsOf(input: TranslationInput, memo: ResolveMemo | undefined): Lookups {
+  const byNamespace = new Map<string, ServiceObject[]>();
+  for (const service of input.services) {
+    const namespace = namespaceOf(service.metadata);
+    const list = byNamespace.get(namespace);
+    if (list) list.push(service);
+    else byNamespace.set(namespace, [service]);
+  }
+  const secretsByKey = new Map<string, SecretObject>();
+  for (const secret of input.secrets) if (!secretsByKey.has(objectKey(secret.metadata))) secretsByKey.set(objectKey(secret.metadata), secret);
+  return {
+    podIndex: new SidecarPodIndex(input.pods),
+    servicesByKey: new Map(input.services.map((s) => [objectKey(s.metadata), s])),
+    servicesByNamespace: memo ? memo.servicesByNamespace(byNamespace) : byNamespace,
+    secretsByKey,
+  };
+}
+
+interface ValidContext {
+  namespace: string;
+  name: string;
+  generation: number;
+  candidate: Candidate;
+  parsed: APISecurityPolicy;
+  owner: Map<string, string>;
+  lookups: Lookups;
+  input: TranslationInput;
+  memo: ResolveMemo | undefined;
+}
+
+/** A valid policy's resolution; with a memo, its earlier one when nothing it reads has changed (resolve-memo.ts). */
+function resolveValid(options: ValidContext): ResolvedPolicy {
+  const { lookups, memo, ...rest } = options;
+  const targets = targetPods(options.parsed, lookups.podIndex, lookups.servicesByKey);
+  const namespaceServices = lookups.servicesByNamespace.get(options.namespace) ?? [];
+  const context: CandidateContext = { ...rest, targets, namespaceServices };
+  if (!memo) return resolveCandidate(context);
+  const resolved = memo.policy(options.candidate.key, policyDependencies(options, targets, namespaceServices), () => resolveCandidate(context));
+  // The sidecars it governs, as resolveCandidate claims them: every later policy sees them taken.
+  for (const target of resolved.targets) for (const id of target.sidecars) options.owner.set(id, options.candidate.key);
+  return resolved;
+}
+
+/** Everything resolveCandidate reads, for the memo to compare: objects by identity, the rest as values. */
+function policyDependencies(options: ValidContext, targets: readonly TargetPods[], namespaceServices: readonly ServiceObject[]): unknown[] {
+  const { parsed, namespace, lookups, owner, input } = options;
+  const pods = targets.flatMap((t) => t.pods);
+  const authentication = parsed.spec.authentication;
+  const secretNames = [
+    ...(authentication?.jwt?.providers ?? []).map((p) => p.jwks.secretRef?.name),
+    authentication?.appAttestation?.jwks.secretRef?.name,
+    authentication?.apiKeys?.secretRef.name,
+    parsed.spec.tls?.certificate?.secretRef.name,
+  ];
+  const discovered = [...(authentication?.jwt?.providers ?? []), ...(authentication?.appAttestation ? [authentication.appAttestation] : [])]
+    .filter((p) => p.jwks.oidcDiscovery)
+    .map((p) => input.oidcDiscovery?.[p.issuer] ?? null);
+  return [
+    options.candidate.raw,
+    namespaceServices,
+    ...(parsed.spec.targetRefs ?? []).map((ref) => lookups.servicesByKey.get(`${namespace}/${ref.name}`)),
+    pods.length,
+    ...pods,
+    ...pods.map((p) => owner.get(sidecarNodeId(p))),
+    ...secretNames.map((name) => (name === undefined ? undefined : lookups.secretsByKey.get(`${namespace}/${name}`))),
+    JSON.stringify(discovered),
+  ];
 }
 
 /**
@@ -359,13 +392,13 @@ function bypassOf(pods: readonly PodObject[], services: readonly ServiceObject[]
  * policies select — checks every reference, and produces each policy's Accepted and
  * ResolvedRefs conditions as data. Pure: the same input gives the same output.
  */
-export function resolvePolicies(input: TranslationInput): Resolution {
+export function resolvePolicies(input: TranslationInput, memo?: ResolveMemo): Resolution {
   const candidates = input.policies.map(candidateOf).filter((c): c is Candidate => c !== undefined);
   const ordered = [...candidates].sort(byAge);
   const owner = new Map<string, string>(); // sidecar node id → policy key
-  const podIndex = new SidecarPodIndex(input.pods);
-  const servicesByKey = new Map(input.services.map((s) => [objectKey(s.metadata), s]));
+  const lookups = lookupsOf(input, memo);
   const results: ResolvedPolicy[] = [];
+  memo?.begin();
 
   for (const candidate of ordered) {
     const namespace = namespaceOf(candidate.meta);
@@ -384,7 +417,7 @@ export function resolvePolicies(input: TranslationInput): Resolution {
       continue;
     }
     try {
-      results.push(resolveCandidate({ ...base, candidate, parsed: candidate.parsed, owner, podIndex, servicesByKey, input }));
+      results.push(resolveValid({ ...base, candidate, parsed: candidate.parsed, owner, lookups, input, memo }));
     } catch (error) {
       // One policy's failure stays in its status: its pods are released (they keep their last
       // good configuration, as an invalid policy's do) and the others are resolved as usual.
@@ -401,8 +434,30 @@ export function resolvePolicies(input: TranslationInput): Resolution {
       });
     }
   }
+  memo?.end();
 
-  // Pods selected only by invalid policies keep their last good configuration.
+  holdPodsOfInvalidPolicies({ results, candidates, input, owner });
+
+  const passthroughPods = input.pods.filter((p) => podSidecarPorts(p) && !owner.has(sidecarNodeId(p)));
+  const byNamespace = new Map<string, PodObject[]>();
+  for (const pod of passthroughPods) {
+    const list = byNamespace.get(namespaceOf(pod.metadata));
+    if (list) list.push(pod);
+    else byNamespace.set(namespaceOf(pod.metadata), [pod]);
+  }
+  const passthrough = [...byNamespace.entries()].sort(([a], [b]) => compareStrings(a, b)).flatMap(([namespace, pods]) => groupByPorts(pods).map((g) => ({ namespace, ...g })));
+
+  results.sort((a, b) => {
+    const ka = `${a.namespace}/${a.name}`;
+    const kb = `${b.namespace}/${b.name}`;
+    return compareStrings(ka, kb);
+  });
+  return { policies: results, passthrough, meshServices: meshServices(input.services, lookups.podIndex, memo), now: input.now, ...nextTimeDrivenChange(results, input.now) };
+}
+
+/** Pods selected only by invalid policies keep their last good configuration. */
+function holdPodsOfInvalidPolicies(options: { results: ResolvedPolicy[]; candidates: readonly Candidate[]; input: TranslationInput; owner: Map<string, string> }): void {
+  const { results, candidates, input, owner } = options;
   for (const result of results) {
     if (result.policy) continue;
     const candidate = candidates.find((c) => c.key === `${result.namespace}/${result.name}`);
@@ -417,25 +472,13 @@ export function resolvePolicies(input: TranslationInput): Resolution {
     for (const selector of selectors) {
       for (const pod of selectPods(input.pods, result.namespace, selector)) {
         const id = sidecarNodeId(pod);
-        if (sidecarPorts(pod) && !owner.has(id)) held.add(id);
+        if (podSidecarPorts(pod) && !owner.has(id)) held.add(id);
       }
     }
     result.held = [...held].sort();
     for (const id of held) owner.set(id, `${result.namespace}/${result.name}`);
     if (held.size > 0) result.accepted.message += ` ${held.size} sidecar(s) keep their last good configuration.`;
   }
-
-  const passthroughPods = input.pods.filter((p) => sidecarPorts(p) && !owner.has(sidecarNodeId(p)));
-  const byNamespace = new Map<string, PodObject[]>();
-  for (const pod of passthroughPods) byNamespace.set(namespaceOf(pod.metadata), [...(byNamespace.get(namespaceOf(pod.metadata)) ?? []), pod]);
-  const passthrough = [...byNamespace.entries()].sort(([a], [b]) => compareStrings(a, b)).flatMap(([namespace, pods]) => groupByPorts(pods).map((g) => ({ namespace, ...g })));
-
-  results.sort((a, b) => {
-    const ka = `${a.namespace}/${a.name}`;
-    const kb = `${b.namespace}/${b.name}`;
-    return compareStrings(ka, kb);
-  });
-  return { policies: results, passthrough, meshServices: meshServices(input.services, podIndex), now: input.now, ...nextTimeDrivenChange(results, input.now) };
 }
 
 /** The earliest sunset after `now` among the valid policies (an invalid one's output does not change with time). */
@@ -445,48 +488,4 @@ function nextTimeDrivenChange(results: readonly ResolvedPolicy[], now: string): 
     .filter((t): t is string => t !== undefined)
     .sort(compareStrings)[0];
   return nextChange ? { nextChange } : {};
-}
-
-/**
- * What the EndpointSlice controller calls ready: a pod whose Ready condition is True. A pod that
- * reports no Ready condition at all (an object no kubelet runs, as in files given to render) counts
- * as ready; a terminating pod never does (sidecarPorts leaves it out).
- */
-function podReady(pod: PodObject): boolean {
-  const ready = pod.status?.conditions?.find((c) => c.type === "Ready");
-  return ready === undefined || ready.status === "True";
-}
-
-function meshServices(services: readonly ServiceObject[], podIndex: SidecarPodIndex): MeshService[] {
-  const out: MeshService[] = [];
-  for (const service of services) {
-    const selector = service.spec?.selector ?? {};
-    if (Object.keys(selector).length === 0) continue;
-    const namespace = namespaceOf(service.metadata);
-    const pods = podIndex.select(namespace, selector);
-    if (pods.length === 0) continue;
-    const ports = [...new Set((service.spec?.ports ?? []).filter((p) => (p.protocol ?? "TCP") === "TCP").map((p) => p.port))].sort((a, b) => a - b);
-    out.push({
-      namespace,
-      name: service.metadata.name,
-      ports,
-      pods: pods
-        .map((pod): MeshPod => {
-          const address = pod.status?.podIP;
-          return {
-            sidecar: sidecarNodeId(pod),
-            ...(address ? { address } : {}),
-            port: sidecarPorts(pod)?.sidecarPort ?? 0,
-            serviceAccount: pod.spec?.serviceAccountName || "default",
-            ready: service.spec?.publishNotReadyAddresses === true || podReady(pod),
-          };
-        })
-        .sort((a, b) => compareStrings(a.sidecar, b.sidecar)),
-    });
-  }
-  return out.sort((a, b) => {
-    const ka = `${a.namespace}/${a.name}`;
-    const kb = `${b.namespace}/${b.name}`;
-    return compareStrings(ka, kb);
-  });
 }

@@ -5,6 +5,7 @@ import type { IR, MeshSettings, WorkloadIR } from "../../contract/ir.js";
 import { failTranslation } from "../resolve/conditions.js";
 import type { TranslationInput } from "../resolve/objects.js";
 import { resolvePolicies, type Resolution } from "../resolve/resolve.js";
+import type { ResolveMemo } from "../resolve/resolve-memo.js";
 
 export interface Translation {
   resolution: Resolution;
@@ -18,15 +19,29 @@ export interface Translation {
  */
 function checkedMeshService(build: MeshServiceBuilder): MeshServiceBuilder {
   return (service, listeners, settings) => {
+    const dependencies = [build, settings.trustDomain, settings.clusterDomain, ...service.pods.map((p) => listeners.get(p.sidecar))];
+    const memo = checkedEntries.get(service);
+    if (memo && memo.dependencies.length === dependencies.length && memo.dependencies.every((d, i) => Object.is(d, dependencies[i]))) return memo.entry;
     const entry = build(service, listeners, settings);
     if (entry) checkMeshDestination(entry);
+    checkedEntries.set(service, { dependencies, entry });
     return entry;
   };
 }
 
-/** Kubernetes objects → resolution (with policy conditions as data) → IR (with the mesh when `mesh` is set). Pure. */
-export function translate(input: TranslationInput, mesh?: MeshSettings, buildService: MeshServiceBuilder = meshService): Translation {
-  const resolution = resolvePolicies(input);
+/**
+ * Checked destination entries by mesh Service object (the same object while its Service and pods
+ * are unchanged: resolve-memo.ts) and by what else they read: the builder, the settings and the
+ * listeners of its sidecars. The result is the same with or without it.
+ */
+const checkedEntries = new WeakMap<object, { dependencies: unknown[]; entry: ReturnType<MeshServiceBuilder> }>();
+
+/**
+ * Kubernetes objects → resolution (with policy conditions as data) → IR (with the mesh when `mesh`
+ * is set). Pure; `memo` (kept by the caller from one translation to the next) only saves work.
+ */
+export function translate(input: TranslationInput, mesh?: MeshSettings, buildService: MeshServiceBuilder = meshService, memo?: ResolveMemo): Translation {
+  const resolution = resolvePolicies(input, memo);
   return { resolution, ir: buildIR(resolution, mesh, checkedMeshService(buildService)) };
 }
 
