@@ -118,11 +118,12 @@ export class StatusRunner {
     const ref = { namespace: resolved.namespace, name: resolved.name, ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) };
     // What the status already says was announced (by this replica before a restart, or by the previous leader).
     if (!this.reported.has(key) && object.status) this.reported.set(key, eventSignature(object.status));
-    await this.options.writer.write(ref, object.status, desired);
+    const wrote = await this.options.writer.write(ref, object.status, desired);
     await this.recordEvents(key, ref, desired);
     await this.bypassEvents.record(key, ref, resolved.sidecarBypass, object.status);
     await this.warningEvents.record(key, ref, resolved.warnings.status === "True" ? resolved.warnings : undefined, object.status);
-    if (sameStatus(object.status, desired)) this.settled.set(key, { dependencies, ready });
+    // Settled only when the object already says it (not when a write failed: the next call tries again).
+    if (!wrote && sameStatus(object.status, desired)) this.settled.set(key, { dependencies, ready });
     else this.settled.delete(key);
     return ready;
   }

@@ -24,6 +24,8 @@ export class ResolveMemo {
   private policies = new Map<string, { dependencies: unknown[]; result: object }>();
   private nextPolicies = new Map<string, { dependencies: unknown[]; result: object }>();
   private namespaceServices = new Map<string, ServiceObject[]>();
+  private candidates = new Map<string, { signature: string; candidate: unknown }>();
+  private nextCandidates = new Map<string, { signature: string; candidate: unknown }>();
   private meshServices = new WeakMap<ServiceObject, { pods: readonly PodObject[]; result: unknown }>();
   /** Policies reused and recomputed by the last translation (for tests and metrics). */
   readonly last = { reused: 0, computed: 0 };
@@ -31,6 +33,7 @@ export class ResolveMemo {
   /** Starts a translation: what it does not ask for again is forgotten when it ends. */
   begin(): void {
     this.nextPolicies = new Map();
+    this.nextCandidates = new Map();
     this.last.reused = 0;
     this.last.computed = 0;
   }
@@ -38,6 +41,7 @@ export class ResolveMemo {
   /** Ends a translation. */
   end(): void {
     this.policies = this.nextPolicies;
+    this.candidates = this.nextCandidates;
   }
 
   /**
@@ -52,6 +56,25 @@ export class ResolveMemo {
     }
     this.namespaceServices = out;
     return out;
+  }
+
+  /**
+   * A policy object read (validated) once per generation: the API server gives a policy a new
+   * generation whenever its spec changes, so a policy object that differs only in its status
+   * (the controller's own status write hands back a new object) keeps its earlier reading, and
+   * with it every result that depends on that reading. Objects without a uid and a generation
+   * (not from an API server) are read whenever they are new objects.
+   */
+  candidate<T>(raw: unknown, read: (raw: unknown) => T): T {
+    const meta = (raw as { metadata?: { uid?: unknown; generation?: unknown; namespace?: unknown; name?: unknown } } | null)?.metadata;
+    if (typeof meta?.uid !== "string" || typeof meta.generation !== "number") return read(raw);
+    const m = meta as Record<string, unknown>;
+    const signature = JSON.stringify([m.uid, m.generation, m.creationTimestamp, m.deletionTimestamp, m.labels, m.annotations]);
+    const key = `${String(m.namespace)}/${String(m.name)}`;
+    const previous = this.candidates.get(key);
+    const entry = previous?.signature === signature ? previous : { signature, candidate: read(raw) };
+    this.nextCandidates.set(key, entry);
+    return entry.candidate as T;
   }
 
   /** The policy's earlier resolution when it read exactly `dependencies`, else `compute()`'s, remembered. */

@@ -393,12 +393,12 @@ function policyDependencies(options: ValidContext, targets: readonly TargetPods[
  * ResolvedRefs conditions as data. Pure: the same input gives the same output.
  */
 export function resolvePolicies(input: TranslationInput, memo?: ResolveMemo): Resolution {
-  const candidates = input.policies.map(candidateOf).filter((c): c is Candidate => c !== undefined);
+  memo?.begin();
+  const candidates = input.policies.map((raw) => (memo ? memo.candidate(raw, candidateOf) : candidateOf(raw))).filter((c): c is Candidate => c !== undefined);
   const ordered = [...candidates].sort(byAge);
   const owner = new Map<string, string>(); // sidecar node id → policy key
   const lookups = lookupsOf(input, memo);
   const results: ResolvedPolicy[] = [];
-  memo?.begin();
 
   for (const candidate of ordered) {
     const namespace = namespaceOf(candidate.meta);
