@@ -3,6 +3,7 @@ import { authzEnvoy } from "./authz-envoy.js";
 import { authzGrpc } from "./authz-grpc.js";
 import type { Benchmark } from "./benchmark.js";
 import { controllerApply } from "./controller-apply.js";
+import { controllerEdit } from "./controller-edit.js";
 import { ratelimitDecide } from "./ratelimit-decide.js";
 import { ratelimitPeer } from "./ratelimit-peer.js";
 import { ratelimitService } from "./ratelimit-service.js";
@@ -11,7 +12,7 @@ import { translate } from "./translate.js";
 import { xdsPush } from "./xds-push.js";
 
 /** Every benchmark, run one after the other by `npm run bench`. Add new ones to this list. */
-const benchmarks: Benchmark[] = [translate, xdsPush, authzCheck, authzGrpc, authzEnvoy, controllerApply, ratelimitDecide, ratelimitService, ratelimitPeer, serviceMemory];
+const benchmarks: Benchmark[] = [translate, xdsPush, authzCheck, authzGrpc, authzEnvoy, controllerApply, controllerEdit, ratelimitDecide, ratelimitService, ratelimitPeer, serviceMemory];
 
 async function main(): Promise<void> {
   // `npm run bench -- translate xds-push` runs only those.
