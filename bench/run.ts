@@ -12,7 +12,19 @@ import { translate } from "./translate.js";
 import { xdsPush } from "./xds-push.js";
 
 /** Every benchmark, run one after the other by `npm run bench`. Add new ones to this list. */
-const benchmarks: Benchmark[] = [translate, xdsPush, authzCheck, authzGrpc, authzEnvoy, controllerApply, controllerEdit, ratelimitDecide, ratelimitService, ratelimitPeer, serviceMemory];
+const benchmarks: Benchmark[] = [
+  translate,
+  xdsPush,
+  authzCheck,
+  authzGrpc,
+  authzEnvoy,
+  controllerApply,
+  controllerEdit,
+  ratelimitDecide,
+  ratelimitService,
+  ratelimitPeer,
+  serviceMemory,
+];
 
 async function main(): Promise<void> {
   // `npm run bench -- translate xds-push` runs only those.
