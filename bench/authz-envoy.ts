@@ -9,7 +9,11 @@
  * Processes are not pinned (authz-grpc measures a pinned core).
  * Added latency = a scenario's percentile minus the same percentile of (a).
  * BENCH_AUTHZ_QUICK=1: 500 requests per scenario and round, no results file;
- * BENCH_AUTHZ_PROFILE=DIR writes the authz servers' CPU profiles there.
+ * BENCH_AUTHZ_PROFILE=DIR writes the authz servers' CPU profiles there; BENCH_AUTHZ_SERVER_FLAGS adds
+ * Node flags to them (e.g. "--trace-gc").
+ * Each case also reports the CPU and run-queue wait (from /proc) of every process on the path per
+ * measured request — its Envoy, authz, the load generator, Redis and the app (this process) — and
+ * authz's event-loop delay and GC pauses, to tell queueing from work.
  */
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
@@ -25,8 +29,9 @@ import { provisionEnvoy } from "../test/env/provision/envoy-binary.js";
 import { provisionRedis } from "../test/env/provision/redis-binary.js";
 import { startRedis } from "../test/env/redis.js";
 import { DpopKey, TestIssuer } from "../test/support/authz-client.js";
-import { AUDIENCE, benchInput, cores, HOST, ISSUER, PATH, RESULTS_DIR, SCENARIO_DESCRIPTIONS, SCENARIOS, USER, Worker, type Scenario } from "./authz-stack.js";
+import { AUDIENCE, benchInput, cores, HOST, ISSUER, PATH, RESULTS_DIR, SCENARIO_DESCRIPTIONS, SCENARIOS, USER, Worker, type Scenario, type WorkerReply } from "./authz-stack.js";
 import type { Benchmark } from "./benchmark.js";
+import { ProcessMeter, rssMiBOf, type ProcessSample } from "./process-stats.js";
 import { percentile } from "./stats.js";
 
 const quick = process.env.BENCH_AUTHZ_QUICK === "1";
@@ -64,6 +69,62 @@ export interface AuthzEnvoyResult {
   addedP99Us: number;
   achievedRps: number;
   lateSends: number;
+  /** CPU microseconds each process used per measured request (envoy: this case's sidecar; app: the benchmark process, which serves the app). */
+  cpuUsPerRequest: Record<string, number>;
+  /** Microseconds per request each process spent runnable but waiting for a CPU (contention). */
+  runQueueUsPerRequest: Record<string, number>;
+  /** The authz server's event-loop delay (queueing behind work) and GC pauses while measured; absent without authz. */
+  authzLoopDelay?: { p50Us: number; p99Us: number; maxUs: number };
+  authzGc?: { count: number; pauseMs: number; maxPauseMs: number; byKind: Record<string, number> };
+}
+
+/** What the processes of one case used over its measured requests, all rounds together. */
+interface CaseUsage {
+  requests: number;
+  cpuSeconds: Record<string, number>;
+  runQueueSeconds: Record<string, number>;
+  loop: Extract<WorkerReply, { kind: "loop-stats" }>[];
+}
+
+function emptyUsage(): CaseUsage {
+  return { requests: 0, cpuSeconds: {}, runQueueSeconds: {}, loop: [] };
+}
+
+function addUsage(
+  usage: CaseUsage | undefined,
+  round: { used: Record<string, ProcessSample>; loop: Extract<WorkerReply, { kind: "loop-stats" }> | undefined; requests: number },
+): void {
+  if (!usage) return;
+  usage.requests += round.requests;
+  for (const [name, sample] of Object.entries(round.used)) {
+    usage.cpuSeconds[name] = (usage.cpuSeconds[name] ?? 0) + sample.cpuSeconds;
+    usage.runQueueSeconds[name] = (usage.runQueueSeconds[name] ?? 0) + sample.runQueueSeconds;
+  }
+  if (round.loop) usage.loop.push(round.loop);
+}
+
+function perRequestUs(seconds: Record<string, number>, requests: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(seconds).map(([name, s]) => [name, Math.round((s * 1e6) / Math.max(1, requests))]));
+}
+
+function usageSummary(usage: CaseUsage): Pick<AuthzEnvoyResult, "cpuUsPerRequest" | "runQueueUsPerRequest" | "authzLoopDelay" | "authzGc"> {
+  const out: ReturnType<typeof usageSummary> = {
+    cpuUsPerRequest: perRequestUs(usage.cpuSeconds, usage.requests),
+    runQueueUsPerRequest: perRequestUs(usage.runQueueSeconds, usage.requests),
+  };
+  if (usage.loop.length === 0) return out;
+  const worst = (f: (l: CaseUsage["loop"][number]) => number): number => usage.loop.reduce((m, l) => Math.max(m, f(l)), 0);
+  out.authzLoopDelay = { p50Us: worst((l) => l.loopDelay.p50Us), p99Us: worst((l) => l.loopDelay.p99Us), maxUs: worst((l) => l.loopDelay.maxUs) };
+  out.authzGc = {
+    count: usage.loop.reduce((n, l) => n + l.gc.count, 0),
+    pauseMs: Number(usage.loop.reduce((n, l) => n + l.gc.pauseMs, 0).toFixed(1)),
+    maxPauseMs: worst((l) => l.gc.maxPauseMs),
+    byKind: usage.loop.reduce<Record<string, number>>((all, l) => {
+      for (const [kind, n] of Object.entries(l.gc.byKind)) all[kind] = (all[kind] ?? 0) + n;
+      return all;
+    }, {}),
+  };
+  return out;
 }
 
 function adminReady(port: number): Promise<boolean> {
@@ -120,6 +181,10 @@ export interface AuthzEnvoyMeta {
   cores: number;
   /** The machine's 1-minute load average when the run ended: how quiet it was. */
   loadAverage1m: number;
+  /** The same when the measured rounds began. */
+  loadAverage1mAtStart: number;
+  /** Resident memory of each authz server after the run. */
+  authzRssMiB: { memory: number; redis: number };
   pinned: boolean;
   envoyConcurrency: number;
   rate: number;
@@ -160,7 +225,8 @@ export async function runAuthzEnvoyBench(): Promise<{ results: AuthzEnvoyResult[
     const authzPorts: Record<"memory" | "redis", number> = { memory: 0, redis: 0 };
     for (const store of ["memory", "redis"] as const) {
       const profileDir = process.env.BENCH_AUTHZ_PROFILE;
-      const server = new Worker(`authz-server-${store}`, profileDir ? { profileDir } : {});
+      const nodeFlags = process.env.BENCH_AUTHZ_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [];
+      const server = new Worker(`authz-server-${store}`, { nodeFlags, ...(profileDir ? { profileDir } : {}) });
       servers.push(server);
       authzPorts[store] = (await server.ask({ kind: "serve", input, ...(store === "redis" ? { redisUrl: redis.url, redisPrefix: `bench:${Date.now()}:` } : {}) }, "serving")).port;
     }
@@ -184,11 +250,28 @@ export async function runAuthzEnvoyBench(): Promise<{ results: AuthzEnvoyResult[
     const statuses = new Map<string, Record<string, number>>(CASES.map((c) => [c.name, {}]));
     const seconds = new Map<string, number>(CASES.map((c) => [c.name, 0]));
     const late = new Map<string, number>(CASES.map((c) => [c.name, 0]));
+    const usage = new Map<string, CaseUsage>(CASES.map((c) => [c.name, emptyUsage()]));
+    const loadAverageAtStart = Number((loadavg()[0] ?? 0).toFixed(2));
     for (let round = 0; round < ROUNDS; round++) {
-      for (const c of CASES) {
+      for (const [i, c] of CASES.entries()) {
         const file = join(dir, `${c.name}-${round}.json`);
         await writeFile(file, JSON.stringify(await requestsFor(c, WARMUP + MEASURED_PER_ROUND, idp, key, tokens)));
+        const authz = c.replay ? servers[c.replay === "redis" ? 1 : 0] : undefined;
+        const pids = new Map<string, number>([
+          ["envoy", envoys[i]?.pid ?? 0],
+          ["load", load.pid],
+          ["app", process.pid],
+          ["redis", redis.process.pid],
+          ...(authz ? ([["authz", authz.pid]] as const) : []),
+        ]);
+        let meter: ProcessMeter | undefined;
+        const measuring = load.ask(undefined, "measuring").then(async () => {
+          meter = new ProcessMeter(pids);
+          await authz?.ask({ kind: "loop-stats" }, "loop-stats");
+        });
         const done = await load.ask({ kind: "http-load", port: listeners.get(c.name) ?? 0, file, rate: RATE, warmup: WARMUP }, "http-done");
+        await measuring;
+        addUsage(usage.get(c.name), { used: meter?.read() ?? {}, loop: await authz?.ask({ kind: "loop-stats" }, "loop-stats"), requests: done.latenciesUs.length });
         latencies.get(c.name)?.push(...done.latenciesUs);
         const counted = statuses.get(c.name) ?? {};
         for (const [status, n] of Object.entries(done.statuses)) counted[status] = (counted[status] ?? 0) + n;
@@ -216,17 +299,16 @@ export async function runAuthzEnvoyBench(): Promise<{ results: AuthzEnvoyResult[
       addedP99Us: Math.round(p99 - (base?.p99 ?? 0)),
       achievedRps: Math.round(sorted.length / (seconds.get(c.name) ?? 1)),
       lateSends: late.get(c.name) ?? 0,
+      ...usageSummary(usage.get(c.name) ?? emptyUsage()),
     }));
-    for (const r of results) {
-      const bad = Object.entries(r.statuses).filter(([status]) => status !== "200");
-      if (bad.length > 0) throw new Error(`${r.case}: not every request was let through: ${JSON.stringify(r.statuses)}`);
-    }
     const meta: AuthzEnvoyMeta = {
       node: process.version,
       envoy: envoyVersion(envoy),
       cpu: cpus()[0]?.model,
       cores: core.count,
       loadAverage1m: Number((loadavg()[0] ?? 0).toFixed(2)),
+      loadAverage1mAtStart: loadAverageAtStart,
+      authzRssMiB: { memory: rssMiBOf(servers[0]?.pid ?? 0), redis: rssMiBOf(servers[1]?.pid ?? 0) },
       pinned: false,
       envoyConcurrency: 1,
       rate: RATE,
@@ -257,7 +339,24 @@ export const authzEnvoy: Benchmark = {
         `${r.case.padEnd(22)} ${String(r.requests).padStart(8)} ${String(r.p50Us).padStart(7)} ${String(r.p90Us).padStart(7)} ${String(r.p99Us).padStart(7)} ${String(r.addedP50Us).padStart(10)} ${String(r.addedP99Us).padStart(10)} ${String(r.achievedRps).padStart(5)}`,
       );
     }
+    console.log("CPU µs per request (run-queue wait µs per request)       authz event loop delay p50/p99/max µs, GC count/total ms/max ms");
+    for (const r of results) {
+      const cpu = Object.entries(r.cpuUsPerRequest)
+        .map(([name, us]) => `${name} ${us} (${r.runQueueUsPerRequest[name] ?? 0})`)
+        .join(", ");
+      const loop = r.authzLoopDelay ? `  loop ${r.authzLoopDelay.p50Us}/${r.authzLoopDelay.p99Us}/${r.authzLoopDelay.maxUs}` : "";
+      const gc = r.authzGc ? `, GC ${r.authzGc.count}/${r.authzGc.pauseMs}/${r.authzGc.maxPauseMs} ${JSON.stringify(r.authzGc.byKind)}` : "";
+      console.log(`  ${r.case.padEnd(22)} ${cpu}${loop}${gc}`);
+    }
+    console.log(
+      `authz RSS MiB: memory ${meta.authzRssMiB.memory}, redis ${meta.authzRssMiB.redis}; load average ${meta.loadAverage1mAtStart} at start, ${meta.loadAverage1m} at end`,
+    );
     for (const r of results) console.log(`  ${r.case}: ${r.description}`);
+    // After the table, so that an overloaded run still shows where the time went.
+    for (const r of results) {
+      const bad = Object.entries(r.statuses).filter(([status]) => status !== "200");
+      if (bad.length > 0) throw new Error(`${r.case}: not every request was let through: ${JSON.stringify(r.statuses)}`);
+    }
     if (quick) return;
     await mkdir(RESULTS_DIR, { recursive: true });
     await writeFile(join(RESULTS_DIR, "authz-envoy.json"), `${JSON.stringify({ ...meta, results }, null, 2)}\n`);

@@ -127,6 +127,8 @@ export function pin(pid: number, cpu: number | undefined): boolean {
 export type WorkerRequest =
   | { kind: "serve"; input: TranslationInput; redisUrl?: string; redisPrefix?: string }
   | { kind: "cpu" }
+  /** The server's event-loop delay and GC pauses since the last ask (then starts counting again). */
+  | { kind: "loop-stats" }
   | { kind: "grpc-prepare"; route: string; proofs: number }
   | {
       kind: "grpc-load";
@@ -142,6 +144,7 @@ export type WorkerRequest =
 export type WorkerReply =
   | { kind: "serving"; port: number }
   | { kind: "cpu"; userUs: number; systemUs: number }
+  | { kind: "loop-stats"; loopDelay: { p50Us: number; p99Us: number; maxUs: number }; gc: { count: number; pauseMs: number; maxPauseMs: number; byKind: Record<string, number> } }
   | { kind: "prepared" }
   | { kind: "measuring" }
   | {
@@ -164,6 +167,11 @@ export class Worker {
   private readonly waiting: { kinds: WorkerReply["kind"][]; resolve: (reply: WorkerReply) => void; reject: (error: Error) => void }[] = [];
   private readonly child: ChildProcess;
   pinned = false;
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error(`${this.name} has no pid`);
+    return this.child.pid;
+  }
 
   constructor(
     readonly name: string,

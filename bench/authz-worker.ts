@@ -6,7 +6,7 @@
 import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from "@grpc/grpc-js";
 import { readFile } from "node:fs/promises";
 import { Agent, request as httpRequest } from "node:http";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance, PerformanceObserver } from "node:perf_hooks";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { buildRouteTable, RouteTableHolder } from "../services/authz/config.js";
@@ -26,6 +26,43 @@ function reply(message: WorkerReply): void {
 let server: AuthzServer | undefined;
 let replay: ReplayStore | undefined;
 
+/** How late the server's event loop runs (queueing behind work) and its GC pauses, since the last loop-stats. */
+let loopDelay: ReturnType<typeof monitorEventLoopDelay> | undefined;
+const gcPauses: number[] = [];
+/** GC pauses by kind (PerformanceObserver's detail.kind: 1 minor, 2 major, 4 incremental, 8 weak callbacks). */
+const gcKinds: Record<string, number> = {};
+
+function watchLoop(): void {
+  loopDelay = monitorEventLoopDelay({ resolution: 2 });
+  loopDelay.enable();
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gcPauses.push(entry.duration);
+      const kind = String((entry as { detail?: { kind?: number } }).detail?.kind ?? "?");
+      gcKinds[kind] = (gcKinds[kind] ?? 0) + 1;
+    }
+  }).observe({ entryTypes: ["gc"] });
+}
+
+function loopStats(): Extract<WorkerReply, { kind: "loop-stats" }> {
+  const h = loopDelay;
+  const us = (ns: number): number => Math.round(ns / 1000);
+  const stats: Extract<WorkerReply, { kind: "loop-stats" }> = {
+    kind: "loop-stats",
+    loopDelay: h && h.count > 0 ? { p50Us: us(h.percentile(50)), p99Us: us(h.percentile(99)), maxUs: us(h.max) } : { p50Us: 0, p99Us: 0, maxUs: 0 },
+    gc: {
+      count: gcPauses.length,
+      pauseMs: Number(gcPauses.reduce((a, b) => a + b, 0).toFixed(1)),
+      maxPauseMs: Number(gcPauses.reduce((a, b) => Math.max(a, b), 0).toFixed(1)),
+      byKind: { ...gcKinds },
+    },
+  };
+  h?.reset();
+  gcPauses.length = 0;
+  for (const kind of Object.keys(gcKinds)) delete gcKinds[kind];
+  return stats;
+}
+
 async function serve(request: Extract<WorkerRequest, { kind: "serve" }>): Promise<void> {
   const tables = new RouteTableHolder();
   tables.swap(buildRouteTable(translate(request.input).ir));
@@ -43,7 +80,9 @@ async function serve(request: Extract<WorkerRequest, { kind: "serve" }>): Promis
     deps: { now: Date.now, replay, nonces: new DpopNonces(), keys: new KeySets().keys },
     log: pino({ level: "silent" }),
   });
-  reply({ kind: "serving", port: await server.start() });
+  const port = await server.start();
+  watchLoop();
+  reply({ kind: "serving", port });
 }
 
 /** Pre-serialised CheckRequests, one fresh DPoP proof each. */
@@ -176,6 +215,7 @@ async function loadHttp(request: Extract<WorkerRequest, { kind: "http-load" }>):
     });
   // Warm-up, one at a time: connections open, Envoy and authz reach steady state.
   for (let i = 0; i < request.warmup && i < specs.length; i++) await send(specs[i] as HttpRequestSpec, false);
+  reply({ kind: "measuring" });
   const measured = specs.slice(request.warmup);
   const intervalMs = 1000 / request.rate;
   const inflight: Promise<void>[] = [];
@@ -208,6 +248,8 @@ async function handle(message: WorkerRequest): Promise<void> {
       const used = process.cpuUsage();
       return reply({ kind: "cpu", userUs: used.user, systemUs: used.system });
     }
+    case "loop-stats":
+      return reply(loopStats());
     case "grpc-prepare":
       return prepareGrpc(message);
     case "grpc-load":
