@@ -1,4 +1,4 @@
-import { createHash, KeyObject, constants, verify as verifySignature, type VerifyKeyObjectInput } from "node:crypto";
+import { KeyObject, constants, hash, verify as verifySignature, type VerifyKeyObjectInput } from "node:crypto";
 import { base64url, calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, importJWK, type JWK, type ProtectedHeaderParameters } from "jose";
 import type { SenderConstraintIR } from "../../contract/ir.js";
 import { allow, refuse, type Decision, type Header, type RefusalReason } from "./decision.js";
@@ -108,7 +108,8 @@ export const DEFAULT_SKEW_SECONDS = 5;
 
 /** base64url SHA-256 of the access token (the proof's `ath`). */
 export function accessTokenHash(token: string): string {
-  return createHash("sha256").update(token, "ascii").digest("base64url");
+  // One-shot (no Hash object); the token is ASCII (parseAuthorization), so UTF-8 is the same bytes.
+  return hash("sha256", token, "base64url");
 }
 
 /** `ath` by access token: a client presents the same token with many proofs. */
@@ -352,7 +353,7 @@ export async function checkDpop(request: AuthzRequest, config: DpopConfig, deps:
   const ttlMs = (config.maxProofAgeSeconds + skew + 1) * 1000;
   let first: boolean;
   try {
-    first = await deps.replay.firstUse(`${jkt}:${createHash("sha256").update(claims.jti).digest("base64url")}`, ttlMs);
+    first = await deps.replay.firstUse(`${jkt}:${hash("sha256", claims.jti, "base64url")}`, ttlMs);
   } catch {
     return refuse(503, "replay_store_unavailable");
   }

@@ -1,6 +1,7 @@
 import { Server, ServerCredentials, status as grpcStatus, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { structToJson, type ProtoStruct } from "../../envoy/xds/proto-struct.js";
+import { structToJson } from "../../envoy/xds/proto-struct.js";
+import { checkServerDefinition, type CheckRequestMessage } from "./check-codec.js";
 import { check, type CheckDeps } from "./check.js";
 import type { RouteTableHolder } from "./config.js";
 import type { Decision, Header } from "./decision.js";
@@ -17,14 +18,7 @@ export function authorizationService(): ServiceDefinition {
   return envoyGrpcService("envoy/service/auth/v3/external_auth.proto", "envoy.service.auth.v3.Authorization");
 }
 
-export interface CheckRequestMessage {
-  attributes?: {
-    source?: { certificate?: string };
-    request?: { http?: { method?: string; headers?: Record<string, string>; path?: string; host?: string; scheme?: string } };
-    context_extensions?: Record<string, string>;
-    metadata_context?: { filter_metadata?: Record<string, ProtoStruct> };
-  };
-}
+export type { CheckRequestMessage };
 
 /** CheckRequest → what the checks read. A certificate that cannot be URL-decoded is dropped (binding checks then refuse). */
 export function toAuthzRequest(message: CheckRequestMessage): AuthzRequest {
@@ -35,7 +29,7 @@ export function toAuthzRequest(message: CheckRequestMessage): AuthzRequest {
   if (received) for (const k in received) if (Object.hasOwn(received, k)) headers[k.toLowerCase()] = received[k] as string;
   const jwt = attributes.metadata_context?.filter_metadata?.[JWT_AUTHN_FILTER]?.fields?.[JWT_PAYLOAD_KEY];
   const payload = jwt?.kind === "structValue" || jwt?.kind === "struct_value" ? structToJson(jwt.structValue ?? jwt.struct_value) : undefined;
-  const request: AuthzRequest = { method: http.method ?? "", scheme: http.scheme ?? "", host: http.host ?? headers[":authority"] ?? "", path: http.path ?? "", headers };
+  const request: AuthzRequest = { method: http.method ?? "", scheme: http.scheme ?? "", host: http.host || headers[":authority"] || "", path: http.path ?? "", headers };
   const route = attributes.context_extensions?.[ROUTE_CONTEXT_KEY];
   if (route !== undefined) request.route = route;
   if (payload) request.jwtPayload = payload;
@@ -108,7 +102,7 @@ export class AuthzServer {
   port: number | undefined;
 
   constructor(private readonly options: AuthzServerOptions) {
-    this.server.addService(withCachedAllowedResponse(authorizationService()), { Check: this.handle.bind(this) });
+    this.server.addService(withCachedAllowedResponse(checkServerDefinition()), { Check: this.handle.bind(this) });
   }
 
   private handle(call: ServerUnaryCall<CheckRequestMessage, unknown>, callback: sendUnaryData<unknown>): void {
