@@ -352,13 +352,13 @@ export const authzEnvoy: Benchmark = {
       `authz RSS MiB: memory ${meta.authzRssMiB.memory}, redis ${meta.authzRssMiB.redis}; load average ${meta.loadAverage1mAtStart} at start, ${meta.loadAverage1m} at end`,
     );
     for (const r of results) console.log(`  ${r.case}: ${r.description}`);
-    // After the table, so that an overloaded run still shows where the time went.
-    for (const r of results) {
-      const bad = Object.entries(r.statuses).filter(([status]) => status !== "200");
-      if (bad.length > 0) throw new Error(`${r.case}: not every request was let through: ${JSON.stringify(r.statuses)}`);
+    // After the table and the file, so that an overloaded run (Envoy's 1 s authz timeout answers
+    // 503) still shows where the time went; allLetThrough says whether the run is a valid one.
+    const refused = results.filter((r) => Object.keys(r.statuses).some((status) => status !== "200"));
+    if (!quick) {
+      await mkdir(RESULTS_DIR, { recursive: true });
+      await writeFile(join(RESULTS_DIR, "authz-envoy.json"), `${JSON.stringify({ ...meta, allLetThrough: refused.length === 0, results }, null, 2)}\n`);
     }
-    if (quick) return;
-    await mkdir(RESULTS_DIR, { recursive: true });
-    await writeFile(join(RESULTS_DIR, "authz-envoy.json"), `${JSON.stringify({ ...meta, results }, null, 2)}\n`);
+    for (const r of refused) throw new Error(`${r.case}: not every request was let through: ${JSON.stringify(r.statuses)}`);
   },
 };
