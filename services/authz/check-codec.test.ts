@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkServerDefinition, decodeCheckRequest, encodeCheckResponse } from "./check-codec.js";
+import { CHECK_PATH, decodeCheckRequest, encodeCheckResponse } from "./check-codec.js";
 import { refuse } from "./decision.js";
 import { authorizationService, toAuthzRequest, toCheckResponse } from "./service.js";
 
@@ -95,6 +95,6 @@ describe("the Check codec of bulwark authz", () => {
       removeHeaders: ["x-api-key"],
     });
     for (const response of [denied, allowed]) expect(encodeCheckResponse(response).equals(responseSerialize(response))).toBe(true);
-    expect(checkServerDefinition().Check?.path).toBe("/envoy.service.auth.v3.Authorization/Check");
+    expect(authorizationService().Check?.path).toBe(CHECK_PATH);
   });
 });

@@ -1,4 +1,3 @@
-import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import type protobuf from "protobufjs";
 import { loadEnvoyProtos } from "../../envoy/proto/load.js";
 import type { ProtoStruct } from "../../envoy/xds/proto-struct.js";
@@ -18,7 +17,7 @@ export interface CheckRequestMessage {
  * protos): a CheckRequest is decoded into protobufjs's message objects and read as they are,
  * without the second pass that turns every field (addresses, timestamps, all the headers) into
  * plain objects. Only the fields the checks read are ever touched (toAuthzRequest). Responses are
- * encoded from plain objects, as @grpc/proto-loader does.
+ * encoded from plain objects, as @grpc/proto-loader does. Served by services/grpc (node:http2).
  */
 interface CheckTypes {
   request: protobuf.Type;
@@ -50,20 +49,4 @@ export function encodeCheckResponse(value: unknown): Buffer {
   const { response } = checkTypes();
   const bytes = response.encode(response.fromObject(value as Record<string, unknown>)).finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** The Authorization service as bulwark authz serves it (clients keep authorizationService()). */
-export function checkServerDefinition(): ServiceDefinition {
-  const { request, response } = checkTypes();
-  const check: MethodDefinition<CheckRequestMessage, unknown> = {
-    path: CHECK_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (value) => Buffer.from(request.encode(request.fromObject(value as Record<string, unknown>)).finish()),
-    requestDeserialize: decodeCheckRequest,
-    responseSerialize: encodeCheckResponse,
-    responseDeserialize: (bytes) => response.toObject(response.decode(bytes), { longs: String, enums: String, defaults: false, oneofs: true }),
-    originalName: "check",
-  };
-  return { Check: check };
 }

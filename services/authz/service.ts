@@ -1,7 +1,9 @@
-import { Server, ServerCredentials, status as grpcStatus, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from "@grpc/grpc-js";
+import type { ServiceDefinition } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { structToJson } from "../../envoy/xds/proto-struct.js";
-import { checkServerDefinition, type CheckRequestMessage } from "./check-codec.js";
+import { CHECK_PATH, decodeCheckRequest, encodeCheckResponse, type CheckRequestMessage } from "./check-codec.js";
+import { GrpcH2Server } from "../grpc/h2-server.js";
+import { GrpcError, GrpcStatus } from "../grpc/status.js";
 import { check, type CheckDeps } from "./check.js";
 import type { RouteTableHolder } from "./config.js";
 import type { Decision, Header } from "./decision.js";
@@ -86,71 +88,55 @@ function secondsSince(started: bigint): number {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-/** The service definition with the constant "allowed" response serialised once instead of on every call. */
-function withCachedAllowedResponse(service: ServiceDefinition): ServiceDefinition {
-  const method = service.Check;
-  if (!method) return service;
-  const serialize = method.responseSerialize;
-  const allowedBytes = serialize(ALLOWED);
-  return { ...service, Check: { ...method, responseSerialize: (value: unknown): Buffer => (value === ALLOWED ? allowedBytes : serialize(value)) } };
+/** The constant "allowed" response serialised once instead of on every call. */
+function checkResponseEncoder(): (value: Readonly<Record<string, unknown>>) => Uint8Array {
+  const allowedBytes = encodeCheckResponse(ALLOWED);
+  return (value) => (value === ALLOWED ? allowedBytes : encodeCheckResponse(value));
 }
 
-/** The ext_authz gRPC service: a thin adapter over `check`. */
+/** The ext_authz gRPC service: a thin adapter over `check`, served over node:http2 (services/grpc). */
 export class AuthzServer {
-  // Channelz keeps per-call statistics nobody reads here; it costs on every call.
-  private readonly server = new Server({ "grpc.enable_channelz": 0 });
+  private server: GrpcH2Server | undefined;
   port: number | undefined;
 
-  constructor(private readonly options: AuthzServerOptions) {
-    this.server.addService(withCachedAllowedResponse(checkServerDefinition()), { Check: this.handle.bind(this) });
-  }
+  constructor(private readonly options: AuthzServerOptions) {}
 
-  private handle(call: ServerUnaryCall<CheckRequestMessage, unknown>, callback: sendUnaryData<unknown>): void {
-    const request = toAuthzRequest(call.request);
+  private async handle(message: CheckRequestMessage): Promise<Readonly<Record<string, unknown>>> {
+    const request = toAuthzRequest(message);
     // One table per request: a swap during the decision does not split it.
     const table = this.options.tables.current();
     const onDecision = this.options.onDecision;
     const started = onDecision ? process.hrtime.bigint() : 0n;
-    check(request, table, this.options.deps).then(
-      (decision) => {
-        if (onDecision) onDecision(decision, secondsSince(started));
-        if (!decision.allowed) this.options.log.info({ route: request.route, method: request.method, status: decision.status, reason: decision.reason }, "refused");
-        else if (decision.shadowRefusal)
-          this.options.log.info(
-            { event: "bulwark_shadow_refusal", route: request.route, method: request.method, path: request.path, reason: decision.shadowRefusal },
-            "would refuse (Shadow)",
-          );
-        callback(null, toCheckResponse(decision));
-      },
-      (error: unknown) => {
-        if (onDecision) onDecision(undefined, secondsSince(started));
-        this.options.log.error({ route: request.route, err: errorMessage(error) }, "check failed");
-        callback({ code: grpcStatus.INTERNAL, details: "check failed" });
-      },
-    );
+    let decision: Decision;
+    try {
+      decision = await check(request, table, this.options.deps);
+    } catch (error) {
+      if (onDecision) onDecision(undefined, secondsSince(started));
+      this.options.log.error({ route: request.route, err: errorMessage(error) }, "check failed");
+      throw new GrpcError(GrpcStatus.INTERNAL, "check failed");
+    }
+    if (onDecision) onDecision(decision, secondsSince(started));
+    if (!decision.allowed) this.options.log.info({ route: request.route, method: request.method, status: decision.status, reason: decision.reason }, "refused");
+    else if (decision.shadowRefusal)
+      this.options.log.info(
+        { event: "bulwark_shadow_refusal", route: request.route, method: request.method, path: request.path, reason: decision.shadowRefusal },
+        "would refuse (Shadow)",
+      );
+    return toCheckResponse(decision);
   }
 
-  start(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${this.options.host}:${this.options.port}`, ServerCredentials.createInsecure(), (error, port) => {
-        if (error) return reject(error);
-        this.port = port;
-        resolve(port);
-      });
-    });
+  async start(): Promise<number> {
+    const server = new GrpcH2Server({ onHandlerError: (path, error) => this.options.log.error({ err: errorMessage(error), path }, "gRPC handler failed") });
+    server.add(CHECK_PATH, { kind: "unary", decode: decodeCheckRequest, encode: checkResponseEncoder(), handle: (message: CheckRequestMessage) => this.handle(message) });
+    const port = await server.listen(this.options.host, this.options.port);
+    this.server = server;
+    this.port = port;
+    return port;
   }
 
-  /** Finishes calls in flight for up to graceMs, then cancels the rest. */
-  stop(graceMs = 1000): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  /** Refuses new calls, finishes calls in flight for up to graceMs, then cancels the rest. */
+  async stop(graceMs = 1000): Promise<void> {
+    await this.server?.close(graceMs);
+    this.server = undefined;
   }
 }
