@@ -107,10 +107,8 @@ export class SotwStream {
   private respond(type: XdsType, state: TypeState, snapshot: Snapshot, clientVersion: string | undefined, again = false): boolean {
     const nodeId = this.nodeId;
     if (!nodeId) return false;
-    const version = snapshot.typeVersions.get(type) ?? "";
-    const byName = snapshot.resources.get(type) ?? new Map<string, XdsResource>();
-    const selected = state.wildcard ? [...byName.values()] : state.names.flatMap((n) => byName.get(n) ?? []);
     if (!state.wildcard && state.names.length === 0) return false;
+    const version = snapshot.typeVersions.get(type) ?? "";
     const key = `${version} ${state.wildcard ? "*" : state.names.join(",")}`;
     if (key === state.lastSentKey && !again) return false;
     // A new stream of a sidecar that already runs this version (a restarted server): nothing to send.
@@ -129,6 +127,8 @@ export class SotwStream {
     state.lastSentKey = key;
     state.lastSentVersion = version;
     this.cache.recordSent(nodeId, type, version);
+    const byName = snapshot.resources.get(type) ?? new Map<string, XdsResource>();
+    const selected = state.wildcard ? [...byName.values()] : state.names.flatMap((n) => byName.get(n) ?? []);
     this.send({ version_info: version, type_url: type, nonce: state.lastNonce, resources: selected.map((r) => ({ type_url: type, value: r.body })) });
     return true;
   }
