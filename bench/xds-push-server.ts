@@ -130,14 +130,16 @@ function startFleet(options: FleetOptions): Promise<Clients> {
   const next = (kind: FleetMessage["kind"], timeoutMs: number): Promise<FleetMessage> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the ADS client process did not report "${kind}" within ${timeoutMs} ms`)), timeoutMs);
+      const onExit = (code: number | null): void => reject(new Error(`the ADS client process exited with ${code}`));
       const onMessage = (message: FleetMessage): void => {
         if (message.kind !== kind) return;
         clearTimeout(timer);
         child.off("message", onMessage);
+        child.off("exit", onExit);
         resolve(message);
       };
       child.on("message", onMessage);
-      child.once("exit", (code) => reject(new Error(`the ADS client process exited with ${code}`)));
+      child.once("exit", onExit);
     });
   return next("started", 120_000).then(() => ({
     processes: 1,
