@@ -3,19 +3,21 @@ import type protobuf from "protobufjs";
 import { envoyProtoRoot } from "../envoy/proto/load.js";
 import type { Any } from "../envoy/xds/ads-protocol.js";
 import { XdsType } from "../envoy/type-urls.js";
+import { frameMessage, MessageReader } from "../services/grpc/framing.js";
 import { endpointNamesOf, routeNamesOf, type AdsClientOptions } from "./ads-client.js";
 
 /**
  * The simulated sidecar of bench/ads-client.ts with the client side of gRPC cut to what an ADS
  * stream needs: one HTTP/2 connection and one request stream per sidecar (node:http2), gRPC's
- * length-prefixed messages, requests and responses encoded and decoded by protobufjs with the
+ * length-prefixed messages (services/grpc/framing.ts), requests and responses encoded and decoded by protobufjs with the
  * Envoy API. Same subscriptions and acknowledgements as AdsClient; about a third of its CPU per
  * message, so that in the push benchmark the 2 cores go to the server being measured rather than
  * to grpc-js's client channel stack (resolver, load balancer, retries, interceptors) in the fleet.
  */
 
 const SERVICE = "/envoy.service.discovery.v3.AggregatedDiscoveryService";
-const GRPC_HEADER_BYTES = 5;
+/** The largest response a simulated sidecar reads (as the server's max_receive_message_length). */
+const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 interface WireTypes {
   request: protobuf.Type;
@@ -39,34 +41,6 @@ function types(): WireTypes {
   return wireTypes;
 }
 
-/** One gRPC message: a zero compression flag, the length (big-endian uint32), the bytes. */
-function frame(bytes: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(GRPC_HEADER_BYTES + bytes.length);
-  out.writeUInt8(0, 0);
-  out.writeUInt32BE(bytes.length, 1);
-  out.set(bytes, GRPC_HEADER_BYTES);
-  return out;
-}
-
-/** Splits a stream of gRPC messages; keeps a partial message for the next chunk. */
-class MessageReader {
-  private pending: Buffer = Buffer.alloc(0);
-
-  read(chunk: Buffer): Buffer[] {
-    let buffer = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    const messages: Buffer[] = [];
-    while (buffer.length >= GRPC_HEADER_BYTES) {
-      if (buffer.readUInt8(0) !== 0) throw new Error("compressed gRPC message: the simulated sidecar asks for none");
-      const end = GRPC_HEADER_BYTES + buffer.readUInt32BE(1);
-      if (buffer.length < end) break;
-      messages.push(buffer.subarray(GRPC_HEADER_BYTES, end));
-      buffer = buffer.subarray(end);
-    }
-    this.pending = buffer;
-    return messages;
-  }
-}
-
 interface SotwResponse {
   version_info: string;
   resources: Any[];
@@ -87,7 +61,7 @@ export class AdsWireClient {
   private session: ClientHttp2Session | undefined;
   private stream: ClientHttp2Stream | undefined;
   private closing = false;
-  private reader = new MessageReader();
+  private reader = new MessageReader(MAX_RESPONSE_BYTES);
   /** A response arrived on the current stream. */
   private answered = false;
   private failed = false;
@@ -104,7 +78,7 @@ export class AdsWireClient {
     const session = connect(`http://${this.options.target}`);
     this.session = session;
     this.answered = false;
-    this.reader = new MessageReader();
+    this.reader = new MessageReader(MAX_RESPONSE_BYTES);
     this.sotw.clear();
     this.deltaNames.clear();
     session.on("error", (error: Error) => this.fail(error));
@@ -119,7 +93,9 @@ export class AdsWireClient {
     });
     stream.on("data", (chunk: Buffer) => {
       try {
-        for (const message of this.reader.read(chunk)) this.onMessage(message);
+        const messages: Buffer[] = [];
+        this.reader.push(chunk, messages);
+        for (const message of messages) this.onMessage(message);
       } catch (error) {
         this.fail(error instanceof Error ? error : new Error(String(error)));
       }
@@ -164,11 +140,11 @@ export class AdsWireClient {
   }
 
   private sendSotw(request: Record<string, unknown>): void {
-    this.stream?.write(frame(types().request.encode(request).finish()));
+    this.stream?.write(frameMessage(types().request.encode(request).finish()));
   }
 
   private sendDelta(request: Record<string, unknown>): void {
-    this.stream?.write(frame(types().deltaRequest.encode(request).finish()));
+    this.stream?.write(frameMessage(types().deltaRequest.encode(request).finish()));
   }
 
   private onMessage(bytes: Buffer): void {
