@@ -1,9 +1,8 @@
-import { Server, ServerCredentials, status, type ConnectionInjector, type ServerDuplexStream, type ServiceDefinition } from "@grpc/grpc-js";
+import { Server, ServerCredentials, status, type ConnectionInjector, type ServerDuplexStream } from "@grpc/grpc-js";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { aggregatedDiscoveryService, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from "./ads-protocol.js";
 import { SnapshotCache } from "./cache.js";
 import { DeltaStream } from "./delta-stream.js";
-import { encodeDeltaDiscoveryResponse, encodeDiscoveryResponse } from "./response-encoding.js";
 import { nodeIdProblem } from "./sidecar-text.js";
 import { ProtocolError, SotwStream } from "./sotw-stream.js";
 import { bearerToken, nodeIdOf, type RejectionReason, type StreamAuthenticator, type StreamIdentity, type StreamRejection } from "./stream-auth.js";
@@ -144,27 +143,6 @@ function serve<Req extends { node?: { id?: string } }, Res>(call: ServerDuplexSt
   });
 }
 
-/**
- * The ADS service with responses written already encoded (response-encoding.ts shares each
- * resource's encoding between streams); anything else still goes through the proto serializer.
- */
-function preEncodedResponses(service: ServiceDefinition): ServiceDefinition {
-  const methods = Object.entries(service).map(([name, method]) => [
-    name,
-    { ...method, responseSerialize: (value: unknown): Buffer => (Buffer.isBuffer(value) ? value : method.responseSerialize(value)) },
-  ]);
-  return Object.fromEntries(methods) as ServiceDefinition;
-}
-
-/** The encoded response, or the response itself for grpc-js's serializer to encode (or to fail the stream) if encoding it here failed. */
-function encoded<T>(encode: (response: T) => Buffer, response: T): Buffer | T {
-  try {
-    return encode(response);
-  } catch {
-    return response;
-  }
-}
-
 /** The ADS server: state-of-the-world and delta streams over one snapshot cache, over TLS, each stream authenticated as a pod. */
 export class XdsServer {
   readonly cache: SnapshotCache;
@@ -196,12 +174,12 @@ export class XdsServer {
             },
           };
     const supported = new Set<string>(Object.values(XdsType));
-    this.server.addService(preEncodedResponses(aggregatedDiscoveryService()), {
-      StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, Buffer | DiscoveryResponse>): void => {
-        serve(call, new SotwStream(this.cache, (r) => call.write(encoded(encodeDiscoveryResponse, r)), supported), this.log, this.gate);
+    this.server.addService(aggregatedDiscoveryService(), {
+      StreamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void => {
+        serve(call, new SotwStream(this.cache, (r) => call.write(r), supported), this.log, this.gate);
       },
-      DeltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, Buffer | DeltaDiscoveryResponse>): void => {
-        serve(call, new DeltaStream(this.cache, (r) => call.write(encoded(encodeDeltaDiscoveryResponse, r)), supported), this.log, this.gate);
+      DeltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>): void => {
+        serve(call, new DeltaStream(this.cache, (r) => call.write(r), supported), this.log, this.gate);
       },
     });
   }
