@@ -9,7 +9,7 @@ import { ratelimitPeer } from "./ratelimit-peer.js";
 import { ratelimitService } from "./ratelimit-service.js";
 import { serviceMemory } from "./service-memory.js";
 import { translate } from "./translate.js";
-import { xdsPush } from "./xds-push.js";
+import { xdsPush, xdsScale } from "./xds-push.js";
 
 /** Every benchmark, run one after the other by `npm run bench`. Add new ones to this list. */
 const benchmarks: Benchmark[] = [
@@ -24,6 +24,7 @@ const benchmarks: Benchmark[] = [
   ratelimitService,
   ratelimitPeer,
   serviceMemory,
+  xdsScale,
 ];
 
 async function main(): Promise<void> {
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const unknown = only.filter((name) => !benchmarks.some((b) => b.name === name));
   if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(", ")}; known: ${benchmarks.map((b) => b.name).join(", ")}`);
-  for (const benchmark of benchmarks.filter((b) => only.length === 0 || only.includes(b.name))) {
+  for (const benchmark of benchmarks.filter((b) => (only.length === 0 ? !b.explicitOnly : only.includes(b.name)))) {
     console.log(`\n== ${benchmark.name} ==`);
     const started = Date.now();
     await benchmark.run();

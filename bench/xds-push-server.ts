@@ -90,7 +90,9 @@ class PushTracker {
 
 interface Clients {
   processes: number;
-  stop(): Promise<{ rssBytes: number; cpuMs?: number }>;
+  /** CPU time of the simulated sidecars' process so far (µs); undefined for real Envoys. */
+  cpuMicros(): Promise<number | undefined>;
+  stop(): Promise<{ rssBytes: number; cpuMs?: number; redials?: number }>;
 }
 
 function rssOfPid(pid: number): number {
@@ -109,6 +111,7 @@ async function startEnvoys(scenario: Scenario, nodeIds: readonly string[], xdsPo
   }
   return {
     processes: sidecars.length,
+    cpuMicros: () => Promise.resolve(undefined),
     async stop(): Promise<{ rssBytes: number }> {
       const rssBytes = sidecars.reduce((sum, s) => sum + rssOfPid(s.process.pid), 0);
       await Promise.all(sidecars.map((s) => s.stop()));
@@ -127,34 +130,69 @@ function startFleet(options: FleetOptions): Promise<Clients> {
   const next = (kind: FleetMessage["kind"], timeoutMs: number): Promise<FleetMessage> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the ADS client process did not report "${kind}" within ${timeoutMs} ms`)), timeoutMs);
+      const onExit = (code: number | null): void => reject(new Error(`the ADS client process exited with ${code}`));
       const onMessage = (message: FleetMessage): void => {
         if (message.kind !== kind) return;
         clearTimeout(timer);
         child.off("message", onMessage);
+        child.off("exit", onExit);
         resolve(message);
       };
       child.on("message", onMessage);
-      child.once("exit", (code) => reject(new Error(`the ADS client process exited with ${code}`)));
+      child.once("exit", onExit);
     });
-  return next("started", 60_000).then(() => ({
+  return next("started", 120_000).then(() => ({
     processes: 1,
-    async stop(): Promise<{ rssBytes: number; cpuMs: number }> {
+    async cpuMicros(): Promise<number> {
+      const reported = next("cpu", 10_000);
+      child.send({ kind: "cpu" });
+      const message = await reported;
+      return message.kind === "cpu" ? message.cpuMicros : 0;
+    },
+    async stop(): Promise<{ rssBytes: number; cpuMs: number; redials: number }> {
       const stopped = next("stopped", 10_000);
       child.send({ kind: "stop" });
       const message = await stopped;
       if (message.kind !== "stopped") throw new Error("unexpected message");
       if (message.errors > 0) throw new Error(`${message.errors} simulated sidecars lost their stream`);
-      return { rssBytes: message.rssBytes, cpuMs: message.cpuMicros / 1000 };
+      return { rssBytes: message.rssBytes, cpuMs: message.cpuMicros / 1000, redials: message.redials };
     },
   }));
 }
 
-async function until(probe: () => boolean, timeoutMs: number, what: string): Promise<void> {
+async function until(probe: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
     await sleep(10);
   }
+}
+
+/** Closed loop: each sidecar gets its next snapshot as soon as it has acknowledged the last one. */
+async function throughputPhase(
+  tracker: PushTracker,
+  nodeIds: readonly string[],
+  nextOf: (nodeId: string, i: number) => Snapshot,
+  durationMs: number,
+): Promise<NonNullable<ScenarioResult["throughput"]>> {
+  const index = new Map(nodeIds.map((id, i) => [id, i]));
+  const loadedLatencies: number[] = [];
+  let running = true;
+  let completed = 0;
+  tracker.onSynced = (nodeId, ms) => {
+    completed += 1;
+    loadedLatencies.push(ms);
+    if (running) setImmediate(() => tracker.push(nodeId, nextOf(nodeId, index.get(nodeId) ?? 0)));
+  };
+  const loopStart = performance.now();
+  nodeIds.forEach((nodeId, i) => tracker.push(nodeId, nextOf(nodeId, i)));
+  await sleep(durationMs);
+  running = false;
+  const seconds = (performance.now() - loopStart) / 1000;
+  const updates = completed;
+  await sleep(0);
+  await tracker.drained(60_000, "the end of the throughput phase");
+  return { updatesPerSecond: Math.round(updates / seconds), updates, seconds: Math.round(seconds * 100) / 100, pushMs: percentiles(loadedLatencies) };
 }
 
 export async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
@@ -189,11 +227,23 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     clients =
       scenario.client === "envoy"
         ? await startEnvoys(scenario, nodeIds, xdsPort)
-        : await startFleet({ target: `127.0.0.1:${xdsPort}`, count: n, delta: scenario.delta, nodePrefix: prefix });
-    await until(() => synced.size === n, 120_000, `${n} sidecars to acknowledge their first snapshot`);
+        : await startFleet({
+            target: `127.0.0.1:${xdsPort}`,
+            count: n,
+            delta: scenario.delta,
+            nodePrefix: prefix,
+            client: scenario.fleetClient ?? "wire",
+            batch: scenario.dialBatch ?? 50,
+          });
+    await until(
+      () => synced.size === n,
+      Math.max(120_000, n * 30),
+      () => `${n} sidecars to acknowledge their first snapshot (${synced.size} did, ${cache.connectedSidecars()} connected)`,
+    );
     stopFollowing();
     const connectMs = performance.now() - connectStart;
     const connectCpu = cpuMicros() - cpuConnect;
+    const clientConnectCpu = await clients.cpuMicros();
     const connected = measure();
     if (cache.connectedSidecars() !== n) throw new Error(`${cache.connectedSidecars()} sidecars connected, expected ${n}`);
 
@@ -211,50 +261,58 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     await sleep(2000);
     const idleMicrosPerSidecarSecond = (cpuMicros() - idleCpu) / n / ((performance.now() - idleStart) / 1000);
 
-    // Latency: rounds in which every sidecar's snapshot changes once.
+    // One change that concerns one sidecar: the others must cost nothing.
     const tracker = new PushTracker(cache);
+    const singleLatencies: number[] = [];
+    tracker.onSynced = (_node, ms) => singleLatencies.push(ms);
+    for (let k = 0; k < (scenario.singlePushes ?? 0); k++) {
+      const i = (k * 7919) % n;
+      const nodeId = nodeIds[i] as string;
+      tracker.push(nodeId, nextOf(nodeId, i));
+      await tracker.drained(10_000, `single push ${k}`);
+      await sleep(5);
+    }
+
+    // Latency: rounds in which every sidecar's snapshot changes once.
     const latencies: number[] = [];
     const roundTimes: number[] = [];
     tracker.onSynced = (_node, ms) => latencies.push(ms);
     let roundsCpu = 0;
+    let clientRoundsCpu = 0;
     for (let round = 0; round < scenario.rounds; round++) {
+      const clientCpuStart = await clients.cpuMicros();
       const cpuStart = cpuMicros();
       const start = performance.now();
       nodeIds.forEach((nodeId, i) => tracker.push(nodeId, nextOf(nodeId, i)));
-      await tracker.drained(60_000, `round ${round}`);
+      await tracker.drained(Math.max(60_000, n * 10), `round ${round}`);
       roundTimes.push(performance.now() - start);
       roundsCpu += cpuMicros() - cpuStart;
+      const clientCpuEnd = await clients.cpuMicros();
+      if (clientCpuStart !== undefined && clientCpuEnd !== undefined) clientRoundsCpu += clientCpuEnd - clientCpuStart;
       await sleep(20);
     }
     const pushMicrosPerUpdate = roundsCpu / (n * scenario.rounds);
+    const measuredClientCpu = clientConnectCpu !== undefined;
 
-    // Throughput: each sidecar gets its next snapshot as soon as it has acknowledged the last one.
-    const index = new Map(nodeIds.map((id, i) => [id, i]));
-    const loadedLatencies: number[] = [];
-    let running = true;
-    let completed = 0;
-    tracker.onSynced = (nodeId, ms) => {
-      completed += 1;
-      loadedLatencies.push(ms);
-      if (running) setImmediate(() => tracker.push(nodeId, nextOf(nodeId, index.get(nodeId) ?? 0)));
-    };
-    const loopStart = performance.now();
-    nodeIds.forEach((nodeId, i) => tracker.push(nodeId, nextOf(nodeId, i)));
-    await sleep(scenario.throughputMs);
-    running = false;
-    const seconds = (performance.now() - loopStart) / 1000;
-    const updates = completed;
-    await sleep(0);
-    await tracker.drained(60_000, "the end of the throughput phase");
+    const throughput = scenario.throughputMs > 0 ? await throughputPhase(tracker, nodeIds, nextOf, scenario.throughputMs) : undefined;
 
     const clientProcesses = clients.processes;
     const clientFigures = await clients.stop();
     clients = undefined;
     return {
-      scenario: { sidecars: n, client: scenario.client, delta: scenario.delta, rounds: scenario.rounds, throughputMs: scenario.throughputMs },
+      scenario: {
+        sidecars: n,
+        client: scenario.client,
+        delta: scenario.delta,
+        rounds: scenario.rounds,
+        throughputMs: scenario.throughputMs,
+        ...(scenario.singlePushes ? { singlePushes: scenario.singlePushes } : {}),
+        ...(scenario.client === "ads-client" ? { fleetClient: scenario.fleetClient ?? "wire", dialBatch: scenario.dialBatch ?? 50 } : {}),
+      },
       connectMs: Math.round(connectMs),
       pushMs: percentiles(latencies),
       roundMs: percentiles(roundTimes),
+      ...(singleLatencies.length > 0 ? { singlePushMs: percentiles(singleLatencies) } : {}),
       cpu: {
         connectMsPerSidecar: Math.round((connectCpu / n / 1000) * 1000) / 1000,
         pushMicrosPerUpdate: Math.round(pushMicrosPerUpdate),
@@ -266,10 +324,19 @@ export async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
         rssBytesPerSidecar: Math.round((connected.rss - base.rss) / n),
         heapBytesPerSidecar: Math.round((connected.heap - base.heap) / n),
         serverRssBytes: connected.rss,
+        idleServerRssBytes: base.rss,
       },
-      throughput: { updatesPerSecond: Math.round(updates / seconds), updates, seconds: Math.round(seconds * 100) / 100, pushMs: percentiles(loadedLatencies) },
+      ...(throughput ? { throughput } : {}),
       machineLoad: { start: Math.round(loadAtStart * 100) / 100, end: Math.round((loadavg()[0] ?? 0) * 100) / 100 },
-      clients: { processes: clientProcesses, rssBytes: clientFigures.rssBytes, ...(clientFigures.cpuMs !== undefined ? { cpuMs: Math.round(clientFigures.cpuMs) } : {}) },
+      clients: {
+        processes: clientProcesses,
+        rssBytes: clientFigures.rssBytes,
+        ...(clientFigures.cpuMs !== undefined ? { cpuMs: Math.round(clientFigures.cpuMs) } : {}),
+        ...(clientFigures.redials !== undefined ? { redials: clientFigures.redials } : {}),
+        ...(measuredClientCpu
+          ? { connectMsPerSidecar: Math.round(((clientConnectCpu ?? 0) / n / 1000) * 1000) / 1000, pushMicrosPerUpdate: Math.round(clientRoundsCpu / (n * scenario.rounds)) }
+          : {}),
+      },
     };
   } finally {
     await clients?.stop().catch(() => undefined);

@@ -12,14 +12,17 @@ import type { Scenario, ScenarioMessage, ScenarioResult } from "./xds-push-scena
  * Push latency from setSnapshot to ACK, server CPU and memory per connected sidecar, and
  * snapshot-update throughput, for 1 to 2,000 sidecars over SotW and delta ADS. Each scenario
  * runs in a fresh server process; sidecars are real Envoys for the small counts and the
- * simulated sidecars of bench/ads-client.ts (one separate process) for the large ones.
+ * simulated sidecars of bench/ads-wire-client.ts (one separate process) for the large ones.
+ *
+ * `xds-scale` (run only when named: `npm run bench -- xds-scale`, about 4 minutes on 2 cores)
+ * is the same server at 10,000 simulated sidecars: a connect storm (all dial at once), one
+ * sidecar's change, and rounds that change every sidecar; results in bench/results/xds-scale.json.
  *
  * BENCH_XDS_QUICK=1 runs a reduced set and does not write the results file (for development).
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, "..");
-const RESULTS_FILE = join(here, "results", "xds-push.json");
 const SCENARIO_TIMEOUT_MS = 150_000;
 
 type Plan = Omit<Scenario, "envoyBinary" | "delta">;
@@ -27,10 +30,12 @@ type Plan = Omit<Scenario, "envoyBinary" | "delta">;
 const FULL: Plan[] = [
   { sidecars: 1, client: "envoy", rounds: 50, throughputMs: 3000 },
   { sidecars: 10, client: "envoy", rounds: 30, throughputMs: 3000 },
-  { sidecars: 100, client: "ads-client", rounds: 20, throughputMs: 3000 },
-  { sidecars: 1000, client: "ads-client", rounds: 10, throughputMs: 4000 },
-  { sidecars: 2000, client: "ads-client", rounds: 10, throughputMs: 4000 },
+  { sidecars: 100, client: "ads-client", rounds: 20, throughputMs: 3000, singlePushes: 50 },
+  { sidecars: 1000, client: "ads-client", rounds: 10, throughputMs: 4000, singlePushes: 50 },
+  { sidecars: 2000, client: "ads-client", rounds: 10, throughputMs: 4000, singlePushes: 50 },
 ];
+/** 10,000 sidecars dialling 1,000 per 5 ms: the storm after a controller restart. No throughput phase (the rounds are the load). */
+const SCALE: Plan[] = [{ sidecars: 10_000, client: "ads-client", rounds: 3, throughputMs: 0, singlePushes: 50, dialBatch: 1000 }];
 const QUICK: Plan[] = [
   { sidecars: 1, client: "envoy", rounds: 5, throughputMs: 1000 },
   { sidecars: 100, client: "ads-client", rounds: 3, throughputMs: 1000 },
@@ -51,11 +56,14 @@ function runInServerProcess(scenario: Scenario): Promise<ScenarioResult> {
       clearTimeout(timer);
       fn();
     };
-    const timer = setTimeout(() => {
-      child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), 5000).unref();
-      settle(() => reject(new Error(`scenario ${describe(scenario)} did not finish within ${SCENARIO_TIMEOUT_MS / 1000} s`)));
-    }, SCENARIO_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => {
+        child.kill("SIGTERM");
+        setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+        settle(() => reject(new Error(`scenario ${describe(scenario)} did not finish within ${SCENARIO_TIMEOUT_MS / 1000} s`)));
+      },
+      SCENARIO_TIMEOUT_MS + scenario.sidecars * 40,
+    );
     child.on("message", (message: ScenarioMessage) => {
       settle(() => (message.kind === "result" ? resolve(message.result) : reject(new Error(`scenario ${describe(scenario)} failed: ${message.message}`))));
     });
@@ -78,9 +86,12 @@ function table(results: readonly ScenarioResult[]): string {
     "push p50 ms",
     "push p99 ms",
     "round p50 ms",
+    "one-sidecar p99 ms",
+    "connect s",
     "updates/s",
     "p99 ms at max",
     "CPU µs/update",
+    "sidecars' CPU µs/update",
     "connect CPU ms/sidecar",
     "idle CPU µs/s/sidecar",
     "RSS KiB/sidecar",
@@ -95,9 +106,12 @@ function table(results: readonly ScenarioResult[]): string {
     r.pushMs.p50.toFixed(2),
     r.pushMs.p99.toFixed(2),
     r.roundMs.p50.toFixed(1),
-    String(r.throughput.updatesPerSecond),
-    r.throughput.pushMs.p99.toFixed(1),
+    r.singlePushMs ? r.singlePushMs.p99.toFixed(2) : "-",
+    (r.connectMs / 1000).toFixed(1),
+    r.throughput ? String(r.throughput.updatesPerSecond) : "-",
+    r.throughput ? r.throughput.pushMs.p99.toFixed(1) : "-",
     String(r.cpu.pushMicrosPerUpdate),
+    r.clients.pushMicrosPerUpdate !== undefined ? String(r.clients.pushMicrosPerUpdate) : "-",
     r.cpu.connectMsPerSidecar.toFixed(2),
     r.cpu.idleMicrosPerSidecarSecond.toFixed(1),
     kb(r.memory.rssBytesPerSidecar),
@@ -109,19 +123,20 @@ function table(results: readonly ScenarioResult[]): string {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
-async function run(): Promise<void> {
+async function run(plans: readonly Plan[], resultsFile: string, extraConditions: readonly string[] = []): Promise<void> {
   const quick = process.env.BENCH_XDS_QUICK === "1";
   const envoyBinary = (await provisionEnvoy()).envoy;
   const versionOutput = (await exec(envoyBinary, ["--version"], { missingFix: "" })).stdout;
   const envoyVersion = /version: (\S+)/.exec(versionOutput)?.[1] ?? versionOutput.trim();
-  const scenarios: Scenario[] = (quick ? QUICK : FULL).flatMap((plan) => [false, true].map((delta) => ({ ...plan, delta, envoyBinary })));
+  const scenarios: Scenario[] = (quick ? QUICK : plans).flatMap((plan) => [false, true].map((delta) => ({ ...plan, delta, envoyBinary })));
   const results: ScenarioResult[] = [];
   for (const scenario of scenarios) {
     const started = Date.now();
     const result = await runInServerProcess(scenario);
     results.push(result);
+    const throughput = result.throughput ? `; ${result.throughput.updatesPerSecond} updates/s` : "";
     console.log(
-      `${describe(scenario)}: push p50 ${result.pushMs.p50} ms, p99 ${result.pushMs.p99} ms; ${result.throughput.updatesPerSecond} updates/s; ${kb(result.memory.rssBytesPerSidecar)} KiB RSS per sidecar (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+      `${describe(scenario)} (load ${result.machineLoad.start}): push p50 ${result.pushMs.p50} ms, p99 ${result.pushMs.p99} ms${throughput}; connect ${result.connectMs} ms; ${kb(result.memory.rssBytesPerSidecar)} KiB RSS per sidecar (${((Date.now() - started) / 1000).toFixed(1)} s)`,
     );
   }
   console.log(`\n${table(results)}\n`);
@@ -133,12 +148,14 @@ async function run(): Promise<void> {
     envoy: envoyVersion,
     conditions: [
       "xDS server (envoy/xds XdsServer) alone in a fresh Node.js process per scenario; CPU and memory figures are that process' (process.cpuUsage, RSS after a full GC).",
-      "Sidecars on the same 2-core machine over loopback: real Envoy processes (--concurrency 1) for 1 and 10; for 100-2,000 the simulated sidecars of bench/ads-client.ts (CDS/LDS wildcard, EDS/RDS by name, ACK with version and nonce), all in ONE separate Node.js process, each with its own HTTP/2 connection. They compete with the server for the 2 cores, so latencies include client time.",
+      "Sidecars on the same 2-core machine over loopback: real Envoy processes (--concurrency 1) for 1 and 10; from 100 up the simulated sidecars of bench/ads-wire-client.ts (node:http2 and gRPC framing, protobufjs; CDS/LDS wildcard, EDS/RDS by name, ACK with version and nonce), all in ONE separate Node.js process, each with its own HTTP/2 connection. They compete with the server for the 2 cores, so latencies include client time; clients.pushMicrosPerUpdate is that process's CPU per update in the rounds, beside the server's cpu.pushMicrosPerUpdate.",
+      "one-sidecar push (singlePushMs): the snapshot of ONE sidecar changed, the others connected and idle; 50 samples, one at a time.",
       "Each sidecar has its own snapshot: 1 listener (HTTP connection manager, RDS), 1 route configuration with 22 routes, 1 EDS cluster, 1 ClusterLoadAssignment. Each push changes that sidecar's route configuration and endpoints (2 types); latency = setSnapshot to the server receiving the ACK of both.",
       "push p50/p99: every sidecar's snapshot changed once per round, setSnapshot called for all sidecars back to back; round = first setSnapshot to last ACK.",
       "updates/s: closed loop for the throughput phase, each sidecar given its next snapshot as soon as it acknowledged the last; counts setSnapshot calls fully acknowledged.",
       "RSS per sidecar = (server RSS with N sidecars connected and in sync - RSS of the started server without snapshots) / N, i.e. its snapshot plus its connection and stream. Meaningful from 100 sidecars up; for 1 and 10 it is dominated by allocations the server makes once (first HTTP/2 session, buffers).",
       "load = the machine's 1-minute load average when the scenario started: other work on the machine (parallel test suites) inflates latency and lowers throughput.",
+      ...extraConditions,
     ],
     results,
   };
@@ -146,9 +163,19 @@ async function run(): Promise<void> {
     console.log("(BENCH_XDS_QUICK=1: results file not written)");
     return;
   }
-  await mkdir(dirname(RESULTS_FILE), { recursive: true });
-  await writeFile(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`results: ${RESULTS_FILE}`);
+  await mkdir(dirname(resultsFile), { recursive: true });
+  await writeFile(resultsFile, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`results: ${resultsFile}`);
 }
 
-export const xdsPush: Benchmark = { name: "xds-push", run };
+export const xdsPush: Benchmark = { name: "xds-push", run: () => run(FULL, join(here, "results", "xds-push.json")) };
+
+export const xdsScale: Benchmark = {
+  name: "xds-scale",
+  explicitOnly: true,
+  run: () =>
+    run(SCALE, join(here, "results", "xds-scale.json"), [
+      "Scale: connectMs is the connect storm, 10,000 sidecars dialled 1,000 per 5 ms, to the last one acknowledging its whole first snapshot; rounds change every sidecar's snapshot at once (pushMs p99 = a change touching every sidecar); singlePushMs = a change touching one.",
+      "memory.rssBytesPerSidecar = (server RSS with every sidecar connected and in sync - RSS of the started server) / sidecars, after a full GC; memory.idleServerRssBytes is that base.",
+    ]),
+};

@@ -7,6 +7,8 @@ import { isWildcardType, pushOrder, XdsType } from "../type-urls.js";
 interface TypeState {
   wildcard: boolean;
   names: string[];
+  /** `*` or the names joined: the subscription part of `lastSentKey`, computed once per request, not once per push. */
+  namesKey: string;
   lastNonce?: string;
   /** `<version> <names>` of the last response, so the same thing is never sent twice in a row. */
   lastSentKey?: string;
@@ -55,7 +57,7 @@ export class SotwStream {
     const names = [...(request.resource_names ?? [])].sort();
     let state = this.types.get(type);
     if (!state) {
-      state = { wildcard: false, names: [], nackedKeys: new Set() };
+      state = { wildcard: false, names: [], namesKey: "", nackedKeys: new Set() };
       this.types.set(type, state);
     }
     if (request.response_nonce) {
@@ -70,6 +72,7 @@ export class SotwStream {
     if (!request.response_nonce && state.lastSentKey === undefined && request.version_info) state.clientVersion = request.version_info;
     state.names = names.filter((n) => n !== "*");
     state.wildcard = isWildcardType(type) && (names.length === 0 || names.includes("*"));
+    state.namesKey = state.wildcard ? "*" : state.names.join(",");
     const snapshot = this.cache.getSnapshot(nodeId);
     if (snapshot && this.respond(type, state, snapshot, state.clientVersion)) this.afterClusters(type, snapshot);
   }
@@ -107,11 +110,9 @@ export class SotwStream {
   private respond(type: XdsType, state: TypeState, snapshot: Snapshot, clientVersion: string | undefined, again = false): boolean {
     const nodeId = this.nodeId;
     if (!nodeId) return false;
-    const version = snapshot.typeVersions.get(type) ?? "";
-    const byName = snapshot.resources.get(type) ?? new Map<string, XdsResource>();
-    const selected = state.wildcard ? [...byName.values()] : state.names.flatMap((n) => byName.get(n) ?? []);
     if (!state.wildcard && state.names.length === 0) return false;
-    const key = `${version} ${state.wildcard ? "*" : state.names.join(",")}`;
+    const version = snapshot.typeVersions.get(type) ?? "";
+    const key = `${version} ${state.namesKey}`;
     if (key === state.lastSentKey && !again) return false;
     // A new stream of a sidecar that already runs this version (a restarted server): nothing to send.
     if (clientVersion !== undefined && clientVersion === version && state.lastSentKey === undefined) {
@@ -129,6 +130,8 @@ export class SotwStream {
     state.lastSentKey = key;
     state.lastSentVersion = version;
     this.cache.recordSent(nodeId, type, version);
+    const byName = snapshot.resources.get(type) ?? new Map<string, XdsResource>();
+    const selected = state.wildcard ? [...byName.values()] : state.names.flatMap((n) => byName.get(n) ?? []);
     this.send({ version_info: version, type_url: type, nonce: state.lastNonce, resources: selected.map((r) => ({ type_url: type, value: r.body })) });
     return true;
   }

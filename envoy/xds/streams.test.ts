@@ -261,3 +261,25 @@ describe("a replaced EDS cluster gets its unchanged endpoints again (Envoy warms
     expect(sent.map((r) => `${r.type_url} ${r.resources.map((x) => x.name).join()}`)).toEqual([`${XdsType.Cluster} app`, `${XdsType.Endpoints} app`]);
   });
 });
+
+describe("connected sidecars", () => {
+  it("counts sidecars with at least one open stream, through reconnections and a second stream", () => {
+    const cache = new SnapshotCache();
+    const connections: string[] = [];
+    cache.onConnection((e) => connections.push(`${e.nodeId} ${e.connected ? "up" : "down"} ${cache.connectedSidecars()}`));
+    const a1 = new SotwStream(cache, () => undefined, supported);
+    const a2 = new DeltaStream(cache, () => undefined, supported);
+    const b = new SotwStream(cache, () => undefined, supported);
+    a1.onRequest({ node: { id: "a.shop" }, type_url: XdsType.Cluster });
+    a2.onRequest({ node: { id: "a.shop" }, type_url: XdsType.Cluster });
+    b.onRequest({ node: { id: "b.shop" }, type_url: XdsType.Cluster });
+    expect(cache.connectedSidecars()).toBe(2);
+    a1.close();
+    expect(cache.connectedSidecars()).toBe(2);
+    a2.close();
+    b.close();
+    b.close();
+    expect(cache.connectedSidecars()).toBe(0);
+    expect(connections).toEqual(["a.shop up 1", "b.shop up 2", "a.shop down 1", "b.shop down 0"]);
+  });
+});
