@@ -49,8 +49,8 @@ describe("what each command loads (#19: the data-plane services stay small)", ()
   it.each(["cli/ratelimit-command.ts", "cli/authz-command.ts"])("%s reads files without loading the Kubernetes client", (entry) => {
     const { packages } = staticGraph(entry);
     expect(packages.get("@kubernetes/client-node"), `reached through ${packages.get("@kubernetes/client-node")}`).toBeUndefined();
-    // The controller's own machinery stays out as well.
-    expect(packages.has("@grpc/grpc-js-xds")).toBe(false);
+    // They serve gRPC with services/grpc over node:http2 and read messages with protobufjs: no grpc-js, no proto-loader.
+    for (const pkg of ["@grpc/grpc-js", "@grpc/proto-loader", "@grpc/grpc-js-xds"]) expect(packages.get(pkg), `${pkg} reached through ${packages.get(pkg)}`).toBeUndefined();
   });
 
   it("the Kubernetes watches are still there, behind the import the command makes when it watches", () => {

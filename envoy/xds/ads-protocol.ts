@@ -1,5 +1,5 @@
 import type { ServiceDefinition } from "@grpc/grpc-js";
-import { envoyGrpcService } from "../proto/load.js";
+import { envoyGrpcService } from "../proto/grpc-service.js";
 
 export interface Any {
   type_url: string;

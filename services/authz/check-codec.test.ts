@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CHECK_PATH, decodeCheckRequest, encodeCheckResponse } from "./check-codec.js";
 import { refuse } from "./decision.js";
-import { authorizationService, toAuthzRequest, toCheckResponse } from "./service.js";
+import { toAuthzRequest, toCheckResponse } from "./service.js";
+import { authorizationService } from "./authorization-service.js";
 
 const ROUTE = "apisecuritypolicy/shop/mobile/rule/orders";
 

@@ -6,7 +6,8 @@ import { RouteTableHolder } from "./config.js";
 import { DpopNonces } from "./dpop-nonce.js";
 import { KeySets } from "./keys.js";
 import { MemoryReplayStore } from "./replay-store.js";
-import { AuthzServer, authorizationService, toAuthzRequest, toCheckResponse } from "./service.js";
+import { AuthzServer, toAuthzRequest, toCheckResponse } from "./service.js";
+import { authorizationService } from "./authorization-service.js";
 
 const ROUTE = "apisecuritypolicy/shop/mobile/rule/orders";
 

@@ -1,4 +1,3 @@
-import type { ServiceDefinition } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { structToJson } from "../../envoy/xds/proto-struct.js";
 import { CHECK_PATH, decodeCheckRequest, encodeCheckResponse, type CheckRequestMessage } from "./check-codec.js";
@@ -10,15 +9,9 @@ import type { Decision, Header } from "./decision.js";
 import type { AuthzRequest } from "./request.js";
 import { errorMessage } from "../../common/errors.js";
 import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY, ROUTE_CONTEXT_KEY } from "../../contract/wire.js";
-import { envoyGrpcService } from "../../envoy/proto/load.js";
 
 const GRPC_OK = 0;
 const GRPC_PERMISSION_DENIED = 7;
-
-/** envoy.service.auth.v3.Authorization, loaded once from the Envoy API protos. */
-export function authorizationService(): ServiceDefinition {
-  return envoyGrpcService("envoy/service/auth/v3/external_auth.proto", "envoy.service.auth.v3.Authorization");
-}
 
 export type { CheckRequestMessage };
 

@@ -1,6 +1,6 @@
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { decodeRateLimitRequest, encodeRateLimitResponse } from "./codec.js";
-import { envoyGrpcService } from "../../envoy/proto/load.js";
+import { envoyGrpcService } from "../../envoy/proto/grpc-service.js";
 
 export type { HttpAccessLogEntryMessage, RateLimitRequestMessage, RateLimitResponseMessage, StreamAccessLogsMessage } from "./messages.js";
 

@@ -27,7 +27,7 @@ import {
 } from "../../support/e2e.js";
 import { testEnvironment, uniqueName } from "../../support/environment.js";
 import { TestIssuer } from "../../support/authz-client.js";
-import { authorizationService } from "../../../services/authz/service.js";
+import { authorizationService } from "../../../services/authz/authorization-service.js";
 
 type CheckClient = Client & { Check(request: unknown, callback: (error: ServiceError | null, response?: { status?: { message?: string } }) => void): void };
 

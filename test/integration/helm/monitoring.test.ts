@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authorizationService } from "../../../services/authz/service.js";
+import { authorizationService } from "../../../services/authz/authorization-service.js";
 import { exec } from "../../env/exec.js";
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from "../../env/processes.js";
 import { installCrds } from "../../support/crds.js";
