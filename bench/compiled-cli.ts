@@ -23,8 +23,12 @@ export async function compiledCli(repo: string = repoRoot): Promise<string> {
   return join(repo, "dist", "cli", "main.js");
 }
 
-/** The Node.js flags the Helm chart gives a data-plane service by default (`<service>.nodeOptions`): benchmarks run what is deployed. */
+/**
+ * The Node.js flags the Helm chart gives a data-plane service by default (`<service>.nodeOptions`):
+ * benchmarks run what is deployed. BENCH_NODE_OPTIONS replaces them (to compare settings).
+ */
 export function chartNodeOptions(service: "authz" | "ratelimit"): string {
+  if (process.env.BENCH_NODE_OPTIONS !== undefined) return process.env.BENCH_NODE_OPTIONS;
   const values = parse(readFileSync(join(repoRoot, "charts", "bulwark", "values.yaml"), "utf8")) as Record<string, { nodeOptions?: string } | undefined>;
   return values[service]?.nodeOptions ?? "";
 }
