@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frameMessage } from "./framing.js";
 import { GrpcH2Server } from "./h2-server.js";
 import { GrpcError, GrpcStatus, percentEncode, timeoutMs } from "./status.js";
+import { rawGrpcMethod } from "../../test/support/raw-grpc-method.js";
 
 const ECHO = "/test.Echo/Echo";
 const SLOW = "/test.Echo/Slow";
@@ -83,42 +84,10 @@ describe("the gRPC server over node:http2", () => {
   it("answers unary calls of a gRPC library (grpc-js) and streams of many messages", async () => {
     const Ctor = makeGenericClientConstructor(
       {
-        Echo: {
-          path: ECHO,
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: (b: Buffer) => b,
-          requestDeserialize: (b: Buffer) => b,
-          responseSerialize: (b: Buffer) => b,
-          responseDeserialize: (b: Buffer) => b,
-        },
-        Fail: {
-          path: FAIL,
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: (b: Buffer) => b,
-          requestDeserialize: (b: Buffer) => b,
-          responseSerialize: (b: Buffer) => b,
-          responseDeserialize: (b: Buffer) => b,
-        },
-        Nope: {
-          path: "/test.Echo/Nope",
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: (b: Buffer) => b,
-          requestDeserialize: (b: Buffer) => b,
-          responseSerialize: (b: Buffer) => b,
-          responseDeserialize: (b: Buffer) => b,
-        },
-        Sum: {
-          path: SUM,
-          requestStream: true,
-          responseStream: false,
-          requestSerialize: (b: Buffer) => b,
-          requestDeserialize: (b: Buffer) => b,
-          responseSerialize: (b: Buffer) => b,
-          responseDeserialize: (b: Buffer) => b,
-        },
+        Echo: rawGrpcMethod(ECHO),
+        Fail: rawGrpcMethod(FAIL),
+        Nope: rawGrpcMethod("/test.Echo/Nope"),
+        Sum: rawGrpcMethod(SUM, true),
       },
       "Echo",
     );

@@ -5,6 +5,7 @@ import { MemoryStore } from "./memory-store.js";
 import { genericRateLimitService, ratelimitServices, type RateLimitRequestMessage, type RateLimitResponseMessage } from "./protocol.js";
 import { RateLimitGrpcService } from "./service.js";
 import type { CounterStore } from "./store.js";
+import { rawGrpcMethod } from "../../test/support/raw-grpc-method.js";
 
 type Call = (request: unknown, metadata: Metadata, callback: (error: ServiceError | null, response?: unknown) => void) => void;
 type RlsClient = Client & { ShouldRateLimit(request: RateLimitRequestMessage, callback: (error: ServiceError | null, response?: RateLimitResponseMessage) => void): void };
@@ -85,24 +86,8 @@ describe("bulwark ratelimit's gRPC service (grpc-js, the Envoy protos' codec), c
   it("answers UNIMPLEMENTED for a method it does not serve, and INTERNAL (grpc-js's answer when a request cannot be deserialized) for bytes that are no request", async () => {
     const other = makeGenericClientConstructor(
       {
-        Nope: {
-          path: "/envoy.service.ratelimit.v3.RateLimitService/Nope",
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: (b: Buffer) => b,
-          requestDeserialize: (b: Buffer) => b,
-          responseSerialize: (b: Buffer) => b,
-          responseDeserialize: (b: Buffer) => b,
-        },
-        Broken: {
-          path: "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit",
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: (b: Buffer) => b,
-          requestDeserialize: (b: Buffer) => b,
-          responseSerialize: (b: Buffer) => b,
-          responseDeserialize: (b: Buffer) => b,
-        },
+        Nope: rawGrpcMethod("/envoy.service.ratelimit.v3.RateLimitService/Nope"),
+        Broken: rawGrpcMethod("/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit"),
       },
       "Raw",
     );
