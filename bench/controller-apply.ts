@@ -78,7 +78,7 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T, index
 }
 
 /** The spec every benchmark policy has; `scope` alternates between rounds so each write changes the sidecars' routes. */
-function benchSpec(service: string, idp: TokenIssuer, scope: string): Record<string, unknown> {
+export function benchSpec(service: string, idp: Pick<TokenIssuer, "issuer" | "audience">, scope: string): Record<string, unknown> {
   return {
     targetRefs: [{ kind: "Service", name: service }],
     authentication: {

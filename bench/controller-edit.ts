@@ -26,43 +26,15 @@ import { defaultSettings } from "../operator/translate/render.js";
 import { acknowledgeAll, FixedLeadership, MemoryObjects, MemoryReports, RecordingWriter, silentLog } from "../test/support/controller-fakes.js";
 import type { Benchmark } from "./benchmark.js";
 import { percentiles } from "./stats.js";
+import { benchSpec } from "./controller-apply.js";
 
+/** The issuer of bench/controller-apply.ts's scale scenario, whose policy spec this one edits. */
+const IDP = { issuer: "https://idp.bench.bulwark.test/", audience: "bench-api" };
 const N = 1000;
 const EDITS = 30;
 const mesh = { trustDomain: "cluster.local", clusterDomain: "cluster.local" };
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** The spec of bench/controller-apply.ts's scale scenario. */
-function spec(service: string, scope: string): Record<string, unknown> {
-  return {
-    targetRefs: [{ kind: "Service", name: service }],
-    authentication: {
-      jwt: {
-        providers: [
-          {
-            name: "idp",
-            issuer: "https://idp.bench.bulwark.test/",
-            audiences: ["bench-api"],
-            jwks: { secretRef: { name: "idp-jwks" } },
-            claimsToHeaders: [{ claim: "sub", header: "x-user-id" }],
-          },
-        ],
-      },
-    },
-    rules: [
-      { name: "orders", match: { methods: ["GET"], pathPrefix: "/v1/orders/" }, require: { scopes: [scope] } },
-      { name: "profile", match: { methods: ["GET", "PUT"], path: "/v1/profile" } },
-      {
-        name: "images",
-        match: { methods: ["GET"], pathPrefix: "/v1/images/" },
-        authentication: "None",
-        rateLimits: [{ name: "shield", scope: "Local", limit: { requests: 1000, per: "1s" } }],
-      },
-    ],
-    defaultAction: "Deny",
-  };
-}
 
 type Policy = {
   apiVersion: string;
@@ -78,7 +50,7 @@ function policyObject(name: string, index: number, generation: number): Policy {
     apiVersion: "bulwark.dev/v1alpha1",
     kind: "APISecurityPolicy",
     metadata: { name, namespace: "bench", uid: `uid-${name}`, generation, creationTimestamp: created },
-    spec: spec(name, generation % 2 ? "orders:read" : "orders:write"),
+    spec: benchSpec(name, IDP, generation % 2 ? "orders:read" : "orders:write"),
   };
 }
 
