@@ -8,7 +8,7 @@
  *   - authz: Check on the JWT + DPoP route with the Redis replay store, 64 in flight, each call a
  *     fresh proof, from bench/authz-worker.ts.
  * Each runs with the Node.js flags the Helm chart sets (`<service>.nodeOptions`) unless
- * BENCH_MEMORY_NODE_OPTIONS replaces them. The goal is at most 100 MiB under load.
+ * BENCH_NODE_OPTIONS replaces them. The goal is at most 100 MiB under load.
  * BENCH_MEMORY_SECONDS (default 10) sets each load's length.
  */
 import { readFileSync } from "node:fs";
@@ -66,7 +66,7 @@ async function sampled(pid: number, phase: string, load: () => Promise<number>):
 
 async function startService(name: "authz" | "ratelimit", dir: string, args: string[], readyPort: number): Promise<ManagedProcess> {
   const s = pinned(SERVER_CORE, process.execPath, [await compiledCli(), ...args, "--http-address", `127.0.0.1:${readyPort}`, "--log-level", "warn"]);
-  const env = { ...process.env, NODE_OPTIONS: process.env.BENCH_MEMORY_NODE_OPTIONS ?? chartNodeOptions(name) };
+  const env = { ...process.env, NODE_OPTIONS: chartNodeOptions(name) };
   const p = startProcess({ name: `bulwark ${name}`, ...s, env, logFile: join(dir, `${name}.log`) });
   await waitUntilReady(p, () => httpOk(readyPort, "/readyz"), 60_000);
   return p;
@@ -148,8 +148,10 @@ export const serviceMemory: Benchmark = {
     try {
       await sleep(300);
       const results = [await ratelimitMemory(dir, redisPort), await authzMemory(dir, redisPort)];
-      const flags = process.env.BENCH_MEMORY_NODE_OPTIONS ?? `the chart's (ratelimit: ${chartNodeOptions("ratelimit") || "none"}; authz: ${chartNodeOptions("authz") || "none"})`;
-      console.log(`RSS of the compiled services (node dist/cli/main.js, files, Redis), Node flags ${flags}; goal at most ${GOAL_MIB} MiB under load; Node ${process.version}`);
+      const flags = { ratelimit: chartNodeOptions("ratelimit"), authz: chartNodeOptions("authz") };
+      console.log(
+        `RSS of the compiled services (node dist/cli/main.js, files, Redis), NODE_OPTIONS ratelimit "${flags.ratelimit}", authz "${flags.authz}"; goal at most ${GOAL_MIB} MiB under load; Node ${process.version}`,
+      );
       for (const s of results) {
         const phases = s.phases.map((p) => `${p.phase} ${p.requestsPerSecond}/s: peak ${p.peakMiB} MiB, end ${p.endMiB} MiB`).join("; ");
         console.log(`  ${s.service.padEnd(10)} idle ${s.idleMiB} MiB; ${phases}; high water ${s.highWaterMiB} MiB${s.highWaterMiB > GOAL_MIB ? "  (over the goal)" : ""}`);
@@ -158,6 +160,7 @@ export const serviceMemory: Benchmark = {
         cpu: cpus()[0]?.model,
         cores: cpus().length,
         node: process.version,
+        nodeOptions: flags,
         loadAverageAtEnd: loadavg().map((x) => Number(x.toFixed(2))),
         loadSeconds: LOAD_MS / 1000,
       };
