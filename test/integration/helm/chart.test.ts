@@ -262,6 +262,17 @@ describe("chart", () => {
     await expect(template("bw", ["--set", "image.digest=latest"])).rejects.toThrow(/digest/);
   });
 
+  it("sets Node.js flags that Node accepts in NODE_OPTIONS (some V8 flags are refused there and the container would not start)", async () => {
+    const values = parseAllDocuments(await readFile(join(chart, "values.yaml"), "utf8"))[0]?.toJSON() as Record<string, { nodeOptions?: string }>;
+    for (const component of ["authz", "ratelimit"]) {
+      const nodeOptions = values[component]?.nodeOptions ?? "";
+      const run = await exec(process.execPath, ["-e", "process.stdout.write('started')"], { env: { ...process.env, NODE_OPTIONS: nodeOptions }, missingFix: "" }).catch(
+        (error: unknown) => ({ stdout: String(error) }),
+      );
+      expect(run.stdout, `${component}.nodeOptions "${nodeOptions}"`).toBe("started");
+    }
+  });
+
   it("renders the same webhook selectors the injector's tests register", async () => {
     const docs = documents(await template("bw"));
     const rendered = docs.find((d) => d.kind === "MutatingWebhookConfiguration") as { webhooks: Record<string, unknown>[] } | undefined;
