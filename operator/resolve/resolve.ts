@@ -220,7 +220,8 @@ function resolveJwks(
   return { inline, discovered, problems };
 }
 
-interface CandidateContext {
+/** A valid policy and what every stage of its resolution reads. */
+interface PolicyContext {
   namespace: string;
   name: string;
   generation: number;
@@ -228,11 +229,14 @@ interface CandidateContext {
   parsed: APISecurityPolicy;
   /** Sidecar node id → the key of the policy that governs it (older policies first). */
   owner: Map<string, string>;
+  input: TranslationInput;
+}
+
+interface CandidateContext extends PolicyContext {
   /** The pods its targets select. */
   targets: TargetPods[];
   /** The Services of its namespace (for SidecarBypass). */
   namespaceServices: readonly ServiceObject[];
-  input: TranslationInput;
 }
 
 /** One valid policy: the sidecars it wins, its references, and its conditions. */
@@ -336,15 +340,8 @@ function lookupsOf(input: TranslationInput, memo: ResolveMemo | undefined): Look
   };
 }
 
-interface ValidContext {
-  namespace: string;
-  name: string;
-  generation: number;
-  candidate: Candidate;
-  parsed: APISecurityPolicy;
-  owner: Map<string, string>;
+interface ValidContext extends PolicyContext {
   lookups: Lookups;
-  input: TranslationInput;
   memo: ResolveMemo | undefined;
 }
 
