@@ -82,6 +82,7 @@ describe.concurrent("mistakes on the command line: one line, exit 2", () => {
   it.each([
     [["render", "--bogus"], "bulwark: render: unknown flag --bogus; run 'bulwark render --help' for its flags\n"],
     [["controller", "--xds-adress=127.0.0.1:1"], "bulwark: controller: unknown flag --xds-adress; run 'bulwark controller --help' for its flags\n"],
+    [["controller", "--xds-max-connection-age=5s"], "bulwark: --xds-max-connection-age 5s is not 0 (never) or a duration of at least 1m (e.g. 30m, 2h)\n"],
     [["render", "-f", "examples", "extra"], "bulwark: render: unexpected argument extra; run 'bulwark render --help' for its flags\n"],
     [["ratelimit", "--redis-url=redis://a:6379", "--redis-cluster-nodes=b:6379"], "bulwark: --redis-url and --redis-cluster-nodes name two different stores: set one of them\n"],
     [["authz", "--redis-cluster-nodes=redis-0,redis-1:6379"], "bulwark: --redis-cluster-nodes: redis-0 is not HOST:PORT (a port from 1 to 65535)\n"],

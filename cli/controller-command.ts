@@ -44,6 +44,9 @@ flags (environment variable in brackets):
   --xds-token-audience AUD   the audience of the projected ServiceAccount tokens sidecars present; each stream
                              is checked with TokenReview and served only the pod its token is bound to
                              [BULWARK_XDS_TOKEN_AUDIENCE] (default ${XDS_TOKEN_AUDIENCE})
+  --xds-max-connection-age D  close each sidecar connection after about D (±10 %; the stream gets 30 s to finish), so
+                             sidecars reconnect to any replica and streams rebalance after a rolling restart;
+                             0 never [BULWARK_XDS_MAX_CONNECTION_AGE] (default 30m)
   --http-address HOST:PORT   /healthz, /readyz and /metrics [BULWARK_HTTP_ADDRESS] (default 0.0.0.0:8080)
   --authz-address HOST:PORT  bulwark authz, for routes that need it [BULWARK_AUTHZ_ADDRESS] (default 127.0.0.1:9191)
   --ratelimit-address HOST:PORT  bulwark ratelimit [BULWARK_RATELIMIT_ADDRESS] (default 127.0.0.1:8089)
@@ -104,6 +107,7 @@ export async function runController(argv: string[]): Promise<number> {
       "ca-secret-create": { type: "string" },
       "workload-cert-lifetime": { type: "string" },
       "cluster-domain": { type: "string" },
+      "xds-max-connection-age": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -117,6 +121,10 @@ export async function runController(argv: string[]): Promise<number> {
   if (!levels.includes(level)) throw new UsageError(`--log-level ${level} is not one of ${levels.join(", ")}`);
   const log = componentLogger("controller", level);
   const xdsAddress = parseAddress(flag(values, "xds-address", "BULWARK_XDS_ADDRESS", "0.0.0.0:18000"), "--xds-address");
+  const ageText = flag(values, "xds-max-connection-age", "BULWARK_XDS_MAX_CONNECTION_AGE", "30m");
+  const maxConnectionAgeMs = ageText === "0" ? undefined : parseDuration(ageText);
+  if (ageText !== "0" && (maxConnectionAgeMs === undefined || maxConnectionAgeMs < 60_000))
+    throw new UsageError(`--xds-max-connection-age ${ageText} is not 0 (never) or a duration of at least 1m (e.g. 30m, 2h)`);
   const httpAddress = parseAddress(flag(values, "http-address", "BULWARK_HTTP_ADDRESS", "0.0.0.0:8080"), "--http-address");
   const authz = parseAddress(flag(values, "authz-address", "BULWARK_AUTHZ_ADDRESS", "127.0.0.1:9191"), "--authz-address");
   const ratelimit = parseAddress(flag(values, "ratelimit-address", "BULWARK_RATELIMIT_ADDRESS", "127.0.0.1:8089"), "--ratelimit-address");
@@ -161,6 +169,7 @@ export async function runController(argv: string[]): Promise<number> {
     authentication: { authenticator: new TokenReviewAuthenticator({ review: tokenReviewer(kc), audience }) },
     log: (m) => log.warn(m),
     onRejected: (rejection) => metrics.rejectedStreams.inc({ reason: rejection.reason }),
+    maxConnectionAgeMs,
   });
   const elector = new LeaderElector(
     kc,

@@ -31,7 +31,22 @@ export interface XdsServerOptions {
    * log instead of the process warning that marks it as a test set-up.
    */
   insecureBecause?: string;
+  /**
+   * Close each connection after this long (±10 %, so a fleet does not reconnect at once): a
+   * sidecar then reconnects, through the Service, to whichever replica it reaches, so streams
+   * rebalance after a rolling restart. The stream gets a GOAWAY, then `connectionAgeGraceMs` to
+   * finish. Absent: connections live as long as the sidecar.
+   */
+  maxConnectionAgeMs?: number;
+  connectionAgeGraceMs?: number;
 }
+
+/**
+ * Pending connections the kernel queues while the event loop is busy (Node's default is 511):
+ * a connect storm after a restart overflowed it at 10,000 sidecars, and every dropped SYN costs
+ * the sidecar 1, 3, 7 s of retransmission. The kernel caps it at net.core.somaxconn.
+ */
+export const XDS_LISTEN_BACKLOG = 4096;
 
 export class ListenError extends Error {}
 
@@ -147,12 +162,7 @@ function serve<Req extends { node?: { id?: string } }, Res>(call: ServerDuplexSt
 export class XdsServer {
   readonly cache: SnapshotCache;
   // Without channelz: its per-message bookkeeping (timestamps, counters) is CPU every push pays for thousands of streams.
-  private readonly server = new Server({
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.keepalive_timeout_ms": 10_000,
-    "grpc.max_receive_message_length": 16 * 1024 * 1024,
-    "grpc.enable_channelz": 0,
-  });
+  private readonly server: Server;
   private boundPort: number | undefined;
   private readonly log: (message: string) => void;
   private listener: NetServer | undefined;
@@ -160,6 +170,14 @@ export class XdsServer {
   private readonly gate: Gate;
 
   constructor(private readonly options: XdsServerOptions) {
+    const age = options.maxConnectionAgeMs;
+    this.server = new Server({
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.keepalive_timeout_ms": 10_000,
+      "grpc.max_receive_message_length": 16 * 1024 * 1024,
+      "grpc.enable_channelz": 0,
+      ...(age !== undefined ? { "grpc.max_connection_age_ms": age, "grpc.max_connection_age_grace_ms": options.connectionAgeGraceMs ?? 30_000 } : {}),
+    });
     this.cache = options.cache ?? new SnapshotCache();
     this.log = options.log ?? ((): void => undefined);
     const auth = options.authentication;
@@ -208,7 +226,7 @@ export class XdsServer {
       listener.once("error", (error) =>
         reject(new ListenError(`the xDS server could not listen on ${address}: ${error.message} (is the port in use? choose another with --xds-address)`)),
       );
-      listener.listen({ host: this.options.host, port: this.options.port }, () => {
+      listener.listen({ host: this.options.host, port: this.options.port, backlog: XDS_LISTEN_BACKLOG }, () => {
         const bound = listener.address();
         this.boundPort = typeof bound === "object" && bound ? bound.port : this.options.port;
         resolve(this.boundPort);
