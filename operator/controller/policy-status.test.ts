@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { failTranslation } from "../resolve/conditions.js";
 import { resolvePolicies, type ResolvedPolicy } from "../resolve/resolve.js";
 import { jwksSecret, policy, service, sidecarPod } from "../testdata/objects.js";
-import { desiredStatus, type SidecarObservation } from "./policy-status.js";
+import { desiredStatus, sameStatus, type SidecarObservation } from "./policy-status.js";
 
 const now = "2026-11-25T12:00:00Z";
 const SIDECARS = ["api-1.shop", "api-2.shop"];
@@ -126,5 +126,15 @@ describe("policy status from given inputs: Accepted, ResolvedRefs, Programmed, R
     expect(time(later, "Programmed")).toBe("2026-11-25T12:00:00Z");
     expect(time(done, "Programmed")).toBe("2026-11-25T12:10:00Z");
     expect(time(done, "Accepted")).toBe("2026-11-25T12:00:00Z");
+  });
+});
+
+describe("what the controller compares before writing status", () => {
+  const desired = { observedGeneration: 2, sidecars: "2/2" };
+  const traffic = { documented: 3, shadow: 1, zombie: 0, unused: 2, blocked: 0, shadowActions: 0, updated: now };
+
+  it("ignores the traffic bulwark telemetry writes, so it neither rewrites nor erases it", () => {
+    expect(sameStatus({ ...desired, traffic }, desired)).toBe(true);
+    expect(sameStatus({ ...desired, traffic }, { ...desired, sidecars: "1/2" })).toBe(false);
   });
 });

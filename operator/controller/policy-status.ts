@@ -133,7 +133,8 @@ export function desiredStatus(resolved: ResolvedPolicy, observe: SidecarObservat
 
 /** Equal apart from transition times: writing it would change nothing a reader cares about. */
 export function sameStatus(a: PolicyStatus | undefined, b: PolicyStatus): boolean {
-  const strip = (s: PolicyStatus | undefined): string => stableJson({ ...s, conditions: s?.conditions?.map(({ lastTransitionTime: _t, ...rest }) => rest) });
+  // `traffic` is bulwark telemetry's to write: the controller's merge patch leaves it as it is.
+  const strip = (s: PolicyStatus | undefined): string => stableJson({ ...s, traffic: undefined, conditions: s?.conditions?.map(({ lastTransitionTime: _t, ...rest }) => rest) });
   return strip(a) === strip(b);
 }
 
