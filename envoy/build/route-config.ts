@@ -1,4 +1,4 @@
-import { shadowRequestHeaders } from "./filters/shadow-authorization.js";
+import { shadowRequestHeaders, forgedShadowHeaders } from "./filters/shadow-authorization.js";
 import { hasShadowRbac } from "./filters/rbac.js";
 import type { JsonObject } from "../json.js";
 import { directoryPrefixRegex, exactPathRegex, templateRegex } from "../../operator/ir/path-meaning.js";
@@ -107,11 +107,14 @@ function buildRoute(route: RouteIR, options: { ctx: FilterContext; features: rea
   const shadowHeaders = shadowRequestHeaders(route, { rules: hasShadowRbac(route), callers: action.checks.callers !== undefined });
   // The API client's name is set by bulwark authz on partner routes only; on every other route a value the caller wrote is dropped.
   const apiClientHeader = options.ctx.workload.apiKeys && action.checks.authz?.apiKey !== true ? options.ctx.workload.apiKeys.clientHeader : undefined;
+  // Pass-through workloads (no policy) make no claims to their app, so they strip nothing.
+  const forged = options.ctx.workload.policy ? forgedShadowHeaders(route, { rules: hasShadowRbac(route), callers: action.checks.callers !== undefined }) : [];
+  const removed = [...forged, ...(apiClientHeader ? [apiClientHeader] : [])];
   return {
     ...common,
     route: routeAction,
     ...(shadowHeaders.length > 0 ? { request_headers_to_add: shadowHeaders } : {}),
-    ...(apiClientHeader ? { request_headers_to_remove: [apiClientHeader] } : {}),
+    ...(removed.length > 0 ? { request_headers_to_remove: removed } : {}),
     ...responseHeadersToAdd(action),
   };
 }

@@ -36,6 +36,23 @@ export function shadowRequestHeaders(route: RouteIR, has: { rules: boolean; call
   ];
 }
 
+/**
+ * The verdict headers Bulwark does not write on this route, which the route removes: the backend
+ * reads them as Bulwark's word, so a client's own copy must never reach it — on a route in
+ * Enforce, on a shadow route for a check it does not have, and everywhere else. The ownership
+ * verdict comes from bulwark authz (ext_authz sets it before the router applies the route's
+ * removals), so it is kept where authz checks ownership in shadow.
+ */
+export function forgedShadowHeaders(route: RouteIR, has: { rules: boolean; callers: boolean }): string[] {
+  const checks = forwardChecks(route);
+  const shadow = isShadow(checks);
+  return [
+    ...(shadow && has.rules ? [] : [ShadowHeader.authorization]),
+    ...(shadow && has.callers ? [] : [ShadowHeader.callers]),
+    ...(checks?.authz?.ownership?.shadow ? [] : [ShadowHeader.ownership]),
+  ];
+}
+
 function deniedBy(prefix: string): JsonObject {
   // match_if_key_not_found false: a route without this filter's shadow policy is not a refusal (the default would match it).
   return {

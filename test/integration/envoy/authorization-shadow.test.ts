@@ -16,6 +16,8 @@ describe("dry-run authorization (authorizationMode Shadow) through a real Envoy 
   let issuer: TestIssuer;
   let sidecar: PolicySidecar;
   const seen: (string | undefined)[] = [];
+  /** The other verdict headers each request brought to the backend. */
+  const forged: Record<string, string | string[] | undefined>[] = [];
 
   beforeAll(async () => {
     issuer = await testIssuer();
@@ -33,6 +35,7 @@ describe("dry-run authorization (authorizationMode Shadow) through a real Envoy 
       app: (req: IncomingMessage, res) => {
         const value = req.headers["x-bulwark-shadow-authorization"];
         seen.push(Array.isArray(value) ? value.join("|") : value);
+        forged.push({ callers: req.headers["x-bulwark-shadow-callers"], ownership: req.headers["x-bulwark-shadow-ownership"] });
         res.end("ok");
       },
     });
@@ -53,6 +56,19 @@ describe("dry-run authorization (authorizationMode Shadow) through a real Envoy 
     // A client cannot write the verdict itself.
     expect(await call("/v2/orders", { authorization: await bearer({ sub: "u1", scope: "orders:read" }), "x-bulwark-shadow-authorization": "allowed" })).toBe(200);
     expect(seen).toEqual(["denied", "denied", "allowed", "denied"]);
+  });
+
+  it("never lets a client's own verdict headers reach the backend, on the route in Enforce nor for checks the shadow route lacks", async () => {
+    seen.length = 0;
+    forged.length = 0;
+    const verdicts = { "x-bulwark-shadow-authorization": "allowed", "x-bulwark-shadow-callers": "allowed", "x-bulwark-shadow-ownership": "allowed" };
+    expect(await call("/v1/orders", { authorization: await bearer({ sub: "u1", scope: "orders:write" }), ...verdicts })).toBe(200);
+    expect(await call("/v2/orders", { authorization: await bearer({ sub: "u1", scope: "orders:write" }), ...verdicts })).toBe(200);
+    expect(seen).toEqual([undefined, "allowed"]);
+    expect(forged).toEqual([
+      { callers: undefined, ownership: undefined },
+      { callers: undefined, ownership: undefined },
+    ]);
   });
 
   it("still verifies the token (401 without one, jwt_authn's 403 for another audience), and the same rule in Enforce refuses (403)", async () => {
