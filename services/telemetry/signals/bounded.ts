@@ -5,45 +5,54 @@
  * memory however long it lasts.
  */
 
-/** A Map capped at `capacity` entries; reading or writing an entry makes it the most recent, and the least recent one is evicted. */
+/**
+ * A table of at most `capacity` entries that forgets the least recently used ones, in two
+ * generations (as quick-lru does): new and touched entries go to the young generation; when it
+ * holds capacity/2 entries, the old generation is dropped whole and the young one becomes old. An
+ * entry touched in the old generation moves to the young one. Every operation is O(1) with no
+ * list to maintain, and the size stays between capacity/2 and capacity once full: an
+ * approximation of LRU that never forgets an entry used within the last capacity/2 distinct keys.
+ */
 export class LruTable<V> {
-  private readonly entries = new Map<string, V>();
-  /** Entries evicted since creation: a table that evicts often is sized too small for its traffic (or under a flood). */
+  private young = new Map<string, V>();
+  private old = new Map<string, V>();
+  private readonly half: number;
+  /** Entries forgotten since creation: a table that forgets often is sized too small for its traffic (or under a flood). */
   evictions = 0;
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 2) throw new Error(`capacity must be an integer of at least 2, got ${capacity}`);
+    this.half = Math.floor(capacity / 2);
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.young.size + this.old.size;
   }
 
-  /** The entry for `key`, created by `create` when absent; in both cases the most recent afterwards. */
+  /** The entry for `key`, created by `create` when absent; in both cases in the young generation afterwards. */
   upsert(key: string, create: () => V): V {
-    const found = this.entries.get(key);
-    if (found !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, found);
-      return found;
+    const young = this.young.get(key);
+    if (young !== undefined) return young;
+    const old = this.old.get(key);
+    if (old !== undefined) this.old.delete(key);
+    const value = old ?? create();
+    if (this.young.size >= this.half) {
+      this.evictions += this.old.size;
+      this.old = this.young;
+      this.young = new Map();
     }
-    if (this.entries.size >= this.capacity) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-      this.evictions++;
-    }
-    const created = create();
-    this.entries.set(key, created);
-    return created;
+    this.young.set(key, value);
+    return value;
   }
 
   get(key: string): V | undefined {
-    return this.entries.get(key);
+    return this.young.get(key) ?? this.old.get(key);
   }
 
-  /** Oldest first. */
+  /** Old generation first. */
   *[Symbol.iterator](): IterableIterator<[string, V]> {
-    yield* this.entries;
+    yield* this.old;
+    yield* this.young;
   }
 }
 
@@ -67,6 +76,31 @@ const HLL_BITS = 6;
 export const HLL_REGISTERS = 1 << HLL_BITS;
 const HLL_ALPHA = 0.709; // the bias constant for m = 64 (Flajolet et al., 2007)
 
+/** Sets the register an item falls in, within the 64 registers at `offset`; true when it grew. */
+function addToRegisters(registers: Uint8Array, offset: number, text: string): boolean {
+  const h = hash32(text);
+  const index = offset + (h >>> (32 - HLL_BITS));
+  const rest = (h << HLL_BITS) >>> 0;
+  const rank = rest === 0 ? 32 - HLL_BITS + 1 : Math.clz32(rest) + 1;
+  if (rank <= registers[index]!) return false;
+  registers[index] = rank;
+  return true;
+}
+
+/** The HyperLogLog estimate of the union of the sketches at offsets `a` and `b` (the same offset for one sketch). */
+function estimateRegisters(registers: Uint8Array, a: number, b: number): number {
+  let sum = 0;
+  let zeros = 0;
+  for (let i = 0; i < HLL_REGISTERS; i++) {
+    const r = Math.max(registers[a + i]!, registers[b + i]!);
+    sum += 2 ** -r;
+    if (r === 0) zeros++;
+  }
+  const raw = (HLL_ALPHA * HLL_REGISTERS * HLL_REGISTERS) / sum;
+  if (raw <= 2.5 * HLL_REGISTERS && zeros > 0) return HLL_REGISTERS * Math.log(HLL_REGISTERS / zeros);
+  return raw;
+}
+
 /**
  * A HyperLogLog distinct counter of 64 one-byte registers. The signals compare distinct counts
  * with thresholds of tens to hundreds, where the sketch answers by linear counting (close to
@@ -77,31 +111,11 @@ export class DistinctSketch {
 
   /** Adds an item; true when a register changed (the estimate may have moved). */
   add(text: string): boolean {
-    const h = hash32(text);
-    const index = h >>> (32 - HLL_BITS);
-    const rest = (h << HLL_BITS) >>> 0;
-    const rank = rest === 0 ? 32 - HLL_BITS + 1 : Math.clz32(rest) + 1;
-    if (rank <= this.registers[index]!) return false;
-    this.registers[index] = rank;
-    return true;
+    return addToRegisters(this.registers, 0, text);
   }
 
-  clear(): void {
-    this.registers.fill(0);
-  }
-
-  /** The estimated number of distinct items added to this sketch and to `other` together. */
-  estimateWith(other?: DistinctSketch): number {
-    let sum = 0;
-    let zeros = 0;
-    for (let i = 0; i < HLL_REGISTERS; i++) {
-      const r = Math.max(this.registers[i]!, other?.registers[i] ?? 0);
-      sum += 2 ** -r;
-      if (r === 0) zeros++;
-    }
-    const raw = (HLL_ALPHA * HLL_REGISTERS * HLL_REGISTERS) / sum;
-    if (raw <= 2.5 * HLL_REGISTERS && zeros > 0) return HLL_REGISTERS * Math.log(HLL_REGISTERS / zeros);
-    return raw;
+  estimate(): number {
+    return estimateRegisters(this.registers, 0, 0);
   }
 }
 
@@ -141,18 +155,18 @@ export class WindowCounter {
     const into = Math.min(1, Math.max(0, (nowMs - this.start) / this.windowMs));
     return this.current + this.previous * (1 - into);
   }
-
-  /** True when a new bucket started at the last roll (so per-bucket state beside it must be rolled too). */
-  bucketStart(): number {
-    return this.start;
-  }
 }
 
-/** Distinct items over a sliding window: two sketches, the current bucket and the one before, rolled with the counter they sit beside. */
+/**
+ * Distinct items over a sliding window: two 64-register sketches (the current bucket and the one
+ * before) in one 128-byte buffer; the estimate is of their union, so it covers the last one to
+ * two windows.
+ */
 export class WindowDistinct {
   private start = 0;
-  private current = new DistinctSketch();
-  private previous = new DistinctSketch();
+  private readonly registers = new Uint8Array(2 * HLL_REGISTERS);
+  /** Offset of the current bucket's sketch: 0 or 64. */
+  private current = 0;
   private cached = 0;
 
   constructor(readonly windowMs: number) {}
@@ -160,21 +174,20 @@ export class WindowDistinct {
   add(nowMs: number, item: string): number {
     if (this.start === 0) this.start = nowMs;
     const elapsed = nowMs - this.start;
-    if (elapsed >= this.windowMs) {
-      const buckets = Math.floor(elapsed / this.windowMs);
-      const old = this.previous;
-      this.previous = this.current;
-      this.current = old;
-      this.current.clear();
-      if (buckets > 1) this.previous.clear();
-      this.start += buckets * this.windowMs;
-      this.cached = this.current.estimateWith(this.previous);
-    }
-    if (this.current.add(item)) this.cached = this.current.estimateWith(this.previous);
+    if (elapsed >= this.windowMs) this.rollBuckets(Math.floor(elapsed / this.windowMs));
+    if (addToRegisters(this.registers, this.current, item)) this.cached = estimateRegisters(this.registers, 0, HLL_REGISTERS);
     return this.cached;
   }
 
   value(): number {
     return this.cached;
+  }
+
+  private rollBuckets(buckets: number): void {
+    this.current = HLL_REGISTERS - this.current;
+    this.registers.fill(0, this.current, this.current + HLL_REGISTERS);
+    if (buckets > 1) this.registers.fill(0);
+    this.start += buckets * this.windowMs;
+    this.cached = estimateRegisters(this.registers, 0, HLL_REGISTERS);
   }
 }

@@ -27,7 +27,7 @@ function run(trace: Trace): SignalEvent[] {
   return events;
 }
 
-describe("signals over a realistic trace", () => {
+describe("signals over a realistic trace", { timeout: 300_000 }, () => {
   it("fire nothing on 100,000+ benign requests", () => {
     const trace = generateTrace(TRACE);
     expect(trace.entries.length).toBeGreaterThanOrEqual(100_000);
