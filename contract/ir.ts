@@ -225,7 +225,11 @@ export interface RouteIR {
     meaning?: PathMeaningIR;
   };
   action: RouteActionIR;
+  /** The rule's `purpose`: what the abuse signals (services/telemetry/signals) treat as logins and payments; no effect on Envoy. */
+  purpose?: RoutePurposeIR;
 }
+
+export type RoutePurposeIR = "Login" | "Payment";
 
 export type RouteActionIR =
   /** Forward to the app after the checks below. */

@@ -6,7 +6,7 @@ import { buildClientCidrs } from "./build-client-address.js";
 import { buildRateLimits } from "./build-rate-limits.js";
 import { coveredBy, overlapsPartly, type DeprecationWindow } from "./deprecations.js";
 import { ruleName } from "./names.js";
-import type { AuthzChecksIR, PathMatchIR, PathMeaningIR, RouteChecksIR, RouteIR } from "../../contract/ir.js";
+import type { AuthzChecksIR, PathMatchIR, PathMeaningIR, RouteChecksIR, RouteIR, RoutePurposeIR } from "../../contract/ir.js";
 import { compareStrings } from "../../common/order.js";
 
 interface RouteContext {
@@ -103,10 +103,12 @@ function forwardRoutes(
     meaning?: PathMeaningIR;
     defaults?: { name: string; value: string }[];
     notModified?: boolean;
+    purpose?: RoutePurposeIR;
   },
   windows: DeprecationWindow[],
 ): RouteIR[] {
   const meaning = base.meaning ? { meaning: base.meaning } : {};
+  const purpose = base.purpose ? { purpose: base.purpose } : {};
   const defaults = {
     ...(base.defaults && base.defaults.length > 0 ? { defaultResponseHeaders: base.defaults } : {}),
     ...(base.notModified ? { notModified: true as const } : {}),
@@ -120,6 +122,7 @@ function forwardRoutes(
       name: `${base.name}/deprecation/${window.index}`,
       match: { path: base.path, methods: base.methods, pathPrefixGuard: window.pathPrefix, ...meaning },
       action: { kind: "forward", checks: base.checks, responseHeaders: window.headers, ...defaults },
+      ...purpose,
     });
   }
   const covering = active.find((w) => coveredBy(base.path, w.pathPrefix));
@@ -127,6 +130,7 @@ function forwardRoutes(
     name: base.name,
     match: { path: base.path, methods: base.methods, ...meaning },
     action: { kind: "forward", checks: base.checks, responseHeaders: covering?.headers ?? [], ...defaults },
+    ...purpose,
   });
   return routes;
 }
@@ -190,6 +194,7 @@ export function buildRoutes(policy: string, spec: PolicySpec, windows: Deprecati
         meaning: ctx.meaning,
         defaults: cachingHeaders(rule),
         notModified: rule.caching?.notModified === true,
+        ...(rule.purpose ? { purpose: rule.purpose } : {}),
       },
       windows,
     );

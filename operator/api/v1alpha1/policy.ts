@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { abuseSignals } from "./abuse-signals.js";
 import { authentication } from "./authentication.js";
 import { clientAddress } from "./client-address.js";
 import { cors } from "./cors.js";
@@ -50,6 +51,8 @@ export const policySpec = withRules(
       cors: cors.optional(),
       // request meaning (backend-matching.ts)
       backendMatching: backendMatching.optional(),
+      // abuse signals computed by bulwark telemetry (abuse-signals.ts)
+      abuseSignals: abuseSignals.optional(),
     })
     .strict(),
   "What the backend needs: which workloads, how callers authenticate, per-route rules, TLS and mobile practices.",

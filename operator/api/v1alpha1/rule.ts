@@ -221,6 +221,12 @@ export const rule = withRules(
           "Enforce refuses what the rule's authorization refuses. Shadow (a dry run of an authorization change): require, when, callers and ownership are evaluated but a request they would refuse is let through; the backend receives x-bulwark-shadow-authorization, x-bulwark-shadow-callers or x-bulwark-shadow-ownership set to denied (or allowed), the sidecar logs a JSON line per shadow refusal and bulwark authz counts them. Authentication (an invalid token), client CIDRs, sender constraints, attestation, app versions, rate limits and default-deny stay enforced.",
         ),
       caching: caching.optional(),
+      purpose: z
+        .enum(["Login", "Payment"])
+        .optional()
+        .describe(
+          "What the rule's routes are for, so the abuse signals know them (spec.abuseSignals): Login (credential stuffing counts failed logins here) or Payment (card testing counts declined payments here). It changes nothing in how requests are checked.",
+        ),
       requireAppAttestation: z.boolean().default(false).describe("Require a valid app integrity token (spec.authentication.appAttestation) on this route."),
       maxRequestBytes: z.number().int().min(1).max(67_108_864).optional().describe("Largest request body accepted, in bytes (at most 64 MiB); 413 above it."),
       authzTimeoutMs: z
