@@ -8,6 +8,7 @@ import { ratelimitDecide } from "./ratelimit-decide.js";
 import { ratelimitPeer } from "./ratelimit-peer.js";
 import { ratelimitService } from "./ratelimit-service.js";
 import { serviceMemory } from "./service-memory.js";
+import { signalsDetect } from "./signals-detect.js";
 import { translate } from "./translate.js";
 import { xdsPush, xdsScale } from "./xds-push.js";
 
@@ -24,6 +25,7 @@ const benchmarks: Benchmark[] = [
   ratelimitService,
   ratelimitPeer,
   serviceMemory,
+  signalsDetect,
   xdsScale,
 ];
 
