@@ -64,6 +64,9 @@ function ruleArbitrary(index: number, shape: Shape): fc.Arbitrary<Record<string,
       if (r.shadowAuthorization && (rule.require !== undefined || rule.ownership !== undefined)) rule.authorizationMode = "Shadow";
       if (r.attest && shape.attestation && r.authentication !== "APIKey") rule.requireAppAttestation = true;
       if (r.maxRequestBytes !== undefined) rule.maxRequestBytes = r.maxRequestBytes;
+      // purpose (abuse signals) derived from values already drawn, so the random stream of older fields is unchanged
+      if (r.segment === "login") rule.purpose = "Login";
+      else if (r.segment === "orders" && r.methods.includes("POST")) rule.purpose = "Payment";
       if (r.clientCIDRs) rule.clientCIDRs = r.clientCIDRs;
       const limits: Record<string, unknown>[] = [];
       if (r.global) {

@@ -47,6 +47,9 @@ describe("CredentialStuffing", () => {
     expect(kinds(events)).toEqual(["CredentialStuffing:ClientAddress:203.0.113.7"]);
     expect(events[0]!.timeMs).toBe(T0 + 19 * 100);
     expect(events[0]!.policy).toEqual({ namespace: "shop", name: "shop-api" });
+    const seen: SignalEvent[] = [];
+    engine().sink((event) => seen.push(event))(entries);
+    expect(seen).toEqual(events);
   });
 
   it("stays quiet when most logins from the address succeed (a carrier NAT), and on routes not marked Login", () => {

@@ -1,4 +1,4 @@
-import type { SignalEvent, TelemetryEntry } from "../../../contract/telemetry.js";
+import type { SignalEvent, TelemetryEntry, TelemetrySink } from "../../../contract/telemetry.js";
 import { CardTestingDetector } from "./card-testing.js";
 import { DEFAULT_SIGNAL_LIMITS, DEFAULT_SIGNAL_TUNABLES, type SignalConfig, type SignalLimits } from "./config.js";
 import type { CountryOf } from "./country.js";
@@ -59,6 +59,13 @@ export class SignalEngine {
       for (const detector of this.detectors) detector.observe(entry, config, emit);
     }
     return events;
+  }
+
+  /** The engine as a sink of the telemetry receiver: every signal the entries fire goes to `onSignal`. */
+  sink(onSignal: (event: SignalEvent) => void): TelemetrySink {
+    return (entries) => {
+      for (const event of this.observe(entries)) onSignal(event);
+    };
   }
 
   /** Lets time pass without traffic (closes the failure-rate buckets). */
