@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { SignalEvent } from "../../../contract/telemetry.js";
-import { TRACE_POLICY, TRACE_NAMESPACE, TRACE_ROUTE_PURPOSES, TRACE_WORKLOAD, generateTrace, type AttackName, type Trace } from "../../../test/support/traffic-trace.js";
+import {
+  TRACE_POLICY,
+  TRACE_NAMESPACE,
+  TRACE_ROUTE_PURPOSES,
+  TRACE_WORKLOAD,
+  generateTrace,
+  seededRandom,
+  type AttackName,
+  type Trace,
+} from "../../../test/support/traffic-trace.js";
 import { resolveTunables, type SignalConfig } from "./config.js";
 import { dbipCountryOf } from "./country.js";
 import { SignalEngine } from "./engine.js";
@@ -44,7 +53,20 @@ describe("signals over a realistic trace", { timeout: 300_000 }, () => {
   });
 
   it("see every attack within 10 s, and flag no benign identity", () => {
+    checkMixed(generateTrace({ ...TRACE, attacks: ALL_ATTACKS }), "mixed trace");
+  });
+
+  it("do the same when entries arrive up to 2 s out of order (several sidecars, batched streams)", () => {
     const trace = generateTrace({ ...TRACE, attacks: ALL_ATTACKS });
+    const rnd = seededRandom(99);
+    const arrival = trace.entries.map((entry) => ({ entry, at: entry.timeMs + rnd() * 2000 }));
+    arrival.sort((a, b) => a.at - b.at);
+    checkMixed({ ...trace, entries: arrival.map((a) => a.entry) }, "mixed trace, reordered");
+  });
+});
+
+function checkMixed(trace: Trace, label: string): void {
+  {
     const events = run(trace);
     const attackIds = new Set(trace.attacks.flatMap((a) => a.identities.map((i) => `${i.kind}/${i.value}`)));
     const rows: string[] = [];
@@ -60,9 +82,9 @@ describe("signals over a realistic trace", { timeout: 300_000 }, () => {
       expect(after, `${attack.name} detected within 10 s`).toBeLessThan(10);
     }
     const benignFlagged = events.filter((e) => e.identity && !attackIds.has(`${e.identity.kind}/${e.identity.value}`));
-    console.log(`mixed trace: ${trace.entries.length} requests (${trace.benignCount} benign), ${events.length} signals\n${rows.join("\n")}`);
+    console.log(`${label}: ${trace.entries.length} requests (${trace.benignCount} benign), ${events.length} signals\n${rows.join("\n")}`);
     for (const e of benignFlagged) console.log(`  other: ${e.kind} ${e.identity?.kind} ${e.message}`);
     // Attack traffic may be seen by more than its own signal (a crawler also names many ids), but no benign caller is flagged.
     expect(benignFlagged).toEqual([]);
-  });
-});
+  }
+}
