@@ -172,15 +172,21 @@ export class WindowDistinct {
   constructor(readonly windowMs: number) {}
 
   add(nowMs: number, item: string): number {
-    if (this.start === 0) this.start = nowMs;
-    const elapsed = nowMs - this.start;
-    if (elapsed >= this.windowMs) this.rollBuckets(Math.floor(elapsed / this.windowMs));
+    this.roll(nowMs);
     if (addToRegisters(this.registers, this.current, item)) this.cached = estimateRegisters(this.registers, 0, HLL_REGISTERS);
     return this.cached;
   }
 
-  value(): number {
+  /** The estimate over the window ending at `nowMs` (buckets that ended are rolled out first). */
+  value(nowMs: number): number {
+    this.roll(nowMs);
     return this.cached;
+  }
+
+  private roll(nowMs: number): void {
+    if (this.start === 0) this.start = nowMs;
+    const elapsed = nowMs - this.start;
+    if (elapsed >= this.windowMs) this.rollBuckets(Math.floor(elapsed / this.windowMs));
   }
 
   private rollBuckets(buckets: number): void {

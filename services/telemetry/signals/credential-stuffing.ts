@@ -45,7 +45,7 @@ export class CredentialStuffingDetector implements Detector {
     state.attempts.add(now);
     if (seen.failed) state.failures.add(now);
     else state.failures.roll(now);
-    const distinct = account !== undefined ? state.accounts.add(now, account) : state.accounts.value();
+    const distinct = account !== undefined ? state.accounts.add(now, account) : state.accounts.value(now);
     const attempts = state.attempts.value(now);
     const failures = state.failures.value(now);
     if (attempts === 0 || failures / attempts < tunables.failureRatio) return;

@@ -92,6 +92,13 @@ describe("Enumeration", () => {
     expect(events[0]!.value).toBe(15);
   });
 
+  it("forgets old ids: a caller back after its cool-down is not flagged on a stale count", () => {
+    const s = engine();
+    const walk = Array.from({ length: 60 }, (_, i) => e({ path: `/v1/orders/${(i * 7919) % 100_003}`, subject: "reader", timeMs: T0 + i * 500 }));
+    expect(kinds(s.observe(walk))).toEqual(["Enumeration:Account:reader"]);
+    expect(s.observe([e({ path: "/v1/feed", subject: "reader", timeMs: T0 + 10 * 60_000 })])).toEqual([]);
+  });
+
   it("fires on a high 403/404 ratio, and not on random browsing of a few products", () => {
     const probe = Array.from({ length: 25 }, (_, i) => e({ path: `/v1/orders/${(i * 7919) % 10007}`, status: 404, device: "prober", timeMs: T0 + i * 100 }));
     expect(kinds(engine().observe(probe))).toEqual(["Enumeration:Device:prober"]);

@@ -69,7 +69,7 @@ export class EnumerationDetector implements Detector {
 function judge(state: WalkState, now: number, tunables: EnumerationTunables): Verdict | undefined {
   if (state.run >= tunables.sequentialRun)
     return { value: state.run, threshold: tunables.sequentialRun, what: `walked ${state.run} sequential object ids under ${state.lastTemplate}` };
-  const ids = state.ids.value();
+  const ids = state.ids.value(now);
   if (ids >= tunables.maxDistinctIds)
     return { value: ids, threshold: tunables.maxDistinctIds, what: `named about ${Math.round(ids)} distinct object ids in ${Math.round(tunables.windowMs / 1000)} s` };
   const refused = state.refused.value(now);
