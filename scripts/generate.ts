@@ -1,12 +1,14 @@
-/** Regenerates the files derived from the TypeScript sources: the CRD, and the JSON Schema for kubeconform. */
+/** Regenerates the files derived from the TypeScript sources: the CRDs, and the JSON Schema for kubeconform. */
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { crdFile, renderCrdYaml } from "../operator/api/crd.js";
 import { jsonSchemaFile, renderJsonSchema } from "../operator/api/json-schema.js";
+import { inventoryCrdFile, renderInventoryCrdYaml } from "../operator/api/inventory-crd.js";
 
 for (const [file, text] of [
   [crdFile, renderCrdYaml()],
   [jsonSchemaFile, renderJsonSchema()],
+  [inventoryCrdFile, renderInventoryCrdYaml()],
 ] as const) {
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, text);

@@ -34,7 +34,7 @@ export function toStructural(schema: JsonSchema, path = "spec"): JsonSchema {
   return out;
 }
 
-function openApi(schema: z.ZodType, path: string): JsonSchema {
+export function openApi(schema: z.ZodType, path: string): JsonSchema {
   return toStructural(z.toJSONSchema(schema, { target: "openapi-3.0", io: "input", unrepresentable: "throw" }), path);
 }
 

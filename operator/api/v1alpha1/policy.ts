@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { abuseSignals } from "./abuse-signals.js";
+import { apiInventorySettings } from "./api-inventory-source.js";
 import { authentication } from "./authentication.js";
 import { clientAddress } from "./client-address.js";
 import { cors } from "./cors.js";
@@ -53,6 +54,8 @@ export const policySpec = withRules(
       backendMatching: backendMatching.optional(),
       // abuse signals computed by bulwark telemetry (abuse-signals.ts)
       abuseSignals: abuseSignals.optional(),
+      // API inventory (api-inventory-source.ts)
+      apiInventory: apiInventorySettings.optional(),
     })
     .strict(),
   "What the backend needs: which workloads, how callers authenticate, per-route rules, TLS and mobile practices.",
