@@ -119,6 +119,9 @@ describe("chart", () => {
     expect(crd?.metadata.annotations?.["helm.sh/resource-policy"]).toBe("keep");
     const source = documents(await readFile(join(repoRoot, "crds/bulwark.dev_apisecuritypolicies.yaml"), "utf8"))[0];
     expect(crd?.spec).toEqual(source?.spec);
+    const inventoryCrd = docs.find((d) => d.kind === "CustomResourceDefinition" && d.metadata.name === "apiinventories.bulwark.dev");
+    expect(inventoryCrd?.metadata.annotations?.["helm.sh/resource-policy"]).toBe("keep");
+    expect(inventoryCrd?.spec).toEqual(documents(await readFile(join(repoRoot, "crds/bulwark.dev_apiinventories.yaml"), "utf8"))[0]?.spec);
     const out = await serverDryRun(rendered);
     expect(out).toContain("deployment.apps/bw-bulwark-controller serverside-applied (server dry run)");
     expect(out).toContain("mutatingwebhookconfiguration.admissionregistration.k8s.io/bw-bulwark-injector serverside-applied (server dry run)");
