@@ -75,7 +75,7 @@ describe("EndpointTable", () => {
   });
 
   it("keeps every cap under a million distinct random paths, ids collapsed", () => {
-    const options = { ...defaultTableOptions, maxWorkloads: 4, maxEndpoints: 500 };
+    const options = { ...defaultTableOptions, maxWorkloads: 4, maxEndpoints: 500, maxTotalEndpoints: 1200 };
     const table = new EndpointTable(options);
     const next = generator(15);
     const collections = ["users", "orders", "carts", "devices", "sessions"];
@@ -92,7 +92,7 @@ describe("EndpointTable", () => {
           workload: `apisecuritypolicy/ns${i % 6}/api/ports/15006-8080`,
           method: ["GET", "POST", `X${r % 1000}`][i % 3]!,
           path: `/v1/${collection}/${id}/${i % 7 === 0 ? `x${r % 100000}` : "detail"}`,
-          appVersion: `1.${r % 5000}.0`,
+          appVersion: `1.${r % 5000}.0${i % 1000 === 0 ? "x".repeat(10_000) : ""}`,
           route: `route-${r % 50}`,
         }),
       );
@@ -100,16 +100,30 @@ describe("EndpointTable", () => {
     const snapshot = table.snapshot();
     expect(snapshot).toHaveLength(4);
     expect(table.dropped).toBeGreaterThan(0);
+    expect(snapshot.reduce((n, w) => n + w.endpoints.length, 0)).toBeLessThanOrEqual(options.maxTotalEndpoints);
     for (const w of snapshot) {
       expect(w.endpoints.length).toBeLessThanOrEqual(options.maxEndpoints);
       for (const e of w.endpoints) {
         expect(e.path).toMatch(/^\/v1\/(users|orders|carts|devices|sessions)\/\{param\}\/(detail|\{param\})$/);
         expect(e.appVersions.length).toBeLessThanOrEqual(options.maxAppVersions);
+        for (const v of e.appVersions) expect(v.length).toBeLessThanOrEqual(64);
         expect(e.routes.length).toBeLessThanOrEqual(options.maxRoutes);
       }
     }
     // Serialised state is bounded as well: what the service keeps in Redis.
     expect(JSON.stringify(table.toJSON()).length).toBeLessThan(2_000_000);
+  });
+
+  it("caps endpoints per workload and over all workloads, counting what it drops", () => {
+    const table = new EndpointTable({ ...defaultTableOptions, maxEndpoints: 10, maxTotalEndpoints: 15, learner: { threshold: 1000, maxNodes: 1000 } });
+    for (let w = 0; w < 3; w++)
+      for (let i = 0; i < 20; i++) table.observe(entry({ workload: `apisecuritypolicy/ns${w}/api/ports/1-2`, path: `/v1/item${String.fromCharCode(97 + i)}` }));
+    const snapshot = table.snapshot();
+    expect(snapshot.map((w) => [w.endpoints.length, w.observed, w.dropped])).toEqual([
+      [10, 20, 10],
+      [5, 20, 15],
+      [0, 20, 20],
+    ]);
   });
 
   it("rebuilds the same inventory from JSON, within its caps", () => {

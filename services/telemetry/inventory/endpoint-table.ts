@@ -14,6 +14,8 @@ import { addCount, countsFromJSON, countsToJSON, mergeCounts, topKeys, type Coun
 export interface EndpointTableOptions {
   maxWorkloads: number;
   maxEndpoints: number;
+  /** Endpoints over all workloads: the memory bound (about 1.4 KiB each with full top-k lists). */
+  maxTotalEndpoints: number;
   /** App versions kept per endpoint (top-k). */
   maxAppVersions: number;
   /** Route names kept per endpoint. */
@@ -21,7 +23,14 @@ export interface EndpointTableOptions {
   learner: PathLearnerOptions;
 }
 
-export const defaultTableOptions: EndpointTableOptions = { maxWorkloads: 1024, maxEndpoints: 2000, maxAppVersions: 10, maxRoutes: 4, learner: defaultLearnerOptions };
+export const defaultTableOptions: EndpointTableOptions = {
+  maxWorkloads: 256,
+  maxEndpoints: 1000,
+  maxTotalEndpoints: 50_000,
+  maxAppVersions: 10,
+  maxRoutes: 4,
+  learner: defaultLearnerOptions,
+};
 
 /** One endpoint as observed (before it is compared with what is declared). */
 export interface ObservedEndpoint {
@@ -94,10 +103,14 @@ export function policyOfWorkload(workload: string): { namespace: string; name: s
 
 const key = (method: string, path: string): string => `${method} ${path}`;
 
+/** App versions are what clients send: kept to this length (the APIInventory CRD's limit). */
+export const MAX_APP_VERSION_LENGTH = 64;
+
 export class EndpointTable {
   private readonly workloads = new Map<string, Workload>();
   /** Entries of workloads that did not fit (or belong to no policy). */
   private droppedEntries = 0;
+  private totalEndpoints = 0;
 
   constructor(private readonly options: EndpointTableOptions = defaultTableOptions) {}
 
@@ -133,12 +146,13 @@ export class EndpointTable {
     const method = inventoryMethod(entry.method);
     let stats = w.endpoints.get(key(method, path));
     if (!stats) {
-      if (w.endpoints.size >= this.options.maxEndpoints) {
+      if (w.endpoints.size >= this.options.maxEndpoints || this.totalEndpoints >= this.options.maxTotalEndpoints) {
         w.dropped++;
         return;
       }
       stats = emptyStats(method, path, declared !== undefined, entry.timeMs);
       w.endpoints.set(key(method, path), stats);
+      this.totalEndpoints++;
     }
     this.count(stats, entry);
   }
@@ -148,7 +162,7 @@ export class EndpointTable {
     const cls = statusClass(entry.status);
     stats.statuses.set(cls, (stats.statuses.get(cls) ?? 0) + 1);
     if (entry.authenticated) stats.authenticated++;
-    if (entry.appVersion) addCount(stats.appVersions, entry.appVersion, this.options.maxAppVersions * 2);
+    if (entry.appVersion) addCount(stats.appVersions, entry.appVersion.slice(0, MAX_APP_VERSION_LENGTH), this.options.maxAppVersions * 2);
     addCount(stats.routes, entry.route, this.options.maxRoutes);
     stats.firstSeenMs = Math.min(stats.firstSeenMs, entry.timeMs);
     stats.lastSeenMs = Math.max(stats.lastSeenMs, entry.timeMs);
@@ -185,6 +199,7 @@ export class EndpointTable {
       if (into) this.mergeStats(into, stats);
       else merged.set(k, { ...stats, path });
     }
+    this.totalEndpoints += merged.size - w.endpoints.size;
     w.endpoints = merged;
   }
 
@@ -263,6 +278,8 @@ export class EndpointTable {
       w.observed = stored.observed;
       w.dropped = stored.dropped;
       for (const e of stored.endpoints.slice(0, options.maxEndpoints)) {
+        if (table.totalEndpoints >= options.maxTotalEndpoints) break;
+        table.totalEndpoints++;
         w.endpoints.set(key(e.method, e.path), {
           ...e,
           statuses: new Map(e.statuses),

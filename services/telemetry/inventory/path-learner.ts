@@ -8,7 +8,7 @@
  * Bounded: at most `maxNodes` prefixes are kept; past that, an unseen segment is `{param}`.
  * Pure apart from its own state, which toJSON/fromJSON carry across restarts.
  */
-import { PARAM, joinSegments, looksLikeId, pathSegments } from "./segment-shape.js";
+import { MAX_SEGMENTS, PARAM, joinSegments, looksLikeId, pathSegments } from "./segment-shape.js";
 
 interface Node {
   children: Map<string, Node>;
@@ -29,7 +29,7 @@ export interface PathLearnerOptions {
   maxNodes: number;
 }
 
-export const defaultLearnerOptions: PathLearnerOptions = { threshold: 32, maxNodes: 4096 };
+export const defaultLearnerOptions: PathLearnerOptions = { threshold: 32, maxNodes: 1024 };
 
 function newNode(): Node {
   return { children: new Map(), collapsed: false };
@@ -140,7 +140,7 @@ export class PathLearner {
   static fromJSON(json: LearnerNodeJSON, options: PathLearnerOptions = defaultLearnerOptions): PathLearner {
     const learner = new PathLearner(options);
     const budget = { left: options.maxNodes - 1 };
-    copyInto(learner.root, json, budget);
+    copyInto(learner.root, json, budget, 0);
     learner.nodes = countNodes(learner.root);
     return learner;
   }
@@ -160,13 +160,14 @@ function nodeToJSON(node: Node): LearnerNodeJSON {
 }
 
 /** Rebuilds stored state, never past the node budget (stored state is input, not trusted to be small). */
-function copyInto(node: Node, json: LearnerNodeJSON, budget: { left: number }): void {
+function copyInto(node: Node, json: LearnerNodeJSON, budget: { left: number }, depth: number): void {
   node.collapsed = json.x === 1;
-  for (const [key, child] of Object.entries(json.c ?? {})) {
+  if (depth >= MAX_SEGMENTS || typeof json.c !== "object" || json.c === null) return;
+  for (const [key, child] of Object.entries(json.c)) {
     if (budget.left <= 0) return;
     budget.left--;
     const next = newNode();
     node.children.set(key, next);
-    copyInto(next, child, budget);
+    copyInto(next, child, budget, depth + 1);
   }
 }
