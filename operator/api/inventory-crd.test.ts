@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { apiInventoryCrd, inventoryCrdFile, renderInventoryCrdYaml } from "./inventory-crd.js";
+import { inventoryJsonSchemaFile, renderInventoryJsonSchema } from "./inventory-json-schema.js";
 
 interface SchemaNode {
   description?: string;
@@ -37,5 +38,12 @@ describe("the generated APIInventory CRD", () => {
 
   it("shows the class counts in kubectl get", () => {
     expect(crd.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name)).toEqual(["Documented", "Shadow", "Zombie", "Unused", "Requests", "Updated", "Age"]);
+  });
+});
+
+describe("the generated APIInventory JSON Schema", () => {
+  it("on disk is up to date with the zod schema", async () => {
+    const onDisk = await readFile(new URL(`../../${inventoryJsonSchemaFile}`, import.meta.url), "utf8");
+    expect(onDisk, `${inventoryJsonSchemaFile} is out of date: run \`npm run generate\` and commit the result`).toBe(renderInventoryJsonSchema());
   });
 });

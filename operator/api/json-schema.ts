@@ -57,7 +57,7 @@ export function rulesBeyondJsonSchema(crdSchema: unknown): string[] {
   return [...new Set(out)].sort();
 }
 
-function draft7(schema: z.ZodType): unknown {
+export function draft7(schema: z.ZodType): unknown {
   return forValidators(z.toJSONSchema(schema, { target: "draft-7", io: "input", unrepresentable: "throw" }));
 }
 
