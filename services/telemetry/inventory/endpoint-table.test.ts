@@ -60,6 +60,15 @@ describe("EndpointTable", () => {
     expect(w!.endpoints[2]!.statuses).toEqual({ "0": 1 });
   });
 
+  it("moves what it learned under a template declared later", () => {
+    const table = new EndpointTable();
+    table.observe(entry({ path: "/v1/orders/1" }));
+    table.observe(entry({ path: "/v1/orders/2", timeMs: 5 }));
+    table.declare(workload, ["/v1/orders/{id}"]);
+    table.observe(entry({ path: "/v1/orders/3" }));
+    expect(table.snapshot()[0]!.endpoints.map((e) => [e.path, e.declared, e.count])).toEqual([["/v1/orders/{id}", true, 3]]);
+  });
+
   it("ignores entries of workloads no policy governs and counts them", () => {
     const table = new EndpointTable();
     table.observe(entry({ workload: "passthrough/shop/ports/15006-8080" }));

@@ -131,6 +131,7 @@ export class EndpointTable {
     if (!w) return;
     w.declared = templates.map((t) => compileTemplate(t, caseSensitive));
     w.caseSensitive = caseSensitive;
+    this.rekey(w);
   }
 
   observe(entry: TelemetryEntry): void {
@@ -193,11 +194,13 @@ export class EndpointTable {
     w.learnedGeneration = w.learner.generation;
     const merged = new Map<string, Stats>();
     for (const stats of w.endpoints.values()) {
-      const path = stats.declared ? stats.path : w.learner.resolve(stats.path);
+      // Learned templates follow the learner's collapses, and fall under a template declared since.
+      const declared = stats.declared ? undefined : findDeclared(stats.path, w.declared, w.caseSensitive);
+      const path = stats.declared ? stats.path : (declared?.template ?? w.learner.resolve(stats.path));
       const k = key(stats.method, path);
       const into = merged.get(k);
       if (into) this.mergeStats(into, stats);
-      else merged.set(k, { ...stats, path });
+      else merged.set(k, { ...stats, path, declared: stats.declared || declared !== undefined });
     }
     this.totalEndpoints += merged.size - w.endpoints.size;
     w.endpoints = merged;

@@ -39,6 +39,7 @@ describe("exportOpenApi", () => {
         endpoint({ path: "/internal/{param}/{param}", class: "shadow" }),
       ]),
       inventory([endpoint({ count: 1 })]),
+      inventory([endpoint({ appVersions: ["9.9.9"] })]),
     ];
     const doc = exportOpenApi(invs, { title: "api", version: "observed" });
     expect(JSON.stringify(exportOpenApi([...invs].reverse(), { title: "api", version: "observed" }))).toBe(JSON.stringify(doc));

@@ -47,14 +47,16 @@ function operation(e: InventoryEndpoint, parameters: string[]): JsonObject {
 /** The observed API of a policy's workloads (their inventories) as an OpenAPI 3.1 document. */
 export function exportOpenApi(inventories: readonly WorkloadInventory[], info: { title: string; version: string }): JsonObject {
   const paths = new Map<string, Map<string, JsonObject>>();
-  const endpoints = inventories.flatMap((inv) => inv.endpoints).filter((e) => e.class !== "unused" && exportedMethods.has(e.method));
+  // The same endpoint on two ports of one policy: the busier one describes it (then the first in a fixed order).
+  const endpoints = inventories
+    .flatMap((inv) => inv.endpoints)
+    .filter((e) => e.class !== "unused" && exportedMethods.has(e.method))
+    .sort((a, b) => b.count - a.count || compareStrings(JSON.stringify(a), JSON.stringify(b)));
   for (const e of endpoints) {
     const { path, parameters } = exportPath(e.path);
     const item = paths.get(path) ?? new Map<string, JsonObject>();
     paths.set(path, item);
-    // The same endpoint on two ports of one policy: the busier one describes it.
-    const existing = item.get(e.method.toLowerCase());
-    if (!existing || (existing["x-bulwark-count"] as number) < e.count) item.set(e.method.toLowerCase(), operation(e, parameters));
+    if (!item.has(e.method.toLowerCase())) item.set(e.method.toLowerCase(), operation(e, parameters));
   }
   const sortedPaths = [...paths.keys()].sort(compareStrings);
   return {
