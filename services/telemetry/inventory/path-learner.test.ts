@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { compileTemplate, findDeclared } from "./declared-template.js";
 import { PathLearner, type LearnerNodeJSON } from "./path-learner.js";
 
 const options = { threshold: 8, maxNodes: 200 };
@@ -27,6 +28,27 @@ describe("PathLearner", () => {
     const learner = new PathLearner(options);
     for (let i = 0; i < 50; i++) learner.learn(`/probe${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}`);
     expect(learner.learn("/health")).toBe("/health");
+  });
+
+  it("returns templates that cover their paths, now and after every later collapse", () => {
+    const segment = fc.oneof(
+      fc.constantFrom("v1", "users", "orders", "me", "items"),
+      fc.stringMatching(/^[a-z]{1,5}$/),
+      fc.nat().map(String),
+      fc.uuid(),
+      fc.string({ minLength: 1, maxLength: 12 }).map(encodeURIComponent),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.array(segment, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 120 }), (paths) => {
+        const learner = new PathLearner(options);
+        const learned = paths.map((p) => {
+          const path = `/${p.join("/")}`;
+          return { path, template: learner.learn(path) };
+        });
+        const covers = (template: string, path: string): boolean => findDeclared(path, [compileTemplate(template, true)], true) !== undefined;
+        return learned.every(({ path, template }) => covers(template, path) && covers(learner.resolve(template), path));
+      }),
+    );
   });
 
   it("stays within its node budget whatever it is fed", () => {
