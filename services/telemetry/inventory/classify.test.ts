@@ -145,6 +145,21 @@ describe("classifyWorkload", () => {
   });
 });
 
+describe("classifyWorkload after the policy changed", () => {
+  it("classifies by path what only routes no longer in the IR served", () => {
+    const routes = routesOf({ rules: [{ name: "orders-v2", match: { pathTemplate: "/v1/orders/{id}", methods: ["GET"] }, authentication: "None" }] });
+    const table = new EndpointTable();
+    table.declare(workload, declaredTemplates(declaredByRoutes(routes)));
+    observe(table, `${policy}/rule/orders`, "GET", "/v1/orders/1");
+    observe(table, `${policy}/rule/gone`, "GET", "/v1/gone");
+    const inv = classifyWorkload({ observed: table.snapshot()[0]!, routes });
+    expect(inv.endpoints.map((e) => [e.path, e.class, e.declaredBy])).toEqual([
+      ["/v1/gone", "shadow", undefined],
+      ["/v1/orders/{id}", "documented", `${policy}/rule/orders-v2`],
+    ]);
+  });
+});
+
 describe("readOpenApi", () => {
   it("reports what it cannot read instead of throwing", () => {
     expect(readOpenApi("{").errors[0]).toMatch(/neither JSON nor YAML/);

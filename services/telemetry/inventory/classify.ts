@@ -62,12 +62,21 @@ function findDeclared(list: readonly Declared[], e: { method: string; path: stri
   return best;
 }
 
-function classOf(e: ObservedEndpoint, facts: RouteFacts[], inOpenApi: Declared | undefined, hasDocument: boolean): { cls: EndpointClass; by?: string } {
+interface Found {
+  /** Facts of the routes that served it and are still in the IR. */
+  facts: RouteFacts[];
+  /** Only when no route that served it is still in the IR (the policy changed): the rule that declares its path now. */
+  inRules: Declared | undefined;
+  inOpenApi: Declared | undefined;
+}
+
+function classOf({ facts, inRules, inOpenApi }: Found, hasDocument: boolean): { cls: EndpointClass; by?: string } {
   const retired = facts.find((f) => f.deprecated || f.sunset);
   if (retired) return { cls: "zombie", by: retired.name };
-  if (inOpenApi?.endpoint.deprecated) return { cls: "zombie", by: "openapi" };
+  if (inOpenApi?.endpoint.deprecated || inRules?.endpoint.deprecated) return { cls: "zombie", by: inOpenApi?.endpoint.deprecated ? "openapi" : inRules!.endpoint.declaredBy };
   const naming = facts.find((f) => f.role === "rule" && f.match !== "prefix");
   if (naming) return { cls: "documented", by: naming.name };
+  if (inRules) return { cls: "documented", by: inRules.endpoint.declaredBy };
   if (inOpenApi) return { cls: "documented", by: "openapi" };
   const prefixRule = facts.find((f) => f.role === "rule");
   if (prefixRule && !hasDocument) return { cls: "documented", by: prefixRule.name };
@@ -110,8 +119,9 @@ export function classifyWorkload(input: ClassifyInput): WorkloadInventory {
   const endpoints = input.observed.endpoints.map((e) => {
     const seen = e.routes.flatMap((name) => facts.get(name) ?? []);
     const inOpenApi = findDeclared(openapi, e, caseSensitive);
-    for (const d of [findDeclared(rules, e, caseSensitive), inOpenApi]) if (d) called.add(d);
-    const { cls, by } = classOf(e, seen, inOpenApi, input.openapi !== undefined);
+    const inRules = findDeclared(rules, e, caseSensitive);
+    for (const d of [inRules, inOpenApi]) if (d) called.add(d);
+    const { cls, by } = classOf({ facts: seen, inRules: seen.length === 0 ? inRules : undefined, inOpenApi }, input.openapi !== undefined);
     return observedEndpoint(e, cls, by);
   });
   const unusedKeys = new Set<string>();
