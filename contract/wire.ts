@@ -20,6 +20,8 @@ export const ShadowHeader = {
   authorization: "x-bulwark-shadow-authorization",
   callers: "x-bulwark-shadow-callers",
   ownership: "x-bulwark-shadow-ownership",
+  /** Adaptive response in Shadow mode: `denied` when the identity is blocked or over its throttle (set by bulwark authz). */
+  adaptive: "x-bulwark-shadow-adaptive",
 } as const;
 
 /** Envoy's JWT filter: the namespace of its dynamic metadata, read by rbac, ext_authz and the rate-limit outcome log. */

@@ -15,6 +15,11 @@ const GRPC_PERMISSION_DENIED = 7;
 
 export type { CheckRequestMessage };
 
+/** The client's address as Envoy sent it (the source peer's socket address), without port. */
+function sourceAddress(message: CheckRequestMessage): string | undefined {
+  return message.attributes?.source?.address?.socket_address?.address || undefined;
+}
+
 /** CheckRequest → what the checks read. A certificate that cannot be URL-decoded is dropped (binding checks then refuse). */
 export function toAuthzRequest(message: CheckRequestMessage): AuthzRequest {
   const attributes = message.attributes ?? {};
@@ -28,15 +33,22 @@ export function toAuthzRequest(message: CheckRequestMessage): AuthzRequest {
   const route = attributes.context_extensions?.[ROUTE_CONTEXT_KEY];
   if (route !== undefined) request.route = route;
   if (payload) request.jwtPayload = payload;
-  const encoded = attributes.source?.certificate;
-  if (encoded) {
-    try {
-      request.peerCertificate = decodeURIComponent(encoded);
-    } catch {
-      // dropped: the binding checks refuse
-    }
-  }
+  const address = sourceAddress(message);
+  if (address) request.clientAddress = address;
+  const certificate = peerCertificate(message);
+  if (certificate) request.peerCertificate = certificate;
   return request;
+}
+
+/** The client certificate, URL-decoded; undefined when absent or not decodable (the binding checks then refuse). */
+function peerCertificate(message: CheckRequestMessage): string | undefined {
+  const encoded = message.attributes?.source?.certificate;
+  if (!encoded) return undefined;
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
 }
 
 function headerOptions(headers: Header[]): { header: { key: string; value: string } }[] {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { abuseSignals } from "./abuse-signals.js";
+import { adaptiveResponse } from "./adaptive-response.js";
 import { authentication } from "./authentication.js";
 import { clientAddress } from "./client-address.js";
 import { cors } from "./cors.js";
@@ -53,6 +54,7 @@ export const policySpec = withRules(
       backendMatching: backendMatching.optional(),
       // abuse signals computed by bulwark telemetry (abuse-signals.ts)
       abuseSignals: abuseSignals.optional(),
+      adaptiveResponse: adaptiveResponse.optional(),
     })
     .strict(),
   "What the backend needs: which workloads, how callers authenticate, per-route rules, TLS and mobile practices.",
@@ -112,6 +114,12 @@ export const policySpec = withRules(
       message: "rules with authentication APIKey need spec.authentication.apiKeys",
       fieldPath: ".rules",
       holds: (v) => !(v.rules ?? []).some((r) => r.authentication === "APIKey") || v.authentication?.apiKeys !== undefined,
+    },
+    {
+      cel: "!has(self.adaptiveResponse) || !self.adaptiveResponse.rules.exists(r, r.identity == 'Account') || (has(self.authentication) && has(self.authentication.jwt))",
+      message: "adaptiveResponse rules with identity Account need spec.authentication.jwt: an account is the verified token's sub",
+      fieldPath: ".adaptiveResponse.rules",
+      holds: (v) => !(v.adaptiveResponse?.rules ?? []).some((r) => r.identity === "Account") || v.authentication?.jwt !== undefined,
     },
   ],
 );
