@@ -24,6 +24,15 @@ export const ShadowHeader = {
   adaptive: "x-bulwark-shadow-adaptive",
 } as const;
 
+/**
+ * The client's address as the sidecar decided it (spec.clientAddress: X-Forwarded-For from trusted
+ * hops, a trusted header, or the TCP peer), `ip:port`: dynamic metadata the sidecar writes for
+ * bulwark authz, whose CheckRequest source is always the TCP peer. Written where authz needs it
+ * (adaptive response), under this namespace and key.
+ */
+export const CLIENT_ADDRESS_METADATA = "bulwark.client_address";
+export const CLIENT_ADDRESS_KEY = "address";
+
 /** Envoy's JWT filter: the namespace of its dynamic metadata, read by rbac, ext_authz and the rate-limit outcome log. */
 export const JWT_AUTHN_FILTER = "envoy.filters.http.jwt_authn";
 /** Key of the verified payload in that metadata. */

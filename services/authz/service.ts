@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { structToJson } from "../../envoy/xds/proto-struct.js";
+import { structToJson, valueToJson } from "../../envoy/xds/proto-struct.js";
 import { CHECK_PATH, decodeCheckRequest, encodeCheckResponse, type CheckRequestMessage } from "./check-codec.js";
 import { GrpcH2Server } from "../grpc/h2-server.js";
 import { GrpcError, GrpcStatus } from "../grpc/status.js";
@@ -8,15 +8,28 @@ import type { RouteTableHolder } from "./config.js";
 import type { Decision, Header } from "./decision.js";
 import type { AuthzRequest } from "./request.js";
 import { errorMessage } from "../../common/errors.js";
-import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY, ROUTE_CONTEXT_KEY } from "../../contract/wire.js";
+import { CLIENT_ADDRESS_KEY, CLIENT_ADDRESS_METADATA, JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY, ROUTE_CONTEXT_KEY } from "../../contract/wire.js";
 
 const GRPC_OK = 0;
 const GRPC_PERMISSION_DENIED = 7;
 
 export type { CheckRequestMessage };
 
-/** The client's address as Envoy sent it (the source peer's socket address), without port. */
+/** `1.2.3.4:5`, `[2001:db8::1]:5` → the address alone. */
+export function withoutPort(address: string): string {
+  if (address.startsWith("[")) return address.slice(1, address.indexOf("]") > 0 ? address.indexOf("]") : undefined);
+  const colon = address.lastIndexOf(":");
+  return colon > 0 && address.indexOf(":") === colon ? address.slice(0, colon) : address;
+}
+
+/**
+ * The client's address without port: as the sidecar decided it (spec.clientAddress), when it
+ * wrote it for authz (CLIENT_ADDRESS_METADATA); else the CheckRequest's source, the TCP peer.
+ */
 function sourceAddress(message: CheckRequestMessage): string | undefined {
+  const decided = message.attributes?.metadata_context?.filter_metadata?.[CLIENT_ADDRESS_METADATA]?.fields?.[CLIENT_ADDRESS_KEY];
+  const text = decided ? valueToJson(decided) : undefined;
+  if (typeof text === "string" && text !== "") return withoutPort(text);
   return message.attributes?.source?.address?.socket_address?.address || undefined;
 }
 

@@ -59,6 +59,8 @@ function policyInput(jwks: unknown, ports: { sidecar: number; app: number }): Tr
         created: "2026-01-01T00:00:00Z",
         spec: {
           targetRefs: [{ kind: "Service", name: "shop-api" }],
+          // One proxy in front: the client is the last X-Forwarded-For entry (the peer when there is none).
+          clientAddress: { trustedHops: 1 },
           authentication: { jwt: { providers: [{ name: "idp", issuer: ISSUER, audiences: [AUDIENCE], jwks: { secretRef: { name: "idp-jwks" } } }] } },
           rules: [
             { name: "profile", match: { pathPrefix: "/v1/profile" } },
@@ -194,6 +196,21 @@ describe("adaptive response behind real Envoy: blocks and throttles from Redis, 
     expect([onB.status, reason(onB)]).toEqual([403, "adaptive-block:CredentialStuffing"]);
     expect((await send({ port: a(), path: "/v1/catalog/1", from: "127.0.0.4" })).status).toBe(200);
     expect((await send({ port: b(), path: "/v1/catalog/1", from: "127.0.0.4" })).status).toBe(200);
+  });
+
+  it("the client address is the one spec.clientAddress decides (X-Forwarded-For from a trusted hop), not the TCP peer", async () => {
+    await flag("CredentialStuffing", { kind: "ClientAddress", value: "198.51.100.9" });
+    const viaProxy = { "x-forwarded-for": "198.51.100.9" };
+    for (const port of [a(), b()]) {
+      const r = await waitFor(`the proxied client refused on ${port}`, async () => {
+        const reply = await send({ port, path: "/v1/catalog/1", from: "127.0.0.6", headers: viaProxy });
+        return reply.status === 403 ? reply : undefined;
+      });
+      expect(reason(r)).toBe("adaptive-block:CredentialStuffing");
+      // The proxy's own requests, and its other clients', go through.
+      expect((await send({ port, path: "/v1/catalog/1", from: "127.0.0.6" })).status).toBe(200);
+      expect((await send({ port, path: "/v1/catalog/1", from: "127.0.0.6", headers: { "x-forwarded-for": "198.51.100.10" } })).status).toBe(200);
+    }
   });
 
   it("clearing the block lets the address back in on both replicas", async () => {
