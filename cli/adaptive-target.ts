@@ -10,20 +10,25 @@ import type { CounterStore } from "../services/ratelimit/store.js";
 /** A reply slower than this fails the lookup (the policy's adaptiveResponse.failureMode then decides). */
 const COMMAND_TIMEOUT_MS = 200;
 
-/** A client that fails fast while Redis is away (no offline queue) and says so once per outage. */
-export function adaptiveClient(target: RedisTarget, log?: Logger): Redis | Cluster {
+/**
+ * A client for the adaptive actions. A service's fails fast while Redis is away (no offline queue:
+ * the policy's failureMode decides at once); a one-shot command's (`failFast: false`) waits for
+ * the connection it has just opened. Either says once per outage that Redis is unreachable.
+ */
+export function adaptiveClient(target: RedisTarget, log?: Logger, options: { failFast?: boolean } = {}): Redis | Cluster {
+  const failFast = options.failFast ?? true;
   const client =
     target.kind === "single"
-      ? new Redis(target.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: COMMAND_TIMEOUT_MS })
+      ? new Redis(target.url, { maxRetriesPerRequest: 1, enableOfflineQueue: !failFast, commandTimeout: failFast ? COMMAND_TIMEOUT_MS : 10_000 })
       : new Cluster(target.nodes, {
-          enableOfflineQueue: false,
+          enableOfflineQueue: !failFast,
           maxRedirections: 4,
           retryDelayOnFailover: 50,
           retryDelayOnClusterDown: 50,
           slotsRefreshInterval: 1000,
           slotsRefreshTimeout: 1000,
           clusterRetryStrategy: (times) => Math.min(times * 100, 1000),
-          redisOptions: { maxRetriesPerRequest: 1, commandTimeout: COMMAND_TIMEOUT_MS },
+          redisOptions: { maxRetriesPerRequest: 1, commandTimeout: failFast ? COMMAND_TIMEOUT_MS : 10_000 },
         });
   let down = false;
   client.on("error", (error: Error) => {

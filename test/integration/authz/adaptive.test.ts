@@ -22,6 +22,7 @@ import { TestIssuer } from "../../support/authz-client.js";
 import { startEnvoy, type EnvoyProcess } from "../../support/envoy-process.js";
 import { testEnvironment } from "../../support/environment.js";
 import { waitFor } from "../../support/poll.js";
+import { runBulwark } from "../../support/bulwark-cli.js";
 
 interface Reply {
   status: number;
@@ -213,8 +214,16 @@ describe("adaptive response behind real Envoy: blocks and throttles from Redis, 
     }
   });
 
-  it("clearing the block lets the address back in on both replicas", async () => {
-    expect(await store.clear(POLICY, { kind: "ClientAddress", value: "127.0.0.3" })).toBe(1);
+  it("bulwark blocks list shows what is in force, and bulwark blocks clear lets the address back in on both replicas", async () => {
+    const env = { BULWARK_REDIS_URL: testEnvironment().redisUrl };
+    const listed = await runBulwark(["blocks", "list", "--namespace", NS], env);
+    expect([listed.code, listed.stderr]).toEqual([0, ""]);
+    expect(listed.stdout).toMatch(new RegExp(`${NS}/shop +ClientAddress=127\\.0\\.0\\.3 +Block +Enforce +CredentialStuffing +(9|10)m`));
+    expect(listed.stdout).toContain("2 blocked, 0 throttled, 0 in Shadow mode");
+    const json = await runBulwark(["blocks", "list", "--policy", `${NS}/shop`, "-o", "json"], env);
+    expect((JSON.parse(json.stdout) as AdaptiveAction[]).map((a) => a.identity.value).sort()).toEqual(["127.0.0.3", "198.51.100.9"]);
+    const cleared = await runBulwark(["blocks", "clear", "--policy", `${NS}/shop`, "--identity", "ClientAddress=127.0.0.3"], env);
+    expect([cleared.code, cleared.stdout]).toEqual([0, `cleared 1 action of ${NS}/shop\n`]);
     for (const port of [a(), b()]) {
       await waitFor(`the cleared address on ${port}`, async () => (await send({ port, path: "/v1/catalog/1", from: "127.0.0.3" })).status === 200, 5000);
     }
