@@ -1,6 +1,6 @@
 import type { Resolution, ResolvedPolicy } from "../resolve/resolve.js";
 import { buildAppAttestation, buildJwtProviders, buildSenderConstraint } from "./build-jwt.js";
-import { buildAdaptive, withAdaptiveChecks } from "./build-adaptive.js";
+import { buildAdaptive } from "./build-adaptive.js";
 import { buildClientAddress } from "./build-client-address.js";
 import { buildRequestMeaning } from "./build-request-meaning.js";
 import { buildRoutes } from "./build-routes.js";
@@ -31,7 +31,7 @@ function policyRoutes(resolved: ResolvedPolicy & { policy: NonNullable<ResolvedP
   const key = `${source}|${windows.map((w) => (w.sunset ? 1 : 0)).join("")}`;
   const memo = routesMemo.get(resolved.policy);
   if (memo?.key === key) return memo.routes;
-  const routes = withAdaptiveChecks(buildRoutes(source, spec, windows, resolved.namespace), buildAdaptive(spec.adaptiveResponse));
+  const routes = buildRoutes(source, spec, windows, resolved.namespace);
   routesMemo.set(resolved.policy, { key, routes });
   return routes;
 }

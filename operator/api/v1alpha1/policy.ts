@@ -77,11 +77,12 @@ export const policySpec = withRules(
       holds: (v) => (v.rules ?? []).every((r) => r.authentication === "None" || r.authentication === "APIKey") || v.authentication?.jwt !== undefined,
     },
     {
-      cel: "!has(self.rules) || self.rules.all(r, !has(r.authzTimeoutMs) || r.authentication == 'APIKey' || r.requireAppAttestation || has(r.ownership) || (has(self.mobile) && has(self.mobile.minAppVersion)) || (r.authentication != 'None' && has(self.authentication) && has(self.authentication.jwt) && ((has(self.authentication.jwt.senderConstraint) && (has(self.authentication.jwt.senderConstraint.dpop) || has(self.authentication.jwt.senderConstraint.mtls))) || self.authentication.jwt.providers.exists(p, has(p.maxTokenAge)))))",
+      cel: "!has(self.rules) || has(self.adaptiveResponse) || self.rules.all(r, !has(r.authzTimeoutMs) || r.authentication == 'APIKey' || r.requireAppAttestation || has(r.ownership) || (has(self.mobile) && has(self.mobile.minAppVersion)) || (r.authentication != 'None' && has(self.authentication) && has(self.authentication.jwt) && ((has(self.authentication.jwt.senderConstraint) && (has(self.authentication.jwt.senderConstraint.dpop) || has(self.authentication.jwt.senderConstraint.mtls))) || self.authentication.jwt.providers.exists(p, has(p.maxTokenAge)))))",
       message:
-        "authzTimeoutMs applies only to rules bulwark authz checks: DPoP or certificate binding, maxTokenAge (on rules that authenticate), requireAppAttestation, ownership, mobile.minAppVersion or authentication APIKey",
+        "authzTimeoutMs applies only to rules bulwark authz checks: DPoP or certificate binding, maxTokenAge (on rules that authenticate), requireAppAttestation, ownership, mobile.minAppVersion, authentication APIKey or adaptiveResponse (every rule)",
       fieldPath: ".rules",
       holds: (v) =>
+        v.adaptiveResponse !== undefined ||
         (v.rules ?? []).every((r) => {
           if (r.authzTimeoutMs === undefined || r.authentication === "APIKey" || r.requireAppAttestation || r.ownership !== undefined || v.mobile?.minAppVersion !== undefined)
             return true;
