@@ -215,6 +215,7 @@ describe("adaptive response behind real Envoy: blocks and throttles from Redis, 
   });
 
   it("bulwark blocks list shows what is in force, and bulwark blocks clear lets the address back in on both replicas", async () => {
+    expect((await send({ port: b(), path: "/v1/catalog/1", from: "127.0.0.3" })).status).toBe(403);
     const env = { BULWARK_REDIS_URL: testEnvironment().redisUrl };
     const listed = await runBulwark(["blocks", "list", "--namespace", NS], env);
     expect([listed.code, listed.stderr]).toEqual([0, ""]);
