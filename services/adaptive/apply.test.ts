@@ -74,4 +74,10 @@ describe("blockSummary", () => {
     expect(blockSummary(actions)).toEqual({ blocked: 1, throttled: 1, shadow: 1 });
     expect(blockSummary([])).toEqual({ blocked: 0, throttled: 0, shadow: 0 });
   });
+
+  it("with the policy's current rules, counts each action as authz enforces it", () => {
+    const actions = actionsFor(event(), rules);
+    expect(blockSummary(actions, [{ ...(rules[0] as AdaptiveRuleIR), mode: "Shadow" }])).toEqual({ blocked: 0, throttled: 0, shadow: 1 });
+    expect(blockSummary(actions, rules.slice(1))).toEqual({ blocked: 0, throttled: 0, shadow: 0 });
+  });
 });

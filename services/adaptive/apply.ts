@@ -35,13 +35,20 @@ export async function applySignal(store: AdaptiveStore, event: SignalEvent, rule
   return actions.filter((_a, i) => stored[i]);
 }
 
-/** Counts for a policy's status and the CLI: identities blocked and throttled (enforced), and those acted on in Shadow mode. */
-export function blockSummary(actions: readonly AdaptiveAction[]): { blocked: number; throttled: number; shadow: number } {
+/**
+ * Counts for a policy's status (status.traffic.blocked = blocked + throttled, shadowActions =
+ * shadow) and the CLI: identities blocked and throttled (enforced), and those acted on in Shadow
+ * mode. With the policy's current `rules`, each action counts as authz enforces it: under its
+ * rule's current mode, and not at all when the policy no longer has its rule.
+ */
+export function blockSummary(actions: readonly AdaptiveAction[], rules?: readonly AdaptiveRuleIR[]): { blocked: number; throttled: number; shadow: number } {
   let blocked = 0;
   let throttled = 0;
   let shadow = 0;
   for (const a of actions) {
-    if (a.mode === "Shadow") shadow += 1;
+    const mode = rules ? rules.find((r) => r.signal === a.signal && r.identity === a.identity.kind)?.mode : a.mode;
+    if (mode === undefined) continue;
+    if (mode === "Shadow") shadow += 1;
     else if (a.action === "Block") blocked += 1;
     else throttled += 1;
   }
