@@ -1,4 +1,8 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { createServer, request, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,6 +27,7 @@ import { startEnvoy, type EnvoyProcess } from "../../support/envoy-process.js";
 import { testEnvironment } from "../../support/environment.js";
 import { waitFor } from "../../support/poll.js";
 import { runBulwark } from "../../support/bulwark-cli.js";
+import { startAuthzProcess, type AuthzProcess } from "../../support/authz-process.js";
 
 interface Reply {
   status: number;
@@ -86,9 +91,18 @@ function policyInput(jwks: unknown, ports: { sidecar: number; app: number }): Tr
   };
 }
 
+/** The objects of `input` as YAML files, for `bulwark authz -f`. */
+async function objectFiles(input: TranslationInput): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "bulwark-adaptive-"));
+  const objects = [...input.policies, ...input.services, ...input.pods, ...input.secrets];
+  await Promise.all(objects.map((o, i) => writeFile(join(dir, `${i}.yaml`), stringify(o))));
+  return dir;
+}
+
 /**
  * Real Envoy sidecars (rendered from a policy with adaptiveResponse) in front of an app, each
- * calling its own bulwark authz; the two authz replicas share the real Redis, where the actions
+ * calling its own bulwark authz: replica a in process, replica b the `bulwark authz` command
+ * (reading the same objects, with --redis-url). The two share the real Redis, where the actions
  * are flagged, expire and are cleared.
  */
 describe("adaptive response behind real Envoy: blocks and throttles from Redis, on every route, across replicas", () => {
@@ -97,11 +111,40 @@ describe("adaptive response behind real Envoy: blocks and throttles from Redis, 
   const seen: Record<string, string | undefined>[] = [];
   let idp: TestIssuer;
   const authz: AuthzServer[] = [];
+  let authzProcess: AuthzProcess | undefined;
   const envoys: EnvoyProcess[] = [];
   const listeners: number[] = [];
   const closers: (() => Promise<unknown>)[] = [];
   let store: RedisAdaptiveStore;
   let workload: WorkloadIR;
+
+  /** Replica a: AuthzServer in this process, with the stores the command builds. */
+  async function inProcessAuthz(rendered: ReturnType<typeof render>["ir"]): Promise<number> {
+    const tables = new RouteTableHolder();
+    tables.swap(buildRouteTable(rendered));
+    const actions = new RedisAdaptiveStore(new Redis(testEnvironment().redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
+    const counters = new RedisStore({ url: testEnvironment().redisUrl, commandTimeoutMs: 1000 });
+    closers.push(
+      () => actions.close(),
+      () => counters.close(),
+    );
+    const server = new AuthzServer({
+      host: "127.0.0.1",
+      port: 0,
+      tables,
+      deps: { now: Date.now, replay: new MemoryReplayStore(), nonces: new DpopNonces(), keys: new KeySets().keys, adaptive: { actions: new AdaptiveCache(actions), counters } },
+      log,
+    });
+    const port = await server.start();
+    authz.push(server);
+    return port;
+  }
+
+  /** Replica b: the bulwark authz command, as the chart runs it. */
+  async function commandAuthz(input: TranslationInput): Promise<number> {
+    authzProcess = await startAuthzProcess({ files: [await objectFiles(input)], redisUrl: testEnvironment().redisUrl, logLevel: "warn" });
+    return authzProcess.grpcPort;
+  }
 
   beforeAll(async () => {
     idp = await TestIssuer.create(ISSUER);
@@ -119,23 +162,7 @@ describe("adaptive response behind real Envoy: blocks and throttles from Redis, 
       const input = policyInput(idp.jwks, { sidecar: listener, app: address.port });
       const rendered = render(input).ir;
       workload = rendered.workloads[0] as WorkloadIR;
-      const tables = new RouteTableHolder();
-      tables.swap(buildRouteTable(rendered));
-      const actions = new RedisAdaptiveStore(new Redis(testEnvironment().redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
-      const counters = new RedisStore({ url: testEnvironment().redisUrl, commandTimeoutMs: 1000 });
-      closers.push(
-        () => actions.close(),
-        () => counters.close(),
-      );
-      const server = new AuthzServer({
-        host: "127.0.0.1",
-        port: 0,
-        tables,
-        deps: { now: Date.now, replay: new MemoryReplayStore(), nonces: new DpopNonces(), keys: new KeySets().keys, adaptive: { actions: new AdaptiveCache(actions), counters } },
-        log,
-      });
-      const authzPort = await server.start();
-      authz.push(server);
+      const authzPort = name === "a" ? await inProcessAuthz(rendered) : await commandAuthz(input);
       const settings: TranslationSettings = {
         authz: { host: "127.0.0.1", port: authzPort, timeoutMs: 1000 },
         ratelimit: { host: "127.0.0.1", port: 1, timeoutMs: 100 },
@@ -151,6 +178,7 @@ describe("adaptive response behind real Envoy: blocks and throttles from Redis, 
   afterAll(async () => {
     for (const e of envoys) await e.stop();
     for (const s of authz) await s.stop(100);
+    await authzProcess?.stop();
     await store?.clear(POLICY);
     await store?.close();
     for (const close of closers) await close().catch(() => undefined);
@@ -195,6 +223,8 @@ describe("adaptive response behind real Envoy: blocks and throttles from Redis, 
     expect([reason(blocked), blocked.body]).toEqual(["adaptive-block:CredentialStuffing", '{"error":"forbidden"}']);
     const onB = await send({ port: b(), path: "/v1/profile", from: "127.0.0.3", headers: await token("alice") });
     expect([onB.status, reason(onB)]).toEqual([403, "adaptive-block:CredentialStuffing"]);
+    // The command counts what it enforced.
+    expect(await authzProcess?.metric("bulwark_authz_adaptive_total", { action: "block", mode: "enforced", signal: "CredentialStuffing" })).toBeGreaterThanOrEqual(1);
     expect((await send({ port: a(), path: "/v1/catalog/1", from: "127.0.0.4" })).status).toBe(200);
     expect((await send({ port: b(), path: "/v1/catalog/1", from: "127.0.0.4" })).status).toBe(200);
   });
