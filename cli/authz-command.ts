@@ -7,6 +7,8 @@ import { RouteTableHolder } from "../services/authz/config.js";
 import { DpopNonces } from "../services/authz/dpop-nonce.js";
 import { jwksInUse, KeySets } from "../services/authz/keys.js";
 import { replayStoreFor } from "./replay-store-target.js";
+import { adaptiveStoresFor } from "./adaptive-target.js";
+import { AdaptiveCache } from "../services/authz/adaptive-cache.js";
 import { describeTarget, redisTarget, RedisTargetError } from "../common/redis-target.js";
 import { authzHealthChecks } from "../services/authz/health.js";
 import { AuthzMetrics } from "../services/authz/metrics.js";
@@ -32,7 +34,7 @@ flags (environment variable in brackets):
   --address HOST:PORT        where Envoy calls Check [BULWARK_AUTHZ_ADDRESS] (default 0.0.0.0:9191)
   --http-address HOST:PORT   /healthz, /readyz (ready once a route table is loaded) and /metrics
                              [BULWARK_AUTHZ_HTTP_ADDRESS] (default 0.0.0.0:9192)
-  --redis-url URL            DPoP replay cache shared by replicas [BULWARK_REDIS_URL]; in memory when unset (one replica only)
+  --redis-url URL            DPoP replay cache and adaptive blocks shared by replicas [BULWARK_REDIS_URL]; in memory when unset (one replica only)
   --redis-cluster-nodes LIST the replay cache in a Redis Cluster instead: HOST:PORT,... of a few of its nodes
                              [BULWARK_REDIS_CLUSTER_NODES]; a shard that fails over refuses the proofs issued before
   --dpop-nonce-secret S      secret for DPoP server nonces, the same on every replica [BULWARK_DPOP_NONCE_SECRET]; random when unset
@@ -93,6 +95,7 @@ export async function runAuthz(argv: string[]): Promise<number> {
 
   const tables = new RouteTableHolder();
   const { replay, disconnect } = replayStoreFor(target, log);
+  const adaptive = adaptiveStoresFor(target, log);
   const keySets = new KeySets({ onError: (uri, error) => log.warn({ uri, err: errorMessage(error) }, "JWKS fetch failed; keeping the last good keys") });
   tables.onSwap((table) => keySets.retain(jwksInUse(table)));
   const metrics = new AuthzMetrics(tables, keySets);
@@ -100,7 +103,13 @@ export async function runAuthz(argv: string[]): Promise<number> {
     host: address.host,
     port: address.port,
     tables,
-    deps: { now: Date.now, replay, nonces: new DpopNonces(secret !== undefined ? { secret } : {}), keys: keySets.keys },
+    deps: {
+      now: Date.now,
+      replay,
+      nonces: new DpopNonces(secret !== undefined ? { secret } : {}),
+      keys: keySets.keys,
+      adaptive: { actions: new AdaptiveCache(adaptive.actions), counters: adaptive.counters },
+    },
     log,
     onDecision: metrics.record,
   });
@@ -115,6 +124,7 @@ export async function runAuthz(argv: string[]): Promise<number> {
     // QUIT waits for a Redis that may be away: give it a second, then drop the connection (and its reconnect timer).
     await Promise.race([replay.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
     disconnect();
+    await Promise.race([Promise.all([adaptive.actions.close(), adaptive.counters.close()]).catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
     await new Promise((r) => (http ? http.close(r) : r(undefined)));
   };
   try {

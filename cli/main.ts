@@ -11,6 +11,7 @@ const help = `usage: bulwark <command> [flags]
 
 commands:
   authz        serve Envoy ext_authz: DPoP, certificate-bound tokens, attestation, ownership, app versions
+  blocks       list or clear the adaptive blocks and throttles of flagged identities (in Redis)
   controller   watch policies and serve every sidecar its Envoy configuration over xDS
   injector     serve the admission webhook that adds the Envoy sidecar to opted-in pods
   intercept    redirect a pod's inbound app-port traffic to its sidecar (the injected init container)
@@ -27,6 +28,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "authz":
       return (await import("./authz-command.js")).runAuthz(rest);
+    case "blocks":
+      return (await import("./blocks-command.js")).runBlocks(rest);
     case "controller":
       return (await import("./controller-command.js")).runController(rest);
     case "injector":
@@ -50,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(help);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command ${command}; commands: authz, controller, injector, intercept, probe, ratelimit, render, version (run 'bulwark --help')`);
+      throw new UsageError(`unknown command ${command}; commands: authz, blocks, controller, injector, intercept, probe, ratelimit, render, version (run 'bulwark --help')`);
   }
 }
 

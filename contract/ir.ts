@@ -6,6 +6,7 @@
  * No Kubernetes or protobuf types here; every value is JSON-serialisable and every name is
  * traceable to its source (`apisecuritypolicy/<ns>/<name>/rule/<rule>`).
  */
+import type { IdentityKind, SignalKind } from "./telemetry.js";
 
 /** Settings of the installation, not of any policy: where Bulwark's own services are. */
 export interface TranslationSettings {
@@ -115,6 +116,29 @@ export interface WorkloadIR {
   senderConstraint?: SenderConstraintIR;
   /** What the sidecar refuses or normalises before any decision (policy workloads only). */
   requestMeaning?: RequestMeaningIR;
+  /** spec.adaptiveResponse: every forward route then has `authz.adaptive`, so bulwark authz sees every request. */
+  adaptive?: AdaptiveIR;
+}
+
+/** Blocks and tighter budgets for identities that abuse signals flag (actions kept in Redis by policy). */
+export interface AdaptiveIR {
+  /** Lowercase header with the device identifier, when a rule acts on Device identities. */
+  deviceHeader?: string;
+  /** While the store of actions is unreachable: Allow lets unknown identities through, Deny refuses (503). */
+  failureMode: "Allow" | "Deny";
+  /** Sorted by signal, then identity; one per pair. */
+  rules: AdaptiveRuleIR[];
+}
+
+export interface AdaptiveRuleIR {
+  signal: SignalKind;
+  identity: IdentityKind;
+  action: "Block" | "Throttle";
+  ttlSeconds: number;
+  /** Throttle only. */
+  requests?: number;
+  windowSeconds?: number;
+  mode: "Shadow" | "Enforce";
 }
 
 // --- request meaning: what Envoy, authz, ratelimit and the app must understand alike ----------
@@ -302,6 +326,8 @@ export interface AuthzChecksIR {
   timeoutMs?: number;
   /** authentication APIKey: a key of the workload's apiKeys is needed (the route's JWT mode is then None). */
   apiKey?: true;
+  /** The workload's adaptive response (WorkloadIR.adaptive): the request's identities are looked up first. */
+  adaptive?: true;
 }
 
 /** API keys of partner clients (spec.authentication.apiKeys); only their SHA-256 digests, never the keys. */

@@ -20,7 +20,18 @@ export const ShadowHeader = {
   authorization: "x-bulwark-shadow-authorization",
   callers: "x-bulwark-shadow-callers",
   ownership: "x-bulwark-shadow-ownership",
+  /** Adaptive response in Shadow mode: `denied` when the identity is blocked or over its throttle (set by bulwark authz). */
+  adaptive: "x-bulwark-shadow-adaptive",
 } as const;
+
+/**
+ * The client's address as the sidecar decided it (spec.clientAddress: X-Forwarded-For from trusted
+ * hops, a trusted header, or the TCP peer), `ip:port`: dynamic metadata the sidecar writes for
+ * bulwark authz, whose CheckRequest source is always the TCP peer. Written where authz needs it
+ * (adaptive response), under this namespace and key.
+ */
+export const CLIENT_ADDRESS_METADATA = "bulwark.client_address";
+export const CLIENT_ADDRESS_KEY = "address";
 
 /** Envoy's JWT filter: the namespace of its dynamic metadata, read by rbac, ext_authz and the rate-limit outcome log. */
 export const JWT_AUTHN_FILTER = "envoy.filters.http.jwt_authn";

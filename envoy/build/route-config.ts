@@ -108,7 +108,8 @@ function buildRoute(route: RouteIR, options: { ctx: FilterContext; features: rea
   // The API client's name is set by bulwark authz on partner routes only; on every other route a value the caller wrote is dropped.
   const apiClientHeader = options.ctx.workload.apiKeys && action.checks.authz?.apiKey !== true ? options.ctx.workload.apiKeys.clientHeader : undefined;
   // Pass-through workloads (no policy) make no claims to their app, so they strip nothing.
-  const forged = options.ctx.workload.policy ? forgedShadowHeaders(route, { rules: hasShadowRbac(route), callers: action.checks.callers !== undefined }) : [];
+  const adaptiveShadow = options.ctx.workload.adaptive?.rules.some((r) => r.mode === "Shadow") ?? false;
+  const forged = options.ctx.workload.policy ? forgedShadowHeaders(route, { rules: hasShadowRbac(route), callers: action.checks.callers !== undefined, adaptiveShadow }) : [];
   const removed = [...forged, ...(apiClientHeader ? [apiClientHeader] : [])];
   return {
     ...common,

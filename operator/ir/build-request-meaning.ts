@@ -18,6 +18,8 @@ export function buildRequestMeaning(spec: PolicySpec): RequestMeaningIR {
   }
   const attestation = spec.authentication?.appAttestation;
   if (attestation) headers.add(attestation.header.toLowerCase());
+  // The device an adaptive block applies to: a second copy would make another device of it.
+  if (spec.adaptiveResponse?.deviceHeader) headers.add(spec.adaptiveResponse.deviceHeader.toLowerCase());
   if (spec.cors) for (const name of ["origin", "access-control-request-method"]) headers.add(name);
   for (const rule of spec.rules ?? []) {
     // A required header value (when.headers): Envoy's matcher takes any copy, the app may read another.

@@ -42,9 +42,14 @@ function ownershipCheck(rule: Rule | undefined, ctx: RouteContext): Pick<AuthzCh
   return { ownership: { ...rule.ownership, template: rule.match.pathTemplate, meaning: ctx.meaning, ...(rule.authorizationMode === "Shadow" ? { shadow: true as const } : {}) } };
 }
 
+/** With spec.adaptiveResponse every forward route calls bulwark authz: a flagged identity is refused on every route. */
+function adaptiveCheck(ctx: RouteContext): Pick<AuthzChecksIR, "adaptive"> {
+  return ctx.spec.adaptiveResponse ? { adaptive: true } : {};
+}
+
 /** A partner's server: the key is its credential; tokens, app versions and attestation are the apps'. */
-function apiKeyChecks(rule: Rule): AuthzChecksIR {
-  const checks: AuthzChecksIR = { dpop: false, certificateBound: false, appAttestation: false, minAppVersion: false, apiKey: true };
+function apiKeyChecks(rule: Rule, ctx: RouteContext): AuthzChecksIR {
+  const checks: AuthzChecksIR = { dpop: false, certificateBound: false, appAttestation: false, minAppVersion: false, apiKey: true, ...adaptiveCheck(ctx) };
   return rule.authzTimeoutMs !== undefined ? { ...checks, timeoutMs: rule.authzTimeoutMs } : checks;
 }
 
@@ -58,15 +63,23 @@ function authzChecks(rule: Rule | undefined, ctx: RouteContext, authentication: 
     ...ownershipCheck(rule, ctx),
     minAppVersion: ctx.spec.mobile?.minAppVersion !== undefined,
     ...(authenticates && (ctx.spec.authentication?.jwt?.providers ?? []).some((p) => p.maxTokenAge !== undefined) ? { tokenAge: true as const } : {}),
+    ...adaptiveCheck(ctx),
   };
-  const needed = checks.dpop || checks.certificateBound || checks.appAttestation || checks.ownership !== undefined || checks.minAppVersion || checks.tokenAge === true;
+  const needed =
+    checks.dpop ||
+    checks.certificateBound ||
+    checks.appAttestation ||
+    checks.ownership !== undefined ||
+    checks.minAppVersion ||
+    checks.tokenAge === true ||
+    checks.adaptive === true;
   if (!needed) return undefined;
   return rule?.authzTimeoutMs !== undefined ? { ...checks, timeoutMs: rule.authzTimeoutMs } : checks;
 }
 
 function ruleChecks(rule: Rule, name: string, ctx: RouteContext): RouteChecksIR {
   const limits = buildRateLimits(rule, name, ctx.meaning);
-  const authz = rule.authentication === "APIKey" ? apiKeyChecks(rule) : authzChecks(rule, ctx, rule.authentication);
+  const authz = rule.authentication === "APIKey" ? apiKeyChecks(rule, ctx) : authzChecks(rule, ctx, rule.authentication);
   const clientCIDRs = buildClientCidrs(rule);
   const callers = buildCallers(rule, ctx.namespace);
   const conditions = buildConditions(rule);

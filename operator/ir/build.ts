@@ -1,5 +1,6 @@
 import type { Resolution, ResolvedPolicy } from "../resolve/resolve.js";
 import { buildAppAttestation, buildJwtProviders, buildSenderConstraint } from "./build-jwt.js";
+import { buildAdaptive } from "./build-adaptive.js";
 import { buildClientAddress } from "./build-client-address.js";
 import { buildRequestMeaning } from "./build-request-meaning.js";
 import { buildRoutes } from "./build-routes.js";
@@ -102,6 +103,7 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
   const senderConstraint = buildSenderConstraint(spec.authentication);
   const minAppVersion = spec.mobile?.minAppVersion;
   const requestMeaning = buildRequestMeaning(spec);
+  const adaptive = buildAdaptive(spec.adaptiveResponse);
   return resolved.governed.map((group) => ({
     name: workloadName({ policy: source, namespace: resolved.namespace, ...group.ports }),
     namespace: resolved.namespace,
@@ -142,6 +144,7 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
       : {}),
     ...(senderConstraint ? { senderConstraint } : {}),
     requestMeaning,
+    ...(adaptive ? { adaptive } : {}),
   }));
 }
 

@@ -124,6 +124,7 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
           { nil: undefined },
         ),
         deprecation: fc.option(fc.record({ prefix: fc.constantFrom("/v1/", "/v2/", "/"), sunsetYear: fc.integer({ min: 2025, max: 2030 }) }), { nil: undefined }),
+        adaptive: fc.option(fc.record({ identity: fc.constantFrom("ClientAddress", "Device", "Account"), throttle: fc.boolean(), shadow: fc.boolean() }), { nil: undefined }),
       })
       .chain((p) =>
         fc.tuple(...Array.from({ length: p.ruleCount }, (_, i) => ruleArbitrary(i, shape))).map((rules) => {
@@ -182,10 +183,29 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
             ...(Object.keys(mobile).length ? { mobile } : {}),
             ...(p.clientAddress ? { clientAddress: p.clientAddress } : {}),
             ...(p.cors ? { cors: Object.fromEntries(Object.entries(p.cors).filter(([, v]) => v !== undefined)) } : {}),
+            ...(p.adaptive ? { adaptiveResponse: adaptiveResponseOf(p.adaptive, providers.length > 0) } : {}),
           };
         }),
       ),
   );
+
+/** An adaptiveResponse with one rule (an Account rule needs JWT: the client address instead without it). */
+function adaptiveResponseOf(a: { identity: string; throttle: boolean; shadow: boolean }, jwt: boolean): Record<string, unknown> {
+  const identity = a.identity === "Account" && !jwt ? "ClientAddress" : a.identity;
+  return {
+    ...(identity === "Device" ? { deviceHeader: "X-Device-Id" } : {}),
+    rules: [
+      {
+        signal: "CredentialStuffing",
+        identity,
+        action: a.throttle ? "Throttle" : "Block",
+        duration: "15m",
+        ...(a.throttle ? { limit: { requests: 10, per: "1m" } } : {}),
+        mode: a.shadow ? "Shadow" : "Enforce",
+      },
+    ],
+  };
+}
 
 /** A translation input: one Service with one sidecar pod, governed by a policy with `spec`. */
 export function inputFor(spec: Record<string, unknown>, index = 0): TranslationInput {

@@ -71,6 +71,7 @@ describe("the Check codec of bulwark authz", () => {
       path: "/v1/users/alice/orders?x=1",
       headers: { ":authority": "shop.test", "x-app-version": "4.3.0", dpop: "a.b.c", authorization: "DPoP t" },
       jwtPayload: { sub: "alice", iat: 1796300000, admin: false, nothing: null, cnf: { jkt: "thumb" }, roles: ["a", 2] },
+      clientAddress: "10.0.0.7",
       peerCertificate: "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n",
     });
   });

@@ -5,7 +5,7 @@ import type { ProtoStruct } from "../../envoy/xds/proto-struct.js";
 /** The part of a CheckRequest bulwark authz reads (protobufjs messages: absent messages are null). */
 export interface CheckRequestMessage {
   attributes?: {
-    source?: { certificate?: string } | null;
+    source?: { certificate?: string; address?: { socket_address?: { address?: string } | null } | null } | null;
     request?: { http?: { method?: string; headers?: Record<string, string>; path?: string; host?: string; scheme?: string } | null } | null;
     context_extensions?: Record<string, string>;
     metadata_context?: { filter_metadata?: Record<string, ProtoStruct> } | null;

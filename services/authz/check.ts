@@ -13,6 +13,9 @@ import { checkOwnership } from "./ownership.js";
 import { checkTokenAge } from "./token-age.js";
 import type { ReplayStore } from "./replay-store.js";
 import type { AuthzRequest } from "./request.js";
+import { checkAdaptive, type AdaptiveDeps, type AdaptiveOutcome } from "./adaptive-check.js";
+
+type AdaptiveShadow = Exclude<AdaptiveOutcome, { refusal: Decision }>;
 
 export interface CheckDeps {
   /** Milliseconds since the epoch. */
@@ -20,6 +23,8 @@ export interface CheckDeps {
   replay: ReplayStore;
   nonces: DpopNonces;
   keys: (jwks: JwksIR) => JWTVerifyGetKey;
+  /** Adaptive actions and throttle counters; without them a route with adaptive checks refuses (503 config_not_loaded). */
+  adaptive?: AdaptiveDeps;
 }
 
 /**
@@ -31,8 +36,28 @@ export async function check(request: AuthzRequest, table: RouteTable | undefined
   if (!table) return refuse(503, "config_not_loaded");
   const route = request.route === undefined ? undefined : table.routes.get(request.route);
   if (!route) return refuse(503, "route_unknown");
+  let adaptive: AdaptiveShadow | undefined;
+  if (route.checks.adaptive) {
+    // First: a flagged identity is refused before any other check spends work on it.
+    if (!route.adaptive || !deps.adaptive) return refuse(503, "config_not_loaded");
+    const outcome = await checkAdaptive(request, route.adaptive, deps.adaptive, deps.now());
+    if ("refusal" in outcome) return outcome.refusal;
+    adaptive = outcome;
+  }
   // A partner route: the key is the whole decision (the route checks no token, version or attestation).
-  return route.checks.apiKey ? partnerDecision(request, route) : appDecision(request, route, deps);
+  const decision = route.checks.apiKey ? partnerDecision(request, route) : await appDecision(request, route, deps);
+  return adaptive ? withAdaptiveShadow(decision, adaptive) : decision;
+}
+
+/** An allowed decision with the adaptive Shadow verdict added for the backend (the first shadow refusal is the one reported). */
+function withAdaptiveShadow(decision: Decision, adaptive: AdaptiveShadow): Decision {
+  if (!decision.allowed || adaptive.upstream.length === 0) return decision;
+  const shadowRefusal = adaptive.shadowRefusal ?? decision.shadowRefusal;
+  return {
+    ...decision,
+    upstreamHeaders: [...(decision.upstreamHeaders ?? []), ...adaptive.upstream],
+    ...(shadowRefusal ? { shadowRefusal } : {}),
+  };
 }
 
 function partnerDecision(request: AuthzRequest, route: RouteConfig): Decision {

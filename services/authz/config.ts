@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { ApiKeysIR, AppAttestationIR, AuthzChecksIR, IR, JwtProviderIR, MinAppVersionIR, RouteChecksIR, SenderConstraintIR } from "../../contract/ir.js";
 import type { TokenAgeLimit } from "./token-age.js";
+import type { AdaptiveRouteConfig } from "./adaptive-check.js";
 import { compareStrings } from "../../common/order.js";
 
 /** Everything authz needs to decide a request on one route: the route's checks and its workload's settings. */
@@ -15,6 +16,8 @@ export interface RouteConfig {
   apiKeys?: ApiKeysIR;
   /** maxTokenAge of the workload's JWT providers that have one (sorted by issuer), when the route checks token age. */
   tokenAge?: TokenAgeLimit[];
+  /** The workload's adaptive response and its policy, when the route's checks have `adaptive`. */
+  adaptive?: AdaptiveRouteConfig;
 }
 
 /** An immutable table of routes, swapped whole when the configuration changes. */
@@ -57,6 +60,9 @@ export function buildRouteTable(ir: IR): RouteTable {
         ...(workload.minAppVersion ? { minAppVersion: structuredClone(workload.minAppVersion) } : {}),
         ...(route.action.checks.authz.tokenAge ? { tokenAge: tokenAgeLimits(workload.jwtProviders) } : {}),
         ...(route.action.checks.authz.apiKey && workload.apiKeys ? { apiKeys: structuredClone(workload.apiKeys) } : {}),
+        ...(route.action.checks.authz.adaptive && workload.adaptive && workload.policy
+          ? { adaptive: { ...structuredClone(workload.adaptive), policy: { namespace: workload.policy.namespace, name: workload.policy.name } } }
+          : {}),
       };
       routes.set(route.name, deepFreeze(config));
     }

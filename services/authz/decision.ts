@@ -1,5 +1,6 @@
 import type { AuthzRequest } from "./request.js";
 import { REASON_HEADER } from "../../contract/wire.js";
+import type { SignalKind } from "../../contract/telemetry.js";
 
 /** Machine-readable refusal reasons: sent in `x-bulwark-reason` and logged. */
 export type RefusalReason =
@@ -51,7 +52,11 @@ export type RefusalReason =
   | "app_version_malformed"
   | "app_version_outdated"
   | "api_key_missing"
-  | "api_key_invalid";
+  | "api_key_invalid"
+  // adaptive response (adaptive-check.ts): the signal that flagged the identity
+  | `adaptive-block:${SignalKind}`
+  | `adaptive-throttle:${SignalKind}`
+  | "adaptive_store_unavailable";
 
 export interface Header {
   name: string;

@@ -30,6 +30,18 @@ describe("AuthzMetrics", () => {
     expect(text).toMatch(/^bulwark_authz_check_duration_seconds_bucket\{le="0.0005",outcome="allowed"\} 1$/m);
   });
 
+  it("counts the requests of flagged identities, enforced and shadowed, by action and signal", async () => {
+    const metrics = new AuthzMetrics(new RouteTableHolder());
+    metrics.record(refuse(403, "adaptive-block:CredentialStuffing"), 0.0001);
+    metrics.record(refuse(429, "adaptive-throttle:Scraping"), 0.0001);
+    metrics.record(allow([], { set: [], shadowRefusal: "adaptive-block:CredentialStuffing" }), 0.0001);
+    metrics.record(refuse(401, "token_missing"), 0.0001);
+    expect(await sample(metrics, "bulwark_authz_adaptive_total", { action: "block", mode: "enforced", signal: "CredentialStuffing" })).toBe(1);
+    expect(await sample(metrics, "bulwark_authz_adaptive_total", { action: "throttle", mode: "enforced", signal: "Scraping" })).toBe(1);
+    expect(await sample(metrics, "bulwark_authz_adaptive_total", { action: "block", mode: "shadow" })).toBe(1);
+    expect(await sample(metrics, "bulwark_authz_adaptive_total")).toBe(3);
+  });
+
   it("reports the version and size of the table in use, none before one is loaded", async () => {
     const tables = new RouteTableHolder();
     const metrics = new AuthzMetrics(tables);

@@ -11,6 +11,12 @@ export class AuthzMetrics {
     labelNames: ["outcome", "reason"],
     registers: [this.registry],
   });
+  readonly adaptive = new Counter({
+    name: "bulwark_authz_adaptive_total",
+    help: "Requests of identities flagged by an abuse signal (spec.adaptiveResponse), by action (block, throttle: over its budget), mode (enforced: refused; shadow: let through and reported) and the signal that flagged them.",
+    labelNames: ["action", "mode", "signal"],
+    registers: [this.registry],
+  });
   readonly checkSeconds = new Histogram({
     name: "bulwark_authz_check_duration_seconds",
     help: "Time to decide one Check, from the request to the decision.",
@@ -60,6 +66,8 @@ export class AuthzMetrics {
     const outcome = decision === undefined ? "error" : decision.allowed ? (decision.shadowRefusal ? "shadow_refused" : "allowed") : "refused";
     const reason = decision === undefined ? "check_failed" : decision.allowed ? (decision.shadowRefusal ?? "none") : decision.reason;
     this.decisions.inc({ outcome, reason });
+    const adaptive = /^adaptive-(block|throttle):(.+)$/.exec(reason);
+    if (adaptive) this.adaptive.inc({ action: adaptive[1], mode: outcome === "refused" ? "enforced" : "shadow", signal: adaptive[2] });
     this.checkSeconds.observe({ outcome }, seconds);
   };
 }

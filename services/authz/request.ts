@@ -16,6 +16,8 @@ export interface AuthzRequest {
   headers: Readonly<Record<string, string>>;
   /** Payload of the access token Envoy's jwt_authn verified; absent when there was none. */
   jwtPayload?: Readonly<Record<string, unknown>>;
+  /** The client's address without port (the CheckRequest's source address). */
+  clientAddress?: string;
   /** Client certificate of the connection, PEM (Envoy sends it URL-encoded; decoded here). */
   peerCertificate?: string;
 }

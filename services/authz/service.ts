@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { structToJson } from "../../envoy/xds/proto-struct.js";
+import { structToJson, valueToJson } from "../../envoy/xds/proto-struct.js";
 import { CHECK_PATH, decodeCheckRequest, encodeCheckResponse, type CheckRequestMessage } from "./check-codec.js";
 import { GrpcH2Server } from "../grpc/h2-server.js";
 import { GrpcError, GrpcStatus } from "../grpc/status.js";
@@ -8,12 +8,30 @@ import type { RouteTableHolder } from "./config.js";
 import type { Decision, Header } from "./decision.js";
 import type { AuthzRequest } from "./request.js";
 import { errorMessage } from "../../common/errors.js";
-import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY, ROUTE_CONTEXT_KEY } from "../../contract/wire.js";
+import { CLIENT_ADDRESS_KEY, CLIENT_ADDRESS_METADATA, JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY, ROUTE_CONTEXT_KEY } from "../../contract/wire.js";
 
 const GRPC_OK = 0;
 const GRPC_PERMISSION_DENIED = 7;
 
 export type { CheckRequestMessage };
+
+/** `1.2.3.4:5`, `[2001:db8::1]:5` → the address alone. */
+export function withoutPort(address: string): string {
+  if (address.startsWith("[")) return address.slice(1, address.indexOf("]") > 0 ? address.indexOf("]") : undefined);
+  const colon = address.lastIndexOf(":");
+  return colon > 0 && address.indexOf(":") === colon ? address.slice(0, colon) : address;
+}
+
+/**
+ * The client's address without port: as the sidecar decided it (spec.clientAddress), when it
+ * wrote it for authz (CLIENT_ADDRESS_METADATA); else the CheckRequest's source, the TCP peer.
+ */
+function sourceAddress(message: CheckRequestMessage): string | undefined {
+  const decided = message.attributes?.metadata_context?.filter_metadata?.[CLIENT_ADDRESS_METADATA]?.fields?.[CLIENT_ADDRESS_KEY];
+  const text = decided ? valueToJson(decided) : undefined;
+  if (typeof text === "string" && text !== "") return withoutPort(text);
+  return message.attributes?.source?.address?.socket_address?.address || undefined;
+}
 
 /** CheckRequest → what the checks read. A certificate that cannot be URL-decoded is dropped (binding checks then refuse). */
 export function toAuthzRequest(message: CheckRequestMessage): AuthzRequest {
@@ -28,15 +46,22 @@ export function toAuthzRequest(message: CheckRequestMessage): AuthzRequest {
   const route = attributes.context_extensions?.[ROUTE_CONTEXT_KEY];
   if (route !== undefined) request.route = route;
   if (payload) request.jwtPayload = payload;
-  const encoded = attributes.source?.certificate;
-  if (encoded) {
-    try {
-      request.peerCertificate = decodeURIComponent(encoded);
-    } catch {
-      // dropped: the binding checks refuse
-    }
-  }
+  const address = sourceAddress(message);
+  if (address) request.clientAddress = address;
+  const certificate = peerCertificate(message);
+  if (certificate) request.peerCertificate = certificate;
   return request;
+}
+
+/** The client certificate, URL-decoded; undefined when absent or not decodable (the binding checks then refuse). */
+function peerCertificate(message: CheckRequestMessage): string | undefined {
+  const encoded = message.attributes?.source?.certificate;
+  if (!encoded) return undefined;
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
 }
 
 function headerOptions(headers: Header[]): { header: { key: string; value: string } }[] {

@@ -5,7 +5,7 @@ import { allForwardChecks, durationFromMs, forwardChecks } from "../common.js";
 import { NAMES } from "../resources.js";
 import { TypeUrl } from "../../type-urls.js";
 import { httpFilter, type FilterContext, type HttpFilterFeature } from "./feature.js";
-import { JWT_AUTHN_FILTER, ROUTE_CONTEXT_KEY } from "../../../contract/wire.js";
+import { CLIENT_ADDRESS_METADATA, JWT_AUTHN_FILTER, ROUTE_CONTEXT_KEY } from "../../../contract/wire.js";
 
 export const EXT_AUTHZ_FILTER = "envoy.filters.http.ext_authz";
 
@@ -18,8 +18,11 @@ export function extAuthzFilterName(timeoutMs: number | undefined, settings: Tran
   return timeoutMs === undefined || timeoutMs === settings.authz.timeoutMs ? EXT_AUTHZ_FILTER : `${EXT_AUTHZ_FILTER}/timeout-${timeoutMs}ms`;
 }
 
-/** bulwark authz over gRPC; fails closed (503) when the service cannot answer in time. */
-export function buildExtAuthzFilter(settings: TranslationSettings, timeoutMs = settings.authz.timeoutMs): JsonObject {
+/**
+ * bulwark authz over gRPC; fails closed (503) when the service cannot answer in time. With
+ * `clientAddress`, authz also receives the client's address the sidecar decided (client-address-metadata.ts).
+ */
+export function buildExtAuthzFilter(settings: TranslationSettings, timeoutMs = settings.authz.timeoutMs, clientAddress = false): JsonObject {
   return httpFilter(extAuthzFilterName(timeoutMs, settings), {
     "@type": TypeUrl.extAuthz,
     grpc_service: { envoy_grpc: { cluster_name: NAMES.authzCluster }, timeout: durationFromMs(timeoutMs) },
@@ -27,7 +30,7 @@ export function buildExtAuthzFilter(settings: TranslationSettings, timeoutMs = s
     failure_mode_allow: false,
     status_on_error: { code: "ServiceUnavailable" },
     include_peer_certificate: true,
-    metadata_context_namespaces: [JWT_AUTHN_FILTER],
+    metadata_context_namespaces: clientAddress ? [JWT_AUTHN_FILTER, CLIENT_ADDRESS_METADATA] : [JWT_AUTHN_FILTER],
   });
 }
 
@@ -55,7 +58,7 @@ export function buildExtAuthzPerRoute(route: RouteIR, ctx: FilterContext): Recor
 }
 
 export const extAuthz: HttpFilterFeature = {
-  httpFilters: (ctx) => timeoutsOf(ctx).map((timeout) => buildExtAuthzFilter(ctx.settings, timeout)),
+  httpFilters: (ctx) => timeoutsOf(ctx).map((timeout) => buildExtAuthzFilter(ctx.settings, timeout, ctx.workload.adaptive !== undefined)),
   perRouteConfig: (route, ctx) => buildExtAuthzPerRoute(route, ctx),
   clusters: (ctx) => [grpcServiceCluster(NAMES.authzCluster, ctx.settings.authz)],
 };

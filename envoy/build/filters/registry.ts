@@ -1,5 +1,6 @@
 import { buffer } from "./buffer.js";
 import { callers } from "./callers.js";
+import { clientAddressMetadata } from "./client-address-metadata.js";
 import { clientCidrs } from "./client-cidrs.js";
 import { compressor } from "./compressor.js";
 import { cors } from "./cors.js";
@@ -27,6 +28,8 @@ export const HTTP_FILTER_FEATURES: readonly HttpFilterFeature[] = [
   clientCidrs,
   callers,
   requestMeaning,
+  // The decided client address for bulwark authz (adaptive response), before ext_authz.
+  clientAddressMetadata,
   cors,
   buffer,
   jwtAuthn,

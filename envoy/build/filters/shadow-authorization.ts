@@ -41,15 +41,17 @@ export function shadowRequestHeaders(route: RouteIR, has: { rules: boolean; call
  * reads them as Bulwark's word, so a client's own copy must never reach it — on a route in
  * Enforce, on a shadow route for a check it does not have, and everywhere else. The ownership
  * verdict comes from bulwark authz (ext_authz sets it before the router applies the route's
- * removals), so it is kept where authz checks ownership in shadow.
+ * removals), so it is kept where authz checks ownership in shadow; so is the adaptive verdict,
+ * where authz writes it (every route of a workload with an adaptive rule in Shadow mode).
  */
-export function forgedShadowHeaders(route: RouteIR, has: { rules: boolean; callers: boolean }): string[] {
+export function forgedShadowHeaders(route: RouteIR, has: { rules: boolean; callers: boolean; adaptiveShadow?: boolean }): string[] {
   const checks = forwardChecks(route);
   const shadow = isShadow(checks);
   return [
     ...(shadow && has.rules ? [] : [ShadowHeader.authorization]),
     ...(shadow && has.callers ? [] : [ShadowHeader.callers]),
     ...(checks?.authz?.ownership?.shadow ? [] : [ShadowHeader.ownership]),
+    ...(has.adaptiveShadow && checks?.authz?.adaptive ? [] : [ShadowHeader.adaptive]),
   ];
 }
 

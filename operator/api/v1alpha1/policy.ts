@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { abuseSignals } from "./abuse-signals.js";
 import { apiInventorySettings } from "./api-inventory-source.js";
+import { adaptiveResponse } from "./adaptive-response.js";
 import { authentication } from "./authentication.js";
 import { clientAddress } from "./client-address.js";
 import { cors } from "./cors.js";
@@ -56,6 +57,7 @@ export const policySpec = withRules(
       abuseSignals: abuseSignals.optional(),
       // API inventory (api-inventory-source.ts)
       apiInventory: apiInventorySettings.optional(),
+      adaptiveResponse: adaptiveResponse.optional(),
     })
     .strict(),
   "What the backend needs: which workloads, how callers authenticate, per-route rules, TLS and mobile practices.",
@@ -78,11 +80,12 @@ export const policySpec = withRules(
       holds: (v) => (v.rules ?? []).every((r) => r.authentication === "None" || r.authentication === "APIKey") || v.authentication?.jwt !== undefined,
     },
     {
-      cel: "!has(self.rules) || self.rules.all(r, !has(r.authzTimeoutMs) || r.authentication == 'APIKey' || r.requireAppAttestation || has(r.ownership) || (has(self.mobile) && has(self.mobile.minAppVersion)) || (r.authentication != 'None' && has(self.authentication) && has(self.authentication.jwt) && ((has(self.authentication.jwt.senderConstraint) && (has(self.authentication.jwt.senderConstraint.dpop) || has(self.authentication.jwt.senderConstraint.mtls))) || self.authentication.jwt.providers.exists(p, has(p.maxTokenAge)))))",
+      cel: "!has(self.rules) || has(self.adaptiveResponse) || self.rules.all(r, !has(r.authzTimeoutMs) || r.authentication == 'APIKey' || r.requireAppAttestation || has(r.ownership) || (has(self.mobile) && has(self.mobile.minAppVersion)) || (r.authentication != 'None' && has(self.authentication) && has(self.authentication.jwt) && ((has(self.authentication.jwt.senderConstraint) && (has(self.authentication.jwt.senderConstraint.dpop) || has(self.authentication.jwt.senderConstraint.mtls))) || self.authentication.jwt.providers.exists(p, has(p.maxTokenAge)))))",
       message:
-        "authzTimeoutMs applies only to rules bulwark authz checks: DPoP or certificate binding, maxTokenAge (on rules that authenticate), requireAppAttestation, ownership, mobile.minAppVersion or authentication APIKey",
+        "authzTimeoutMs applies only to rules bulwark authz checks: DPoP or certificate binding, maxTokenAge (on rules that authenticate), requireAppAttestation, ownership, mobile.minAppVersion, authentication APIKey or adaptiveResponse (every rule)",
       fieldPath: ".rules",
       holds: (v) =>
+        v.adaptiveResponse !== undefined ||
         (v.rules ?? []).every((r) => {
           if (r.authzTimeoutMs === undefined || r.authentication === "APIKey" || r.requireAppAttestation || r.ownership !== undefined || v.mobile?.minAppVersion !== undefined)
             return true;
@@ -115,6 +118,12 @@ export const policySpec = withRules(
       message: "rules with authentication APIKey need spec.authentication.apiKeys",
       fieldPath: ".rules",
       holds: (v) => !(v.rules ?? []).some((r) => r.authentication === "APIKey") || v.authentication?.apiKeys !== undefined,
+    },
+    {
+      cel: "!has(self.adaptiveResponse) || !self.adaptiveResponse.rules.exists(r, r.identity == 'Account') || (has(self.authentication) && has(self.authentication.jwt))",
+      message: "adaptiveResponse rules with identity Account need spec.authentication.jwt: an account is the verified token's sub",
+      fieldPath: ".adaptiveResponse.rules",
+      holds: (v) => !(v.adaptiveResponse?.rules ?? []).some((r) => r.identity === "Account") || v.authentication?.jwt !== undefined,
     },
   ],
 );
