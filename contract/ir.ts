@@ -22,6 +22,11 @@ export interface TranslationSettings {
   mesh?: MeshSettings;
   /** Where the client's address comes from when a policy says nothing (`--client-address-*`); absent: the TCP peer. */
   clientAddress?: ClientAddressIR;
+  /**
+   * bulwark telemetry (AccessLogService gRPC, `--telemetry-address`): where sidecars of policies
+   * with spec.telemetry stream their finished requests. Absent: no sidecar streams telemetry.
+   */
+  telemetry?: ServiceAddress;
 }
 
 /**
@@ -115,6 +120,15 @@ export interface WorkloadIR {
   senderConstraint?: SenderConstraintIR;
   /** What the sidecar refuses or normalises before any decision (policy workloads only). */
   requestMeaning?: RequestMeaningIR;
+  /** The policy's spec.telemetry, when enabled: what the sidecar streams to bulwark telemetry. */
+  telemetry?: TelemetryIR;
+}
+
+/** The request headers each telemetry entry carries, lower-case (identity beyond the verified subject and the client address). */
+export interface TelemetryIR {
+  deviceHeader?: string;
+  appVersionHeader: string;
+  platformHeader: string;
 }
 
 // --- request meaning: what Envoy, authz, ratelimit and the app must understand alike ----------

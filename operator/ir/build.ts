@@ -3,6 +3,7 @@ import { buildAppAttestation, buildJwtProviders, buildSenderConstraint } from ".
 import { buildClientAddress } from "./build-client-address.js";
 import { buildRequestMeaning } from "./build-request-meaning.js";
 import { buildRoutes } from "./build-routes.js";
+import { buildTelemetry } from "./build-telemetry.js";
 import { deprecationWindows } from "./deprecations.js";
 import { policyName, workloadName } from "./names.js";
 import { buildCors } from "./build-cors.js";
@@ -102,6 +103,7 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
   const senderConstraint = buildSenderConstraint(spec.authentication);
   const minAppVersion = spec.mobile?.minAppVersion;
   const requestMeaning = buildRequestMeaning(spec);
+  const telemetry = buildTelemetry(spec);
   return resolved.governed.map((group) => ({
     name: workloadName({ policy: source, namespace: resolved.namespace, ...group.ports }),
     namespace: resolved.namespace,
@@ -142,6 +144,7 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
       : {}),
     ...(senderConstraint ? { senderConstraint } : {}),
     requestMeaning,
+    ...(telemetry ? { telemetry } : {}),
   }));
 }
 
