@@ -24,8 +24,16 @@ describe("the telemetry access logger", () => {
     expect(log).toMatchObject({
       name: "envoy.access_loggers.http_grpc",
       typed_config: {
-        common_config: { log_name: `${TELEMETRY_LOG_PREFIX}${workload.name}`, grpc_service: { envoy_grpc: { cluster_name: NAMES.telemetryCluster } }, buffer_size_bytes: 16384 },
-        additional_request_headers_to_log: ["x-app-platform", "x-app-version", "x-device-id"],
+        common_config: {
+          log_name: `${TELEMETRY_LOG_PREFIX}${workload.name}`,
+          grpc_service: { envoy_grpc: { cluster_name: NAMES.telemetryCluster } },
+          buffer_size_bytes: 16384,
+          custom_tags: [
+            { tag: "device", request_header: { name: "x-device-id" } },
+            { tag: "app_version", request_header: { name: "x-app-version" } },
+            { tag: "platform", request_header: { name: "x-app-platform" } },
+          ],
+        },
         additional_response_headers_to_log: ["x-bulwark-reason"],
       },
     });

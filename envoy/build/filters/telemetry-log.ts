@@ -3,7 +3,7 @@ import { grpcServiceCluster, type UpstreamCluster } from "../clusters.js";
 import type { FilterContext } from "./feature.js";
 import { NAMES } from "../resources.js";
 import { REASON_HEADER } from "../../../contract/wire.js";
-import { TELEMETRY_LOG_PREFIX } from "../../../contract/telemetry.js";
+import { TELEMETRY_LOG_PREFIX, TelemetryTag } from "../../../contract/telemetry.js";
 
 /**
  * The telemetry stream (spec.telemetry): every finished request of the workload, whatever answered
@@ -15,7 +15,8 @@ import { TELEMETRY_LOG_PREFIX } from "../../../contract/telemetry.js";
  * flushed when 16 KiB are waiting or after a second, so a request never waits on the receiver;
  * while the receiver is unreachable Envoy drops entries (the stream is not a source of truth for
  * enforcement). Each entry carries the request headers that say who is calling (device, app
- * version, platform) and the response's reason header, which the sidecar's own refusals and
+ * version, platform) as custom tags of fixed names (TelemetryTag), so the receiver needs no
+ * policy to read them, and the response's reason header, which the sidecar's own refusals and
  * bulwark authz's denials set. The route name, status, response code details, dynamic metadata
  * (the verified JWT payload), addresses, timings and byte counts are in every entry anyway.
  */
@@ -30,11 +31,20 @@ function streams(ctx: FilterContext): boolean {
   return ctx.workload.telemetry !== undefined && ctx.settings.telemetry !== undefined;
 }
 
+/** A custom tag with a request header's value (absent from the entry when the request has no such header). */
+function headerTag(tag: string, header: string): JsonObject {
+  return { tag, request_header: { name: header } };
+}
+
 /** The connection manager's `access_log` entry that streams every request to bulwark telemetry, when the workload has one. */
 export function buildTelemetryAccessLog(ctx: FilterContext): JsonObject[] {
   const telemetry = ctx.workload.telemetry;
   if (!telemetry || !streams(ctx)) return [];
-  const headers = [...new Set([telemetry.deviceHeader, telemetry.appVersionHeader, telemetry.platformHeader].filter((h) => h !== undefined))].sort();
+  const tags = [
+    ...(telemetry.deviceHeader ? [headerTag(TelemetryTag.device, telemetry.deviceHeader)] : []),
+    headerTag(TelemetryTag.appVersion, telemetry.appVersionHeader),
+    headerTag(TelemetryTag.platform, telemetry.platformHeader),
+  ];
   return [
     {
       name: "envoy.access_loggers.http_grpc",
@@ -46,8 +56,8 @@ export function buildTelemetryAccessLog(ctx: FilterContext): JsonObject[] {
           transport_api_version: "V3",
           buffer_size_bytes: TELEMETRY_BUFFER_BYTES,
           buffer_flush_interval: TELEMETRY_FLUSH_INTERVAL,
+          custom_tags: tags,
         },
-        additional_request_headers_to_log: headers,
         additional_response_headers_to_log: [REASON_HEADER],
       },
     },
