@@ -216,6 +216,7 @@ export async function runController(argv: string[]): Promise<number> {
     certificates,
     caRotation: new CaRotation(certificates, { ...caSecret, trustDomain, log }),
     mesh,
+    telemetryReceiver: telemetry !== undefined,
     buildSnapshot: (workload, meshIR) => sharedEncodingSnapshot(buildSidecarResources(workload, settings, meshIR)),
   });
 

@@ -104,6 +104,7 @@ export async function runStandaloneController(argv: string[]): Promise<number> {
     log,
     certificates,
     mesh,
+    telemetryReceiver: settings.telemetry !== undefined,
     buildSnapshot: (workload, meshIR) => sharedEncodingSnapshot(buildSidecarResources(workload, { ...settings, mesh }, meshIR)),
     // jwks.oidcDiscovery: fetched here as in the cluster controller (wiring.ts).
     discovery: new DiscoveryBook({ onChange: () => controller.schedule(), log }),
