@@ -8,6 +8,11 @@ import type { TranslationInput } from "../../../operator/resolve/objects.js";
 import { jwksSecret, policy, service, sidecarPod } from "../../../operator/testdata/objects.js";
 import { defaultSettings, render } from "../../../operator/translate/render.js";
 import { TelemetryReceiver } from "../../../services/telemetry/receiver.js";
+import { buildRouteTable, RouteTableHolder } from "../../../services/authz/config.js";
+import { DpopNonces } from "../../../services/authz/dpop-nonce.js";
+import { KeySets } from "../../../services/authz/keys.js";
+import { MemoryReplayStore } from "../../../services/authz/replay-store.js";
+import { AuthzServer } from "../../../services/authz/service.js";
 import { frameMessage } from "../../../services/grpc/framing.js";
 import { freePort } from "../../env/processes.js";
 import { startEnvoy, type EnvoyProcess } from "../../support/envoy-process.js";
@@ -18,8 +23,8 @@ import { accessLogMessage, sampleEntry } from "../../support/telemetry-messages.
 /**
  * The telemetry stream end to end: requests through a real Envoy sidecar, configured by the real
  * translation of a policy with spec.telemetry, reach the real receiver as TelemetryEntry values,
- * whatever answered them: the app, jwt_authn, RBAC, a client-address refusal, a local rate limit
- * or the default-deny 404. The sidecar believes one X-Forwarded-For hop, so the client address
+ * whatever answered them: the app, jwt_authn, RBAC, a client-address refusal, bulwark authz (the
+ * minimum app version), a local rate limit or the default-deny 404. The sidecar believes one X-Forwarded-For hop, so the client address
  * is the one the trusted proxy (the test client) names.
  */
 
@@ -36,6 +41,7 @@ let issuer: TestIssuer;
 let app: Server;
 let envoy: EnvoyProcess | undefined;
 let receiver: TelemetryReceiver;
+let authz: AuthzServer | undefined;
 let receiverPort: number;
 let sidecarPort: number;
 const received: TelemetryEntry[] = [];
@@ -88,6 +94,7 @@ beforeAll(async () => {
           authentication: testAuthentication("shop-api"),
           rules,
           clientAddress: { trustedHops: 1 },
+          mobile: { minAppVersion: { minimum: "4.2.0" } },
           telemetry: { deviceHeader: "X-Device-Id" },
         },
       }),
@@ -97,7 +104,17 @@ beforeAll(async () => {
     secrets: [jwksSecret("shop", TEST_JWKS_SECRET, issuer.jwks)],
     now: new Date().toISOString(),
   };
-  const rendered = render(input, { ...defaultSettings, telemetry: { host: "127.0.0.1", port: receiverPort } });
+  const tables = new RouteTableHolder();
+  tables.swap(buildRouteTable(render(input).ir));
+  authz = new AuthzServer({
+    host: "127.0.0.1",
+    port: 0,
+    tables,
+    deps: { now: Date.now, replay: new MemoryReplayStore(), nonces: new DpopNonces({ secret: "the-telemetry-test-nonce-secret" }), keys: new KeySets().keys },
+    log: pino({ level: "silent" }),
+  });
+  const authzPort = await authz.start();
+  const rendered = render(input, { ...defaultSettings, authz: { host: "127.0.0.1", port: authzPort, timeoutMs: 1000 }, telemetry: { host: "127.0.0.1", port: receiverPort } });
   const workload = rendered.workloads[0];
   if (!workload) throw new Error(`not rendered: ${JSON.stringify(rendered.resolution.policies[0]?.accepted)}`);
   envoy = await startEnvoy(standaloneBootstrap(workload.resources, { nodeId: "shop-api-0.shop" }), "envoy-telemetry");
@@ -106,6 +123,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await envoy?.stop();
   await receiver?.stop();
+  await authz?.stop(100);
   await new Promise((resolve) => app?.close(resolve));
 });
 
@@ -134,7 +152,7 @@ describe("the telemetry stream through a real Envoy sidecar", () => {
     expect(Math.abs(entry.timeMs - Date.now())).toBeLessThan(60_000);
   });
 
-  it("reports refusals by jwt_authn, RBAC, the client-address check, a local rate limit and the default-deny 404", async () => {
+  it("reports refusals by jwt_authn, RBAC, the client-address check, bulwark authz (app version), a local rate limit and the default-deny 404", async () => {
     const plain = await issuer.sign({ sub: "user-18", scope: "orders:read" }, "shop-api");
     const replies = {
       jwt: await send({ path: "/v1/orders/7", headers: client }),
@@ -143,8 +161,17 @@ describe("the telemetry stream through a real Envoy sidecar", () => {
       first: await send({ path: "/v1/search/first", headers: client }),
       limited: await send({ path: "/v1/search/second", headers: client }),
       missing: await send({ path: "/v1/shadow/export", method: "POST", headers: client }),
+      outdated: await send({ path: "/v1/catalog/old-app", headers: { ...client, "x-app-version": "3.9.0" } }),
     };
-    expect(Object.fromEntries(Object.entries(replies).map(([k, r]) => [k, r.status]))).toEqual({ jwt: 401, rbac: 403, cidr: 403, first: 200, limited: 429, missing: 404 });
+    expect(Object.fromEntries(Object.entries(replies).map(([k, r]) => [k, r.status]))).toEqual({
+      jwt: 401,
+      rbac: 403,
+      cidr: 403,
+      first: 200,
+      limited: 429,
+      missing: 404,
+      outdated: 426,
+    });
 
     const jwt = await entryFor("/v1/orders/7");
     expect(jwt).toMatchObject({ route: `${WORKLOAD_PREFIX}rule/orders`, status: 401, authenticated: false, device: "device-abc", clientAddress: "198.51.100.23" });
@@ -161,6 +188,9 @@ describe("the telemetry stream through a real Envoy sidecar", () => {
     const missing = await entryFor("/v1/shadow/export");
     expect(missing).toMatchObject({ route: `${WORKLOAD_PREFIX}default`, method: "POST", status: 404, appVersion: "4.3.1", platform: "ios" });
     expect(missing.reason).toBe("direct_response");
+    const outdated = await entryFor("/v1/catalog/old-app");
+    expect(outdated).toMatchObject({ route: `${WORKLOAD_PREFIX}rule/catalog`, status: 426, reason: "app_version_outdated", appVersion: "3.9.0", platform: "ios" });
+    expect(replies.outdated.headers["x-bulwark-reason"]).toBe("app_version_outdated");
     // The broken sink failed on every batch; the stream and the other sink went on.
     expect(receiver.stats.sinkErrors).toBeGreaterThan(0);
   });
