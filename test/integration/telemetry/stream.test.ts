@@ -231,4 +231,21 @@ describe("the telemetry stream through a real Envoy sidecar", () => {
     expect((await send({ path: "/v1/catalog/after-garbage", headers: client })).status).toBe(200);
     expect(await entryFor("/v1/catalog/after-garbage")).toMatchObject({ route: `${WORKLOAD_PREFIX}rule/catalog`, status: 200, authenticated: false });
   });
+
+  it("keeps answering while the receiver is down, and the stream resumes when it is back on the same address", async () => {
+    await receiver.stop(100);
+    for (let i = 0; i < 5; i++) expect((await send({ path: `/v1/catalog/while-down-${i}`, headers: client })).status).toBe(200);
+    receiverPort = await receiver.start("127.0.0.1", receiverPort);
+    // Envoy opens a new stream on a later flush; entries sent while it was down are dropped by design.
+    const entry = await waitFor(
+      "an entry after the receiver came back",
+      async () => {
+        await send({ path: "/v1/catalog/after-restart", headers: client });
+        return received.find((e) => e.path === "/v1/catalog/after-restart");
+      },
+      30_000,
+      1000,
+    );
+    expect(entry).toMatchObject({ route: `${WORKLOAD_PREFIX}rule/catalog`, status: 200, sidecar: "shop-api-0.shop" });
+  });
 });
