@@ -12,7 +12,7 @@
  *     with spec.telemetry streaming to the receiver and one without, driven in interleaved rounds
  *     at the same fixed rate (keep-alive HTTP/1.1, open loop, a mix of allowed requests and
  *     default-deny 404s). Reported: each Envoy's CPU per 1,000 requests/s (millicores), the
- *     difference, and the receiver's CPU for the same entries.
+ *     difference, the receiver's CPU for the same entries, and the latency percentiles of both.
  *
  * The machine is shared (2 cores); the load average at start and end is recorded. Runs only when
  * named: `npm run bench -- telemetry`. BENCH_TELEMETRY_QUICK=1: short phases, no results file.
@@ -33,6 +33,7 @@ import { accessLogMessage, sampleEntry } from "../test/support/telemetry-message
 import type { Benchmark } from "./benchmark.js";
 import { compiledCli } from "./compiled-cli.js";
 import { cpuSecondsOf } from "./process-stats.js";
+import { percentiles, type Percentiles } from "./stats.js";
 
 const quick = process.env.BENCH_TELEMETRY_QUICK === "1";
 const RESULTS = join(import.meta.dirname, "results", "telemetry.json");
@@ -235,21 +236,23 @@ async function startSidecar(options: { envoy: string; dir: string; appPort: numb
 const agent = new Agent({ keepAlive: true, maxSockets: 32 });
 const HEADERS = { "x-device-id": "device-1234", "x-app-version": "4.3.1", "x-app-platform": "ios" };
 
-function get(port: number, path: string): Promise<number> {
+/** One request; its status and latency in milliseconds (as the load generator sees it, on the same busy machine). */
+function get(port: number, path: string): Promise<{ status: number; ms: number }> {
+  const started = performance.now();
   return new Promise((resolve) => {
     const req = request({ host: "127.0.0.1", port, path, agent, headers: HEADERS }, (res) => {
       res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
     });
-    req.on("error", () => resolve(0));
+    req.on("error", () => resolve({ status: 0, ms: performance.now() - started }));
     req.end();
   });
 }
 
-/** Open loop at RATE for `seconds`: a request every millisecond, in ticks of 10. Resolves with the requests answered. */
-async function drive(port: number, seconds: number): Promise<number> {
+/** Open loop at RATE for `seconds`: a request every millisecond, in ticks of 10. Resolves with the requests answered; their latencies go to `latencies`. */
+async function drive(port: number, seconds: number, latencies: number[] = []): Promise<number> {
   const total = RATE * seconds;
-  const pending: Promise<number>[] = [];
+  const pending: Promise<{ status: number; ms: number }>[] = [];
   const started = Date.now();
   for (let i = 0; i < total; i += 10) {
     const due = started + (i * 1000) / RATE;
@@ -257,13 +260,14 @@ async function drive(port: number, seconds: number): Promise<number> {
     if (wait > 0) await sleep(wait);
     for (let j = 0; j < 10; j++) pending.push(get(port, (i + j) % 4 === 3 ? `/v1/unknown/${i + j}` : `/v1/catalog/items/${i + j}?page=2`));
   }
-  const statuses = await Promise.all(pending);
-  return statuses.filter((s) => s === 200 || s === 404).length;
+  const replies = await Promise.all(pending);
+  for (const r of replies) latencies.push(r.ms);
+  return replies.filter((r) => r.status === 200 || r.status === 404).length;
 }
 
 interface EnvoyResult {
-  withTelemetry: { millicoresPer1000Rps: number; requests: number; perRound: number[] };
-  withoutTelemetry: { millicoresPer1000Rps: number; requests: number; perRound: number[] };
+  withTelemetry: { millicoresPer1000Rps: number; requests: number; perRound: number[]; latencyMs: Percentiles; p99PerRoundMs: number[] };
+  withoutTelemetry: { millicoresPer1000Rps: number; requests: number; perRound: number[]; latencyMs: Percentiles; p99PerRoundMs: number[] };
   addedMillicoresPer1000Rps: number;
   receiverMillicoresPer1000Rps: number;
   entriesReceived: number;
@@ -275,6 +279,8 @@ async function measureEnvoy(envoy: string, dir: string, receiver: Receiver): Pro
   const without = await startSidecar({ envoy, dir, appPort: app.port, name: "without-telemetry" });
   const cpu = { with: 0, without: 0, receiver: 0 };
   const perRound = { with: [] as number[], without: [] as number[] };
+  const latencies = { with: [] as number[], without: [] as number[] };
+  const p99s = { with: [] as number[], without: [] as number[] };
   const answered = { with: 0, without: 0 };
   try {
     await drive(withT.port, 1);
@@ -288,7 +294,10 @@ async function measureEnvoy(envoy: string, dir: string, receiver: Receiver): Pro
         const sidecar = which === "with" ? withT : without;
         const c0 = cpuSecondsOf(sidecar.proc.pid);
         const r0 = cpuSecondsOf(receiver.proc.pid);
-        const done = await drive(sidecar.port, ROUND_SECONDS);
+        const round: number[] = [];
+        const done = await drive(sidecar.port, ROUND_SECONDS, round);
+        latencies[which].push(...round);
+        p99s[which].push(percentiles(round).p99);
         answered[which] += done;
         // The logger flushes within a second: wait for it, inside the measured window.
         await sleep(1200);
@@ -304,8 +313,14 @@ async function measureEnvoy(envoy: string, dir: string, receiver: Receiver): Pro
     const w = millicores(cpu.with, answered.with);
     const wo = millicores(cpu.without, answered.without);
     return {
-      withTelemetry: { millicoresPer1000Rps: w, requests: answered.with, perRound: perRound.with },
-      withoutTelemetry: { millicoresPer1000Rps: wo, requests: answered.without, perRound: perRound.without },
+      withTelemetry: { millicoresPer1000Rps: w, requests: answered.with, perRound: perRound.with, latencyMs: percentiles(latencies.with), p99PerRoundMs: p99s.with },
+      withoutTelemetry: {
+        millicoresPer1000Rps: wo,
+        requests: answered.without,
+        perRound: perRound.without,
+        latencyMs: percentiles(latencies.without),
+        p99PerRoundMs: p99s.without,
+      },
       addedMillicoresPer1000Rps: w - wo,
       receiverMillicoresPer1000Rps: millicores(cpu.receiver, answered.with),
       entriesReceived: entries,
@@ -336,6 +351,11 @@ export const telemetryBench: Benchmark = {
         `Envoy (--concurrency 1) at ${RATE} rps, ${ROUNDS} interleaved rounds of ${ROUND_SECONDS} s: ` +
           `${envoyCost.withTelemetry.millicoresPer1000Rps} millicores with telemetry, ${envoyCost.withoutTelemetry.millicoresPer1000Rps} without ` +
           `(+${envoyCost.addedMillicoresPer1000Rps}; per round ${envoyCost.withTelemetry.perRound.join("/")} vs ${envoyCost.withoutTelemetry.perRound.join("/")}); receiver ${envoyCost.receiverMillicoresPer1000Rps} millicores for the same entries (${envoyCost.entriesReceived} received of ${envoyCost.withTelemetry.requests} requests)`,
+      );
+      const lat = (p: Percentiles): string => `p50 ${p.p50} ms, p99 ${p.p99} ms`;
+      console.log(
+        `latency seen by the load generator: ${lat(envoyCost.withTelemetry.latencyMs)} with telemetry (p99 per round ${envoyCost.withTelemetry.p99PerRoundMs.join("/")}); ` +
+          `${lat(envoyCost.withoutTelemetry.latencyMs)} without (${envoyCost.withoutTelemetry.p99PerRoundMs.join("/")})`,
       );
       const meta = { node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, loadAverage1mAtStart: loadAtStart, loadAverage1m: load1m(), quick };
       console.log(`load average (1 min): ${meta.loadAverage1mAtStart} at start, ${meta.loadAverage1m} at the end, on ${meta.cores} cores (shared with other work)`);
