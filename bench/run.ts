@@ -9,6 +9,7 @@ import { ratelimitPeer } from "./ratelimit-peer.js";
 import { ratelimitService } from "./ratelimit-service.js";
 import { serviceMemory } from "./service-memory.js";
 import { signalsDetect } from "./signals-detect.js";
+import { telemetryBench } from "./telemetry.js";
 import { translate } from "./translate.js";
 import { xdsPush, xdsScale } from "./xds-push.js";
 
@@ -27,6 +28,7 @@ const benchmarks: Benchmark[] = [
   serviceMemory,
   signalsDetect,
   xdsScale,
+  telemetryBench,
 ];
 
 async function main(): Promise<void> {

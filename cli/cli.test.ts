@@ -86,16 +86,39 @@ describe.concurrent("mistakes on the command line: one line, exit 2", () => {
     [["render", "-f", "examples", "extra"], "bulwark: render: unexpected argument extra; run 'bulwark render --help' for its flags\n"],
     [["ratelimit", "--redis-url=redis://a:6379", "--redis-cluster-nodes=b:6379"], "bulwark: --redis-url and --redis-cluster-nodes name two different stores: set one of them\n"],
     [["authz", "--redis-cluster-nodes=redis-0,redis-1:6379"], "bulwark: --redis-cluster-nodes: redis-0 is not HOST:PORT (a port from 1 to 65535)\n"],
-    [["frobnicate"], "bulwark: unknown command frobnicate; commands: authz, blocks, controller, injector, intercept, probe, ratelimit, render, version (run 'bulwark --help')\n"],
+    [
+      ["frobnicate"],
+      "bulwark: unknown command frobnicate; commands: authz, blocks, controller, injector, intercept, probe, ratelimit, render, telemetry, version (run 'bulwark --help')\n",
+    ],
     [["blocks", "clear", "--redis-url=redis://127.0.0.1:1"], "bulwark: blocks clear needs --policy NAMESPACE/NAME\n"],
     [["blocks", "clear", "--policy=shop/api", "--identity=Cookie=1"], "bulwark: --identity Cookie=1 is not KIND=VALUE with KIND one of ClientAddress, Device, Account\n"],
     [["blocks", "list"], "bulwark: blocks: set --redis-url or --redis-cluster-nodes (the Redis of bulwark authz)\n"],
     [["probe", "-f", "examples"], "bulwark: probe needs --target URL\n"],
+    [["telemetry", "--listen", "8091"], "bulwark: --listen 8091 is not HOST:PORT (e.g. 127.0.0.1:18000)\n"],
     [["probe", "--target", "ftp://api.test/"], "bulwark: --target ftp://api.test/ is not an http:// or https:// URL\n"],
     [["probe", "--target", "http://api.test/", "--output", "xml"], "bulwark: --output xml is not one of table, json, junit, sarif\n"],
     [["probe", "--target", "http://api.test/"], "bulwark: probe needs the policy: -f PATH, or --from-cluster\n"],
   ])("bulwark %j", async (args, stderr) => {
     expect(await bulwark(args)).toEqual({ code: 2, stdout: "", stderr });
+  });
+});
+
+describe("bulwark telemetry", () => {
+  it("exits 1 with one clear line when its port is in use", async () => {
+    const { createServer } = await import("node:net");
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const run = await bulwark(["telemetry", "--listen", `127.0.0.1:${port}`, "--metrics", "127.0.0.1:0"]);
+      expect(run).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: `bulwark: the telemetry receiver (--listen) could not listen on 127.0.0.1:${port}: the port is in use (choose another)\n`,
+      });
+    } finally {
+      busy.close();
+    }
   });
 });
 

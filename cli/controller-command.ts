@@ -50,6 +50,8 @@ flags (environment variable in brackets):
   --http-address HOST:PORT   /healthz, /readyz and /metrics [BULWARK_HTTP_ADDRESS] (default 0.0.0.0:8080)
   --authz-address HOST:PORT  bulwark authz, for routes that need it [BULWARK_AUTHZ_ADDRESS] (default 127.0.0.1:9191)
   --ratelimit-address HOST:PORT  bulwark ratelimit [BULWARK_RATELIMIT_ADDRESS] (default 127.0.0.1:8089)
+  --telemetry-address HOST:PORT  bulwark telemetry, where sidecars of policies with spec.telemetry stream
+                             their requests [BULWARK_TELEMETRY_ADDRESS]; unset: no sidecar streams telemetry
   --authz-timeout-ms MS      how long sidecars wait for bulwark authz before refusing with 503, 10 to 10000,
                              where a rule sets no authzTimeoutMs [BULWARK_AUTHZ_TIMEOUT_MS] (default 250)
 ${clientAddressHelp.trimEnd()}
@@ -93,6 +95,7 @@ export async function runController(argv: string[]): Promise<number> {
       "http-address": { type: "string" },
       "authz-address": { type: "string" },
       "ratelimit-address": { type: "string" },
+      "telemetry-address": { type: "string" },
       "authz-timeout-ms": { type: "string" },
       "client-address-trusted-hops": { type: "string" },
       "client-address-header": { type: "string" },
@@ -128,6 +131,8 @@ export async function runController(argv: string[]): Promise<number> {
   const httpAddress = parseAddress(flag(values, "http-address", "BULWARK_HTTP_ADDRESS", "0.0.0.0:8080"), "--http-address");
   const authz = parseAddress(flag(values, "authz-address", "BULWARK_AUTHZ_ADDRESS", "127.0.0.1:9191"), "--authz-address");
   const ratelimit = parseAddress(flag(values, "ratelimit-address", "BULWARK_RATELIMIT_ADDRESS", "127.0.0.1:8089"), "--ratelimit-address");
+  const telemetryText = flag(values, "telemetry-address", "BULWARK_TELEMETRY_ADDRESS", "");
+  const telemetry = telemetryText === "" ? undefined : parseAddress(telemetryText, "--telemetry-address");
   const authzTimeoutText = flag(values, "authz-timeout-ms", "BULWARK_AUTHZ_TIMEOUT_MS", "250");
   const authzTimeoutMs = Number(authzTimeoutText);
   if (!/^[0-9]{1,5}$/.test(authzTimeoutText) || authzTimeoutMs < 10 || authzTimeoutMs > 10_000)
@@ -200,6 +205,7 @@ export async function runController(argv: string[]): Promise<number> {
     rateLimitDomain: "bulwark",
     mesh,
     clientAddress,
+    ...(telemetry ? { telemetry } : {}),
   };
   const controller = wireController({
     kc,
@@ -210,6 +216,7 @@ export async function runController(argv: string[]): Promise<number> {
     certificates,
     caRotation: new CaRotation(certificates, { ...caSecret, trustDomain, log }),
     mesh,
+    telemetryReceiver: telemetry !== undefined,
     buildSnapshot: (workload, meshIR) => sharedEncodingSnapshot(buildSidecarResources(workload, settings, meshIR)),
   });
 

@@ -35,6 +35,7 @@ ${localSidecarHelp.trimEnd()}
   --http-address HOST:PORT   /livez, /readyz and /metrics (default 127.0.0.1:18001)
   --authz-address HOST:PORT  bulwark authz, for routes that need it (default 127.0.0.1:9191)
   --ratelimit-address HOST:PORT  bulwark ratelimit (default 127.0.0.1:8089)
+  --telemetry-address HOST:PORT  bulwark telemetry (policies with spec.telemetry); unset: no telemetry stream
   --log-level LEVEL          trace, debug, info, warn, error (default info)
   -h, --help                 this text
 `;
@@ -56,6 +57,7 @@ export async function runStandaloneController(argv: string[]): Promise<number> {
       "http-address": { type: "string" },
       "authz-address": { type: "string" },
       "ratelimit-address": { type: "string" },
+      "telemetry-address": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -76,6 +78,7 @@ export async function runStandaloneController(argv: string[]): Promise<number> {
     authz: { ...parseAddress(values["authz-address"] ?? "127.0.0.1:9191", "--authz-address"), timeoutMs: 250 },
     ratelimit: { ...parseAddress(values["ratelimit-address"] ?? "127.0.0.1:8089", "--ratelimit-address"), timeoutMs: 100 },
     rateLimitDomain: "bulwark",
+    ...(values["telemetry-address"] ? { telemetry: parseAddress(values["telemetry-address"], "--telemetry-address") } : {}),
   };
   const local = parseLocalSidecarFlags(values);
 
@@ -101,6 +104,7 @@ export async function runStandaloneController(argv: string[]): Promise<number> {
     log,
     certificates,
     mesh,
+    telemetryReceiver: settings.telemetry !== undefined,
     buildSnapshot: (workload, meshIR) => sharedEncodingSnapshot(buildSidecarResources(workload, { ...settings, mesh }, meshIR)),
     // jwks.oidcDiscovery: fetched here as in the cluster controller (wiring.ts).
     discovery: new DiscoveryBook({ onChange: () => controller.schedule(), log }),

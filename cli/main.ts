@@ -18,6 +18,7 @@ commands:
   probe        test a live API the way an attacker would, driven by its policy (authentication, BOLA, bypasses, limits)
   ratelimit    serve Envoy global rate limits and outcome-aware budgets (RateLimitService, AccessLogService)
   render       print the Envoy configuration a set of Kubernetes objects produces (offline)
+  telemetry    receive every sidecar's finished requests (AccessLogService) for the inventory and abuse signals
   version      print the version, the commit and date of the build, and the Node.js version
 
 Run 'bulwark <command> --help' for a command's flags.
@@ -42,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./ratelimit-command.js")).runRatelimit(rest);
     case "render":
       return (await import("./render-command.js")).runRender(rest);
+    case "telemetry":
+      return (await import("./telemetry-command.js")).runTelemetry(rest);
     case "version":
     case "--version":
       process.stdout.write(formatVersion(readBuildInfo()));
@@ -53,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(help);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command ${command}; commands: authz, blocks, controller, injector, intercept, probe, ratelimit, render, version (run 'bulwark --help')`);
+      throw new UsageError(`unknown command ${command}; commands: authz, blocks, controller, injector, intercept, probe, ratelimit, render, telemetry, version (run 'bulwark --help')`);
   }
 }
 

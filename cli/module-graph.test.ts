@@ -46,7 +46,7 @@ describe("what each command loads (#19: the data-plane services stay small)", ()
     expect([...staticGraph("cli/main.ts").packages.keys()]).toEqual([]);
   });
 
-  it.each(["cli/ratelimit-command.ts", "cli/authz-command.ts"])("%s reads files without loading the Kubernetes client", (entry) => {
+  it.each(["cli/ratelimit-command.ts", "cli/authz-command.ts", "cli/telemetry-command.ts"])("%s reads files without loading the Kubernetes client", (entry) => {
     const { packages } = staticGraph(entry);
     expect(packages.get("@kubernetes/client-node"), `reached through ${packages.get("@kubernetes/client-node")}`).toBeUndefined();
     // They serve gRPC with services/grpc over node:http2 and read messages with protobufjs: no grpc-js, no proto-loader.

@@ -23,6 +23,11 @@ export interface TranslationSettings {
   mesh?: MeshSettings;
   /** Where the client's address comes from when a policy says nothing (`--client-address-*`); absent: the TCP peer. */
   clientAddress?: ClientAddressIR;
+  /**
+   * bulwark telemetry (AccessLogService gRPC, `--telemetry-address`): where sidecars of policies
+   * with spec.telemetry stream their finished requests. Absent: no sidecar streams telemetry.
+   */
+  telemetry?: ServiceAddress;
 }
 
 /**
@@ -118,6 +123,8 @@ export interface WorkloadIR {
   requestMeaning?: RequestMeaningIR;
   /** spec.adaptiveResponse: every forward route then has `authz.adaptive`, so bulwark authz sees every request. */
   adaptive?: AdaptiveIR;
+  /** The policy's spec.telemetry, when enabled: what the sidecar streams to bulwark telemetry. */
+  telemetry?: TelemetryIR;
 }
 
 /** Blocks and tighter budgets for identities that abuse signals flag (actions kept in Redis by policy). */
@@ -139,6 +146,13 @@ export interface AdaptiveRuleIR {
   requests?: number;
   windowSeconds?: number;
   mode: "Shadow" | "Enforce";
+}
+
+/** The request headers each telemetry entry carries, lower-case (identity beyond the verified subject and the client address). */
+export interface TelemetryIR {
+  deviceHeader?: string;
+  appVersionHeader: string;
+  platformHeader: string;
 }
 
 // --- request meaning: what Envoy, authz, ratelimit and the app must understand alike ----------

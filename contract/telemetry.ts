@@ -11,10 +11,19 @@
 /** The gRPC access logger's `log_name` prefix; the rest is the workload's IR name. */
 export const TELEMETRY_LOG_PREFIX = "bulwark-telemetry/";
 
+/**
+ * The access log's custom tags that carry the identity headers, whatever each policy names them:
+ * the sidecar copies the policy's device, app-version and platform headers into these tags, and
+ * the receiver reads them without knowing the policy.
+ */
+export const TelemetryTag = { device: "device", appVersion: "app_version", platform: "platform" } as const;
+
 /** One finished request, as the sidecar's access log reports it and the receiver decodes it. */
 export interface TelemetryEntry {
   /** The workload's IR name (`apisecuritypolicy/<ns>/<name>/port/<n>`), from the log name. */
   workload: string;
+  /** The sidecar that reported it: its Envoy node id (`<pod>.<namespace>`), as its stream names it. */
+  sidecar?: string;
   /** The Envoy route's name (the IR route name, `.../rule/<rule>` or `.../default`); "" when no route matched. */
   route: string;
   /** Upper-case HTTP method. */

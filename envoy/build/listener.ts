@@ -7,6 +7,7 @@ import { callersLocalReplies } from "./filters/callers.js";
 import { clientCidrsLocalReplies } from "./filters/client-cidrs.js";
 import { buildOutcomeAccessLog } from "./filters/outcome-log.js";
 import { buildShadowAccessLog } from "./filters/shadow-authorization.js";
+import { buildTelemetryAccessLog } from "./filters/telemetry-log.js";
 import { NAMES } from "./resources.js";
 import { refuseEveryConnectionChain, tlsTransportSocket } from "./tls.js";
 import { TypeUrl } from "../type-urls.js";
@@ -99,7 +100,7 @@ function uncachedLocalReplies(workload: WorkloadIR, mappers: readonly JsonObject
 export function buildListener(ctx: FilterContext, httpFilters: readonly JsonObject[]): JsonObject {
   const workload = ctx.workload;
   const permissive = workload.listener.tls?.mtls === "Permissive";
-  const accessLog = [...buildOutcomeAccessLog(workload), ...buildShadowAccessLog(workload)];
+  const accessLog = [...buildOutcomeAccessLog(workload), ...buildShadowAccessLog(workload), ...buildTelemetryAccessLog(ctx)];
   const localReplies = uncachedLocalReplies(workload, [...clientCidrsLocalReplies(workload), ...callersLocalReplies(workload)]);
   const hcm = (address: JsonObject): JsonObject => buildHttpConnectionManager(httpFilters, { address, accessLog, localReplies });
   return {

@@ -23,6 +23,7 @@ export const NAMES = {
   appCluster: "app",
   authzCluster: "bulwark-authz",
   ratelimitCluster: "bulwark-ratelimit",
+  telemetryCluster: "bulwark-telemetry",
   workloadCertificate: "workload-cert",
   trustBundle: "trust-bundle",
 } as const;

@@ -6,6 +6,7 @@ import { buildListener } from "./listener.js";
 import { buildOutboundResources } from "./outbound.js";
 import { byName, NAMES, type NamedResource, type SidecarResources } from "./resources.js";
 import { buildRouteConfiguration } from "./route-config.js";
+import { telemetryClusters } from "./filters/telemetry-log.js";
 
 function forwardsToApp(workload: WorkloadIR): boolean {
   return workload.routes.some((r) => r.action.kind === "forward");
@@ -41,7 +42,7 @@ export function buildSidecarResources(workload: WorkloadIR, settings: Translatio
     filters: feature.httpFilters(ctx),
   })).filter((f) => f.filters.length > 0);
   const features = active.map((f) => f.feature);
-  const upstreams = uniqueClusters([...(forwardsToApp(workload) ? [appCluster(workload)] : []), ...features.flatMap((f) => f.clusters?.(ctx) ?? [])]);
+  const upstreams = uniqueClusters([...(forwardsToApp(workload) ? [appCluster(workload)] : []), ...features.flatMap((f) => f.clusters?.(ctx) ?? []), ...telemetryClusters(ctx)]);
   const endpoints: NamedResource[] = upstreams.flatMap((u) => (u.loadAssignment ? [{ name: u.name, resource: u.loadAssignment }] : []));
   const outbound = mesh && workload.outbound ? buildOutboundResources(mesh, workload.namespace, workload.outbound.port, workload.outbound.services) : undefined;
   return {

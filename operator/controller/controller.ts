@@ -32,6 +32,8 @@ export interface ControllerOptions {
   caActivationTimeoutMs?: number;
   /** Mesh identity: set when `certificates` serve SDS; every sidecar then gets the egress proxy with mTLS. */
   mesh?: MeshSettings;
+  /** Whether the installation runs bulwark telemetry (--telemetry-address); without it, policies with spec.telemetry get a warning. */
+  telemetryReceiver?: boolean;
   /** Coalesce bursts of events into one reconcile (default 10 ms). */
   debounceMs?: number;
   /** OpenID Connect Discovery (operator/oidc/discovery-book.ts): adds the discovered jwks_uris to each translation's input. */
@@ -62,7 +64,7 @@ export class Controller {
   constructor(private readonly options: ControllerOptions) {
     const { cache, reports, writer, leadership, clock, log, metrics, certificates } = options;
     this.queue = new ReconcileQueue(log);
-    this.translation = new TranslationRunner(options.mesh);
+    this.translation = new TranslationRunner(options.mesh, options.telemetryReceiver === true);
     this.ca = new CaRunner({
       ...(options.caRotation ? { rotation: options.caRotation } : {}),
       ...(certificates ? { certificates } : {}),

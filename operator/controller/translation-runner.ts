@@ -4,6 +4,7 @@ import type { TranslationInput } from "../resolve/objects.js";
 import { ResolveMemo } from "../resolve/resolve-memo.js";
 import { meshService } from "../ir/build-mesh.js";
 import { translate, type Translation } from "../translate/translate.js";
+import { warnTelemetryWithoutReceiver } from "../resolve/telemetry-warning.js";
 
 /**
  * Runs the pure translation (objects → resolution → IR) and hands the result on, incrementally:
@@ -17,7 +18,11 @@ export class TranslationRunner {
   private lastMesh: { key: string; mesh: MeshIR } | undefined;
   private readonly memo = new ResolveMemo();
 
-  constructor(private readonly mesh?: MeshSettings) {}
+  constructor(
+    private readonly mesh?: MeshSettings,
+    /** Whether sidecars have a telemetry receiver (--telemetry-address): policies asking for telemetry are warned when not. */
+    private readonly telemetryReceiver = false,
+  ) {}
 
   /** How many policies the last run resolved again and how many it reused. */
   get lastRun(): { reused: number; computed: number } {
@@ -25,7 +30,8 @@ export class TranslationRunner {
   }
 
   run(input: TranslationInput): Translation {
-    const translation = translate(input, this.mesh, meshService, this.memo);
+    const translated = translate(input, this.mesh, meshService, this.memo);
+    const translation = { ...translated, resolution: warnTelemetryWithoutReceiver(translated.resolution, this.telemetryReceiver) };
     const mesh = translation.ir.mesh;
     if (mesh && this.lastMesh && sameEntries(this.lastMesh.mesh, mesh)) {
       translation.ir.mesh = this.lastMesh.mesh;

@@ -24,6 +24,8 @@ export interface ControllerWiring {
   caRotation?: CaRotation;
   certificates?: SidecarCertificates;
   mesh?: MeshSettings;
+  /** Whether the installation runs bulwark telemetry (--telemetry-address). */
+  telemetryReceiver?: boolean;
   clock?: Clock;
   /**
    * How long a Pod change (an IP, readiness, a new pod) waits for others before a reconcile
@@ -58,6 +60,7 @@ export function wireController(wiring: ControllerWiring): Controller {
     ...(caRotation ? { caRotation } : {}),
     ...(wiring.certificates ? { certificates: wiring.certificates } : {}),
     ...(wiring.mesh ? { mesh: wiring.mesh } : {}),
+    ...(wiring.telemetryReceiver ? { telemetryReceiver: true } : {}),
     // A changed discovery result is a change of translation input, like a changed Secret.
     discovery: new DiscoveryBook({ onChange: () => controller.schedule(), log }),
   });

@@ -4,6 +4,7 @@ import { buildAdaptive } from "./build-adaptive.js";
 import { buildClientAddress } from "./build-client-address.js";
 import { buildRequestMeaning } from "./build-request-meaning.js";
 import { buildRoutes } from "./build-routes.js";
+import { buildTelemetry } from "./build-telemetry.js";
 import { deprecationWindows } from "./deprecations.js";
 import { policyName, workloadName } from "./names.js";
 import { buildCors } from "./build-cors.js";
@@ -104,6 +105,7 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
   const minAppVersion = spec.mobile?.minAppVersion;
   const requestMeaning = buildRequestMeaning(spec);
   const adaptive = buildAdaptive(spec.adaptiveResponse);
+  const telemetry = buildTelemetry(spec);
   return resolved.governed.map((group) => ({
     name: workloadName({ policy: source, namespace: resolved.namespace, ...group.ports }),
     namespace: resolved.namespace,
@@ -145,6 +147,7 @@ function policyWorkloads(resolved: ResolvedPolicy, now: string, mesh: MeshSettin
     ...(senderConstraint ? { senderConstraint } : {}),
     requestMeaning,
     ...(adaptive ? { adaptive } : {}),
+    ...(telemetry ? { telemetry } : {}),
   }));
 }
 

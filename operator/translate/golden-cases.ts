@@ -29,10 +29,12 @@ export function goldenCases(): string[] {
 
 /**
  * Cases named `mesh-*` are rendered with mesh identity enabled (the egress proxy and its
- * clusters); `client-address-*` with an installation that trusts two X-Forwarded-For hops.
+ * clusters); `client-address-*` with an installation that trusts two X-Forwarded-For hops;
+ * `telemetry-*` with bulwark telemetry at 127.0.0.1:8090 (--telemetry-address).
  */
 export function goldenSettings(name: string): TranslationSettings {
   if (name.startsWith("mesh-")) return { ...defaultSettings, mesh: { trustDomain: "cluster.local", clusterDomain: "cluster.local" } };
   if (name.startsWith("client-address-")) return { ...defaultSettings, clientAddress: { from: "forwardedFor", trustedHops: 2 } };
+  if (name.startsWith("telemetry-")) return { ...defaultSettings, telemetry: { host: "127.0.0.1", port: 8090 } };
   return defaultSettings;
 }

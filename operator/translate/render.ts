@@ -6,6 +6,7 @@ import type { TranslationInput } from "../resolve/objects.js";
 import type { Resolution } from "../resolve/resolve.js";
 import { buildPerWorkload, translate } from "./translate.js";
 import { errorMessage } from "../../common/errors.js";
+import { warnTelemetryWithoutReceiver } from "../resolve/telemetry-warning.js";
 
 /** Where bulwark authz and ratelimit listen when nothing else is said. */
 export const defaultSettings: TranslationSettings = {
@@ -30,7 +31,8 @@ export interface Rendered {
 
 /** The whole offline pipeline: objects → resolution → IR → Envoy resources per workload. Pure. */
 export function render(input: TranslationInput, settings: TranslationSettings = defaultSettings): Rendered {
-  const translation = translate(input, settings.mesh);
+  const translated = translate(input, settings.mesh);
+  const translation = { ...translated, resolution: warnTelemetryWithoutReceiver(translated.resolution, settings.telemetry !== undefined) };
   const { resolution, ir } = translation;
   const { built, failed } = buildPerWorkload(translation, (w) => buildSidecarResources(w, settings, ir.mesh));
   return {

@@ -83,6 +83,8 @@ export const WarningsReason = {
   ShadowedRule: "ShadowedRule",
   /** A JWKS is fetched over plain http, where it can be replaced on the way. */
   PlaintextJwksUri: "PlaintextJwksUri",
+  /** spec.telemetry is enabled, but the installation runs no telemetry receiver. */
+  TelemetryWithoutReceiver: "TelemetryWithoutReceiver",
 } as const;
 
 export const ReadyReason = {

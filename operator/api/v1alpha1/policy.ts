@@ -10,6 +10,7 @@ import { mobile } from "./mobile.js";
 import { rule } from "./rule.js";
 import { policyStatus } from "./status.js";
 import { podSelector, targetRef } from "./targets.js";
+import { telemetry } from "./telemetry.js";
 import { tls } from "./tls.js";
 import { withRules } from "./validation.js";
 
@@ -58,6 +59,7 @@ export const policySpec = withRules(
       // API inventory (api-inventory-source.ts)
       apiInventory: apiInventorySettings.optional(),
       adaptiveResponse: adaptiveResponse.optional(),
+      telemetry: telemetry.optional(),
     })
     .strict(),
   "What the backend needs: which workloads, how callers authenticate, per-route rules, TLS and mobile practices.",
