@@ -2,7 +2,11 @@ import { parseArgs } from "node:util";
 import { componentLogger } from "./logger.js";
 import { untilSignal } from "./until-signal.js";
 import { parseAddress, UsageError } from "./usage.js";
+import { Registry } from "prom-client";
+import { describeTarget, redisTarget, RedisTargetError } from "../common/redis-target.js";
+import { parseDuration } from "../operator/identity/rotation.js";
 import { startTelemetryService } from "../services/telemetry/service.js";
+import { startTelemetryAnalysis } from "./telemetry-analysis.js";
 
 export const telemetryHelp = `usage: bulwark telemetry [flags]
 
@@ -13,11 +17,27 @@ service is away they drop them. Each entry (route, method, path, status, refusal
 subject, device, app version, platform, client address, latency, bytes) is counted in
 bulwark_telemetry_responses_total and, with --log-entries, written as one JSON line.
 
+Every entry also feeds the API inventory (endpoints learned from traffic, compared with the
+policies' rules and OpenAPI documents: docs/api-inventory.md) and the abuse signals
+(docs/signals.md). Signals are counted (bulwark_signals_fired_total) and logged as JSON lines
+("event":"bulwark_abuse_signal"); with --cluster they also become Warning Events on the policy,
+the inventory is written as the policy's APIInventory and summed up in its status.traffic, and
+the policy's spec.adaptiveResponse acts on them through Redis (bulwark authz enforces).
+
 flags (environment variable in brackets):
   --listen HOST:PORT         where sidecars stream [BULWARK_TELEMETRY_LISTEN] (default 0.0.0.0:8091)
   --metrics HOST:PORT        /livez, /readyz and /metrics [BULWARK_TELEMETRY_METRICS] (default 0.0.0.0:8092)
   --log-entries              one JSON log line per entry [BULWARK_TELEMETRY_LOG_ENTRIES=true]
   --log-level LEVEL          trace, debug, info, warn, error [BULWARK_LOG_LEVEL] (default info)
+  --cluster                  read the policies from the cluster and write APIInventory objects, status.traffic
+                             and Events [BULWARK_TELEMETRY_CLUSTER=true]; without it signals are logged and
+                             counted only, with every detector at its defaults
+  --kubeconfig PATH          kubeconfig to use with --cluster [KUBECONFIG]; in-cluster configuration when unset
+  --redis-url URL            the Redis of bulwark authz: adaptive actions go there, and the analysis is kept
+                             there across restarts [BULWARK_REDIS_URL]
+  --redis-cluster-nodes LIST a Redis Cluster instead: HOST:PORT,... [BULWARK_REDIS_CLUSTER_NODES]
+  --report-interval D        how often inventories and status are written and the analysis saved
+                             [BULWARK_TELEMETRY_REPORT_INTERVAL] (default 10s, at least 1s)
   -h, --help                 this text
 `;
 
@@ -35,6 +55,11 @@ export async function runTelemetry(argv: string[]): Promise<number> {
       metrics: { type: "string" },
       "log-entries": { type: "boolean" },
       "log-level": { type: "string" },
+      cluster: { type: "boolean" },
+      kubeconfig: { type: "string" },
+      "redis-url": { type: "string" },
+      "redis-cluster-nodes": { type: "string" },
+      "report-interval": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -50,7 +75,39 @@ export async function runTelemetry(argv: string[]): Promise<number> {
   const listen = parseAddress(flag(values, "listen", "BULWARK_TELEMETRY_LISTEN", "0.0.0.0:8091"), "--listen");
   const metrics = parseAddress(flag(values, "metrics", "BULWARK_TELEMETRY_METRICS", "0.0.0.0:8092"), "--metrics");
   const logEntries = values["log-entries"] === true || process.env.BULWARK_TELEMETRY_LOG_ENTRIES === "true";
-  const service = await startTelemetryService({ listen, metrics, log, logEntries }, []);
-  log.info({ grpc: `${listen.host}:${service.grpcPort}`, http: `${metrics.host}:${service.httpPort ?? metrics.port}`, logEntries }, "telemetry started");
-  return untilSignal(log, () => service.stop());
+  const cluster = values.cluster === true || process.env.BULWARK_TELEMETRY_CLUSTER === "true";
+  const intervalText = flag(values, "report-interval", "BULWARK_TELEMETRY_REPORT_INTERVAL", "10s");
+  const reportIntervalMs = parseDuration(intervalText);
+  if (reportIntervalMs === undefined || reportIntervalMs < 1000) throw new UsageError(`--report-interval ${intervalText} is not a duration of at least 1s (e.g. 10s, 1m)`);
+  let redis;
+  try {
+    redis = redisTarget({ url: flag(values, "redis-url", "BULWARK_REDIS_URL", ""), clusterNodes: flag(values, "redis-cluster-nodes", "BULWARK_REDIS_CLUSTER_NODES", "") });
+  } catch (error) {
+    if (error instanceof RedisTargetError) throw new UsageError(error.message);
+    throw error;
+  }
+  const registry = new Registry();
+  const analysis = await startTelemetryAnalysis({
+    log,
+    registry,
+    reportIntervalMs,
+    ...(cluster ? { cluster: { kubeconfig: values.kubeconfig } } : {}),
+    ...(redis ? { redis } : {}),
+  });
+  let service;
+  try {
+    service = await startTelemetryService({ listen, metrics, log, logEntries, registry, ready: analysis.ready }, [analysis.sink]);
+  } catch (error) {
+    await analysis.stop();
+    throw error;
+  }
+  const running = service;
+  log.info(
+    { grpc: `${listen.host}:${running.grpcPort}`, http: `${metrics.host}:${running.httpPort ?? metrics.port}`, logEntries, cluster, redis: describeTarget(redis) },
+    "telemetry started",
+  );
+  return untilSignal(log, async () => {
+    await running.stop();
+    await analysis.stop();
+  });
 }

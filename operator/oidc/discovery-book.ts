@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { readBounded } from "../../common/bounded-body.js";
 import { errorMessage } from "../../common/errors.js";
 import type { DiscoveredIssuer, TranslationInput } from "../resolve/objects.js";
 import { checkDiscoveryDocument, discoveryUrl, discoveryWants } from "../resolve/oidc-discovery.js";
@@ -11,20 +12,6 @@ export interface DiscoveryFetchLimits {
 }
 
 export const defaultFetchLimits: DiscoveryFetchLimits = { timeoutMs: 5000, maxBytes: 64 * 1024 };
-
-async function readBounded(response: Response, maxBytes: number): Promise<string> {
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw new Error(`the document is larger than ${maxBytes} bytes`);
-  if (!response.body) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > maxBytes) throw new Error(`the document is larger than ${maxBytes} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
 
 /**
  * Fetches and checks `issuer`'s discovery document: no redirects (the issuer serves its own

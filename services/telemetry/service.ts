@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import type { Logger } from "pino";
-import { collectDefaultMetrics, Counter } from "prom-client";
+import { collectDefaultMetrics, Counter, type Registry } from "prom-client";
 import type { ServiceAddress } from "../../contract/ir.js";
 import type { TelemetrySink } from "../../contract/telemetry.js";
 import { startHttpServer } from "../../operator/kube/http-server.js";
@@ -20,6 +20,10 @@ export interface TelemetryServiceOptions {
   log: Logger;
   /** One JSON log line per entry (for a SIEM, or to watch the stream). */
   logEntries?: boolean;
+  /** Where the service's metrics go, with those of its sinks (absent: a registry of its own). */
+  registry?: Registry;
+  /** Whether it is ready (absent: as soon as it listens). */
+  ready?: () => boolean;
 }
 
 export interface TelemetryService {
@@ -68,7 +72,7 @@ function inUse(error: unknown, what: string, address: ServiceAddress): unknown {
 
 /** Starts the receiver (and the metrics server) feeding `sinks` plus the service's own; resolves once both listen. */
 export async function startTelemetryService(options: TelemetryServiceOptions, sinks: readonly TelemetrySink[]): Promise<TelemetryService> {
-  const metrics = new TelemetryMetrics();
+  const metrics = new TelemetryMetrics(options.registry);
   collectDefaultMetrics({ register: metrics.registry });
   const own = [statusClassSink(metrics), ...(options.logEntries ? [logLineSink(options.log)] : [])];
   const receiver = new TelemetryReceiver({ sinks: [...own, ...sinks], log: options.log, metrics });
@@ -81,7 +85,7 @@ export async function startTelemetryService(options: TelemetryServiceOptions, si
   let http: Server | undefined;
   if (options.metrics) {
     try {
-      http = await startHttpServer({ ...options.metrics, registry: metrics.registry, checks: { live: () => true, ready: () => true } });
+      http = await startHttpServer({ ...options.metrics, registry: metrics.registry, checks: { live: () => true, ready: options.ready ?? ((): boolean => true) } });
     } catch (error) {
       await receiver.stop();
       throw inUse(error, "the metrics server (--metrics)", options.metrics);
