@@ -96,7 +96,7 @@ export async function runTelemetry(argv: string[]): Promise<number> {
   });
   let service;
   try {
-    service = await startTelemetryService({ listen, metrics, log, logEntries, registry, ready: analysis.ready }, [analysis.sink]);
+    service = await startTelemetryService({ listen, metrics, log, logEntries, registry, ready: () => analysis.ready() }, [analysis.sink]);
   } catch (error) {
     await analysis.stop();
     throw error;
