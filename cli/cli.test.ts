@@ -78,6 +78,28 @@ describe.concurrent("bulwark render", () => {
   });
 });
 
+describe("bulwark inventory openapi", () => {
+  it("prints the observed API of an APIInventory object kubectl printed, and says why when it cannot", async () => {
+    const endpoint = { method: "GET", path: "/internal/debug", class: "shadow", count: 3, authenticated: 0, statuses: { "2xx": 3 } };
+    const status = {
+      summary: { documented: 0, shadow: 1, zombie: 0, unused: 0, observed: 3, dropped: 0, omitted: 0 },
+      workloads: [{ workload: "w", observed: 3, dropped: 0, endpoints: [endpoint] }],
+      updatedAt: "2026-12-03T11:00:00.000Z",
+    };
+    const dir = await folder([{ apiVersion: "bulwark.dev/v1alpha1", kind: "APIInventory", metadata: { name: "api", namespace: "shop" }, status }]);
+    const run = await bulwark(["inventory", "openapi", "-f", join(dir, "0.yaml")]);
+    expect(run.code).toBe(0);
+    const doc = JSON.parse(run.stdout) as { openapi: string; paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(["/internal/debug"]);
+    const wrong = await folder([service]);
+    expect(await bulwark(["inventory", "openapi", "-f", join(wrong, "0.yaml")])).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: 'bulwark: inventory: not an APIInventory object (kind "Service")\n',
+    });
+  });
+});
+
 describe.concurrent("mistakes on the command line: one line, exit 2", () => {
   it.each([
     [["render", "--bogus"], "bulwark: render: unknown flag --bogus; run 'bulwark render --help' for its flags\n"],
@@ -88,12 +110,13 @@ describe.concurrent("mistakes on the command line: one line, exit 2", () => {
     [["authz", "--redis-cluster-nodes=redis-0,redis-1:6379"], "bulwark: --redis-cluster-nodes: redis-0 is not HOST:PORT (a port from 1 to 65535)\n"],
     [
       ["frobnicate"],
-      "bulwark: unknown command frobnicate; commands: authz, blocks, controller, injector, intercept, probe, ratelimit, render, telemetry, version (run 'bulwark --help')\n",
+      "bulwark: unknown command frobnicate; commands: authz, blocks, controller, injector, intercept, inventory, probe, ratelimit, render, telemetry, version (run 'bulwark --help')\n",
     ],
     [["blocks", "clear", "--redis-url=redis://127.0.0.1:1"], "bulwark: blocks clear needs --policy NAMESPACE/NAME\n"],
     [["blocks", "clear", "--policy=shop/api", "--identity=Cookie=1"], "bulwark: --identity Cookie=1 is not KIND=VALUE with KIND one of ClientAddress, Device, Account\n"],
     [["blocks", "list"], "bulwark: blocks: set --redis-url or --redis-cluster-nodes (the Redis of bulwark authz)\n"],
     [["probe", "-f", "examples"], "bulwark: probe needs --target URL\n"],
+    [["inventory"], "bulwark: inventory needs an action: openapi (run 'bulwark inventory --help')\n"],
     [["telemetry", "--listen", "8091"], "bulwark: --listen 8091 is not HOST:PORT (e.g. 127.0.0.1:18000)\n"],
     [["probe", "--target", "ftp://api.test/"], "bulwark: --target ftp://api.test/ is not an http:// or https:// URL\n"],
     [["probe", "--target", "http://api.test/", "--output", "xml"], "bulwark: --output xml is not one of table, json, junit, sarif\n"],

@@ -14,6 +14,7 @@ commands:
   blocks       list or clear the adaptive blocks and throttles of flagged identities (in Redis)
   controller   watch policies and serve every sidecar its Envoy configuration over xDS
   injector     serve the admission webhook that adds the Envoy sidecar to opted-in pods
+  inventory    print the API a policy's workloads serve, learned from traffic, as OpenAPI (from an APIInventory)
   intercept    redirect a pod's inbound app-port traffic to its sidecar (the injected init container)
   probe        test a live API the way an attacker would, driven by its policy (authentication, BOLA, bypasses, limits)
   ratelimit    serve Envoy global rate limits and outcome-aware budgets (RateLimitService, AccessLogService)
@@ -35,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import("./controller-command.js")).runController(rest);
     case "injector":
       return (await import("./injector-command.js")).runInjector(rest);
+    case "inventory":
+      return (await import("./inventory-command.js")).runInventory(rest);
     case "intercept":
       return (await import("./intercept-command.js")).runIntercept(rest);
     case "probe":
@@ -56,7 +59,9 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(help);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command ${command}; commands: authz, blocks, controller, injector, intercept, probe, ratelimit, render, telemetry, version (run 'bulwark --help')`);
+      throw new UsageError(
+        `unknown command ${command}; commands: authz, blocks, controller, injector, intercept, inventory, probe, ratelimit, render, telemetry, version (run 'bulwark --help')`,
+      );
   }
 }
 

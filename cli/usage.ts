@@ -8,7 +8,7 @@ export function parseAddress(value: string, flag: string): { host: string; port:
   return { host: match[1].replace(/^\[(.*)\]$/, "$1"), port };
 }
 
-const knownCommands = new Set(["authz", "blocks", "controller", "injector", "intercept", "probe", "ratelimit", "render", "telemetry"]);
+const knownCommands = new Set(["authz", "blocks", "controller", "injector", "intercept", "inventory", "probe", "ratelimit", "render", "telemetry"]);
 
 /**
  * The one line to print for a mistake on the command line, or undefined when `error` is not one.
