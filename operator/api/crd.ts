@@ -71,6 +71,16 @@ export function apiSecurityPolicyCrd(): JsonSchema {
               description: "Ready's reason: Ready, NoSidecars (no sidecar serves the targets yet), Pending (sidecars still to acknowledge) or what must change first.",
               jsonPath: `.status.conditions[?(@.type=="Ready")].reason`,
             },
+            // -o wide: what bulwark telemetry saw (status.traffic).
+            {
+              name: "Shadow",
+              type: "integer",
+              priority: 1,
+              description: "Endpoints called but not declared (kubectl get apiinventory <name>).",
+              jsonPath: ".status.traffic.shadow",
+            },
+            { name: "Zombie", type: "integer", priority: 1, description: "Deprecated or retired endpoints still called.", jsonPath: ".status.traffic.zombie" },
+            { name: "Blocked", type: "integer", priority: 1, description: "Identities the adaptive response blocks or throttles now.", jsonPath: ".status.traffic.blocked" },
             { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
           ],
           schema: {
