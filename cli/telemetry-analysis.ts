@@ -4,13 +4,11 @@ import type { Registry } from "prom-client";
 import type { TelemetrySink } from "../contract/telemetry.js";
 import type { RedisTarget } from "../common/redis-target.js";
 import { errorMessage } from "../common/errors.js";
-import { TranslationSource } from "../operator/translate/source.js";
+import type { TranslationSource } from "../operator/translate/source.js";
 import { RedisAdaptiveStore } from "../services/adaptive/redis-store.js";
-import { KubernetesReporter } from "../services/telemetry/kubernetes-reporter.js";
 import { TelemetryReporting } from "../services/telemetry/reporting.js";
 import { dbipCountryOf } from "../services/telemetry/signals/country.js";
 import { adaptiveClient } from "./adaptive-target.js";
-import { loadClusterConfig } from "./cluster-config.js";
 
 export interface TelemetryAnalysisOptions {
   log: Logger;
@@ -44,20 +42,28 @@ export async function startTelemetryAnalysis(options: TelemetryAnalysisOptions):
     clients.push(c);
     return c;
   };
-  const kc = options.cluster ? loadClusterConfig(options.cluster.kubeconfig) : undefined;
+  // The Kubernetes client is loaded only with --cluster (cli/module-graph.test.ts keeps it so).
+  const kube = options.cluster
+    ? {
+        kc: (await import("./cluster-config.js")).loadClusterConfig(options.cluster.kubeconfig),
+        Reporter: (await import("../services/telemetry/kubernetes-reporter.js")).KubernetesReporter,
+        Source: (await import("../operator/translate/source.js")).TranslationSource,
+      }
+    : undefined;
+  const kc = kube?.kc;
   const reporting = new TelemetryReporting({
     log,
     registry: options.registry,
-    ...(kc ? { kubernetes: new KubernetesReporter(kc, log) } : {}),
+    ...(kube ? { kubernetes: new kube.Reporter(kube.kc, log) } : {}),
     // Saving the analysis may take a while (MiB of JSON): that client waits; the actions' fails fast.
     ...(options.redis ? { adaptive: new RedisAdaptiveStore(client(true)), redis: client(false) } : {}),
     countryOf: dbipCountryOf(),
   });
   await reporting.restore();
   let synced = !kc;
-  const source = kc
-    ? new TranslationSource({
-        kc,
+  const source: TranslationSource | undefined = kube
+    ? new kube.Source({
+        kc: kube.kc,
         log,
         kinds: ["policies", "services", "pods"],
         requireSync: true,

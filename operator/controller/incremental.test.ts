@@ -13,6 +13,7 @@ import { WorkloadCa } from "../identity/ca.js";
 import { WorkloadCertificates } from "../identity/workload-certificates.js";
 import { SidecarAnnotation, type PodObject, type SecretObject, type ServiceObject, type TranslationInput } from "../resolve/objects.js";
 import { policy } from "../testdata/objects.js";
+import { warnTelemetryWithoutReceiver } from "../resolve/telemetry-warning.js";
 import { policySpecArbitrary } from "../testdata/random-policies.js";
 import { translate, type Translation } from "../translate/translate.js";
 import { ControllerMetrics } from "./metrics.js";
@@ -183,7 +184,9 @@ describe("incremental translation", () => {
         const published = await incremental.runner.publish(ours, input.pods, at);
 
         // From scratch: new objects (no memo knows them), a new snapshot runner and cache.
-        const fresh = translate(structuredClone(input), mesh);
+        // The runner's translation is translate() plus the warnings that need the installation's settings (no telemetry receiver here).
+        const translated = translate(structuredClone(input), mesh);
+        const fresh = { ...translated, resolution: warnTelemetryWithoutReceiver(translated.resolution, false) };
         const scratch = snapshotRunner(certificates);
         const expected = await scratch.runner.publish(fresh, input.pods, at);
 

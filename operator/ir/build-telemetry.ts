@@ -13,8 +13,10 @@ export function buildTelemetry(spec: PolicySpec): TelemetryIR | undefined {
   const telemetry = spec.telemetry;
   if (!telemetry?.enabled) return undefined;
   const gate = spec.mobile?.minAppVersion;
+  // The device the signals see is the one adaptive blocks look up (the API refuses two different headers).
+  const deviceHeader = telemetry.deviceHeader ?? spec.adaptiveResponse?.deviceHeader;
   return {
-    ...(telemetry.deviceHeader ? { deviceHeader: telemetry.deviceHeader.toLowerCase() } : {}),
+    ...(deviceHeader ? { deviceHeader: deviceHeader.toLowerCase() } : {}),
     appVersionHeader: (telemetry.appVersionHeader ?? gate?.header ?? DEFAULT_TELEMETRY_HEADERS.appVersion).toLowerCase(),
     platformHeader: (telemetry.platformHeader ?? gate?.platformHeader ?? DEFAULT_TELEMETRY_HEADERS.platform).toLowerCase(),
   };

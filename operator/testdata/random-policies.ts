@@ -183,7 +183,7 @@ export const policySpecArbitrary: fc.Arbitrary<Record<string, unknown>> = fc
             ...(Object.keys(mobile).length ? { mobile } : {}),
             ...(p.clientAddress ? { clientAddress: p.clientAddress } : {}),
             ...(p.cors ? { cors: Object.fromEntries(Object.entries(p.cors).filter(([, v]) => v !== undefined)) } : {}),
-            ...(p.adaptive ? { adaptiveResponse: adaptiveResponseOf(p.adaptive, providers.length > 0) } : {}),
+            ...(p.adaptive ? { adaptiveResponse: adaptiveResponseOf(p.adaptive, providers.length > 0), telemetry: { enabled: true } } : {}),
           };
         }),
       ),

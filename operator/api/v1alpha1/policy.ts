@@ -122,6 +122,22 @@ export const policySpec = withRules(
       holds: (v) => !(v.rules ?? []).some((r) => r.authentication === "APIKey") || v.authentication?.apiKeys !== undefined,
     },
     {
+      cel: "!has(self.adaptiveResponse) || (has(self.telemetry) && self.telemetry.enabled)",
+      message: "adaptiveResponse acts on abuse signals, which bulwark telemetry finds in the policy's traffic: set spec.telemetry (enabled)",
+      fieldPath: ".adaptiveResponse",
+      holds: (v) => v.adaptiveResponse === undefined || v.telemetry?.enabled === true,
+    },
+    {
+      cel: "!has(self.adaptiveResponse) || !has(self.adaptiveResponse.deviceHeader) || !has(self.telemetry) || !has(self.telemetry.deviceHeader) || self.adaptiveResponse.deviceHeader.lowerAscii() == self.telemetry.deviceHeader.lowerAscii()",
+      message:
+        "adaptiveResponse.deviceHeader and telemetry.deviceHeader name different headers: signals would flag devices by one and blocks look them up by the other; set the same header (or only one: the other follows it)",
+      fieldPath: ".adaptiveResponse.deviceHeader",
+      holds: (v) =>
+        v.adaptiveResponse?.deviceHeader === undefined ||
+        v.telemetry?.deviceHeader === undefined ||
+        v.adaptiveResponse.deviceHeader.toLowerCase() === v.telemetry.deviceHeader.toLowerCase(),
+    },
+    {
       cel: "!has(self.adaptiveResponse) || !self.adaptiveResponse.rules.exists(r, r.identity == 'Account') || (has(self.authentication) && has(self.authentication.jwt))",
       message: "adaptiveResponse rules with identity Account need spec.authentication.jwt: an account is the verified token's sub",
       fieldPath: ".adaptiveResponse.rules",

@@ -72,6 +72,8 @@ function policyInput(jwks: unknown, ports: { sidecar: number; app: number }): Tr
             { name: "profile", match: { pathPrefix: "/v1/profile" } },
             { name: "catalog", match: { pathPrefix: "/v1/catalog" }, authentication: "None" },
           ],
+          // Signals come from the telemetry stream (no receiver here: the actions are flagged by the test).
+          telemetry: { enabled: true },
           adaptiveResponse: {
             deviceHeader: "X-Device-Id",
             rules: [
