@@ -39,7 +39,7 @@ export interface TelemetryReportingOptions {
   log: Logger;
   registry: Registry;
   /** The API server; absent: signals are logged and counted only, and no inventory is written. */
-  kubernetes?: KubernetesReporter;
+  kubernetes?: Pick<KubernetesReporter, "policyUid" | "writeInventory" | "writeTraffic" | "signalEvent" | "configMapKey">;
   /** Where signals' actions go (spec.adaptiveResponse); absent: nobody is blocked. */
   adaptive?: AdaptiveStore;
   /** Where the analysis is kept across restarts; absent: it starts empty. */
