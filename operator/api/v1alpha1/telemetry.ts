@@ -32,7 +32,9 @@ function loggableHeader(description: string): z.ZodString {
 export const telemetry = z
   .object({
     enabled: z.boolean().default(true).describe("Stream every finished request to bulwark telemetry; false keeps the settings but stops the stream."),
-    deviceHeader: loggableHeader("Request header with the app's device identifier (for example X-Device-Id), logged as the entry's device; absent: adaptiveResponse.deviceHeader, else no device.").optional(),
+    deviceHeader: loggableHeader(
+      "Request header with the app's device identifier (for example X-Device-Id), logged as the entry's device; absent: adaptiveResponse.deviceHeader, else no device.",
+    ).optional(),
     appVersionHeader: loggableHeader("Request header with the app's version; default: mobile.minAppVersion.header when the policy sets it, else X-App-Version.").optional(),
     platformHeader: loggableHeader(
       "Request header naming the app's platform; default: mobile.minAppVersion.platformHeader when the policy sets it, else X-App-Platform.",
