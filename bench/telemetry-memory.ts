@@ -12,7 +12,9 @@
  * purpose, so CredentialStuffing and CardTesting track nobody here (their bound is unit-tested in
  * services/telemetry/signals/memory-bound.test.ts).
  *
- * Runs only when named: `npm run bench -- telemetry-memory`.
+ * Runs only when named: `npm run bench -- telemetry-memory`. BENCH_TELEMETRY_NODE_ARGS gives the
+ * receiver's node flags (e.g. --max-old-space-size=256, to see it hold under the chart's 512Mi
+ * limit); the results then go to telemetry-memory-<flags>.json.
  */
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { connect } from "node:http2";
@@ -34,6 +36,7 @@ const WORKLOAD = "apisecuritypolicy/shop/shop-api/port/8080";
 const RULE = "apisecuritypolicy/shop/shop-api/rule";
 const T0 = Date.UTC(2026, 11, 3, 12, 0, 0);
 
+const nodeArgs = (process.env.BENCH_TELEMETRY_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const load1m = (): number => Math.round((loadavg()[0] ?? 0) * 100) / 100;
 
 /** Entry i: a stranger (address, device and account all new). */
@@ -113,7 +116,7 @@ export const telemetryMemory: Benchmark = {
     const loadAtStart = load1m();
     const { redisServer } = await provisionRedis();
     const redis = await startRedis({ dir, redisServer, keepAlive: false });
-    const receiver = await startReceiver(dir, { args: ["--redis-url", redis.url] });
+    const receiver = await startReceiver(dir, { args: ["--redis-url", redis.url], nodeArgs });
     try {
       await sleep(1000);
       const before = { rssMiB: rssMiBOf(receiver.proc.pid), heapMiB: heapMiB(await metricsText(receiver.metricsPort)) };
@@ -168,11 +171,21 @@ export const telemetryMemory: Benchmark = {
         loadAverage1mAtStart: loadAtStart,
         loadAverage1m: load1m(),
         contended: "2 cores shared with other work",
+        receiverNodeArgs: nodeArgs,
       };
       console.log(`load average (1 min): ${meta.loadAverage1mAtStart} at start, ${meta.loadAverage1m} at the end, ${meta.cores} cores, Node ${meta.node}`);
       await mkdir(join(import.meta.dirname, "results"), { recursive: true });
       await writeFile(
-        join(import.meta.dirname, "results", "telemetry-memory.json"),
+        join(
+          import.meta.dirname,
+          "results",
+          nodeArgs.length
+            ? `telemetry-memory-${nodeArgs
+                .join("")
+                .replace(/[^a-z0-9]+/gi, "-")
+                .replace(/^-|-$/g, "")}.json`
+            : "telemetry-memory.json",
+        ),
         `${JSON.stringify({ identities: IDENTITIES, received, seconds: Math.round(seconds), rss: { beforeMiB: before.rssMiB, peakMiB: peakRss, endMiB: atEnd.rssMiB, afterIdleMiB: after.rssMiB }, heapUsedMiB: { before: before.heapMiB, end: atEnd.heapMiB, afterIdle: after.heapMiB }, checkpoints, afterIdle: finalMemory, tracked, trackedCap: cap, bounded, meta }, null, 2)}\n`,
       );
       if (!bounded) throw new Error("a detector's table exceeded its cap");
