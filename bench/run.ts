@@ -10,6 +10,8 @@ import { ratelimitService } from "./ratelimit-service.js";
 import { serviceMemory } from "./service-memory.js";
 import { signalsDetect } from "./signals-detect.js";
 import { telemetryBench } from "./telemetry.js";
+import { telemetryMemory } from "./telemetry-memory.js";
+import { telemetryShipped } from "./telemetry-shipped.js";
 import { translate } from "./translate.js";
 import { xdsPush, xdsScale } from "./xds-push.js";
 
@@ -29,6 +31,8 @@ const benchmarks: Benchmark[] = [
   signalsDetect,
   xdsScale,
   telemetryBench,
+  telemetryShipped,
+  telemetryMemory,
 ];
 
 async function main(): Promise<void> {

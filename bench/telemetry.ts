@@ -48,7 +48,7 @@ function load1m(): number {
   return Math.round((loadavg()[0] ?? 0) * 100) / 100;
 }
 
-async function httpOk(port: number, path: string): Promise<boolean> {
+export async function httpOk(port: number, path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request({ host: "127.0.0.1", port, path, timeout: 1000 }, (res) => {
       res.resume();
@@ -60,25 +60,37 @@ async function httpOk(port: number, path: string): Promise<boolean> {
   });
 }
 
-async function entriesReceived(metricsPort: number): Promise<number> {
+export async function entriesReceived(metricsPort: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   return Number(/^bulwark_telemetry_entries_total (\d+)/m.exec(text)?.[1] ?? Number.NaN);
 }
 
-interface Receiver {
+export interface Receiver {
   proc: ManagedProcess;
   grpcPort: number;
   metricsPort: number;
 }
 
-async function startReceiver(dir: string): Promise<Receiver> {
+/** `bulwark telemetry` as shipped (no --cluster); `args` adds flags (e.g. --redis-url), `nodeArgs` node's (e.g. --cpu-prof). */
+export async function startReceiver(dir: string, options: { args?: string[]; nodeArgs?: string[] } = {}): Promise<Receiver> {
   const cli = await compiledCli();
   const grpcPort = await freePort();
   const metricsPort = await freePort();
   const proc = startProcess({
     name: "bulwark telemetry",
     command: process.execPath,
-    args: [cli, "telemetry", "--listen", `127.0.0.1:${grpcPort}`, "--metrics", `127.0.0.1:${metricsPort}`, "--log-level", "warn"],
+    args: [
+      ...(options.nodeArgs ?? []),
+      cli,
+      "telemetry",
+      "--listen",
+      `127.0.0.1:${grpcPort}`,
+      "--metrics",
+      `127.0.0.1:${metricsPort}`,
+      "--log-level",
+      "warn",
+      ...(options.args ?? []),
+    ],
     logFile: join(dir, "telemetry.log"),
   });
   await waitUntilReady(proc, () => httpOk(metricsPort, "/readyz"), 30_000);
@@ -119,8 +131,19 @@ function realisticBatches(): { first: Uint8Array; rest: Uint8Array[]; entriesPer
   return { first: accessLogMessage({ logName: WORKLOAD, node: "bench-0.shop", entries: entries.slice(0, perMessage) }), rest, entriesPerMessage: perMessage };
 }
 
-/** Streams `batches` over `STREAMS` calls as fast as flow control allows until `untilMs`; resolves with the messages sent. */
-async function flood(port: number, batches: ReturnType<typeof realisticBatches>, untilMs: number): Promise<number> {
+/** Encoded StreamAccessLogsMessages: `first` (with the identifier) opens each stream, then `rest` in a loop. */
+export interface Batches {
+  first: Uint8Array;
+  rest: Uint8Array[];
+  entriesPerMessage: number;
+}
+
+/**
+ * Streams `batches` over `STREAMS` calls as fast as flow control allows until `untilMs`; resolves
+ * with the messages sent. `partition`: stream s sends messages s, s + STREAMS, ... (each entry once
+ * per pass, as sidecars of one workload would) instead of every stream sending them all.
+ */
+export async function flood(port: number, batches: Batches, untilMs: number, partition = false): Promise<number> {
   const session: ClientHttp2Session = connect(`http://127.0.0.1:${port}`);
   session.on("error", () => undefined);
   const frames = batches.rest.map((m) => frameMessage(m));
@@ -139,7 +162,8 @@ async function flood(port: number, batches: ReturnType<typeof realisticBatches>,
       sent++;
       let i = s;
       while (Date.now() < untilMs) {
-        const frame = frames[i++ % frames.length] as Buffer;
+        const frame = frames[i % frames.length] as Buffer;
+        i += partition ? STREAMS : 1;
         sent++;
         if (!call.write(frame)) await new Promise((resolve) => call.once("drain", resolve));
       }
