@@ -25,6 +25,8 @@ function code(error: unknown): number | undefined {
 export class KubernetesReporter {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
+  /** APIInventory objects known to exist: each report patches their status without trying to create them again. */
+  private readonly existing = new Set<string>();
 
   constructor(
     kc: KubeConfig,
@@ -48,12 +50,16 @@ export class KubernetesReporter {
   /** Creates the APIInventory when missing, then writes its status. */
   async writeInventory(object: APIInventoryObject): Promise<boolean> {
     const { namespace, name } = object.metadata;
+    const key = `${namespace}/${name}`;
     try {
-      const { status: _status, ...withoutStatus } = object;
-      try {
-        await this.custom.createNamespacedCustomObject({ group, version, plural: inventoryPlural, namespace, body: withoutStatus, fieldManager: TELEMETRY_FIELD_MANAGER });
-      } catch (error) {
-        if (code(error) !== 409) throw error;
+      if (!this.existing.has(key)) {
+        const { status: _status, ...withoutStatus } = object;
+        try {
+          await this.custom.createNamespacedCustomObject({ group, version, plural: inventoryPlural, namespace, body: withoutStatus, fieldManager: TELEMETRY_FIELD_MANAGER });
+        } catch (error) {
+          if (code(error) !== 409) throw error;
+        }
+        this.existing.add(key);
       }
       await this.custom.patchNamespacedCustomObjectStatus(
         { group, version, plural: inventoryPlural, namespace, name, body: { status: object.status }, fieldManager: TELEMETRY_FIELD_MANAGER },
@@ -61,7 +67,9 @@ export class KubernetesReporter {
       );
       return true;
     } catch (error) {
-      this.log.warn({ inventory: `${namespace}/${name}`, err: errorMessage(error) }, "cannot write the API inventory");
+      // Deleted meanwhile (with its policy, or by hand): created again at the next report.
+      if (code(error) === 404) this.existing.delete(key);
+      this.log.warn({ inventory: key, err: errorMessage(error) }, "cannot write the API inventory");
       return false;
     }
   }
