@@ -23,14 +23,24 @@ const failedAuthSpike = z
   .object({
     enabled,
     cooldown,
-    bucket: boundedDuration({ description: "Length of one bucket of the workload's failure count, from 1s to 5m; 5s by default.", min: "1s", max: "5m" }).optional(),
-    baselineHalfLife: boundedDuration({ description: "Half-life of the learned baseline, from 1m to 168h; 30m by default.", min: "1m", max: "168h" }).optional(),
-    warmupBuckets: z.number().int().min(0).max(100_000).optional().describe("Buckets learned before the signal may fire; 24 by default."),
-    deviations: z.number().int().min(1).max(100).optional().describe("Fires when a bucket's failures exceed the learned mean plus this many standard deviations; 6 by default."),
+    bucket: boundedDuration({ description: "Length of one bucket of the workload's failures and requests, from 1s to 5m; 5s by default.", min: "1s", max: "5m" }).optional(),
+    baselineHalfLife: boundedDuration({
+      description: "Half-life of the learned baseline (the share of requests that fail authentication, and its overdispersion), from 1m to 168h; 30m by default.",
+      min: "1m",
+      max: "168h",
+    }).optional(),
+    warmupBuckets: z.number().int().min(0).max(100_000).optional().describe("Buckets with traffic learned before the signal may fire; 24 by default."),
+    deviations: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe("Fires when a bucket's failures exceed what the learned failure share predicts for its requests plus this many standard deviations; 6 by default."),
     minFailuresPerSecond: count("... and at least this many authentication failures per second (the floor); 5 by default."),
   })
   .strict()
-  .meta({ description: "FailedAuthSpike: a workload's authentication failures per bucket above a learned baseline." });
+  .meta({ description: "FailedAuthSpike: a workload's authentication failures per bucket above what its learned failure share predicts." });
 
 const credentialStuffing = z
   .object({

@@ -17,11 +17,11 @@ export interface CommonTunables {
 export interface FailedAuthSpikeTunables extends CommonTunables {
   /** Length of one bucket of the workload's failure rate. */
   bucketMs: number;
-  /** Half-life of the learned baseline (an exponentially weighted mean and variance of the per-bucket count). */
+  /** Half-life of the learned baseline (exponentially weighted failures and requests per bucket, and their overdispersion). */
   baselineHalfLifeMs: number;
   /** Buckets learned before the signal may fire. */
   warmupBuckets: number;
-  /** Fires when a bucket's count exceeds mean + deviations × standard deviation ... */
+  /** Fires when a bucket's failures exceed its requests × the learned failure share + deviations × standard deviation ... */
   deviations: number;
   /** ... and at least this many failures per second (the floor: a quiet workload's tiny baseline never fires on a handful). */
   minFailuresPerSecond: number;

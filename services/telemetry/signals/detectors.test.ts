@@ -151,7 +151,7 @@ describe("ReplayedProof and AttestationFailure", () => {
 describe("FailedAuthSpike", () => {
   const quiet = (from: number, seconds: number): TelemetryEntry[] =>
     Array.from({ length: seconds }, (_, i) =>
-      e({ status: i % 5 === 0 ? 401 : 200, reason: i % 5 === 0 ? "jwt_authn_access_denied{Jwt_is_expired}" : undefined, timeMs: from + i * 1000 }),
+      e({ status: i % 5 === 0 ? 401 : 200, reason: i % 5 === 0 ? "jwt_authn_access_denied{Jwt_verification_fails}" : undefined, timeMs: from + i * 1000 }),
     );
   const spike = (from: number): TelemetryEntry[] => Array.from({ length: 200 }, (_, i) => e({ status: 401, clientAddress: `198.51.100.${i % 250}`, timeMs: from + i * 20 }));
 
@@ -175,7 +175,7 @@ describe("FailedAuthSpike", () => {
     const fresh = engine();
     expect(fresh.observe(spike(T0 + 300_000))).toEqual([]);
     const ignored = engine();
-    ignored.restore({ version: 2, failedAuthBaselines: {} });
+    ignored.restore({ version: 1, failedAuthBaselines: { [W]: { mean: 3, variance: 1, buckets: 60, bucketStartMs: T0, count: 0, firedMs: 0 } } });
     expect(ignored.observe(spike(T0 + 300_000))).toEqual([]);
   });
 

@@ -21,7 +21,7 @@ export interface SignalEngineOptions {
 
 /** What survives a restart: the learned baselines (the per-identity windows are minutes long and are rebuilt from traffic). */
 export interface SignalEngineState {
-  version: 1;
+  version: 2;
   failedAuthBaselines: Record<string, FailureBaseline>;
 }
 
@@ -83,14 +83,14 @@ export class SignalEngine {
   }
 
   toJSON(): SignalEngineState {
-    return { version: 1, failedAuthBaselines: this.spike.toJSON() };
+    return { version: 2, failedAuthBaselines: this.spike.toJSON() };
   }
 
   /** Restores what toJSON saved; state of another version, or malformed, is ignored (the baselines are learned again). */
   restore(state: unknown): void {
     if (typeof state !== "object" || state === null) return;
     const s = state as Partial<SignalEngineState>;
-    if (s.version !== 1 || typeof s.failedAuthBaselines !== "object" || s.failedAuthBaselines === null) return;
+    if (s.version !== 2 || typeof s.failedAuthBaselines !== "object" || s.failedAuthBaselines === null) return;
     this.spike.restore(s.failedAuthBaselines, (workload) => this.configOf(workload));
   }
 

@@ -47,12 +47,20 @@ const NOT_CALLER_FAILURES: ReadonlySet<string> = new Set<RefusalReason>([
   "attestation_predates_replay_cache",
 ]);
 
+/**
+ * A token that was valid and has aged out: the ordinary refresh step of an app using short-lived
+ * tokens (each session opened after the token's lifetime starts with one), so its count follows
+ * how many sessions start, not attacks. A stolen token presented late fails here too and harms
+ * nobody; a forged or tampered one fails verification and is counted.
+ */
+const EXPIRED_CREDENTIAL = /^jwt_authn_access_denied\{Jwt_is_expired\}$/;
+
 const AUTH_REASON = /^(jwt_authn_access_denied|token_|dpop_|attestation_|api_key_|certificate_)/;
 
-/** An authentication failure: a 401, or a refusal whose reason is about the caller's credentials (token, proof, attestation, key, certificate). */
+/** An authentication failure: a 401 (not a nonce challenge, an outage of Bulwark's or an expired token), or a refusal whose reason is about the caller's credentials (token, proof, attestation, key, certificate). */
 export function isAuthFailure(entry: TelemetryEntry): boolean {
   const reason = entry.reason;
-  if (reason !== undefined && NOT_CALLER_FAILURES.has(reason)) return false;
+  if (reason !== undefined && (NOT_CALLER_FAILURES.has(reason) || EXPIRED_CREDENTIAL.test(reason))) return false;
   if (entry.status === 401) return true;
   return reason !== undefined && AUTH_REASON.test(reason);
 }

@@ -4,16 +4,24 @@ import type { FailedAuthSpikeTunables, SignalConfig } from "./config.js";
 import { mayFire, signalEvent, type Detector } from "./detector.js";
 import { isAuthFailure } from "./entry-facts.js";
 
-/** A workload's learned baseline of authentication failures per bucket: what survives a restart. */
+/**
+ * A workload's learned baseline of authentication failures: what survives a restart. The model is
+ * the share of the workload's requests that fail authentication, not their count, so traffic that
+ * doubles (a push notification, the evening peak, a replay that catches up) with the usual share
+ * of failures is not a spike.
+ */
 export interface FailureBaseline {
-  /** Exponentially weighted mean and variance of the failures per bucket. */
-  mean: number;
-  variance: number;
-  /** Buckets learned so far (the warm-up counts them). */
+  /** Exponentially weighted failures and requests per bucket; their quotient is the learned failure share. */
+  failures: number;
+  requests: number;
+  /** Exponentially weighted overdispersion: how much more the per-bucket failures vary than a binomial draw at the learned share (at least 1). */
+  dispersion: number;
+  /** Buckets with traffic learned so far (the warm-up counts them). */
   buckets: number;
-  /** Start of the bucket being counted, and its count so far. */
+  /** Start of the bucket being counted, its failures and requests so far. */
   bucketStartMs: number;
   count: number;
+  seen: number;
   firedMs: number;
 }
 
@@ -21,16 +29,15 @@ interface WorkloadState extends FailureBaseline {
   config: SignalConfig;
 }
 
-/** The most empty buckets folded one by one after a silence; beyond it the decay is applied at once. */
-const MAX_GAP_STEPS = 64;
-
 /**
  * Failed-authentication spike (learned baseline, so a heuristic in its thresholds): a workload's
  * authentication failures (401s and refusals of tokens, DPoP proofs, attestations, API keys or
- * certificates; not the DPoP nonce challenge) in the current bucket exceed both the learned mean
- * plus `deviations` standard deviations and a floor in failures per second, once `warmupBuckets`
- * buckets have been learned. A bucket that fires is learned at the threshold, not at its count,
- * so an attack that lasts does not become the new normal quickly.
+ * certificates; not the DPoP nonce challenge nor an expired token) in the current bucket exceed
+ * both what the learned failure share predicts for the bucket's requests, plus `deviations`
+ * standard deviations (binomial, widened by the learned overdispersion), and a floor in failures
+ * per second, once `warmupBuckets` buckets with traffic have been learned. A bucket that fires is
+ * learned at the threshold, not at its count, so an attack that lasts does not become the new
+ * normal quickly.
  */
 export class FailedAuthSpikeDetector implements Detector {
   readonly kind = "FailedAuthSpike" as const;
@@ -46,16 +53,18 @@ export class FailedAuthSpikeDetector implements Detector {
     const state = this.table.upsert(config.workload, () => ({ ...emptyBaseline(entry.timeMs), config }));
     state.config = config;
     roll(state, entry.timeMs, tunables);
+    state.seen++;
     if (!isAuthFailure(entry)) return;
     state.count++;
-    const limit = threshold(state, tunables);
+    const limit = threshold(state, state.seen, tunables);
     if (state.buckets < tunables.warmupBuckets || state.count <= limit || !mayFire(state, entry.timeMs, tunables.cooldownMs)) return;
     const seconds = tunables.bucketMs / 1000;
+    const share = learnedShare(state);
     emit(
       signalEvent(this.kind, config, {
         value: state.count,
         threshold: Math.ceil(limit),
-        message: `${state.count} authentication failures in ${seconds} s on ${config.workload}, above the learned ${state.mean.toFixed(1)} ± ${Math.sqrt(state.variance).toFixed(1)} per ${seconds} s (floor ${tunables.minFailuresPerSecond}/s)`,
+        message: `${state.count} authentication failures in ${state.seen} requests within ${seconds} s on ${config.workload}, above the ${Math.ceil(limit)} its learned failure share of ${(share * 100).toFixed(2)}% allows (floor ${tunables.minFailuresPerSecond}/s)`,
         timeMs: entry.timeMs,
       }),
     );
@@ -72,7 +81,9 @@ export class FailedAuthSpikeDetector implements Detector {
   /** The baselines to persist (Redis, a ConfigMap), so a restart does not relearn from zero. */
   toJSON(): Record<string, FailureBaseline> {
     const out: Record<string, FailureBaseline> = {};
-    for (const [workload, { mean, variance, buckets, bucketStartMs, count, firedMs }] of this.table) out[workload] = { mean, variance, buckets, bucketStartMs, count, firedMs };
+    for (const [workload, { failures, requests, dispersion, buckets, bucketStartMs, count, seen, firedMs }] of this.table) {
+      out[workload] = { failures, requests, dispersion, buckets, bucketStartMs, count, seen, firedMs };
+    }
     return out;
   }
 
@@ -86,51 +97,54 @@ export class FailedAuthSpikeDetector implements Detector {
 }
 
 function emptyBaseline(nowMs: number): FailureBaseline {
-  return { mean: 0, variance: 0, buckets: 0, bucketStartMs: nowMs, count: 0, firedMs: 0 };
+  return { failures: 0, requests: 0, dispersion: 1, buckets: 0, bucketStartMs: nowMs, count: 0, seen: 0, firedMs: 0 };
 }
+
+const BASELINE_FIELDS = ["failures", "requests", "dispersion", "buckets", "bucketStartMs", "count", "seen", "firedMs"] as const;
 
 function isBaseline(value: unknown): value is FailureBaseline {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
-  return ["mean", "variance", "buckets", "bucketStartMs", "count", "firedMs"].every((k) => typeof v[k] === "number" && Number.isFinite(v[k]));
+  return BASELINE_FIELDS.every((k) => typeof v[k] === "number" && Number.isFinite(v[k]) && v[k] >= 0);
 }
 
-/** The count above which the current bucket is a spike. */
-function threshold(state: FailureBaseline, tunables: FailedAuthSpikeTunables): number {
+function learnedShare(state: FailureBaseline): number {
+  return state.requests > 0 ? Math.min(1, state.failures / state.requests) : 0;
+}
+
+/** The failure count above which a bucket of `requests` requests is a spike. */
+function threshold(state: FailureBaseline, requests: number, tunables: FailedAuthSpikeTunables): number {
   const floor = (tunables.minFailuresPerSecond * tunables.bucketMs) / 1000;
-  return Math.max(floor, state.mean + tunables.deviations * Math.sqrt(state.variance));
+  const share = learnedShare(state);
+  const expected = requests * share;
+  const spread = Math.sqrt(Math.max(1, state.dispersion) * requests * share * (1 - share));
+  return Math.max(floor, expected + tunables.deviations * spread);
 }
 
-/** Closes the buckets that ended before `nowMs`, learning each (empty ones included). */
+/** Closes the buckets that ended before `nowMs`, learning the one with traffic; empty buckets tell nothing about the share. */
 function roll(state: FailureBaseline, nowMs: number, tunables: FailedAuthSpikeTunables): void {
-  const alpha = 1 - 0.5 ** (tunables.bucketMs / tunables.baselineHalfLifeMs);
-  let steps = 0;
-  while (nowMs >= state.bucketStartMs + tunables.bucketMs) {
-    if (steps === MAX_GAP_STEPS) {
-      const rest = Math.floor((nowMs - state.bucketStartMs) / tunables.bucketMs);
-      const decay = (1 - alpha) ** rest;
-      state.mean *= decay;
-      state.variance *= decay;
-      state.buckets += rest;
-      state.bucketStartMs += rest * tunables.bucketMs;
-      state.count = 0;
-      return;
-    }
-    learn(state, Math.min(state.count, threshold(state, tunables)), alpha);
-    state.count = 0;
-    state.bucketStartMs += tunables.bucketMs;
-    steps++;
-  }
+  if (nowMs < state.bucketStartMs + tunables.bucketMs) return;
+  if (state.seen > 0) learn(state, Math.min(state.count, threshold(state, state.seen, tunables)), state.seen, tunables);
+  state.count = 0;
+  state.seen = 0;
+  state.bucketStartMs += Math.floor((nowMs - state.bucketStartMs) / tunables.bucketMs) * tunables.bucketMs;
 }
 
-function learn(state: FailureBaseline, x: number, alpha: number): void {
+function learn(state: FailureBaseline, failures: number, requests: number, tunables: FailedAuthSpikeTunables): void {
   if (state.buckets === 0) {
-    state.mean = x;
-    state.variance = 0;
+    state.failures = failures;
+    state.requests = requests;
+    state.dispersion = 1;
   } else {
-    const diff = x - state.mean;
-    state.mean += alpha * diff;
-    state.variance = (1 - alpha) * (state.variance + alpha * diff * diff);
+    const alpha = 1 - 0.5 ** (tunables.bucketMs / tunables.baselineHalfLifeMs);
+    const share = learnedShare(state);
+    const binomial = requests * share * (1 - share);
+    if (binomial > 0) {
+      const residual = failures - requests * share;
+      state.dispersion += alpha * (Math.min((residual * residual) / binomial, 100) - state.dispersion);
+    }
+    state.failures += alpha * (failures - state.failures);
+    state.requests += alpha * (requests - state.requests);
   }
   state.buckets++;
 }
