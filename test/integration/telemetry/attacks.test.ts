@@ -1,71 +1,32 @@
-import { createServer, type Server } from "node:http";
-import { Writable } from "node:stream";
 import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
-import { Redis } from "ioredis";
 import { pino } from "pino";
-import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TelemetryEntry } from "../../../contract/telemetry.js";
-import { standaloneBootstrap } from "../../../envoy/bootstrap/standalone-bootstrap.js";
-import type { TranslationInput } from "../../../operator/resolve/objects.js";
-import { jwksSecret, policy, service, sidecarPod } from "../../../operator/testdata/objects.js";
-import { defaultSettings, render } from "../../../operator/translate/render.js";
-import { RedisAdaptiveStore } from "../../../services/adaptive/redis-store.js";
-import { AdaptiveCache } from "../../../services/authz/adaptive-cache.js";
-import { buildRouteTable, RouteTableHolder } from "../../../services/authz/config.js";
-import { DpopNonces } from "../../../services/authz/dpop-nonce.js";
-import { KeySets } from "../../../services/authz/keys.js";
-import { MemoryReplayStore } from "../../../services/authz/replay-store.js";
-import { AuthzServer } from "../../../services/authz/service.js";
-import { RedisStore } from "../../../services/ratelimit/redis-store.js";
 import { KubernetesReporter } from "../../../services/telemetry/kubernetes-reporter.js";
-import { TelemetryReceiver } from "../../../services/telemetry/receiver.js";
-import { ANALYSIS_STATE_KEY, TelemetryReporting } from "../../../services/telemetry/reporting.js";
+import { ANALYSIS_STATE_KEY } from "../../../services/telemetry/reporting.js";
 import { dbipCountryOf } from "../../../services/telemetry/signals/country.js";
-import { freePort } from "../../env/processes.js";
 import { installCrds } from "../../support/crds.js";
-import { startEnvoy, type EnvoyProcess } from "../../support/envoy-process.js";
-import { adminKubeConfig, testEnvironment, uniqueName } from "../../support/environment.js";
+import { adminKubeConfig, uniqueName } from "../../support/environment.js";
 import { kubectl } from "../../support/kubectl.js";
-import { testAuthentication, testIssuer, TEST_JWKS_SECRET, type TestIssuer } from "../../support/policy-sidecar.js";
 import { waitFor } from "../../support/poll.js";
+import { adaptiveRefusal, PROOF_POLICY, proofPolicy, startProofStack, type ProofStack } from "../../support/telemetry-proof-stack.js";
 import { replayTrace, type ReplayReply } from "../../support/trace-replay.js";
 import { generateTrace, type Trace } from "../../support/traffic-trace.js";
 
 /**
- * The proof of #15 through real sidecars: a policy with spec.telemetry, Login and Payment rules, a
- * deprecated prefix and the default-deny 404, an OpenAPI document in a ConfigMap and an adaptive
- * response; a real Envoy (the offline translation), a real bulwark authz reading the blocks from
- * the real Redis, the real receiver feeding TelemetryReporting in this process, which writes to the
- * real API server. Seeded traces (test/support/traffic-trace.ts) are replayed in real time through
- * the sidecar: attacks mixed with benign users are seen within 10 s and the attackers refused; a
- * benign trace of 100,000 requests fires nothing; a restarted reporting restores from Redis.
+ * The proof of #15 through real sidecars, with the API server: the stack of
+ * test/support/telemetry-proof-stack.ts (a real Envoy with the policy's sidecar configuration, a
+ * real bulwark authz reading the blocks from the real Redis, the real receiver feeding
+ * TelemetryReporting in this process), whose reporting writes to the real API server. A seeded
+ * trace of attacks mixed with benign users (test/support/traffic-trace.ts) is replayed in real
+ * time through the sidecar: each attack is seen within 10 s and the attackers refused; the
+ * APIInventory, status.traffic and Events land in the API server; a restarted reporting restores
+ * from Redis. The benign trace of 100,000 requests is benign.test.ts beside this one.
  */
 
 const NS = uniqueName("proof");
-const NAME = "shop-api";
-/**
- * The benign trace's users. 4,800 users make the 100,000 requests of the proof (run it so:
- * BULWARK_PROOF_USERS=4800 BULWARK_PROOF_MIN=100000); on the shared 2-core machine the whole stack
- * (client, app, authz, receiver and analysis in this process, plus Envoy) serves about 400
- * requests/s, so that takes about 4 minutes. By default a quarter of it, replayed in real time.
- */
-const BENIGN_USERS = Number(process.env.BULWARK_PROOF_USERS ?? 1200);
-const BENIGN_MIN = Number(process.env.BULWARK_PROOF_MIN ?? 20_000);
+const NAME = PROOF_POLICY;
 const countryOf = dbipCountryOf();
-
-const rules = [
-  { name: "login", authentication: "None", purpose: "Login", match: { path: "/v1/login", methods: ["POST"] } },
-  { name: "payments", purpose: "Payment", match: { path: "/v1/payments", methods: ["POST"] } },
-  { name: "feed", match: { path: "/v1/feed", methods: ["GET"] } },
-  { name: "search", authentication: "Optional", match: { path: "/v1/search", methods: ["GET"] } },
-  { name: "products", authentication: "Optional", match: { pathPrefix: "/v1/products/", methods: ["GET"] } },
-  { name: "sellers", authentication: "Optional", match: { pathTemplate: "/v1/sellers/{sellerId}", methods: ["GET"] } },
-  { name: "cart", match: { path: "/v1/cart", methods: ["GET"] } },
-  { name: "profile", match: { path: "/v1/profile", methods: ["GET"] } },
-  { name: "orders", match: { pathPrefix: "/v1/users/", methods: ["GET"] } },
-  { name: "legacy", authentication: "None", match: { pathPrefix: "/v0/", methods: ["GET"] } },
-];
 
 /** The service's document: what the rules let through, without the planted shadow (/v1/internal/export) and zombie (/v0/feed). */
 const OPENAPI_OPERATIONS: [string, string][] = [
@@ -92,119 +53,16 @@ const openApiDocument = {
   ),
 };
 
-function policySpec(): Record<string, unknown> {
-  return {
-    targetRefs: [{ kind: "Service", name: "shop-api" }],
-    authentication: testAuthentication("shop-api"),
-    rules,
-    clientAddress: { trustedHops: 1 },
-    mobile: { deprecations: [{ pathPrefix: "/v0/", deprecatedAt: "2026-01-01", sunsetAt: "2027-06-01" }] },
-    telemetry: { deviceHeader: "X-Device-Id" },
-    apiInventory: { openAPI: { configMap: { name: "shop-openapi", key: "openapi.json" } } },
-    adaptiveResponse: {
-      deviceHeader: "X-Device-Id",
-      rules: [
-        { signal: "CredentialStuffing", identity: "ClientAddress", action: "Block", duration: "10m" },
-        { signal: "CardTesting", identity: "Account", action: "Block", duration: "10m" },
-        { signal: "Enumeration", identity: "Account", action: "Block", duration: "10m" },
-        { signal: "Scraping", identity: "Device", action: "Block", duration: "10m", mode: "Shadow" },
-      ],
-    },
-  };
-}
-
-interface Signal {
-  kind: string;
-  identityKind?: string;
-  identity?: string;
-  timeMs: number;
-  wallMs: number;
-}
-
 const log = pino({ level: "silent" });
-const signals: Signal[] = [];
-/** Captures the reporting's JSON log: its signals (bulwark_abuse_signal), with the wall time they were logged. */
-const signalLog = pino(
-  { level: "warn" },
-  new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString("utf8").split("\n")) {
-        if (!line.includes("bulwark_abuse_signal")) continue;
-        const r = JSON.parse(line) as { signal: string; identity_kind?: string; identity_value?: string; signal_time: string };
-        signals.push({
-          kind: r.signal,
-          ...(r.identity_kind ? { identityKind: r.identity_kind } : {}),
-          ...(r.identity_value ? { identity: r.identity_value } : {}),
-          timeMs: Date.parse(r.signal_time),
-          wallMs: Date.now(),
-        });
-      }
-      done();
-    },
-  }),
-);
-
-let issuer: TestIssuer;
-let app: Server;
-let envoy: EnvoyProcess | undefined;
-let receiver: TelemetryReceiver;
-let authz: AuthzServer | undefined;
-let reporting: TelemetryReporting;
-let translation: ReturnType<typeof render>;
-let sidecarPort: number;
-const redisClients: Redis[] = [];
-const closers: (() => Promise<unknown>)[] = [];
-const tokens = new Map<string, string>();
+let stack: ProofStack;
 const custom = (): CustomObjectsApi => adminKubeConfig().makeApiClient(CustomObjectsApi);
-
 const sleep = (ms: number): Promise<unknown> => new Promise((r) => setTimeout(r, ms));
-const tokenOf = (subject: string): string => {
-  const token = tokens.get(subject);
-  if (!token) throw new Error(`no token for ${subject}`);
-  return token;
-};
-async function signTokens(trace: Trace): Promise<void> {
-  const subjects = new Set(trace.entries.filter((e) => e.authenticated && e.subject).map((e) => e.subject!));
-  for (const s of subjects) if (!tokens.has(s)) tokens.set(s, await issuer.sign({ sub: s }, "shop-api"));
-}
-const redis = (): Redis => {
-  const r = new Redis(testEnvironment().redisUrl, { maxRetriesPerRequest: 1 });
-  redisClients.push(r);
-  return r;
-};
-const newReporting = (): TelemetryReporting =>
-  new TelemetryReporting({
-    log: signalLog,
-    registry: new Registry(),
-    kubernetes: new KubernetesReporter(adminKubeConfig(), log),
-    adaptive: new RedisAdaptiveStore(redis()),
-    redis: redis(),
-    countryOf,
-  });
 
 beforeAll(async () => {
   await installCrds();
   await kubectl(["create", "namespace", NS]);
-  issuer = await testIssuer();
-  app = createServer((req, res) => {
-    req.resume();
-    const want = Number(req.headers["x-want-status"] ?? 200);
-    res.writeHead(want >= 200 && want < 600 ? want : 200, { "content-type": "application/json" }).end('{"ok":true}');
-  });
-  app.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
-  const appPort = (app.address() as { port: number }).port;
-  sidecarPort = await freePort();
-  const policyObject = policy({ namespace: NS, name: NAME, created: "2026-01-01T00:00:00Z", spec: policySpec() });
-  const input: TranslationInput = {
-    policies: [policyObject],
-    services: [service(NS, "shop-api", { app: "shop" })],
-    pods: [sidecarPod(NS, "shop-api-0", { app: "shop" }, { sidecar: sidecarPort, app: appPort })],
-    secrets: [jwksSecret(NS, TEST_JWKS_SECRET, issuer.jwks)],
-    now: new Date().toISOString(),
-  };
   // The policy and its document in the API server: status, Events and the APIInventory land there.
-  const { metadata, ...rest } = policyObject as { metadata: Record<string, unknown> };
+  const { metadata: _metadata, ...rest } = proofPolicy(NS) as { metadata: Record<string, unknown> };
   await custom().createNamespacedCustomObject({
     group: "bulwark.dev",
     version: "v1alpha1",
@@ -215,48 +73,17 @@ beforeAll(async () => {
   await adminKubeConfig()
     .makeApiClient(CoreV1Api)
     .createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: "shop-openapi" }, data: { "openapi.json": JSON.stringify(openApiDocument) } } });
-
-  reporting = newReporting();
-  receiver = new TelemetryReceiver({ log, sinks: [(entries) => reporting.sink(entries)] });
-  const receiverPort = await receiver.start("127.0.0.1", 0);
-
-  const tables = new RouteTableHolder();
-  const actions = new RedisAdaptiveStore(redis());
-  const counters = new RedisStore({ url: testEnvironment().redisUrl, commandTimeoutMs: 1000 });
-  closers.push(() => counters.close());
-  const offline = render(input);
-  tables.swap(buildRouteTable(offline.ir));
-  authz = new AuthzServer({
-    host: "127.0.0.1",
-    port: 0,
-    tables,
-    deps: { now: Date.now, replay: new MemoryReplayStore(), nonces: new DpopNonces(), keys: new KeySets().keys, adaptive: { actions: new AdaptiveCache(actions), counters } },
-    log,
-  });
-  const authzPort = await authz.start();
-  translation = render(input, { ...defaultSettings, authz: { host: "127.0.0.1", port: authzPort, timeoutMs: 1000 }, telemetry: { host: "127.0.0.1", port: receiverPort } });
-  tables.swap(buildRouteTable(translation.ir));
-  const workload = translation.workloads[0];
-  if (!workload) throw new Error(`not rendered: ${JSON.stringify(translation.resolution.policies[0]?.accepted)}`);
-  reporting.configure(translation);
+  stack = await startProofStack({ namespace: NS, countryOf, kubernetes: new KubernetesReporter(adminKubeConfig(), log), persist: true, envoyName: "envoy-attacks" });
   // A first report reads the document and learns the policy's uid (Events name it).
-  await reporting.report();
-  envoy = await startEnvoy(standaloneBootstrap(workload.resources, { nodeId: "shop-api-0.shop" }), "envoy-attacks");
+  await stack.reporting.report();
 }, 120_000);
 
 afterAll(async () => {
-  await envoy?.stop();
-  await receiver?.stop(100);
-  await authz?.stop(100);
-  await reporting?.settle();
-  for (const c of closers) await c().catch(() => undefined);
-  for (const r of redisClients) r.disconnect();
-  await new Promise((resolve) => app?.close(resolve));
+  await stack?.stop();
   await kubectl(["delete", "namespace", NS, "--wait=false"]).catch(() => undefined);
 });
 
 const TRACE_START = Date.UTC(2026, 11, 3, 9, 0, 0);
-const adaptiveRefusal = (r: ReplayReply): boolean => r.status === 403 && (r.reason ?? "").startsWith("adaptive-block");
 
 describe("attacks and benign users through a real sidecar, seen by bulwark telemetry and refused by bulwark authz", { timeout: 300_000 }, () => {
   let mixed: Trace;
@@ -291,10 +118,10 @@ describe("attacks and benign users through a real sidecar, seen by bulwark telem
       { ...who, method: "GET", path: planted.zombie, status: 200, timeMs: TRACE_START + t + 100 },
     ]);
     const entries = [...mixed.entries.filter((e) => e.timeMs < cut), ...plantedEntries].sort((a, b) => a.timeMs - b.timeMs);
-    await signTokens(mixed);
-    signals.length = 0;
+    await stack.signTokens(mixed);
+    stack.signals.length = 0;
     wallStart = Date.now() + 500;
-    const result = await replayTrace(entries, { port: sidecarPort, traceStartMs: TRACE_START, wallStartMs: wallStart, tokenOf });
+    const result = await replayTrace(entries, { port: stack.sidecarPort, traceStartMs: TRACE_START, wallStartMs: wallStart, tokenOf: stack.tokenOf });
     replies = result.replies;
     console.log(
       `PROOF mixed replay: ${entries.length} requests in ${(result.elapsedMs / 1000).toFixed(1)} s, sender max lag ${result.maxLagMs} ms, ${result.errors} errors, load average ${(
@@ -306,7 +133,7 @@ describe("attacks and benign users through a real sidecar, seen by bulwark telem
     );
     expect(result.errors).toBe(0);
     await sleep(2500); // the sidecar flushes about once a second
-    await reporting.settle();
+    await stack.reporting.settle();
 
     const attackerIds = new Set(mixed.attacks.flatMap((a) => a.identities.map((i) => i.value)));
     const attackerOf = (r: ReplayReply): boolean => [r.entry.clientAddress, r.entry.subject, r.entry.device].some((v) => v !== undefined && attackerIds.has(v));
@@ -316,7 +143,7 @@ describe("attacks and benign users through a real sidecar, seen by bulwark telem
       const theirs = replies.filter((r) => attack.identities.some((i) => [r.entry.clientAddress, r.entry.subject, r.entry.device].includes(i.value)));
       // The attack started when its first request was actually sent (the sender may lag the schedule under load).
       const startWall = Math.min(...theirs.map((r) => r.sentMs));
-      const seen = signals.find((s) => s.kind === attack.signal && attack.identities.some((i) => i.kind === s.identityKind && i.value === s.identity));
+      const seen = stack.signals.find((s) => s.kind === attack.signal && attack.identities.some((i) => i.kind === s.identityKind && i.value === s.identity));
       const afterWall = seen ? (seen.wallMs - startWall) / 1000 : Infinity;
       const afterEntry = seen ? (seen.timeMs - startWall) / 1000 : Infinity;
       const later = seen ? theirs.filter((r) => r.sentMs > seen.wallMs + 2000) : [];
@@ -354,7 +181,7 @@ describe("attacks and benign users through a real sidecar, seen by bulwark telem
 
   it("writes the APIInventory (the planted shadow and zombie endpoints, the rest as the OpenAPI document), status.traffic and Warning Events", async () => {
     const started = Date.now();
-    await reporting.report();
+    await stack.reporting.report();
     const reportMs = Date.now() - started;
     const shadowWall = wallStart + 1000;
     const inventory = (await custom().getNamespacedCustomObject({ group: "bulwark.dev", version: "v1alpha1", plural: "apiinventories", namespace: NS, name: NAME })) as {
@@ -399,48 +226,22 @@ describe("attacks and benign users through a real sidecar, seen by bulwark telem
     expect(new Set(events.map((e) => e.reason))).toEqual(new Set(["CredentialStuffing", "CardTesting", "Enumeration", "Scraping"]));
   });
 
-  it(`fires nothing and refuses nobody on a benign trace from ${BENIGN_USERS} users (100,000 requests with 4,800)`, async () => {
-    const benign = generateTrace({ seed: 424242, users: BENIGN_USERS, durationMs: 60_000, startMs: TRACE_START, countryOf });
-    const entries = benign.entries.filter((e) => e.timeMs < TRACE_START + 70_000);
-    await signTokens(benign);
-    signals.length = 0;
-    const start = Date.now() + 500;
-    const result = await replayTrace(entries, { port: sidecarPort, traceStartMs: TRACE_START, wallStartMs: start, tokenOf, sockets: 64 });
-    await sleep(2500);
-    await reporting.settle();
-    const os = await import("node:os");
-    const refused = result.replies.filter(adaptiveRefusal);
-    const rate = signals.length / entries.length;
-    console.log(
-      `PROOF benign replay: ${entries.length} requests from ${new Set(entries.map((e) => e.device)).size} devices, ${new Set(entries.map((e) => e.appVersion)).size} app versions, in ${(result.elapsedMs / 1000).toFixed(1)} s (${Math.round(entries.length / (result.elapsedMs / 1000))} req/s, sender max lag ${result.maxLagMs} ms, ${result.errors} errors), load average ${os
-        .loadavg()
-        .map((l) => l.toFixed(2))
-        .join(" ")}`,
-    );
-    console.log(`PROOF benign replay: signals ${signals.length}, adaptive refusals ${refused.length}, false-positive rate ${rate} per request`);
-    for (const s of signals) console.log(`  false positive: ${s.kind} ${s.identityKind} ${s.identity}`);
-    expect(entries.length).toBeGreaterThanOrEqual(BENIGN_MIN);
-    expect(result.errors).toBe(0);
-    expect(signals).toEqual([]);
-    expect(refused).toEqual([]);
-  });
-
   it("restores the inventory and the baselines into a new TelemetryReporting from Redis", async () => {
-    await reporting.report();
-    const saved = await redisClients[0]!.get(ANALYSIS_STATE_KEY);
+    await stack.reporting.report();
+    const saved = await stack.redis().get(ANALYSIS_STATE_KEY);
     expect(saved).not.toBeNull();
-    const restarted = newReporting();
-    restarted.configure(translation);
+    const restarted = stack.newReporting();
+    restarted.configure(stack.translation);
     const started = performance.now();
     await restarted.restore();
     const ms = performance.now() - started;
     console.log(`PROOF restore: ${(saved!.length / 1024).toFixed(0)} KiB of analysis restored from Redis in ${ms.toFixed(0)} ms`);
     expect(JSON.stringify(restarted.analysis.state())).toBe(saved);
     // The baselines (the workload's failed-auth rate) are kept; per-caller windows are not saved (minutes long, learned again).
-    expect(restarted.analysis.sizes().signals.FailedAuthSpike).toEqual(reporting.analysis.sizes().signals.FailedAuthSpike);
-    expect(reporting.analysis.sizes().signals.FailedAuthSpike).toEqual({ workloads: 1 });
+    expect(restarted.analysis.sizes().signals.FailedAuthSpike).toEqual(stack.reporting.analysis.sizes().signals.FailedAuthSpike);
+    expect(stack.reporting.analysis.sizes().signals.FailedAuthSpike).toEqual({ workloads: 1 });
     // Its first report reads the OpenAPI document again; the classification is then the same.
     await restarted.report();
-    expect(restarted.analysis.inventories()).toEqual(reporting.analysis.inventories());
+    expect(restarted.analysis.inventories()).toEqual(stack.reporting.analysis.inventories());
   });
 });
