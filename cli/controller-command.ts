@@ -21,7 +21,7 @@ import { clientAddressHelp, parseClientAddressFlags } from "./client-address-fla
 import { TokenReviewAuthenticator, tokenReviewer, XDS_TOKEN_AUDIENCE } from "../operator/kube/xds-authentication.js";
 import { loadClusterConfig } from "./cluster-config.js";
 import { parseAddress, UsageError } from "./usage.js";
-import { loadXdsTls, parseXdsTlsFlags } from "./xds-tls.js";
+import { loadServingTls, parseXdsTlsFlags, XDS_TLS_FLAGS } from "./serving-tls.js";
 import { isStandalone, runStandaloneController } from "./controller-standalone.js";
 
 export const controllerHelp = `usage: bulwark controller [flags]
@@ -165,7 +165,7 @@ export async function runController(argv: string[]): Promise<number> {
 
   const kc = loadClusterConfig(values.kubeconfig);
 
-  const tls = await loadXdsTls(xdsTls, { kc, namespace: leaseNamespace, log });
+  const tls = await loadServingTls(xdsTls, XDS_TLS_FLAGS, { kc: () => kc, namespace: leaseNamespace, log });
   const metrics = new ControllerMetrics(readBuildInfo());
   const xds = new XdsServer({
     host: xdsAddress.host,
