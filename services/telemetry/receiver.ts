@@ -28,7 +28,7 @@ export interface TelemetryReceiverOptions {
    * is and which workload it reports for — only for tests in one process and for `bulwark
    * telemetry` without --cluster, whose conclusions are logged and counted and act on nothing.
    */
-  authentication?: { authenticator: StreamAuthenticator };
+  authentication?: { authenticator: StreamAuthenticator; timeoutMs?: number };
   /** The serving certificate (PEM, with its chain) and key; absent: plaintext HTTP/2. */
   tls?: { certPem: string; keyPem: string };
 }
@@ -105,7 +105,13 @@ export class TelemetryReceiver {
     const handlers = this.believingStream(call);
     const authentication = this.options.authentication;
     if (!authentication) return handlers;
-    return gateStream({ call, authenticator: authentication.authenticator, inner: handlers, reject: (r) => this.rejected(r) });
+    return gateStream({
+      call,
+      authenticator: authentication.authenticator,
+      inner: handlers,
+      reject: (r) => this.rejected(r),
+      ...(authentication.timeoutMs !== undefined ? { timeoutMs: authentication.timeoutMs } : {}),
+    });
   }
 
   /** The handlers of a stream whose claims (node id, workload) are believed: behind the gate, or without authentication. */

@@ -91,6 +91,18 @@ describe("the telemetry receiver authenticates every stream and binds it to the 
     expect(await metrics()).toContain("bulwark_telemetry_streams 0");
   });
 
+  it("refuses a stream whose token cannot be checked in time (an API server that hangs): unavailable, nothing delivered", async () => {
+    const hanging: StreamAuthenticator = { authenticate: () => new Promise(() => undefined) };
+    const lines: string[] = [];
+    const log = pino({ level: "info" }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }));
+    const got: TelemetryEntry[] = [];
+    service = await startTelemetryService({ listen: { host: "127.0.0.1", port: 0 }, log, authentication: { authenticator: hanging, timeoutMs: 200 } }, [(e) => got.push(...e)]);
+    const result = await streamAccessLogs({ port: service.grpcPort, messages: messages(), token: "good" });
+    expect(result).toEqual({ status: "14", message: "the token could not be checked within 200 ms" });
+    expect(got).toEqual([]);
+    expect(lines.some((l) => l.includes('"reason":"unavailable"'))).toBe(true);
+  });
+
   it("holds messages that arrive while the token is checked, and a stream ended before the answer still delivers them", async () => {
     const auth = authenticator({ good: SHOP_POD }, 300);
     const { got } = await start(auth);

@@ -32,6 +32,9 @@ const REJECTION_CODE: Record<TelemetryRejectionReason, GrpcStatusCode> = {
   unavailable: GrpcStatus.UNAVAILABLE,
 };
 
+/** How long a token may take to be checked before the stream is refused as unavailable (an API server that hangs refuses, never admits). */
+export const AUTHENTICATION_TIMEOUT_MS = 10_000;
+
 /** Messages a stream may send while its token is being checked (the stream is paused meanwhile, so only what was already read). */
 const MAX_QUEUED_MESSAGES = 16;
 
@@ -59,6 +62,8 @@ export function gateStream(options: {
   inner: Handlers;
   /** Called once for a refused stream, before the call ends. */
   reject: (rejection: TelemetryRejection) => void;
+  /** Default AUTHENTICATION_TIMEOUT_MS. */
+  timeoutMs?: number;
 }): Handlers {
   const { call, inner } = options;
   let identity: StreamIdentity | undefined;
@@ -66,8 +71,10 @@ export function gateStream(options: {
   let done = false;
   let clientEnded = false;
   let queue: StreamAccessLogsMessage[] = [];
+  let timer: NodeJS.Timeout | undefined;
   const stop = (code: GrpcStatusCode, message: string): void => {
     done = true;
+    clearTimeout(timer);
     queue = [];
     call.finish(code, message);
     // Drained (and ignored: the call has ended), so the refused stream closes at once.
@@ -92,7 +99,10 @@ export function gateStream(options: {
   if ("problem" in presented) refuse("no_token", presented.problem);
   else {
     call.pause();
+    const timeoutMs = options.timeoutMs ?? AUTHENTICATION_TIMEOUT_MS;
+    timer = setTimeout(() => refuse("unavailable", `the token could not be checked within ${timeoutMs} ms`), timeoutMs);
     void options.authenticator.authenticate(presented.token).then((result) => {
+      clearTimeout(timer);
       if (done || call.ended) return;
       if (!result.ok) return refuse(result.reason, result.message);
       identity = result.identity;
@@ -118,6 +128,7 @@ export function gateStream(options: {
     },
     cancelled: () => {
       done = true;
+      clearTimeout(timer);
       queue = [];
       inner.cancelled?.();
     },
