@@ -39,6 +39,8 @@ export interface TelemetryReceiverOptions {
  * values (entry.ts), handed to every sink in turn; a sink that throws is counted and logged, and
  * neither the other sinks nor the stream notice. A stream names its sidecar (node id) and its
  * workload (log name) in its first message; a stream whose first message does not is ended.
+ * With `authentication`, those claims are believed only as far as the stream's token goes
+ * (stream-gate.ts): a pod reports as itself, for its own namespace's policies, or not at all.
  */
 export class TelemetryReceiver {
   private server: GrpcH2Server | undefined;
