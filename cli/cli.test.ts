@@ -143,6 +143,14 @@ describe("bulwark telemetry", () => {
       busy.close();
     }
   });
+
+  it.each([
+    [["--cluster"], "bulwark: --tls-cert and --tls-key (or --tls-secret) are required: with --cluster sidecars present their tokens to this service, over TLS only\n"],
+    [["--tls-secret", "bulwark-telemetry-tls", "--tls-dns-names", "t.example"], "bulwark: --tls-secret needs --cluster (the Secret is kept through the API server)\n"],
+    [["--cluster", "--tls-secret", "s"], "bulwark: --tls-dns-names is required with --tls-secret (the names sidecars reach the telemetry by)\n"],
+  ])("refuses to take tokens in plaintext: %j", async (flags, stderr) => {
+    expect(await bulwark(["telemetry", ...flags, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"])).toEqual({ code: 2, stdout: "", stderr });
+  });
 });
 
 describe.concurrent("bulwark controller without a cluster to talk to", () => {

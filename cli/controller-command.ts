@@ -21,8 +21,10 @@ import { clientAddressHelp, parseClientAddressFlags } from "./client-address-fla
 import { TokenReviewAuthenticator, tokenReviewer, XDS_TOKEN_AUDIENCE } from "../operator/kube/xds-authentication.js";
 import { loadClusterConfig } from "./cluster-config.js";
 import { parseAddress, UsageError } from "./usage.js";
-import { loadXdsTls, parseXdsTlsFlags } from "./xds-tls.js";
+import { loadServingTls, parseXdsTlsFlags, XDS_TLS_FLAGS } from "./serving-tls.js";
 import { isStandalone, runStandaloneController } from "./controller-standalone.js";
+import { telemetrySettings } from "./telemetry-settings.js";
+import { TELEMETRY_TOKEN_AUDIENCE } from "../contract/telemetry.js";
 
 export const controllerHelp = `usage: bulwark controller [flags]
 
@@ -52,6 +54,12 @@ flags (environment variable in brackets):
   --ratelimit-address HOST:PORT  bulwark ratelimit [BULWARK_RATELIMIT_ADDRESS] (default 127.0.0.1:8089)
   --telemetry-address HOST:PORT  bulwark telemetry, where sidecars of policies with spec.telemetry stream
                              their requests [BULWARK_TELEMETRY_ADDRESS]; unset: no sidecar streams telemetry
+  --telemetry-ca-file FILE   the CA (PEM) of bulwark telemetry's serving certificate: sidecars then stream over
+                             TLS and present their projected token of the audience ${TELEMETRY_TOKEN_AUDIENCE}
+                             (which the injector mounts) [BULWARK_TELEMETRY_CA_FILE]; unset: plaintext, for a
+                             receiver without --cluster, which authenticates nobody (a warning says so)
+  --telemetry-server-name NAME  the name its certificate carries, when not the --telemetry-address host
+                             [BULWARK_TELEMETRY_SERVER_NAME]
   --authz-timeout-ms MS      how long sidecars wait for bulwark authz before refusing with 503, 10 to 10000,
                              where a rule sets no authzTimeoutMs [BULWARK_AUTHZ_TIMEOUT_MS] (default 250)
 ${clientAddressHelp.trimEnd()}
@@ -79,42 +87,42 @@ function flag(values: Record<string, string | boolean | undefined>, name: string
   return typeof v === "string" ? v : (process.env[env] ?? fallback);
 }
 
+const CONTROLLER_FLAGS = {
+  kubeconfig: { type: "string" },
+  "xds-address": { type: "string" },
+  "xds-tls-cert": { type: "string" },
+  "xds-tls-key": { type: "string" },
+  "xds-tls-secret": { type: "string" },
+  "xds-tls-dns-names": { type: "string" },
+  "xds-token-audience": { type: "string" },
+  "http-address": { type: "string" },
+  "authz-address": { type: "string" },
+  "ratelimit-address": { type: "string" },
+  "telemetry-address": { type: "string" },
+  "telemetry-ca-file": { type: "string" },
+  "telemetry-server-name": { type: "string" },
+  "authz-timeout-ms": { type: "string" },
+  "client-address-trusted-hops": { type: "string" },
+  "client-address-header": { type: "string" },
+  "client-address-trusted-cidrs": { type: "string" },
+  "lease-namespace": { type: "string" },
+  "lease-name": { type: "string" },
+  identity: { type: "string" },
+  "log-level": { type: "string" },
+  "trust-domain": { type: "string" },
+  "ca-secret": { type: "string" },
+  "ca-secret-namespace": { type: "string" },
+  "ca-secret-create": { type: "string" },
+  "workload-cert-lifetime": { type: "string" },
+  "cluster-domain": { type: "string" },
+  "xds-max-connection-age": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 /** Runs the controller until SIGTERM or SIGINT; resolves with the exit code. */
 export async function runController(argv: string[]): Promise<number> {
   if (isStandalone(argv)) return runStandaloneController(argv);
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      kubeconfig: { type: "string" },
-      "xds-address": { type: "string" },
-      "xds-tls-cert": { type: "string" },
-      "xds-tls-key": { type: "string" },
-      "xds-tls-secret": { type: "string" },
-      "xds-tls-dns-names": { type: "string" },
-      "xds-token-audience": { type: "string" },
-      "http-address": { type: "string" },
-      "authz-address": { type: "string" },
-      "ratelimit-address": { type: "string" },
-      "telemetry-address": { type: "string" },
-      "authz-timeout-ms": { type: "string" },
-      "client-address-trusted-hops": { type: "string" },
-      "client-address-header": { type: "string" },
-      "client-address-trusted-cidrs": { type: "string" },
-      "lease-namespace": { type: "string" },
-      "lease-name": { type: "string" },
-      identity: { type: "string" },
-      "log-level": { type: "string" },
-      "trust-domain": { type: "string" },
-      "ca-secret": { type: "string" },
-      "ca-secret-namespace": { type: "string" },
-      "ca-secret-create": { type: "string" },
-      "workload-cert-lifetime": { type: "string" },
-      "cluster-domain": { type: "string" },
-      "xds-max-connection-age": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args: argv, options: CONTROLLER_FLAGS, strict: true });
   if (values.help) {
     process.stdout.write(controllerHelp);
     return 0;
@@ -132,7 +140,12 @@ export async function runController(argv: string[]): Promise<number> {
   const authz = parseAddress(flag(values, "authz-address", "BULWARK_AUTHZ_ADDRESS", "127.0.0.1:9191"), "--authz-address");
   const ratelimit = parseAddress(flag(values, "ratelimit-address", "BULWARK_RATELIMIT_ADDRESS", "127.0.0.1:8089"), "--ratelimit-address");
   const telemetryText = flag(values, "telemetry-address", "BULWARK_TELEMETRY_ADDRESS", "");
-  const telemetry = telemetryText === "" ? undefined : parseAddress(telemetryText, "--telemetry-address");
+  const telemetry = await telemetrySettings({
+    address: telemetryText === "" ? undefined : parseAddress(telemetryText, "--telemetry-address"),
+    caFile: flag(values, "telemetry-ca-file", "BULWARK_TELEMETRY_CA_FILE", ""),
+    serverName: flag(values, "telemetry-server-name", "BULWARK_TELEMETRY_SERVER_NAME", ""),
+    log,
+  });
   const authzTimeoutText = flag(values, "authz-timeout-ms", "BULWARK_AUTHZ_TIMEOUT_MS", "250");
   const authzTimeoutMs = Number(authzTimeoutText);
   if (!/^[0-9]{1,5}$/.test(authzTimeoutText) || authzTimeoutMs < 10 || authzTimeoutMs > 10_000)
@@ -165,7 +178,7 @@ export async function runController(argv: string[]): Promise<number> {
 
   const kc = loadClusterConfig(values.kubeconfig);
 
-  const tls = await loadXdsTls(xdsTls, { kc, namespace: leaseNamespace, log });
+  const tls = await loadServingTls(xdsTls, XDS_TLS_FLAGS, { kc: () => kc, namespace: leaseNamespace, log });
   const metrics = new ControllerMetrics(readBuildInfo());
   const xds = new XdsServer({
     host: xdsAddress.host,

@@ -7,6 +7,8 @@ import { describeTarget, redisTarget, RedisTargetError } from "../common/redis-t
 import { parseDuration } from "../operator/identity/rotation.js";
 import { startTelemetryService } from "../services/telemetry/service.js";
 import { startTelemetryAnalysis } from "./telemetry-analysis.js";
+import { TELEMETRY_TOKEN_AUDIENCE } from "../contract/telemetry.js";
+import { streamSecurity } from "./telemetry-stream-security.js";
 
 export const telemetryHelp = `usage: bulwark telemetry [flags]
 
@@ -26,12 +28,28 @@ the policy's spec.adaptiveResponse acts on them through Redis (bulwark authz enf
 
 flags (environment variable in brackets):
   --listen HOST:PORT         where sidecars stream [BULWARK_TELEMETRY_LISTEN] (default 0.0.0.0:8091)
+  --tls-cert FILE            the serving certificate (PEM, with its chain) sidecars verify [BULWARK_TELEMETRY_TLS_CERT]
+  --tls-key FILE             its private key (PEM) [BULWARK_TELEMETRY_TLS_KEY]
+                             Both, or --tls-secret, are required with --cluster (read at start; restart to rotate)
+  --tls-secret NAME          instead of the files: a Secret (in POD_NAMESPACE, default bulwark-system) this
+                             service keeps itself, created with a new CA when missing and renewed at start when
+                             a third of its year is left; its ca.crt goes to the controller's --telemetry-ca-file
+                             [BULWARK_TELEMETRY_TLS_SECRET] (needs --cluster)
+  --tls-dns-names NAMES      comma-separated names the certificate carries (this Service's) [BULWARK_TELEMETRY_TLS_DNS_NAMES]
   --metrics HOST:PORT        /livez, /readyz and /metrics [BULWARK_TELEMETRY_METRICS] (default 0.0.0.0:8092)
   --log-entries              one JSON log line per entry [BULWARK_TELEMETRY_LOG_ENTRIES=true]
   --log-level LEVEL          trace, debug, info, warn, error [BULWARK_LOG_LEVEL] (default info)
   --cluster                  read the policies from the cluster and write APIInventory objects, status.traffic
                              and Events [BULWARK_TELEMETRY_CLUSTER=true]; without it signals are logged and
                              counted only, with every detector at its defaults
+                             With --cluster every stream is authenticated: the sidecar presents a projected
+                             ServiceAccount token of the audience ${TELEMETRY_TOKEN_AUDIENCE}, bound to its pod
+                             (TokenReview: tokenreviews create), over TLS; its node id must be that pod's and
+                             the workload it reports for in that pod's namespace. Refused streams deliver
+                             nothing (bulwark_telemetry_rejected_streams_total{reason}).
+                             Without --cluster streams are not authenticated: each is believed about which
+                             sidecar it is and which workload it reports for, which only feeds logs and
+                             metrics (no policy, so no adaptive action); listen where only sidecars reach it.
   --kubeconfig PATH          kubeconfig to use with --cluster [KUBECONFIG]; in-cluster configuration when unset
   --redis-url URL            the Redis of bulwark authz: adaptive actions go there, and the analysis is kept
                              there across restarts [BULWARK_REDIS_URL]
@@ -46,24 +64,26 @@ function flag(values: Record<string, unknown>, name: string, env: string, fallba
   return typeof v === "string" ? v : (process.env[env] ?? fallback);
 }
 
+const TELEMETRY_FLAGS = {
+  listen: { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "tls-secret": { type: "string" },
+  "tls-dns-names": { type: "string" },
+  metrics: { type: "string" },
+  "log-entries": { type: "boolean" },
+  "log-level": { type: "string" },
+  cluster: { type: "boolean" },
+  kubeconfig: { type: "string" },
+  "redis-url": { type: "string" },
+  "redis-cluster-nodes": { type: "string" },
+  "report-interval": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 /** Runs bulwark telemetry until SIGTERM or SIGINT; resolves with the exit code. */
 export async function runTelemetry(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      listen: { type: "string" },
-      metrics: { type: "string" },
-      "log-entries": { type: "boolean" },
-      "log-level": { type: "string" },
-      cluster: { type: "boolean" },
-      kubeconfig: { type: "string" },
-      "redis-url": { type: "string" },
-      "redis-cluster-nodes": { type: "string" },
-      "report-interval": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args: argv, options: TELEMETRY_FLAGS, strict: true });
   if (values.help) {
     process.stdout.write(telemetryHelp);
     return 0;
@@ -86,6 +106,16 @@ export async function runTelemetry(argv: string[]): Promise<number> {
     if (error instanceof RedisTargetError) throw new UsageError(error.message);
     throw error;
   }
+  const security = await streamSecurity({
+    tls: {
+      certFile: flag(values, "tls-cert", "BULWARK_TELEMETRY_TLS_CERT", ""),
+      keyFile: flag(values, "tls-key", "BULWARK_TELEMETRY_TLS_KEY", ""),
+      secret: flag(values, "tls-secret", "BULWARK_TELEMETRY_TLS_SECRET", ""),
+      dnsNames: flag(values, "tls-dns-names", "BULWARK_TELEMETRY_TLS_DNS_NAMES", ""),
+    },
+    cluster: cluster ? { kubeconfig: values.kubeconfig } : undefined,
+    log,
+  });
   const registry = new Registry();
   const analysis = await startTelemetryAnalysis({
     log,
@@ -96,16 +126,26 @@ export async function runTelemetry(argv: string[]): Promise<number> {
   });
   let service;
   try {
-    service = await startTelemetryService({ listen, metrics, log, logEntries, registry, ready: () => analysis.ready() }, [analysis.sink]);
+    service = await startTelemetryService({ listen, metrics, log, logEntries, registry, ready: () => analysis.ready(), ...security }, [analysis.sink]);
   } catch (error) {
     await analysis.stop();
     throw error;
   }
   const running = service;
   log.info(
-    { grpc: `${listen.host}:${running.grpcPort}`, http: `${metrics.host}:${running.httpPort ?? metrics.port}`, logEntries, cluster, redis: describeTarget(redis) },
+    {
+      grpc: `${listen.host}:${running.grpcPort}`,
+      tls: security.tls !== undefined,
+      authenticated: security.authentication !== undefined,
+      http: `${metrics.host}:${running.httpPort ?? metrics.port}`,
+      logEntries,
+      cluster,
+      redis: describeTarget(redis),
+    },
     "telemetry started",
   );
+  if (!security.authentication)
+    log.warn("telemetry streams are not authenticated (no --cluster): each is believed about its sidecar and workload; only logs and metrics come of them");
   return untilSignal(log, async () => {
     await running.stop();
     await analysis.stop();

@@ -27,7 +27,21 @@ export interface TranslationSettings {
    * bulwark telemetry (AccessLogService gRPC, `--telemetry-address`): where sidecars of policies
    * with spec.telemetry stream their finished requests. Absent: no sidecar streams telemetry.
    */
-  telemetry?: ServiceAddress;
+  telemetry?: TelemetrySettings;
+}
+
+/** Where sidecars stream telemetry, and how (`--telemetry-address`, `--telemetry-ca-file`, `--telemetry-server-name`). */
+export interface TelemetrySettings extends ServiceAddress {
+  /**
+   * The receiver's TLS: the CA (PEM) its certificate chains to, and the name it carries (default
+   * `host`). Absent: plaintext (a receiver without --cluster, which authenticates nobody).
+   */
+  tls?: { caPem: string; serverName?: string };
+  /**
+   * The file in the sidecar of its projected ServiceAccount token of the telemetry audience,
+   * presented on every stream (`authorization: Bearer <token>`). Only with `tls`.
+   */
+  tokenFile?: string;
 }
 
 /**

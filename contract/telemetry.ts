@@ -12,6 +12,21 @@
 export const TELEMETRY_LOG_PREFIX = "bulwark-telemetry/";
 
 /**
+ * The audience of the projected ServiceAccount token a sidecar presents on its telemetry stream.
+ * Not the xDS audience (bulwark.dev/xds): a receiver that saw xDS tokens could replay them to the
+ * controller and be served that pod's configuration and workload keys.
+ */
+export const TELEMETRY_TOKEN_AUDIENCE = "bulwark.dev/telemetry";
+
+/** Where the injector mounts that token in the proxy container (the kubelet rotates the file). */
+export const TelemetryToken = {
+  volume: "bulwark-telemetry-token",
+  directory: "/var/run/secrets/bulwark.dev/telemetry",
+  file: "token",
+  expirationSeconds: 600,
+} as const;
+
+/**
  * The access log's custom tags that carry the identity headers, whatever each policy names them:
  * the sidecar copies the policy's device, app-version and platform headers into these tags, and
  * the receiver reads them without knowing the policy.

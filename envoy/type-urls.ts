@@ -37,6 +37,7 @@ export const TypeUrl = {
   customHeaderIpDetection: `${prefix}envoy.extensions.http.original_ip_detection.custom_header.v3.CustomHeaderConfig`,
   celAccessLogFilter: `${prefix}envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter`,
   stdoutAccessLog: `${prefix}envoy.extensions.access_loggers.stream.v3.StdoutAccessLog`,
+  fileBasedMetadata: `${prefix}envoy.config.grpc_credential.v3.FileBasedMetadataConfig`,
   lua: `${prefix}envoy.extensions.filters.http.lua.v3.Lua`,
   luaPerRoute: `${prefix}envoy.extensions.filters.http.lua.v3.LuaPerRoute`,
 } as const;

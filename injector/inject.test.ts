@@ -51,9 +51,14 @@ describe("sidecar injection", () => {
     expect(pod.spec?.volumes).toEqual([
       { name: "data" },
       { name: "bulwark-xds-token", projected: { sources: [{ serviceAccountToken: { audience: "bulwark.dev/xds", expirationSeconds: 600, path: "token" } }] } },
+      // The telemetry stream's token: its own audience, so neither receiver can replay the other's.
+      { name: "bulwark-telemetry-token", projected: { sources: [{ serviceAccountToken: { audience: "bulwark.dev/telemetry", expirationSeconds: 600, path: "token" } }] } },
     ]);
     const proxy = pod.spec?.initContainers?.[0] as unknown as { args: string[]; volumeMounts: unknown[] };
-    expect(proxy.volumeMounts).toEqual([{ name: "bulwark-xds-token", mountPath: "/var/run/secrets/bulwark.dev/xds", readOnly: true }]);
+    expect(proxy.volumeMounts).toEqual([
+      { name: "bulwark-xds-token", mountPath: "/var/run/secrets/bulwark.dev/xds", readOnly: true },
+      { name: "bulwark-telemetry-token", mountPath: "/var/run/secrets/bulwark.dev/telemetry", readOnly: true },
+    ]);
     expect(pod.spec?.containers?.[0]).not.toHaveProperty("volumeMounts");
     const bootstrap = JSON.parse(proxy.args[1] ?? "{}") as {
       dynamic_resources: { ads_config: { grpc_services: { google_grpc: Record<string, unknown> }[] } };
@@ -75,9 +80,16 @@ describe("sidecar injection", () => {
     expect(bootstrap.static_resources).toBeUndefined();
     // A first pod without volumes gets the list.
     const plain = decideInjection(app, config);
-    expect(plain.inject && plain.patch.find((op) => op.path === "/spec/volumes")?.value).toEqual([expect.objectContaining({ name: "bulwark-xds-token" })]);
+    expect(plain.inject && plain.patch.find((op) => op.path === "/spec/volumes")?.value).toEqual([
+      expect.objectContaining({ name: "bulwark-xds-token" }),
+      expect.objectContaining({ name: "bulwark-telemetry-token" }),
+    ]);
     // A pod that already has a volume of that name is left alone, with a warning.
     expect(decideInjection({ ...app, spec: { ...app.spec, volumes: [{ name: "bulwark-xds-token" }] } }, config)).toMatchObject({ inject: false, reason: "volume name taken" });
+    expect(decideInjection({ ...app, spec: { ...app.spec, volumes: [{ name: "bulwark-telemetry-token" }] } }, config)).toMatchObject({
+      inject: false,
+      warning: "bulwark: no sidecar injected: the pod already has a volume named bulwark-telemetry-token",
+    });
   });
 
   it("points the app's containers at the egress proxy when the pod asks for it, keeping variables a container sets itself", () => {

@@ -29,10 +29,18 @@
  * sends it on every ADS stream over TLS, verifying the controller's certificate with the xDS CA
  * the injector puts in the bootstrap; the controller checks it with TokenReview and serves the
  * stream only this pod's configuration and its ServiceAccount's certificate.
+ *
+ * A second projected token, of the telemetry audience (`bulwark.dev/telemetry`), also bound to the
+ * pod and mounted only into the proxy, is what the sidecar presents to bulwark telemetry, which
+ * binds the stream to this pod. Mounted in every pod, not only where a policy asks for telemetry:
+ * whether the sidecar streams comes over xDS and may change after the pod started (a policy gains
+ * spec.telemetry, the installation turns telemetry on), and a pod's volumes cannot. Its own
+ * audience, so neither receiver can replay what it sees to the other.
  */
 import { sidecarNodeIdOf } from "../contract/wire.js";
 import { sidecarArgs, sidecarBootstrap, type ProbeListener } from "../envoy/bootstrap/sidecar-bootstrap.js";
 import { XDS_TOKEN_AUDIENCE } from "../operator/kube/xds-authentication.js";
+import { TELEMETRY_TOKEN_AUDIENCE, TelemetryToken } from "../contract/telemetry.js";
 import { SidecarAnnotation } from "../operator/resolve/objects.js";
 import {
   INTERCEPT_CONTAINER,
@@ -169,7 +177,10 @@ export function proxyContainer(config: InjectorConfig, probes?: ProbeListener): 
       { name: INBOUND_PORT_NAME, containerPort: config.sidecarPort, protocol: "TCP" },
       ...(probes ? [{ name: PROBE_PORT_NAME, containerPort: probes.port, protocol: "TCP" }] : []),
     ],
-    volumeMounts: [{ name: XdsToken.volume, mountPath: XdsToken.directory, readOnly: true }],
+    volumeMounts: [
+      { name: XdsToken.volume, mountPath: XdsToken.directory, readOnly: true },
+      { name: TelemetryToken.volume, mountPath: TelemetryToken.directory, readOnly: true },
+    ],
     resources: config.resources,
     securityContext: {
       runAsNonRoot: true,
@@ -189,6 +200,16 @@ export function xdsTokenVolume(config: Pick<InjectorConfig, "xds">): Record<stri
     name: XdsToken.volume,
     projected: {
       sources: [{ serviceAccountToken: { audience: config.xds.tokenAudience ?? XDS_TOKEN_AUDIENCE, expirationSeconds: XdsToken.expirationSeconds, path: XdsToken.file } }],
+    },
+  };
+}
+
+/** The pod volume of the token the proxy presents to bulwark telemetry: bound to the pod, the telemetry audience, short-lived. */
+export function telemetryTokenVolume(): Record<string, unknown> {
+  return {
+    name: TelemetryToken.volume,
+    projected: {
+      sources: [{ serviceAccountToken: { audience: TELEMETRY_TOKEN_AUDIENCE, expirationSeconds: TelemetryToken.expirationSeconds, path: TelemetryToken.file } }],
     },
   };
 }
@@ -259,11 +280,11 @@ export function decideInjection(pod: PodLike, config: InjectorConfig): Injection
   patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.outboundPort)}`, value: String(config.outboundPort) });
   if (config.interception) patch.push({ op: "add", path: `/metadata/annotations/${pointer(SidecarAnnotation.inboundInterception)}`, value: INTERCEPTION_MODE });
   if (annotations[EgressProxyAnnotation.key] === EgressProxyAnnotation.enabled) patch.push(...proxyEnvironment(pod, config));
-  if (pod.spec?.volumes?.some((v) => v.name === XdsToken.volume)) {
-    return { inject: false, reason: "volume name taken", warning: `bulwark: no sidecar injected: the pod already has a volume named ${XdsToken.volume}` };
-  }
-  if (pod.spec?.volumes) patch.push({ op: "add", path: "/spec/volumes/-", value: xdsTokenVolume(config) });
-  else patch.push({ op: "add", path: "/spec/volumes", value: [xdsTokenVolume(config)] });
+  const taken = pod.spec?.volumes?.find((v) => v.name === XdsToken.volume || v.name === TelemetryToken.volume);
+  if (taken) return { inject: false, reason: "volume name taken", warning: `bulwark: no sidecar injected: the pod already has a volume named ${taken.name}` };
+  const volumes = [xdsTokenVolume(config), telemetryTokenVolume()];
+  if (pod.spec?.volumes) patch.push(...volumes.map((value) => ({ op: "add" as const, path: "/spec/volumes/-", value })));
+  else patch.push({ op: "add", path: "/spec/volumes", value: volumes });
   const rewrites = config.interception ? probeRewrites(pod.spec?.containers ?? [], appPort, config.interception.probePort) : { patch: [], paths: [] };
   patch.push(...rewrites.patch);
   const proxy = proxyContainer(config, config.interception ? probeListener(rewrites.paths, appPort, config.interception.probePort) : undefined);

@@ -3,6 +3,8 @@
  * (ADS to the controller), an admin endpoint on loopback only, and limits that keep a
  * misbehaving client from taking the pod down.
  */
+import { googleGrpcService } from "../google-grpc.js";
+
 export interface SidecarBootstrapOptions {
   node: {
     /** `<pod>.<namespace>`: the key of its snapshot. */
@@ -104,39 +106,14 @@ function adsService(xds: SidecarBootstrapOptions["xds"]): Record<string, unknown
     if (xds.tokenFile) throw new Error("a token is sent to the controller only over TLS: set xds.tls");
     return { envoy_grpc: { cluster_name: XDS_CLUSTER, retry_policy: RETRY_POLICY } };
   }
-  const serverName = xds.tls.serverName ?? xds.host;
-  const target = xds.host.includes(":") ? `[${xds.host}]:${xds.port}` : `${xds.host}:${xds.port}`;
-  const channelArgs: Record<string, { string_value?: string; int_value?: string }> = {
-    "grpc.keepalive_time_ms": { int_value: "30000" },
-    "grpc.keepalive_timeout_ms": { int_value: "5000" },
-    ...(serverName !== xds.host ? { "grpc.ssl_target_name_override": { string_value: serverName } } : {}),
-  };
-  return {
-    google_grpc: {
-      target_uri: target,
-      stat_prefix: "bulwark_xds",
-      channel_credentials: { ssl_credentials: { root_certs: { inline_string: xds.tls.caPem } } },
-      ...(xds.tokenFile
-        ? {
-            credentials_factory_name: "envoy.grpc_credentials.file_based_metadata",
-            call_credentials: [
-              {
-                from_plugin: {
-                  name: "envoy.grpc_credentials.file_based_metadata",
-                  typed_config: {
-                    "@type": "type.googleapis.com/envoy.config.grpc_credential.v3.FileBasedMetadataConfig",
-                    secret_data: { filename: xds.tokenFile },
-                    header_key: "authorization",
-                    header_prefix: "Bearer ",
-                  },
-                },
-              },
-            ],
-          }
-        : {}),
-      channel_args: { args: channelArgs },
-    },
-  };
+  return googleGrpcService({
+    host: xds.host,
+    port: xds.port,
+    tls: xds.tls,
+    ...(xds.tokenFile ? { tokenFile: xds.tokenFile } : {}),
+    statPrefix: "bulwark_xds",
+    channelArgs: { "grpc.keepalive_time_ms": { int_value: "30000" }, "grpc.keepalive_timeout_ms": { int_value: "5000" } },
+  });
 }
 
 /** The static cluster of the plaintext ADS service (tests of the protocol only). */

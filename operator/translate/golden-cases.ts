@@ -1,9 +1,10 @@
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TranslationSettings } from "../../contract/ir.js";
 import type { TranslationInput } from "../resolve/objects.js";
 import { defaultSettings } from "./render.js";
+import { TelemetryToken } from "../../contract/telemetry.js";
 
 /** testdata/translate/<case>.in.yaml → <case>.out/: the golden cases of the whole translation. */
 export const goldenDir = join(dirname(fileURLToPath(import.meta.url)), "..", "testdata", "translate");
@@ -30,11 +31,23 @@ export function goldenCases(): string[] {
 /**
  * Cases named `mesh-*` are rendered with mesh identity enabled (the egress proxy and its
  * clusters); `client-address-*` with an installation that trusts two X-Forwarded-For hops;
- * `telemetry-*` with bulwark telemetry at 127.0.0.1:8090 (--telemetry-address).
+ * `telemetry-*` with bulwark telemetry at 127.0.0.1:8090 (--telemetry-address); `telemetry-tls-*`
+ * with bulwark telemetry's Service over TLS (--telemetry-ca-file testdata/telemetry-ca.pem) and the
+ * injector's token file.
  */
 export function goldenSettings(name: string): TranslationSettings {
   if (name.startsWith("mesh-")) return { ...defaultSettings, mesh: { trustDomain: "cluster.local", clusterDomain: "cluster.local" } };
   if (name.startsWith("client-address-")) return { ...defaultSettings, clientAddress: { from: "forwardedFor", trustedHops: 2 } };
+  if (name.startsWith("telemetry-tls-"))
+    return {
+      ...defaultSettings,
+      telemetry: {
+        host: "bulwark-telemetry.bulwark-system.svc",
+        port: 8091,
+        tls: { caPem: readFileSync(join(goldenDir, "..", "telemetry-ca.pem"), "utf8") },
+        tokenFile: `${TelemetryToken.directory}/${TelemetryToken.file}`,
+      },
+    };
   if (name.startsWith("telemetry-")) return { ...defaultSettings, telemetry: { host: "127.0.0.1", port: 8090 } };
   return defaultSettings;
 }

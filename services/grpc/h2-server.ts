@@ -1,12 +1,12 @@
-import { constants, createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
+import { constants, createSecureServer, createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { FRAME_HEADER_BYTES, frameMessage, MessageReader } from "./framing.js";
 import { GrpcError, GrpcStatus, percentEncode, timeoutMs, type GrpcStatusCode } from "./status.js";
 
 /**
  * A small gRPC server over node:http2 for the data-plane services: the gRPC HTTP/2 protocol
  * (length-prefixed messages, grpc-status and grpc-message trailers, grpc-timeout) and nothing
- * else: no compression (none is advertised; a compressed message is refused), no TLS, no
- * interceptors. Messages are decoded and encoded by the method's own functions (protobufjs with
+ * else: no compression (none is advertised; a compressed message is refused), no
+ * interceptors; TLS when given a certificate. Messages are decoded and encoded by the method's own functions (protobufjs with
  * the Envoy protos); this file only moves bytes.
  *
  * Bounds for a hostile client: a message longer than maxMessageBytes is refused from its header;
@@ -21,6 +21,8 @@ export interface CallInfo {
   readonly headers: IncomingHttpHeaders;
   /** Milliseconds since the epoch (Date.now()) after which the client has given up, from grpc-timeout. */
   readonly deadline: number;
+  /** The client's address and port (`host:port`), for logs. */
+  readonly peer: string;
 }
 
 export interface UnaryMethod<Req, Res> {
@@ -69,6 +71,10 @@ export interface GrpcH2ServerOptions {
   maxBufferedBytes?: number;
   /** Called when a handler fails with something other than a GrpcError (it answers UNKNOWN). */
   onHandlerError?: (path: string, error: unknown) => void;
+  /** Serve over TLS (1.2 or later, ALPN h2) with this certificate (PEM, with its chain) and key; absent: plaintext HTTP/2. */
+  tls?: { certPem: string; keyPem: string };
+  /** Called for each connection whose TLS handshake failed (plaintext, or a client that refused the certificate). */
+  onTlsError?: (peer: string, error: Error) => void;
 }
 
 const RESPONSE_HEADERS = { ":status": 200, "content-type": "application/grpc" } as const;
@@ -121,7 +127,13 @@ export class GrpcH2Server {
 
   /** Listens on host:port (0: a free port); resolves with the port. Rejects when the address is taken. */
   async listen(host: string, port: number): Promise<number> {
-    const server = createServer({ settings: { maxConcurrentStreams: this.options.maxConcurrentStreams ?? 1000 } });
+    const settings = { maxConcurrentStreams: this.options.maxConcurrentStreams ?? 1000 };
+    const tls = this.options.tls;
+    const server: Http2Server = tls ? createSecureServer({ settings, cert: tls.certPem, key: tls.keyPem, minVersion: "TLSv1.2", allowHTTP1: false }) : createServer({ settings });
+    if (tls)
+      server.on("tlsClientError", (error: Error, socket: { remoteAddress?: string; remotePort?: number }) =>
+        this.options.onTlsError?.(`${socket.remoteAddress ?? "unknown"}:${socket.remotePort ?? 0}`, error),
+      );
     server.on("session", (session: Http2Session) => {
       this.sessions.add(session);
       session.on("close", () => this.sessions.delete(session));
@@ -168,7 +180,9 @@ export class GrpcH2Server {
       return;
     }
     const timeout = timeoutMs(headers["grpc-timeout"]);
-    const call: CallInfo = { path, headers, deadline: timeout === undefined ? NO_DEADLINE : Date.now() + timeout };
+    const socket = stream.session?.socket;
+    const peer = `${socket?.remoteAddress ?? "unknown"}:${socket?.remotePort ?? 0}`;
+    const call: CallInfo = { path, headers, deadline: timeout === undefined ? NO_DEADLINE : Date.now() + timeout, peer };
     if (method.kind === "unary") this.unary(stream, call, method);
     else this.streaming(stream, call, method);
   }

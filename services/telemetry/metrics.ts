@@ -7,6 +7,7 @@ export class TelemetryMetrics {
   readonly openStreams: Gauge;
   readonly decodeErrors: Counter;
   readonly sinkErrors: Counter;
+  readonly rejectedStreams: Counter;
 
   constructor(readonly registry: Registry = new Registry()) {
     this.entries = new Counter({ name: "bulwark_telemetry_entries_total", help: "Access-log entries received from sidecars and handed to the sinks.", registers: [registry] });
@@ -22,5 +23,11 @@ export class TelemetryMetrics {
       registers: [registry],
     });
     this.sinkErrors = new Counter({ name: "bulwark_telemetry_sink_errors_total", help: "Batches a sink failed on (the other sinks and the stream go on).", registers: [registry] });
+    this.rejectedStreams = new Counter({
+      name: "bulwark_telemetry_rejected_streams_total",
+      help: "Access-log streams and connections refused before any entry was read: no token, a token the API server refuses, of another audience or not bound to a pod, a node id not the token's pod, a workload outside the pod's namespace, TokenReview unavailable, a failed TLS handshake.",
+      labelNames: ["reason"],
+      registers: [registry],
+    });
   }
 }

@@ -7,6 +7,8 @@ import { decodeStreamAccessLogs, encodeStreamAccessLogsResponse } from "../ratel
 import type { StreamAccessLogsMessage } from "../ratelimit/messages.js";
 import { telemetryEntryOf, workloadOfLogName } from "./entry.js";
 import { TelemetryMetrics } from "./metrics.js";
+import type { StreamAuthenticator } from "../../envoy/xds/stream-auth.js";
+import { gateStream, type TelemetryRejection } from "./stream-gate.js";
 
 const STREAM_ACCESS_LOGS = "/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs";
 /** Largest message read: a sidecar flushes at 16 KiB (telemetry-log.ts), so a 1 MiB message is broken or hostile. */
@@ -18,6 +20,17 @@ export interface TelemetryReceiverOptions {
   log: Logger;
   metrics?: TelemetryMetrics;
   maxMessageBytes?: number;
+  /**
+   * Who may stream: each stream presents a projected ServiceAccount token of the telemetry
+   * audience (TELEMETRY_TOKEN_AUDIENCE), checked by `authenticator` (TokenReview), and is bound
+   * to the token's pod: its node id must be the pod's, its log name a workload of the pod's
+   * namespace (stream-gate.ts, stream-binding.ts). Absent: every stream is believed about who it
+   * is and which workload it reports for — only for tests in one process and for `bulwark
+   * telemetry` without --cluster, whose conclusions are logged and counted and act on nothing.
+   */
+  authentication?: { authenticator: StreamAuthenticator; timeoutMs?: number };
+  /** The serving certificate (PEM, with its chain) and key; absent: plaintext HTTP/2. */
+  tls?: { certPem: string; keyPem: string };
 }
 
 /**
@@ -26,6 +39,8 @@ export interface TelemetryReceiverOptions {
  * values (entry.ts), handed to every sink in turn; a sink that throws is counted and logged, and
  * neither the other sinks nor the stream notice. A stream names its sidecar (node id) and its
  * workload (log name) in its first message; a stream whose first message does not is ended.
+ * With `authentication`, those claims are believed only as far as the stream's token goes
+ * (stream-gate.ts): a pod reports as itself, for its own namespace's policies, or not at all.
  */
 export class TelemetryReceiver {
   private server: GrpcH2Server | undefined;
@@ -82,7 +97,27 @@ export class TelemetryReceiver {
     return out;
   }
 
+  /** Counts and logs a refused stream or connection (without its token). */
+  private rejected(rejection: TelemetryRejection): void {
+    this.metrics.rejectedStreams.inc({ reason: rejection.reason });
+    this.options.log.warn({ peer: rejection.peer, reason: rejection.reason }, `refused a telemetry stream: ${rejection.message}`);
+  }
+
   private stream(call: StreamCall<unknown>): StreamHandlers<StreamAccessLogsMessage> {
+    const handlers = this.believingStream(call);
+    const authentication = this.options.authentication;
+    if (!authentication) return handlers;
+    return gateStream({
+      call,
+      authenticator: authentication.authenticator,
+      inner: handlers,
+      reject: (r) => this.rejected(r),
+      ...(authentication.timeoutMs !== undefined ? { timeoutMs: authentication.timeoutMs } : {}),
+    });
+  }
+
+  /** The handlers of a stream whose claims (node id, workload) are believed: behind the gate, or without authentication. */
+  private believingStream(call: StreamCall<unknown>): StreamHandlers<StreamAccessLogsMessage> {
     let source: { workload: string; sidecar?: string } | undefined;
     this.stats.streams++;
     this.metrics.streamsOpened.inc();
@@ -121,6 +156,12 @@ export class TelemetryReceiver {
     const server = new GrpcH2Server({
       maxMessageBytes: this.options.maxMessageBytes ?? MAX_TELEMETRY_MESSAGE_BYTES,
       onHandlerError: (path, error) => log.error({ err: errorMessage(error), path }, "gRPC handler failed"),
+      ...(this.options.tls
+        ? {
+            tls: this.options.tls,
+            onTlsError: (peer: string, error: Error) => this.rejected({ reason: "tls", peer, message: `the TLS handshake failed: ${errorMessage(error)}` }),
+          }
+        : {}),
     });
     server.add(STREAM_ACCESS_LOGS, {
       kind: "stream",

@@ -5,7 +5,7 @@ import type { ServiceAddress } from "../../contract/ir.js";
 import type { TelemetrySink } from "../../contract/telemetry.js";
 import { startHttpServer } from "../../operator/kube/http-server.js";
 import { TelemetryMetrics } from "./metrics.js";
-import { TelemetryReceiver } from "./receiver.js";
+import { TelemetryReceiver, type TelemetryReceiverOptions } from "./receiver.js";
 
 /**
  * `bulwark telemetry` as a library: the receiver, its metrics server and the sinks it feeds. The
@@ -24,6 +24,10 @@ export interface TelemetryServiceOptions {
   registry?: Registry;
   /** Whether it is ready (absent: as soon as it listens). */
   ready?: () => boolean;
+  /** Each stream authenticated as a pod and bound to it (receiver.ts); absent: streams are believed. */
+  authentication?: TelemetryReceiverOptions["authentication"];
+  /** Serve the receiver over TLS with this certificate and key; absent: plaintext. */
+  tls?: TelemetryReceiverOptions["tls"];
 }
 
 export interface TelemetryService {
@@ -75,7 +79,13 @@ export async function startTelemetryService(options: TelemetryServiceOptions, si
   const metrics = new TelemetryMetrics(options.registry);
   collectDefaultMetrics({ register: metrics.registry });
   const own = [statusClassSink(metrics), ...(options.logEntries ? [logLineSink(options.log)] : [])];
-  const receiver = new TelemetryReceiver({ sinks: [...own, ...sinks], log: options.log, metrics });
+  const receiver = new TelemetryReceiver({
+    sinks: [...own, ...sinks],
+    log: options.log,
+    metrics,
+    ...(options.authentication ? { authentication: options.authentication } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
+  });
   let grpcPort: number;
   try {
     grpcPort = await receiver.start(options.listen.host, options.listen.port);

@@ -94,7 +94,7 @@ export interface ControllerProcess extends BulwarkProcess {
   xdsPort: number;
 }
 
-function tsxLoader(): string {
+export function tsxLoader(): string {
   return pathToFileURL(createRequire(join(repoRoot, "package.json")).resolve("tsx")).href;
 }
 

@@ -83,6 +83,11 @@ upgrade from a chart that rendered it never deletes the one in use.
 {{- if eq .Values.controller.xdsCertificate.source "chart" }}{{ printf "%s-xds-serving" $controller }}{{ else }}{{ printf "%s-xds-tls" $controller }}{{ end }}
 {{- end }}
 
+{{- /* The Secret of bulwark telemetry's serving certificate (tls.crt, tls.key, ca.crt, ca.key): created and renewed by bulwark telemetry at run time. */}}
+{{- define "bulwark.telemetrySecretName" -}}
+{{- printf "%s-serving" (include "bulwark.componentName" (dict "root" . "component" "telemetry")) }}
+{{- end }}
+
 {{- /* The Secret of the injector's webhook serving certificate: created and renewed by the injector (source chart) or cert-manager's. */}}
 {{- define "bulwark.injectorSecretName" -}}
 {{- $injector := include "bulwark.componentName" (dict "root" . "component" "injector") }}

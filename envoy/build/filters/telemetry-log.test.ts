@@ -45,6 +45,45 @@ describe("the telemetry access logger", () => {
     for (const r of [...resources.listeners, ...resources.clusters]) expect(() => encodeResource(r.resource), r.name).not.toThrow();
   });
 
+  it("reaches a receiver with TLS over Envoy's Google gRPC client, verifying its CA and presenting the pod's telemetry token; no plaintext cluster", () => {
+    const tls: TranslationSettings = {
+      ...fixtureSettings,
+      telemetry: { host: "bulwark-telemetry.bulwark-system.svc", port: 8091, tls: { caPem: "CA PEM", serverName: "telemetry.example" }, tokenFile: "/var/run/t/token" },
+    };
+    const [log] = accessLogs(workload, tls);
+    const service = ((log?.typed_config as JsonObject).common_config as JsonObject).grpc_service;
+    expect(service).toEqual({
+      google_grpc: {
+        target_uri: "bulwark-telemetry.bulwark-system.svc:8091",
+        stat_prefix: "bulwark_telemetry",
+        channel_credentials: { ssl_credentials: { root_certs: { inline_string: "CA PEM" } } },
+        credentials_factory_name: "envoy.grpc_credentials.file_based_metadata",
+        call_credentials: [
+          {
+            from_plugin: {
+              name: "envoy.grpc_credentials.file_based_metadata",
+              typed_config: {
+                "@type": "type.googleapis.com/envoy.config.grpc_credential.v3.FileBasedMetadataConfig",
+                secret_data: { filename: "/var/run/t/token" },
+                header_key: "authorization",
+                header_prefix: "Bearer ",
+              },
+            },
+          },
+        ],
+        channel_args: { args: { "grpc.ssl_target_name_override": { string_value: "telemetry.example" } } },
+      },
+    });
+    const resources = buildSidecarResources(workload, tls);
+    expect(resources.clusters.map((c) => c.name)).not.toContain(NAMES.telemetryCluster);
+    // Served over xDS: the token plugin's config must encode (its proto is loaded).
+    for (const r of resources.listeners) expect(() => encodeResource(r.resource), r.name).not.toThrow();
+  });
+
+  it("never sends a token in plaintext", () => {
+    expect(() => accessLogs(workload, { ...fixtureSettings, telemetry: { host: "127.0.0.1", port: 8090, tokenFile: "/t" } })).toThrow(/only over TLS/);
+  });
+
   it("is absent when the policy does not ask, or when the installation has no receiver", () => {
     expect(accessLogs(passThroughWorkload)).toEqual([]);
     expect(accessLogs(workload, fixtureSettings)).toEqual([]);
