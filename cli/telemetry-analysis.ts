@@ -6,6 +6,7 @@ import type { RedisTarget } from "../common/redis-target.js";
 import { errorMessage } from "../common/errors.js";
 import type { TranslationSource } from "../operator/translate/source.js";
 import { RedisAdaptiveStore } from "../services/adaptive/redis-store.js";
+import { ReportSchedule } from "../services/telemetry/report-schedule.js";
 import { TelemetryReporting } from "../services/telemetry/reporting.js";
 import { dbipCountryOf } from "../services/telemetry/signals/country.js";
 import { adaptiveClient } from "./adaptive-target.js";
@@ -32,7 +33,7 @@ const TICK_MS = 5000;
 /**
  * The analysis side of bulwark telemetry, wired: the policies from the cluster (the same
  * translation the controller runs; no Secrets watched), the analysis restored from Redis, the
- * reports written on a timer, adaptive actions through Redis.
+ * reports written on a timer (and soon after an endpoint's first call), adaptive actions through Redis.
  */
 export async function startTelemetryAnalysis(options: TelemetryAnalysisOptions): Promise<RunningAnalysis> {
   const { log } = options;
@@ -79,18 +80,14 @@ export async function startTelemetryAnalysis(options: TelemetryAnalysisOptions):
     source.start().catch((error: unknown) => log.warn({ err: errorMessage(error) }, "cannot list the policies yet; telemetry is not ready"));
   }
   const tick = setInterval(() => reporting.tick(), TICK_MS);
-  let reporting$: Promise<void> | undefined;
-  const report = setInterval(() => {
-    if (reporting$ || !synced) return;
-    reporting$ = reporting.report().finally(() => (reporting$ = undefined));
-  }, options.reportIntervalMs);
+  const schedule = new ReportSchedule({ reports: reporting, intervalMs: options.reportIntervalMs, ready: () => synced, log });
+  schedule.start();
   return {
     sink: reporting.sink,
     ready: () => synced,
     stop: async () => {
       clearInterval(tick);
-      clearInterval(report);
-      await reporting$;
+      await schedule.stop();
       if (synced) await reporting.report();
       await reporting.settle();
       await source?.stop();

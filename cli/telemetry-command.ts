@@ -55,7 +55,8 @@ flags (environment variable in brackets):
                              there across restarts [BULWARK_REDIS_URL]
   --redis-cluster-nodes LIST a Redis Cluster instead: HOST:PORT,... [BULWARK_REDIS_CLUSTER_NODES]
   --report-interval D        how often inventories and status are written and the analysis saved
-                             [BULWARK_TELEMETRY_REPORT_INTERVAL] (default 10s, at least 1s)
+                             [BULWARK_TELEMETRY_REPORT_INTERVAL] (default 10s, at least 1s); also
+                             within a second after an endpoint is first called
   -h, --help                 this text
 `;
 

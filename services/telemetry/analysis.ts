@@ -52,6 +52,11 @@ export class TelemetryAnalysis {
     for (const event of this.engine.observe(entries)) this.options.onSignal(event);
   };
 
+  /** Endpoints first called so far (only grows; see EndpointTable.created). */
+  endpointsCreated(): number {
+    return this.table.created;
+  }
+
   /** Lets time pass without traffic (the failure-rate baselines close their buckets). */
   tick(nowMs: number): void {
     for (const event of this.engine.tick(nowMs)) this.options.onSignal(event);

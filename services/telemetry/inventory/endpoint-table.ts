@@ -111,8 +111,14 @@ export class EndpointTable {
   /** Entries of workloads that did not fit (or belong to no policy). */
   private droppedEntries = 0;
   private totalEndpoints = 0;
+  private endpointsCreated = 0;
 
   constructor(private readonly options: EndpointTableOptions = defaultTableOptions) {}
+
+  /** Endpoints created by traffic so far (only grows): a change says an endpoint was called for the first time. */
+  get created(): number {
+    return this.endpointsCreated;
+  }
 
   get dropped(): number {
     return this.droppedEntries;
@@ -154,6 +160,7 @@ export class EndpointTable {
       stats = emptyStats(method, path, declared !== undefined, entry.timeMs);
       w.endpoints.set(key(method, path), stats);
       this.totalEndpoints++;
+      this.endpointsCreated++;
     }
     this.count(stats, entry);
   }

@@ -3,6 +3,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TelemetryEntry } from "../../../contract/telemetry.js";
 import { KubernetesReporter } from "../../../services/telemetry/kubernetes-reporter.js";
+import { ReportSchedule } from "../../../services/telemetry/report-schedule.js";
 import { ANALYSIS_STATE_KEY } from "../../../services/telemetry/reporting.js";
 import { dbipCountryOf } from "../../../services/telemetry/signals/country.js";
 import { installCrds } from "../../support/crds.js";
@@ -121,8 +122,36 @@ describe("attacks and benign users through a real sidecar, seen by bulwark telem
     await stack.signTokens(mixed);
     stack.signals.length = 0;
     wallStart = Date.now() + 500;
+    // Reports as bulwark telemetry schedules them (every 10 s, and soon after an endpoint's first call).
+    const schedule = new ReportSchedule({ reports: stack.reporting, intervalMs: 10_000, ready: () => true, log });
+    schedule.start();
+    const plantedShown = waitFor(
+      "the planted shadow and zombie endpoints in the APIInventory",
+      async () => {
+        const found: unknown = await custom()
+          .getNamespacedCustomObject({ group: "bulwark.dev", version: "v1alpha1", plural: "apiinventories", namespace: NS, name: NAME })
+          .catch(() => undefined);
+        const endpoints =
+          (found as { status?: { workloads?: { endpoints: { path: string; class: string }[] }[] } } | undefined)?.status?.workloads?.flatMap((w) => w.endpoints) ?? [];
+        const shown = endpoints.some((e) => e.path === planted.shadow && e.class === "shadow") && endpoints.some((e) => e.path === planted.zombie && e.class === "zombie");
+        return shown ? Date.now() : undefined;
+      },
+      60_000,
+      250,
+    );
     const result = await replayTrace(entries, { port: stack.sidecarPort, traceStartMs: TRACE_START, wallStartMs: wallStart, tokenOf: stack.tokenOf });
+    const shownMs = await plantedShown;
+    await schedule.stop();
     replies = result.replies;
+    // The planted endpoints are first called 1 s (shadow) and 1.1 s (zombie) into the trace.
+    const shadowAfter = (shownMs - (wallStart + 1000)) / 1000;
+    const zombieAfter = (shownMs - (wallStart + 1100)) / 1000;
+    console.log(
+      `PROOF detection shadow endpoint ${planted.shadow}: in the APIInventory ${shadowAfter.toFixed(2)} s after its first call; zombie ${planted.zombie}: ${zombieAfter.toFixed(2)} s`,
+    );
+    // Under the 10 s goal with room: a report only every interval would show them up to 10 s after the first call.
+    expect(shadowAfter).toBeLessThan(5);
+    expect(zombieAfter).toBeLessThan(5);
     console.log(
       `PROOF mixed replay: ${entries.length} requests in ${(result.elapsedMs / 1000).toFixed(1)} s, sender max lag ${result.maxLagMs} ms, ${result.errors} errors, load average ${(
         await import("node:os")
@@ -183,14 +212,11 @@ describe("attacks and benign users through a real sidecar, seen by bulwark telem
     const started = Date.now();
     await stack.reporting.report();
     const reportMs = Date.now() - started;
-    const shadowWall = wallStart + 1000;
     const inventory = (await custom().getNamespacedCustomObject({ group: "bulwark.dev", version: "v1alpha1", plural: "apiinventories", namespace: NS, name: NAME })) as {
       status: { summary: Record<string, number>; workloads: { endpoints: { method: string; path: string; class: string; count: number }[] }[] };
     };
     const endpoints = inventory.status.workloads.flatMap((w) => w.endpoints);
-    console.log(
-      `PROOF inventory: report() took ${reportMs} ms; shadow and zombie in the APIInventory ${((Date.now() - shadowWall) / 1000).toFixed(1)} s after first called (a report runs every interval; here driven by the test); summary ${JSON.stringify(inventory.status.summary)}`,
-    );
+    console.log(`PROOF inventory: report() took ${reportMs} ms; summary ${JSON.stringify(inventory.status.summary)}`);
     const of = (cls: string): string[] =>
       endpoints
         .filter((e) => e.class === cls)
