@@ -13,12 +13,14 @@
  * encoded (before the round, not measured) with its times moved on by the trace's duration, so
  * time only goes forward and no user looks like a scraper by being replayed. Rounds are measured
  * one by one: entries per CPU-second of the receiver (its /proc user + system), its RSS, the load
- * average.
+ * average. The same receiver over TLS (with --tls-cert/--tls-key, as sidecars stream to it with
+ * --cluster) runs beside it, its rounds interleaved with the plaintext ones.
  *
  * Runs only when named: `npm run bench -- telemetry-shipped`. BENCH_TELEMETRY_PROFILE=1 runs the
  * receiver under --cpu-prof and prints (and saves) where its time goes.
  */
 import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { generateServingMaterial } from "../operator/identity/serving-certificate.js";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TelemetryEntry } from "../contract/telemetry.js";
@@ -31,7 +33,7 @@ import { generateTrace, TRACE_WORKLOAD } from "../test/support/traffic-trace.js"
 import type { Benchmark } from "./benchmark.js";
 import { hotFunctions, type ProfileSummary } from "./cpu-profile.js";
 import { cpuSecondsOf, rssMiBOf } from "./process-stats.js";
-import { entriesReceived, flood, startReceiver, type Batches } from "./telemetry.js";
+import { entriesReceived, flood, startReceiver, type Batches, type Receiver } from "./telemetry.js";
 
 const profile = process.env.BENCH_TELEMETRY_PROFILE === "1";
 const ROUNDS = 5;
@@ -39,7 +41,10 @@ const ROUND_SECONDS = 8;
 const USERS = 2000;
 const TRACE_MS = 30 * 60_000;
 /** Passes over the trace per round: more than a round can send (about 90,000 entries a pass). */
-const PASSES_PER_ROUND = 3;
+const PASSES_PER_ROUND = 5;
+
+/** The name the TLS receiver's certificate carries and the load generator checks. */
+const TLS_NAME = "bulwark-telemetry.bench.svc";
 
 const load1m = (): number => Math.round((loadavg()[0] ?? 0) * 100) / 100;
 
@@ -84,6 +89,26 @@ interface Round {
   loadAverage1m: number;
 }
 
+/** One round: `batches` streamed for ROUND_SECONDS, the receiver's entries, CPU and RSS over it. */
+async function measureRound(receiver: Receiver, batches: Batches, tls?: { caPem: string; serverName: string }): Promise<Round> {
+  await sleep(300);
+  const e0 = await entriesReceived(receiver.metricsPort);
+  const c0 = cpuSecondsOf(receiver.proc.pid);
+  const t0 = Date.now();
+  await flood(receiver.grpcPort, batches, t0 + ROUND_SECONDS * 1000, true, tls);
+  await sleep(300); // what is in flight
+  const entries = (await entriesReceived(receiver.metricsPort)) - e0;
+  const cpuSeconds = cpuSecondsOf(receiver.proc.pid) - c0;
+  return {
+    entries,
+    cpuSeconds: Math.round(cpuSeconds * 100) / 100,
+    entriesPerCpuSecond: Math.round(entries / cpuSeconds),
+    entriesPerWallSecond: Math.round(entries / ((Date.now() - t0) / 1000)),
+    rssMiB: rssMiBOf(receiver.proc.pid),
+    loadAverage1m: load1m(),
+  };
+}
+
 async function latestProfile(dir: string): Promise<string | undefined> {
   const file = (await readdir(dir))
     .filter((f) => f.endsWith(".cpuprofile"))
@@ -116,32 +141,35 @@ export const telemetryShipped: Benchmark = {
     const { redisServer } = await provisionRedis();
     const redis = await startRedis({ dir, redisServer, keepAlive: false });
     const receiver = await startReceiver(dir, { args: ["--redis-url", redis.url], ...(profile ? { nodeArgs: ["--cpu-prof", "--cpu-prof-dir", dir] } : {}) });
+    // The same receiver over TLS (as deployed with --cluster, where sidecars stream over TLS): its own analysis, its own passes.
+    const material = await generateServingMaterial("bench telemetry CA", [TLS_NAME], new Date());
+    await writeFile(join(dir, "tls.crt"), material.certPem);
+    await writeFile(join(dir, "tls.key"), material.keyPem);
+    const tlsReceiver = await startReceiver(dir, { args: ["--redis-url", redis.url, "--tls-cert", join(dir, "tls.crt"), "--tls-key", join(dir, "tls.key")] });
+    const tls = { caPem: material.caPem, serverName: TLS_NAME };
     const rounds: Round[] = [];
+    const tlsRounds: Round[] = [];
     let rssIdle = 0;
     let hot: ProfileSummary | undefined;
     try {
       rssIdle = rssMiBOf(receiver.proc.pid);
       await flood(receiver.grpcPort, batches, Date.now() + 2000, true); // warm-up (JIT, tables)
+      let tlsPass = 0;
+      await flood(tlsReceiver.grpcPort, batches, Date.now() + 2000, true, tls);
       for (let r = 0; r < ROUNDS; r++) {
-        const roundBatches = nextPasses(PASSES_PER_ROUND);
-        await sleep(300);
-        const e0 = await entriesReceived(receiver.metricsPort);
-        const c0 = cpuSecondsOf(receiver.proc.pid);
-        const t0 = Date.now();
-        await flood(receiver.grpcPort, roundBatches, t0 + ROUND_SECONDS * 1000, true);
-        await sleep(300); // what is in flight
-        const entries = (await entriesReceived(receiver.metricsPort)) - e0;
-        const cpuSeconds = cpuSecondsOf(receiver.proc.pid) - c0;
-        const round: Round = {
-          entries,
-          cpuSeconds: Math.round(cpuSeconds * 100) / 100,
-          entriesPerCpuSecond: Math.round(entries / cpuSeconds),
-          entriesPerWallSecond: Math.round(entries / ((Date.now() - t0) / 1000)),
-          rssMiB: rssMiBOf(receiver.proc.pid),
-          loadAverage1m: load1m(),
-        };
+        // Interleaved: a TLS round (passes of its own, times moving on as for the plaintext receiver) before each plaintext one.
+        const tlsBatches = (() => {
+          const parts = Array.from({ length: PASSES_PER_ROUND }, () => traceBatches(trace.entries, logName, TRACE_MS * ++tlsPass));
+          return { first: parts[0]!.first, rest: parts.flatMap((p) => p.rest), entriesPerMessage: parts[0]!.entriesPerMessage };
+        })();
+        const tlsRound = await measureRound(tlsReceiver, tlsBatches, tls);
+        tlsRounds.push(tlsRound);
+        console.log(
+          `round ${r + 1} (TLS): ${tlsRound.entries} entries, ${tlsRound.cpuSeconds} CPU-s: ${tlsRound.entriesPerCpuSecond} entries/CPU-s, ${tlsRound.entriesPerWallSecond}/wall-s; RSS ${tlsRound.rssMiB} MiB; load ${tlsRound.loadAverage1m}`,
+        );
+        const round = await measureRound(receiver, nextPasses(PASSES_PER_ROUND));
         rounds.push(round);
-        if (entries > PASSES_PER_ROUND * trace.entries.length) console.log("  (this round sent every pass prepared: times repeated at its end)");
+        if (round.entries > PASSES_PER_ROUND * trace.entries.length) console.log("  (this round sent every pass prepared: times repeated at its end)");
         console.log(
           `round ${r + 1}: ${round.entries} entries, ${round.cpuSeconds} CPU-s: ${round.entriesPerCpuSecond} entries/CPU-s, ${round.entriesPerWallSecond}/wall-s; RSS ${round.rssMiB} MiB; load ${round.loadAverage1m}`,
         );
@@ -151,6 +179,7 @@ export const telemetryShipped: Benchmark = {
       console.log(tracked.join("\n"));
     } finally {
       await receiver.proc.stop();
+      await tlsReceiver.proc.stop();
       await redis.process.stop();
     }
     if (profile) {
@@ -167,6 +196,11 @@ export const telemetryShipped: Benchmark = {
     }
     const rates = rounds.map((r) => r.entriesPerCpuSecond).sort((a, b) => a - b);
     const summary = { min: rates[0], median: rates[Math.floor(rates.length / 2)], max: rates.at(-1), goal: 20_000 };
+    const tlsRates = tlsRounds.map((r) => r.entriesPerCpuSecond).sort((a, b) => a - b);
+    const tlsSummary = { min: tlsRates[0], median: tlsRates[Math.floor(tlsRates.length / 2)], max: tlsRates.at(-1), goal: 20_000 };
+    console.log(
+      `bulwark telemetry over TLS (rounds interleaved with the plaintext ones): entries per CPU-second min ${tlsSummary.min} / median ${tlsSummary.median} / max ${tlsSummary.max}; up to ${Math.max(...tlsRounds.map((r) => r.rssMiB))} MiB RSS`,
+    );
     console.log(
       `bulwark telemetry (analysis on, --redis-url, no --cluster): entries per CPU-second min ${summary.min} / median ${summary.median} / max ${summary.max} over ${ROUNDS} rounds of ${ROUND_SECONDS} s (goal ${summary.goal}); ` +
         `RSS ${rssIdle} MiB idle, up to ${Math.max(...rounds.map((r) => r.rssMiB))} MiB`,
@@ -185,7 +219,7 @@ export const telemetryShipped: Benchmark = {
     const out = profile ? "telemetry-shipped-profile.json" : "telemetry-shipped.json";
     await writeFile(
       join(import.meta.dirname, "results", out),
-      `${JSON.stringify({ entriesPerCpuSecond: summary, rounds, rssIdleMiB: rssIdle, trace: { entries: trace.entries.length, users: USERS }, ...(hot ? { profile: hot } : {}), meta }, null, 2)}\n`,
+      `${JSON.stringify({ entriesPerCpuSecond: summary, rounds, tls: { entriesPerCpuSecond: tlsSummary, rounds: tlsRounds }, rssIdleMiB: rssIdle, trace: { entries: trace.entries.length, users: USERS }, ...(hot ? { profile: hot } : {}), meta }, null, 2)}\n`,
     );
   },
 };

@@ -139,12 +139,12 @@ export interface Batches {
 }
 
 /**
- * Streams `batches` over `STREAMS` calls as fast as flow control allows until `untilMs`; resolves
- * with the messages sent. `partition`: stream s sends messages s, s + STREAMS, ... (each entry once
+ * Streams `batches` over `STREAMS` calls as fast as flow control allows until `untilMs` (over TLS
+ * when `tls` is given, as sidecars do with --cluster); resolves with the messages sent. `partition`: stream s sends messages s, s + STREAMS, ... (each entry once
  * per pass, as sidecars of one workload would) instead of every stream sending them all.
  */
-export async function flood(port: number, batches: Batches, untilMs: number, partition = false): Promise<number> {
-  const session: ClientHttp2Session = connect(`http://127.0.0.1:${port}`);
+export async function flood(port: number, batches: Batches, untilMs: number, partition = false, tls?: { caPem: string; serverName: string }): Promise<number> {
+  const session: ClientHttp2Session = tls ? connect(`https://127.0.0.1:${port}`, { ca: tls.caPem, servername: tls.serverName }) : connect(`http://127.0.0.1:${port}`);
   session.on("error", () => undefined);
   const frames = batches.rest.map((m) => frameMessage(m));
   let sent = 0;
