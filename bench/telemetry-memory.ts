@@ -28,6 +28,7 @@ import { accessLogMessage, sampleEntry } from "../test/support/telemetry-message
 import type { Benchmark } from "./benchmark.js";
 import { rssMiBOf } from "./process-stats.js";
 import { entriesReceived, startReceiver } from "./telemetry.js";
+import { openAccessLogCall } from "../test/support/telemetry-stream-client.js";
 
 const IDENTITIES = 1_000_000;
 const PER_MESSAGE = 40;
@@ -66,14 +67,7 @@ async function sendStrangers(port: number): Promise<void> {
   const messages = Math.ceil(IDENTITIES / PER_MESSAGE);
   await Promise.all(
     Array.from({ length: STREAMS }, async (_, s) => {
-      const call = session.request({
-        ":method": "POST",
-        ":path": "/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs",
-        "content-type": "application/grpc",
-        te: "trailers",
-      });
-      call.on("error", () => undefined);
-      call.resume();
+      const call = openAccessLogCall(session);
       call.write(frameMessage(accessLogMessage({ logName: `bulwark-telemetry/${WORKLOAD}`, node: `bench-${s}.shop`, entries: [] })));
       for (let m = s; m < messages; m += STREAMS) {
         const entries = [];

@@ -34,6 +34,7 @@ import type { Benchmark } from "./benchmark.js";
 import { compiledCli } from "./compiled-cli.js";
 import { cpuSecondsOf } from "./process-stats.js";
 import { percentiles, type Percentiles } from "./stats.js";
+import { openAccessLogCall } from "../test/support/telemetry-stream-client.js";
 
 const quick = process.env.BENCH_TELEMETRY_QUICK === "1";
 const RESULTS = join(import.meta.dirname, "results", "telemetry.json");
@@ -150,14 +151,7 @@ export async function flood(port: number, batches: Batches, untilMs: number, par
   let sent = 0;
   await Promise.all(
     Array.from({ length: STREAMS }, async (_, s) => {
-      const call = session.request({
-        ":method": "POST",
-        ":path": "/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs",
-        "content-type": "application/grpc",
-        te: "trailers",
-      });
-      call.on("error", () => undefined);
-      call.resume();
+      const call = openAccessLogCall(session);
       call.write(frameMessage(batches.first));
       sent++;
       let i = s;

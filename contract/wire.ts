@@ -58,6 +58,8 @@ export function descriptorKey(part: RateLimitKeyPartIR): string {
 }
 
 /** The access-log name under which sidecars stream finished requests to bulwark ratelimit (outcome-aware budgets). */
+/** The gRPC method sidecars' access loggers call (AccessLogService): the outcome stream to bulwark ratelimit, the telemetry stream to bulwark telemetry. */
+export const STREAM_ACCESS_LOGS_PATH = "/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs";
 export const OUTCOME_LOG_NAME = "bulwark-outcomes";
 
 /**

@@ -1,30 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { apiSecurityPolicyCrd, crdFile, renderCrdYaml } from "./crd.js";
-
-interface SchemaNode {
-  type?: string;
-  description?: string;
-  properties?: Record<string, SchemaNode>;
-  items?: SchemaNode;
-  additionalProperties?: SchemaNode | boolean;
-}
+import { schemaNodes, type SchemaNode } from "../testdata/schema-nodes.js";
 
 function openApiSchema(): SchemaNode {
   const crd = apiSecurityPolicyCrd() as { spec: { versions: { schema: { openAPIV3Schema: SchemaNode } }[] } };
   const [version] = crd.spec.versions;
   if (!version) throw new Error("the CRD has no version");
   return version.schema.openAPIV3Schema;
-}
-
-/** Every node below `node` (itself included) with its path, e.g. spec.rules[].match.methods[]. */
-function nodes(node: SchemaNode, path: string): { path: string; node: SchemaNode }[] {
-  return [
-    { path, node },
-    ...Object.entries(node.properties ?? {}).flatMap(([name, child]) => nodes(child, `${path}.${name}`)),
-    ...(node.items ? nodes(node.items, `${path}[]`) : []),
-    ...(typeof node.additionalProperties === "object" ? nodes(node.additionalProperties, `${path}{}`) : []),
-  ];
 }
 
 describe("the generated CRD", () => {
@@ -38,7 +21,7 @@ describe("the generated CRD", () => {
     const spec = root.properties?.spec;
     const status = root.properties?.status;
     if (!spec || !status) throw new Error("the schema has no spec or status");
-    const all = [...nodes(spec, "spec"), ...nodes(status, "status")];
+    const all = [...schemaNodes(spec, "spec"), ...schemaNodes(status, "status")];
     // A sanity check that the walk reaches deep fields, so an empty walk cannot pass.
     expect(all.map((n) => n.path)).toContain("spec.rules[].rateLimits[].counts.responseCodes[]");
     expect(all.length).toBeGreaterThan(100);

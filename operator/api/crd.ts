@@ -40,18 +40,33 @@ export function openApi(schema: z.ZodType, path: string): JsonSchema {
 
 const conditionStatus = (type: string): string => `.status.conditions[?(@.type=="${type}")].status`;
 
-/** The CustomResourceDefinition of APISecurityPolicy, generated from the zod schema. */
-export function apiSecurityPolicyCrd(): JsonSchema {
+/** What tells Bulwark's custom resources apart; the rest of their CustomResourceDefinition is the same. */
+export interface CustomResource {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  printerColumns: JsonSchema[];
+  /** The resource's description for `kubectl explain`. */
+  description: string;
+  /** The schemas of its top-level fields besides apiVersion, kind and metadata (spec, status). */
+  fields: Record<string, JsonSchema>;
+  required?: string[];
+}
+
+/** A namespaced CustomResourceDefinition of group bulwark.dev, one served and stored version, with a status subresource. */
+export function customResourceDefinition(resource: CustomResource): JsonSchema {
+  const { kind: resourceKind, plural: resourcePlural } = resource;
   return {
     apiVersion: "apiextensions.k8s.io/v1",
     kind: "CustomResourceDefinition",
     metadata: {
-      name: `${plural}.${group}`,
+      name: `${resourcePlural}.${group}`,
       labels: { "app.kubernetes.io/name": "bulwark", "app.kubernetes.io/component": "crd" },
     },
     spec: {
       group,
-      names: { kind, listKind: `${kind}List`, plural, singular: "apisecuritypolicy", shortNames: ["asp"], categories: ["bulwark"] },
+      names: { kind: resourceKind, listKind: `${resourceKind}List`, plural: resourcePlural, singular: resource.singular, shortNames: resource.shortNames, categories: ["bulwark"] },
       scope: "Namespaced",
       versions: [
         {
@@ -59,42 +74,17 @@ export function apiSecurityPolicyCrd(): JsonSchema {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: "Targets", type: "string", description: "Services or pod selector the policy applies to.", jsonPath: ".spec.targetRefs[*].name" },
-            { name: "Accepted", type: "string", description: "Whether the policy is valid and governs its targets.", jsonPath: conditionStatus("Accepted") },
-            { name: "Programmed", type: "string", description: "Sidecars running this generation, out of all.", jsonPath: ".status.sidecars" },
-            { name: "Ready", type: "string", description: "Accepted, references resolved and programmed.", jsonPath: conditionStatus("Ready") },
-            // Shown by default: it tells Ready=True NoSidecars (nothing enforces it yet) from Ready, and Pending (in progress) from what must change.
-            {
-              name: "Reason",
-              type: "string",
-              description: "Ready's reason: Ready, NoSidecars (no sidecar serves the targets yet), Pending (sidecars still to acknowledge) or what must change first.",
-              jsonPath: `.status.conditions[?(@.type=="Ready")].reason`,
-            },
-            // -o wide: what bulwark telemetry saw (status.traffic).
-            {
-              name: "Shadow",
-              type: "integer",
-              priority: 1,
-              description: "Endpoints called but not declared (kubectl get apiinventory <name>).",
-              jsonPath: ".status.traffic.shadow",
-            },
-            { name: "Zombie", type: "integer", priority: 1, description: "Deprecated or retired endpoints still called.", jsonPath: ".status.traffic.zombie" },
-            { name: "Blocked", type: "integer", priority: 1, description: "Identities the adaptive response blocks or throttles now.", jsonPath: ".status.traffic.blocked" },
-            { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
-          ],
+          additionalPrinterColumns: resource.printerColumns,
           schema: {
             openAPIV3Schema: {
               type: "object",
-              description:
-                "APISecurityPolicy declares what a mobile app's backend API needs — token authentication and sender constraints, per-route rules, ownership checks, rate limits, TLS and mobile practices — and Bulwark enforces it in the Envoy sidecar of every targeted pod.",
-              required: ["spec"],
+              description: resource.description,
+              ...(resource.required ? { required: resource.required } : {}),
               properties: {
-                apiVersion: { type: "string", description: "APIVersion of this object: bulwark.dev/v1alpha1." },
-                kind: { type: "string", description: "Kind of this object: APISecurityPolicy." },
+                apiVersion: { type: "string", description: `APIVersion of this object: ${group}/${version}.` },
+                kind: { type: "string", description: `Kind of this object: ${resourceKind}.` },
                 metadata: { type: "object" },
-                spec: openApi(policySpec, "spec"),
-                status: openApi(policyStatus, "status"),
+                ...resource.fields,
               },
             },
           },
@@ -102,6 +92,44 @@ export function apiSecurityPolicyCrd(): JsonSchema {
       ],
     },
   };
+}
+
+/** The CustomResourceDefinition of APISecurityPolicy, generated from the zod schema. */
+export function apiSecurityPolicyCrd(): JsonSchema {
+  return customResourceDefinition({
+    kind,
+    plural,
+    singular: "apisecuritypolicy",
+    shortNames: ["asp"],
+    printerColumns: [
+      { name: "Targets", type: "string", description: "Services or pod selector the policy applies to.", jsonPath: ".spec.targetRefs[*].name" },
+      { name: "Accepted", type: "string", description: "Whether the policy is valid and governs its targets.", jsonPath: conditionStatus("Accepted") },
+      { name: "Programmed", type: "string", description: "Sidecars running this generation, out of all.", jsonPath: ".status.sidecars" },
+      { name: "Ready", type: "string", description: "Accepted, references resolved and programmed.", jsonPath: conditionStatus("Ready") },
+      // Shown by default: it tells Ready=True NoSidecars (nothing enforces it yet) from Ready, and Pending (in progress) from what must change.
+      {
+        name: "Reason",
+        type: "string",
+        description: "Ready's reason: Ready, NoSidecars (no sidecar serves the targets yet), Pending (sidecars still to acknowledge) or what must change first.",
+        jsonPath: `.status.conditions[?(@.type=="Ready")].reason`,
+      },
+      // -o wide: what bulwark telemetry saw (status.traffic).
+      {
+        name: "Shadow",
+        type: "integer",
+        priority: 1,
+        description: "Endpoints called but not declared (kubectl get apiinventory <name>).",
+        jsonPath: ".status.traffic.shadow",
+      },
+      { name: "Zombie", type: "integer", priority: 1, description: "Deprecated or retired endpoints still called.", jsonPath: ".status.traffic.zombie" },
+      { name: "Blocked", type: "integer", priority: 1, description: "Identities the adaptive response blocks or throttles now.", jsonPath: ".status.traffic.blocked" },
+      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+    ],
+    description:
+      "APISecurityPolicy declares what a mobile app's backend API needs — token authentication and sender constraints, per-route rules, ownership checks, rate limits, TLS and mobile practices — and Bulwark enforces it in the Envoy sidecar of every targeted pod.",
+    required: ["spec"],
+    fields: { spec: openApi(policySpec, "spec"), status: openApi(policyStatus, "status") },
+  });
 }
 
 export const crdFile = `crds/${group}_${plural}.yaml`;

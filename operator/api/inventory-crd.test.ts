@@ -2,22 +2,7 @@ import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { apiInventoryCrd, inventoryCrdFile, renderInventoryCrdYaml } from "./inventory-crd.js";
 import { inventoryJsonSchemaFile, renderInventoryJsonSchema } from "./inventory-json-schema.js";
-
-interface SchemaNode {
-  description?: string;
-  properties?: Record<string, SchemaNode>;
-  items?: SchemaNode;
-  additionalProperties?: SchemaNode | boolean;
-}
-
-function nodes(node: SchemaNode, path: string): { path: string; node: SchemaNode }[] {
-  return [
-    { path, node },
-    ...Object.entries(node.properties ?? {}).flatMap(([name, child]) => nodes(child, `${path}.${name}`)),
-    ...(node.items ? nodes(node.items, `${path}[]`) : []),
-    ...(typeof node.additionalProperties === "object" ? nodes(node.additionalProperties, `${path}{}`) : []),
-  ];
-}
+import { schemaNodes, type SchemaNode } from "../testdata/schema-nodes.js";
 
 const crd = apiInventoryCrd() as { spec: { versions: { schema: { openAPIV3Schema: SchemaNode }; additionalPrinterColumns: { name: string }[] }[] } };
 
@@ -30,7 +15,7 @@ describe("the generated APIInventory CRD", () => {
   it("documents every field, so kubectl explain does, and has no spec", () => {
     const root = crd.spec.versions[0]!.schema.openAPIV3Schema;
     expect(root.properties?.spec).toBeUndefined();
-    const all = nodes(root.properties!.status!, "status");
+    const all = schemaNodes(root.properties!.status!, "status");
     expect(all.map((n) => n.path)).toContain("status.workloads[].endpoints[].appVersions[]");
     const undocumented = all.filter(({ node, path }) => !path.endsWith("[]") && !path.endsWith("{}") && (node.description ?? "").trim().length < 3).map((n) => n.path);
     expect(undocumented).toEqual([]);

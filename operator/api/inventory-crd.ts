@@ -1,7 +1,7 @@
 import { stringify } from "yaml";
-import { openApi } from "./crd.js";
+import { customResourceDefinition, openApi } from "./crd.js";
 import { inventoryKind, inventoryPlural, inventorySingular, inventoryStatus } from "./v1alpha1/api-inventory.js";
-import { group, version } from "./v1alpha1/policy.js";
+import { group } from "./v1alpha1/policy.js";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -9,49 +9,24 @@ const summary = (field: string): string => `.status.summary.${field}`;
 
 /** The CustomResourceDefinition of APIInventory (status only), generated from the zod schema. */
 export function apiInventoryCrd(): JsonSchema {
-  return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: {
-      name: `${inventoryPlural}.${group}`,
-      labels: { "app.kubernetes.io/name": "bulwark", "app.kubernetes.io/component": "crd" },
-    },
-    spec: {
-      group,
-      names: { kind: inventoryKind, listKind: `${inventoryKind}List`, plural: inventoryPlural, singular: inventorySingular, shortNames: ["apiinv"], categories: ["bulwark"] },
-      scope: "Namespaced",
-      versions: [
-        {
-          name: version,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: "Documented", type: "integer", description: "Endpoints called and declared.", jsonPath: summary("documented") },
-            { name: "Shadow", type: "integer", description: "Endpoints called but not declared.", jsonPath: summary("shadow") },
-            { name: "Zombie", type: "integer", description: "Deprecated or retired endpoints still called.", jsonPath: summary("zombie") },
-            { name: "Unused", type: "integer", description: "Declared endpoints never called.", jsonPath: summary("unused") },
-            { name: "Requests", type: "integer", description: "Requests seen.", jsonPath: summary("observed") },
-            { name: "Updated", type: "date", description: "When the inventory was computed.", jsonPath: ".status.updatedAt" },
-            { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: "object",
-              description:
-                "APIInventory lists the endpoints an APISecurityPolicy's workloads are actually called on, learned from the sidecars' telemetry, and classifies each as documented, shadow, zombie or unused. One per policy, with the policy's name and namespace; written by bulwark telemetry, status only.",
-              properties: {
-                apiVersion: { type: "string", description: "APIVersion of this object: bulwark.dev/v1alpha1." },
-                kind: { type: "string", description: "Kind of this object: APIInventory." },
-                metadata: { type: "object" },
-                status: openApi(inventoryStatus, "status"),
-              },
-            },
-          },
-        },
-      ],
-    },
-  };
+  return customResourceDefinition({
+    kind: inventoryKind,
+    plural: inventoryPlural,
+    singular: inventorySingular,
+    shortNames: ["apiinv"],
+    printerColumns: [
+      { name: "Documented", type: "integer", description: "Endpoints called and declared.", jsonPath: summary("documented") },
+      { name: "Shadow", type: "integer", description: "Endpoints called but not declared.", jsonPath: summary("shadow") },
+      { name: "Zombie", type: "integer", description: "Deprecated or retired endpoints still called.", jsonPath: summary("zombie") },
+      { name: "Unused", type: "integer", description: "Declared endpoints never called.", jsonPath: summary("unused") },
+      { name: "Requests", type: "integer", description: "Requests seen.", jsonPath: summary("observed") },
+      { name: "Updated", type: "date", description: "When the inventory was computed.", jsonPath: ".status.updatedAt" },
+      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+    ],
+    description:
+      "APIInventory lists the endpoints an APISecurityPolicy's workloads are actually called on, learned from the sidecars' telemetry, and classifies each as documented, shadow, zombie or unused. One per policy, with the policy's name and namespace; written by bulwark telemetry, status only.",
+    fields: { status: openApi(inventoryStatus, "status") },
+  });
 }
 
 export const inventoryCrdFile = `crds/${group}_${inventoryPlural}.yaml`;

@@ -11,10 +11,9 @@ import type { CounterStore } from "./store.js";
 import { RefusalCache } from "./refusal-cache.js";
 import { structToJson } from "../../envoy/xds/proto-struct.js";
 import { errorMessage } from "../../common/errors.js";
-import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY } from "../../contract/wire.js";
+import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY, STREAM_ACCESS_LOGS_PATH } from "../../contract/wire.js";
 
 const SHOULD_RATE_LIMIT = "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit";
-const STREAM_ACCESS_LOGS = "/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs";
 /** Access-log batches of one stream waiting to be counted before its reading pauses. */
 const MAX_WAITING_BATCHES = 64;
 
@@ -272,7 +271,7 @@ export class RateLimitGrpcService {
           throw new GrpcError(GrpcStatus.UNAVAILABLE, "rate-limit decision failed");
         }),
     });
-    server.add(STREAM_ACCESS_LOGS, { kind: "stream", decode: decodeStreamAccessLogs, encode: encodeStreamAccessLogsResponse, open: (call) => this.accessLogStream(call) });
+    server.add(STREAM_ACCESS_LOGS_PATH, { kind: "stream", decode: decodeStreamAccessLogs, encode: encodeStreamAccessLogsResponse, open: (call) => this.accessLogStream(call) });
     const bound = await server.listen(host, port);
     this.server = server;
     return bound;

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { TelemetryEntry, TelemetrySink } from "../../contract/telemetry.js";
+import { STREAM_ACCESS_LOGS_PATH } from "../../contract/wire.js";
 import { errorMessage } from "../../common/errors.js";
 import { GrpcH2Server, type StreamCall, type StreamHandlers } from "../grpc/h2-server.js";
 import { GrpcStatus } from "../grpc/status.js";
@@ -10,7 +11,6 @@ import { TelemetryMetrics } from "./metrics.js";
 import type { StreamAuthenticator } from "../../envoy/xds/stream-auth.js";
 import { gateStream, type TelemetryRejection } from "./stream-gate.js";
 
-const STREAM_ACCESS_LOGS = "/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs";
 /** Largest message read: a sidecar flushes at 16 KiB (telemetry-log.ts), so a 1 MiB message is broken or hostile. */
 export const MAX_TELEMETRY_MESSAGE_BYTES = 1024 * 1024;
 const MAX_NODE_ID = 256;
@@ -163,7 +163,7 @@ export class TelemetryReceiver {
           }
         : {}),
     });
-    server.add(STREAM_ACCESS_LOGS, {
+    server.add(STREAM_ACCESS_LOGS_PATH, {
       kind: "stream",
       decode: (bytes: Uint8Array) => {
         try {

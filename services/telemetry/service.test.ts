@@ -7,27 +7,21 @@ import { frameMessage } from "../grpc/framing.js";
 import { accessLogMessage, sampleEntry } from "../../test/support/telemetry-messages.js";
 import { startTelemetryService } from "./service.js";
 import { waitFor } from "../../test/support/poll.js";
+import { openAccessLogCall } from "../../test/support/telemetry-stream-client.js";
 
 /** One StreamAccessLogs call with `messages`, ended by the client; resolves with the grpc-status. */
 function stream(port: number, messages: Uint8Array[]): Promise<string | undefined> {
   const session = connect(`http://127.0.0.1:${port}`);
   session.on("error", () => undefined);
   return new Promise((resolve) => {
-    const call = session.request({
-      ":method": "POST",
-      ":path": "/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs",
-      "content-type": "application/grpc",
-      te: "trailers",
-    });
+    const call = openAccessLogCall(session);
     let status: string | undefined;
     call.on("response", (h: Record<string, unknown>) => (status ??= h["grpc-status"] as string | undefined));
     call.on("trailers", (t: Record<string, unknown>) => (status = t["grpc-status"] as string | undefined));
-    call.on("error", () => undefined);
     call.on("close", () => {
       session.close();
       resolve(status);
     });
-    call.resume();
     for (const m of messages) call.write(frameMessage(m));
     call.end();
   });

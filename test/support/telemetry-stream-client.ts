@@ -1,6 +1,21 @@
-import { connect } from "node:http2";
+import { connect, type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import { connect as tlsConnect } from "node:tls";
+import { STREAM_ACCESS_LOGS_PATH } from "../../contract/wire.js";
 import { frameMessage } from "../../services/grpc/framing.js";
+
+/** Opens one StreamAccessLogs call on `session` (with `authorization: Bearer <token>` when given), reading its answer as it comes; stream errors are left to the caller's close and status handling. */
+export function openAccessLogCall(session: ClientHttp2Session, token?: string): ClientHttp2Stream {
+  const call = session.request({
+    ":method": "POST",
+    ":path": STREAM_ACCESS_LOGS_PATH,
+    "content-type": "application/grpc",
+    te: "trailers",
+    ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+  });
+  call.on("error", () => undefined);
+  call.resume();
+  return call;
+}
 
 /**
  * One AccessLogService/StreamAccessLogs call as a raw gRPC client over node:http2: sends
@@ -31,22 +46,14 @@ export function streamAccessLogs(options: { port: number; messages: Uint8Array[]
       message ??= error.message;
       settle();
     });
-    const call = session.request({
-      ":method": "POST",
-      ":path": "/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs",
-      "content-type": "application/grpc",
-      te: "trailers",
-      ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {}),
-    });
+    const call = openAccessLogCall(session, options.token);
     const read = (h: Record<string, unknown>): void => {
       if (typeof h["grpc-status"] === "string") status = h["grpc-status"];
       if (typeof h["grpc-message"] === "string") message = decodeURIComponent(h["grpc-message"]);
     };
     call.on("response", read);
     call.on("trailers", read);
-    call.on("error", () => undefined);
     call.on("close", settle);
-    call.resume();
     for (const m of options.messages) call.write(frameMessage(m));
     call.end();
   });

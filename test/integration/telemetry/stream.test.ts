@@ -19,6 +19,7 @@ import { startEnvoy, type EnvoyProcess } from "../../support/envoy-process.js";
 import { testAuthentication, testIssuer, TEST_JWKS_SECRET, type TestIssuer } from "../../support/policy-sidecar.js";
 import { waitFor } from "../../support/poll.js";
 import { accessLogMessage, sampleEntry } from "../../support/telemetry-messages.js";
+import { openAccessLogCall } from "../../support/telemetry-stream-client.js";
 
 /**
  * The telemetry stream end to end: requests through a real Envoy sidecar, configured by the real
@@ -200,18 +201,11 @@ describe("the telemetry stream through a real Envoy sidecar", () => {
     session.on("error", () => undefined);
     const call = (body: Buffer): Promise<string | undefined> =>
       new Promise((resolve) => {
-        const stream = session.request({
-          ":method": "POST",
-          ":path": "/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs",
-          "content-type": "application/grpc",
-          te: "trailers",
-        });
+        const stream = openAccessLogCall(session);
         let status: string | undefined;
         stream.on("response", (headers: Record<string, unknown>) => (status ??= headers["grpc-status"] as string | undefined));
         stream.on("trailers", (trailers: Record<string, unknown>) => (status = trailers["grpc-status"] as string | undefined));
-        stream.on("error", () => undefined);
         stream.on("close", () => resolve(status));
-        stream.resume();
         stream.end(body);
       });
     const decodeErrors = receiver.stats.decodeErrors;
