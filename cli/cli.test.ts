@@ -126,6 +126,16 @@ describe.concurrent("mistakes on the command line: one line, exit 2", () => {
   });
 });
 
+describe("bulwark ratelimit", () => {
+  it("refuses at start memory counters that would not fit its heap when full (instead of dying when Redis is away)", async () => {
+    const run = await bulwark(["ratelimit", "--memory-counters=500000", "-f", "examples"], { NODE_OPTIONS: "--max-semi-space-size=1 --max-old-space-size=128" });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(
+      /^bulwark: --memory-counters 500000 needs about 222 MiB of heap when full \(about 330 bytes per counter and 64 MiB for the rest of the process\), but this process's heap limit is 1\d\d MiB \(--max-old-space-size in NODE_OPTIONS, the chart's ratelimit.nodeOptions\): raise the limit or lower --memory-counters to at most \d+\n$/,
+    );
+  });
+});
+
 describe("bulwark telemetry", () => {
   it("exits 1 with one clear line when its port is in use", async () => {
     const { createServer } = await import("node:net");

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { getHeapStatistics } from "node:v8";
 import { componentLogger } from "./logger.js";
 import { untilSignal } from "./until-signal.js";
 import { collectDefaultMetrics } from "prom-client";
@@ -8,6 +9,7 @@ import type { KubernetesLimitSource } from "../services/ratelimit/kubernetes-lim
 import { limitsOf } from "../services/ratelimit/limit-source.js";
 import type { LimitIndex } from "../services/ratelimit/limits.js";
 import { DEFAULT_MAX_COUNTERS, MemoryStore } from "../services/ratelimit/memory-store.js";
+import { COUNTER_BYTES, memoryCountersProblem } from "../services/ratelimit/heap-room.js";
 import { RedisStore } from "../services/ratelimit/redis-store.js";
 import { RateLimitGrpcService, RateLimitMetrics } from "../services/ratelimit/service.js";
 import type { CounterStore } from "../services/ratelimit/store.js";
@@ -38,7 +40,7 @@ flags (environment variable in brackets):
   --redis-url URL            redis://HOST:PORT of the shared counters [BULWARK_REDIS_URL]; memory only when unset
   --redis-cluster-nodes LIST the counters in a Redis Cluster instead: HOST:PORT,... of a few of its nodes
                              [BULWARK_REDIS_CLUSTER_NODES]; budgets of a shard that is down count in memory meanwhile
-  --memory-counters N        most counters held in memory, about 330 bytes each [BULWARK_RATELIMIT_MEMORY_COUNTERS] (default ${DEFAULT_MAX_COUNTERS})
+  --memory-counters N        most counters held in memory, about ${COUNTER_BYTES} bytes each [BULWARK_RATELIMIT_MEMORY_COUNTERS] (default ${DEFAULT_MAX_COUNTERS})
   --domain NAME              the rate-limit domain the sidecars send [BULWARK_RATELIMIT_DOMAIN] (default bulwark)
   --log-level LEVEL          trace, debug, info, warn, error [BULWARK_LOG_LEVEL] (default info)
   -h, --help                 this text
@@ -97,6 +99,8 @@ export async function runRatelimit(argv: string[]): Promise<number> {
   const domain = flag(values, "domain", "BULWARK_RATELIMIT_DOMAIN", "bulwark");
   const memoryCounters = flag(values, "memory-counters", "BULWARK_RATELIMIT_MEMORY_COUNTERS", String(DEFAULT_MAX_COUNTERS));
   if (!/^[1-9][0-9]{0,9}$/.test(memoryCounters) || Number(memoryCounters) < 100) throw new UsageError(`--memory-counters ${memoryCounters} is not a whole number from 100 up`);
+  const heapProblem = memoryCountersProblem(Number(memoryCounters), getHeapStatistics().heap_size_limit);
+  if (heapProblem) throw new UsageError(heapProblem);
 
   let limits: () => LimitIndex;
   let synced: () => boolean;
