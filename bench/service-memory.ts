@@ -35,6 +35,12 @@ interface Phase {
   phase: string;
   peakMiB: number;
   endMiB: number;
+  /** At the end of the phase: RSS of anonymous memory (heaps, buffers) and of mapped files (the node binary's pages). */
+  endAnonMiB: number;
+  endFileMiB: number;
+  /** V8's heap at the end of the phase, from the service's own /metrics: committed and used. */
+  heapTotalMiB: number;
+  heapUsedMiB: number;
   requestsPerSecond: number;
 }
 
@@ -46,30 +52,44 @@ interface ServiceMemory {
   highWaterMiB: number;
 }
 
-function status(pid: number, field: "VmRSS" | "VmHWM"): number {
+function status(pid: number, field: "VmRSS" | "VmHWM" | "RssAnon" | "RssFile"): number {
   const kb = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
   return Math.round(Number(kb ?? 0) / 1024);
 }
 
-/** Runs `load` while sampling the RSS of `pid` every 100 ms. */
-async function sampled(pid: number, phase: string, load: () => Promise<number>): Promise<Phase> {
+/** V8's committed and used heap as the service reports them on /metrics (prom-client's default metrics). */
+async function heapOf(metricsPort: number): Promise<{ heapTotalMiB: number; heapUsedMiB: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const value = (name: string): number => Math.round(Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? NaN) / 1048576);
+  return { heapTotalMiB: value("nodejs_heap_size_total_bytes"), heapUsedMiB: value("nodejs_heap_size_used_bytes") };
+}
+
+/** Runs `load` while sampling the RSS of `service` every 100 ms. */
+async function sampled(service: RunningService, phase: string, load: () => Promise<number>): Promise<Phase> {
+  const { pid } = service.process;
   let peak = 0;
   const timer = setInterval(() => (peak = Math.max(peak, status(pid, "VmRSS"))), 100);
   try {
     const requestsPerSecond = await load();
     const endMiB = status(pid, "VmRSS");
-    return { phase, peakMiB: Math.max(peak, endMiB), endMiB, requestsPerSecond };
+    const split = { endAnonMiB: status(pid, "RssAnon"), endFileMiB: status(pid, "RssFile") };
+    return { phase, peakMiB: Math.max(peak, endMiB), endMiB, ...split, ...(await heapOf(service.httpPort)), requestsPerSecond };
   } finally {
     clearInterval(timer);
   }
 }
 
-async function startService(name: "authz" | "ratelimit", dir: string, args: string[], readyPort: number): Promise<ManagedProcess> {
-  const s = pinned(SERVER_CORE, process.execPath, [await compiledCli(), ...args, "--http-address", `127.0.0.1:${readyPort}`, "--log-level", "warn"]);
+interface RunningService {
+  process: ManagedProcess;
+  httpPort: number;
+}
+
+async function startService(name: "authz" | "ratelimit", dir: string, args: string[], httpPort: number): Promise<RunningService> {
+  const s = pinned(SERVER_CORE, process.execPath, [await compiledCli(), ...args, "--http-address", `127.0.0.1:${httpPort}`, "--log-level", "warn"]);
   const env = { ...process.env, NODE_OPTIONS: chartNodeOptions(name) };
   const p = startProcess({ name: `bulwark ${name}`, ...s, env, logFile: join(dir, `${name}.log`) });
-  await waitUntilReady(p, () => httpOk(readyPort, "/readyz"), 60_000);
-  return p;
+  await waitUntilReady(p, () => httpOk(httpPort, "/readyz"), 60_000);
+  return { process: p, httpPort };
 }
 
 async function ratelimitMemory(dir: string, redisPort: number): Promise<ServiceMemory> {
@@ -86,22 +106,22 @@ async function ratelimitMemory(dir: string, redisPort: number): Promise<ServiceM
   const load = await LoadGenerator.start();
   try {
     await sleep(3000);
-    const idleMiB = status(server.pid, "VmRSS");
+    const idleMiB = status(server.process.pid, "VmRSS");
     const phases: Phase[] = [];
     for (const rate of [1000, 0]) {
       const phase = rate === 0 ? "max (64 in flight)" : `${rate}/s`;
       phases.push(
-        await sampled(server.pid, phase, async () => {
+        await sampled(server, phase, async () => {
           const r = await load.run({ target: "grpc-raw", port: grpcPort, rate, inFlight: 64, keys: 10_000, durationMs: LOAD_MS, warmupMs: 0, limitName: LIMIT_NAME, path: "" });
           if (r.failed > 0) throw new Error(`ratelimit under load: ${r.failed} failed (${r.failures.slice(0, 3).join("; ")})`);
           return Math.round(r.answered / r.seconds);
         }),
       );
     }
-    return { service: "ratelimit", idleMiB, phases, highWaterMiB: status(server.pid, "VmHWM") };
+    return { service: "ratelimit", idleMiB, phases, highWaterMiB: status(server.process.pid, "VmHWM") };
   } finally {
     load.stop();
-    await server.stop();
+    await server.process.stop();
   }
 }
 
@@ -120,20 +140,20 @@ async function authzMemory(dir: string, redisPort: number): Promise<ServiceMemor
   const load = new Worker("authz-load-grpc", { cpu: cores().load });
   try {
     await sleep(3000);
-    const idleMiB = status(server.pid, "VmRSS");
+    const idleMiB = status(server.process.pid, "VmRSS");
     // The replay store refuses proofs issued within the clock skew of when it began remembering.
     await sleep((DEFAULT_SKEW_SECONDS + 1) * 1000);
     // Fresh proofs for the whole load at up to 12,000 calls per second, signed before the timer starts.
     await load.ask({ kind: "grpc-prepare", route: routeOf("authz-jwt-dpop"), proofs: Math.ceil((LOAD_MS / 1000) * 12_000) }, "prepared");
-    const phase = await sampled(server.pid, "max (64 in flight)", async () => {
+    const phase = await sampled(server, "max (64 in flight)", async () => {
       const done = await load.ask({ kind: "grpc-load", port, durationMs: LOAD_MS, warmupCalls: 0, inFlight: 64 }, "grpc-done");
       if (done.errors > 0 || done.refused > 0) throw new Error(`authz under load: ${done.errors} errors, ${done.refused} refusals (${done.firstProblem})`);
       return Math.round(done.calls / done.seconds);
     });
-    return { service: "authz", idleMiB, phases: [phase], highWaterMiB: status(server.pid, "VmHWM") };
+    return { service: "authz", idleMiB, phases: [phase], highWaterMiB: status(server.process.pid, "VmHWM") };
   } finally {
     await load.stop();
-    await server.stop();
+    await server.process.stop();
   }
 }
 
@@ -153,7 +173,12 @@ export const serviceMemory: Benchmark = {
         `RSS of the compiled services (node dist/cli/main.js, files, Redis), NODE_OPTIONS ratelimit "${flags.ratelimit}", authz "${flags.authz}"; goal at most ${GOAL_MIB} MiB under load; Node ${process.version}`,
       );
       for (const s of results) {
-        const phases = s.phases.map((p) => `${p.phase} ${p.requestsPerSecond}/s: peak ${p.peakMiB} MiB, end ${p.endMiB} MiB`).join("; ");
+        const phases = s.phases
+          .map(
+            (p) =>
+              `${p.phase} ${p.requestsPerSecond}/s: peak ${p.peakMiB} MiB, end ${p.endMiB} MiB (anon ${p.endAnonMiB}, files ${p.endFileMiB}; V8 heap ${p.heapUsedMiB} used of ${p.heapTotalMiB})`,
+          )
+          .join("; ");
         console.log(`  ${s.service.padEnd(10)} idle ${s.idleMiB} MiB; ${phases}; high water ${s.highWaterMiB} MiB${s.highWaterMiB > GOAL_MIB ? "  (over the goal)" : ""}`);
       }
       const conditions = {
