@@ -121,7 +121,8 @@ describe("EndpointTable", () => {
     }
     // Serialised state is bounded as well: what the service keeps in Redis.
     expect(JSON.stringify(table.toJSON()).length).toBeLessThan(2_000_000);
-  });
+    // A million entries: seconds on a quiet machine, over a minute on a 2-core machine running suites beside it.
+  }, 300_000);
 
   it("caps endpoints per workload and over all workloads, counting what it drops", () => {
     const table = new EndpointTable({ ...defaultTableOptions, maxEndpoints: 10, maxTotalEndpoints: 15, learner: { threshold: 1000, maxNodes: 1000 } });
