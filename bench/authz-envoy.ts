@@ -9,6 +9,7 @@
  * Processes are not pinned (authz-grpc measures a pinned core).
  * Added latency = a scenario's percentile minus the same percentile of (a).
  * BENCH_AUTHZ_QUICK=1: 500 requests per scenario and round, no results file;
+ * The authz servers run with the chart's authz.nodeOptions (BENCH_NODE_OPTIONS replaces them).
  * BENCH_AUTHZ_PROFILE=DIR writes the authz servers' CPU profiles there; BENCH_AUTHZ_SERVER_FLAGS adds
  * Node flags to them (e.g. "--trace-gc").
  * Each case also reports the CPU and run-queue wait (from /proc) of every process on the path per
@@ -31,6 +32,7 @@ import { startRedis } from "../test/env/redis.js";
 import { DpopKey, TestIssuer } from "../test/support/authz-client.js";
 import { AUDIENCE, benchInput, cores, HOST, ISSUER, PATH, RESULTS_DIR, SCENARIO_DESCRIPTIONS, SCENARIOS, USER, Worker, type Scenario, type WorkerReply } from "./authz-stack.js";
 import type { Benchmark } from "./benchmark.js";
+import { authzServerFlags } from "./compiled-cli.js";
 import { ProcessMeter, rssMiBOf, type ProcessSample } from "./process-stats.js";
 import { percentile } from "./stats.js";
 
@@ -177,6 +179,8 @@ async function requestsFor(c: Case, count: number, idp: TestIssuer, key: DpopKey
 export interface AuthzEnvoyMeta {
   node: string;
   envoy: string;
+  /** The authz servers' Node.js flags: the chart's authz.nodeOptions unless BENCH_NODE_OPTIONS replaced them. */
+  nodeFlags: string[];
   cpu: string | undefined;
   cores: number;
   /** The machine's 1-minute load average when the run ended: how quiet it was. */
@@ -225,7 +229,7 @@ export async function runAuthzEnvoyBench(): Promise<{ results: AuthzEnvoyResult[
     const authzPorts: Record<"memory" | "redis", number> = { memory: 0, redis: 0 };
     for (const store of ["memory", "redis"] as const) {
       const profileDir = process.env.BENCH_AUTHZ_PROFILE;
-      const nodeFlags = process.env.BENCH_AUTHZ_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [];
+      const nodeFlags = authzServerFlags();
       const server = new Worker(`authz-server-${store}`, { nodeFlags, ...(profileDir ? { profileDir } : {}) });
       servers.push(server);
       authzPorts[store] = (await server.ask({ kind: "serve", input, ...(store === "redis" ? { redisUrl: redis.url, redisPrefix: `bench:${Date.now()}:` } : {}) }, "serving")).port;
@@ -304,6 +308,7 @@ export async function runAuthzEnvoyBench(): Promise<{ results: AuthzEnvoyResult[
     const meta: AuthzEnvoyMeta = {
       node: process.version,
       envoy: envoyVersion(envoy),
+      nodeFlags: authzServerFlags(),
       cpu: cpus()[0]?.model,
       cores: core.count,
       loadAverage1m: Number((loadavg()[0] ?? 0).toFixed(2)),

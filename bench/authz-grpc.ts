@@ -5,6 +5,7 @@
  * calls in flight on one channel and CheckRequests serialised beforehand, each with a fresh
  * DPoP proof. Checks per core-second = calls / CPU seconds of the server process.
  * BENCH_AUTHZ_QUICK=1 runs 1 s per case and writes no results file;
+ * The server runs with the chart's authz.nodeOptions (BENCH_NODE_OPTIONS replaces them).
  * BENCH_AUTHZ_PROFILE=DIR writes the server's CPU profiles there; BENCH_AUTHZ_SERVER_FLAGS adds Node
  * flags to the server (e.g. "--max-semi-space-size=32").
  */
@@ -16,6 +17,7 @@ import { startRedis } from "../test/env/redis.js";
 import { TestIssuer } from "../test/support/authz-client.js";
 import { benchInput, cores, ISSUER, RESULTS_DIR, routeOf, Worker, type Scenario } from "./authz-stack.js";
 import type { Benchmark } from "./benchmark.js";
+import { authzServerFlags } from "./compiled-cli.js";
 
 const quick = process.env.BENCH_AUTHZ_QUICK === "1";
 const DURATION_MS = quick ? 1000 : 5000;
@@ -62,7 +64,7 @@ async function runCase(options: {
 }): Promise<AuthzGrpcResult> {
   const core = cores();
   const profileDir = process.env.BENCH_AUTHZ_PROFILE;
-  const nodeFlags = process.env.BENCH_AUTHZ_SERVER_FLAGS?.split(" ").filter(Boolean) ?? [];
+  const nodeFlags = authzServerFlags();
   const server = new Worker("authz-server", { cpu: core.server, nodeFlags, ...(profileDir ? { profileDir } : {}) });
   try {
     const redis = options.store === "redis" ? { redisUrl: options.redisUrl, redisPrefix: `bench:${Date.now()}:${options.run}:` } : {};
@@ -136,6 +138,8 @@ export const authzGrpc: Benchmark = {
     await mkdir(RESULTS_DIR, { recursive: true });
     const meta = {
       node: process.version,
+      /** The server's Node.js flags: the chart's authz.nodeOptions unless BENCH_NODE_OPTIONS replaced them. */
+      nodeFlags: authzServerFlags(),
       cpu: cpus()[0]?.model,
       cores: core.count,
       loadAverage1m: Number((loadavg()[0] ?? 0).toFixed(2)),

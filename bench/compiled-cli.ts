@@ -32,3 +32,11 @@ export function chartNodeOptions(service: "authz" | "ratelimit"): string {
   const values = parse(readFileSync(join(repoRoot, "charts", "bulwark", "values.yaml"), "utf8")) as Record<string, { nodeOptions?: string } | undefined>;
   return values[service]?.nodeOptions ?? "";
 }
+
+/**
+ * The Node.js flags of an authz server a benchmark starts as a worker (bench/authz-stack.ts): the
+ * chart's (or BENCH_NODE_OPTIONS), then BENCH_AUTHZ_SERVER_FLAGS (e.g. "--trace-gc").
+ */
+export function authzServerFlags(): string[] {
+  return [...chartNodeOptions("authz").split(" "), ...(process.env.BENCH_AUTHZ_SERVER_FLAGS ?? "").split(" ")].filter(Boolean);
+}
