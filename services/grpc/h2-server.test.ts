@@ -1,5 +1,5 @@
 import { connect as connectTcp } from "node:net";
-import { connect, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
+import { connect, type ClientHttp2Session, type Http2Server, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { credentials, makeGenericClientConstructor, Metadata, status, type Client, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { frameMessage } from "./framing.js";
@@ -211,6 +211,51 @@ describe("the gRPC server over node:http2", () => {
     expect(answer.grpcStatus).toBe("0");
     const refused = connect(`http://127.0.0.1:${p}`);
     await expect(new Promise((resolve, reject) => (refused.on("connect", resolve), refused.on("error", reject)))).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it("tells handlers the client's address, also once the call has ended, and drops a finished call's listeners", async () => {
+    const own = new GrpcH2Server();
+    const peers: string[] = [];
+    own.add("/test.Echo/Peer", {
+      kind: "unary",
+      ...bytes,
+      handle: (_request: Buffer, c) => {
+        peers.push(c.peer);
+        // Read again after the answer went out and the stream closed.
+        setTimeout(() => peers.push(c.peer), 50);
+        return Promise.resolve(Buffer.from(c.peer));
+      },
+    });
+    own.add("/test.Echo/PeerStream", {
+      kind: "stream",
+      ...bytes,
+      open: (c) => ({
+        message: () => undefined,
+        end: () => {
+          c.send(Buffer.from(c.peer));
+          c.finish();
+        },
+      }),
+    });
+    const p = await own.listen("127.0.0.1", 0);
+    const s = connect(`http://127.0.0.1:${p}`);
+    try {
+      const local = await new Promise<string>((resolve) => s.once("connect", () => resolve(`127.0.0.1:${s.socket.localPort ?? 0}`)));
+      let serverStream: ServerHttp2Stream | undefined;
+      (own as unknown as { server: Http2Server }).server.prependListener("stream", (st) => (serverStream = st));
+      // The call's own listeners (Node's stream keeps its internal ones).
+      const listening = (): number => (serverStream ? ["data", "end", "wantTrailers", "close"].reduce((n, e) => n + (serverStream?.listenerCount(e) ?? 0), 0) : -1);
+      const unary = await call(s, { ":path": "/test.Echo/Peer" }, frameMessage(Buffer.from("x")));
+      expect(unary.body.subarray(5).toString()).toBe(local);
+      await new Promise((r) => setTimeout(r, 80));
+      expect(peers).toEqual([local, local]);
+      expect(listening()).toBe(0);
+      const streamed = await call(s, { ":path": "/test.Echo/PeerStream" }, frameMessage(Buffer.from("x")));
+      expect(streamed.body.subarray(5).toString()).toBe(local);
+    } finally {
+      s.close();
+      await own.close(100);
+    }
   });
 
   it("says when the address is taken", async () => {

@@ -81,6 +81,39 @@ const RESPONSE_HEADERS = { ":status": 200, "content-type": "application/grpc" } 
 const OK_TRAILERS = { "grpc-status": "0" } as const;
 const NO_DEADLINE = Number.MAX_SAFE_INTEGER;
 
+function ignore(): void {}
+
+/**
+ * Drops the call's reading listeners once its stream has closed (nothing is emitted after
+ * 'close'). Node keeps a closed stream reachable from its native handle until a full garbage
+ * collection, so without this every call's closures, request bytes (a view of the connection's
+ * read buffer) and decoded request would outlive every young-generation collection and be
+ * promoted with it. By event name: removeAllListeners() without one also queues a tick per call.
+ */
+function forgetCall(this: ServerHttp2Stream): void {
+  this.removeAllListeners("data");
+  this.removeAllListeners("end");
+}
+
+/** What a handler may read of its call; the peer's address is looked up only when read (logs). */
+class Call implements CallInfo {
+  private readonly session: Http2Session | undefined;
+
+  constructor(
+    readonly path: string,
+    readonly headers: IncomingHttpHeaders,
+    readonly deadline: number,
+    stream: ServerHttp2Stream,
+  ) {
+    this.session = stream.session;
+  }
+
+  get peer(): string {
+    const socket = this.session?.socket;
+    return `${socket?.remoteAddress ?? "unknown"}:${socket?.remotePort ?? 0}`;
+  }
+}
+
 function trailersOf(code: GrpcStatusCode, message: string): Record<string, string> {
   return message ? { "grpc-status": String(code), "grpc-message": percentEncode(message) } : { "grpc-status": String(code) };
 }
@@ -155,7 +188,8 @@ export class GrpcH2Server {
   }
 
   private dispatch(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    stream.on("error", () => undefined);
+    stream.on("error", ignore);
+    stream.once("close", forgetCall);
     const contentType = headers["content-type"];
     if (headers[":method"] !== "POST" || typeof contentType !== "string" || !contentType.startsWith("application/grpc")) {
       // Not a gRPC call: an HTTP answer (the gRPC protocol's mapping of 415).
@@ -180,9 +214,7 @@ export class GrpcH2Server {
       return;
     }
     const timeout = timeoutMs(headers["grpc-timeout"]);
-    const socket = stream.session?.socket;
-    const peer = `${socket?.remoteAddress ?? "unknown"}:${socket?.remotePort ?? 0}`;
-    const call: CallInfo = { path, headers, deadline: timeout === undefined ? NO_DEADLINE : Date.now() + timeout, peer };
+    const call = new Call(path, headers, timeout === undefined ? NO_DEADLINE : Date.now() + timeout, stream);
     if (method.kind === "unary") this.unary(stream, call, method);
     else this.streaming(stream, call, method);
   }
@@ -301,7 +333,12 @@ export class GrpcH2Server {
   private streaming(stream: ServerHttp2Stream, info: CallInfo, method: StreamingMethod<unknown, unknown>): void {
     let ended = false;
     const call: StreamCall<unknown> = {
-      ...info,
+      path: info.path,
+      headers: info.headers,
+      deadline: info.deadline,
+      get peer(): string {
+        return info.peer;
+      },
       get ended(): boolean {
         return ended;
       },

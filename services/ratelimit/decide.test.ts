@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { GlobalRateLimitIR, IR } from "../../contract/ir.js";
 import { decide, type DescriptorInput } from "./decide.js";
@@ -188,6 +189,23 @@ describe("outcome-aware budgets", () => {
     expect(await countOutcome({ ...outcome(401), routeName: `${base}/other` }, index, store, T0)).toEqual([]);
     expect(store.size).toBe(0);
     expect(budgetKey(failed, ["10.0.0.1", "d1"])).toMatch(/^bulwark:rl:\{[A-Za-z0-9_-]{22}\}$/);
+  });
+});
+
+describe("budget keys", () => {
+  it("are sha256 of limit, window and key values (as kept in Redis), whichever limit object asks", () => {
+    const sha = (identity: string): string => `bulwark:rl:{${createHash("sha256").update(identity).digest("base64url").slice(0, 22)}}`;
+    const a = limit("a/x");
+    expect(budgetKey(a, ["d1"])).toBe(sha(`${a.name}\u000060\u0000d1`));
+    expect(budgetKey(a, ["d1"])).toBe(sha(`${a.name}\u000060\u0000d1`));
+    expect(budgetKey(limit("a/x"), ["d1"])).toBe(budgetKey(a, ["d1"]));
+    expect(budgetKey(a, ["10.0.0.1", "d1"])).toBe(sha(`${a.name}\u000060\u000010.0.0.1\u0000d1`));
+    expect(budgetKey(a, [])).toBe(sha(`${a.name}\u000060`));
+    expect(budgetKey(limit("a/x", { windowSeconds: 1 }), ["d1"])).toBe(sha(`${a.name}\u00001\u0000d1`));
+    expect(budgetKey(limit("a/y"), ["d1"])).not.toBe(budgetKey(a, ["d1"]));
+    const long = "v".repeat(600);
+    expect(budgetKey(a, [long])).toBe(sha(`${a.name}\u000060\u0000${long}`));
+    expect(budgetKey(a, [long])).toBe(sha(`${a.name}\u000060\u0000${long}`));
   });
 });
 

@@ -66,26 +66,39 @@ export function keyValues(limit: GlobalRateLimitIR, entries: DescriptorEntries):
   return values;
 }
 
-/** Budget keys computed lately, by identity; cleared when full (a bound on memory, not an LRU). */
-const budgetKeys = new Map<string, string>();
+/** Budget keys computed lately, by limit and then key values; all dropped when too many (a bound on memory, not an LRU). */
+let budgetKeys = new WeakMap<GlobalRateLimitIR, Map<string, string>>();
+let cachedBudgetKeys = 0;
 const BUDGET_KEY_CACHE = 50_000;
 const MAX_CACHED_IDENTITY = 512;
 
 /**
  * The counter key of one budget. The hash tag `{…}` holds the whole identity (limit, window,
  * key values), so both window counters of a budget land in the same Redis Cluster slot and one
- * script can touch them; budgets spread evenly over slots.
+ * script can touch them; budgets spread evenly over slots. Cached by limit object and key values,
+ * so a call does not build and hash the long identity string again.
  */
 export function budgetKey(limit: GlobalRateLimitIR, values: readonly string[]): string {
+  const of = values.length === 1 ? (values[0] as string) : values.join("\u0000");
+  let byValues = budgetKeys.get(limit);
+  const cached = byValues?.get(of);
+  if (cached !== undefined) return cached;
   let identity = `${limit.name}\u0000${limit.windowSeconds}`;
   for (const v of values) identity += `\u0000${v}`;
-  const cached = budgetKeys.get(identity);
-  if (cached !== undefined) return cached;
   const key = `bulwark:rl:{${createHash("sha256").update(identity).digest("base64url").slice(0, 22)}}`;
   // Key values come from requests (headers up to Envoy's 60 KiB): only short identities are kept,
   // so the cache stays a few MB whatever clients send.
   if (identity.length > MAX_CACHED_IDENTITY) return key;
-  if (budgetKeys.size >= BUDGET_KEY_CACHE) budgetKeys.clear();
-  budgetKeys.set(identity, key);
+  if (cachedBudgetKeys >= BUDGET_KEY_CACHE) {
+    budgetKeys = new WeakMap();
+    cachedBudgetKeys = 0;
+    byValues = undefined;
+  }
+  if (byValues === undefined) {
+    byValues = new Map();
+    budgetKeys.set(limit, byValues);
+  }
+  byValues.set(of, key);
+  cachedBudgetKeys++;
   return key;
 }

@@ -122,8 +122,10 @@ function clusterClient(nodes: { host: string; port: number }[]): Cluster {
 
 /**
  * Counters in Redis, shared by every replica: one script call (one round trip) per budget, or
- * with one Redis one call for the budgets of all the decisions read together; commands of
- * concurrent decisions pipelined on one connection (ioredis auto-pipelining).
+ * with one Redis one call for the budgets of all the decisions read together. With one Redis the
+ * store batches by itself (count(): one call per turn of the event loop), so ioredis's
+ * auto-pipelining would only add a second turn and a Pipeline object to every call; with a Redis
+ * Cluster, commands of concurrent decisions are pipelined per shard (ioredis auto-pipelining).
  * Fails fast while disconnected (no offline queue) and reconnects by itself.
  */
 export class RedisStore implements CounterStore {
@@ -136,7 +138,8 @@ export class RedisStore implements CounterStore {
 
   constructor(options: RedisStoreOptions) {
     const redisOptions: RedisOptions = {
-      enableAutoPipelining: true,
+      // count() batches the calls of one turn of the event loop itself (see the class's comment).
+      enableAutoPipelining: false,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       retryStrategy: (times) => Math.min(times * 100, 1000),

@@ -12,6 +12,9 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
+/** A slot of the queue whose command was dealt with. */
+const DONE: Pending = { deadline: 0, settled: true, reject: () => undefined };
+
 /**
  * Fails commands whose reply has not come within timeoutMs, counting only time the process could
  * have read it. A per-command timer alone (ioredis's commandTimeout) also fires when the event
@@ -77,7 +80,8 @@ export class ReplyDeadline {
         first.settled = true;
         first.reject(new ReplyTimeoutError(this.timeoutMs));
       }
-      this.head++;
+      // Not kept until the queue is trimmed: what a settled command's promise holds dies young.
+      this.queue[this.head++] = DONE;
     }
     if (this.head === this.queue.length) {
       this.queue = [];

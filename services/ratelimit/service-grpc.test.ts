@@ -55,6 +55,10 @@ describe("bulwark ratelimit's gRPC service (grpc-js, the Envoy protos' codec), c
     const refused = answers.find((a) => a.overall_code === "OVER_LIMIT");
     expect(refused?.statuses).toEqual([{ code: "OVER_LIMIT", limit_remaining: 0, duration_until_reset: { seconds: expect.any(Number) as number } }]);
     expect(refused?.response_headers_to_add.map((h) => h.key)).toEqual(["RateLimit-Policy", "RateLimit", "Retry-After"]);
+    // The decisions counter has every call by limit and result when /metrics reads it.
+    const text = await service.metrics.registry.metrics();
+    expect(text).toContain('bulwark_ratelimit_decisions_total{limit="l",result="ok"} 20');
+    expect(text).toContain('bulwark_ratelimit_decisions_total{limit="l",result="over_limit"} 10');
     // Unknown limits and other domains are allowed.
     expect((await ask(client, { domain: "other", descriptors: [{ entries: entries("x") }] })).overall_code).toBe("OK");
     expect((await ask(client, { domain: "bulwark", descriptors: [{ entries: [{ key: "limit", value: "nope" }] }] })).overall_code).toBe("OK");

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { Counter, Gauge, Registry } from "prom-client";
 import { decide, type Decision, type DescriptorInput } from "./decide.js";
 import type { LimitIndex } from "./limits.js";
+import type { GlobalRateLimitIR } from "../../contract/ir.js";
 import { countOutcome, type Outcome } from "./outcomes.js";
 import type { HttpAccessLogEntryMessage, RateLimitRequestMessage, RateLimitResponseMessage, StreamAccessLogsMessage } from "./messages.js";
 import { decodeRateLimitRequest, decodeStreamAccessLogs, encodeRateLimitResponse, encodeStreamAccessLogsResponse } from "./codec.js";
@@ -12,6 +13,9 @@ import { RefusalCache } from "./refusal-cache.js";
 import { structToJson } from "../../envoy/xds/proto-struct.js";
 import { errorMessage } from "../../common/errors.js";
 import { JWT_AUTHN_FILTER, JWT_PAYLOAD_KEY, STREAM_ACCESS_LOGS_PATH } from "../../contract/wire.js";
+
+type DecisionResult = "ok" | "over_limit" | "shadow_over_limit";
+const DECISION_RESULTS: readonly DecisionResult[] = ["ok", "over_limit", "shadow_over_limit"];
 
 const SHOULD_RATE_LIMIT = "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit";
 /** Access-log batches of one stream waiting to be counted before its reading pauses. */
@@ -30,13 +34,19 @@ export class RateLimitMetrics {
   isDegraded: () => boolean = () => false;
   /** Read when /metrics is scraped: how many Global limits the latest translation has. */
   knownLimits: () => number = () => 0;
+  /** Run before the decisions counter is read: services add the decisions they counted meanwhile. */
+  readonly beforeDecisionsRead: (() => void)[] = [];
 
   constructor(readonly registry: Registry = new Registry()) {
+    const pending = this.beforeDecisionsRead;
     this.decisions = new Counter({
       name: "bulwark_ratelimit_decisions_total",
       help: "Descriptors decided, by limit and result (ok, over_limit, shadow_over_limit: refused in Shadow mode, only reported).",
       labelNames: ["limit", "result"],
       registers: [registry],
+      collect(): void {
+        for (const add of pending) add();
+      },
     });
     this.outcomes = new Counter({
       name: "bulwark_ratelimit_outcomes_counted_total",
@@ -148,20 +158,32 @@ export class RateLimitGrpcService {
     this.metrics = options.metrics ?? new RateLimitMetrics();
     this.now = options.now ?? Date.now;
     this.store = options.refusalCache === false ? options.store : new RefusalCache(options.store);
+    this.metrics.beforeDecisionsRead.push(this.addUncounted);
   }
 
-  /** The decisions counter's series, by limit and result: looked up once, not on every call. */
-  private readonly decisionSeries = new Map<string, { inc(): void }>();
+  /**
+   * Decisions by limit and result since the decisions counter was last read: a number added per
+   * call, folded into the counter (labels hashed by prom-client) only when it is read.
+   */
+  private readonly uncounted = new Map<GlobalRateLimitIR, Record<DecisionResult, number>>();
 
-  private countDecision(limit: string, result: "ok" | "over_limit" | "shadow_over_limit"): void {
-    const id = `${result} ${limit}`;
-    let series = this.decisionSeries.get(id);
-    if (!series) {
-      series = this.metrics.decisions.labels({ limit, result });
-      this.decisionSeries.set(id, series);
+  private countDecision(limit: GlobalRateLimitIR, result: DecisionResult): void {
+    let counts = this.uncounted.get(limit);
+    if (!counts) {
+      counts = { ok: 0, over_limit: 0, shadow_over_limit: 0 };
+      this.uncounted.set(limit, counts);
     }
-    series.inc();
+    counts[result]++;
   }
+
+  private readonly addUncounted = (): void => {
+    for (const [limit, counts] of this.uncounted)
+      for (const result of DECISION_RESULTS)
+        if (counts[result] > 0) {
+          this.metrics.decisions.inc({ limit: limit.name, result }, counts[result]);
+          counts[result] = 0;
+        }
+  };
 
   /** What was warned about (a misconfiguration repeats on every request: logged once, not per call). */
   private readonly warned = new Set<string>();
@@ -191,7 +213,8 @@ export class RateLimitGrpcService {
     const limits = this.options.limits();
     if (limits !== this.lastLimits) {
       this.lastLimits = limits;
-      this.decisionSeries.clear();
+      this.addUncounted();
+      this.uncounted.clear();
       this.warned.clear();
     }
     const decision = await decide({ descriptors, hitsAddend: request.hits_addend ?? 0 }, limits, this.store, this.now());
@@ -206,7 +229,7 @@ export class RateLimitGrpcService {
         continue;
       }
       const result = !d.exceeded ? "ok" : d.code === "OVER_LIMIT" ? "over_limit" : "shadow_over_limit";
-      this.countDecision(d.limit.name, result);
+      this.countDecision(d.limit, result);
       if (result === "shadow_over_limit") this.options.log.info({ limit: d.limit.name, key: d.key }, "shadow limit exceeded; request allowed");
     }
     return responseMessage(decision);
@@ -279,6 +302,7 @@ export class RateLimitGrpcService {
 
   /** Finishes calls in flight for up to graceMs, then cancels the rest. */
   stop(graceMs = 1000): Promise<void> {
+    this.addUncounted();
     const server = this.server;
     this.server = undefined;
     return server ? server.close(graceMs) : Promise.resolve();
