@@ -1,6 +1,7 @@
 import type protobuf from "protobufjs";
 import { loadEnvoyProtos } from "../../envoy/proto/load.js";
 import type { ProtoStruct } from "../../envoy/xds/proto-struct.js";
+import { prunedSchema } from "./check-request-schema.js";
 
 /** The part of a CheckRequest bulwark authz reads (protobufjs messages: absent messages are null). */
 export interface CheckRequestMessage {
@@ -13,11 +14,33 @@ export interface CheckRequestMessage {
 }
 
 /**
+ * The fields of a CheckRequest bulwark authz reads (CheckRequestMessage, toAuthzRequest), by the
+ * full name of their message type. The request is decoded with a copy of the Envoy types holding
+ * only these (prunedSchema): the rest (destination, request time, id, protocol, TLS session, route
+ * metadata, ...) is skipped, not decoded into objects nobody reads. The JWT payload (a Struct) is
+ * read whole.
+ */
+const READ_FIELDS: Readonly<Record<string, readonly string[] | "all">> = {
+  "envoy.service.auth.v3.CheckRequest": ["attributes"],
+  "envoy.service.auth.v3.AttributeContext": ["source", "request", "context_extensions", "metadata_context"],
+  "envoy.service.auth.v3.AttributeContext.Peer": ["address", "certificate"],
+  "envoy.service.auth.v3.AttributeContext.Request": ["http"],
+  "envoy.service.auth.v3.AttributeContext.HttpRequest": ["method", "headers", "path", "host", "scheme"],
+  "envoy.config.core.v3.Address": ["socket_address"],
+  "envoy.config.core.v3.SocketAddress": ["address"],
+  "envoy.config.core.v3.Metadata": ["filter_metadata"],
+  "google.protobuf.Struct": "all",
+  "google.protobuf.Value": "all",
+  "google.protobuf.ListValue": "all",
+  "google.protobuf.NullValue": "all",
+};
+
+/**
  * The server side of envoy.service.auth.v3.Authorization/Check, with protobufjs (the Envoy API
  * protos): a CheckRequest is decoded into protobufjs's message objects and read as they are,
- * without the second pass that turns every field (addresses, timestamps, all the headers) into
- * plain objects. Only the fields the checks read are ever touched (toAuthzRequest). Responses are
- * encoded from plain objects, as @grpc/proto-loader does. Served by services/grpc (node:http2).
+ * without the second pass that turns every field into plain objects, and only the fields the
+ * checks read are decoded at all (READ_FIELDS). Responses are encoded from plain objects, as
+ * @grpc/proto-loader does, with the full CheckResponse type. Served by services/grpc (node:http2).
  */
 interface CheckTypes {
   request: protobuf.Type;
@@ -29,7 +52,10 @@ let types: CheckTypes | undefined;
 function checkTypes(): CheckTypes {
   if (!types) {
     const root = loadEnvoyProtos(["envoy/service/auth/v3/external_auth.proto"]);
-    types = { request: root.lookupType("envoy.service.auth.v3.CheckRequest"), response: root.lookupType("envoy.service.auth.v3.CheckResponse") };
+    types = {
+      request: prunedSchema(root, READ_FIELDS).lookupType("envoy.service.auth.v3.CheckRequest"),
+      response: root.lookupType("envoy.service.auth.v3.CheckResponse"),
+    };
   }
   return types;
 }

@@ -353,6 +353,48 @@ describe("DPoP proofs (RFC 9449)", () => {
     expect(reason(await checkDpop(request(await other.proof({ htm: "GET", htu: URI, accessToken: token, jwk: key.publicJwk })), config, deps()))).toBe("dpop_proof_signature");
     expect(reason(await checkDpop(request(await key.proof({ htm: "GET", htu: URI, accessToken: token })), { ...config, algorithms: ["EdDSA"] }, deps()))).toBe("dpop_proof_alg");
   });
+
+  it("keeps the keys of two proof headers apart when they share a kid, and a header's cached key passes no other key's proof", async () => {
+    const nowS = (): number => Math.floor(Date.now() / 1000);
+    const victim = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const attacker = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const victimJwk = { ...(victim.publicKey.export({ format: "jwk" }) as JWK), kid: "device" };
+    const attackerJwk = { ...(attacker.publicKey.export({ format: "jwk" }) as JWK), kid: "device" };
+    const victimJkt = await calculateJwkThumbprint(victimJwk);
+    const attackerJkt = await calculateJwkThumbprint(attackerJwk);
+    const victimToken = await issuer.sign({ sub: "alice", cnf: { jkt: victimJkt } }, { audience: "shop" });
+    const attackerToken = await issuer.sign({ sub: "mallory", cnf: { jkt: attackerJkt } }, { audience: "shop" });
+    const as = (t: string, jkt: string, proof: string): AuthzRequest =>
+      request(proof, { headers: { authorization: `DPoP ${t}`, dpop: proof }, jwtPayload: { sub: "x", cnf: { jkt } } });
+    const claims = (jti: string, t: string): Record<string, unknown> => ({ jti, htm: "GET", htu: URI, iat: nowS(), ath: accessTokenHash(t) });
+    const d = deps();
+    // Both headers cached, same kid, different keys: each proof verifies with its own header's key only.
+    expect(
+      reason(await checkDpop(as(victimToken, victimJkt, signedRaw({ alg: "ES256", typ: "dpop+jwt", jwk: victimJwk }, claims("v1", victimToken), victim.privateKey)), config, d)),
+    ).toBe("allowed");
+    expect(
+      reason(
+        await checkDpop(
+          as(attackerToken, attackerJkt, signedRaw({ alg: "ES256", typ: "dpop+jwt", jwk: attackerJwk }, claims("a1", attackerToken), attacker.privateKey)),
+          config,
+          d,
+        ),
+      ),
+    ).toBe("allowed");
+    // The victim's cached header, signed by the attacker: the cached key is the victim's, the signature does not verify.
+    const forged = signedRaw({ alg: "ES256", typ: "dpop+jwt", jwk: victimJwk }, claims("a2", victimToken), attacker.privateKey);
+    expect(reason(await checkDpop(as(victimToken, victimJkt, forged), config, d))).toBe("dpop_proof_signature");
+    // The attacker's header (its key cached) on the victim's token: signature fine, key is not the token's.
+    const wrongKey = signedRaw({ alg: "ES256", typ: "dpop+jwt", jwk: attackerJwk }, claims("a3", victimToken), attacker.privateKey);
+    expect(reason(await checkDpop(as(victimToken, victimJkt, wrongKey), config, d))).toBe("dpop_key_mismatch");
+    // A header that failed to import is not kept: the same header fails the same way again, and the victim still passes.
+    const badJwk = { ...victimJwk, x: attackerJwk.y, kid: "device" };
+    const bad = signedRaw({ alg: "ES256", typ: "dpop+jwt", jwk: badJwk }, claims("a4", victimToken), attacker.privateKey);
+    for (let i = 0; i < 2; i++) expect(reason(await checkDpop(as(victimToken, victimJkt, bad), config, d))).not.toBe("allowed");
+    expect(
+      reason(await checkDpop(as(victimToken, victimJkt, signedRaw({ alg: "ES256", typ: "dpop+jwt", jwk: victimJwk }, claims("v2", victimToken), victim.privateKey)), config, d)),
+    ).toBe("allowed");
+  });
 });
 
 describe("BoundedCache", () => {
@@ -363,5 +405,26 @@ describe("BoundedCache", () => {
     expect(cache.get("a")).toBe(1);
     cache.set("c", 3);
     expect([cache.get("a"), cache.get("b"), cache.get("c"), cache.size]).toEqual([1, undefined, 3, 2]);
+  });
+
+  it("never holds more than its capacity, and keeps what was used within the last capacity/2 insertions", () => {
+    const cache = new BoundedCache<number, number>(100);
+    for (let i = 0; i < 10_000; i++) {
+      cache.set(i, i);
+      // Key 0 is used every 40 insertions: it is never forgotten.
+      if (i % 40 === 0) expect(cache.get(0)).toBe(0);
+      expect(cache.size).toBeLessThanOrEqual(100);
+    }
+    expect(cache.get(0)).toBe(0);
+    expect(cache.get(9_999)).toBe(9_999);
+    expect(cache.get(5_000)).toBeUndefined();
+    cache.set(9_999, 1);
+    expect(cache.get(9_999)).toBe(1);
+    cache.delete(9_999);
+    expect(cache.get(9_999)).toBeUndefined();
+  });
+
+  it("refuses a capacity under 2", () => {
+    expect(() => new BoundedCache(1)).toThrow(RangeError);
   });
 });

@@ -17,36 +17,55 @@ export interface DpopDeps {
   clockSkewSeconds?: number;
 }
 
-/** A map that keeps at most `capacity` entries and forgets the least recently used first. */
+/**
+ * A map that keeps at most `capacity` entries, forgetting first those not used for longest (in
+ * two generations, not in exact order: a hit on a recent entry is a single lookup, with no
+ * reordering). Entries go into the recent generation; when it holds half the capacity, it becomes
+ * the old one and the old one is dropped. A hit in the old generation moves the entry back into
+ * the recent one. So an entry used within the last capacity/2 insertions is always kept.
+ */
 export class BoundedCache<K, V> {
-  private readonly entries = new Map<K, V>();
+  private recent = new Map<K, V>();
+  private older = new Map<K, V>();
+  private readonly half: number;
 
-  constructor(readonly capacity: number) {}
+  constructor(readonly capacity: number) {
+    if (!(capacity >= 2)) throw new RangeError("a BoundedCache holds at least 2 entries");
+    this.half = Math.floor(capacity / 2);
+  }
 
   get(key: K): V | undefined {
-    const value = this.entries.get(key);
-    if (value !== undefined) {
-      this.entries.delete(key);
-      this.entries.set(key, value);
+    const value = this.recent.get(key);
+    if (value !== undefined) return value;
+    const old = this.older.get(key);
+    if (old !== undefined) {
+      this.older.delete(key);
+      this.insert(key, old);
     }
-    return value;
+    return old;
   }
 
   set(key: K, value: V): void {
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    if (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
+    this.older.delete(key);
+    if (this.recent.has(key)) this.recent.set(key, value);
+    else this.insert(key, value);
   }
 
   delete(key: K): void {
-    this.entries.delete(key);
+    this.recent.delete(key);
+    this.older.delete(key);
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.recent.size + this.older.size;
+  }
+
+  private insert(key: K, value: V): void {
+    if (this.recent.size >= this.half) {
+      this.older = this.recent;
+      this.recent = new Map();
+    }
+    this.recent.set(key, value);
   }
 }
 
@@ -65,10 +84,19 @@ const SIGNATURE_SCHEMES: Readonly<Record<string, { digest: string | null; option
   PS512: { digest: "sha512", options: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }, minRsaBits: 2048 },
 };
 
+/** A proof's public key as node:crypto verifies with it, and its thumbprint. */
+interface ProofKey {
+  key: VerifyKeyObjectInput;
+  digest: string | null;
+  jkt: string;
+}
+
 /** A proof's protected header, with the public key it embeds imported once (jose) and its thumbprint. */
 interface ProofHeader {
   header: ProtectedHeaderParameters;
-  key?: Promise<{ key: VerifyKeyObjectInput; digest: string | null; jkt: string }>;
+  key?: Promise<ProofKey>;
+  /** The key once imported: later proofs with this header are verified without waiting on the promise. */
+  imported?: ProofKey;
 }
 
 /**
@@ -85,7 +113,7 @@ const proofHeaders = new BoundedCache<string, ProofHeader>(10_000);
  */
 const MAX_CACHED_KEY_CHARS = 2048;
 
-async function importProofKey(jwk: JWK, alg: string): Promise<{ key: VerifyKeyObjectInput; digest: string | null; jkt: string }> {
+async function importProofKey(jwk: JWK, alg: string): Promise<ProofKey> {
   const scheme = SIGNATURE_SCHEMES[alg];
   if (!scheme) throw new Error(`no signature scheme for ${alg}`);
   // jose checks that the key suits the algorithm (key type, curve) as it imports it.
@@ -245,16 +273,21 @@ function datesRefusal(payload: Record<string, unknown>, config: DpopConfig, nowS
   return undefined;
 }
 
+interface VerifiedProof {
+  payload: Record<string, unknown>;
+  jkt: string;
+}
+
 /**
  * Verifies the proof's signature with the public key it embeds, after checking the header. jose
  * decodes the header, the payload and the signature and imports the key; node:crypto verifies the
- * signature on the imported key, without a round trip through WebCrypto's thread pool.
+ * signature on the imported key, without a round trip through WebCrypto's thread pool. Synchronous
+ * when the header's key was imported before (the usual case: a client signs with one key); a
+ * promise only while a new key is being imported.
  */
-async function verifyProof(proof: string, config: DpopConfig, now: number): Promise<{ payload: Record<string, unknown>; jkt: string } | Decision> {
+function verifyProof(proof: string, config: DpopConfig, now: number): VerifiedProof | Decision | Promise<VerifiedProof | Decision> {
   if (!COMPACT_JWS.test(proof)) return proofRefusal(config, "dpop_proof_malformed", "not a JWS");
-  const firstDot = proof.indexOf(".");
-  const lastDot = proof.lastIndexOf(".");
-  const encodedHeader = proof.slice(0, firstDot);
+  const encodedHeader = proof.slice(0, proof.indexOf("."));
   const entry = proofHeader(encodedHeader, proof);
   if (!entry) return proofRefusal(config, "dpop_proof_malformed", "not a JWS");
   const { header } = entry;
@@ -266,19 +299,27 @@ async function verifyProof(proof: string, config: DpopConfig, now: number): Prom
   if (typeof jwk !== "object" || jwk === null || Array.isArray(jwk)) return proofRefusal(config, "dpop_proof_malformed", "no jwk header");
   if (PRIVATE_MEMBERS.some((m) => m in jwk)) return proofRefusal(config, "dpop_proof_private_key", "jwk must be a public key");
 
+  if (entry.imported) return verifySignedProof(proof, entry.imported, config, now);
   if (!entry.key) {
-    const alg = header.alg;
-    entry.key = importProofKey(jwk, alg);
-    entry.key.catch(() => proofHeaders.delete(encodedHeader));
+    const key = importProofKey(jwk, header.alg);
+    entry.key = key;
+    key.then(
+      (imported) => {
+        entry.imported = imported;
+      },
+      () => proofHeaders.delete(encodedHeader),
+    );
     if (encodedHeader.length <= MAX_CACHED_KEY_CHARS) proofHeaders.set(encodedHeader, entry);
   }
-  let key: Awaited<NonNullable<ProofHeader["key"]>>;
-  try {
-    key = await entry.key;
-  } catch {
-    return proofRefusal(config, "dpop_proof_malformed", "proof cannot be verified");
-  }
+  return entry.key.then(
+    (key) => verifySignedProof(proof, key, config, now),
+    () => proofRefusal(config, "dpop_proof_malformed", "proof cannot be verified"),
+  );
+}
 
+/** The signature (node:crypto, on the imported key), then the payload (jose) and its dates. */
+function verifySignedProof(proof: string, key: ProofKey, config: DpopConfig, now: number): VerifiedProof | Decision {
+  const lastDot = proof.lastIndexOf(".");
   let signature: Uint8Array;
   try {
     signature = base64url.decode(proof.slice(lastDot + 1));
@@ -300,6 +341,17 @@ async function verifyProof(proof: string, config: DpopConfig, now: number): Prom
     return proofRefusal(config, "dpop_proof_malformed", "proof cannot be verified");
   }
   return datesRefusal(payload, config, now / 1000) ?? { payload, jkt: key.jkt };
+}
+
+/** The server nonce (when required, or sent anyway): a refusal with a fresh one, or the header that hands the next one out. */
+function nonceOutcome(claims: ProofClaims, config: DpopConfig, deps: DpopDeps): Header[] | Decision {
+  if (!config.requireNonce && claims.nonce === undefined) return [];
+  if (typeof claims.nonce !== "string" || !deps.nonces.isValid(claims.nonce)) {
+    return refuse(401, "dpop_nonce_required", {
+      headers: [challenge(config, "use_dpop_nonce", "a fresh server nonce is required"), { name: "dpop-nonce", value: deps.nonces.current() }],
+    });
+  }
+  return [{ name: "dpop-nonce", value: deps.nonces.current() }];
 }
 
 /**
@@ -325,7 +377,8 @@ export async function checkDpop(request: AuthzRequest, config: DpopConfig, deps:
   if (proof.includes(",")) return proofRefusal(config, "dpop_proof_multiple", "exactly one DPoP proof");
 
   const now = deps.now();
-  const verified = await verifyProof(proof, config, now);
+  const pending = verifyProof(proof, config, now);
+  const verified = pending instanceof Promise ? await pending : pending;
   if ("allowed" in verified) return verified;
   const claims = proofClaims(verified.payload);
   if (!claims) return proofRefusal(config, "dpop_proof_claims", "jti, htm, htu and iat are required");
@@ -336,15 +389,8 @@ export async function checkDpop(request: AuthzRequest, config: DpopConfig, deps:
   const skew = deps.clockSkewSeconds ?? DEFAULT_SKEW_SECONDS;
   if (nowSeconds - claims.iat > config.maxProofAgeSeconds || claims.iat - nowSeconds > skew) return proofRefusal(config, "dpop_proof_iat", "proof is stale or from the future");
 
-  const nonceHeaders: Header[] = [];
-  if (config.requireNonce || claims.nonce !== undefined) {
-    if (typeof claims.nonce !== "string" || !deps.nonces.isValid(claims.nonce)) {
-      return refuse(401, "dpop_nonce_required", {
-        headers: [challenge(config, "use_dpop_nonce", "a fresh server nonce is required"), { name: "dpop-nonce", value: deps.nonces.current() }],
-      });
-    }
-    nonceHeaders.push({ name: "dpop-nonce", value: deps.nonces.current() });
-  }
+  const nonceHeaders = nonceOutcome(claims, config, deps);
+  if (!Array.isArray(nonceHeaders)) return nonceHeaders;
   if (claims.ath !== cachedAccessTokenHash(authorization.token)) return proofRefusal(config, "dpop_proof_ath", "ath does not match the access token");
   if (verified.jkt !== jkt) return tokenRefusal(config, "dpop_key_mismatch", "proof key does not match the token binding");
 
