@@ -153,7 +153,13 @@ export class Controller {
   }
 
   private scheduleStatus(): void {
-    this.queue.debounce(STATUS, 20, () => this.status.write());
+    this.queue.debounce(STATUS, 20, () => this.writeStatus());
+  }
+
+  private async writeStatus(): Promise<void> {
+    const started = performance.now();
+    await this.status.write();
+    this.options.metrics.reconcileStageSeconds.observe({ stage: "status" }, (performance.now() - started) / 1000);
   }
 
   private async reconcile(): Promise<void> {
@@ -165,8 +171,11 @@ export class Controller {
     const observed = objects.translationInput(now.toISOString());
     const input = this.options.discovery ? this.options.discovery.complete(observed) : observed;
     const ca = await this.ca.observe(input.secrets);
+    const translating = performance.now();
     const translation = this.translation.run(input);
+    const publishing = performance.now();
     const publication = await this.snapshots.publish(translation, input.pods, now);
+    const published = performance.now();
     for (const nodeId of publication.cleared) this.ca.forget(nodeId);
     this.ca.published(publication.wanted, ca, now);
     reports.retain(new Set([...publication.wanted, ...publication.held]));
@@ -175,10 +184,16 @@ export class Controller {
     this.servedCertificates = servedPublicCertificates(translation);
     this.reconciles += 1;
     metrics.reconcileSeconds.observe((performance.now() - started) / 1000);
+    const { resolveMs, irMs } = this.translation.timings;
+    const stage = (name: string, ms: number): void => metrics.reconcileStageSeconds.observe({ stage: name }, ms / 1000);
+    stage("input", translating - started);
+    stage("resolve", resolveMs);
+    stage("ir", irMs);
+    stage("snapshots", published - publishing);
     this.scheduleNextChange(translation.resolution.nextChange, now);
     // The pushes first: the new snapshots reach the sidecars' streams before the status work.
     await new Promise((resolve) => setImmediate(resolve));
-    await this.status.write();
+    await this.writeStatus();
   }
 
   /** The public certificates (spec.tls.certificate) the sidecars serve now, by SDS secret name (for their expiry metric). */
