@@ -85,6 +85,16 @@ export class SnapshotCache {
     return { nodeId, streams: this.streamCount.get(nodeId) ?? 0, types, ...(snapshotVersion ? { snapshotVersion } : {}) };
   }
 
+  /** Open ADS streams of the sidecar (statusInfo's `streams`, without building the rest). */
+  openStreams(nodeId: string): number {
+    return this.streamCount.get(nodeId) ?? 0;
+  }
+
+  /** Whether anything was sent to, acknowledged or rejected by the sidecar (statusInfo's `types` not empty). */
+  hasAckState(nodeId: string): boolean {
+    return (this.ackState.get(nodeId)?.size ?? 0) > 0;
+  }
+
   /** True when the sidecar acknowledged every type of its current snapshot. */
   isInSync(nodeId: string): boolean {
     const snapshot = this.snapshots.get(nodeId);

@@ -34,7 +34,10 @@ export interface ControllerOptions {
   mesh?: MeshSettings;
   /** Whether the installation runs bulwark telemetry (--telemetry-address); without it, policies with spec.telemetry get a warning. */
   telemetryReceiver?: boolean;
-  /** Coalesce bursts of events into one reconcile (default 10 ms). */
+  /**
+   * Coalesce bursts of events into one reconcile (default 10 ms): at most one reconcile starts in
+   * this long; an event after a quiet spell of at least this long is reconciled at once.
+   */
   debounceMs?: number;
   /** OpenID Connect Discovery (operator/oidc/discovery-book.ts): adds the discovered jwks_uris to each translation's input. */
   discovery?: { complete(input: TranslationInput): TranslationInput; stop(): void };
@@ -59,6 +62,8 @@ export class Controller {
   private readonly ca: CaRunner;
   private readonly status: StatusRunner;
   private reconciles = 0;
+  /** When the last reconcile started (performance.now). */
+  private lastReconcileAt = Number.NEGATIVE_INFINITY;
   private servedCertificates: readonly { name: string; certificateChain: string }[] = [];
 
   constructor(private readonly options: ControllerOptions) {
@@ -147,9 +152,16 @@ export class Controller {
     return this.options.objects.isSynced() && this.reconciles > 0;
   }
 
-  /** A reconcile in `delayMs` at the latest; one already due sooner covers this request too. */
-  schedule(delayMs = this.options.debounceMs ?? 10): void {
-    this.queue.debounce(RECONCILE, delayMs, () => this.reconcile());
+  /**
+   * A reconcile in `delayMs` at the latest; one already due sooner covers this request too.
+   * Without `delayMs`, the debounce (debounceMs) counts from the start of the last reconcile: a
+   * change after a quiet spell is translated in the next turn of the event loop (events of the
+   * same turn, such as one watch read, still make one reconcile), and a burst makes at most one
+   * reconcile per debounce interval.
+   */
+  schedule(delayMs?: number): void {
+    const delay = delayMs ?? Math.max(0, (this.options.debounceMs ?? 10) - (performance.now() - this.lastReconcileAt));
+    this.queue.debounce(RECONCILE, delay, () => this.reconcile());
   }
 
   private scheduleStatus(): void {
@@ -167,6 +179,7 @@ export class Controller {
     // A translation of partial lists would serve sidecars without the policies not listed yet.
     if (!objects.isListed()) return;
     const started = performance.now();
+    this.lastReconcileAt = started;
     const now = clock();
     const observed = objects.translationInput(now.toISOString());
     const input = this.options.discovery ? this.options.discovery.complete(observed) : observed;

@@ -214,17 +214,15 @@ export class SnapshotRunner {
   /** What this replica knows about a sidecar; undefined when it never heard from it. */
   ownReport(nodeId: string): SidecarReport | undefined {
     const cache = this.options.cache;
-    const info = cache.statusInfo(nodeId);
-    const types = Object.values(info.types);
-    if (types.length === 0 && info.streams === 0) return undefined;
+    const streams = cache.openStreams(nodeId);
+    if (streams === 0 && !cache.hasAckState(nodeId)) return undefined;
     const nack = cache.currentRejection(nodeId)?.error;
     const config = cache.isInSync(nodeId) ? this.running.get(nodeId) : this.acked.get(nodeId);
-    return {
-      ...(config?.policyKey !== undefined ? { policy: config.policyKey } : {}),
-      ...(config?.generation !== undefined ? { generation: config.generation } : {}),
-      ...(nack !== undefined ? { nack } : {}),
-      connected: info.streams > 0,
-    };
+    const report: SidecarReport = { connected: streams > 0 };
+    if (config?.policyKey !== undefined) report.policy = config.policyKey;
+    if (config?.generation !== undefined) report.generation = config.generation;
+    if (nack !== undefined) report.nack = nack;
+    return report;
   }
 
   /** This replica's reports, for the other replicas (and for its own next start). */

@@ -333,7 +333,7 @@ function lookupsOf(input: TranslationInput, memo: ResolveMemo | undefined): Look
   const secretsByKey = new Map<string, SecretObject>();
   for (const secret of input.secrets) if (!secretsByKey.has(objectKey(secret.metadata))) secretsByKey.set(objectKey(secret.metadata), secret);
   return {
-    podIndex: new SidecarPodIndex(input.pods),
+    podIndex: memo ? memo.podIndex(input.pods) : new SidecarPodIndex(input.pods),
     servicesByKey: new Map(input.services.map((s) => [objectKey(s.metadata), s])),
     servicesByNamespace: memo ? memo.servicesByNamespace(byNamespace) : byNamespace,
     secretsByKey,
@@ -444,12 +444,21 @@ export function resolvePolicies(input: TranslationInput, memo?: ResolveMemo): Re
   }
   const passthrough = [...byNamespace.entries()].sort(([a], [b]) => compareStrings(a, b)).flatMap(([namespace, pods]) => groupByPorts(pods).map((g) => ({ namespace, ...g })));
 
-  results.sort((a, b) => {
-    const ka = `${a.namespace}/${a.name}`;
-    const kb = `${b.namespace}/${b.name}`;
-    return compareStrings(ka, kb);
-  });
-  return { policies: results, passthrough, meshServices: meshServices(input.services, lookups.podIndex, memo), now: input.now, ...nextTimeDrivenChange(results, input.now) };
+  return {
+    policies: sortedByKey(results),
+    passthrough,
+    meshServices: meshServices(input.services, lookups.podIndex, memo),
+    now: input.now,
+    ...nextTimeDrivenChange(results, input.now),
+  };
+}
+
+/** Sorted by namespace/name, each key made once. */
+export function sortedByKey<T extends { namespace: string; name: string }>(items: readonly T[]): T[] {
+  return items
+    .map((item) => ({ key: `${item.namespace}/${item.name}`, item }))
+    .sort((a, b) => compareStrings(a.key, b.key))
+    .map(({ item }) => item);
 }
 
 /** Pods selected only by invalid policies keep their last good configuration. */

@@ -103,6 +103,7 @@ export function buildPerWorkload<T>(translation: Translation, build: (workload: 
       failedPolicies.add(`${owner.namespace}/${owner.name}`);
     }
   }
+  if (failedPolicies.size === 0) return { built, failed };
   const ofFailedPolicy = (workload: WorkloadIR): boolean => workload.policy !== undefined && failedPolicies.has(`${workload.policy.namespace}/${workload.policy.name}`);
   for (const entry of built) if (ofFailedPolicy(entry.workload)) failed.push({ workload: entry.workload, error: new Error("another workload of its policy could not be built") });
   return { built: built.filter(({ workload }) => !ofFailedPolicy(workload)), failed };
