@@ -7,7 +7,8 @@
  * the time of a full resync (controller start → every snapshot set) and of one policy edit.
  *
  * Runs on a fresh local cluster (test/env), or on BULWARK_BENCH_KUBECONFIG when set (objects are
- * created in new namespaces there and deleted afterwards). BENCH_APPLY_QUICK=1 runs fewer rounds
+ * created in new namespaces there and deleted afterwards). BENCH_APPLY_SCALE_ONLY=1 runs only the
+ * 1,000 × 1,000 scenario (BENCH_CONTROLLER_CLI: another build's main.js to compare). BENCH_APPLY_QUICK=1 runs fewer rounds
  * and a smaller scale and does not write the results file.
  */
 import { CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from "@kubernetes/client-node";
@@ -663,6 +664,8 @@ async function withEnvironment<T>(work: (env: E2eEnvironment) => Promise<T>): Pr
 
 async function run(): Promise<void> {
   const quick = process.env.BENCH_APPLY_QUICK === "1";
+  // BENCH_APPLY_SCALE_ONLY=1: only the 1,000 × 1,000 scenario (to compare builds); no results file.
+  const scaleOnly = process.env.BENCH_APPLY_SCALE_ONLY === "1";
   const plan = quick ? QUICK : FULL;
   await withEnvironment(async (env) => {
     const kc = kubeConfig(env);
@@ -683,12 +686,12 @@ async function run(): Promise<void> {
     const apply: ApplyResult[] = [];
     let scale: ScaleResult | undefined;
     try {
-      for (const delta of [false, true]) {
+      for (const delta of scaleOnly ? [] : [false, true]) {
         const r = await envoyScenario(ctx, controller, delta, plan.envoyRounds);
         apply.push(r);
         console.log(`  1 Envoy (${r.mode}): ACK p50 ${r.ackAllMs.p50} ms, p99 ${r.ackAllMs.p99} ms; enforced p99 ${r.enforcedMs?.p99 ?? "-"} ms; status p99 ${r.statusMs.p99} ms`);
       }
-      for (const delta of [false, true]) {
+      for (const delta of scaleOnly ? [] : [false, true]) {
         const r = await fleetScenario(ctx, controller, delta, plan.fleetSize, plan.fleetRounds);
         apply.push(r);
         console.log(`  ${r.sidecars} ADS clients (${r.mode}): all ACKed p50 ${r.ackAllMs.p50} ms, p99 ${r.ackAllMs.p99} ms; status p99 ${r.statusMs.p99} ms`);
@@ -756,8 +759,8 @@ async function run(): Promise<void> {
       apply,
       scale,
     };
-    if (quick) {
-      console.log("(BENCH_APPLY_QUICK=1: results file not written)");
+    if (quick || scaleOnly) {
+      console.log(`(${quick ? "BENCH_APPLY_QUICK" : "BENCH_APPLY_SCALE_ONLY"}=1: results file not written)`);
       return;
     }
     await mkdir(dirname(RESULTS_FILE), { recursive: true });

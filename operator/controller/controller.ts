@@ -90,6 +90,7 @@ export class Controller {
       metrics,
       log,
       onSecrets: (snapshot, secrets) => this.ca.rememberBundle(snapshot, secrets),
+      onReportChange: (nodeId) => this.status.sidecarChanged(nodeId),
     });
     this.status = new StatusRunner({
       objects: options.objects,
@@ -100,6 +101,8 @@ export class Controller {
       sidecars: { ownReport: (id) => this.snapshots.ownReport(id), isInSync: (id) => cache.isInSync(id) },
       countPolicies: (ready) => metrics.countPolicies(ready),
       log: options.log,
+      // follow() and the snapshot runner tell the status runner of every change of a sidecar's report.
+      changesTold: true,
     });
     this.follow();
   }
@@ -109,11 +112,13 @@ export class Controller {
     const { cache, reports, leadership, metrics, log } = this.options;
     const checkActivation = (): void => this.ca.scheduleActivationCheck(() => this.snapshots.sidecars());
     reports.onChange(() => {
+      this.status.everySidecarChanged();
       this.scheduleStatus();
       // Another replica's sidecars may have acknowledged a staged CA's roots.
       checkActivation();
     });
     cache.onAck((event) => {
+      this.status.sidecarChanged(event.nodeId);
       metrics.acks.inc({ type: shortTypeName(event.typeUrl) });
       checkActivation();
       reports.schedule();
@@ -122,18 +127,21 @@ export class Controller {
       if (pushCompleted) this.scheduleStatus();
     });
     cache.onNack((event) => {
+      this.status.sidecarChanged(event.nodeId);
       metrics.nacks.inc({ type: shortTypeName(event.typeUrl) });
       reports.schedule();
       log.warn({ sidecar: event.nodeId, type: shortTypeName(event.typeUrl), error: event.error }, "sidecar rejected its configuration");
       this.scheduleStatus();
     });
     cache.onConnection((event) => {
+      this.status.sidecarChanged(event.nodeId);
       log.info({ sidecar: event.nodeId, connected: cache.connectedSidecars() }, event.connected ? "sidecar connected" : "sidecar disconnected");
       metrics.connectedSidecars.set(cache.connectedSidecars());
       reports.schedule();
       this.scheduleStatus();
     });
     leadership.onChange((leader) => {
+      this.status.everySidecarChanged();
       metrics.leader.set(leader ? 1 : 0);
       // Only the leader counts policies: a replica that lost the Lease must not keep reporting its last count.
       if (!leader) metrics.policies.reset();

@@ -31,6 +31,8 @@ export interface SnapshotRunnerOptions {
   log: Logger;
   /** Called with each sidecar snapshot that carries SDS secrets (the CA runner learns the trust bundle's roots). */
   onSecrets?: (snapshot: Snapshot, secrets: readonly { name: string; resource: unknown }[]) => void;
+  /** Called when what `ownReport` reads of a sidecar may have changed here: a new snapshot, another policy or generation, a cleared sidecar. */
+  onReportChange?: (nodeId: string) => void;
 }
 
 /** What one publication did. */
@@ -175,8 +177,10 @@ export class SnapshotRunner {
       this.pushedAt.set(nodeId, performance.now());
     }
     const config = workload.policy ? { policyKey: `${workload.policy.namespace}/${workload.policy.name}`, generation: workload.policy.generation } : {};
+    const previous = this.running.get(nodeId);
     this.running.set(nodeId, config);
     if (cache.isInSync(nodeId)) this.acked.set(nodeId, config);
+    if (result.changed || previous?.policyKey !== config.policyKey || previous?.generation !== config.generation) this.options.onReportChange?.(nodeId);
   }
 
   private clearUnwanted(wanted: ReadonlySet<string>, held: ReadonlySet<string>): string[] {
@@ -187,6 +191,7 @@ export class SnapshotRunner {
         cache.clearSnapshot(nodeId);
         this.running.delete(nodeId);
         this.acked.delete(nodeId);
+        this.options.onReportChange?.(nodeId);
         cleared.push(nodeId);
       }
     }
