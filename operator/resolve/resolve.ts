@@ -361,27 +361,27 @@ function resolveValid(options: ValidContext): ResolvedPolicy {
 /** Everything resolveCandidate reads, for the memo to compare: objects by identity, the rest as values. */
 function policyDependencies(options: ValidContext, targets: readonly TargetPods[], namespaceServices: readonly ServiceObject[]): unknown[] {
   const { parsed, namespace, lookups, owner, input } = options;
-  const pods = targets.flatMap((t) => t.pods);
   const authentication = parsed.spec.authentication;
-  const secretNames = [
-    ...(authentication?.jwt?.providers ?? []).map((p) => p.jwks.secretRef?.name),
-    authentication?.appAttestation?.jwks.secretRef?.name,
-    authentication?.apiKeys?.secretRef.name,
-    parsed.spec.tls?.certificate?.secretRef.name,
-  ];
+  // Built with push: it runs for every policy on every translation.
+  const dependencies: unknown[] = [options.candidate.raw, namespaceServices];
+  for (const ref of parsed.spec.targetRefs ?? []) dependencies.push(lookups.servicesByKey.get(`${namespace}/${ref.name}`));
+  let pods = 0;
+  for (const target of targets) pods += target.pods.length;
+  dependencies.push(pods);
+  for (const target of targets) for (const pod of target.pods) dependencies.push(pod);
+  for (const target of targets) for (const pod of target.pods) dependencies.push(owner.get(sidecarNodeId(pod)));
+  const secret = (name: string | undefined): void => {
+    dependencies.push(name === undefined ? undefined : lookups.secretsByKey.get(`${namespace}/${name}`));
+  };
+  for (const provider of authentication?.jwt?.providers ?? []) secret(provider.jwks.secretRef?.name);
+  secret(authentication?.appAttestation?.jwks.secretRef?.name);
+  secret(authentication?.apiKeys?.secretRef.name);
+  secret(parsed.spec.tls?.certificate?.secretRef.name);
   const discovered = [...(authentication?.jwt?.providers ?? []), ...(authentication?.appAttestation ? [authentication.appAttestation] : [])]
     .filter((p) => p.jwks.oidcDiscovery)
     .map((p) => input.oidcDiscovery?.[p.issuer] ?? null);
-  return [
-    options.candidate.raw,
-    namespaceServices,
-    ...(parsed.spec.targetRefs ?? []).map((ref) => lookups.servicesByKey.get(`${namespace}/${ref.name}`)),
-    pods.length,
-    ...pods,
-    ...pods.map((p) => owner.get(sidecarNodeId(p))),
-    ...secretNames.map((name) => (name === undefined ? undefined : lookups.secretsByKey.get(`${namespace}/${name}`))),
-    JSON.stringify(discovered),
-  ];
+  dependencies.push(discovered.length === 0 ? "" : JSON.stringify(discovered));
+  return dependencies;
 }
 
 /**
