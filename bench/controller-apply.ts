@@ -7,7 +7,8 @@
  * the time of a full resync (controller start → every snapshot set) and of one policy edit.
  *
  * Runs on a fresh local cluster (test/env), or on BULWARK_BENCH_KUBECONFIG when set (objects are
- * created in new namespaces there and deleted afterwards). BENCH_APPLY_QUICK=1 runs fewer rounds
+ * created in new namespaces there and deleted afterwards). BENCH_APPLY_SCALE_ONLY=1 runs only the
+ * 1,000 × 1,000 scenario (BENCH_CONTROLLER_CLI: another build's main.js to compare). BENCH_APPLY_QUICK=1 runs fewer rounds
  * and a smaller scale and does not write the results file.
  */
 import { CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from "@kubernetes/client-node";
@@ -31,6 +32,7 @@ import {
   createSidecarPod,
   deleteNamespace,
   kubeConfig,
+  metricValue,
   patchPolicySpec,
   policyManifest,
   startController,
@@ -45,6 +47,7 @@ import {
 import { credentials, type ChannelCredentials } from "@grpc/grpc-js";
 import { podToken, xdsServingFiles } from "../test/support/xds-credentials.js";
 import { AdsClient } from "./ads-client.js";
+import { compiledCli } from "./compiled-cli.js";
 import type { Benchmark } from "./benchmark.js";
 import { percentiles, type Percentiles } from "./stats.js";
 
@@ -302,14 +305,16 @@ interface ScaleResult {
   /** Creating the Services, Pods and policies (client-node, 16 at a time). */
   createSeconds: number;
   resync: {
-    /** Controller process spawned (node + tsx start included) → /readyz. */
+    /** Controller process spawned (node start included) → /readyz. */
     spawnToReadyMs: number;
     /** Controller process spawned → every workload's snapshot set (bulwark_snapshot_updates_total). */
     spawnToAllSnapshotsMs: number;
     /** Reconciles run until every snapshot was set, and their total duration (bulwark_reconcile_duration_seconds). */
     reconciles: { count: number; totalMs: number };
+    /** The controller's CPU from its start until every snapshot was set (process_cpu_seconds_total). */
+    cpuMs: number;
     /** Same for a restart of the controller with every status already written. */
-    restart: { spawnToReadyMs: number; spawnToAllSnapshotsMs: number; reconciles: { count: number; totalMs: number } };
+    restart: { spawnToReadyMs: number; spawnToAllSnapshotsMs: number; cpuMs: number; reconciles: { count: number; totalMs: number } };
   };
   /** 1,000 simulated sidecars (one per workload) connecting to the running controller → all ACKed. */
   connectAllToAckedMs: number;
@@ -324,11 +329,25 @@ interface ScaleResult {
     reconcilesPerEdit: number[];
     /** Snapshots that changed per edit (should be 1: only the edited workload's). */
     snapshotsChangedPerEdit: number[];
+    /** The controller's CPU (process_cpu_seconds_total) from the write until it is quiet again: everything the edit caused. */
+    controllerCpuMs: Percentiles;
+    /** Mean time per edit in each reconcile stage (bulwark_reconcile_stage_duration_seconds; status: every status write). */
+    stagesMs: Record<string, number>;
   };
+}
+
+const STAGES = ["input", "resolve", "ir", "snapshots", "status"] as const;
+
+/** The controller's total time so far in each reconcile stage, ms. */
+async function stageTotals(controller: ControllerProcess): Promise<Record<string, number>> {
+  const text = await controller.metrics();
+  return Object.fromEntries(STAGES.map((stage) => [stage, (metricValue(text, "bulwark_reconcile_stage_duration_seconds_sum", { stage }) ?? 0) * 1000]));
 }
 
 interface Context {
   env: E2eEnvironment;
+  /** dist/cli/main.js, compiled for this run: the controller runs as production runs it (plain node, no tsx). */
+  cli: string;
   kc: KubeConfig;
   idp: TokenIssuer;
   leaseNamespace: string;
@@ -479,15 +498,16 @@ async function timedStart(
   ctx: Context,
   identity: string,
   snapshots: number,
-): Promise<{ controller: ControllerProcess; spawnToReadyMs: number; spawnToAllSnapshotsMs: number; reconciles: { count: number; totalMs: number } }> {
+): Promise<{ controller: ControllerProcess; spawnToReadyMs: number; spawnToAllSnapshotsMs: number; cpuMs: number; reconciles: { count: number; totalMs: number } }> {
   const t0 = performance.now();
-  const controller = await startController(ctx.env, { leaseNamespace: ctx.leaseNamespace, identity, logLevel: "warn" });
+  const controller = await startController(ctx.env, { leaseNamespace: ctx.leaseNamespace, identity, logLevel: "warn", compiledCli: ctx.cli });
   const ready = performance.now();
   await waitFor(`${snapshots} snapshots`, async () => (((await readMetric(controller, "bulwark_snapshot_updates_total")) ?? 0) >= snapshots ? true : undefined), 120_000, 10);
   const all = performance.now();
+  const cpuMs = round1(((await readMetric(controller, "process_cpu_seconds_total")) ?? Number.NaN) * 1000);
   const sum = (await readMetric(controller, "bulwark_reconcile_duration_seconds_sum")) ?? Number.NaN;
   const count = (await readMetric(controller, "bulwark_reconcile_duration_seconds_count")) ?? Number.NaN;
-  return { controller, spawnToReadyMs: round1(ready - t0), spawnToAllSnapshotsMs: round1(all - t0), reconciles: { count, totalMs: round1(sum * 1000) } };
+  return { controller, spawnToReadyMs: round1(ready - t0), spawnToAllSnapshotsMs: round1(all - t0), cpuMs, reconciles: { count, totalMs: round1(sum * 1000) } };
 }
 
 async function quiet(controller: ControllerProcess, quietMs: number, timeoutMs: number): Promise<void> {
@@ -556,6 +576,8 @@ async function scaleScenario(ctx: Context, previous: ControllerProcess, plan: Pl
     const reconcile: number[] = [];
     const changed: number[] = [];
     const reconcileCounts: number[] = [];
+    const cpu: number[] = [];
+    const stageSums: Record<string, number> = Object.fromEntries(STAGES.map((stage) => [stage, 0]));
     for (let round = 1; round <= plan.editRounds; round++) {
       const index = Math.floor(Math.random() * n);
       const name = names[index] as string;
@@ -564,6 +586,8 @@ async function scaleScenario(ctx: Context, previous: ControllerProcess, plan: Pl
       const snapshotsBefore = (await readMetric(controller, "bulwark_snapshot_updates_total")) ?? 0;
       const sumBefore = (await readMetric(controller, "bulwark_reconcile_duration_seconds_sum")) ?? 0;
       const countBefore = (await readMetric(controller, "bulwark_reconcile_duration_seconds_count")) ?? 0;
+      const cpuBefore = (await readMetric(controller, "process_cpu_seconds_total")) ?? 0;
+      const stagesBefore = await stageTotals(controller);
       await sleep(100);
       const t0 = performance.now();
       await patchPolicySpec(ctx.kc, namespace, name, benchSpec(name, ctx.idp, scopeOf(current.metadata.generation)));
@@ -573,6 +597,9 @@ async function scaleScenario(ctx: Context, previous: ControllerProcess, plan: Pl
       ack.push(acked - t0);
       status.push(tStatus - t0);
       await quiet(controller, 300, 10_000);
+      cpu.push((((await readMetric(controller, "process_cpu_seconds_total")) ?? 0) - cpuBefore) * 1000);
+      const stagesAfter = await stageTotals(controller);
+      for (const stage of STAGES) stageSums[stage] = (stageSums[stage] ?? 0) + (stagesAfter[stage] ?? 0) - (stagesBefore[stage] ?? 0);
       changed.push(((await readMetric(controller, "bulwark_snapshot_updates_total")) ?? 0) - snapshotsBefore);
       const reconciles = ((await readMetric(controller, "bulwark_reconcile_duration_seconds_count")) ?? 0) - countBefore;
       reconcileCounts.push(reconciles);
@@ -587,7 +614,8 @@ async function scaleScenario(ctx: Context, previous: ControllerProcess, plan: Pl
         spawnToReadyMs: first.spawnToReadyMs,
         spawnToAllSnapshotsMs: first.spawnToAllSnapshotsMs,
         reconciles: first.reconciles,
-        restart: { spawnToReadyMs: restart.spawnToReadyMs, spawnToAllSnapshotsMs: restart.spawnToAllSnapshotsMs, reconciles: restart.reconciles },
+        cpuMs: first.cpuMs,
+        restart: { spawnToReadyMs: restart.spawnToReadyMs, spawnToAllSnapshotsMs: restart.spawnToAllSnapshotsMs, cpuMs: restart.cpuMs, reconciles: restart.reconciles },
       },
       connectAllToAckedMs,
       edit: {
@@ -597,6 +625,8 @@ async function scaleScenario(ctx: Context, previous: ControllerProcess, plan: Pl
         reconcileMs: percentiles(reconcile),
         reconcilesPerEdit: reconcileCounts,
         snapshotsChangedPerEdit: changed,
+        controllerCpuMs: percentiles(cpu),
+        stagesMs: Object.fromEntries(STAGES.map((stage) => [stage, round1((stageSums[stage] ?? 0) / plan.editRounds)])),
       },
     };
   } finally {
@@ -634,11 +664,15 @@ async function withEnvironment<T>(work: (env: E2eEnvironment) => Promise<T>): Pr
 
 async function run(): Promise<void> {
   const quick = process.env.BENCH_APPLY_QUICK === "1";
+  // BENCH_APPLY_SCALE_ONLY=1: only the 1,000 × 1,000 scenario (to compare builds); no results file.
+  const scaleOnly = process.env.BENCH_APPLY_SCALE_ONLY === "1";
   const plan = quick ? QUICK : FULL;
   await withEnvironment(async (env) => {
     const kc = kubeConfig(env);
     const ctx: Context = {
       env,
+      // BENCH_CONTROLLER_CLI: another build's main.js, to compare two builds in the same conditions.
+      cli: process.env.BENCH_CONTROLLER_CLI ?? (await compiledCli()),
       kc,
       idp: await createIssuer("https://idp.bench.bulwark.test/", "bench-api"),
       leaseNamespace: `bench-lease-${Date.now().toString(36)}`,
@@ -648,16 +682,16 @@ async function run(): Promise<void> {
     await createNamespace(kc, ctx.leaseNamespace);
     const load = { start: loadavg()[0] ?? 0, end: 0 };
     const envoyVersion = (await exec(env.envoy, ["--version"], { missingFix: "" })).stdout.trim().split("\n").pop() ?? "";
-    const controller = await startController(env, { leaseNamespace: ctx.leaseNamespace, identity: "bench-apply", logLevel: "warn" });
+    const controller = await startController(env, { leaseNamespace: ctx.leaseNamespace, identity: "bench-apply", logLevel: "warn", compiledCli: ctx.cli });
     const apply: ApplyResult[] = [];
     let scale: ScaleResult | undefined;
     try {
-      for (const delta of [false, true]) {
+      for (const delta of scaleOnly ? [] : [false, true]) {
         const r = await envoyScenario(ctx, controller, delta, plan.envoyRounds);
         apply.push(r);
         console.log(`  1 Envoy (${r.mode}): ACK p50 ${r.ackAllMs.p50} ms, p99 ${r.ackAllMs.p99} ms; enforced p99 ${r.enforcedMs?.p99 ?? "-"} ms; status p99 ${r.statusMs.p99} ms`);
       }
-      for (const delta of [false, true]) {
+      for (const delta of scaleOnly ? [] : [false, true]) {
         const r = await fleetScenario(ctx, controller, delta, plan.fleetSize, plan.fleetRounds);
         apply.push(r);
         console.log(`  ${r.sidecars} ADS clients (${r.mode}): all ACKed p50 ${r.ackAllMs.p50} ms, p99 ${r.ackAllMs.p99} ms; status p99 ${r.statusMs.p99} ms`);
@@ -692,7 +726,9 @@ async function run(): Promise<void> {
           ["full resync: spawn → ready", String(s.resync.spawnToReadyMs)],
           ["full resync: spawn → all snapshots set", String(s.resync.spawnToAllSnapshotsMs)],
           [`full resync: reconciles until then (${s.resync.reconciles.count}), total`, String(s.resync.reconciles.totalMs)],
+          ["full resync: controller CPU until then", String(s.resync.cpuMs)],
           ["restart: spawn → all snapshots set", String(s.resync.restart.spawnToAllSnapshotsMs)],
+          ["restart: controller CPU until then", String(s.resync.restart.cpuMs)],
           [`restart: reconciles until then (${s.resync.restart.reconciles.count}), total`, String(s.resync.restart.reconciles.totalMs)],
           [`${s.workloads} sidecars connect → all ACKed`, String(s.connectAllToAckedMs)],
           ["one edit: API write → ACK p50", s.edit.ackMs.p50.toFixed(1)],
@@ -700,6 +736,9 @@ async function run(): Promise<void> {
           ["one edit: API write → status p99", s.edit.statusMs.p99.toFixed(1)],
           [`one edit: reconcile p50 (${Math.max(...s.edit.reconcilesPerEdit)} at most per edit)`, s.edit.reconcileMs.p50.toFixed(1)],
           ["one edit: snapshots changed", [...new Set(s.edit.snapshotsChangedPerEdit)].join(", ")],
+          ["one edit: controller CPU p50 (until quiet)", s.edit.controllerCpuMs.p50.toFixed(1)],
+          ["one edit: controller CPU p99 (until quiet)", s.edit.controllerCpuMs.p99.toFixed(1)],
+          ...STAGES.map((stage) => [`one edit: ${stage} stage, mean`, String(s.edit.stagesMs[stage] ?? "-")]),
         ],
       )}\n`,
     );
@@ -710,18 +749,18 @@ async function run(): Promise<void> {
       machine: { cpus: cpu.length, cpuModel: cpu[0]?.model ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform, load },
       envoy: envoyVersion,
       conditions: [
-        "Everything on one machine over loopback: etcd, kube-apiserver and kube-controller-manager of test/env, `bulwark controller` as a separate Node.js process (node --import tsx, log level warn), the sidecars and this benchmark process.",
+        "Everything on one machine over loopback: etcd, kube-apiserver and kube-controller-manager of test/env, `bulwark controller` as a separate Node.js process (the compiled dist/cli/main.js under plain node, as production runs it; log level warn), the sidecars and this benchmark process.",
         "API write = a client-node JSON merge patch of the policy's spec (the time starts before the request is sent); every write changes the required scope of one rule, so the sidecars' routes change.",
         "1 sidecar: a real Envoy (--concurrency 1) with Bulwark's bootstrap, connected through a loopback TCP relay that timestamps what Envoy sends; its ACK time is the last bytes it sent before the Programmed status. Enforced = a loop of requests with a token sees the new answer (200 ↔ 403).",
         "100 sidecars: the lightweight ADS clients of bench/ads-client.ts in this process (each its own HTTP/2 connection), which acknowledge every response in the tick they receive it; the ACK time is that tick.",
         "Status = the policy's Programmed condition for the new generation with n/n sidecars, seen through a watch: what `kubectl wait` would see.",
-        "Scale: one namespace with N Services, each selecting one Pod (sidecar annotations) and targeted by one policy (JWT provider with a JWKS Secret, 3 rules, a local rate limit): N workloads, N snapshots. Resync = controller process spawned → bulwark_snapshot_updates_total reaches N (includes node/tsx start-up, the lists and the first reconcile); reconcile durations from bulwark_reconcile_duration_seconds. Restart = the same with every status already written. Edit = one random policy's scope changed, API write → its sidecar's ACK, with N simulated sidecars connected.",
+        "Scale: one namespace with N Services, each selecting one Pod (sidecar annotations) and targeted by one policy (JWT provider with a JWKS Secret, 3 rules, a local rate limit): N workloads, N snapshots. Resync = controller process spawned → bulwark_snapshot_updates_total reaches N (includes node start-up, the lists and the first reconcile); reconcile durations from bulwark_reconcile_duration_seconds. Restart = the same with every status already written. Edit = one random policy's scope changed, API write → its sidecar's ACK, with N simulated sidecars connected.",
       ],
       apply,
       scale,
     };
-    if (quick) {
-      console.log("(BENCH_APPLY_QUICK=1: results file not written)");
+    if (quick || scaleOnly) {
+      console.log(`(${quick ? "BENCH_APPLY_QUICK" : "BENCH_APPLY_SCALE_ONLY"}=1: results file not written)`);
       return;
     }
     await mkdir(dirname(RESULTS_FILE), { recursive: true });

@@ -78,6 +78,8 @@ async function run(): Promise<void> {
       return Promise.resolve(true);
     }
   })();
+  /** Time in buildSnapshot: the Envoy resources, and their encoding into a snapshot. */
+  const envoyMs = { resources: 0, encode: 0 };
   const now = new Date("2026-11-25T12:00:00Z");
   const certificates = new WorkloadCertificates(await WorkloadCa.generate("cluster.local", now), { rotation: { lifetimeMs: 24 * 3600_000, renewAfter: 2 / 3 } });
   const cache = new SnapshotCache();
@@ -92,7 +94,15 @@ async function run(): Promise<void> {
     clock: () => now,
     metrics,
     log: silentLog,
-    buildSnapshot: (w, m) => sharedEncodingSnapshot(buildSidecarResources(w, settings, m)),
+    buildSnapshot: (w, m) => {
+      const started = performance.now();
+      const resources = buildSidecarResources(w, settings, m);
+      const built = performance.now();
+      const snapshot = sharedEncodingSnapshot(resources);
+      envoyMs.resources += built - started;
+      envoyMs.encode += performance.now() - built;
+      return snapshot;
+    },
     certificates,
     mesh,
     debounceMs: 0,
@@ -101,11 +111,31 @@ async function run(): Promise<void> {
     const values = (await metrics.reconcileSeconds.get()).values;
     return { count: values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0, sum: values.find((v) => v.metricName?.endsWith("_sum"))?.value ?? 0 };
   };
+  /** Per stage (bulwark_reconcile_stage_duration_seconds), the total so far in ms and how many were observed. */
+  const stages = async (): Promise<Map<string, { ms: number; count: number }>> => {
+    const out = new Map<string, { ms: number; count: number }>();
+    for (const v of (await metrics.reconcileStageSeconds.get()).values) {
+      const stage = String(v.labels.stage);
+      const entry = out.get(stage) ?? { ms: 0, count: 0 };
+      if (v.metricName?.endsWith("_sum")) entry.ms = v.value * 1000;
+      if (v.metricName?.endsWith("_count")) entry.count = v.value;
+      out.set(stage, entry);
+    }
+    return out;
+  };
+  const cpuMs = (since: NodeJS.CpuUsage): number => {
+    const used = process.cpuUsage(since);
+    return (used.user + used.system) / 1000;
+  };
   const load = { start: loadavg()[0] ?? 0, end: 0 };
   const t0 = performance.now();
+  const resyncCpu = process.cpuUsage();
   await controller.start();
   while ((await reconcile()).count < 1) await sleep(5);
   const resyncMs = performance.now() - t0;
+  const resyncCpuMs = cpuMs(resyncCpu);
+  const resyncStages = await stages();
+  const resyncEnvoy = { ...envoyMs };
   for (const n of names) acknowledgeAll(cache, `${n}-0.bench`);
   await sleep(500);
   const session = new Session();
@@ -117,6 +147,10 @@ async function run(): Promise<void> {
   }
   const snapshotMs: number[] = [];
   const reconcileMs: number[] = [];
+  const snapshotCpuMs: number[] = [];
+  const editCpuMs: number[] = [];
+  const stagesBefore = await stages();
+  const envoyBefore = { ...envoyMs };
   for (let e = 0; e < EDITS; e++) {
     const i = (e * 37) % N;
     const old = objects.input.policies[i] as Policy;
@@ -124,15 +158,22 @@ async function run(): Promise<void> {
     const node = `${old.metadata.name}-0.bench`;
     const before = cache.getSnapshot(node)?.version;
     const r0 = await reconcile();
+    const cpu = process.cpuUsage();
     const start = performance.now();
     controller.schedule(0);
     while (cache.getSnapshot(node)?.version === before) await tick();
     snapshotMs.push(performance.now() - start);
+    snapshotCpuMs.push(cpuMs(cpu));
     while ((await reconcile()).count === r0.count) await tick();
     reconcileMs.push(((await reconcile()).sum - r0.sum) * 1000);
     acknowledgeAll(cache, node);
     await sleep(100);
+    // Everything the edit caused: the reconcile, its status write, and the one after the ACK.
+    editCpuMs.push(cpuMs(cpu));
   }
+  const stagesAfter = await stages();
+  const perEdit = (stage: string): number => Math.round((((stagesAfter.get(stage)?.ms ?? 0) - (stagesBefore.get(stage)?.ms ?? 0)) / EDITS) * 100) / 100;
+  const stageNames = ["input", "resolve", "ir", "snapshots", "status"];
   if (profile) await writeFile(profile, JSON.stringify((await session.post("Profiler.stop")).profile));
   await controller.stop();
   load.end = loadavg()[0] ?? 0;
@@ -143,11 +184,33 @@ async function run(): Promise<void> {
     policies: N,
     workloads: N,
     resyncMs: Math.round(resyncMs),
-    edit: { snapshotSetMs: percentiles(snapshotMs), reconcileMs: percentiles(reconcileMs) },
+    resyncCpuMs: Math.round(resyncCpuMs),
+    resyncStagesMs: {
+      ...Object.fromEntries(stageNames.map((n) => [n, Math.round(resyncStages.get(n)?.ms ?? 0)])),
+      envoyResources: Math.round(resyncEnvoy.resources),
+      encode: Math.round(resyncEnvoy.encode),
+    },
+    edit: {
+      snapshotSetMs: percentiles(snapshotMs),
+      reconcileMs: percentiles(reconcileMs),
+      /** Process CPU from the change to its snapshot set, and to the end of everything it caused (status writes included). */
+      snapshotSetCpuMs: percentiles(snapshotCpuMs),
+      cpuMs: percentiles(editCpuMs),
+      /** Mean time per edit in each stage (status: every status write the edit caused). */
+      stagesMs: {
+        ...Object.fromEntries(stageNames.map((n) => [n, perEdit(n)])),
+        envoyResources: Math.round(((envoyMs.resources - envoyBefore.resources) / EDITS) * 100) / 100,
+        encode: Math.round(((envoyMs.encode - envoyBefore.encode) / EDITS) * 100) / 100,
+      },
+    },
   };
   console.log(
     `${N} policies × ${N} workloads, in process: full resync ${report.resyncMs} ms; one edit → its snapshot set p50 ${report.edit.snapshotSetMs.p50} ms, p99 ${report.edit.snapshotSetMs.p99} ms; reconcile p50 ${report.edit.reconcileMs.p50} ms (load ${load.start.toFixed(2)} → ${load.end.toFixed(2)})`,
   );
+  console.log(
+    `CPU: resync ${report.resyncCpuMs} ms; per edit to its snapshot p50 ${report.edit.snapshotSetCpuMs.p50} ms, p99 ${report.edit.snapshotSetCpuMs.p99} ms; per edit in all p50 ${report.edit.cpuMs.p50} ms, p99 ${report.edit.cpuMs.p99} ms`,
+  );
+  console.log(`stages per edit (mean ms): ${JSON.stringify(report.edit.stagesMs)}; resync: ${JSON.stringify(report.resyncStagesMs)}`);
   if (process.env.BENCH_EDIT_NO_WRITE === "1") return;
   await mkdir(new URL("./results/", import.meta.url), { recursive: true });
   await writeFile(new URL("./results/controller-edit.json", import.meta.url), `${JSON.stringify(report, null, 2)}\n`);

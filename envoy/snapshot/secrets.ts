@@ -4,8 +4,20 @@ import { hashHex, type Snapshot, type XdsResource } from "./snapshot.js";
 import { XdsType } from "../type-urls.js";
 import { assembleSnapshot } from "./shared-encoding.js";
 
-/** Names of the SDS secrets the snapshot's resources refer to (and that it lacks). */
+/** missingSecrets by snapshot (snapshots are immutable): a reconcile asks for every sidecar's, most of them unchanged. */
+const missingBySnapshot = new WeakMap<Snapshot, ReadonlySet<string>>();
+
+/** Names of the SDS secrets the snapshot's resources refer to (and that it lacks); a new set the caller may change. */
 export function missingSecrets(snapshot: Snapshot): Set<string> {
+  let names = missingBySnapshot.get(snapshot);
+  if (!names) {
+    names = findMissingSecrets(snapshot);
+    missingBySnapshot.set(snapshot, names);
+  }
+  return new Set(names);
+}
+
+function findMissingSecrets(snapshot: Snapshot): Set<string> {
   const have = snapshot.resources.get(XdsType.Secret);
   const names = new Set<string>();
   for (const byName of snapshot.resources.values()) {

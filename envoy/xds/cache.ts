@@ -49,6 +49,8 @@ export class SnapshotCache {
   private readonly snapshots = new Map<string, Snapshot>();
   private readonly ackState = new Map<string, Map<XdsType, TypeAckState>>();
   private readonly streamCount = new Map<string, number>();
+  /** isInSync by sidecar, forgotten when its snapshot or an acknowledged version changes (status asks for every sidecar often). */
+  private readonly inSync = new Map<string, boolean>();
   private readonly watchers = new Map<string, Set<(snapshot: Snapshot) => void>>();
   private readonly ackListeners = new Set<Listener<AckEvent>>();
   private readonly nackListeners = new Set<Listener<NackEvent>>();
@@ -61,6 +63,7 @@ export class SnapshotCache {
     const previous = this.snapshots.get(nodeId);
     if (previous?.version === snapshot.version) return { ok: true, changed: false };
     this.snapshots.set(nodeId, snapshot);
+    this.inSync.delete(nodeId);
     for (const watcher of this.watchers.get(nodeId) ?? []) watcher(snapshot);
     return { ok: true, changed: true };
   }
@@ -72,6 +75,7 @@ export class SnapshotCache {
   clearSnapshot(nodeId: string): void {
     this.snapshots.delete(nodeId);
     this.ackState.delete(nodeId);
+    this.inSync.delete(nodeId);
   }
 
   nodeIds(): string[] {
@@ -85,8 +89,28 @@ export class SnapshotCache {
     return { nodeId, streams: this.streamCount.get(nodeId) ?? 0, types, ...(snapshotVersion ? { snapshotVersion } : {}) };
   }
 
+  /** Open ADS streams of the sidecar (statusInfo's `streams`, without building the rest). */
+  openStreams(nodeId: string): number {
+    return this.streamCount.get(nodeId) ?? 0;
+  }
+
+  /** Whether anything was sent to, acknowledged or rejected by the sidecar (statusInfo's `types` not empty). */
+  hasAckState(nodeId: string): boolean {
+    return (this.ackState.get(nodeId)?.size ?? 0) > 0;
+  }
+
   /** True when the sidecar acknowledged every type of its current snapshot. */
   isInSync(nodeId: string): boolean {
+    let inSync = this.inSync.get(nodeId);
+    if (inSync === undefined) {
+      inSync = this.computeInSync(nodeId);
+      // Only sidecars with a snapshot are remembered (clearSnapshot forgets them): no entry for every node id ever asked about.
+      if (this.snapshots.has(nodeId)) this.inSync.set(nodeId, inSync);
+    }
+    return inSync;
+  }
+
+  private computeInSync(nodeId: string): boolean {
     const snapshot = this.snapshots.get(nodeId);
     const state = this.ackState.get(nodeId);
     if (!snapshot || !state) return false;
@@ -172,6 +196,7 @@ export class SnapshotCache {
   recordAck(nodeId: string, typeUrl: XdsType, version: string): void {
     const state = this.typeState(nodeId, typeUrl);
     state.ackedVersion = version;
+    this.inSync.delete(nodeId);
     if (state.nack && state.nack.version === version) delete state.nack;
     if (state.nack && state.sentVersion === version) delete state.nack;
     for (const l of this.ackListeners) l({ nodeId, typeUrl, version });

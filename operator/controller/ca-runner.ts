@@ -124,7 +124,7 @@ export class CaRunner {
     const cache = this.options.cache;
     let trusted = new Set(rotation.bundleRoots());
     for (const nodeId of cache.nodeIds()) {
-      if (cache.statusInfo(nodeId).streams === 0 || !cache.getSnapshot(nodeId)) continue;
+      if (cache.openStreams(nodeId) === 0 || !cache.getSnapshot(nodeId)) continue;
       const acked = this.ackedRoots.get(nodeId) ?? [];
       if (acked === "any") continue;
       trusted = new Set(acked.filter((root) => trusted.has(root)));
@@ -141,7 +141,7 @@ export class CaRunner {
   private checkActivation(sidecars: ReadonlySet<string>): void {
     const { rotation, cache, reports, queue, clock } = this.options;
     if (!rotation?.pending()) return;
-    const waiting = [...sidecars].filter((id) => cache.statusInfo(id).streams > 0 && !cache.isInSync(id));
+    const waiting = [...sidecars].filter((id) => cache.openStreams(id) > 0 && !cache.isInSync(id));
     const replicas = reports.replicasNotTrusting(rotation.stagedRoots(), clock().getTime());
     if (waiting.length > 0 || replicas.length > 0) {
       queue.debounce(ACTIVATION, this.options.activationTimeoutMs ?? 10_000, () => {

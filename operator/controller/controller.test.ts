@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { afterEach, describe, expect, it } from "vitest";
 import { SnapshotCache } from "../../envoy/xds/cache.js";
 import { FixedLeadership, MemoryObjects, MemoryReports, RecordingWriter, acknowledgeAll, realSnapshot, rejectListeners, silentLog } from "../../test/support/controller-fakes.js";
@@ -14,12 +15,13 @@ afterEach(async () => {
   controller = undefined;
 });
 
-function setup(options: { spec?: Record<string, unknown>; clock?: () => Date } = {}): {
+function setup(options: { spec?: Record<string, unknown>; clock?: () => Date; debounceMs?: number } = {}): {
   controller: Controller;
   objects: MemoryObjects;
   cache: SnapshotCache;
   writer: RecordingWriter;
   reports: MemoryReports;
+  metrics: ControllerMetrics;
 } {
   const objects = new MemoryObjects({
     policies: [
@@ -32,6 +34,7 @@ function setup(options: { spec?: Record<string, unknown>; clock?: () => Date } =
   const cache = new SnapshotCache();
   const writer = new RecordingWriter();
   const reports = new MemoryReports();
+  const metrics = new ControllerMetrics();
   controller = new Controller({
     objects,
     writer,
@@ -39,13 +42,19 @@ function setup(options: { spec?: Record<string, unknown>; clock?: () => Date } =
     cache,
     leadership: new FixedLeadership(true),
     clock: options.clock ?? ((): Date => new Date("2026-11-25T12:00:00Z")),
-    metrics: new ControllerMetrics(),
+    metrics,
     log: silentLog,
     buildSnapshot: realSnapshot,
-    debounceMs: 1,
+    debounceMs: options.debounceMs ?? 1,
   });
-  return { controller, objects, cache, writer, reports };
+  return { controller, objects, cache, writer, reports, metrics };
 }
+
+async function reconcileCount(metrics: ControllerMetrics): Promise<number> {
+  return (await metrics.reconcileSeconds.get()).values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const programmed = (writer: RecordingWriter): string | undefined => writer.statuses.at(-1)?.status.conditions?.find((c) => c.type === "Programmed")?.reason;
 
@@ -74,6 +83,27 @@ describe("Controller (its runners in process)", () => {
     objects.input.pods = objects.input.pods.filter((p) => p.metadata.name !== "plain");
     controller.schedule();
     await waitFor("cleared", () => cache.getSnapshot("plain.other") === undefined);
+  });
+
+  it("reconciles a change after a quiet spell at once, and a burst at most once per debounce interval", async () => {
+    const debounceMs = 400;
+    const { controller, metrics } = setup({ debounceMs });
+    await controller.start();
+    await waitFor("the first reconcile", async () => (await reconcileCount(metrics)) === 1);
+    await sleep(debounceMs + 50);
+    const changed = performance.now();
+    controller.schedule();
+    await waitFor("the reconcile of the change", async () => (await reconcileCount(metrics)) === 2);
+    expect(performance.now() - changed).toBeLessThan(debounceMs);
+    // A burst right after: one more reconcile, once the interval since the last one has passed.
+    const burst = performance.now();
+    for (let i = 0; i < 3; i++) controller.schedule();
+    await sleep(100);
+    expect(await reconcileCount(metrics)).toBe(2);
+    await waitFor("the reconcile of the burst", async () => (await reconcileCount(metrics)) === 3);
+    expect(performance.now() - burst).toBeGreaterThanOrEqual(debounceMs - 100 - 5);
+    await sleep(debounceMs + 50);
+    expect(await reconcileCount(metrics)).toBe(3);
   });
 
   it("does not translate before every kind is listed", async () => {

@@ -34,7 +34,10 @@ export interface ControllerOptions {
   mesh?: MeshSettings;
   /** Whether the installation runs bulwark telemetry (--telemetry-address); without it, policies with spec.telemetry get a warning. */
   telemetryReceiver?: boolean;
-  /** Coalesce bursts of events into one reconcile (default 10 ms). */
+  /**
+   * Coalesce bursts of events into one reconcile (default 10 ms): at most one reconcile starts in
+   * this long; an event after a quiet spell of at least this long is reconciled at once.
+   */
   debounceMs?: number;
   /** OpenID Connect Discovery (operator/oidc/discovery-book.ts): adds the discovered jwks_uris to each translation's input. */
   discovery?: { complete(input: TranslationInput): TranslationInput; stop(): void };
@@ -59,6 +62,8 @@ export class Controller {
   private readonly ca: CaRunner;
   private readonly status: StatusRunner;
   private reconciles = 0;
+  /** When the last reconcile started (performance.now). */
+  private lastReconcileAt = Number.NEGATIVE_INFINITY;
   private servedCertificates: readonly { name: string; certificateChain: string }[] = [];
 
   constructor(private readonly options: ControllerOptions) {
@@ -85,6 +90,7 @@ export class Controller {
       metrics,
       log,
       onSecrets: (snapshot, secrets) => this.ca.rememberBundle(snapshot, secrets),
+      onReportChange: (nodeId) => this.status.sidecarChanged(nodeId),
     });
     this.status = new StatusRunner({
       objects: options.objects,
@@ -95,6 +101,8 @@ export class Controller {
       sidecars: { ownReport: (id) => this.snapshots.ownReport(id), isInSync: (id) => cache.isInSync(id) },
       countPolicies: (ready) => metrics.countPolicies(ready),
       log: options.log,
+      // follow() and the snapshot runner tell the status runner of every change of a sidecar's report.
+      changesTold: true,
     });
     this.follow();
   }
@@ -104,11 +112,13 @@ export class Controller {
     const { cache, reports, leadership, metrics, log } = this.options;
     const checkActivation = (): void => this.ca.scheduleActivationCheck(() => this.snapshots.sidecars());
     reports.onChange(() => {
+      this.status.everySidecarChanged();
       this.scheduleStatus();
       // Another replica's sidecars may have acknowledged a staged CA's roots.
       checkActivation();
     });
     cache.onAck((event) => {
+      this.status.sidecarChanged(event.nodeId);
       metrics.acks.inc({ type: shortTypeName(event.typeUrl) });
       checkActivation();
       reports.schedule();
@@ -117,18 +127,21 @@ export class Controller {
       if (pushCompleted) this.scheduleStatus();
     });
     cache.onNack((event) => {
+      this.status.sidecarChanged(event.nodeId);
       metrics.nacks.inc({ type: shortTypeName(event.typeUrl) });
       reports.schedule();
       log.warn({ sidecar: event.nodeId, type: shortTypeName(event.typeUrl), error: event.error }, "sidecar rejected its configuration");
       this.scheduleStatus();
     });
     cache.onConnection((event) => {
+      this.status.sidecarChanged(event.nodeId);
       log.info({ sidecar: event.nodeId, connected: cache.connectedSidecars() }, event.connected ? "sidecar connected" : "sidecar disconnected");
       metrics.connectedSidecars.set(cache.connectedSidecars());
       reports.schedule();
       this.scheduleStatus();
     });
     leadership.onChange((leader) => {
+      this.status.everySidecarChanged();
       metrics.leader.set(leader ? 1 : 0);
       // Only the leader counts policies: a replica that lost the Lease must not keep reporting its last count.
       if (!leader) metrics.policies.reset();
@@ -147,13 +160,26 @@ export class Controller {
     return this.options.objects.isSynced() && this.reconciles > 0;
   }
 
-  /** A reconcile in `delayMs` at the latest; one already due sooner covers this request too. */
-  schedule(delayMs = this.options.debounceMs ?? 10): void {
-    this.queue.debounce(RECONCILE, delayMs, () => this.reconcile());
+  /**
+   * A reconcile in `delayMs` at the latest; one already due sooner covers this request too.
+   * Without `delayMs`, the debounce (debounceMs) counts from the start of the last reconcile: a
+   * change after a quiet spell is translated in the next turn of the event loop (events of the
+   * same turn, such as one watch read, still make one reconcile), and a burst makes at most one
+   * reconcile per debounce interval.
+   */
+  schedule(delayMs?: number): void {
+    const delay = delayMs ?? Math.max(0, (this.options.debounceMs ?? 10) - (performance.now() - this.lastReconcileAt));
+    this.queue.debounce(RECONCILE, delay, () => this.reconcile());
   }
 
   private scheduleStatus(): void {
-    this.queue.debounce(STATUS, 20, () => this.status.write());
+    this.queue.debounce(STATUS, 20, () => this.writeStatus());
+  }
+
+  private async writeStatus(): Promise<void> {
+    const started = performance.now();
+    await this.status.write();
+    this.options.metrics.reconcileStageSeconds.observe({ stage: "status" }, (performance.now() - started) / 1000);
   }
 
   private async reconcile(): Promise<void> {
@@ -161,12 +187,16 @@ export class Controller {
     // A translation of partial lists would serve sidecars without the policies not listed yet.
     if (!objects.isListed()) return;
     const started = performance.now();
+    this.lastReconcileAt = started;
     const now = clock();
     const observed = objects.translationInput(now.toISOString());
     const input = this.options.discovery ? this.options.discovery.complete(observed) : observed;
     const ca = await this.ca.observe(input.secrets);
+    const translating = performance.now();
     const translation = this.translation.run(input);
+    const publishing = performance.now();
     const publication = await this.snapshots.publish(translation, input.pods, now);
+    const published = performance.now();
     for (const nodeId of publication.cleared) this.ca.forget(nodeId);
     this.ca.published(publication.wanted, ca, now);
     reports.retain(new Set([...publication.wanted, ...publication.held]));
@@ -175,10 +205,16 @@ export class Controller {
     this.servedCertificates = servedPublicCertificates(translation);
     this.reconciles += 1;
     metrics.reconcileSeconds.observe((performance.now() - started) / 1000);
+    const { resolveMs, irMs } = this.translation.timings;
+    const stage = (name: string, ms: number): void => metrics.reconcileStageSeconds.observe({ stage: name }, ms / 1000);
+    stage("input", translating - started);
+    stage("resolve", resolveMs);
+    stage("ir", irMs);
+    stage("snapshots", published - publishing);
     this.scheduleNextChange(translation.resolution.nextChange, now);
     // The pushes first: the new snapshots reach the sidecars' streams before the status work.
     await new Promise((resolve) => setImmediate(resolve));
-    await this.status.write();
+    await this.writeStatus();
   }
 
   /** The public certificates (spec.tls.certificate) the sidecars serve now, by SDS secret name (for their expiry metric). */

@@ -11,6 +11,13 @@ export class ControllerMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly reconcileStageSeconds = new Histogram({
+    name: "bulwark_reconcile_stage_duration_seconds",
+    help: "Time of each stage of a reconcile: input (objects, discovery, CA), resolve, ir, snapshots (Envoy resources, encoding, cache), status (after the pushes).",
+    labelNames: ["stage"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
   readonly pushSeconds = new Histogram({
     name: "bulwark_xds_push_to_ack_seconds",
     help: "Time from a new snapshot for a sidecar to its acknowledgement of every type.",

@@ -37,7 +37,18 @@ export type ReportBook = Pick<
 /** The xDS snapshot cache the ADS streams serve from (envoy/xds/cache.ts). */
 export type XdsCache = Pick<
   SnapshotCache,
-  "setSnapshot" | "getSnapshot" | "clearSnapshot" | "nodeIds" | "statusInfo" | "isInSync" | "currentRejection" | "connectedSidecars" | "onAck" | "onNack" | "onConnection"
+  | "setSnapshot"
+  | "getSnapshot"
+  | "clearSnapshot"
+  | "nodeIds"
+  | "openStreams"
+  | "hasAckState"
+  | "isInSync"
+  | "currentRejection"
+  | "connectedSidecars"
+  | "onAck"
+  | "onNack"
+  | "onConnection"
 >;
 
 /** The leader election: only the leader writes status and Events. */

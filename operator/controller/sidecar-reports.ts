@@ -155,6 +155,10 @@ export class SidecarReports {
   private stopped = false;
   /** What the previous process of this identity reported, for sidecars not heard from since. */
   private inherited = new Map<string, SidecarReport>();
+  /** Decoded records by their annotation text: a record is decoded again only when it changed. */
+  private decoded = new Map<string, { data: string | undefined; sidecars: Map<string, SidecarReport> }>();
+  /** Once `inherited` is taken, the own record's reports are read no more (every reader skips them), so they are not decoded. */
+  private ownRecordRead = false;
 
   constructor(
     private readonly kc: KubeConfig,
@@ -193,17 +197,24 @@ export class SidecarReports {
     );
     const refresh = (notify: boolean): void => {
       this.records.clear();
+      const decoded = new Map<string, { data: string | undefined; sidecars: Map<string, SidecarReport> }>();
       for (const lease of informer.list()) {
         const identity = lease.spec?.holderIdentity ?? lease.metadata?.name ?? "";
+        const name = lease.metadata?.name ?? identity;
         const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
         const trust = lease.metadata?.annotations?.[TRUSTED_ROOTS_ANNOTATION];
-        this.records.set(lease.metadata?.name ?? identity, {
+        const data = name === this.ownName && this.ownRecordRead ? undefined : lease.metadata?.annotations?.[DATA_ANNOTATION];
+        const known = this.decoded.get(name);
+        const sidecars = known && known.data === data ? known.sidecars : decodeReports(data);
+        decoded.set(name, { data, sidecars });
+        this.records.set(name, {
           identity,
           at: renewed,
-          sidecars: decodeReports(lease.metadata?.annotations?.[DATA_ANNOTATION]),
+          sidecars,
           trustedRoots: trust === undefined ? undefined : new Set(trust.split(",").filter((f) => FINGERPRINT.test(f))),
         });
       }
+      this.decoded = decoded;
       if (notify) for (const l of this.listeners) l();
     };
     // The own record changing tells this replica nothing new.
@@ -224,6 +235,7 @@ export class SidecarReports {
       this.log.warn({ err: errorMessage(error) }, "could not list sidecar reports; status counts only this replica's sidecars until the watch recovers");
     }
     this.inherited = new Map(this.records.get(this.ownName)?.sidecars ?? []);
+    this.ownRecordRead = true;
     const renew = (): void => {
       this.written = undefined; // rewrite even when unchanged: the write time shows the replica lives
       this.schedule();

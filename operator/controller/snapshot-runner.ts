@@ -31,6 +31,8 @@ export interface SnapshotRunnerOptions {
   log: Logger;
   /** Called with each sidecar snapshot that carries SDS secrets (the CA runner learns the trust bundle's roots). */
   onSecrets?: (snapshot: Snapshot, secrets: readonly { name: string; resource: unknown }[]) => void;
+  /** Called when what `ownReport` reads of a sidecar may have changed here: a new snapshot, another policy or generation, a cleared sidecar. */
+  onReportChange?: (nodeId: string) => void;
 }
 
 /** What one publication did. */
@@ -175,8 +177,10 @@ export class SnapshotRunner {
       this.pushedAt.set(nodeId, performance.now());
     }
     const config = workload.policy ? { policyKey: `${workload.policy.namespace}/${workload.policy.name}`, generation: workload.policy.generation } : {};
+    const previous = this.running.get(nodeId);
     this.running.set(nodeId, config);
     if (cache.isInSync(nodeId)) this.acked.set(nodeId, config);
+    if (result.changed || previous?.policyKey !== config.policyKey || previous?.generation !== config.generation) this.options.onReportChange?.(nodeId);
   }
 
   private clearUnwanted(wanted: ReadonlySet<string>, held: ReadonlySet<string>): string[] {
@@ -187,6 +191,7 @@ export class SnapshotRunner {
         cache.clearSnapshot(nodeId);
         this.running.delete(nodeId);
         this.acked.delete(nodeId);
+        this.options.onReportChange?.(nodeId);
         cleared.push(nodeId);
       }
     }
@@ -214,17 +219,15 @@ export class SnapshotRunner {
   /** What this replica knows about a sidecar; undefined when it never heard from it. */
   ownReport(nodeId: string): SidecarReport | undefined {
     const cache = this.options.cache;
-    const info = cache.statusInfo(nodeId);
-    const types = Object.values(info.types);
-    if (types.length === 0 && info.streams === 0) return undefined;
+    const streams = cache.openStreams(nodeId);
+    if (streams === 0 && !cache.hasAckState(nodeId)) return undefined;
     const nack = cache.currentRejection(nodeId)?.error;
     const config = cache.isInSync(nodeId) ? this.running.get(nodeId) : this.acked.get(nodeId);
-    return {
-      ...(config?.policyKey !== undefined ? { policy: config.policyKey } : {}),
-      ...(config?.generation !== undefined ? { generation: config.generation } : {}),
-      ...(nack !== undefined ? { nack } : {}),
-      connected: info.streams > 0,
-    };
+    const report: SidecarReport = { connected: streams > 0 };
+    if (config?.policyKey !== undefined) report.policy = config.policyKey;
+    if (config?.generation !== undefined) report.generation = config.generation;
+    if (nack !== undefined) report.nack = nack;
+    return report;
   }
 
   /** This replica's reports, for the other replicas (and for its own next start). */

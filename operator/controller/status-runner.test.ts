@@ -8,13 +8,14 @@ import { StatusRunner } from "./status-runner.js";
 
 const publicRules = { rules: [{ name: "all", match: { pathPrefix: "/" }, authentication: "None" }] };
 
-function setup(options: { leader?: boolean } = {}): {
+function setup(options: { leader?: boolean; changesTold?: boolean } = {}): {
   runner: StatusRunner;
   objects: MemoryObjects;
   writer: RecordingWriter;
   reports: MemoryReports;
   own: Map<string, SidecarReport>;
   clock: { now: Date };
+  ownReads: { count: number };
 } {
   const objects = new MemoryObjects({
     policies: [policy({ namespace: "shop", name: "api", created: "2026-01-01T00:00:00Z", spec: { targetRefs: [{ kind: "Service", name: "api" }], ...publicRules } })],
@@ -26,16 +27,24 @@ function setup(options: { leader?: boolean } = {}): {
   const reports = new MemoryReports();
   const own = new Map<string, SidecarReport>();
   const clock = { now: new Date("2026-11-25T12:00:00.123Z") };
+  const ownReads = { count: 0 };
   const runner = new StatusRunner({
     objects,
     writer,
     reports,
     leadership: new FixedLeadership(options.leader ?? true),
     clock: () => clock.now,
-    sidecars: { ownReport: (id) => own.get(id), isInSync: (id) => own.has(id) },
+    sidecars: {
+      ownReport: (id) => {
+        ownReads.count += 1;
+        return own.get(id);
+      },
+      isInSync: (id) => own.has(id),
+    },
+    ...(options.changesTold ? { changesTold: true } : {}),
   });
   runner.published(translate(objects.translationInput("2026-11-25T12:00:00Z")));
-  return { runner, objects, writer, reports, own, clock };
+  return { runner, objects, writer, reports, own, clock, ownReads };
 }
 
 function condition(status: PolicyStatus | undefined, type: string): { status: string; reason: string } | undefined {
@@ -71,6 +80,50 @@ describe("StatusRunner", () => {
     await runner.write();
     expect(condition(writer.statuses.at(-1)?.status, "Programmed")).toEqual({ status: "True", reason: "Programmed" });
     expect(writer.events.map((e) => `${e.type}/${e.reason}`)).toEqual(["Normal/Accepted", "Normal/Programmed"]);
+  });
+
+  it("told of changes, works out again only the reports of sidecars told changed, and all of them a second later", async () => {
+    const { runner, objects, writer, own, clock, ownReads } = setup({ changesTold: true });
+    // As the API server's writer: nothing is written when the object already says it.
+    writer.write = (ref, current, desired): Promise<boolean> => {
+      if (JSON.stringify(current) === JSON.stringify(desired)) return Promise.resolve(false);
+      writer.statuses.push({ ref, status: desired });
+      return Promise.resolve(true);
+    };
+    await runner.write();
+    const pending = writer.statuses.at(-1)?.status;
+    expect(condition(pending, "Programmed")).toEqual({ status: "False", reason: "Pending" });
+    (objects.input.policies[0] as { status?: PolicyStatus }).status = pending;
+    await runner.write();
+    // Nothing told: the sidecar's report is not read again, and nothing is written.
+    const reads = ownReads.count;
+    const writes = writer.statuses.length;
+    await runner.write();
+    expect(ownReads.count).toBe(reads);
+    expect(writer.statuses).toHaveLength(writes);
+
+    own.set("api-1.shop", { policy: "shop/api", generation: 1, connected: true });
+    runner.sidecarChanged("api-1.shop");
+    await runner.write();
+    expect(ownReads.count).toBeGreaterThan(reads);
+    expect(condition(writer.statuses.at(-1)?.status, "Programmed")).toEqual({ status: "True", reason: "Programmed" });
+
+    // A change not told is seen once a second has passed since every report was last worked out.
+    (objects.input.policies[0] as { status?: PolicyStatus }).status = writer.statuses.at(-1)?.status;
+    await runner.write();
+    const settled = writer.statuses.length;
+    own.delete("api-1.shop");
+    await runner.write();
+    expect(writer.statuses).toHaveLength(settled);
+    clock.now = new Date(clock.now.getTime() + 1000);
+    await runner.write();
+    expect(condition(writer.statuses.at(-1)?.status, "Programmed")).toEqual({ status: "False", reason: "Pending" });
+
+    // Everything told changed (another replica's record, leadership): every report is read again.
+    const before = ownReads.count;
+    runner.everySidecarChanged();
+    await runner.write();
+    expect(ownReads.count).toBeGreaterThan(before);
   });
 
   it("takes another replica's word for a sidecar connected there, NACK included", async () => {

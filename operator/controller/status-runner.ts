@@ -23,7 +23,19 @@ export interface StatusRunnerOptions {
   countPolicies?: (ready: readonly { status: string; reason: string }[]) => void;
   /** Info lines for policies that are not accepted or miss a reference, once per change. */
   log?: Pick<Logger, "info">;
+  /**
+   * True when the caller tells of every change of what a sidecar's report reads (sidecarChanged,
+   * everySidecarChanged): the reports of sidecars not named since the last write are then not
+   * worked out again to tell that a policy is unchanged. Otherwise every write works out all.
+   */
+  changesTold?: boolean;
 }
+
+/**
+ * However few changes were told, every report is worked out again after this long: other
+ * replicas' reports turn stale with time alone (sidecar-reports.ts fromOthers), with no event.
+ */
+const FULL_OBSERVATION_MS = 1000;
 
 /** How often the leader deletes the records of replicas gone for an hour. */
 const GARBAGE_COLLECTION_MS = 600_000;
@@ -43,10 +55,26 @@ export class StatusRunner {
   private readonly settled = new Map<string, { dependencies: unknown[]; ready: { status: string; reason: string } | undefined }>();
   private readonly bypassEvents: WarningEvents;
   private readonly warningEvents: WarningEvents;
+  /** Each sidecar's report as text, as the last write that worked it out found it (changesTold). */
+  private readonly reportTexts = new Map<string, string>();
+  /** Sidecars whose report may have changed since (changesTold); every one when `allChanged`. */
+  private readonly changed = new Set<string>();
+  private allChanged = true;
+  private lastFullObservation = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: StatusRunnerOptions) {
     this.bypassEvents = new WarningEvents(options.writer, SidecarBypassCondition);
     this.warningEvents = new WarningEvents(options.writer, ConditionType.Warnings, true);
+  }
+
+  /** What the sidecar's report reads may have changed (an ACK, a NACK, a connection, a new snapshot). */
+  sidecarChanged(nodeId: string): void {
+    this.changed.add(nodeId);
+  }
+
+  /** What every sidecar's report reads may have changed (the other replicas' records, leadership). */
+  everySidecarChanged(): void {
+    this.allChanged = true;
   }
 
   /** The translation whose snapshots were published: status is written for it from now on. */
@@ -63,7 +91,8 @@ export class StatusRunner {
       this.lastGarbageCollection = instant.getTime();
       await reports.collectGarbage(3600);
     }
-    const observe = sidecarObservation({ ...this.options.sidecars, reports, now: instant.getTime() });
+    const observation = sidecarObservation({ ...this.options.sidecars, reports, now: instant.getTime() });
+    const observe = this.options.changesTold ? { ...observation, reportsOf: this.toldReportsOf(observation, instant.getTime()) } : observation;
     const keys = new Set(last.resolution.policies.map((p) => `${p.namespace}/${p.name}`));
     for (const key of this.settled.keys()) if (!keys.has(key)) this.settled.delete(key);
     const now = instant.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -84,6 +113,33 @@ export class StatusRunner {
     this.options.countPolicies?.(ready);
     this.bypassEvents.retain(keys);
     this.warningEvents.retain(keys);
+  }
+
+  /**
+   * `reportsOf` from the reports worked out before, except those of sidecars told changed (all of
+   * them when everything was told changed, or a second after the last full observation).
+   */
+  private toldReportsOf(observation: { reportsOf(ids: readonly string[]): string }, now: number): (ids: readonly string[]) => string {
+    if (this.allChanged || now - this.lastFullObservation >= FULL_OBSERVATION_MS) {
+      this.reportTexts.clear();
+      this.lastFullObservation = now;
+    } else {
+      for (const id of this.changed) this.reportTexts.delete(id);
+    }
+    this.allChanged = false;
+    this.changed.clear();
+    return (ids) => {
+      let text = "";
+      for (const id of ids) {
+        let one = this.reportTexts.get(id);
+        if (one === undefined) {
+          one = observation.reportsOf([id]);
+          this.reportTexts.set(id, one);
+        }
+        text += one;
+      }
+      return text;
+    };
   }
 
   /**

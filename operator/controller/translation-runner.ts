@@ -3,7 +3,7 @@ import { hashHex } from "../../envoy/snapshot/snapshot.js";
 import type { TranslationInput } from "../resolve/objects.js";
 import { ResolveMemo } from "../resolve/resolve-memo.js";
 import { meshService } from "../ir/build-mesh.js";
-import { translate, type Translation } from "../translate/translate.js";
+import { translate, type Translation, type TranslationTimings } from "../translate/translate.js";
 import { warnTelemetryWithoutReceiver } from "../resolve/telemetry-warning.js";
 
 /**
@@ -17,6 +17,8 @@ import { warnTelemetryWithoutReceiver } from "../resolve/telemetry-warning.js";
 export class TranslationRunner {
   private lastMesh: { key: string; mesh: MeshIR } | undefined;
   private readonly memo = new ResolveMemo();
+  /** The stages of the last run, in milliseconds. */
+  readonly timings: TranslationTimings = { resolveMs: 0, irMs: 0 };
 
   constructor(
     private readonly mesh?: MeshSettings,
@@ -30,7 +32,7 @@ export class TranslationRunner {
   }
 
   run(input: TranslationInput): Translation {
-    const translated = translate(input, this.mesh, meshService, this.memo);
+    const translated = translate(input, this.mesh, meshService, this.memo, this.timings);
     const translation = { ...translated, resolution: warnTelemetryWithoutReceiver(translated.resolution, this.telemetryReceiver) };
     const mesh = translation.ir.mesh;
     if (mesh && this.lastMesh && sameEntries(this.lastMesh.mesh, mesh)) {

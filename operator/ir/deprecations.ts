@@ -22,6 +22,7 @@ function midnightUtc(date: string): Date {
  * (RFC 9745, `@<epoch seconds>`), Sunset (RFC 8594, an HTTP-date) and Link rel=deprecation.
  */
 export function deprecationWindows(deprecations: readonly DeprecationSpec[] | undefined, now: string): DeprecationWindow[] {
+  if (!deprecations?.length) return [];
   const instant = new Date(now).getTime();
   return (deprecations ?? [])
     .map((d, index) => {
@@ -38,6 +39,7 @@ export function deprecationWindows(deprecations: readonly DeprecationSpec[] | un
 
 /** The earliest sunset still ahead of `now`: when the translation must run again. */
 export function nextSunset(deprecations: readonly DeprecationSpec[] | undefined, now: string): string | undefined {
+  if (!deprecations?.length) return undefined;
   const instant = new Date(now).getTime();
   const ahead = (deprecations ?? []).map((d) => midnightUtc(d.sunsetAt)).filter((t) => t.getTime() > instant);
   ahead.sort((a, b) => a.getTime() - b.getTime());

@@ -45,11 +45,10 @@ export function meshServices(services: readonly ServiceObject[], podIndex: Sidec
     if (pods.length === 0) continue;
     out.push(memo ? memo.meshService(service, pods, () => meshService(service, pods)) : meshService(service, pods));
   }
-  return out.sort((a, b) => {
-    const ka = `${a.namespace}/${a.name}`;
-    const kb = `${b.namespace}/${b.name}`;
-    return compareStrings(ka, kb);
-  });
+  return out
+    .map((service) => ({ key: `${service.namespace}/${service.name}`, service }))
+    .sort((a, b) => compareStrings(a.key, b.key))
+    .map(({ service }) => service);
 }
 
 /** One Service with sidecar pods as a destination of the mesh. */

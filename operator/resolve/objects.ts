@@ -102,9 +102,17 @@ export function objectKey(meta: ObjectMeta): string {
   return `${namespaceOf(meta)}/${meta.name}`;
 }
 
+/** Node ids by pod object (objects are treated as immutable, as the watch cache treats them): one string per pod, not one per lookup. */
+const nodeIds = new WeakMap<PodObject, string>();
+
 /** The Envoy node id of a pod's sidecar. */
 export function sidecarNodeId(pod: PodObject): string {
-  return sidecarNodeIdOf(pod.metadata.name, namespaceOf(pod.metadata));
+  let id = nodeIds.get(pod);
+  if (id === undefined) {
+    id = sidecarNodeIdOf(pod.metadata.name, namespaceOf(pod.metadata));
+    nodeIds.set(pod, id);
+  }
+  return id;
 }
 
 function toIso(value: string | Date | undefined): string {

@@ -26,6 +26,8 @@ export function podSidecarPorts(pod: PodObject): SidecarPorts | undefined {
 export class SidecarPodIndex {
   private readonly byLabel = new Map<string, PodObject[]>();
   private readonly selections = new Map<string, PodObject[]>();
+  /** Selections by selector object and namespace: a policy's or Service's selector is the same object while it is unchanged. */
+  private readonly bySelector = new WeakMap<object, Map<string, PodObject[]>>();
 
   constructor(pods: readonly PodObject[]) {
     for (const pod of pods) {
@@ -42,6 +44,19 @@ export class SidecarPodIndex {
 
   /** Pods of `namespace` whose labels include `selector` (none for an empty one), sorted by name: what `selectPods` gives. */
   select(namespace: string, selector: Record<string, string>): PodObject[] {
+    let byNamespace = this.bySelector.get(selector);
+    const known = byNamespace?.get(namespace);
+    if (known) return known;
+    const pods = this.selectByKey(namespace, selector);
+    if (!byNamespace) {
+      byNamespace = new Map();
+      this.bySelector.set(selector, byNamespace);
+    }
+    byNamespace.set(namespace, pods);
+    return pods;
+  }
+
+  private selectByKey(namespace: string, selector: Record<string, string>): PodObject[] {
     const entries = Object.entries(selector).sort(([a], [b]) => compareStrings(a, b));
     const key = `${namespace}\u0000${JSON.stringify(entries)}`;
     let pods = this.selections.get(key);

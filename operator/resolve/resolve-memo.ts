@@ -1,4 +1,5 @@
 import type { PodObject, ServiceObject } from "./objects.js";
+import { SidecarPodIndex } from "./pod-index.js";
 
 /** Equal when every element is the same value (objects: the same object). */
 function sameElements(a: readonly unknown[], b: readonly unknown[]): boolean {
@@ -24,8 +25,9 @@ export class ResolveMemo {
   private policies = new Map<string, { dependencies: unknown[]; result: object }>();
   private nextPolicies = new Map<string, { dependencies: unknown[]; result: object }>();
   private namespaceServices = new Map<string, ServiceObject[]>();
-  private candidates = new Map<string, { signature: string; candidate: unknown }>();
-  private nextCandidates = new Map<string, { signature: string; candidate: unknown }>();
+  private candidates = new Map<string, { raw: unknown; signature: string; candidate: unknown }>();
+  private nextCandidates = new Map<string, { raw: unknown; signature: string; candidate: unknown }>();
+  private pods: { pods: readonly PodObject[]; index: SidecarPodIndex } | undefined;
   private meshServices = new WeakMap<ServiceObject, { pods: readonly PodObject[]; result: unknown }>();
   /** Policies reused and recomputed by the last translation (for tests and metrics). */
   readonly last = { reused: 0, computed: 0 };
@@ -59,6 +61,16 @@ export class ResolveMemo {
   }
 
   /**
+   * The index of `pods`: the previous translation's when the pods are the same objects, so the
+   * selections it made (every policy's and mesh Service's) are not made again.
+   */
+  podIndex(pods: readonly PodObject[]): SidecarPodIndex {
+    if (this.pods && sameElements(this.pods.pods, pods)) return this.pods.index;
+    this.pods = { pods: [...pods], index: new SidecarPodIndex(pods) };
+    return this.pods.index;
+  }
+
+  /**
    * A policy object read (validated) once per generation: the API server gives a policy a new
    * generation whenever its spec changes, so a policy object that differs only in its status
    * (the controller's own status write hands back a new object) keeps its earlier reading, and
@@ -69,10 +81,15 @@ export class ResolveMemo {
     const meta = (raw as { metadata?: { uid?: unknown; generation?: unknown; namespace?: unknown; name?: unknown } } | null)?.metadata;
     if (typeof meta?.uid !== "string" || typeof meta.generation !== "number") return read(raw);
     const m = meta as Record<string, unknown>;
-    const signature = JSON.stringify([m.uid, m.generation, m.creationTimestamp, m.deletionTimestamp, m.labels, m.annotations]);
     const key = `${String(m.namespace)}/${String(m.name)}`;
     const previous = this.candidates.get(key);
-    const entry = previous?.signature === signature ? previous : { signature, candidate: read(raw) };
+    // The same object: the same signature, without serialising it again.
+    if (previous && previous.raw === raw) {
+      this.nextCandidates.set(key, previous);
+      return previous.candidate as T;
+    }
+    const signature = JSON.stringify([m.uid, m.generation, m.creationTimestamp, m.deletionTimestamp, m.labels, m.annotations]);
+    const entry = previous?.signature === signature ? { ...previous, raw } : { raw, signature, candidate: read(raw) };
     this.nextCandidates.set(key, entry);
     return entry.candidate as T;
   }

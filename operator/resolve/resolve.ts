@@ -333,7 +333,7 @@ function lookupsOf(input: TranslationInput, memo: ResolveMemo | undefined): Look
   const secretsByKey = new Map<string, SecretObject>();
   for (const secret of input.secrets) if (!secretsByKey.has(objectKey(secret.metadata))) secretsByKey.set(objectKey(secret.metadata), secret);
   return {
-    podIndex: new SidecarPodIndex(input.pods),
+    podIndex: memo ? memo.podIndex(input.pods) : new SidecarPodIndex(input.pods),
     servicesByKey: new Map(input.services.map((s) => [objectKey(s.metadata), s])),
     servicesByNamespace: memo ? memo.servicesByNamespace(byNamespace) : byNamespace,
     secretsByKey,
@@ -361,27 +361,27 @@ function resolveValid(options: ValidContext): ResolvedPolicy {
 /** Everything resolveCandidate reads, for the memo to compare: objects by identity, the rest as values. */
 function policyDependencies(options: ValidContext, targets: readonly TargetPods[], namespaceServices: readonly ServiceObject[]): unknown[] {
   const { parsed, namespace, lookups, owner, input } = options;
-  const pods = targets.flatMap((t) => t.pods);
   const authentication = parsed.spec.authentication;
-  const secretNames = [
-    ...(authentication?.jwt?.providers ?? []).map((p) => p.jwks.secretRef?.name),
-    authentication?.appAttestation?.jwks.secretRef?.name,
-    authentication?.apiKeys?.secretRef.name,
-    parsed.spec.tls?.certificate?.secretRef.name,
-  ];
+  // Built with push: it runs for every policy on every translation.
+  const dependencies: unknown[] = [options.candidate.raw, namespaceServices];
+  for (const ref of parsed.spec.targetRefs ?? []) dependencies.push(lookups.servicesByKey.get(`${namespace}/${ref.name}`));
+  let pods = 0;
+  for (const target of targets) pods += target.pods.length;
+  dependencies.push(pods);
+  for (const target of targets) for (const pod of target.pods) dependencies.push(pod);
+  for (const target of targets) for (const pod of target.pods) dependencies.push(owner.get(sidecarNodeId(pod)));
+  const secret = (name: string | undefined): void => {
+    dependencies.push(name === undefined ? undefined : lookups.secretsByKey.get(`${namespace}/${name}`));
+  };
+  for (const provider of authentication?.jwt?.providers ?? []) secret(provider.jwks.secretRef?.name);
+  secret(authentication?.appAttestation?.jwks.secretRef?.name);
+  secret(authentication?.apiKeys?.secretRef.name);
+  secret(parsed.spec.tls?.certificate?.secretRef.name);
   const discovered = [...(authentication?.jwt?.providers ?? []), ...(authentication?.appAttestation ? [authentication.appAttestation] : [])]
     .filter((p) => p.jwks.oidcDiscovery)
     .map((p) => input.oidcDiscovery?.[p.issuer] ?? null);
-  return [
-    options.candidate.raw,
-    namespaceServices,
-    ...(parsed.spec.targetRefs ?? []).map((ref) => lookups.servicesByKey.get(`${namespace}/${ref.name}`)),
-    pods.length,
-    ...pods,
-    ...pods.map((p) => owner.get(sidecarNodeId(p))),
-    ...secretNames.map((name) => (name === undefined ? undefined : lookups.secretsByKey.get(`${namespace}/${name}`))),
-    JSON.stringify(discovered),
-  ];
+  dependencies.push(discovered.length === 0 ? "" : JSON.stringify(discovered));
+  return dependencies;
 }
 
 /**
@@ -444,12 +444,21 @@ export function resolvePolicies(input: TranslationInput, memo?: ResolveMemo): Re
   }
   const passthrough = [...byNamespace.entries()].sort(([a], [b]) => compareStrings(a, b)).flatMap(([namespace, pods]) => groupByPorts(pods).map((g) => ({ namespace, ...g })));
 
-  results.sort((a, b) => {
-    const ka = `${a.namespace}/${a.name}`;
-    const kb = `${b.namespace}/${b.name}`;
-    return compareStrings(ka, kb);
-  });
-  return { policies: results, passthrough, meshServices: meshServices(input.services, lookups.podIndex, memo), now: input.now, ...nextTimeDrivenChange(results, input.now) };
+  return {
+    policies: sortedByKey(results),
+    passthrough,
+    meshServices: meshServices(input.services, lookups.podIndex, memo),
+    now: input.now,
+    ...nextTimeDrivenChange(results, input.now),
+  };
+}
+
+/** Sorted by namespace/name, each key made once. */
+export function sortedByKey<T extends { namespace: string; name: string }>(items: readonly T[]): T[] {
+  return items
+    .map((item) => ({ key: `${item.namespace}/${item.name}`, item }))
+    .sort((a, b) => compareStrings(a.key, b.key))
+    .map(({ item }) => item);
 }
 
 /** Pods selected only by invalid policies keep their last good configuration. */

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { buildIR } from "../ir/build.js";
 import { meshService, type MeshServiceBuilder } from "../ir/build-mesh.js";
 import { checkMeshDestination } from "../../envoy/snapshot/mesh-destination-check.js";
@@ -40,9 +41,28 @@ const checkedEntries = new WeakMap<object, { dependencies: unknown[]; entry: Ret
  * Kubernetes objects → resolution (with policy conditions as data) → IR (with the mesh when `mesh`
  * is set). Pure; `memo` (kept by the caller from one translation to the next) only saves work.
  */
-export function translate(input: TranslationInput, mesh?: MeshSettings, buildService: MeshServiceBuilder = meshService, memo?: ResolveMemo): Translation {
+export function translate(
+  input: TranslationInput,
+  mesh?: MeshSettings,
+  buildService: MeshServiceBuilder = meshService,
+  memo?: ResolveMemo,
+  timings?: TranslationTimings,
+): Translation {
+  const started = performance.now();
   const resolution = resolvePolicies(input, memo);
-  return { resolution, ir: buildIR(resolution, mesh, checkedMeshService(buildService)) };
+  const resolved = performance.now();
+  const ir = buildIR(resolution, mesh, checkedMeshService(buildService));
+  if (timings) {
+    timings.resolveMs = resolved - started;
+    timings.irMs = performance.now() - resolved;
+  }
+  return { resolution, ir };
+}
+
+/** How long the last translation's stages took, in milliseconds. */
+export interface TranslationTimings {
+  resolveMs: number;
+  irMs: number;
 }
 
 /** A workload whose Envoy side could not be built, and why. */
@@ -83,6 +103,7 @@ export function buildPerWorkload<T>(translation: Translation, build: (workload: 
       failedPolicies.add(`${owner.namespace}/${owner.name}`);
     }
   }
+  if (failedPolicies.size === 0) return { built, failed };
   const ofFailedPolicy = (workload: WorkloadIR): boolean => workload.policy !== undefined && failedPolicies.has(`${workload.policy.namespace}/${workload.policy.name}`);
   for (const entry of built) if (ofFailedPolicy(entry.workload)) failed.push({ workload: entry.workload, error: new Error("another workload of its policy could not be built") });
   return { built: built.filter(({ workload }) => !ofFailedPolicy(workload)), failed };

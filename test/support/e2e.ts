@@ -87,6 +87,8 @@ export interface ControllerOptions {
   waitReady?: boolean;
   /** More flags, e.g. `--authz-address` or the workload CA's. */
   extraArgs?: string[];
+  /** The compiled CLI (dist/cli/main.js, bench/compiled-cli.ts) run under plain node, as production runs it; cli/main.ts under tsx otherwise. */
+  compiledCli?: string;
 }
 
 export interface ControllerProcess extends BulwarkProcess {
@@ -142,13 +144,21 @@ export async function startBulwark(options: {
   httpPort?: number;
   probe?: "/readyz" | "/healthz" | "none";
   nodeOptions?: string;
+  /** The compiled CLI (dist/cli/main.js) run under plain node; cli/main.ts under tsx otherwise. */
+  compiledCli?: string;
 }): Promise<BulwarkProcess> {
   const logFile = options.logFile ?? join(await mkdtemp(join(tmpdir(), `bulwark-${options.command}-`)), `${options.command}.log`);
   const httpPort = options.httpPort ?? (await freePort());
   const proc = startProcess({
     name: options.name,
     command: process.execPath,
-    args: ["--import", tsxLoader(), join(repoRoot, "cli/main.ts"), options.command, ...options.args, "--http-address", `127.0.0.1:${httpPort}`],
+    args: [
+      ...(options.compiledCli ? [options.compiledCli] : ["--import", tsxLoader(), join(repoRoot, "cli/main.ts")]),
+      options.command,
+      ...options.args,
+      "--http-address",
+      `127.0.0.1:${httpPort}`,
+    ],
     logFile,
     ...(options.nodeOptions ? { env: { ...process.env, NODE_OPTIONS: options.nodeOptions } } : {}),
   });
@@ -193,6 +203,7 @@ export async function startController(env: E2eEnvironment, options: ControllerOp
     logFile: join(dir, `controller-${options.identity}.log`),
     ...(options.httpPort !== undefined ? { httpPort: options.httpPort } : {}),
     probe: (options.waitReady ?? true) ? "/readyz" : "none",
+    ...(options.compiledCli ? { compiledCli: options.compiledCli } : {}),
     args: [
       "--kubeconfig",
       env.kubeconfig,
