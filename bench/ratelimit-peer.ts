@@ -10,6 +10,7 @@ import { freePort, sleep, startProcess, waitUntilReady, type ManagedProcess } fr
 import { provisionRedis } from "../test/env/provision/redis-binary.js";
 import type { Benchmark } from "./benchmark.js";
 import type { LoadCase } from "./ratelimit-load.js";
+import { chartNodeOptions } from "./compiled-cli.js";
 import { cpuSeconds, httpOk, LIMIT_NAME, LoadGenerator, objects, OTHER_CORE, pinned, ratelimitServerArgs, runQueueSeconds, SERVER_CORE } from "./ratelimit-service.js";
 
 /**
@@ -180,7 +181,7 @@ export const ratelimitPeer: Benchmark = {
       await mkdir(dirname(RESULTS_FILE), { recursive: true });
       await writeFile(
         RESULTS_FILE,
-        `${JSON.stringify({ conditions: { cpu: cpus()[0]?.model, cores: cpus().length, loadAverageAtEnd: loadavg().map((x) => Number(x.toFixed(2))), node: process.version, peer: `${PEER_MODULE}@${PEER_VERSION}`, rounds: ROUNDS, keys: KEYS, durationMs: DURATION_MS }, rss, cases }, null, 2)}\n`,
+        `${JSON.stringify({ conditions: { cpu: cpus()[0]?.model, cores: cpus().length, loadAverageAtEnd: loadavg().map((x) => Number(x.toFixed(2))), node: process.version, nodeOptions: chartNodeOptions("ratelimit"), peer: `${PEER_MODULE}@${PEER_VERSION}`, rounds: ROUNDS, keys: KEYS, durationMs: DURATION_MS }, rss, cases }, null, 2)}\n`,
       );
     } finally {
       load?.stop();
