@@ -170,9 +170,9 @@ async function run(plans: readonly Plan[], resultsFile: string, extraConditions:
 
 export const xdsPush: Benchmark = { name: "xds-push", run: () => run(FULL, join(here, "results", "xds-push.json")) };
 
+/** 10,000 simulated sidecars on one controller (#19 goal 7): part of `npm run bench`, several minutes per mode. */
 export const xdsScale: Benchmark = {
   name: "xds-scale",
-  explicitOnly: true,
   run: () =>
     run(SCALE, join(here, "results", "xds-scale.json"), [
       "Scale: connectMs is the connect storm, 10,000 sidecars dialled 1,000 per 5 ms, to the last one acknowledging its whole first snapshot; rounds change every sidecar's snapshot at once (pushMs p99 = a change touching every sidecar); singlePushMs = a change touching one.",
