@@ -121,31 +121,63 @@ class PolicyWatcher {
     private readonly namespace: string,
   ) {}
 
+  /**
+   * Lists, then watches from the list's resourceVersion. When the watch ends for any reason (the
+   * API server closes a watcher that falls behind, or at its timeout), it lists and watches again:
+   * a watch that ended quietly would otherwise leave a policy looking stuck in its last state.
+   */
   async start(): Promise<void> {
     const list = (await this.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group, version, plural, namespace: this.namespace })) as {
       items: PolicyObject[];
       metadata: { resourceVersion: string };
     };
-    for (const p of list.items) this.latest.set(p.metadata.name, p);
+    const at = performance.now();
+    this.latest.clear();
+    for (const p of list.items) {
+      this.latest.set(p.metadata.name, p);
+      this.settle(p, at);
+    }
     const watch = new Watch(this.kc);
     this.request = await watch.watch(
       `/apis/${group}/${version}/namespaces/${this.namespace}/${plural}`,
       { resourceVersion: list.metadata.resourceVersion, allowWatchBookmarks: false },
       (phase: string, object: PolicyObject) => {
-        const at = performance.now();
+        const seen = performance.now();
         if (phase === "DELETED") this.latest.delete(object.metadata.name);
-        else this.latest.set(object.metadata.name, object);
-        for (const w of this.waiters) {
-          if (w.name === object.metadata.name && phase !== "DELETED" && w.test(object)) {
-            this.waiters.delete(w);
-            w.resolve(at);
-          }
+        else {
+          this.latest.set(object.metadata.name, object);
+          this.settle(object, seen);
         }
       },
       (error: unknown) => {
-        if (error && !this.stopped) console.error(`policy watch of ${this.namespace} ended: ${error instanceof Error ? error.message : JSON.stringify(error)}`);
+        if (this.stopped) return;
+        console.error(
+          `policy watch of ${this.namespace} ended (${error ? (error instanceof Error ? error.message : JSON.stringify(error)) : "closed by the API server"}); listing again`,
+        );
+        this.restart(200);
       },
     );
+  }
+
+  /** start() again after `delayMs`, and again every second while it fails. */
+  private restart(delayMs: number): void {
+    setTimeout(() => {
+      if (this.stopped) return;
+      this.start().catch((e: unknown) => {
+        console.error(`policy watch of ${this.namespace} could not restart (${String(e)}); trying again`);
+        this.restart(1000);
+      });
+    }, delayMs);
+  }
+
+  /** Resolves the waiters of `object` whose state it reaches. */
+  private settle(object: PolicyObject, at: number): void {
+    for (const w of this.waiters) {
+      if (w.name === object.metadata.name && w.test(object)) {
+        this.waiters.delete(w);
+        w.resolve(at);
+      }
+    }
   }
 
   /** Resolves with the time (performance.now) the policy was first seen in a state that passes `test`. */
