@@ -18,6 +18,7 @@ import { TestIssuer } from "../test/support/authz-client.js";
 import { benchInput, cores, ISSUER, RESULTS_DIR, routeOf, Worker, type Scenario } from "./authz-stack.js";
 import type { Benchmark } from "./benchmark.js";
 import { authzServerFlags } from "./compiled-cli.js";
+import { runQueueSeconds } from "./ratelimit-service.js";
 
 const quick = process.env.BENCH_AUTHZ_QUICK === "1";
 const DURATION_MS = quick ? 1000 : 5000;
@@ -40,6 +41,8 @@ export interface AuthzGrpcResult {
   /** Calls per CPU second of the server process. */
   callsPerServerCoreSecond: number;
   serverCpuSeconds: number;
+  /** Share of the measured time the server's main thread waited for its core while runnable (contention). */
+  serverRunQueueWait: number;
   loadCpuSeconds: number;
   p50Us: number;
   p99Us: number;
@@ -71,13 +74,20 @@ async function runCase(options: {
     const { port } = await server.ask({ kind: "serve", input: options.input, ...redis }, "serving");
     await options.load.ask({ kind: "grpc-prepare", route: routeOf(options.scenario), proofs: options.proofs }, "prepared");
     let before = 0;
-    const measuring = options.load.ask(undefined, "measuring").then(async () => (before = await serverCpuSeconds(server)));
+    let waitedBefore = 0;
+    let measuredFrom = 0;
+    const measuring = options.load.ask(undefined, "measuring").then(async () => {
+      waitedBefore = runQueueSeconds(server.pid);
+      measuredFrom = performance.now();
+      before = await serverCpuSeconds(server);
+    });
     const done = await options.load.ask(
       { kind: "grpc-load", port, durationMs: DURATION_MS, warmupCalls: WARMUP_CALLS, inFlight: IN_FLIGHT, cycle: options.cycle ?? false },
       "grpc-done",
     );
     await measuring;
     const serverCpu = (await serverCpuSeconds(server)) - before;
+    const serverRunQueueWait = (runQueueSeconds(server.pid) - waitedBefore) / ((performance.now() - measuredFrom) / 1000);
     if (done.errors > 0 || done.refused > 0) throw new Error(`${options.scenario}/${options.store}: ${done.errors} errors, ${done.refused} refusals (${done.firstProblem})`);
     if (done.exhausted) console.log(`(${options.scenario}/${options.store}: ran out of pre-generated proofs after ${done.seconds.toFixed(1)} s)`);
     return {
@@ -89,6 +99,7 @@ async function runCase(options: {
       callsPerSecond: Math.round(done.calls / done.seconds),
       callsPerServerCoreSecond: Math.round(done.calls / serverCpu),
       serverCpuSeconds: Number(serverCpu.toFixed(2)),
+      serverRunQueueWait: Number(serverRunQueueWait.toFixed(3)),
       loadCpuSeconds: Number(done.loadCpuSeconds.toFixed(2)),
       p50Us: Math.round(done.p50Us),
       p99Us: Math.round(done.p99Us),
@@ -128,10 +139,10 @@ export const authzGrpc: Benchmark = {
     console.log(
       `Check direct over gRPC, ${IN_FLIGHT} in flight, ${DURATION_MS / 1000} s per case; server on core ${core.server ?? "any"}, load generator on core ${core.load ?? "any"} (${core.count} cores, load average ${loadavg()[0]?.toFixed(2)}), Node ${process.version}`,
     );
-    console.log("route            replay   calls/s  calls/server-core-s  p50 µs  p99 µs  server CPU s  load CPU s");
+    console.log("route            replay   calls/s  calls/server-core-s  p50 µs  p99 µs  server CPU s  load CPU s  server waited");
     for (const r of results) {
       console.log(
-        `${r.scenario.padEnd(16)} ${r.replayStore.padEnd(7)} ${String(r.callsPerSecond).padStart(8)} ${String(r.callsPerServerCoreSecond).padStart(20)} ${String(r.p50Us).padStart(7)} ${String(r.p99Us).padStart(7)} ${String(r.serverCpuSeconds).padStart(13)} ${String(r.loadCpuSeconds).padStart(11)}`,
+        `${r.scenario.padEnd(16)} ${r.replayStore.padEnd(7)} ${String(r.callsPerSecond).padStart(8)} ${String(r.callsPerServerCoreSecond).padStart(20)} ${String(r.p50Us).padStart(7)} ${String(r.p99Us).padStart(7)} ${String(r.serverCpuSeconds).padStart(13)} ${String(r.loadCpuSeconds).padStart(11)} ${`${Math.round(r.serverRunQueueWait * 100)}%`.padStart(14)}`,
       );
     }
     if (quick) return;
