@@ -24,7 +24,7 @@ function midnightUtc(date: string): Date {
 export function deprecationWindows(deprecations: readonly DeprecationSpec[] | undefined, now: string): DeprecationWindow[] {
   if (!deprecations?.length) return [];
   const instant = new Date(now).getTime();
-  return (deprecations ?? [])
+  return deprecations
     .map((d, index) => {
       const sunsetAt = midnightUtc(d.sunsetAt);
       const headers = [
@@ -41,7 +41,7 @@ export function deprecationWindows(deprecations: readonly DeprecationSpec[] | un
 export function nextSunset(deprecations: readonly DeprecationSpec[] | undefined, now: string): string | undefined {
   if (!deprecations?.length) return undefined;
   const instant = new Date(now).getTime();
-  const ahead = (deprecations ?? []).map((d) => midnightUtc(d.sunsetAt)).filter((t) => t.getTime() > instant);
+  const ahead = deprecations.map((d) => midnightUtc(d.sunsetAt)).filter((t) => t.getTime() > instant);
   ahead.sort((a, b) => a.getTime() - b.getTime());
   return ahead[0]?.toISOString();
 }

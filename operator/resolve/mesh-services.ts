@@ -1,4 +1,4 @@
-import { compareStrings } from "../../common/order.js";
+import { compareStrings, sortedByKey } from "../../common/order.js";
 import { namespaceOf, sidecarNodeId, type PodObject, type ServiceObject } from "./objects.js";
 import { podSidecarPorts, type SidecarPodIndex } from "./pod-index.js";
 import type { ResolveMemo } from "./resolve-memo.js";
@@ -45,10 +45,7 @@ export function meshServices(services: readonly ServiceObject[], podIndex: Sidec
     if (pods.length === 0) continue;
     out.push(memo ? memo.meshService(service, pods, () => meshService(service, pods)) : meshService(service, pods));
   }
-  return out
-    .map((service) => ({ key: `${service.namespace}/${service.name}`, service }))
-    .sort((a, b) => compareStrings(a.key, b.key))
-    .map(({ service }) => service);
+  return sortedByKey(out);
 }
 
 /** One Service with sidecar pods as a destination of the mesh. */

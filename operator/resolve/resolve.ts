@@ -15,7 +15,7 @@ import { meshServices, type MeshService } from "./mesh-services.js";
 
 export type { MeshPod, MeshService } from "./mesh-services.js";
 import { policyWarnings, warningsCondition } from "./warnings.js";
-import { compareStrings } from "../../common/order.js";
+import { compareStrings, sortedByKey } from "../../common/order.js";
 import { nextSunset } from "../ir/deprecations.js";
 
 export interface TargetResolution {
@@ -451,14 +451,6 @@ export function resolvePolicies(input: TranslationInput, memo?: ResolveMemo): Re
     now: input.now,
     ...nextTimeDrivenChange(results, input.now),
   };
-}
-
-/** Sorted by namespace/name, each key made once. */
-export function sortedByKey<T extends { namespace: string; name: string }>(items: readonly T[]): T[] {
-  return items
-    .map((item) => ({ key: `${item.namespace}/${item.name}`, item }))
-    .sort((a, b) => compareStrings(a.key, b.key))
-    .map(({ item }) => item);
 }
 
 /** Pods selected only by invalid policies keep their last good configuration. */
